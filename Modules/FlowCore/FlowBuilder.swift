@@ -1,0 +1,131 @@
+import Synchronization
+
+/// The graph being collected while a `Flow { ... }` closure runs.
+package struct GraphDraft: Sendable {
+  package var nodes: [GraphNode] = []
+  package var problems: [FlowValidationError] = []
+  package var parameterIndex: [String: Int] = [:]
+  package var referenceNodes: [Int]?
+  /// How many task nodes use each name, to make slugs.
+  var slugCounts: [String: Int] = [:]
+  /// Which task definition first used each name.
+  var definitionByName: [String: ObjectIdentifier] = [:]
+}
+
+/// Collects nodes while a flow-building closure runs; found through a task-local.
+///
+/// Locked because the closure is synchronous user code that could, in principle, hand
+/// references to other threads; in practice the lock is never contended.
+package final class FlowBuilder: Sendable {
+  @TaskLocal package static var current: FlowBuilder?
+
+  private static let nextID = Atomic<UInt32>(1)
+
+  /// Distinguishes this builder's references from those of other flows.
+  package let id: UInt32
+  private let draft = Mutex(GraphDraft())
+
+  package init() {
+    id = Self.nextID.add(1, ordering: .relaxed).oldValue
+  }
+
+  /// The builder of the flow under construction; traps with a clear message outside one.
+  package static func active(_ what: @autoclosure () -> String) -> FlowBuilder {
+    guard let builder = current else {
+      preconditionFailure(
+        "\(what()) was used outside a flow: tasks, parameters and constants form a graph only "
+          + "inside `Flow(\"name\") { ... }`. To call a task body directly, use `task.run(...)`.")
+    }
+    return builder
+  }
+
+  package func finish() -> GraphDraft { draft.withLock { $0 } }
+
+  /// Adds a node and returns its index.
+  package func add(_ node: GraphNode, definition: ObjectIdentifier? = nil) -> Int {
+    draft.withLock { draft in
+      var node = node
+      if node.isTask {
+        let count = draft.slugCounts[node.name, default: 0] + 1
+        draft.slugCounts[node.name] = count
+        if count > 1 { node.slug = "\(node.name)-\(count)" }
+        if let definition {
+          let first = draft.definitionByName[node.name, default: definition]
+          draft.definitionByName[node.name] = first
+          let reported = draft.problems.contains {
+            $0.code == .duplicateTaskName && $0.culprits == [node.name]
+          }
+          if first != definition, !reported {
+            draft.problems.append(Self.duplicateTask(node.name))
+          }
+        }
+      }
+      if case .parameter = node.kind {
+        if draft.parameterIndex[node.name] != nil {
+          draft.problems.append(
+            FlowValidationError(
+              code: .duplicateParameter, culprits: [node.name],
+              message:
+                "two parameters are named '\(node.name)'; parameter names must be unique in a "
+                + "flow: declare it once and pass that reference to every task that needs it"))
+        } else {
+          draft.parameterIndex[node.name] = draft.nodes.count
+        }
+      }
+      draft.nodes.append(node)
+      return draft.nodes.count - 1
+    }
+  }
+
+  private static func duplicateTask(_ name: String) -> FlowValidationError {
+    FlowValidationError(
+      code: .duplicateTaskName, culprits: [name],
+      message:
+        "two different task definitions are both named '\(name)'; workers find a task by its "
+        + "name, so give each definition a unique name (calling one definition several times is "
+        + "fine: its runs get the slugs '\(name)', '\(name)-2', …)")
+  }
+
+  /// Makes `node` wait for `upstream` without taking their outputs.
+  package func addWaits(_ node: Int, on upstream: [Int]) {
+    draft.withLock { $0.nodes[node].waitsFor.append(contentsOf: upstream) }
+  }
+
+  package func setReferenceNodes(_ nodes: [Int]) {
+    draft.withLock { draft in
+      for node in nodes where !draft.nodes[node].isTask {
+        draft.problems.append(
+          FlowValidationError(
+            code: .invalidReferenceTask, culprits: [draft.nodes[node].slug],
+            message:
+              "'\(draft.nodes[node].slug)' is a parameter or constant, not a task; only tasks "
+              + "can be reference tasks"))
+      }
+      draft.referenceNodes = nodes
+    }
+  }
+
+  package func record(_ problem: FlowValidationError) {
+    draft.withLock { $0.problems.append(problem) }
+  }
+
+  /// The node index of `ref`, recording a problem if the reference cannot be used here.
+  package func resolve<Value: Sendable>(_ ref: Ref<Value>, allowUnmapped: Bool = false) -> Int {
+    if ref.flowID != id {
+      record(
+        FlowValidationError(
+          code: .foreignReference, culprits: ["node #\(ref.node)"],
+          message:
+            "a reference built in another flow was used here; a flow's tasks can only take "
+            + "references made inside the same `Flow { ... }` closure"))
+    } else if ref.isUnmapped && !allowUnmapped {
+      record(
+        FlowValidationError(
+          code: .unmappedOutsideMap, culprits: [finish().nodes[Int(ref.node)].slug],
+          message:
+            "`unmapped(...)` marks an argument of `task.map(...)`; pass the reference itself "
+            + "when calling a task without mapping"))
+    }
+    return Int(ref.node)
+  }
+}

@@ -1,0 +1,126 @@
+import FlowState
+import Foundation
+
+/// A type-erased task body: takes the inputs in order and returns the output.
+package final class TaskBody: Sendable {
+  /// Calls the typed body with `inputs`, whose types the typed graph guarantees.
+  package let call: @Sendable ([any Sendable]) async throws -> any Sendable
+  /// Turns the outputs of mapped children into the typed `[Output]` the downstream receives.
+  package let collect: @Sendable ([any Sendable]) -> any Sendable
+  /// The output type's name, for rendering and messages.
+  package let outputType: String
+
+  package init(
+    call: @escaping @Sendable ([any Sendable]) async throws -> any Sendable,
+    collect: @escaping @Sendable ([any Sendable]) -> any Sendable, outputType: String
+  ) {
+    self.call = call
+    self.collect = collect
+    self.outputType = outputType
+  }
+}
+
+/// One argument of a task node: which node feeds it, and how.
+package struct GraphArgument: Sendable {
+  package enum Mode: Sendable {
+    /// The upstream output is passed as is.
+    case direct
+    /// The upstream output is a collection; each mapped child gets one element.
+    case mapped(split: @Sendable (any Sendable) -> [any Sendable])
+    /// Under `map`, the upstream output is passed whole to every child.
+    case unmapped
+  }
+
+  package let source: Int
+  package let mode: Mode
+
+  package var isMapped: Bool {
+    if case .mapped = mode { return true }
+    return false
+  }
+}
+
+/// A node of the graph: a task call, a constant or a parameter.
+package struct GraphNode: Sendable {
+  package enum Kind: Sendable {
+    case task(TaskBody, TaskOptions)
+    case constant(any Sendable)
+    case parameter(ParameterSpec)
+  }
+
+  package let kind: Kind
+  /// The task or parameter name; for a constant, a short rendering of its value.
+  package let name: String
+  /// Unique within the flow: `name`, `name-2`, `name-3`… (tasks only; others use `name`).
+  package var slug: String
+  package var arguments: [GraphArgument]
+  /// Upstream-only dependencies: nodes that must finish first without passing a value.
+  package var waitsFor: [Int]
+  /// True for the result of `map`: one child run per element.
+  package var isMapped: Bool
+
+  package var isTask: Bool {
+    if case .task = kind { return true }
+    return false
+  }
+
+  package var body: TaskBody? {
+    if case .task(let body, _) = kind { return body }
+    return nil
+  }
+
+  package var options: TaskOptions? {
+    if case .task(_, let options) = kind { return options }
+    return nil
+  }
+}
+
+/// The finished, immutable graph of a flow with everything the engine derives from it once.
+package final class FlowGraph: Sendable {
+  package let nodes: [GraphNode]
+  /// For each node, the distinct nodes it waits for (arguments and upstream-only).
+  package let upstream: [[Int]]
+  /// For each node, the distinct nodes that wait for it.
+  package let downstream: [[Int]]
+  /// Node indices in topological order, or nil when the graph has a cycle.
+  package let order: [Int]?
+  /// Problems found while building or checking the graph, in the order found.
+  package let problems: [FlowValidationError]
+  /// Parameter node index by parameter name.
+  package let parameterIndex: [String: Int]
+  /// The task nodes whose states decide the flow run's final state.
+  package let referenceNodes: [Int]
+  /// The builder's ID, carried by every reference made for this graph.
+  package let flowID: UInt32
+
+  package init(draft: GraphDraft, flowID: UInt32) {
+    self.flowID = flowID
+    let nodes = draft.nodes
+    self.nodes = nodes
+    var upstream = [[Int]](repeating: [], count: nodes.count)
+    var downstream = [[Int]](repeating: [], count: nodes.count)
+    for (index, node) in nodes.enumerated() {
+      var seen = Set<Int>()
+      for source in node.arguments.map(\.source) + node.waitsFor where seen.insert(source).inserted {
+        upstream[index].append(source)
+        downstream[source].append(index)
+      }
+    }
+    self.upstream = upstream
+    self.downstream = downstream
+    var problems = draft.problems
+    switch TopologicalOrder.sort(nodes: nodes, upstream: upstream, downstream: downstream) {
+    case .success(let order): self.order = order
+    case .failure(let cycle):
+      self.order = nil
+      problems.append(cycle)
+    }
+    self.problems = problems
+    parameterIndex = draft.parameterIndex
+    referenceNodes =
+      draft.referenceNodes
+      ?? nodes.indices.filter { index in
+        nodes[index].isTask && !downstream[index].contains { nodes[$0].isTask }
+      }
+  }
+}

@@ -1,0 +1,99 @@
+import FlowState
+
+/// A typed task: a named async body with input types `Input...` and an output type `Output`,
+/// and the options the engine applies to it.
+///
+/// Calling a definition inside `Flow { ... }` adds a node and returns a typed ``Ref``; nothing
+/// runs until the flow does.
+public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
+  /// The task's name; calls of one definition get the slugs `name`, `name-2`, ….
+  public let name: String
+  /// Retries, timeout, trigger and the rest.
+  public var options: TaskOptions
+  private let typedBody: @Sendable (repeat each Input) async throws -> Output
+  package let body: TaskBody
+
+  /// Creates a definition; see also the ``task(_:retries:timeout:trigger:skipOnUpstreamSkip:stateHandlers:tags:_:)`` function.
+  public init(
+    _ name: String, options: TaskOptions = TaskOptions(),
+    body: @escaping @Sendable (repeat each Input) async throws -> Output
+  ) {
+    self.name = name
+    self.options = options
+    self.typedBody = body
+    self.body = TaskBody(
+      call: { inputs in
+        var position = 0
+        func next<T>(_: T.Type) -> T {
+          defer { position += 1 }
+          // The typed graph guarantees each input's type; a mismatch is a bug in the engine.
+          return inputs[position] as! T
+        }
+        return try await body(repeat next((each Input).self))
+      },
+      collect: { outputs in outputs.map { $0 as! Output } },
+      outputType: String(describing: Output.self))
+  }
+
+  /// Adds a call of this task to the flow being built and returns a reference to its output.
+  @discardableResult
+  public func callAsFunction(_ inputs: repeat Ref<each Input>) -> Ref<Output> {
+    let builder = FlowBuilder.active("task '\(name)'")
+    var arguments: [GraphArgument] = []
+    repeat arguments.append(GraphArgument(source: builder.resolve(each inputs), mode: .direct))
+    return add(to: builder, arguments: arguments, mapped: false)
+  }
+
+  /// Adds one run of this task per element of the mapped inputs (Prefect 1's `task.map`);
+  /// wrap an input in ``unmapped(_:)`` to pass it whole to every run. All mapped inputs must
+  /// have the same length. The reference holds the outputs in element order.
+  @discardableResult
+  public func map(_ inputs: repeat Ref<[each Input]>) -> Ref<[Output]> {
+    let builder = FlowBuilder.active("task '\(name)'.map")
+    var arguments: [GraphArgument] = []
+    repeat arguments.append(Self.mapArgument(each inputs, builder))
+    return add(to: builder, arguments: arguments, mapped: true)
+  }
+
+  /// Runs the body directly, outside any flow (useful in unit tests of a task).
+  public func run(_ inputs: repeat each Input) async throws -> Output {
+    try await typedBody(repeat each inputs)
+  }
+
+  private static func mapArgument<Element: Sendable>(
+    _ ref: Ref<[Element]>, _ builder: FlowBuilder
+  ) -> GraphArgument {
+    let source = builder.resolve(ref, allowUnmapped: true)
+    if ref.isUnmapped { return GraphArgument(source: source, mode: .unmapped) }
+    return GraphArgument(
+      source: source, mode: .mapped(split: { ($0 as! [Element]).map { $0 as any Sendable } }))
+  }
+
+  private func add<Result: Sendable>(to builder: FlowBuilder, arguments: [GraphArgument], mapped: Bool)
+    -> Ref<Result>
+  {
+    let node = GraphNode(
+      kind: .task(body, options), name: name, slug: name, arguments: arguments, waitsFor: [],
+      isMapped: mapped)
+    return Ref(node: builder.add(node, definition: ObjectIdentifier(body)), flowID: builder.id)
+  }
+}
+
+/// Defines a typed task (Prefect's `@task`).
+///
+/// ```swift
+/// let add = task("add", retries: .init(maxRetries: 2, delay: .seconds(5))) { (a: Int, b: Int) in a + b }
+/// ```
+public func task<each Input: Sendable, Output: Sendable>(
+  _ name: String, retries: RetryPolicy = .none, timeout: Duration? = nil,
+  trigger: Trigger = .allSuccessful, skipOnUpstreamSkip: Bool = true,
+  stateHandlers: [StateHandler] = [], tags: Set<String> = [],
+  _ body: @escaping @Sendable (repeat each Input) async throws -> Output
+) -> TaskDefinition<repeat each Input, Output> {
+  TaskDefinition(
+    name,
+    options: TaskOptions(
+      retries: retries, timeout: timeout, trigger: trigger,
+      skipOnUpstreamSkip: skipOnUpstreamSkip, stateHandlers: stateHandlers, tags: tags),
+    body: body)
+}

@@ -1,0 +1,30 @@
+import FlowState
+
+/// How the engine treats a task: retries, timeout, trigger, skip propagation, state handlers.
+public struct TaskOptions: Sendable {
+  /// Retries of failed and timed-out attempts.
+  public var retries: RetryPolicy
+  /// The longest one attempt may run before it is cancelled and counts as TimedOut.
+  public var timeout: Duration?
+  /// Decides from the upstream states whether the task runs.
+  public var trigger: Trigger
+  /// When true (the default), a task with a Skipped upstream is Skipped too.
+  public var skipOnUpstreamSkip: Bool
+  /// Called on every state transition of the task's runs.
+  public var stateHandlers: [StateHandler]
+  /// Free-form labels.
+  public var tags: Set<String>
+
+  /// Creates options; the defaults are Prefect's.
+  public init(
+    retries: RetryPolicy = .none, timeout: Duration? = nil, trigger: Trigger = .allSuccessful,
+    skipOnUpstreamSkip: Bool = true, stateHandlers: [StateHandler] = [], tags: Set<String> = []
+  ) {
+    self.retries = retries
+    self.timeout = timeout
+    self.trigger = trigger
+    self.skipOnUpstreamSkip = skipOnUpstreamSkip
+    self.stateHandlers = stateHandlers
+    self.tags = tags
+  }
+}

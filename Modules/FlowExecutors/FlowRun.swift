@@ -1,0 +1,62 @@
+import FlowCore
+import FlowState
+
+extension FlowValidationError.Code {
+  /// The executor cannot run anything (for example a width below 1).
+  public static let invalidExecutor = Self(name: "invalidExecutor")
+}
+
+extension Flow {
+  /// Validates the flow and `parameters`, then runs every task on `executor` and returns the
+  /// final state with every task run.
+  ///
+  /// - Parameters:
+  ///   - parameters: Values by parameter name; missing ones take their defaults.
+  ///   - executor: Where task bodies run: `.sequential` (default) or `.concurrent(width:)`.
+  ///   - environment: The clock, random source and IDs; inject test doubles here.
+  ///   - approving: Slugs of `manualOnly` tasks approved to run.
+  /// - Throws: ``FlowValidationError`` before any task runs; task failures are states, not
+  ///   errors.
+  public func run(
+    parameters: [String: any Sendable] = [:], executor: FlowExecutor = .sequential,
+    environment: RunEnvironment = .system, approving: Set<String> = []
+  ) async throws(FlowValidationError) -> FlowRunResult {
+    let values = try resolveParameters(parameters)
+    guard executor.width >= 1 else {
+      throw FlowValidationError(
+        code: .invalidExecutor, culprits: [executor.name],
+        message:
+          "executor \(executor.name) can run no task at once; give it a width of at least 1")
+    }
+    let settings = RunSettings(
+      flow: self, environment: environment, parameters: values, approvals: approving)
+    let clock = environment.clock
+    let startedAt = clock.now()
+    var state = settings.transition(
+      .pending, to: RunState(.running, message: "Running flow."), subject: name,
+      handlers: stateHandlers)
+    var coordinator = FlowRunCoordinator(settings: settings)
+    if state.isRunning { await coordinator.drive(width: executor.width) }
+    let cancelled = Task.isCancelled || !state.isRunning
+    let (runs, nodeStates, references) = coordinator.finalize(cancelled: cancelled)
+    if !state.isFinished {
+      var final = FinalState.forFlow(referenceStates: references)
+      if cancelled, !final.isFailed {
+        final = RunState(.cancelled, message: "Flow run was cancelled.")
+      } else if final.isCancelled, runs.contains(where: \.state.isPaused) {
+        final = RunState(.paused, message: "Some tasks wait for a manual approval.")
+      }
+      state = settings.transition(state, to: final, subject: name, handlers: stateHandlers)
+    }
+    return FlowRunResult(
+      flowName: name, flowRunID: settings.flowRunID, state: state, taskRuns: runs,
+      startedAt: startedAt, finishedAt: clock.now(), nodeStates: nodeStates,
+      slugs: graph.nodes.map(\.slug), flowID: graph.flowID)
+  }
+
+  /// The graph as Graphviz DOT, each task coloured by its state in `run`.
+  public func graphviz(run: FlowRunResult) -> String { graphviz(states: run.taskStates) }
+
+  /// The graph as Mermaid, each task coloured by its state in `run`.
+  public func mermaid(run: FlowRunResult) -> String { mermaid(states: run.taskStates) }
+}

@@ -1,0 +1,69 @@
+import FlowCore
+import FlowState
+import Foundation
+
+/// A finished flow run: its final state and every task run, with typed access to results.
+public struct FlowRunResult: Sendable {
+  /// The flow's name.
+  public let flowName: String
+  /// The flow run's ID.
+  public let flowRunID: UUID
+  /// The flow run's final state.
+  public let state: RunState
+  /// Every task run, in flow order; mapped children follow their parent in index order.
+  public let taskRuns: [TaskRun]
+  /// When the run started and finished, on the run's clock.
+  public let startedAt: Date
+  /// When the run reached its final state.
+  public let finishedAt: Date
+  /// The final state of every node (tasks, parameters, constants), by node index.
+  let nodeStates: [RunState]
+  let slugs: [String]
+  let flowID: UInt32
+
+  /// The run of the task with this slug (for a mapped task, the parent; pass `mapIndex` for a
+  /// child).
+  public func taskRun(_ slug: String, mapIndex: Int? = nil) -> TaskRun? {
+    taskRuns.first { $0.slug == slug && $0.mapIndex == mapIndex }
+  }
+
+  /// The children of a mapped task, in index order.
+  public func mappedRuns(_ slug: String) -> [TaskRun] {
+    taskRuns.filter { $0.slug == slug && $0.mapIndex != nil }
+  }
+
+  /// Final state kinds by task slug (the parent's for mapped tasks), for `flow.graphviz(states:)`.
+  public var taskStates: [String: RunState.Kind] {
+    Dictionary(
+      taskRuns.filter { $0.mapIndex == nil }.map { ($0.slug, $0.state.kind) },
+      uniquingKeysWith: { first, _ in first })
+  }
+
+  /// The final state of the node `ref` points to (task, parameter or constant).
+  public func state<Value>(of ref: Ref<Value>) throws(ResultAccessError) -> RunState {
+    guard ref.flowID == flowID, Int(ref.node) < nodeStates.count else {
+      throw ResultAccessError(
+        "the reference belongs to another flow; ask the result of the flow that built it")
+    }
+    return nodeStates[Int(ref.node)]
+  }
+
+  /// The typed value `ref` produced; throws when the task ended without one.
+  public func result<Value>(of ref: Ref<Value>) throws(ResultAccessError) -> Value {
+    let state = try state(of: ref)
+    guard let value = state.result as? Value else {
+      throw ResultAccessError(
+        "'\(slugs[Int(ref.node)])' has no result: it ended \(state); "
+          + "check `taskRuns` for the failure")
+    }
+    return value
+  }
+}
+
+/// Asking a flow run for a result it does not have.
+public struct ResultAccessError: Error, Sendable, CustomStringConvertible {
+  /// What is wrong.
+  public let description: String
+
+  init(_ description: String) { self.description = description }
+}

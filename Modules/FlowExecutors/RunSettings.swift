@@ -1,0 +1,53 @@
+import FlowCore
+import FlowState
+import Foundation
+
+/// The immutable facts of one flow run, shared by the coordinator and the task runs it starts.
+final class RunSettings: Sendable {
+  let flow: Flow
+  let graph: FlowGraph
+  let environment: RunEnvironment
+  let flowRunID: UUID
+  let parameters: [String: any Sendable]
+  let approvals: Set<String>
+
+  init(
+    flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
+    approvals: Set<String>
+  ) {
+    self.flow = flow
+    self.graph = flow.graph
+    self.environment = environment
+    self.flowRunID = environment.ids.next()
+    self.parameters = parameters
+    self.approvals = approvals
+  }
+
+  /// Moves a run from `old` to `new` through the state handlers.
+  ///
+  /// Each handler may replace the new state; a replacement the transition table forbids, or a
+  /// handler that throws, turns the transition into Failed (legal from every unfinished state).
+  func transition(
+    _ old: RunState, to new: RunState, subject: String, mapIndex: Int? = nil,
+    handlers: [StateHandler]
+  ) -> RunState {
+    guard StateTransitions.isLegal(from: old.kind, to: new.kind) else {
+      return failure(IllegalTransitionError(from: old.kind, to: new.kind, subject: subject))
+    }
+    var state = new
+    for handler in handlers {
+      do {
+        let replacement = try handler(
+          StateChange(subject: subject, mapIndex: mapIndex, old: old, new: state))
+        state = try old.transition(to: replacement, subject: subject)
+      } catch {
+        return failure(error, message: "A state handler of '\(subject)' failed: \(error)")
+      }
+    }
+    return state
+  }
+
+  private func failure(_ error: any Error, message: String? = nil) -> RunState {
+    RunState(.failed, message: message ?? "\(error)", error: error)
+  }
+}

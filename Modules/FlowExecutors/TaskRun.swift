@@ -1,0 +1,33 @@
+import FlowState
+import Foundation
+
+/// One run of a task (or one mapped child) as it ended: state, attempts, timings.
+public struct TaskRun: Sendable {
+  /// The task's name.
+  public let name: String
+  /// The task's slug in the flow.
+  public let slug: String
+  /// For a mapped child, its index; nil for an unmapped task or a mapped parent.
+  public let mapIndex: Int?
+  /// The task run's ID.
+  public let id: UUID
+  /// The final state (Pending when the run stopped before the task could start).
+  public let state: RunState
+  /// How many times the body was started.
+  public let attempts: Int
+  /// When each attempt started.
+  public let attemptStartTimes: [Date]
+  /// When the first attempt started; nil when the body never ran.
+  public var startedAt: Date? { attemptStartTimes.first }
+  /// When the run reached its final state.
+  public let finishedAt: Date?
+
+  /// Time from the first attempt's start to the final state.
+  public var duration: Duration? {
+    guard let startedAt, let finishedAt else { return nil }
+    return .seconds(finishedAt.timeIntervalSince(startedAt))
+  }
+
+  /// `slug` or `slug[index]` for a mapped child.
+  public var label: String { mapIndex.map { "\(slug)[\($0)]" } ?? slug }
+}

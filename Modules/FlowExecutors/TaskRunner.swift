@@ -1,0 +1,102 @@
+import FlowCore
+import FlowState
+import Foundation
+
+/// Runs one task run's attempts: Running, the body (with its timeout), then Success, Retrying
+/// after the policy's delay, or a final failure. Its only shared state is the read-only
+/// ``RunSettings``, so task runs can proceed in parallel.
+enum TaskRunner {
+  static func run(_ job: TaskRunJob, _ settings: RunSettings) async -> TaskRun {
+    let node = settings.graph.nodes[job.node]
+    let options = node.options!
+    let clock = settings.environment.clock
+    let runID = settings.environment.ids.next()
+    var state = RunState.pending
+    var attemptStarts: [Date] = []
+
+    func move(to next: RunState) {
+      state = settings.transition(
+        state, to: next, subject: node.slug, mapIndex: job.mapIndex,
+        handlers: options.stateHandlers)
+    }
+
+    while true {
+      if state.isPending {
+        if let due = state.scheduledAt {
+          do {
+            try await clock.sleep(until: due)
+          } catch {
+            move(to: RunState(.cancelled, message: "Cancelled while waiting to retry."))
+            continue
+          }
+        }
+        if Task.isCancelled {
+          move(to: RunState(.cancelled, message: "Flow run was cancelled."))
+          continue
+        }
+        attemptStarts.append(clock.now())
+        move(to: RunState(.running, message: "Starting task run (attempt \(attemptStarts.count))."))
+        continue
+      }
+      guard state.isRunning else { break }
+      let context = TaskRunContext(
+        flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+        taskSlug: node.slug, taskRunID: runID, mapIndex: job.mapIndex,
+        attempt: attemptStarts.count, parameters: settings.parameters,
+        environment: settings.environment)
+      do {
+        let value = try await TaskRunContext.$current.withValue(context) {
+          try await attempt(node.body!, job.inputs, timeout: options.timeout, slug: node.slug, clock)
+        }
+        move(to: RunState(.success, message: "Task run succeeded.", result: value))
+      } catch {
+        move(to: failure(error, attempts: attemptStarts.count, options.retries, settings))
+      }
+    }
+    return TaskRun(
+      name: node.name, slug: node.slug, mapIndex: job.mapIndex, id: runID, state: state,
+      attempts: attemptStarts.count, attemptStartTimes: attemptStarts, finishedAt: clock.now())
+  }
+
+  /// One attempt of the body, raced against its timeout on the run's clock.
+  private static func attempt(
+    _ body: TaskBody, _ inputs: [any Sendable], timeout: Duration?, slug: String,
+    _ clock: any WallClock
+  ) async throws -> any Sendable {
+    guard let timeout else { return try await body.call(inputs) }
+    let deadline = clock.now().adding(timeout)
+    return try await withThrowingTaskGroup(of: (any Sendable).self) { group in
+      group.addTask { try await body.call(inputs) }
+      group.addTask {
+        try await clock.sleep(until: deadline)
+        throw TaskTimeoutError(task: slug, timeout: timeout)
+      }
+      // Whichever ends first wins; the other is cancelled (a body that ignores cancellation
+      // is still waited for: timeouts are cooperative).
+      defer { group.cancelAll() }
+      return try await group.next()!
+    }
+  }
+
+  /// The state after an attempt threw `error`: Skipped, Cancelled, Retrying, TimedOut or Failed.
+  private static func failure(
+    _ error: any Error, attempts: Int, _ policy: RetryPolicy, _ settings: RunSettings
+  ) -> RunState {
+    if let skip = error as? SkipTask { return RunState(.skipped, message: skip.reason) }
+    if error is CancellationError, Task.isCancelled {
+      return RunState(.cancelled, message: "Flow run was cancelled.", error: error)
+    }
+    let timedOut = error is TaskTimeoutError
+    if attempts < policy.maxAttempts, policy.retryIf.shouldRetry(error) {
+      let delay = policy.delay(afterAttempt: attempts, random: settings.environment.random)
+      let due = settings.environment.clock.now().adding(delay)
+      return RunState(
+        .retrying,
+        message:
+          "Attempt \(attempts) of \(policy.maxAttempts) \(timedOut ? "timed out" : "failed"); "
+          + "retrying in \(delay): \(error)",
+        error: error, scheduledAt: due)
+    }
+    return RunState(timedOut ? .timedOut : .failed, message: "\(error)", error: error)
+  }
+}

@@ -1,0 +1,133 @@
+/// The state of one upstream run, as a trigger sees it.
+public struct UpstreamState: Sendable {
+  /// The upstream task's slug.
+  public let task: String
+  /// For a mapped child, its index; nil otherwise.
+  public let mapIndex: Int?
+  /// The upstream run's final state.
+  public let state: RunState
+
+  /// Creates an upstream state.
+  public init(task: String, mapIndex: Int? = nil, state: RunState) {
+    self.task = task
+    self.mapIndex = mapIndex
+    self.state = state
+  }
+}
+
+/// What a trigger decided: run the task, fail it (TriggerFailed), or pause it (Paused).
+public enum TriggerDecision: Sendable, Equatable {
+  /// The task may run.
+  case run
+  /// The task must not run; it ends TriggerFailed with this message.
+  case fail(String)
+  /// The task waits for a manual approval; it ends Paused with this message.
+  case pause(String)
+}
+
+/// Decides, from its upstream states, whether a task runs (Prefect 1 triggers).
+///
+/// A task with no upstream runs always passes its trigger, except ``manualOnly``.
+/// Thresholds of ``someSuccessful(atLeast:atMost:)`` and ``someFailed(atLeast:atMost:)``
+/// below 1 are fractions of the number of upstream runs.
+public struct Trigger: Sendable, CustomStringConvertible {
+  /// The trigger's name, quoted in TriggerFailed messages.
+  public let name: String
+  private let decide: @Sendable ([UpstreamState]) -> TriggerDecision
+
+  /// A custom trigger.
+  public init(name: String, decide: @escaping @Sendable ([UpstreamState]) -> TriggerDecision) {
+    self.name = name
+    self.decide = decide
+  }
+
+  /// Decides for these upstream states.
+  public func evaluate(_ upstream: [UpstreamState]) -> TriggerDecision { decide(upstream) }
+
+  /// The trigger's name.
+  public var description: String { name }
+
+  private static func requiring(
+    _ name: String, _ failure: String, _ holds: @escaping @Sendable ([UpstreamState]) -> Bool
+  ) -> Trigger {
+    Trigger(name: name) { upstream in
+      upstream.isEmpty || holds(upstream)
+        ? .run : .fail("Trigger was \"\(name)\" but \(failure).")
+    }
+  }
+
+  /// Runs when every upstream run succeeded (the default).
+  public static let allSuccessful = requiring(
+    "allSuccessful", "some of the upstream tasks did not succeed"
+  ) { $0.allSatisfy(\.state.isSuccessful) }
+
+  /// Runs when every upstream run failed.
+  public static let allFailed = requiring("allFailed", "some of the upstream tasks did not fail") {
+    $0.allSatisfy(\.state.isFailed)
+  }
+
+  /// Runs when every upstream run finished, whatever its outcome.
+  public static let allFinished = requiring(
+    "allFinished", "some of the upstream tasks did not finish"
+  ) { $0.allSatisfy(\.state.isFinished) }
+
+  /// Same as ``allFinished``: runs whatever the upstream outcome (cleanup tasks).
+  public static let always = requiring("always", "some of the upstream tasks did not finish") {
+    $0.allSatisfy(\.state.isFinished)
+  }
+
+  /// Runs when at least one upstream run succeeded.
+  public static let anySuccessful = requiring(
+    "anySuccessful", "none of the upstream tasks succeeded"
+  ) { $0.contains(where: \.state.isSuccessful) }
+
+  /// Runs when at least one upstream run failed.
+  public static let anyFailed = requiring("anyFailed", "none of the upstream tasks failed") {
+    $0.contains(where: \.state.isFailed)
+  }
+
+  /// Runs when no upstream run failed (skips and cancellations are fine).
+  public static let noneFailed = requiring("noneFailed", "some of the upstream tasks failed") {
+    !$0.contains(where: \.state.isFailed)
+  }
+
+  /// Never runs by itself: the task pauses until it is approved.
+  public static let manualOnly = Trigger(name: "manualOnly") { _ in
+    .pause("Trigger was \"manualOnly\": the task waits for a manual approval.")
+  }
+
+  /// Runs when the number of successful upstream runs is within the bounds.
+  public static func someSuccessful(atLeast: Double? = nil, atMost: Double? = nil) -> Trigger {
+    counting("someSuccessful", "successful", atLeast, atMost, \.state.isSuccessful)
+  }
+
+  /// Runs when the number of failed upstream runs is within the bounds.
+  public static func someFailed(atLeast: Double? = nil, atMost: Double? = nil) -> Trigger {
+    counting("someFailed", "failed", atLeast, atMost, \.state.isFailed)
+  }
+
+  private static func counting(
+    _ base: String, _ adjective: String, _ atLeast: Double?, _ atMost: Double?,
+    _ predicate: @escaping @Sendable (UpstreamState) -> Bool
+  ) -> Trigger {
+    let bounds = [atLeast.map { "atLeast: \($0)" }, atMost.map { "atMost: \($0)" }]
+    let name = "\(base)(\(bounds.compactMap { $0 }.joined(separator: ", ")))"
+    return Trigger(name: name) { upstream in
+      guard !upstream.isEmpty else { return .run }
+      let total = Double(upstream.count)
+      func absolute(_ threshold: Double) -> Double { threshold < 1 ? threshold * total : threshold }
+      let count = Double(upstream.count(where: predicate))
+      if let atLeast, count < absolute(atLeast) {
+        return .fail(
+          "Trigger was \"\(name)\" but only \(Int(count)) of \(upstream.count) upstream tasks "
+            + "were \(adjective), fewer than \(absolute(atLeast)).")
+      }
+      if let atMost, count > absolute(atMost) {
+        return .fail(
+          "Trigger was \"\(name)\" but \(Int(count)) of \(upstream.count) upstream tasks "
+            + "were \(adjective), more than \(absolute(atMost)).")
+      }
+      return .run
+    }
+  }
+}

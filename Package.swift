@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "swift-flow",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "FlowState", targets: ["FlowState"]),
+    .library(name: "FlowCore", targets: ["FlowCore"]),
+    .library(name: "FlowExecutors", targets: ["FlowExecutors"]),
+    .library(name: "FlowTesting", targets: ["FlowTesting"]),
+    .executable(name: "iris-flow", targets: ["IrisFlow"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-collections", from: "1.1.0")
+  ],
+  targets: [
+    .target(name: "FlowState", path: "Modules/FlowState"),
+    .target(name: "FlowCore", dependencies: ["FlowState"], path: "Modules/FlowCore"),
+    .target(
+      name: "FlowExecutors",
+      dependencies: ["FlowCore", "FlowState", .product(name: "DequeModule", package: "swift-collections")],
+      path: "Modules/FlowExecutors"
+    ),
+    .target(
+      name: "FlowTesting",
+      dependencies: ["FlowCore", .product(name: "HeapModule", package: "swift-collections")],
+      path: "Modules/FlowTesting"
+    ),
+    .executableTarget(
+      name: "IrisFlow",
+      dependencies: ["FlowCore", "FlowExecutors"],
+      path: "Samples/IrisFlow",
+      resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]
+    ),
+    .testTarget(name: "FlowStateTests", dependencies: ["FlowState"]),
+    .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
+    .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
+    .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
+    .testTarget(
+      name: "FlowIntegrationTests",
+      dependencies: ["IrisFlow"],
+      path: "IntegrationTests/FlowIntegrationTests"
+    ),
+  ]
+)
+
+// One settings block for every target (as swift-log and swift-nio do).
+for target in package.targets {
+  var settings = target.swiftSettings ?? []
+  settings.append(.swiftLanguageMode(.v6))
+  settings.append(.enableUpcomingFeature("ExistentialAny"))
+  target.swiftSettings = settings
+}

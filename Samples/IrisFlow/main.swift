@@ -1,0 +1,67 @@
+import FlowCore
+import FlowExecutors
+import Foundation
+
+// The Iris sample: `swift run iris-flow [--executor sequential|concurrent]
+// [--min-sepal-length X] [--data FILE] [--graph dot|mermaid]`.
+// (The full `flow` command line arrives with FlowCLI; this sample parses its few options itself.)
+
+struct UsageError: Error, CustomStringConvertible {
+  let description: String
+}
+
+func parseOptions(_ arguments: [String]) throws -> [String: String] {
+  let known = ["--executor", "--min-sepal-length", "--data", "--graph"]
+  var options: [String: String] = [:]
+  var iterator = arguments.makeIterator()
+  while let name = iterator.next() {
+    guard known.contains(name) else {
+      throw UsageError(description: "unknown option \(name); known: \(known.joined(separator: ", "))")
+    }
+    guard let value = iterator.next() else { throw UsageError(description: "\(name) needs a value") }
+    options[name] = value
+  }
+  return options
+}
+
+do {
+  let options = try parseOptions(Array(CommandLine.arguments.dropFirst()))
+  guard let bundled = Bundle.module.path(forResource: "iris", ofType: "csv") else {
+    throw UsageError(description: "the bundled iris.csv is missing; rebuild the sample")
+  }
+  let flow = makeIrisFlow(defaultDataPath: bundled)
+  switch options["--graph"] {
+  case nil: break
+  case "dot": print(flow.graphviz(), terminator: ""); exit(0)
+  case "mermaid": print(flow.mermaid(), terminator: ""); exit(0)
+  case let other?: throw UsageError(description: "--graph takes dot or mermaid, not \(other)")
+  }
+  var parameters: [String: any Sendable] = [:]
+  if let path = options["--data"] { parameters["data-path"] = path }
+  if let text = options["--min-sepal-length"] {
+    guard let value = Double(text) else {
+      throw UsageError(description: "--min-sepal-length takes a number, not \(text)")
+    }
+    parameters["min-sepal-length"] = value
+  }
+  let executor: FlowExecutor
+  switch options["--executor"] ?? "concurrent" {
+  case "sequential": executor = .sequential
+  case "concurrent": executor = .concurrent()
+  case let other: throw UsageError(description: "--executor takes sequential or concurrent, not \(other)")
+  }
+  let result = try await flow.run(parameters: parameters, executor: executor)
+  for run in result.taskRuns {
+    print("\(run.label): \(run.state.kind) (attempts: \(run.attempts))")
+  }
+  print("Flow run \(result.state)")
+  guard result.state.isSuccessful, let table = result.taskRun("report")?.state.value(as: String.self)
+  else {
+    for run in result.taskRuns where run.state.isFailed { print("  \(run.label): \(run.state)") }
+    exit(1)
+  }
+  print(table)
+} catch {
+  FileHandle.standardError.write(Data("iris-flow: \(error)\n".utf8))
+  exit(2)
+}
