@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "FlowExecutors", targets: ["FlowExecutors"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .executable(name: "iris-flow", targets: ["IrisFlow"]),
+    .executable(name: "flow-bench", targets: ["FlowBench"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-collections", from: "1.1.0")
@@ -32,6 +33,11 @@ let package = Package(
       dependencies: ["FlowCore", "FlowExecutors"],
       path: "Samples/IrisFlow",
       resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]
+    ),
+    .executableTarget(
+      name: "FlowBench",
+      dependencies: ["FlowCore", "FlowExecutors"],
+      path: "Tools/FlowBench"
     ),
     .testTarget(name: "FlowStateTests", dependencies: ["FlowState"]),
     .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),

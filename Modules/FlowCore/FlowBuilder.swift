@@ -2,7 +2,7 @@ import Synchronization
 
 /// The graph being collected while a `Flow { ... }` closure runs.
 package struct GraphDraft: Sendable {
-  package var nodes: [GraphNode] = []
+  package var nodes: [NodeDraft] = []
   package var problems: [FlowValidationError] = []
   package var parameterIndex: [String: Int] = [:]
   package var referenceNodes: [Int]?
@@ -42,7 +42,7 @@ package final class FlowBuilder: Sendable {
   package func finish() -> GraphDraft { draft.withLock { $0 } }
 
   /// Adds a node and returns its index.
-  package func add(_ node: GraphNode, definition: ObjectIdentifier? = nil) -> Int {
+  package func add(_ node: NodeDraft, definition: ObjectIdentifier? = nil) -> Int {
     draft.withLock { draft in
       var node = node
       if node.isTask {

@@ -40,8 +40,8 @@ package struct GraphArgument: Sendable {
   }
 }
 
-/// A node of the graph: a task call, a constant or a parameter.
-package struct GraphNode: Sendable {
+/// A node while the flow is being built: a task call, a constant or a parameter.
+package struct NodeDraft: Sendable {
   package enum Kind: Sendable {
     case task(TaskBody, TaskOptions)
     case constant(any Sendable)
@@ -75,6 +75,31 @@ package struct GraphNode: Sendable {
   }
 }
 
+/// A node of the finished graph; a class, so the engine's hot path shares it without copying.
+package final class GraphNode: Sendable {
+  package let kind: NodeDraft.Kind
+  package let name: String
+  package let slug: String
+  package let arguments: [GraphArgument]
+  package let waitsFor: [Int]
+  package let isMapped: Bool
+  package let isTask: Bool
+  package let body: TaskBody?
+  package let options: TaskOptions?
+
+  init(_ draft: NodeDraft) {
+    kind = draft.kind
+    name = draft.name
+    slug = draft.slug
+    arguments = draft.arguments
+    waitsFor = draft.waitsFor
+    isMapped = draft.isMapped
+    isTask = draft.isTask
+    body = draft.body
+    options = draft.options
+  }
+}
+
 /// The finished, immutable graph of a flow with everything the engine derives from it once.
 package final class FlowGraph: Sendable {
   package let nodes: [GraphNode]
@@ -95,7 +120,7 @@ package final class FlowGraph: Sendable {
 
   package init(draft: GraphDraft, flowID: UInt32) {
     self.flowID = flowID
-    let nodes = draft.nodes
+    let nodes = draft.nodes.map(GraphNode.init)
     self.nodes = nodes
     var upstream = [[Int]](repeating: [], count: nodes.count)
     var downstream = [[Int]](repeating: [], count: nodes.count)

@@ -22,7 +22,7 @@ extension Ref where Value: Codable & Sendable {
 
   private init(parameter spec: ParameterSpec) {
     let builder = FlowBuilder.active("Parameter(\"\(spec.name)\")")
-    let node = GraphNode(
+    let node = NodeDraft(
       kind: .parameter(spec), name: spec.name, slug: spec.name, arguments: [], waitsFor: [],
       isMapped: false)
     self.init(node: builder.add(node), flowID: builder.id)

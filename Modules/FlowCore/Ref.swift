@@ -29,7 +29,7 @@ extension Ref {
   /// A constant node holding `value`.
   public static func constant(_ value: Value) -> Ref<Value> {
     let builder = FlowBuilder.active("a constant")
-    let node = GraphNode(
+    let node = NodeDraft(
       kind: .constant(value), name: Self.render(value), slug: "", arguments: [], waitsFor: [],
       isMapped: false)
     return Ref(node: builder.add(node), flowID: builder.id)

@@ -72,7 +72,7 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
   private func add<Result: Sendable>(to builder: FlowBuilder, arguments: [GraphArgument], mapped: Bool)
     -> Ref<Result>
   {
-    let node = GraphNode(
+    let node = NodeDraft(
       kind: .task(body, options), name: name, slug: name, arguments: arguments, waitsFor: [],
       isMapped: mapped)
     return Ref(node: builder.add(node, definition: ObjectIdentifier(body)), flowID: builder.id)

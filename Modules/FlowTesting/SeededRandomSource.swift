@@ -8,36 +8,16 @@ import Synchronization
 public final class SeededRandomSource: RandomSource {
   /// The seed this source started from.
   public let seed: UInt64
-  private let state: Mutex<(UInt64, UInt64, UInt64, UInt64)>
+  private let generator: Mutex<Xoshiro256>
 
   /// A source seeded with `seed`.
   public init(seed: UInt64) {
     self.seed = seed
-    var mixer = seed
-    func splitMix() -> UInt64 {
-      mixer &+= 0x9E37_79B9_7F4A_7C15
-      var z = mixer
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    state = Mutex((splitMix(), splitMix(), splitMix(), splitMix()))
+    generator = Mutex(Xoshiro256(seed: seed))
   }
 
   /// The next value of the sequence.
-  public func nextUInt64() -> UInt64 {
-    state.withLock { s in
-      let result = rotate(s.1 &* 5, 7) &* 9
-      let t = s.1 << 17
-      s.2 ^= s.0
-      s.3 ^= s.1
-      s.1 ^= s.2
-      s.0 ^= s.3
-      s.2 ^= t
-      s.3 = rotate(s.3, 45)
-      return result
-    }
-  }
+  public func nextUInt64() -> UInt64 { generator.withLock { $0.next() } }
 
   /// An independent source for the subsystem `name`, derived from this seed only.
   public func derive(_ name: String) -> SeededRandomSource {
@@ -48,6 +28,4 @@ public final class SeededRandomSource: RandomSource {
     }
     return SeededRandomSource(seed: seed ^ hash)
   }
-
-  private func rotate(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
