@@ -53,7 +53,8 @@ struct IrisSampleTests {
     let output = try run("--min-sepal-length", "6.0")
     #expect(output.status == 0)
     #expect(output.stdout.contains("setosa          0"))
-    #expect(output.stdout.contains("virginica      41"))
+    #expect(output.stdout.contains("versicolor     24      6.375"))
+    #expect(output.stdout.contains("virginica      43      6.742"))
   }
 
   @Test("a missing data file fails after the retries, with exit status 1")
