@@ -20,7 +20,9 @@ let package = Package(
     .target(name: "FlowCore", dependencies: ["FlowState"], path: "Modules/FlowCore"),
     .target(
       name: "FlowExecutors",
-      dependencies: ["FlowCore", "FlowState", .product(name: "DequeModule", package: "swift-collections")],
+      dependencies: [
+        "FlowCore", "FlowState", .product(name: "DequeModule", package: "swift-collections"),
+      ],
       path: "Modules/FlowExecutors"
     ),
     .target(

@@ -69,7 +69,8 @@ struct IrisSampleTests {
   func malformedFile() throws {
     let file = FileManager.default.temporaryDirectory
       .appendingPathComponent("iris-\(ProcessInfo.processInfo.globallyUniqueString).csv")
-    try "sepal_length,sepal_width,petal_length,petal_width,species\n5.1,3.5,1.4,0.2,setosa\n5.1,abc,1,1,setosa\n"
+    try
+      "sepal_length,sepal_width,petal_length,petal_width,species\n5.1,3.5,1.4,0.2,setosa\n5.1,abc,1,1,setosa\n"
       .write(to: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: file) }
     let output = try run("--data", file.path)

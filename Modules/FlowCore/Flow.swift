@@ -62,7 +62,8 @@ public struct Flow: Sendable {
     try validate()
     let declared = parameters
     let names = declared.map(\.name)
-    let known = names.isEmpty ? "it has none" : "it has \(names.map { "'\($0)'" }.joined(separator: ", "))"
+    let known =
+      names.isEmpty ? "it has none" : "it has \(names.map { "'\($0)'" }.joined(separator: ", "))"
     for name in values.keys.sorted() where graph.parameterIndex[name] == nil {
       throw FlowValidationError(
         code: .unknownParameter, culprits: [name],

@@ -126,7 +126,8 @@ package final class FlowGraph: Sendable {
     var downstream = [[Int]](repeating: [], count: nodes.count)
     for (index, node) in nodes.enumerated() {
       var seen = Set<Int>()
-      for source in node.arguments.map(\.source) + node.waitsFor where seen.insert(source).inserted {
+      for source in node.arguments.map(\.source) + node.waitsFor where seen.insert(source).inserted
+      {
         upstream[index].append(source)
         downstream[source].append(index)
       }

@@ -70,7 +70,11 @@ extension RetryPolicy {
 
   /// Random variation of a retry delay, so that many failing tasks do not retry in lockstep.
   public struct Jitter: Sendable {
-    private enum Kind { case none, full, upTo(Duration), proportional(Double) }
+    private enum Kind {
+      case none, full
+      case upTo(Duration)
+      case proportional(Double)
+    }
     private let kind: Kind
 
     /// No jitter: the delay is exact.

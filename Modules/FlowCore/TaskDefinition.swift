@@ -69,7 +69,9 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
       source: source, mode: .mapped(split: { ($0 as! [Element]).map { $0 as any Sendable } }))
   }
 
-  private func add<Result: Sendable>(to builder: FlowBuilder, arguments: [GraphArgument], mapped: Bool)
+  private func add<Result: Sendable>(
+    to builder: FlowBuilder, arguments: [GraphArgument], mapped: Bool
+  )
     -> Ref<Result>
   {
     let node = NodeDraft(

@@ -100,7 +100,8 @@ struct FlowRunCoordinator {
   private mutating func prepare(_ node: Int) {
     switch graph.nodes[node].kind {
     case .constant(let value): finish(node, RunState(.success, result: value))
-    case .parameter(let spec): finish(node, RunState(.success, result: settings.parameters[spec.name]!))
+    case .parameter(let spec):
+      finish(node, RunState(.success, result: settings.parameters[spec.name]!))
     case .task(_, let options):
       if graph.nodes[node].isMapped {
         prepareMapped(node, options)
@@ -142,7 +143,9 @@ struct FlowRunCoordinator {
           "Input \(position + 1) comes from '\(source)', which ended "
           + "\(states[argument.source]!.kind) without a result. A task that runs after upstream "
           + "failures must wait for them with `.after(...)` instead of taking their outputs."
-        return record(node, index, transition(.pending, RunState(.triggerFailed, message: message), node, index))
+        return record(
+          node, index, transition(.pending, RunState(.triggerFailed, message: message), node, index)
+        )
       }
       inputs.append(value)
     }
@@ -178,7 +181,8 @@ struct FlowRunCoordinator {
     let slug = graph.nodes[node].slug
     if options.skipOnUpstreamSkip, let skipped = upstream.first(where: \.state.isSkipped) {
       let message = "Upstream task '\(skipped.label)' was skipped; nothing to map over."
-      return record(node, nil, transition(.pending, RunState(.skipped, message: message), node, nil))
+      return record(
+        node, nil, transition(.pending, RunState(.skipped, message: message), node, nil))
     }
     var lengths: [(source: String, count: Int)] = []
     var splits: [Int: [any Sendable]] = [:]
@@ -193,7 +197,8 @@ struct FlowRunCoordinator {
       } else {
         let message =
           "Cannot map over '\(source)': it ended \(states[argument.source]!.kind) without a result."
-        return record(node, nil, transition(.pending, RunState(.triggerFailed, message: message), node, nil))
+        return record(
+          node, nil, transition(.pending, RunState(.triggerFailed, message: message), node, nil))
       }
     }
     if Set(lengths.map(\.count)).count > 1 {
@@ -260,7 +265,8 @@ struct FlowRunCoordinator {
     return [UpstreamState(task: slug, state: states[node] ?? .pending)]
   }
 
-  private func transition(_ old: RunState, _ new: RunState, _ node: Int, _ index: Int?) -> RunState {
+  private func transition(_ old: RunState, _ new: RunState, _ node: Int, _ index: Int?) -> RunState
+  {
     settings.transition(
       old, to: new, subject: graph.nodes[node].slug, mapIndex: index,
       handlers: graph.nodes[node].options?.stateHandlers ?? [])
@@ -276,7 +282,8 @@ struct FlowRunCoordinator {
   private func taskRun(_ node: Int, _ index: Int?, _ state: RunState, id: UUID) -> TaskRun {
     TaskRun(
       name: graph.nodes[node].name, slug: graph.nodes[node].slug, mapIndex: index, id: id,
-      state: state, attempts: 0, attemptStartTimes: [], finishedAt: settings.environment.clock.now())
+      state: state, attempts: 0, attemptStartTimes: [], finishedAt: settings.environment.clock.now()
+    )
   }
 
   private func cancelledRun(_ job: TaskRunJob) -> TaskRun {
@@ -301,7 +308,8 @@ struct FlowRunCoordinator {
         : RunState(.pending, message: "Not started: an upstream task is paused.")
       if mapped[node] != nil {
         for index in mapped[node]!.children.indices where mapped[node]!.children[index] == nil {
-          mapped[node]!.children[index] = taskRun(node, index, state, id: settings.environment.ids.next())
+          mapped[node]!.children[index] = taskRun(
+            node, index, state, id: settings.environment.ids.next())
         }
         finishMapped(node)
       } else {

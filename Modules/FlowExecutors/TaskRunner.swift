@@ -46,7 +46,8 @@ enum TaskRunner {
         environment: settings.environment)
       do {
         let value = try await TaskRunContext.$current.withValue(context) {
-          try await attempt(node.body!, job.inputs, timeout: options.timeout, slug: node.slug, clock)
+          try await attempt(
+            node.body!, job.inputs, timeout: options.timeout, slug: node.slug, clock)
         }
         move(to: RunState(.success, message: "Task run succeeded.", result: value))
       } catch {

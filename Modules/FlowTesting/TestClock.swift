@@ -67,7 +67,8 @@ public final class TestClock: WallClock {
     }
     guard let id else { return try Task.checkCancellation() }
     try await withTaskCancellationHandler {
-      try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+      try await withCheckedThrowingContinuation {
+        (continuation: CheckedContinuation<Void, any Error>) in
         let resumeNow: Bool = state.withLock { state in
           if state.cancelledEarly.remove(id) != nil { return true }
           state.waiting[id] = continuation

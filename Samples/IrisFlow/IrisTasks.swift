@@ -51,7 +51,8 @@ let summarize = task("summarize_species") {
     \.sepalLength, \.sepalWidth, \.petalLength, \.petalWidth,
   ]
   let means = columns.map { column in
-    selected.isEmpty ? 0 : selected.map { $0[keyPath: column] }.reduce(0, +) / Double(selected.count)
+    selected.isEmpty
+      ? 0 : selected.map { $0[keyPath: column] }.reduce(0, +) / Double(selected.count)
   }
   return SpeciesSummary(species: species, count: selected.count, means: means)
 }

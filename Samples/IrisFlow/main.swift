@@ -16,9 +16,12 @@ func parseOptions(_ arguments: [String]) throws -> [String: String] {
   var iterator = arguments.makeIterator()
   while let name = iterator.next() {
     guard known.contains(name) else {
-      throw UsageError(description: "unknown option \(name); known: \(known.joined(separator: ", "))")
+      throw UsageError(
+        description: "unknown option \(name); known: \(known.joined(separator: ", "))")
     }
-    guard let value = iterator.next() else { throw UsageError(description: "\(name) needs a value") }
+    guard let value = iterator.next() else {
+      throw UsageError(description: "\(name) needs a value")
+    }
     options[name] = value
   }
   return options
@@ -32,8 +35,12 @@ do {
   let flow = makeIrisFlow(defaultDataPath: bundled)
   switch options["--graph"] {
   case nil: break
-  case "dot": print(flow.graphviz(), terminator: ""); exit(0)
-  case "mermaid": print(flow.mermaid(), terminator: ""); exit(0)
+  case "dot":
+    print(flow.graphviz(), terminator: "")
+    exit(0)
+  case "mermaid":
+    print(flow.mermaid(), terminator: "")
+    exit(0)
   case let other?: throw UsageError(description: "--graph takes dot or mermaid, not \(other)")
   }
   var parameters: [String: any Sendable] = [:]
@@ -48,14 +55,16 @@ do {
   switch options["--executor"] ?? "concurrent" {
   case "sequential": executor = .sequential
   case "concurrent": executor = .concurrent()
-  case let other: throw UsageError(description: "--executor takes sequential or concurrent, not \(other)")
+  case let other:
+    throw UsageError(description: "--executor takes sequential or concurrent, not \(other)")
   }
   let result = try await flow.run(parameters: parameters, executor: executor)
   for run in result.taskRuns {
     print("\(run.label): \(run.state.kind) (attempts: \(run.attempts))")
   }
   print("Flow run \(result.state)")
-  guard result.state.isSuccessful, let table = result.taskRun("report")?.state.value(as: String.self)
+  guard result.state.isSuccessful,
+    let table = result.taskRun("report")?.state.value(as: String.self)
   else {
     for run in result.taskRuns where run.state.isFailed { print("  \(run.label): \(run.state)") }
     exit(1)

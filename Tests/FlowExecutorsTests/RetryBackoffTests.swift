@@ -19,7 +19,10 @@ struct RetryBackoffTests {
       "flaky",
       retries: RetryPolicy(maxRetries: 3, delay: .seconds(600), backoff: .exponential())
     ) { () throws -> String in
-      let attempt = calls.withLock { $0 += 1; return $0 }
+      let attempt = calls.withLock {
+        $0 += 1
+        return $0
+      }
       if attempt < 3 { throw Flaky() }
       return "ok on attempt \(attempt)"
     }

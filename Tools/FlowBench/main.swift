@@ -7,7 +7,8 @@ import Foundation
 
 let arguments = Set(CommandLine.arguments.dropFirst())
 for argument in arguments where !["--quick", "--json"].contains(argument) {
-  FileHandle.standardError.write(Data("flow-bench: unknown option \(argument); use --quick, --json\n".utf8))
+  FileHandle.standardError.write(
+    Data("flow-bench: unknown option \(argument); use --quick, --json\n".utf8))
   exit(2)
 }
 let quick = arguments.contains("--quick")
@@ -22,7 +23,8 @@ nonisolated func best(_ body: @Sendable () async throws -> Void) async rethrows 
     let start = ContinuousClock.now
     try await body()
     let elapsed = ContinuousClock.now - start
-    times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+    times.append(
+      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
   }
   return times.min()!
 }
