@@ -15,5 +15,5 @@ public final class SystemIDGenerator: IDGenerator {
   }
 
   /// A random UUID.
-  public func next() -> UUID { generator.withLock { $0.nextUUID() } }
+  public func next() -> UUID { generator.withLock { $0.nextIdentifier() } }
 }

@@ -32,7 +32,7 @@ package struct Xoshiro256: Sendable {
   }
 
   /// A version-4, RFC 4122 variant UUID made of the next 128 bits.
-  package mutating func nextUUID() -> UUID {
+  package mutating func nextIdentifier() -> UUID {
     var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     let (high, low) = (next(), next())
     withUnsafeMutableBytes(of: &uuid) { bytes in

@@ -79,12 +79,18 @@ struct FlowRunCoordinator {
   }
 
   private mutating func complete(_ job: TaskRunJob, _ run: TaskRun) {
-    if let index = job.mapIndex {
-      childFinished(job.node, index, run)
-    } else {
-      runs[job.node] = run
-      finish(job.node, run.state)
+    store(job.node, job.mapIndex, run)
+  }
+
+  /// Records a finished task run; a Paused run keeps its downstream waiting for an approval.
+  private mutating func store(_ node: Int, _ index: Int?, _ run: TaskRun) {
+    if let index { return childFinished(node, index, run) }
+    runs[node] = run
+    if run.state.isPaused {
+      states[node] = run.state
+      return
     }
+    finish(node, run.state)
   }
 
   private mutating func finish(_ node: Int, _ state: RunState) {
@@ -223,6 +229,7 @@ struct FlowRunCoordinator {
 
   private mutating func childFinished(_ node: Int, _ index: Int, _ run: TaskRun) {
     mapped[node]!.children[index] = run
+    if run.state.isPaused { return }
     mapped[node]!.left -= 1
     if mapped[node]!.left == 0 { finishMapped(node) }
   }
@@ -273,10 +280,7 @@ struct FlowRunCoordinator {
   }
 
   private mutating func record(_ node: Int, _ index: Int?, _ state: RunState) {
-    let run = taskRun(node, index, state, id: settings.environment.ids.next())
-    if let index { return childFinished(node, index, run) }
-    runs[node] = run
-    finish(node, state)
+    store(node, index, taskRun(node, index, state, id: settings.environment.ids.next()))
   }
 
   private func taskRun(_ node: Int, _ index: Int?, _ state: RunState, id: UUID) -> TaskRun {

@@ -10,7 +10,7 @@ public final class SeededIDGenerator: IDGenerator {
   public init(seed: UInt64) { generator = Mutex(Xoshiro256(seed: seed)) }
 
   /// The next UUID of the sequence.
-  public func next() -> UUID { generator.withLock { $0.nextUUID() } }
+  public func next() -> UUID { generator.withLock { $0.nextIdentifier() } }
 }
 
 extension RunEnvironment {
