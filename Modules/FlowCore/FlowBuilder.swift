@@ -8,6 +8,8 @@ package struct GraphDraft: Sendable {
   package var referenceNodes: [Int]?
   /// How many task nodes use each name, to make slugs.
   var slugCounts: [String: Int] = [:]
+  /// Every slug given to a task or parameter so far.
+  var usedSlugs: Set<String> = []
   /// Which task definition first used each name.
   var definitionByName: [String: ObjectIdentifier] = [:]
 }
@@ -46,9 +48,13 @@ package final class FlowBuilder: Sendable {
     draft.withLock { draft in
       var node = node
       if node.isTask {
-        let count = draft.slugCounts[node.name, default: 0] + 1
+        var count = draft.slugCounts[node.name, default: 0]
+        repeat {
+          count += 1
+          node.slug = count == 1 ? node.name : "\(node.name)-\(count)"
+        } while draft.usedSlugs.contains(node.slug)
         draft.slugCounts[node.name] = count
-        if count > 1 { node.slug = "\(node.name)-\(count)" }
+        draft.usedSlugs.insert(node.slug)
         if let definition {
           let first = draft.definitionByName[node.name, default: definition]
           draft.definitionByName[node.name] = first
@@ -70,6 +76,7 @@ package final class FlowBuilder: Sendable {
                 + "flow: declare it once and pass that reference to every task that needs it"))
         } else {
           draft.parameterIndex[node.name] = draft.nodes.count
+          draft.usedSlugs.insert(node.slug)
         }
       }
       draft.nodes.append(node)
@@ -88,11 +95,13 @@ package final class FlowBuilder: Sendable {
 
   /// Makes `node` wait for `upstream` without taking their outputs.
   package func addWaits(_ node: Int, on upstream: [Int]) {
-    draft.withLock { $0.nodes[node].waitsFor.append(contentsOf: upstream) }
+    guard node >= 0 else { return }  // a foreign reference, already recorded as a problem
+    draft.withLock { $0.nodes[node].waitsFor.append(contentsOf: upstream.filter { $0 >= 0 }) }
   }
 
   package func setReferenceNodes(_ nodes: [Int]) {
     draft.withLock { draft in
+      let nodes = nodes.filter { $0 >= 0 }
       for node in nodes where !draft.nodes[node].isTask {
         draft.problems.append(
           FlowValidationError(
@@ -109,22 +118,27 @@ package final class FlowBuilder: Sendable {
     draft.withLock { $0.problems.append(problem) }
   }
 
-  /// The node index of `ref`, recording a problem if the reference cannot be used here.
-  package func resolve<Value: Sendable>(_ ref: Ref<Value>, allowUnmapped: Bool = false) -> Int {
-    if ref.flowID != id {
+  /// The node index of `ref` as an input of `user`; records a problem and returns -1 when the
+  /// reference belongs to another flow, and records one when `unmapped` is misused.
+  package func resolve<Value: Sendable>(
+    _ ref: Ref<Value>, for user: String, allowUnmapped: Bool = false
+  ) -> Int {
+    guard ref.flowID == id else {
       record(
         FlowValidationError(
-          code: .foreignReference, culprits: ["node #\(ref.node)"],
+          code: .foreignReference, culprits: [user],
           message:
-            "a reference built in another flow was used here; a flow's tasks can only take "
-            + "references made inside the same `Flow { ... }` closure"))
-    } else if ref.isUnmapped && !allowUnmapped {
+            "'\(user)' was given a reference built in another flow; a flow's tasks can only "
+            + "take references made inside the same `Flow { ... }` closure"))
+      return -1
+    }
+    if ref.isUnmapped && !allowUnmapped {
       record(
         FlowValidationError(
-          code: .unmappedOutsideMap, culprits: [finish().nodes[Int(ref.node)].slug],
+          code: .unmappedOutsideMap, culprits: [user],
           message:
-            "`unmapped(...)` marks an argument of `task.map(...)`; pass the reference itself "
-            + "when calling a task without mapping"))
+            "'\(user)' was given `unmapped(...)`, which marks an argument of `task.map(...)`; "
+            + "pass the reference itself when calling a task without mapping"))
     }
     return Int(ref.node)
   }

@@ -82,7 +82,7 @@ extension Flow {
   private enum EdgeStyle { case data, mapped, unmapped, waits }
 
   private func edges() -> [(target: Int, source: Int, style: EdgeStyle)] {
-    graph.nodes.enumerated().flatMap { target, node in
+    let all = graph.nodes.enumerated().flatMap { target, node in
       node.arguments.map { argument -> (Int, Int, EdgeStyle) in
         switch argument.mode {
         case .direct: (target, argument.source, .data)
@@ -91,6 +91,7 @@ extension Flow {
         }
       } + node.waitsFor.map { (target, $0, .waits) }
     }
+    return all.filter { $0.1 >= 0 }  // foreign references have no edge
   }
 
   private func label(_ node: GraphNode) -> String {

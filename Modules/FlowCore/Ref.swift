@@ -18,9 +18,11 @@ public struct Ref<Value: Sendable>: Sendable {
   @discardableResult
   public func after<each Upstream: Sendable>(_ upstream: repeat Ref<each Upstream>) -> Ref<Value> {
     let builder = FlowBuilder.active("`.after(...)`")
+    let node = builder.resolve(self, for: "`.after(...)`")
+    let user = node >= 0 ? builder.finish().nodes[node].slug : "`.after(...)`"
     var nodes: [Int] = []
-    repeat nodes.append(builder.resolve(each upstream))
-    builder.addWaits(builder.resolve(self), on: nodes)
+    repeat nodes.append(builder.resolve(each upstream, for: user))
+    builder.addWaits(node, on: nodes)
     return self
   }
 }
@@ -30,7 +32,8 @@ extension Ref {
   public static func constant(_ value: Value) -> Ref<Value> {
     let builder = FlowBuilder.active("a constant")
     let node = NodeDraft(
-      kind: .constant(value), name: Self.render(value), slug: "", arguments: [], waitsFor: [],
+      kind: .constant(value), name: Self.render(value), slug: Self.render(value), arguments: [],
+      waitsFor: [],
       isMapped: false)
     return Ref(node: builder.add(node), flowID: builder.id)
   }
@@ -103,6 +106,6 @@ public func unmapped<Value: Sendable>(_ value: Ref<Value>) -> Ref<[Value]> {
 public func setReferenceTasks<each Value: Sendable>(_ tasks: repeat Ref<each Value>) {
   let builder = FlowBuilder.active("`setReferenceTasks(...)`")
   var nodes: [Int] = []
-  repeat nodes.append(builder.resolve(each tasks))
+  repeat nodes.append(builder.resolve(each tasks, for: "setReferenceTasks"))
   builder.setReferenceNodes(nodes)
 }

@@ -61,11 +61,14 @@ extension RetryPolicy {
 
     /// The delay before retry number `retry` (1-based).
     public func delay(base: Duration, retry: Int) -> Duration {
-      var value = base
-      if multiplier != 1 { value = base * pow(multiplier, Double(retry - 1)) }
-      if let maxDelay, value > maxDelay { value = maxDelay }
-      return value
+      // In seconds as a Double, so that a late retry cannot overflow `Duration` before the cap.
+      var seconds = base.timeInterval * pow(multiplier, Double(max(0, retry - 1)))
+      if let maxDelay { seconds = min(seconds, maxDelay.timeInterval) }
+      return .seconds(min(seconds, Self.longest))
     }
+
+    /// About 31 million years: the longest delay, so that an uncapped backoff stays finite.
+    private static let longest: Double = 1e15
   }
 
   /// Random variation of a retry delay, so that many failing tasks do not retry in lockstep.

@@ -40,7 +40,8 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
   public func callAsFunction(_ inputs: repeat Ref<each Input>) -> Ref<Output> {
     let builder = FlowBuilder.active("task '\(name)'")
     var arguments: [GraphArgument] = []
-    repeat arguments.append(GraphArgument(source: builder.resolve(each inputs), mode: .direct))
+    repeat arguments.append(
+      GraphArgument(source: builder.resolve(each inputs, for: name), mode: .direct))
     return add(to: builder, arguments: arguments, mapped: false)
   }
 
@@ -51,7 +52,7 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
   public func map(_ inputs: repeat Ref<[each Input]>) -> Ref<[Output]> {
     let builder = FlowBuilder.active("task '\(name)'.map")
     var arguments: [GraphArgument] = []
-    repeat arguments.append(Self.mapArgument(each inputs, builder))
+    repeat arguments.append(Self.mapArgument(each inputs, of: name, builder))
     return add(to: builder, arguments: arguments, mapped: true)
   }
 
@@ -61,9 +62,9 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
   }
 
   private static func mapArgument<Element: Sendable>(
-    _ ref: Ref<[Element]>, _ builder: FlowBuilder
+    _ ref: Ref<[Element]>, of user: String, _ builder: FlowBuilder
   ) -> GraphArgument {
-    let source = builder.resolve(ref, allowUnmapped: true)
+    let source = builder.resolve(ref, for: user, allowUnmapped: true)
     if ref.isUnmapped { return GraphArgument(source: source, mode: .unmapped) }
     return GraphArgument(
       source: source, mode: .mapped(split: { ($0 as! [Element]).map { $0 as any Sendable } }))
