@@ -43,6 +43,9 @@ package final class FlowBuilder: Sendable {
 
   package func finish() -> GraphDraft { draft.withLock { $0 } }
 
+  /// The slug of a node already added.
+  package func slug(of node: Int) -> String { draft.withLock { $0.nodes[node].slug } }
+
   /// Adds a node and returns its index.
   package func add(_ node: NodeDraft, definition: ObjectIdentifier? = nil) -> Int {
     draft.withLock { draft in

@@ -126,8 +126,9 @@ package final class FlowGraph: Sendable {
     var downstream = [[Int]](repeating: [], count: nodes.count)
     for (index, node) in nodes.enumerated() {
       var seen = Set<Int>()
-      for source in node.arguments.map(\.source) + node.waitsFor where seen.insert(source).inserted
-      {
+      // A negative source is a foreign reference, recorded as a problem: it has no edge.
+      for source in node.arguments.map(\.source) + node.waitsFor
+      where source >= 0 && seen.insert(source).inserted {
         upstream[index].append(source)
         downstream[source].append(index)
       }

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// ```swift
 /// let batchSize = Parameter("batch-size", default: 1000)   // optional, with a default
-/// let region = Parameter<String>("region")                  // required
+/// let region = Parameter<String>(required: "region")        // required
 /// ```
 /// A parameter is a ``Ref`` to its value, so it is passed to tasks like any other reference.
 public typealias Parameter<Value> = Ref<Value>
@@ -16,7 +16,9 @@ extension Ref where Value: Codable & Sendable {
   }
 
   /// Declares a required parameter: a run without a value for it fails validation.
-  public init(_ name: String) {
+  ///
+  /// The label matters: Swift reads `Parameter<String>("region")` as a string-literal constant.
+  public init(required name: String) {
     self.init(parameter: ParameterSpec(name: name, type: Value.self, default: nil))
   }
 

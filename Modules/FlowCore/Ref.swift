@@ -19,7 +19,7 @@ public struct Ref<Value: Sendable>: Sendable {
   public func after<each Upstream: Sendable>(_ upstream: repeat Ref<each Upstream>) -> Ref<Value> {
     let builder = FlowBuilder.active("`.after(...)`")
     let node = builder.resolve(self, for: "`.after(...)`")
-    let user = node >= 0 ? builder.finish().nodes[node].slug : "`.after(...)`"
+    let user = node >= 0 ? builder.slug(of: node) : "`.after(...)`"
     var nodes: [Int] = []
     repeat nodes.append(builder.resolve(each upstream, for: user))
     builder.addWaits(node, on: nodes)

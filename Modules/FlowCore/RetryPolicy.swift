@@ -61,10 +61,12 @@ extension RetryPolicy {
 
     /// The delay before retry number `retry` (1-based).
     public func delay(base: Duration, retry: Int) -> Duration {
-      // In seconds as a Double, so that a late retry cannot overflow `Duration` before the cap.
-      var seconds = base.timeInterval * pow(multiplier, Double(max(0, retry - 1)))
-      if let maxDelay { seconds = min(seconds, maxDelay.timeInterval) }
-      return .seconds(min(seconds, Self.longest))
+      guard multiplier != 1, base > .zero else { return min(base, maxDelay ?? base) }
+      // Checked in Double seconds first, so that a late retry cannot overflow `Duration`.
+      let factor = pow(multiplier, Double(max(0, retry - 1)))
+      let seconds = base.timeInterval * factor
+      if let maxDelay, seconds >= maxDelay.timeInterval { return maxDelay }
+      return seconds >= Self.longest ? .seconds(Self.longest) : base * factor
     }
 
     /// About 31 million years: the longest delay, so that an uncapped backoff stays finite.

@@ -43,8 +43,6 @@ extension Flow {
       var final = FinalState.forFlow(referenceStates: references)
       if cancelled, !final.isFailed {
         final = RunState(.cancelled, message: "Flow run was cancelled.")
-      } else if final.isCancelled, runs.contains(where: \.state.isPaused) {
-        final = RunState(.paused, message: "Some tasks wait for a manual approval.")
       }
       state = settings.transition(state, to: final, subject: name, handlers: stateHandlers)
     }

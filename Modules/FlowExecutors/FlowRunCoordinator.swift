@@ -86,7 +86,7 @@ struct FlowRunCoordinator {
   private mutating func store(_ node: Int, _ index: Int?, _ run: TaskRun) {
     if let index { return childFinished(node, index, run) }
     runs[node] = run
-    if run.state.isPaused {
+    if !run.state.isFinished {  // Paused or held Pending: the downstream keeps waiting
       states[node] = run.state
       return
     }
@@ -104,6 +104,10 @@ struct FlowRunCoordinator {
   // MARK: Gating
 
   private mutating func prepare(_ node: Int) {
+    if Task.isCancelled, graph.nodes[node].isTask {
+      let message = "Flow run was cancelled before this task started."
+      return record(node, nil, transition(.pending, RunState(.cancelled, message: message), node, nil))
+    }
     switch graph.nodes[node].kind {
     case .constant(let value): finish(node, RunState(.success, result: value))
     case .parameter(let spec):
@@ -229,16 +233,24 @@ struct FlowRunCoordinator {
 
   private mutating func childFinished(_ node: Int, _ index: Int, _ run: TaskRun) {
     mapped[node]!.children[index] = run
-    if run.state.isPaused { return }
+    if !run.state.isFinished { return }
     mapped[node]!.left -= 1
     if mapped[node]!.left == 0 { finishMapped(node) }
   }
 
   private mutating func finishMapped(_ node: Int) {
     let progress = mapped[node]!
-    let outputs = progress.children.compactMap { $0?.state.result }
     var state = progress.parent
-    state.result = graph.nodes[node].body!.collect(outputs)
+    // The typed [Output] has no place for a failure: one failed, cancelled or unfinished child
+    // leaves the mapped task without a result (like a failed task). Skipped children are left
+    // out on purpose: skipping is how a mapped task filters elements.
+    let children = progress.children.map { $0?.state ?? .pending }
+    if children.allSatisfy({ $0.isSuccessful }) {
+      state.result = graph.nodes[node].body!.collect(children.compactMap(\.result))
+    } else {
+      let missing = children.count { !$0.isSuccessful }
+      state.message = "Mapped into \(children.count) task runs; \(missing) did not succeed."
+    }
     runs[node] = taskRun(node, nil, state, id: progress.runID)
     finish(node, state)
   }

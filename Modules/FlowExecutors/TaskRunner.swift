@@ -34,8 +34,14 @@ enum TaskRunner {
           move(to: RunState(.cancelled, message: "Flow run was cancelled."))
           continue
         }
-        attemptStarts.append(clock.now())
-        move(to: RunState(.running, message: "Starting task run (attempt \(attemptStarts.count))."))
+        let now = clock.now()
+        let attempt = attemptStarts.count + 1
+        move(to: RunState(.running, message: "Starting task run (attempt \(attempt))."))
+        if state.isRunning {
+          attemptStarts.append(now)
+        } else if !state.isFinished {
+          break  // a state handler held the run back: it ends in the state it chose
+        }
         continue
       }
       guard state.isRunning else { break }

@@ -1,26 +1,25 @@
 /// Decides a flow run's final state from the states of its reference tasks (Prefect 1's rule).
 ///
 /// - Any reference run failed → Failed.
-/// - Otherwise, any is Paused → Paused; any is Cancelled or never finished → Cancelled.
+/// - Otherwise, any was Cancelled → Cancelled.
+/// - Otherwise, any has not finished (Paused, or held Pending) → Paused: the run waits.
 /// - Otherwise (all Success, Cached, Mapped or Skipped) → Success.
 public enum FinalState {
   /// The flow run's final state for these reference task states.
   public static func forFlow(referenceStates: [UpstreamState]) -> RunState {
-    let failed = referenceStates.filter(\.state.isFailed).map(\.label)
-    if !failed.isEmpty {
-      return RunState(
-        .failed, message: "Some reference tasks failed: \(failed.joined(separator: ", ")).")
+    func labels(_ predicate: (RunState) -> Bool) -> String {
+      referenceStates.filter { predicate($0.state) }.map(\.label).joined(separator: ", ")
     }
-    let paused = referenceStates.filter(\.state.isPaused).map(\.label)
-    if !paused.isEmpty {
-      return RunState(
-        .paused, message: "Waiting for approval of: \(paused.joined(separator: ", ")).")
+    if referenceStates.contains(where: \.state.isFailed) {
+      return RunState(.failed, message: "Some reference tasks failed: \(labels(\.isFailed)).")
     }
-    let unfinished = referenceStates.filter { !$0.state.isSuccessful }.map(\.label)
-    if !unfinished.isEmpty {
+    if referenceStates.contains(where: \.state.isCancelled) {
       return RunState(
-        .cancelled,
-        message: "Some reference tasks were cancelled: \(unfinished.joined(separator: ", ")).")
+        .cancelled, message: "Some reference tasks were cancelled: \(labels(\.isCancelled)).")
+    }
+    if referenceStates.contains(where: { !$0.state.isFinished }) {
+      return RunState(
+        .paused, message: "Some reference tasks are waiting: \(labels { !$0.isFinished }).")
     }
     return RunState(.success, message: "All reference tasks succeeded.")
   }
