@@ -106,7 +106,8 @@ struct FlowRunCoordinator {
   private mutating func prepare(_ node: Int) {
     if Task.isCancelled, graph.nodes[node].isTask {
       let message = "Flow run was cancelled before this task started."
-      return record(node, nil, transition(.pending, RunState(.cancelled, message: message), node, nil))
+      return record(
+        node, nil, transition(.pending, RunState(.cancelled, message: message), node, nil))
     }
     switch graph.nodes[node].kind {
     case .constant(let value): finish(node, RunState(.success, result: value))
