@@ -40,10 +40,9 @@ extension Flow {
     let cancelled = Task.isCancelled || !state.isRunning
     let (runs, nodeStates, references) = coordinator.finalize(cancelled: cancelled)
     if !state.isFinished {
-      var final = FinalState.forFlow(referenceStates: references)
-      if cancelled, !final.isFailed {
-        final = RunState(.cancelled, message: "Flow run was cancelled.")
-      }
+      // A cancelled run has marked every unstarted task Cancelled, so the rule below says
+      // Cancelled unless the reference tasks had already finished.
+      let final = FinalState.forFlow(referenceStates: references)
       state = settings.transition(state, to: final, subject: name, handlers: stateHandlers)
     }
     return FlowRunResult(

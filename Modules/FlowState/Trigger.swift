@@ -115,7 +115,13 @@ public struct Trigger: Sendable, CustomStringConvertible {
     return Trigger(name: name) { upstream in
       guard !upstream.isEmpty else { return .run }
       let total = Double(upstream.count)
-      func absolute(_ threshold: Double) -> Double { threshold < 1 ? threshold * total : threshold }
+      func absolute(_ threshold: Double) -> Double {
+        guard threshold < 1 else { return threshold }
+        // A fraction of the count, snapped to a whole number when within rounding error of
+        // one, so that 0.28 × 25 is 7 and not 7.000000000000001.
+        let value = threshold * total
+        return abs(value - value.rounded()) < 1e-9 ? value.rounded() : value
+      }
       let count = Double(upstream.count(where: predicate))
       if let atLeast, count < absolute(atLeast) {
         return .fail(

@@ -69,17 +69,23 @@ public final class TestClock: WallClock {
     try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation {
         (continuation: CheckedContinuation<Void, any Error>) in
-        let resumeNow: Bool = state.withLock { state in
+        let resumeNow: Bool? = state.withLock { state in
           if state.cancelledEarly.remove(id) != nil { return true }
+          // An advance may have passed the deadline since the check above: wake at once.
+          if deadline <= state.now { return false }
           state.waiting[id] = continuation
           state.queue.insert(Sleeper(deadline: deadline, id: id))
           let count = state.waiting.count
           let ready = state.countWaiters.filter { $0.count <= count }
           state.countWaiters.removeAll { $0.count <= count }
           for waiter in ready { waiter.continuation.resume() }
-          return false
+          return nil
         }
-        if resumeNow { continuation.resume(throwing: CancellationError()) }
+        switch resumeNow {
+        case true?: continuation.resume(throwing: CancellationError())
+        case false?: continuation.resume()
+        case nil: break  // registered: an advance or a cancellation resumes it
+        }
       }
     } onCancel: {
       let continuation = state.withLock { state in
