@@ -8,20 +8,27 @@ let package = Package(
     .library(name: "FlowState", targets: ["FlowState"]),
     .library(name: "FlowCore", targets: ["FlowCore"]),
     .library(name: "FlowExecutors", targets: ["FlowExecutors"]),
+    .library(name: "FlowResults", targets: ["FlowResults"]),
+    .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .executable(name: "iris-flow", targets: ["IrisFlow"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
+    .executable(name: "flow", targets: ["FlowTool"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-collections", from: "1.1.0")
+    .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
     .target(name: "FlowCore", dependencies: ["FlowState"], path: "Modules/FlowCore"),
+    .target(name: "FlowResults", dependencies: ["FlowCore"], path: "Modules/FlowResults"),
+    .target(name: "FlowScheduling", dependencies: ["FlowCore"], path: "Modules/FlowScheduling"),
     .target(
       name: "FlowExecutors",
       dependencies: [
-        "FlowCore", "FlowState", .product(name: "DequeModule", package: "swift-collections"),
+        "FlowCore", "FlowState", "FlowResults", "FlowScheduling",
+        .product(name: "DequeModule", package: "swift-collections"),
       ],
       path: "Modules/FlowExecutors"
     ),
@@ -41,10 +48,24 @@ let package = Package(
       dependencies: ["FlowCore", "FlowExecutors"],
       path: "Tools/FlowBench"
     ),
+    .executableTarget(
+      name: "FlowTool",
+      dependencies: [
+        "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Tools/FlowTool"
+    ),
     .testTarget(name: "FlowStateTests", dependencies: ["FlowState"]),
     .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
     .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
+    .testTarget(
+      name: "FlowResultsTests", dependencies: ["FlowResults", "FlowExecutors", "FlowTesting"]),
+    .testTarget(
+      name: "FlowSchedulingTests",
+      dependencies: ["FlowScheduling", "FlowTesting"],
+      resources: [.copy("Resources/cron-cronsim.jsonl")]
+    ),
     .testTarget(
       name: "FlowIntegrationTests",
       dependencies: ["IrisFlow"],

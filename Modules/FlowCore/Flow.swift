@@ -13,15 +13,24 @@ import FlowState
 public struct Flow: Sendable {
   /// The flow's name.
   public let name: String
+  /// When the flow runs by itself (`nil`: only when asked).
+  public let schedule: (any Schedule)?
+  /// Where every task's output is persisted unless the task names its own store.
+  public let resultStore: (any ResultStore)?
   /// Called on every state transition of the flow run.
   public let stateHandlers: [StateHandler]
   package let graph: FlowGraph
 
   /// Builds the flow's graph by running `build` with this flow as the active builder.
-  public init(_ name: String, stateHandlers: [StateHandler] = [], _ build: () -> Void) {
+  public init(
+    _ name: String, schedule: (any Schedule)? = nil, resultStore: (any ResultStore)? = nil,
+    stateHandlers: [StateHandler] = [], _ build: () -> Void
+  ) {
     let builder = FlowBuilder()
     FlowBuilder.$current.withValue(builder) { build() }
     self.name = name
+    self.schedule = schedule
+    self.resultStore = resultStore
     self.stateHandlers = stateHandlers
     self.graph = FlowGraph(draft: builder.finish(), flowID: builder.id)
   }

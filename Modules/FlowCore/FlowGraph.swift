@@ -9,14 +9,21 @@ package final class TaskBody: Sendable {
   package let collect: @Sendable ([any Sendable]) -> any Sendable
   /// The output type's name, for rendering and messages.
   package let outputType: String
+  /// Persists the output; nil when the output type cannot be persisted.
+  package let serializer: ResultSerializer?
+  /// How many inputs the body takes.
+  package let inputCount: Int
 
   package init(
     call: @escaping @Sendable ([any Sendable]) async throws -> any Sendable,
-    collect: @escaping @Sendable ([any Sendable]) -> any Sendable, outputType: String
+    collect: @escaping @Sendable ([any Sendable]) -> any Sendable, outputType: String,
+    serializer: ResultSerializer?, inputCount: Int
   ) {
     self.call = call
     self.collect = collect
     self.outputType = outputType
+    self.serializer = serializer
+    self.inputCount = inputCount
   }
 }
 

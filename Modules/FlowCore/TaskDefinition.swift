@@ -32,7 +32,43 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
         return try await body(repeat next((each Input).self))
       },
       collect: { outputs in outputs.map { $0 as! Output } },
-      outputType: String(describing: Output.self))
+      outputType: String(describing: Output.self),
+      serializer: ResultSerializer.automatic(for: Output.self),
+      inputCount: Self.count(repeat (each Input).self))
+  }
+
+  private static func count<each T>(_ types: repeat (each T).Type) -> Int {
+    var count = 0
+    for _ in repeat each types { count += 1 }
+    return count
+  }
+
+  /// Names the inputs, in order, for `{input}` placeholders in targets and for
+  /// `partialInputs` cache validators.
+  public func inputs(_ names: String...) -> Self {
+    var copy = self
+    copy.options.inputNames = names
+    return copy
+  }
+
+  /// Persists every output in `store`; with a `target` template, a value already stored at
+  /// the formatted location makes the task Cached without running (Prefect's `target=`).
+  public func checkpoint(to store: any ResultStore, target: String? = nil) -> Self {
+    var copy = self
+    copy.options.checkpoint = CheckpointPolicy(store: store, target: target)
+    return copy
+  }
+
+  /// Reuses an output for `duration` when `validator` accepts it (Prefect's `cache_for` and
+  /// `cache_validator`); tasks sharing a `key` share entries.
+  public func cached(
+    for duration: Duration, validator: CacheValidator = .allInputs, key: String? = nil,
+    in store: any ResultStore
+  ) -> Self {
+    var copy = self
+    copy.options.cache = CachePolicy(
+      duration: duration, validator: validator, key: key, store: store)
+    return copy
   }
 
   /// Adds a call of this task to the flow being built and returns a reference to its output.

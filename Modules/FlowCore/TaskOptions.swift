@@ -14,6 +14,12 @@ public struct TaskOptions: Sendable {
   public var stateHandlers: [StateHandler]
   /// Free-form labels.
   public var tags: Set<String>
+  /// Where the output is persisted (and the target location that makes the task Cached).
+  public var checkpoint: CheckpointPolicy?
+  /// How long the output may be reused, and what must match.
+  public var cache: CachePolicy?
+  /// Names of the inputs, in order, for target templates and `partialInputs` validators.
+  public var inputNames: [String]
 
   /// Creates options; the defaults are Prefect's.
   public init(
@@ -26,5 +32,8 @@ public struct TaskOptions: Sendable {
     self.skipOnUpstreamSkip = skipOnUpstreamSkip
     self.stateHandlers = stateHandlers
     self.tags = tags
+    self.checkpoint = nil
+    self.cache = nil
+    self.inputNames = []
   }
 }

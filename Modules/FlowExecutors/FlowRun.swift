@@ -1,5 +1,7 @@
 import FlowCore
+import FlowResults
 import FlowState
+import Foundation
 
 extension FlowValidationError.Code {
   /// The executor cannot run anything (for example a width below 1).
@@ -15,23 +17,30 @@ extension Flow {
   ///   - executor: Where task bodies run: `.sequential` (default) or `.concurrent(width:)`.
   ///   - environment: The clock, random source and IDs; inject test doubles here.
   ///   - approving: Slugs of `manualOnly` tasks approved to run.
+  ///   - resuming: The ID of an earlier run of this flow to continue: the run keeps that ID,
+  ///     and every task whose output that run checkpointed is Cached instead of running again.
+  ///   - scheduledStart: When the run was scheduled for (default: now); targets' `{date:...}`
+  ///     and `{scheduled_start_time}` use it.
   /// - Throws: ``FlowValidationError`` before any task runs; task failures are states, not
   ///   errors.
   public func run(
     parameters: [String: any Sendable] = [:], executor: FlowExecutor = .sequential,
-    environment: RunEnvironment = .system, approving: Set<String> = []
+    environment: RunEnvironment = .system, approving: Set<String> = [], resuming: UUID? = nil,
+    scheduledStart: Date? = nil
   ) async throws(FlowValidationError) -> FlowRunResult {
     let values = try resolveParameters(parameters)
+    let plans = try ResultPlan.plans(for: self)
     guard executor.width >= 1 else {
       throw FlowValidationError(
         code: .invalidExecutor, culprits: [executor.name],
         message:
           "executor \(executor.name) can run no task at once; give it a width of at least 1")
     }
-    let settings = RunSettings(
-      flow: self, environment: environment, parameters: values, approvals: approving)
     let clock = environment.clock
     let startedAt = clock.now()
+    let settings = RunSettings(
+      flow: self, environment: environment, parameters: values, approvals: approving,
+      resultPlans: plans, resuming: resuming, scheduledStart: scheduledStart ?? startedAt)
     var state = settings.transition(
       .pending, to: RunState(.running, message: "Running flow."), subject: name,
       handlers: stateHandlers)

@@ -1,4 +1,5 @@
 import FlowCore
+import FlowResults
 import FlowState
 import Foundation
 
@@ -10,17 +11,26 @@ final class RunSettings: Sendable {
   let flowRunID: UUID
   let parameters: [String: any Sendable]
   let approvals: Set<String>
+  /// How each node persists and reuses its output (nil: it does neither).
+  let resultPlans: [ResultPlan?]
+  /// True when this run continues an earlier run with the same ID and reuses its checkpoints.
+  let resuming: Bool
+  /// The instant the run was scheduled for (targets format `{date:...}` with it).
+  let scheduledStart: Date
 
   init(
     flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
-    approvals: Set<String>
+    approvals: Set<String>, resultPlans: [ResultPlan?], resuming: UUID?, scheduledStart: Date
   ) {
     self.flow = flow
     self.graph = flow.graph
     self.environment = environment
-    self.flowRunID = environment.ids.next()
+    self.flowRunID = resuming ?? environment.ids.next()
     self.parameters = parameters
     self.approvals = approvals
+    self.resultPlans = resultPlans
+    self.resuming = resuming != nil
+    self.scheduledStart = scheduledStart
   }
 
   /// Moves a run from `old` to `new` through the state handlers.

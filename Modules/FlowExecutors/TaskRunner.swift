@@ -1,4 +1,5 @@
 import FlowCore
+import FlowResults
 import FlowState
 import Foundation
 
@@ -18,6 +19,18 @@ enum TaskRunner {
       state = settings.transition(
         state, to: next, subject: node.slug, mapIndex: job.mapIndex,
         handlers: options.stateHandlers)
+    }
+
+    var notes: [String] = []
+    let results = settings.resultPlans[job.node].map { plan in
+      (plan, resultContext(job, node, runID, settings))
+    }
+    if let (plan, context) = results {
+      switch plan.lookup(context, resuming: settings.resuming) {
+      case .cached(let cached): move(to: cached)
+      case .failed(let error): move(to: RunState(.failed, message: "\(error)", error: error))
+      case .run(let reasons): notes = reasons
+      }
     }
 
     while true {
@@ -55,7 +68,19 @@ enum TaskRunner {
           try await attempt(
             node.body!, job.inputs, timeout: options.timeout, slug: node.slug, clock)
         }
-        move(to: RunState(.success, message: "Task run succeeded.", result: value))
+        if let (plan, context) = results {
+          do {
+            var context = context
+            context.now = clock.now()
+            try plan.persist(value, context)
+          } catch {
+            move(
+              to: RunState(.failed, message: "Cannot persist the output: \(error)", error: error))
+            continue
+          }
+        }
+        let message = (["Task run succeeded."] + notes).joined(separator: " ")
+        move(to: RunState(.success, message: message, result: value))
       } catch {
         move(to: failure(error, attempts: attemptStarts.count, options.retries, settings))
       }
@@ -63,6 +88,17 @@ enum TaskRunner {
     return TaskRun(
       name: node.name, slug: node.slug, mapIndex: job.mapIndex, id: runID, state: state,
       attempts: attemptStarts.count, attemptStartTimes: attemptStarts, finishedAt: clock.now())
+  }
+
+  private static func resultContext(
+    _ job: TaskRunJob, _ node: GraphNode, _ runID: UUID, _ settings: RunSettings
+  ) -> ResultContext {
+    ResultContext(
+      flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+      taskSlug: node.slug, taskRunID: runID, mapIndex: job.mapIndex,
+      scheduledStart: settings.scheduledStart, now: settings.environment.clock.now(),
+      parameters: settings.parameters, inputs: job.inputs,
+      inputNames: node.options?.inputNames ?? [])
   }
 
   /// One attempt of the body, raced against its timeout on the run's clock.

@@ -1,0 +1,125 @@
+import FlowCore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+  private let systemWrite = Glibc.write
+#elseif canImport(Darwin)
+  import Darwin
+  private let systemWrite = Darwin.write
+#endif
+
+/// A result store in a local directory (Prefect's `LocalResult(dir:)`): one file per location.
+///
+/// Writes are atomic and durable: a temporary file in the same directory, `fsync`, `rename`,
+/// then `fsync` of the directory, so a crash leaves the old value or the new one, and two
+/// writers of one location never mix their bytes. Files carry a header with a CRC-32, so a
+/// damaged file is reported rather than decoded.
+public struct LocalResultStore: ResultStore {
+  /// The directory the files live in.
+  public let directory: URL
+
+  private static let temporaryCounter = Atomic<Int>(0)
+
+  /// A store in `directory` (created on the first write).
+  public init(directory: URL) { self.directory = directory }
+
+  /// A store in the directory at `path`.
+  public init(path: String) { self.init(directory: URL(fileURLWithPath: path)) }
+
+  /// "directory PATH".
+  public var description: String { "directory \(directory.path)" }
+
+  /// The file path of `location`.
+  public func path(of location: String) -> String {
+    directory.appendingPathComponent(location).path
+  }
+
+  /// Reads and checks the file at `location`; nil when there is none.
+  public func read(at location: String) throws(ResultStoreError) -> StoredResult? {
+    try ResultLocation.validate(location)
+    let path = path(of: location)
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch let error as CocoaError where error.code == .fileReadNoSuchFile {
+      return nil
+    } catch {
+      throw ResultStoreError(
+        code: .io, location: path, message: "cannot read the result file: \(Self.cause(error))")
+    }
+    return try ResultFileFormat.decode(data, location: path)
+  }
+
+  /// Writes `result` at `location` atomically.
+  public func write(_ result: StoredResult, at location: String) throws(ResultStoreError) {
+    try ResultLocation.validate(location)
+    let path = path(of: location)
+    let folder = (path as NSString).deletingLastPathComponent
+    do {
+      try FileManager.default.createDirectory(
+        atPath: folder, withIntermediateDirectories: true)
+    } catch {
+      throw ResultStoreError(
+        code: .io, location: path,
+        message: "cannot create the directory \(folder): \(Self.cause(error))")
+    }
+    let counter = Self.temporaryCounter.add(1, ordering: .relaxed).oldValue
+    let temporary = "\(folder)/.\((path as NSString).lastPathComponent).\(getpid()).\(counter).tmp"
+    try Self.writeDurably(ResultFileFormat.encode(result), to: temporary, final: path)
+    guard rename(temporary, path) == 0 else {
+      let error = Self.posixError(path, "cannot move the new result file into place")
+      unlink(temporary)
+      throw error
+    }
+    let directoryDescriptor = open(folder, O_RDONLY)
+    if directoryDescriptor >= 0 {
+      fsync(directoryDescriptor)  // make the rename itself durable
+      close(directoryDescriptor)
+    }
+  }
+
+  private static func writeDurably(_ data: Data, to temporary: String, final path: String)
+    throws(ResultStoreError)
+  {
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw posixError(path, "cannot create a temporary file") }
+    var failure: ResultStoreError?
+    data.withUnsafeBytes { buffer in
+      var offset = 0
+      while offset < buffer.count {
+        let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+        if written < 0 {
+          if errno == EINTR { continue }
+          failure = posixError(path, "cannot write the result file")
+          return
+        }
+        offset += written
+      }
+    }
+    if failure == nil, fsync(descriptor) != 0 {
+      failure = posixError(path, "cannot flush the result file to disk")
+    }
+    close(descriptor)
+    if let failure {
+      unlink(temporary)
+      throw failure
+    }
+  }
+
+  private static func posixError(_ path: String, _ what: String) -> ResultStoreError {
+    let code = errno
+    return ResultStoreError(
+      code: .io, location: path, message: "\(what): \(String(cString: strerror(code)))")
+  }
+
+  private static func cause(_ error: any Error) -> String {
+    if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError,
+      underlying.domain == NSPOSIXErrorDomain
+    {
+      return String(cString: strerror(Int32(underlying.code)))
+    }
+    return error.localizedDescription
+  }
+}
