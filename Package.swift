@@ -39,7 +39,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "IrisFlow",
-      dependencies: ["FlowCore", "FlowExecutors"],
+      dependencies: ["FlowCore", "FlowExecutors", "FlowResults"],
       path: "Samples/IrisFlow",
       resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]
     ),

@@ -91,6 +91,27 @@ struct IrisSampleTests {
     #expect(unknown.stderr.contains("unknown option --frobnicate"))
   }
 
+  @Test("a second run with a results directory reads the checkpointed tasks instead of running")
+  func resultsDirectory() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iris-results-\(ProcessInfo.processInfo.globallyUniqueString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let first = try run("--results-dir", directory.path)
+    #expect(first.status == 0)
+    #expect(first.stdout.contains("summarize_species[1]: Success (attempts: 1)"))
+    #expect(first.stdout.contains("report: Success (attempts: 1)"))
+    let second = try run("--results-dir", directory.path)
+    #expect(second.status == 0)
+    for child in 0..<3 {
+      #expect(second.stdout.contains("summarize_species[\(child)]: Cached (attempts: 0)"))
+    }
+    #expect(second.stdout.contains("report: Cached (attempts: 0)"))
+    #expect(second.stdout.contains("setosa         50      5.006      3.428      1.462      0.246"))
+    let files = try FileManager.default.subpathsOfDirectory(atPath: directory.path).sorted()
+    #expect(files.contains("iris/summaries/virginica-0.0.json"))
+    #expect(files.contains("iris/report-0.0.txt"))
+  }
+
   @Test("the graph renders without running anything")
   func graph() throws {
     let dot = try run("--graph", "dot")

@@ -68,8 +68,18 @@ let report = task("report") { (summaries: [SpeciesSummary]) -> String in
 }
 
 /// Loads the Iris data, summarises each species in a mapped task, and reports the table.
-func makeIrisFlow(defaultDataPath: String) -> Flow {
-  Flow("iris-summary") {
+///
+/// With a result store, the summaries and the report are checkpointed under targets named by
+/// species and parameter: a second run with the same store reads them instead of running.
+func makeIrisFlow(defaultDataPath: String, results store: (any ResultStore)? = nil) -> Flow {
+  var summarize = summarize.inputs("species", "rows", "min_sepal_length")
+  var report = report
+  if let store {
+    summarize = summarize.checkpoint(
+      to: store, target: "iris/summaries/{species}-{parameters[min-sepal-length]}.json")
+    report = report.checkpoint(to: store, target: "iris/report-{parameters[min-sepal-length]}.txt")
+  }
+  return Flow("iris-summary") {
     let path = Parameter("data-path", default: defaultDataPath)
     let minSepalLength = Parameter("min-sepal-length", default: 0.0)
     let rows = loadData(path)

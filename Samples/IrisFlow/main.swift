@@ -1,9 +1,10 @@
 import FlowCore
 import FlowExecutors
+import FlowResults
 import Foundation
 
 // The Iris sample: `swift run iris-flow [--executor sequential|concurrent]
-// [--min-sepal-length X] [--data FILE] [--graph dot|mermaid]`.
+// [--min-sepal-length X] [--data FILE] [--results-dir DIR] [--graph dot|mermaid]`.
 // (The full `flow` command line arrives with FlowCLI; this sample parses its few options itself.)
 
 struct UsageError: Error, CustomStringConvertible {
@@ -11,7 +12,7 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 func parseOptions(_ arguments: [String]) throws -> [String: String] {
-  let known = ["--executor", "--min-sepal-length", "--data", "--graph"]
+  let known = ["--executor", "--min-sepal-length", "--data", "--results-dir", "--graph"]
   var options: [String: String] = [:]
   var iterator = arguments.makeIterator()
   while let name = iterator.next() {
@@ -32,7 +33,8 @@ do {
   guard let bundled = Bundle.module.path(forResource: "iris", ofType: "csv") else {
     throw UsageError(description: "the bundled iris.csv is missing; rebuild the sample")
   }
-  let flow = makeIrisFlow(defaultDataPath: bundled)
+  let store = options["--results-dir"].map { LocalResultStore(path: $0) }
+  let flow = makeIrisFlow(defaultDataPath: bundled, results: store)
   switch options["--graph"] {
   case nil: break
   case "dot":
