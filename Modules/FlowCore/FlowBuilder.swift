@@ -6,12 +6,11 @@ package struct GraphDraft: Sendable {
   package var problems: [FlowValidationError] = []
   package var parameterIndex: [String: Int] = [:]
   package var referenceNodes: [Int]?
-  /// How many task nodes use each name, to make slugs.
-  var slugCounts: [String: Int] = [:]
+  /// For each task name: how many calls use it (to make slugs) and which definition used it
+  /// first (to find two definitions with one name).
+  var names: [String: (calls: Int, definition: ObjectIdentifier?)] = [:]
   /// Every slug given to a task or parameter so far.
   var usedSlugs: Set<String> = []
-  /// Which task definition first used each name.
-  var definitionByName: [String: ObjectIdentifier] = [:]
 }
 
 /// Collects nodes while a flow-building closure runs; found through a task-local.
@@ -51,23 +50,20 @@ package final class FlowBuilder: Sendable {
     draft.withLock { draft in
       var node = node
       if node.isTask {
-        var count = draft.slugCounts[node.name, default: 0]
+        // One hash lookup for both facts about the name.
+        let entry = draft.names[node.name, default: (0, definition)]
+        let duplicate =
+          entry.definition != definition
+          && !draft.problems.contains {
+            $0.code == .duplicateTaskName && $0.culprits == [node.name]
+          }
+        var count = entry.calls
         repeat {
           count += 1
           node.slug = count == 1 ? node.name : "\(node.name)-\(count)"
-        } while draft.usedSlugs.contains(node.slug)
-        draft.slugCounts[node.name] = count
-        draft.usedSlugs.insert(node.slug)
-        if let definition {
-          let first = draft.definitionByName[node.name, default: definition]
-          draft.definitionByName[node.name] = first
-          let reported = draft.problems.contains {
-            $0.code == .duplicateTaskName && $0.culprits == [node.name]
-          }
-          if first != definition, !reported {
-            draft.problems.append(Self.duplicateTask(node.name))
-          }
-        }
+        } while !draft.usedSlugs.insert(node.slug).inserted
+        draft.names[node.name, default: (0, definition)].calls = count
+        if duplicate { draft.problems.append(Self.duplicateTask(node.name)) }
       }
       if case .parameter = node.kind {
         if draft.parameterIndex[node.name] != nil {

@@ -50,7 +50,7 @@ package struct GraphArgument: Sendable {
 /// A node while the flow is being built: a task call, a constant or a parameter.
 package struct NodeDraft: Sendable {
   package enum Kind: Sendable {
-    case task(TaskBody, TaskOptions)
+    case task(TaskConfig)
     case constant(any Sendable)
     case parameter(ParameterSpec)
   }
@@ -72,12 +72,12 @@ package struct NodeDraft: Sendable {
   }
 
   package var body: TaskBody? {
-    if case .task(let body, _) = kind { return body }
+    if case .task(let config) = kind { return config.body }
     return nil
   }
 
   package var options: TaskOptions? {
-    if case .task(_, let options) = kind { return options }
+    if case .task(let config) = kind { return config.options }
     return nil
   }
 }
@@ -90,9 +90,13 @@ package final class GraphNode: Sendable {
   package let arguments: [GraphArgument]
   package let waitsFor: [Int]
   package let isMapped: Bool
-  package let isTask: Bool
-  package let body: TaskBody?
-  package let options: TaskOptions?
+  /// The body and options of a task node; nil for parameters and constants. A class, so that
+  /// the engine passes it around without copying the options.
+  package let task: TaskConfig?
+
+  package var isTask: Bool { task != nil }
+  package var body: TaskBody? { task?.body }
+  package var options: TaskOptions? { task?.options }
 
   init(_ draft: NodeDraft) {
     kind = draft.kind
@@ -101,9 +105,22 @@ package final class GraphNode: Sendable {
     arguments = draft.arguments
     waitsFor = draft.waitsFor
     isMapped = draft.isMapped
-    isTask = draft.isTask
-    body = draft.body
-    options = draft.options
+    if case .task(let config) = draft.kind {
+      task = config
+    } else {
+      task = nil
+    }
+  }
+}
+
+/// A task definition's body and options, shared by reference by every call of it.
+package final class TaskConfig: Sendable {
+  package let body: TaskBody
+  package let options: TaskOptions
+
+  init(body: TaskBody, options: TaskOptions) {
+    self.body = body
+    self.options = options
   }
 }
 

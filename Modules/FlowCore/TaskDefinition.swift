@@ -9,9 +9,14 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
   /// The task's name; calls of one definition get the slugs `name`, `name-2`, ….
   public let name: String
   /// Retries, timeout, trigger and the rest.
-  public var options: TaskOptions
+  public var options: TaskOptions {
+    get { config.options }
+    set { config = TaskConfig(body: config.body, options: newValue) }
+  }
   private let typedBody: @Sendable (repeat each Input) async throws -> Output
-  package let body: TaskBody
+  /// The body and options, shared by every call of this definition in a graph.
+  package private(set) var config: TaskConfig
+  package var body: TaskBody { config.body }
 
   /// Creates a definition; see also the ``task(_:retries:timeout:trigger:skipOnUpstreamSkip:stateHandlers:tags:_:)`` function.
   public init(
@@ -19,9 +24,8 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     body: @escaping @Sendable (repeat each Input) async throws -> Output
   ) {
     self.name = name
-    self.options = options
     self.typedBody = body
-    self.body = TaskBody(
+    let erased = TaskBody(
       call: { inputs in
         var position = 0
         func next<T>(_: T.Type) -> T {
@@ -35,6 +39,7 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
       outputType: String(describing: Output.self),
       serializer: ResultSerializer.automatic(for: Output.self),
       inputCount: Self.count(repeat (each Input).self))
+    self.config = TaskConfig(body: erased, options: options)
   }
 
   private static func count<each T>(_ types: repeat (each T).Type) -> Int {
@@ -112,7 +117,7 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     -> Ref<Result>
   {
     let node = NodeDraft(
-      kind: .task(body, options), name: name, slug: name, arguments: arguments, waitsFor: [],
+      kind: .task(config), name: name, slug: name, arguments: arguments, waitsFor: [],
       isMapped: mapped)
     return Ref(node: builder.add(node, definition: ObjectIdentifier(body)), flowID: builder.id)
   }

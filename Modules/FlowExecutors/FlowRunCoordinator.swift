@@ -109,22 +109,25 @@ struct FlowRunCoordinator {
       return record(
         node, nil, transition(.pending, RunState(.cancelled, message: message), node, nil))
     }
-    switch graph.nodes[node].kind {
-    case .constant(let value): finish(node, RunState(.success, result: value))
-    case .parameter(let spec):
-      finish(node, RunState(.success, result: settings.parameters[spec.name]!))
-    case .task(_, let options):
-      if graph.nodes[node].isMapped {
-        prepareMapped(node, options)
-      } else {
-        prepareChild(node, nil, options, upstream: upstreamStates(node), splits: [:])
+    guard let config = graph.nodes[node].task else {
+      if case .parameter(let spec) = graph.nodes[node].kind {
+        return finish(node, RunState(.success, result: settings.parameters[spec.name]!))
       }
+      if case .constant(let value) = graph.nodes[node].kind {
+        finish(node, RunState(.success, result: value))
+      }
+      return
+    }
+    if graph.nodes[node].isMapped {
+      prepareMapped(node, config)
+    } else {
+      prepareChild(node, nil, config, upstream: upstreamStates(node), splits: [:])
     }
   }
 
   /// Gates one task run (a plain task, or child `index` of a mapped task) and queues its job.
   private mutating func prepareChild(
-    _ node: Int, _ index: Int?, _ options: TaskOptions, upstream: [UpstreamState],
+    _ node: Int, _ index: Int?, _ config: TaskConfig, upstream: [UpstreamState],
     splits: [Int: [any Sendable]]
   ) {
     var upstream = upstream
@@ -134,7 +137,7 @@ struct FlowRunCoordinator {
         upstream.append(UpstreamState(task: child.slug, mapIndex: index, state: child.state))
       }
     }
-    if let state = gate(node, index, options, upstream) {
+    if let state = gate(node, index, config, upstream) {
       return record(node, index, state)
     }
     var inputs: [any Sendable] = []
@@ -165,17 +168,17 @@ struct FlowRunCoordinator {
 
   /// Skip propagation, then the trigger; returns the final state when the task must not run.
   private func gate(
-    _ node: Int, _ index: Int?, _ options: TaskOptions, _ upstream: [UpstreamState]
+    _ node: Int, _ index: Int?, _ config: TaskConfig, _ upstream: [UpstreamState]
   ) -> RunState? {
     let proposed: RunState
-    if options.skipOnUpstreamSkip, let skipped = upstream.first(where: \.state.isSkipped) {
+    if config.options.skipOnUpstreamSkip, let skipped = upstream.first(where: \.state.isSkipped) {
       proposed = RunState(
         .skipped,
         message:
           "Upstream task '\(skipped.label)' was skipped; set `skipOnUpstreamSkip: false` to run "
           + "anyway.")
     } else {
-      switch options.trigger.evaluate(upstream) {
+      switch config.options.trigger.evaluate(upstream) {
       case .run: return nil
       case .fail(let message): proposed = RunState(.triggerFailed, message: message)
       case .pause(let message):
@@ -187,10 +190,10 @@ struct FlowRunCoordinator {
     return state.isFinished || state.isPaused ? state : nil
   }
 
-  private mutating func prepareMapped(_ node: Int, _ options: TaskOptions) {
+  private mutating func prepareMapped(_ node: Int, _ config: TaskConfig) {
     let upstream = upstreamStates(node)
     let slug = graph.nodes[node].slug
-    if options.skipOnUpstreamSkip, let skipped = upstream.first(where: \.state.isSkipped) {
+    if config.options.skipOnUpstreamSkip, let skipped = upstream.first(where: \.state.isSkipped) {
       let message = "Upstream task '\(skipped.label)' was skipped; nothing to map over."
       return record(
         node, nil, transition(.pending, RunState(.skipped, message: message), node, nil))
@@ -228,7 +231,7 @@ struct FlowRunCoordinator {
       runID: settings.environment.ids.next())
     if count == 0 { return finishMapped(node) }
     for index in 0..<count {
-      prepareChild(node, index, options, upstream: upstream, splits: splits)
+      prepareChild(node, index, config, upstream: upstream, splits: splits)
     }
   }
 
@@ -247,7 +250,7 @@ struct FlowRunCoordinator {
     // out on purpose: skipping is how a mapped task filters elements.
     let children = progress.children.map { $0?.state ?? .pending }
     if children.allSatisfy({ $0.isSuccessful }) {
-      state.result = graph.nodes[node].body!.collect(children.compactMap(\.result))
+      state.result = graph.nodes[node].task!.body.collect(children.compactMap(\.result))
     } else {
       let missing = children.count { !$0.isSuccessful }
       state.message = "Mapped into \(children.count) task runs; \(missing) did not succeed."
@@ -289,7 +292,7 @@ struct FlowRunCoordinator {
   {
     settings.transition(
       old, to: new, subject: graph.nodes[node].slug, mapIndex: index,
-      handlers: graph.nodes[node].options?.stateHandlers ?? [])
+      handlers: graph.nodes[node].task?.options.stateHandlers ?? [])
   }
 
   private mutating func record(_ node: Int, _ index: Int?, _ state: RunState) {

@@ -9,7 +9,7 @@ import Foundation
 enum TaskRunner {
   static func run(_ job: TaskRunJob, _ settings: RunSettings) async -> TaskRun {
     let node = settings.graph.nodes[job.node]
-    let options = node.options!
+    let config = node.task!
     let clock = settings.environment.clock
     let runID = settings.environment.ids.next()
     var state = RunState.pending
@@ -18,7 +18,7 @@ enum TaskRunner {
     func move(to next: RunState) {
       state = settings.transition(
         state, to: next, subject: node.slug, mapIndex: job.mapIndex,
-        handlers: options.stateHandlers)
+        handlers: config.options.stateHandlers)
     }
 
     var notes: [String] = []
@@ -66,7 +66,7 @@ enum TaskRunner {
       do {
         let value = try await TaskRunContext.$current.withValue(context) {
           try await attempt(
-            node.body!, job.inputs, timeout: options.timeout, slug: node.slug, clock)
+            config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
         }
         if let (plan, context) = results {
           do {
@@ -79,10 +79,12 @@ enum TaskRunner {
             continue
           }
         }
-        let message = (["Task run succeeded."] + notes).joined(separator: " ")
+        let message =
+          notes.isEmpty
+          ? "Task run succeeded." : "Task run succeeded. " + notes.joined(separator: " ")
         move(to: RunState(.success, message: message, result: value))
       } catch {
-        move(to: failure(error, attempts: attemptStarts.count, options.retries, settings))
+        move(to: failure(error, attempts: attemptStarts.count, config.options.retries, settings))
       }
     }
     return TaskRun(
@@ -98,7 +100,7 @@ enum TaskRunner {
       taskSlug: node.slug, taskRunID: runID, mapIndex: job.mapIndex,
       scheduledStart: settings.scheduledStart, now: settings.environment.clock.now(),
       parameters: settings.parameters, inputs: job.inputs,
-      inputNames: node.options?.inputNames ?? [])
+      inputNames: node.task?.options.inputNames ?? [])
   }
 
   /// One attempt of the body, raced against its timeout on the run's clock.

@@ -18,11 +18,21 @@ extension FlowValidationError.Code {
 /// Before a task runs, ``lookup(_:resuming:)`` checks, in this fixed order, the target, then
 /// the cache, then (when resuming) the run's own checkpoint; after it succeeds, ``persist(_:_:)``
 /// writes the checkpoint and the cache entry.
-package struct ResultPlan: Sendable {
+package final class ResultPlan: Sendable {
   let checkpoint: CheckpointPolicy?
   let target: TargetTemplate?
   let cache: CachePolicy?
   let serializer: ResultSerializer
+
+  init(
+    checkpoint: CheckpointPolicy?, target: TargetTemplate?, cache: CachePolicy?,
+    serializer: ResultSerializer
+  ) {
+    self.checkpoint = checkpoint
+    self.target = target
+    self.cache = cache
+    self.serializer = serializer
+  }
 
   /// The outcome of looking for a stored output before running.
   package enum Lookup: Sendable {
@@ -41,7 +51,7 @@ package struct ResultPlan: Sendable {
     var plans: [ResultPlan?] = []
     plans.reserveCapacity(flow.graph.nodes.count)
     for node in flow.graph.nodes {
-      guard let options = node.options, let body = node.body else {
+      guard let options = node.task?.options, let body = node.task?.body else {
         plans.append(nil)
         continue
       }
