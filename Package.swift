@@ -8,6 +8,7 @@ let package = Package(
     .library(name: "FlowState", targets: ["FlowState"]),
     .library(name: "FlowCore", targets: ["FlowCore"]),
     .library(name: "FlowExecutors", targets: ["FlowExecutors"]),
+    .library(name: "FlowLogging", targets: ["FlowLogging"]),
     .library(name: "FlowResults", targets: ["FlowResults"]),
     .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
@@ -18,16 +19,29 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
-    .target(name: "FlowCore", dependencies: ["FlowState"], path: "Modules/FlowCore"),
+    .target(
+      name: "FlowCore",
+      dependencies: ["FlowState", .product(name: "Logging", package: "swift-log")],
+      path: "Modules/FlowCore"
+    ),
+    .target(
+      name: "FlowLogging",
+      dependencies: [
+        "FlowCore", "FlowState", .product(name: "Logging", package: "swift-log"),
+        .product(name: "DequeModule", package: "swift-collections"),
+      ],
+      path: "Modules/FlowLogging"
+    ),
     .target(name: "FlowResults", dependencies: ["FlowCore"], path: "Modules/FlowResults"),
     .target(name: "FlowScheduling", dependencies: ["FlowCore"], path: "Modules/FlowScheduling"),
     .target(
       name: "FlowExecutors",
       dependencies: [
-        "FlowCore", "FlowState", "FlowResults", "FlowScheduling",
+        "FlowCore", "FlowState", "FlowLogging", "FlowResults", "FlowScheduling",
         .product(name: "DequeModule", package: "swift-collections"),
       ],
       path: "Modules/FlowExecutors"
@@ -59,6 +73,8 @@ let package = Package(
     .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
     .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
+    .testTarget(
+      name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(
       name: "FlowResultsTests", dependencies: ["FlowResults", "FlowExecutors", "FlowTesting"]),
     .testTarget(

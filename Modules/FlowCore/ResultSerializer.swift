@@ -43,7 +43,9 @@ public struct ResultSerializer: Sendable {
   /// The serializer for `type`: pass-through for `Data` and `String`, a marker for `Void`,
   /// JSON for other `Codable` types; nil for a type that cannot be persisted.
   public static func automatic<T: Sendable>(for type: T.Type) -> ResultSerializer? {
-    let typeName = String(reflecting: T.self)
+    // Without the module: `Data` is `FoundationEssentials.Data` on Linux, `Foundation.Data` on
+    // macOS, and a file written on one must read on the other.
+    let typeName = String(describing: T.self)
     if T.self == Data.self {
       return ResultSerializer(
         name: "data", typeName: typeName, encodeValue: { $0 as! Data }, decodeValue: { $0 })

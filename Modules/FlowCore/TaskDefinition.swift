@@ -18,7 +18,7 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
   package private(set) var config: TaskConfig
   package var body: TaskBody { config.body }
 
-  /// Creates a definition; see also the ``task(_:retries:timeout:trigger:skipOnUpstreamSkip:stateHandlers:tags:_:)`` function.
+  /// Creates a definition; see also the ``task(_:retries:timeout:trigger:skipOnUpstreamSkip:stateHandlers:tags:logStdout:_:)`` function.
   public init(
     _ name: String, options: TaskOptions = TaskOptions(),
     body: @escaping @Sendable (repeat each Input) async throws -> Output
@@ -131,13 +131,14 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
 public func task<each Input: Sendable, Output: Sendable>(
   _ name: String, retries: RetryPolicy = .none, timeout: Duration? = nil,
   trigger: Trigger = .allSuccessful, skipOnUpstreamSkip: Bool = true,
-  stateHandlers: [StateHandler] = [], tags: Set<String> = [],
+  stateHandlers: [StateHandler] = [], tags: Set<String> = [], logStdout: Bool = false,
   _ body: @escaping @Sendable (repeat each Input) async throws -> Output
 ) -> TaskDefinition<repeat each Input, Output> {
   TaskDefinition(
     name,
     options: TaskOptions(
       retries: retries, timeout: timeout, trigger: trigger,
-      skipOnUpstreamSkip: skipOnUpstreamSkip, stateHandlers: stateHandlers, tags: tags),
+      skipOnUpstreamSkip: skipOnUpstreamSkip, stateHandlers: stateHandlers, tags: tags,
+      logStdout: logStdout),
     body: body)
 }

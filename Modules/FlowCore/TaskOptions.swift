@@ -14,6 +14,9 @@ public struct TaskOptions: Sendable {
   public var stateHandlers: [StateHandler]
   /// Free-form labels.
   public var tags: Set<String>
+  /// When true, what the body prints to standard output goes to the task's log (see
+  /// `StdoutCapture` in FlowLogging for how, and its limits).
+  public var logStdout: Bool
   /// Where the output is persisted (and the target location that makes the task Cached).
   public var checkpoint: CheckpointPolicy?
   /// How long the output may be reused, and what must match.
@@ -24,7 +27,8 @@ public struct TaskOptions: Sendable {
   /// Creates options; the defaults are Prefect's.
   public init(
     retries: RetryPolicy = .none, timeout: Duration? = nil, trigger: Trigger = .allSuccessful,
-    skipOnUpstreamSkip: Bool = true, stateHandlers: [StateHandler] = [], tags: Set<String> = []
+    skipOnUpstreamSkip: Bool = true, stateHandlers: [StateHandler] = [], tags: Set<String> = [],
+    logStdout: Bool = false
   ) {
     self.retries = retries
     self.timeout = timeout
@@ -32,6 +36,7 @@ public struct TaskOptions: Sendable {
     self.skipOnUpstreamSkip = skipOnUpstreamSkip
     self.stateHandlers = stateHandlers
     self.tags = tags
+    self.logStdout = logStdout
     self.checkpoint = nil
     self.cache = nil
     self.inputNames = []

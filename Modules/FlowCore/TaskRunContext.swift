@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// What a running task body can know about its run: names, IDs, attempt, clock and randomness.
 ///
@@ -22,11 +23,20 @@ public struct TaskRunContext: Sendable {
   public let parameters: [String: any Sendable]
   /// The run's clock, random source and IDs: use them instead of `Date()` or `.random`.
   public let environment: RunEnvironment
+  private let logSink: (any TaskLogSink)?
+
+  /// The task run's logger: its records carry the run's metadata and are kept with the run
+  /// (Prefect's `prefect.context.get("logger")`).
+  public var logger: Logger {
+    guard let logSink else { return Logger(label: "swift-flow.task") }
+    return Logger(label: "swift-flow.task") { _ in logSink.logHandler(for: self) }
+  }
 
   /// Creates a context.
   public init(
     flowName: String, flowRunID: UUID, taskName: String, taskSlug: String, taskRunID: UUID,
-    mapIndex: Int?, attempt: Int, parameters: [String: any Sendable], environment: RunEnvironment
+    mapIndex: Int?, attempt: Int, parameters: [String: any Sendable], environment: RunEnvironment,
+    logSink: (any TaskLogSink)? = nil
   ) {
     self.flowName = flowName
     self.flowRunID = flowRunID
@@ -37,8 +47,15 @@ public struct TaskRunContext: Sendable {
     self.attempt = attempt
     self.parameters = parameters
     self.environment = environment
+    self.logSink = logSink
   }
 
   /// The context of the task body running in the current Swift task, if any.
   @TaskLocal public static var current: TaskRunContext?
+}
+
+/// Where a task body's log records go: the run's log (FlowLogging implements it).
+public protocol TaskLogSink: Sendable {
+  /// A handler whose records carry `context`'s run and task metadata.
+  func logHandler(for context: TaskRunContext) -> any LogHandler
 }

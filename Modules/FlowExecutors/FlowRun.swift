@@ -1,4 +1,5 @@
 import FlowCore
+import FlowLogging
 import FlowResults
 import FlowState
 import Foundation
@@ -44,6 +45,7 @@ extension Flow {
     var state = settings.transition(
       .pending, to: RunState(.running, message: "Running flow."), subject: name,
       handlers: stateHandlers)
+    settings.log.append(.flowStarted, at: startedAt)
     var coordinator = FlowRunCoordinator(settings: settings)
     if state.isRunning { await coordinator.drive(width: executor.width) }
     let cancelled = Task.isCancelled || !state.isRunning
@@ -54,9 +56,13 @@ extension Flow {
       let final = FinalState.forFlow(referenceStates: references)
       state = settings.transition(state, to: final, subject: name, handlers: stateHandlers)
     }
+    let finishedAt = clock.now()
+    settings.log.append(
+      .flowFinished(state.kind, state.message), level: state.isFailed ? .error : .info,
+      at: finishedAt)
     return FlowRunResult(
       flowName: name, flowRunID: settings.flowRunID, state: state, taskRuns: runs,
-      startedAt: startedAt, finishedAt: clock.now(), nodeStates: nodeStates,
+      startedAt: startedAt, finishedAt: finishedAt, log: settings.log, nodeStates: nodeStates,
       slugs: graph.nodes.map(\.slug), flowID: graph.flowID)
   }
 

@@ -1,5 +1,6 @@
 import DequeModule
 import FlowCore
+import FlowLogging
 import FlowState
 import Foundation
 
@@ -23,6 +24,9 @@ struct FlowRunCoordinator {
   private var runs: [TaskRun?]
   /// The children of mapped tasks that have mapped.
   private var mapped: [Int: MappedProgress] = [:]
+  /// Nodes whose body ran in this run, or downstream of one that did (only tracked when
+  /// resuming: such a node must not reuse its old checkpoint).
+  private var ranFresh: [Bool]
 
   private struct MappedProgress {
     var children: [TaskRun?]
@@ -36,6 +40,7 @@ struct FlowRunCoordinator {
     self.graph = settings.graph
     states = Array(repeating: nil, count: graph.nodes.count)
     runs = Array(repeating: nil, count: graph.nodes.count)
+    ranFresh = Array(repeating: false, count: graph.nodes.count)
     let remaining = graph.upstream.map(\.count)
     self.remaining = remaining
     ready.append(contentsOf: remaining.indices.filter { remaining[$0] == 0 })
@@ -84,6 +89,11 @@ struct FlowRunCoordinator {
 
   /// Records a finished task run; a Paused run keeps its downstream waiting for an approval.
   private mutating func store(_ node: Int, _ index: Int?, _ run: TaskRun) {
+    logFinished(run)
+    if settings.resuming, run.attempts > 0 || graph.upstream[node].contains(where: { ranFresh[$0] })
+    {
+      ranFresh[node] = true
+    }
     if let index { return childFinished(node, index, run) }
     runs[node] = run
     if !run.state.isFinished {  // Paused or held Pending: the downstream keeps waiting
@@ -163,7 +173,9 @@ struct FlowRunCoordinator {
       }
       inputs.append(value)
     }
-    jobs.append(TaskRunJob(node: node, mapIndex: index, inputs: inputs))
+    var job = TaskRunJob(node: node, mapIndex: index, inputs: inputs)
+    if settings.resuming { job.mayResume = !graph.upstream[node].contains { ranFresh[$0] } }
+    jobs.append(job)
   }
 
   /// Skip propagation, then the trigger; returns the final state when the task must not run.
@@ -256,6 +268,7 @@ struct FlowRunCoordinator {
       state.message = "Mapped into \(children.count) task runs; \(missing) did not succeed."
     }
     runs[node] = taskRun(node, nil, state, id: progress.runID)
+    logFinished(runs[node]!)
     finish(node, state)
   }
 
@@ -302,8 +315,18 @@ struct FlowRunCoordinator {
   private func taskRun(_ node: Int, _ index: Int?, _ state: RunState, id: UUID) -> TaskRun {
     TaskRun(
       name: graph.nodes[node].name, slug: graph.nodes[node].slug, mapIndex: index, id: id,
-      state: state, attempts: 0, attemptStartTimes: [], finishedAt: settings.environment.clock.now()
+      state: state, startedAt: nil, retryStartTimes: [],
+      finishedAt: settings.environment.clock.now()
     )
+  }
+
+  private func logFinished(_ run: TaskRun) {
+    let reason = run.state.kind == .success ? nil : run.state.message
+    settings.log.append(
+      .taskFinished(run.state.kind, reason), level: run.state.isFailed ? .error : .info,
+      at: run.finishedAt ?? settings.environment.clock.now(),
+      subject: RunLog.Subject(
+        task: run.slug, taskRunID: run.id, mapIndex: run.mapIndex, attempt: run.attempts))
   }
 
   private func cancelledRun(_ job: TaskRunJob) -> TaskRun {
@@ -330,10 +353,12 @@ struct FlowRunCoordinator {
         for index in mapped[node]!.children.indices where mapped[node]!.children[index] == nil {
           mapped[node]!.children[index] = taskRun(
             node, index, state, id: settings.environment.ids.next())
+          logFinished(mapped[node]!.children[index]!)
         }
         finishMapped(node)
       } else {
         runs[node] = taskRun(node, nil, state, id: settings.environment.ids.next())
+        logFinished(runs[node]!)
         states[node] = state
       }
     }

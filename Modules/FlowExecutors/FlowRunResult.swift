@@ -1,4 +1,5 @@
 import FlowCore
+import FlowLogging
 import FlowState
 import Foundation
 
@@ -16,6 +17,11 @@ public struct FlowRunResult: Sendable {
   public let startedAt: Date
   /// When the run reached its final state.
   public let finishedAt: Date
+  /// Every log record of the run (the oldest dropped past the log's capacity).
+  public var logs: [LogRecord] { log.records }
+  /// How many records were dropped because the run's log was full.
+  public var droppedLogCount: Int { log.droppedCount }
+  let log: RunLog
   /// The final state of every node (tasks, parameters, constants), by node index.
   let nodeStates: [RunState]
   let slugs: [String]

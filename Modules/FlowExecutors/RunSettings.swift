@@ -1,4 +1,5 @@
 import FlowCore
+import FlowLogging
 import FlowResults
 import FlowState
 import Foundation
@@ -17,6 +18,8 @@ final class RunSettings: Sendable {
   let resuming: Bool
   /// The instant the run was scheduled for (targets format `{date:...}` with it).
   let scheduledStart: Date
+  /// Every log record of the run.
+  let log: RunLog
 
   init(
     flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
@@ -31,6 +34,8 @@ final class RunSettings: Sendable {
     self.resultPlans = resultPlans
     self.resuming = resuming != nil
     self.scheduledStart = scheduledStart
+    self.log = RunLog(
+      flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger)
   }
 
   /// Moves a run from `old` to `new` through the state handlers.

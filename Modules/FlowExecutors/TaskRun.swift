@@ -14,11 +14,14 @@ public struct TaskRun: Sendable {
   /// The final state (Pending when the run stopped before the task could start).
   public let state: RunState
   /// How many times the body was started.
-  public let attempts: Int
+  public var attempts: Int { startedAt == nil ? 0 : 1 + retryStartTimes.count }
   /// When each attempt started.
-  public let attemptStartTimes: [Date]
+  public var attemptStartTimes: [Date] { startedAt.map { [$0] + retryStartTimes } ?? [] }
   /// When the first attempt started; nil when the body never ran.
-  public var startedAt: Date? { attemptStartTimes.first }
+  public let startedAt: Date?
+  /// When the second and later attempts started (kept apart so that a run without retries
+  /// allocates nothing for them).
+  let retryStartTimes: [Date]
   /// When the run reached its final state.
   public let finishedAt: Date?
 

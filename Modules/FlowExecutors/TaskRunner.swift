@@ -1,4 +1,5 @@
 import FlowCore
+import FlowLogging
 import FlowResults
 import FlowState
 import Foundation
@@ -13,7 +14,13 @@ enum TaskRunner {
     let clock = settings.environment.clock
     let runID = settings.environment.ids.next()
     var state = RunState.pending
-    var attemptStarts: [Date] = []
+    var startedAt: Date?
+    var retryStarts: [Date] = []
+    var attempts = 0
+
+    func subject(_ attempt: Int) -> RunLog.Subject {
+      RunLog.Subject(task: node.slug, taskRunID: runID, mapIndex: job.mapIndex, attempt: attempt)
+    }
 
     func move(to next: RunState) {
       state = settings.transition(
@@ -26,7 +33,7 @@ enum TaskRunner {
       (plan, resultContext(job, node, runID, settings))
     }
     if let (plan, context) = results {
-      switch plan.lookup(context, resuming: settings.resuming) {
+      switch plan.lookup(context, resuming: settings.resuming && job.mayResume) {
       case .cached(let cached): move(to: cached)
       case .failed(let error): move(to: RunState(.failed, message: "\(error)", error: error))
       case .run(let reasons): notes = reasons
@@ -48,10 +55,12 @@ enum TaskRunner {
           continue
         }
         let now = clock.now()
-        let attempt = attemptStarts.count + 1
+        let attempt = attempts + 1
         move(to: RunState(.running, message: "Starting task run (attempt \(attempt))."))
         if state.isRunning {
-          attemptStarts.append(now)
+          attempts = attempt
+          if startedAt == nil { startedAt = now } else { retryStarts.append(now) }
+          settings.log.append(.taskStarted, at: now, subject: subject(attempt))
         } else if !state.isFinished {
           break  // a state handler held the run back: it ends in the state it chose
         }
@@ -61,12 +70,23 @@ enum TaskRunner {
       let context = TaskRunContext(
         flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
         taskSlug: node.slug, taskRunID: runID, mapIndex: job.mapIndex,
-        attempt: attemptStarts.count, parameters: settings.parameters,
-        environment: settings.environment)
+        attempt: attempts, parameters: settings.parameters,
+        environment: settings.environment, logSink: settings.log)
       do {
         let value = try await TaskRunContext.$current.withValue(context) {
-          try await attempt(
-            config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
+          guard config.options.logStdout else {
+            return try await attempt(
+              config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
+          }
+          let (value, lines) = try await StdoutCapture.capture {
+            try await attempt(
+              config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
+          }
+          let lineSubject = subject(attempts)
+          for line in lines {
+            settings.log.append(.message(line), at: clock.now(), subject: lineSubject)
+          }
+          return value
         }
         if let (plan, context) = results {
           do {
@@ -84,12 +104,17 @@ enum TaskRunner {
           ? "Task run succeeded." : "Task run succeeded. " + notes.joined(separator: " ")
         move(to: RunState(.success, message: message, result: value))
       } catch {
-        move(to: failure(error, attempts: attemptStarts.count, config.options.retries, settings))
+        move(to: failure(error, attempts: attempts, config.options.retries, settings))
+        if state.kind == .retrying {
+          settings.log.append(
+            .taskRetrying(state.message ?? "retrying"), level: .warning, at: clock.now(),
+            subject: subject(attempts))
+        }
       }
     }
     return TaskRun(
       name: node.name, slug: node.slug, mapIndex: job.mapIndex, id: runID, state: state,
-      attempts: attemptStarts.count, attemptStartTimes: attemptStarts, finishedAt: clock.now())
+      startedAt: startedAt, retryStartTimes: retryStarts, finishedAt: clock.now())
   }
 
   private static func resultContext(

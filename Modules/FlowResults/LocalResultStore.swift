@@ -57,14 +57,7 @@ public struct LocalResultStore: ResultStore {
     try ResultLocation.validate(location)
     let path = path(of: location)
     let folder = (path as NSString).deletingLastPathComponent
-    do {
-      try FileManager.default.createDirectory(
-        atPath: folder, withIntermediateDirectories: true)
-    } catch {
-      throw ResultStoreError(
-        code: .io, location: path,
-        message: "cannot create the directory \(folder): \(Self.cause(error))")
-    }
+    try Self.makeDirectories(folder, for: path)
     let counter = Self.temporaryCounter.add(1, ordering: .relaxed).oldValue
     let temporary = "\(folder)/.\((path as NSString).lastPathComponent).\(getpid()).\(counter).tmp"
     try Self.writeDurably(ResultFileFormat.encode(result), to: temporary, final: path)
@@ -77,6 +70,27 @@ public struct LocalResultStore: ResultStore {
     if directoryDescriptor >= 0 {
       fsync(directoryDescriptor)  // make the rename itself durable
       close(directoryDescriptor)
+    }
+  }
+
+  /// `mkdir -p`, with the operating system's reason when a level cannot be made (a file in
+  /// the way, permission denied, disk full).
+  private static func makeDirectories(_ folder: String, for path: String)
+    throws(ResultStoreError)
+  {
+    var prefix = folder.hasPrefix("/") ? "" : "."
+    for component in folder.split(separator: "/") {
+      prefix += "/" + component
+      if mkdir(prefix, 0o755) == 0 { continue }
+      let code = errno
+      var info = stat()
+      if code == EEXIST, stat(prefix, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { continue }
+      let reason =
+        code == EEXIST
+        ? "it already exists as a file (\(String(cString: strerror(ENOTDIR))))"
+        : String(cString: strerror(code))
+      throw ResultStoreError(
+        code: .io, location: path, message: "cannot create the directory \(prefix): \(reason)")
     }
   }
 

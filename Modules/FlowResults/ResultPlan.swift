@@ -145,8 +145,8 @@ package final class ResultPlan: Sendable {
           case .success(let message):
             let value = try serializer.decode(stored, at: location)
             return .cached(RunState(.cached, message: message, result: value))
-          case .failure(let reason):
-            notes.append("Cache entry '\(location)' was not used: \(reason).")
+          case .failure(let rejection):
+            notes.append("Cache entry '\(location)' was not used: \(rejection.reason).")
           }
         }
       } catch  where error.code == .badLocation {

@@ -103,7 +103,12 @@ package struct TargetTemplate: Sendable {
     }.joined()
   }
 
-  private static func describe(_ value: any Sendable) -> String { "\(value)" }
+  /// A value as text; an optional shows its wrapped value, or `nil`.
+  private static func describe(_ value: any Sendable) -> String {
+    let mirror = Mirror(reflecting: value)
+    guard mirror.displayStyle == .optional else { return "\(value)" }
+    return mirror.children.first.map { "\($0.value)" } ?? "nil"
+  }
 }
 
 /// What a target, a checkpoint or a cache entry of one task run is computed from.

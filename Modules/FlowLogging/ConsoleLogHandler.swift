@@ -1,0 +1,90 @@
+import FlowCore
+import Foundation
+import Logging
+import Synchronization
+
+/// A swift-log handler that prints records the way Prefect 1 does:
+/// `└── 15:49:46 | INFO    | Task 'load_data': Starting task run...`.
+///
+/// Install it in an executable (`LoggingSystem.bootstrap`) or pass a `Logger` using it in the
+/// run's environment; libraries never bootstrap logging themselves.
+public struct ConsoleLogHandler: LogHandler {
+  /// Where lines go.
+  public enum Stream: Sendable {
+    /// Standard output.
+    case standardOutput
+    /// Standard error.
+    case standardError
+  }
+
+  /// The lowest level printed.
+  public var logLevel: Logger.Level
+  /// Metadata set on the logger.
+  public var metadata: Logger.Metadata = [:]
+  private let stream: Stream
+  private let timeZone: TimeZone
+  private let clock: any WallClock
+
+  /// A handler printing to `stream` at `level` and above, stamping lines with `clock` (pass a
+  /// run's `TestClock` to see virtual times) in `timeZone`.
+  public init(
+    level: Logger.Level = .info, stream: Stream = .standardError, timeZone: TimeZone = .current,
+    clock: any WallClock = SystemWallClock()
+  ) {
+    self.logLevel = level
+    self.stream = stream
+    self.timeZone = timeZone
+    self.clock = clock
+  }
+
+  /// Metadata by key.
+  public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    get { metadata[key] }
+    set { metadata[key] = newValue }
+  }
+
+  /// Prints one line.
+  public func log(event: LogEvent) {
+    var merged = metadata.flattened
+    if let extra = event.metadata { merged.merge(extra.flattened) { _, new in new } }
+    let line = Self.format(
+      time: clock.now(), level: event.level, message: event.message.description,
+      metadata: merged, timeZone: timeZone)
+    ConsoleOutput.write(line + "\n", to: stream)
+  }
+
+  /// One record as a console line.
+  public static func format(
+    time: Date, level: Logger.Level, message: String, metadata: [String: String],
+    timeZone: TimeZone = .current
+  ) -> String {
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = timeZone
+    let parts = calendar.dateComponents([.hour, .minute, .second], from: time)
+    let clock = [parts.hour!, parts.minute!, parts.second!]
+      .map { $0 < 10 ? "0\($0)" : "\($0)" }.joined(separator: ":")
+    let name = level.rawValue.uppercased()
+    let padded = name.padding(toLength: max(7, name.count), withPad: " ", startingAt: 0)
+    var context = ""
+    if let task = metadata["task"] {
+      let index = metadata["map_index"].map { "[\($0)]" } ?? ""
+      context = "Task '\(task)\(index)': "
+    } else if let flow = metadata["flow"] {
+      context = "Flow '\(flow)': "
+    }
+    return "└── \(clock) | \(padded) | \(context)\(message)"
+  }
+}
+
+/// Serialises writes to standard output and standard error, so that concurrent lines never mix.
+enum ConsoleOutput {
+  private static let lock = Mutex(())
+
+  static func write(_ text: String, to stream: ConsoleLogHandler.Stream) {
+    lock.withLock { _ in
+      let handle: FileHandle =
+        stream == .standardOutput ? .standardOutput : .standardError
+      handle.write(Data(text.utf8))
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import FlowCore
+import Foundation
+import Logging
+
+/// A swift-log handler that writes one JSON object per record, for machines: `time`
+/// (ISO-8601), `level`, `message`, and every metadata key at the top level.
+public struct JSONLinesLogHandler: LogHandler {
+  /// The lowest level written.
+  public var logLevel: Logger.Level
+  /// Metadata set on the logger.
+  public var metadata: Logger.Metadata = [:]
+  private let stream: ConsoleLogHandler.Stream
+  private let clock: any WallClock
+
+  /// A handler writing to `stream` at `level` and above, stamping records with `clock`.
+  public init(
+    level: Logger.Level = .info, stream: ConsoleLogHandler.Stream = .standardError,
+    clock: any WallClock = SystemWallClock()
+  ) {
+    self.logLevel = level
+    self.stream = stream
+    self.clock = clock
+  }
+
+  /// Metadata by key.
+  public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    get { metadata[key] }
+    set { metadata[key] = newValue }
+  }
+
+  /// Writes one line.
+  public func log(event: LogEvent) {
+    var merged = metadata.flattened
+    if let extra = event.metadata { merged.merge(extra.flattened) { _, new in new } }
+    let record = LogRecord(
+      time: clock.now(), level: event.level, message: event.message.description, metadata: merged)
+    ConsoleOutput.write(Self.format(record) + "\n", to: stream)
+  }
+
+  /// One record as a JSON object on one line; metadata never overrides `time`, `level` or
+  /// `message`.
+  public static func format(_ record: LogRecord) -> String {
+    var object: [String: String] = record.metadata
+    object["time"] = record.time.formatted(.iso8601)
+    object["level"] = record.level.rawValue
+    object["message"] = record.message
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    // A dictionary of strings always encodes.
+    return String(decoding: try! encoder.encode(object), as: UTF8.self)
+  }
+}

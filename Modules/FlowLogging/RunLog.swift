@@ -1,0 +1,156 @@
+import DequeModule
+import FlowState
+import Foundation
+import Logging
+import Synchronization
+
+/// Every log record of one flow run, kept in memory: bounded, the oldest dropped (and counted)
+/// when full.
+///
+/// The engine appends compact entries (a few words each), so capturing costs little even for
+/// a hundred thousand tasks; ``records`` renders them with their metadata when asked.
+public final class RunLog: Sendable {
+  /// What a captured entry says.
+  public enum Event: Sendable {
+    /// A free-form message.
+    case message(String)
+    /// A task run (attempt) started.
+    case taskStarted
+    /// A task run is waiting to retry.
+    case taskRetrying(String)
+    /// A task run reached its final state.
+    case taskFinished(RunState.Kind, String?)
+    /// The flow run started.
+    case flowStarted
+    /// The flow run reached its final state.
+    case flowFinished(RunState.Kind, String?)
+  }
+
+  /// Who an entry is about: the task run, if any.
+  public struct Subject: Sendable {
+    /// The task's slug.
+    public let task: String
+    /// The task run's ID.
+    public let taskRunID: UUID
+    /// For a mapped child, its index.
+    public let mapIndex: Int?
+    /// The attempt number (0 before the first attempt).
+    public let attempt: Int
+
+    /// Creates a subject.
+    public init(task: String, taskRunID: UUID, mapIndex: Int?, attempt: Int) {
+      self.task = task
+      self.taskRunID = taskRunID
+      self.mapIndex = mapIndex
+      self.attempt = attempt
+    }
+  }
+
+  private struct Entry: Sendable {
+    let time: Date
+    let level: Logger.Level
+    let event: Event
+    let subject: Subject?
+    let metadata: Logger.Metadata?
+  }
+
+  private struct Storage {
+    var entries = Deque<Entry>()
+    var dropped = 0
+  }
+
+  /// The flow's name, on every record.
+  public let flowName: String
+  /// The flow run's ID, on every record.
+  public let flowRunID: UUID
+  /// The most entries kept; older ones are dropped and counted.
+  public let capacity: Int
+  /// Records at or above this level are kept.
+  public let level: Logger.Level
+  /// Where records also go as they happen (nil: nowhere).
+  public let forward: Logger?
+  private let storage = Mutex(Storage())
+
+  /// A log for one run. Records are also sent to `forward` when its level lets them through.
+  public init(
+    flowName: String, flowRunID: UUID, capacity: Int = 100_000, level: Logger.Level = .info,
+    forward: Logger? = nil
+  ) {
+    self.flowName = flowName
+    self.flowRunID = flowRunID
+    self.capacity = max(1, capacity)
+    self.level = level
+    let live = forward.flatMap { $0.handler is SwiftLogNoOpLogHandler ? nil : $0 }
+    self.forward = live
+  }
+
+  /// Whether a record at `level` would be kept or forwarded.
+  public func wants(_ level: Logger.Level) -> Bool {
+    level >= self.level || (forward.map { level >= $0.logLevel } ?? false)
+  }
+
+  /// Appends an entry.
+  public func append(
+    _ event: Event, level: Logger.Level = .info, at time: Date, subject: Subject? = nil,
+    metadata: Logger.Metadata? = nil
+  ) {
+    let entry = Entry(time: time, level: level, event: event, subject: subject, metadata: metadata)
+    if level >= self.level {
+      storage.withLock { storage in
+        if storage.entries.count == capacity {
+          storage.entries.removeFirst()
+          storage.dropped += 1
+        }
+        storage.entries.append(entry)
+      }
+    }
+    if let forward, level >= forward.logLevel {
+      let record = render(entry)
+      forward.log(
+        level: record.level, "\(record.message)",
+        metadata: record.metadata.mapValues { .string($0) })
+    }
+  }
+
+  /// How many records were dropped because the log was full.
+  public var droppedCount: Int { storage.withLock { $0.dropped } }
+
+  /// The kept records, oldest first.
+  public var records: [LogRecord] {
+    storage.withLock { Array($0.entries) }.map(render)
+  }
+
+  private func render(_ entry: Entry) -> LogRecord {
+    var metadata = entry.metadata?.flattened ?? [:]
+    metadata["flow"] = flowName
+    metadata["flow_run_id"] = flowRunID.uuidString.lowercased()
+    if let subject = entry.subject {
+      metadata["task"] = subject.task
+      metadata["task_run_id"] = subject.taskRunID.uuidString.lowercased()
+      if let index = subject.mapIndex { metadata["map_index"] = String(index) }
+      metadata["attempt"] = String(subject.attempt)
+    }
+    let message: String
+    switch entry.event {
+    case .message(let text): message = text
+    case .taskStarted:
+      message = "Starting task run..."
+      metadata["state"] = "Running"
+    case .taskRetrying(let why):
+      message = "Task run failed; \(why)"
+      metadata["state"] = "Retrying"
+    case .taskFinished(let kind, let why):
+      message =
+        "Finished task run for task with final state: '\(kind.name)'"
+        + (why.map { " (\($0))" } ?? "")
+      metadata["state"] = kind.name
+    case .flowStarted:
+      message = "Beginning Flow run for '\(flowName)'"
+      metadata["state"] = "Running"
+    case .flowFinished(let kind, let why):
+      message = "Flow run \(kind.name.uppercased()): \(why ?? kind.name)"
+      metadata["state"] = kind.name
+    }
+    return LogRecord(time: entry.time, level: entry.level, message: message, metadata: metadata)
+  }
+}
