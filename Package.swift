@@ -53,7 +53,10 @@ let package = Package(
     ),
     .executableTarget(
       name: "IrisFlow",
-      dependencies: ["FlowCore", "FlowExecutors", "FlowResults"],
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       path: "Samples/IrisFlow",
       resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]
     ),

@@ -112,6 +112,38 @@ struct IrisSampleTests {
     #expect(files.contains("iris/report-0.0.txt"))
   }
 
+  @Test("--log-level info logs every transition to standard error, in Prefect's style")
+  func consoleLog() throws {
+    let output = try run("--log-level", "info", "--executor", "sequential")
+    #expect(output.status == 0)
+    #expect(
+      output.stderr.contains(
+        "| INFO    | Flow 'iris-summary': Beginning Flow run for 'iris-summary'"))
+    #expect(output.stderr.contains("| INFO    | Task 'load_data': Starting task run..."))
+    #expect(
+      output.stderr.contains(
+        "| INFO    | Task 'summarize_species[2]': Finished task run for task with final state: 'Success'"
+      ))
+    #expect(output.stderr.contains("Flow run SUCCESS: All reference tasks succeeded."))
+    #expect(!output.stdout.contains("| INFO"))
+  }
+
+  @Test("--log-format json writes one JSON object per record")
+  func jsonLog() throws {
+    let output = try run("--log-level", "info", "--log-format", "json")
+    #expect(output.status == 0)
+    let lines = output.stderr.split(separator: "\n")
+    #expect(lines.count >= 10)
+    for line in lines {
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+      #expect(object?["flow"] == "iris-summary")
+      #expect(object?["level"] != nil && object?["message"] != nil && object?["time"] != nil)
+    }
+    let bad = try run("--log-level", "loud")
+    #expect(bad.status == 2)
+    #expect(bad.stderr.contains("'loud' is not a log level"))
+  }
+
   @Test("the graph renders without running anything")
   func graph() throws {
     let dot = try run("--graph", "dot")

@@ -1,10 +1,14 @@
 import FlowCore
 import FlowExecutors
+import FlowLogging
 import FlowResults
 import Foundation
+import Logging
 
 // The Iris sample: `swift run iris-flow [--executor sequential|concurrent]
-// [--min-sepal-length X] [--data FILE] [--results-dir DIR] [--graph dot|mermaid]`.
+// [--min-sepal-length X] [--data FILE] [--results-dir DIR] [--graph dot|mermaid]
+// [--log-level LEVEL] [--log-format text|json]`. FLOW_LOG_LEVEL sets the level too; the run's
+// log goes to standard error.
 // (The full `flow` command line arrives with FlowCLI; this sample parses its few options itself.)
 
 struct UsageError: Error, CustomStringConvertible {
@@ -12,7 +16,10 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 func parseOptions(_ arguments: [String]) throws -> [String: String] {
-  let known = ["--executor", "--min-sepal-length", "--data", "--results-dir", "--graph"]
+  let known = [
+    "--executor", "--min-sepal-length", "--data", "--results-dir", "--graph", "--log-level",
+    "--log-format",
+  ]
   var options: [String: String] = [:]
   var iterator = arguments.makeIterator()
   while let name = iterator.next() {
@@ -60,7 +67,18 @@ do {
   case let other:
     throw UsageError(description: "--executor takes sequential or concurrent, not \(other)")
   }
-  let result = try await flow.run(parameters: parameters, executor: executor)
+  let level = try LogLevelSetting.resolve(
+    option: options["--log-level"], environment: ProcessInfo.processInfo.environment,
+    fallback: .warning)
+  switch options["--log-format"] ?? "text" {
+  case "text": LoggingSystem.bootstrap { _ in ConsoleLogHandler(level: level) }
+  case "json": LoggingSystem.bootstrap { _ in JSONLinesLogHandler(level: level) }
+  case let other: throw UsageError(description: "--log-format takes text or json, not \(other)")
+  }
+  var logger = Logger(label: "iris-flow")
+  logger.logLevel = level
+  let result = try await flow.run(
+    parameters: parameters, executor: executor, environment: RunEnvironment(logger: logger))
   for run in result.taskRuns {
     print("\(run.label): \(run.state.kind) (attempts: \(run.attempts))")
   }
