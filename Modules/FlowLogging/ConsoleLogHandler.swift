@@ -45,11 +45,10 @@ public struct ConsoleLogHandler: LogHandler {
 
   /// Prints one line.
   public func log(event: LogEvent) {
-    var merged = metadata.flattened
-    if let extra = event.metadata { merged.merge(extra.flattened) { _, new in new } }
+    let record = LogRecord(event: event, handlerMetadata: metadata, time: clock.now())
     let line = Self.format(
-      time: clock.now(), level: event.level, message: event.message.description,
-      metadata: merged, timeZone: timeZone)
+      time: record.time, level: record.level, message: record.message,
+      metadata: record.metadata, timeZone: timeZone)
     ConsoleOutput.write(line + "\n", to: stream)
   }
 

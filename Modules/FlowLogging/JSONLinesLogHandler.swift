@@ -30,10 +30,7 @@ public struct JSONLinesLogHandler: LogHandler {
 
   /// Writes one line.
   public func log(event: LogEvent) {
-    var merged = metadata.flattened
-    if let extra = event.metadata { merged.merge(extra.flattened) { _, new in new } }
-    let record = LogRecord(
-      time: clock.now(), level: event.level, message: event.message.description, metadata: merged)
+    let record = LogRecord(event: event, handlerMetadata: metadata, time: clock.now())
     ConsoleOutput.write(Self.format(record) + "\n", to: stream)
   }
 

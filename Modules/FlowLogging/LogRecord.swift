@@ -26,3 +26,13 @@ extension Logger.Metadata {
   /// The metadata with every value rendered as a string.
   var flattened: [String: String] { mapValues { "\($0)" } }
 }
+
+extension LogRecord {
+  /// The record of `event` as a handler holding `handlerMetadata` sees it, stamped at `time`;
+  /// the event's own metadata wins over the handler's.
+  init(event: LogEvent, handlerMetadata: Logger.Metadata, time: Date) {
+    var merged = handlerMetadata.flattened
+    if let extra = event.metadata { merged.merge(extra.flattened) { _, new in new } }
+    self.init(time: time, level: event.level, message: event.message.description, metadata: merged)
+  }
+}
