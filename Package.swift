@@ -116,7 +116,8 @@ let package = Package(
     .testTarget(
       name: "FlowCLITests", dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling"]),
     .testTarget(
-      name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"]),
+      name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
+      resources: [.copy("Resources/incident_event_log_first1000.csv")]),
     .testTarget(
       name: "FlowIntegrationTests",
       dependencies: ["IrisPipeline", "TicketModelEvaluation"],

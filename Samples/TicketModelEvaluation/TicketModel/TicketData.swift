@@ -27,12 +27,17 @@ public struct TicketTable: Sendable, Codable, Equatable {
 public struct TicketDataError: Error, Sendable, CustomStringConvertible {
   /// What is wrong.
   public let message: String
+  /// True when trying again may help (a network failure, a server error).
+  public let isTransient: Bool
 
   /// The message.
   public var description: String { message }
 
   /// An error with `message`.
-  public init(_ message: String) { self.message = message }
+  public init(_ message: String, isTransient: Bool = false) {
+    self.message = message
+    self.isTransient = isTransient
+  }
 }
 
 /// Reading the UCI incident event log: from the bundled zip, a file or a URL, as a zip or CSV.
@@ -68,11 +73,12 @@ public enum TicketData {
     } catch {
       throw TicketDataError(
         "cannot download the incident data from \(url.absoluteString): "
-          + "\(error.localizedDescription); check the URL and the network")
+          + "\(error.localizedDescription); check the URL and the network", isTransient: true)
     }
     if let http = response as? HTTPURLResponse, http.statusCode != 200 {
       throw TicketDataError(
-        "downloading \(url.absoluteString) answered HTTP \(http.statusCode); check the URL")
+        "downloading \(url.absoluteString) answered HTTP \(http.statusCode); check the URL",
+        isTransient: http.statusCode >= 500)
     }
     return [UInt8](data)
   }

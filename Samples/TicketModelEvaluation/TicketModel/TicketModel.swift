@@ -188,7 +188,10 @@ public enum TicketModel {
 
   /// Loads the incident data (the bundled zip, or `data-url`) and draws the trial's rows.
   public static let getTicketDataBatch = task(
-    "get_ticket_data_batch", retries: .init(maxRetries: 2, delay: .seconds(2))
+    "get_ticket_data_batch",
+    retries: .init(
+      maxRetries: 2, delay: .seconds(2),
+      retryIf: .when { ($0 as? TicketDataError)?.isTransient ?? false })
   ) { (batchSize: BatchSize, seed: Int?, dataURL: String?) async throws -> TicketBatch in
     let table = try await loadTable(dataURL)
     return sample(table, batchSize, seed: seed, random: TaskRunContext.current?.environment.random)
