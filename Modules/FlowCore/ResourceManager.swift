@@ -47,6 +47,12 @@ public struct ResourceManager<each Input: Sendable, Resource: Sendable>: Sendabl
   public func callAsFunction<Body>(
     _ inputs: repeat Ref<each Input>, tasks body: (Ref<Resource>) -> Body
   ) -> Body {
+    add(repeat each inputs, body: body)
+  }
+
+  private func add<Body>(_ inputs: repeat Ref<each Input>, body: (Ref<Resource>) -> Body)
+    -> Body
+  {
     let builder = FlowBuilder.active("resource manager '\(name)'")
     let resource = setup(repeat each inputs)
     let start = builder.nodeCount
@@ -57,5 +63,13 @@ public struct ResourceManager<each Input: Sendable, Resource: Sendable>: Sendabl
     builder.addWaits(Int(release.node), on: inside)
     builder.markCleanup(Int(release.node))
     return value
+  }
+
+  /// Adds the set-up, the tasks `body` adds and the clean-up, when the closure returns nothing
+  /// (so that `Flow("f") { manager(x) { r in use(r) } }` reads naturally).
+  public func callAsFunction(
+    _ inputs: repeat Ref<each Input>, tasks body: (Ref<Resource>) -> Void
+  ) {
+    add(repeat each inputs, body: body)
   }
 }
