@@ -43,7 +43,8 @@ struct TicketSampleTests {
     #expect(output.status == 0, "stderr: \(output.stderr)")
     // Errors (h): 2-6 = -4, 30-24 = 6, 300-240 = 60 -> MAE 70/3 h, MedAE 6 h, MSE 3652/3 h².
     let line = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     let data = try #require(object["data"] as? [String: Any])
     let metrics = try #require(data["metrics"] as? [String: Double])
     #expect(abs(metrics["MAE"]! - 70.0 / 3 * 3600) < 1e-6)
@@ -56,7 +57,9 @@ struct TicketSampleTests {
     let seeded = ["--param", "sample-seed=7", "--param", "batch-size=50", "--log-level", "error"]
     let first = try sample.run(seeded)
     let second = try sample.run(seeded)
-    func metricsPart(_ text: String) -> Substring { text[text.range(of: "\"data\"")!.lowerBound...] }
+    func metricsPart(_ text: String) -> Substring {
+      text[text.range(of: "\"data\"")!.lowerBound...]
+    }
     #expect(metricsPart(first.stdout) == metricsPart(second.stdout))
     #expect(first.stdout.contains("\"num_obs\": 50"))
   }
@@ -65,12 +68,17 @@ struct TicketSampleTests {
   func errors() throws {
     let bad = try sample.run(["--param", "batch-size=abc"])
     #expect(bad.status == 64)
-    #expect(bad.stderr.contains("parameter 'batch-size' expects a value of type BatchSize, and 'abc' is not one"))
+    #expect(
+      bad.stderr.contains(
+        "parameter 'batch-size' expects a value of type BatchSize, and 'abc' is not one"))
     #expect(bad.stdout.isEmpty)
-    let missing = try sample.run(["--param", "data-url=/nonexistent/incidents.zip", "--log-level", "critical"])
+    let missing = try sample.run([
+      "--param", "data-url=/nonexistent/incidents.zip", "--log-level", "critical",
+    ])
     #expect(missing.status == 1)
     #expect(missing.stderr.contains("Failing tasks:\n  get_ticket_data_batch: Failed"))
-    #expect(missing.stderr.contains("cannot read the incident data at '/nonexistent/incidents.zip'"))
+    #expect(
+      missing.stderr.contains("cannot read the incident data at '/nonexistent/incidents.zip'"))
     let list = try sample.run(["list"])
     #expect(list.stdout.contains("--param batch-size=<BatchSize>  (default 1000)"))
     #expect(list.stdout.contains("schedule: every 60.0 seconds (GMT)"))

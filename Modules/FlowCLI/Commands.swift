@@ -30,7 +30,8 @@ struct ScheduleCommand: AsyncParsableCommand {
 
   @OptionGroup var options: RunOptions
 
-  @Option(name: .customLong("max-runs"), parsing: .unconditional, help: "Stop after this many runs.")
+  @Option(
+    name: .customLong("max-runs"), parsing: .unconditional, help: "Stop after this many runs.")
   var maxRuns: Int?
 
   func validate() throws {
@@ -58,7 +59,8 @@ struct ScheduleCommand: AsyncParsableCommand {
     // Uses FlowScheduling's runner directly (a `flow.runOnSchedule` in FlowExecutors is on its
     // way); each fire time runs the flow once with the command's options.
     let runner = ScheduleRunner(
-      schedule: schedule, clock: SystemWallClock(), options: ScheduleRunnerOptions(maxRuns: maxRuns))
+      schedule: schedule, clock: SystemWallClock(), options: ScheduleRunnerOptions(maxRuns: maxRuns)
+    )
     let options = options
     let summary = await runner.run(stop: stop) { request in
       var values = request.parameters

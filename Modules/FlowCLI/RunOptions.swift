@@ -50,7 +50,8 @@ struct RunOptions: ParsableArguments {
 
   @Option(
     name: .customLong("log-level"),
-    help: "trace, debug, info, notice, warning, error or critical (default: FLOW_LOG_LEVEL or info).")
+    help:
+      "trace, debug, info, notice, warning, error or critical (default: FLOW_LOG_LEVEL or info).")
   var logLevel: String?
 
   @Option(name: .customLong("log-format"), help: "Run logs on standard error as text or json.")

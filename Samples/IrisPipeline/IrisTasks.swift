@@ -33,8 +33,10 @@ struct NearestNeighbours: Codable, Sendable {
   /// class with the nearest row.
   func predict(_ row: [Double]) -> Int {
     let nearest = features.indices.map { index in
-      (distance: zip(row, features[index]).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) },
-       index: index)
+      (
+        distance: zip(row, features[index]).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) },
+        index: index
+      )
     }
     .sorted { ($0.distance, $0.index) < ($1.distance, $1.index) }
     .prefix(k)

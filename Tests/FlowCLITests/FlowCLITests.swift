@@ -39,7 +39,8 @@ func commandLine(_ recorder: Recorder) -> FlowCommandLine {
   FlowCommandLine(name: "demo", abstract: "A demo.") { _ in
     let echo = task("echo") {
       (size: Int, ratio: Double, name: String, flags: [Int], options: Options, seed: Int?) in
-      recorder.record("\(size) \(ratio) \(name) \(flags) \(options.depth)/\(options.tags) \(seed as Any)")
+      recorder.record(
+        "\(size) \(ratio) \(name) \(flags) \(options.depth)/\(options.tags) \(seed as Any)")
     }
     let fail = task("explode") { (reason: String) throws -> Int in
       throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: reason])
@@ -65,12 +66,16 @@ func commandLine(_ recorder: Recorder) -> FlowCommandLine {
   }
 }
 
-func execute(_ arguments: String...) async -> (status: Int32, captured: Captured, recorder: Recorder) {
+func execute(_ arguments: String...) async -> (
+  status: Int32, captured: Captured, recorder: Recorder
+) {
   let recorder = Recorder()
   let captured = Captured()
   let status = await commandLine(recorder).execute(
-    arguments + (arguments.first == "run" || arguments.first == "schedule"
-      ? ["--log-level", "critical"] : []), output: captured.output)
+    arguments
+      + (arguments.first == "run" || arguments.first == "schedule"
+        ? ["--log-level", "critical"] : []),
+    output: captured.output)
   return (status, captured, recorder)
 }
 
@@ -111,17 +116,40 @@ struct FlowCLITests {
   @Test(
     "bad input is a usage error (64) whose message names what is wrong",
     arguments: [
-      (["run", "--param", "batch-size=abc"], "parameter 'batch-size' expects a value of type Int, and 'abc' is not one"),
-      (["run", "--param", "nope=1"], "flow 'main' has no parameter 'nope'; its parameters are 'batch-size' (Int), 'ratio' (Double), 'name' (String)"),
-      (["run", "--param", "batch-size"], "--param 'batch-size' has no '='; write --param NAME=VALUE"),
-      (["run", "--param-file", "/nonexistent/p.json"], "--param-file: cannot read '/nonexistent/p.json'"),
-      (["run", "--executor", "cluster"], "The value 'cluster' is invalid for '--executor <executor>'"),
+      (
+        ["run", "--param", "batch-size=abc"],
+        "parameter 'batch-size' expects a value of type Int, and 'abc' is not one"
+      ),
+      (
+        ["run", "--param", "nope=1"],
+        "flow 'main' has no parameter 'nope'; its parameters are 'batch-size' (Int), 'ratio' (Double), 'name' (String)"
+      ),
+      (
+        ["run", "--param", "batch-size"],
+        "--param 'batch-size' has no '='; write --param NAME=VALUE"
+      ),
+      (
+        ["run", "--param-file", "/nonexistent/p.json"],
+        "--param-file: cannot read '/nonexistent/p.json'"
+      ),
+      (
+        ["run", "--executor", "cluster"],
+        "The value 'cluster' is invalid for '--executor <executor>'"
+      ),
       (["run", "--workers", "-2"], "--workers must be at least 1, got -2"),
       (["run", "--threads", "0"], "--threads must be at least 1, got 0"),
-      (["run", "--executor", "sequential", "--workers", "4"], "--workers and --threads apply to --executor concurrent"),
+      (
+        ["run", "--executor", "sequential", "--workers", "4"],
+        "--workers and --threads apply to --executor concurrent"
+      ),
       (["run", "--log-level", "loud"], "'loud' is not a log level"),
-      (["run", "--log-format", "xml"], "The value 'xml' is invalid for '--log-format <log-format>'"),
-      (["run", "nowhere"], "demo has no flow named 'nowhere'; its flows are 'main', 'broken', 'ticking'"),
+      (
+        ["run", "--log-format", "xml"], "The value 'xml' is invalid for '--log-format <log-format>'"
+      ),
+      (
+        ["run", "nowhere"],
+        "demo has no flow named 'nowhere'; its flows are 'main', 'broken', 'ticking'"
+      ),
       (["run", "broken"], "flow 'broken' needs a value for its required parameter 'reason'"),
       (["schedule", "main"], "flow 'main' has no schedule"),
       (["schedule", "ticking", "--max-runs", "0"], "--max-runs must be at least 1, got 0"),
@@ -147,7 +175,9 @@ struct FlowCLITests {
     try Data("{\"batch-size\": ".utf8).write(to: malformed)
     try Data("[1, 2]".utf8).write(to: array)
     try Data(#"{"batch-size": "many"}"#.utf8).write(to: typed)
-    defer { for file in [malformed, array, typed] { try? FileManager.default.removeItem(at: file) } }
+    defer {
+      for file in [malformed, array, typed] { try? FileManager.default.removeItem(at: file) }
+    }
     let first = await execute("run", "--param-file", malformed.path)
     #expect(first.status == 64)
     #expect(first.captured.err.contains("'\(malformed.path)' is not valid JSON"))

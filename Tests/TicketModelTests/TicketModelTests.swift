@@ -117,12 +117,14 @@ struct TicketModelTests {
     let data = try #require(object["data"] as? [String: Any])
     #expect(object["id"] is String)
     #expect(data["num_obs"] as? Int == 1000)
-    #expect(Set((data["metrics"] as? [String: Double])?.keys ?? [:].keys) == [
-      "MAE", "MedAE", "MSE", "R2",
-    ])
-    #expect(Set((data["target"] as? [String: Double])?.keys ?? [:].keys) == [
-      "mean", "median", "min", "max",
-    ])
+    #expect(
+      Set((data["metrics"] as? [String: Double])?.keys ?? [:].keys) == [
+        "MAE", "MedAE", "MSE", "R2",
+      ])
+    #expect(
+      Set((data["target"] as? [String: Double])?.keys ?? [:].keys) == [
+        "mean", "median", "min", "max",
+      ])
   }
 
   @Test("the bundled zip holds all 141,712 rows, and their metrics match numpy")

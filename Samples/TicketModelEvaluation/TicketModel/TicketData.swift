@@ -121,8 +121,10 @@ public enum TicketData {
     while position < end && buffer[position] != 0x0A { position += 1 }
     var headerEnd = position
     if headerEnd > 0 && buffer[headerEnd - 1] == 0x0D { headerEnd -= 1 }
-    let header = String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<headerEnd]), as: UTF8.self)
-      .split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let header = String(
+      decoding: UnsafeBufferPointer(rebasing: buffer[0..<headerEnd]), as: UTF8.self
+    )
+    .split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     func column(_ name: String) throws -> Int {
       guard let index = header.firstIndex(of: name) else {
         throw TicketDataError(
