@@ -99,7 +99,8 @@ public struct ScheduleRunner: Sendable {
           cancellations[id] = nil
           perform(machine.handle(.runFinished(id: id, outcome: outcome, now: clock.now())))
         case .stop:
-          perform(machine.handle(.stopRequested(now: clock.now())))
+          let reason = stop?.reason ?? "requested"
+          perform(machine.handle(.stopRequested(now: clock.now(), reason: reason)))
         case .ended:
           break
         }
