@@ -49,6 +49,7 @@ public struct ScheduleRunner: Sendable {
   ) async -> ScheduleRunnerSummary {
     let clock = clock
     let onEvent = options.onEvent
+    let cancelsRuns = options.overlap == .cancelOther
     var machine = ScheduleRunnerStateMachine(schedule: schedule, options: options)
     return await withTaskGroup(of: Wake.self) { group in
       var cancellations: [Int: OneShotSignal] = [:]
@@ -57,6 +58,12 @@ public struct ScheduleRunner: Sendable {
         for action in actions {
           switch action {
           case .startRun(let id, let request):
+            guard cancelsRuns else {
+              // Only `cancelOther` cancels one run on its own; cancelling the runner cancels
+              // every child task anyway.
+              group.addTask { .finished(id, await body(request)) }
+              continue
+            }
             let cancellation = OneShotSignal()
             cancellations[id] = cancellation
             group.addTask {
