@@ -69,8 +69,8 @@ extension Flow {
     }
     let runner = ScheduleRunner(schedule: schedule, clock: environment.clock, options: options)
     logger.info(
-      "running flow '\(name)' on its schedule \(schedule)",
-      metadata: ["flow.name": .string(name)])
+      "running on the schedule \(schedule) until it ends or is stopped",
+      metadata: ["flow": .string(name)])
     let flow = self
     return await runner.run(stop: stop) { request in
       let merged = request.parameters.merging(parameters) { _, explicit in explicit }
@@ -81,8 +81,7 @@ extension Flow {
           scheduledStart: request.scheduledDate)
       } catch {
         logger.error(
-          "\(request) of flow '\(flowName)' did not start: \(error)",
-          metadata: ["flow.name": .string(flowName)])
+          "\(request) did not start: \(error)", metadata: ["flow": .string(flowName)])
         return .failure("\(error)")
       }
       await onRun(request, result)
@@ -99,10 +98,10 @@ extension Flow {
 
   private static func log(_ event: ScheduleRunnerEvent, flowName: String, _ logger: Logger) {
     var metadata: Logger.Metadata = [
-      "flow.name": .string(flowName), "schedule.event": .string(event.kind.name),
+      "flow": .string(flowName), "schedule_event": .string(event.kind.name),
     ]
     if let scheduled = event.scheduledDate {
-      metadata["flow.scheduled_start_time"] = .string(scheduled.ISO8601Format())
+      metadata["scheduled_start_time"] = .string(scheduled.ISO8601Format())
     }
     let level: Logger.Level
     switch event.kind {
@@ -111,6 +110,6 @@ extension Flow {
     case .buffered: level = .debug
     default: level = .info
     }
-    logger.log(level: level, "flow '\(flowName)': \(event.message)", metadata: metadata)
+    logger.log(level: level, "\(event.message)", metadata: metadata)
   }
 }

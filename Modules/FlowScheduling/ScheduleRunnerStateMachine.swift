@@ -99,6 +99,9 @@ package struct ScheduleRunnerStateMachine {
   private mutating func peek() -> ScheduleEvent? {
     if lookahead == nil && !exhausted {
       lookahead = schedule.nextEvent(after: cursor)
+      // A schedule must move forward; one that does not (a broken custom schedule) ends here
+      // rather than firing the same instant forever.
+      if let event = lookahead, event.date <= cursor { lookahead = nil }
       if lookahead == nil { exhausted = true }
     }
     return lookahead

@@ -32,7 +32,8 @@ private final class CapturedLogs: Sendable {
     }
 
     func log(event: LogEvent) {
-      logs.append("\(event.level) \(event.message)")
+      let flow = event.metadata?["flow"].map { "[\($0)] " } ?? ""
+      logs.append("\(event.level) \(flow)\(event.message)")
     }
   }
 }
@@ -131,8 +132,8 @@ struct ScheduledRunTests {
     #expect(results.all.allSatisfy { $0.1.state.isSuccessful })
     #expect(results.all.map { $0.1.startedAt } == results.all.map(\.0))
     let lines = logs.all
-    #expect(lines.contains { $0.hasPrefix("info running flow 'scheduled' on its schedule") })
-    #expect(lines.filter { $0.contains("': started run") }.count == 3)
+    #expect(lines.contains { $0.hasPrefix("info [scheduled] running on the schedule every") })
+    #expect(lines.filter { $0.hasPrefix("info [scheduled] started run") }.count == 3)
     #expect(lines.last?.hasSuffix("schedule runner stopped: maxRunsReached") == true)
   }
 
@@ -185,8 +186,8 @@ struct ScheduledRunTests {
     #expect(states.all == [.failed, .failed])
     #expect(clock.sleeperCount == 0)
     let lines = logs.all
-    #expect(lines.filter { $0.hasPrefix("error flow 'failing': run ") }.count == 2)
-    #expect(lines.contains("warning flow 'failing': paused after 2 consecutive failed run(s)"))
+    #expect(lines.filter { $0.hasPrefix("error [failing] run ") }.count == 2)
+    #expect(lines.contains("warning [failing] paused after 2 consecutive failed run(s)"))
   }
 
   @Test("missed fire times are dropped and logged as a warning")
@@ -203,7 +204,7 @@ struct ScheduledRunTests {
       ))
     // testStart is on a 5-minute mark: fire times -55 … -15 minutes are older than the window.
     #expect(result.missed == 9 && result.runsStarted == 1)
-    #expect(logs.all.contains { $0.hasPrefix("warning flow 'late': missed 9 fire time(s) from") })
+    #expect(logs.all.contains { $0.hasPrefix("warning [late] missed 9 fire time(s) from") })
   }
 
   @Test("a stop request lets the current run finish, uncancelled; then the loop ends")

@@ -377,6 +377,22 @@ struct ScheduleRunnerTests {
     #expect(result.stopReason == .scheduleEnded && result.lastFireDate == at(7))
   }
 
+  @Test("a schedule that does not move forward ends instead of firing one instant forever")
+  func stuckSchedule() async {
+    struct Stuck: Schedule {
+      func nextEvent(after instant: Date) -> ScheduleEvent? { ScheduleEvent(date: at(5)) }
+    }
+    let h = Harness()
+    async let summary = h.runner(Stuck()).run { request in
+      h.requests.append(request)
+      return .success
+    }
+    await h.fire(until: 1, .runFinished)
+    let result = await summary
+    #expect(h.scheduledMinutes == [5])
+    #expect(result.stopReason == .scheduleEnded)
+  }
+
   @Test("a stop signal lets the running run finish uncancelled, then the runner returns")
   func stopSignal() async {
     let h = Harness()
