@@ -145,3 +145,24 @@ struct RunLogTests {
   }
 
 }
+
+@Suite("Logging etiquette")
+struct EtiquetteTests {
+  @Test("no library module bootstraps the logging system: executables choose the handler")
+  func noBootstrap() throws {
+    let modules = URL(fileURLWithPath: #filePath)
+      .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Modules")
+    let files = try FileManager.default.subpathsOfDirectory(atPath: modules.path)
+      .filter { $0.hasSuffix(".swift") }
+    #expect(files.contains("FlowLogging/ConsoleLogHandler.swift"))
+    for file in files {
+      let text = try String(contentsOf: modules.appendingPathComponent(file), encoding: .utf8)
+      let code = text.split(separator: "\n").filter {
+        !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//")
+      }
+      #expect(
+        !code.contains { $0.contains("LoggingSystem.bootstrap") }, "\(file) bootstraps logging")
+    }
+  }
+}

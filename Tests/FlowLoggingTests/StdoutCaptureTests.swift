@@ -3,6 +3,7 @@ import FlowExecutors
 import FlowLogging
 import FlowTesting
 import Foundation
+import Logging
 import Testing
 
 #if canImport(Glibc)
@@ -78,6 +79,33 @@ struct StdoutCaptureTests {
     #expect(lines.map(\.message) == ["trying, attempt 1", "trying, attempt 2"])
     #expect(lines.map { $0.metadata["attempt"] } == ["1", "2"])
     #expect(result.state.isSuccessful)
+  }
+
+  @Test("the console and JSON-lines handlers write one line per record to their stream")
+  func handlersWrite() async throws {
+    let clock = TestClock(now: start.addingTimeInterval(61))
+    let (text, _) = try await withStandardOutputInFile {
+      var console = Logger(label: "console") { _ in
+        ConsoleLogHandler(
+          level: .info, stream: .standardOutput, timeZone: TimeZone(identifier: "UTC")!,
+          clock: clock)
+      }
+      console[metadataKey: "task"] = "load_data"
+      console.debug("below the level")
+      console.info("Starting task run...", metadata: ["map_index": "3"])
+      var json = Logger(label: "json") { _ in
+        JSONLinesLogHandler(level: .info, stream: .standardOutput, clock: clock)
+      }
+      json[metadataKey: "flow"] = "etl"
+      json.warning("quote \" and\nnewline", metadata: ["flow": "override"])
+    }
+    let lines = text.split(separator: "\n").map(String.init)
+    #expect(
+      lines == [
+        "└── 08:01:01 | INFO    | Task 'load_data[3]': Starting task run...",
+        #"{"flow":"override","level":"warning","message":"quote \" and\nnewline","#
+          + #""time":"2027-01-15T08:01:01.000Z"}"#,
+      ])
   }
 
   @Test("two concurrent logStdout tasks never mix their lines: captures are serialised")
