@@ -1,5 +1,6 @@
 import FlowCore
 import FlowExecutors
+import FlowResults
 import FlowScheduling
 import FlowState
 import FlowTesting
@@ -135,6 +136,25 @@ struct ScheduledRunTests {
     #expect(lines.contains { $0.hasPrefix("info [scheduled] running on the schedule every") })
     #expect(lines.filter { $0.hasPrefix("info [scheduled] started run") }.count == 3)
     #expect(lines.last?.hasSuffix("schedule runner stopped: maxRunsReached") == true)
+  }
+
+  @Test("targets render with the fire time: {date:...} is each run's scheduled start")
+  func targetsUseTheFireTime() async throws {
+    let store = MemoryResultStore()
+    let count = task("count") { (n: Int) -> Int in n * 2 }
+      .checkpoint(to: store, target: "{date:%Y%m%d-%H%M}/{task_name}.json")
+    let flow = Flow("targets", schedule: .every(.seconds(600), from: testStart)) {
+      count(Parameter("n", default: 21))
+    }
+    let clock = TestClock(now: testStart)  // 2027-01-15T08:00:00Z
+    let events = RunnerEvents()
+    async let summary = flow.runOnSchedule(
+      environment: testEnvironment(clock: clock),
+      options: ScheduleRunnerOptions(maxRuns: 2, onEvent: events.record))
+    await drive(clock, events, runs: 2)
+    #expect(try await summary.succeeded == 2)
+    #expect(try store.read(Int.self, at: "20270115-0810/count.json") == 42)
+    #expect(try store.read(Int.self, at: "20270115-0820/count.json") == 42)
   }
 
   @Test("a union's clocks each bring their own parameter defaults")
