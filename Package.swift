@@ -120,7 +120,7 @@ let package = Package(
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
     .testTarget(
       name: "FlowIntegrationTests",
-      dependencies: ["IrisPipeline", "TicketModelEvaluation"],
+      dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool"],
       path: "IntegrationTests/FlowIntegrationTests"
     ),
   ]

@@ -21,8 +21,9 @@ struct IrisPipelineTests {
     #expect(log.contains("Task 'report_accuracy':   versicolor: 9 of 10"))
     #expect(log.contains("Flow run 'main-flow': Success"))
     // data-engineer finished before data-science started.
-    let engineered = try #require(log.range(of: "Flow 'data-engineer': Flow run SUCCESS"))
-    let science = try #require(log.range(of: "Flow 'data-science': Beginning Flow run"))
+    let engineered = try #require(
+      log.range(of: "Task 'data-engineer': Finished task run for task with final state: 'Success'"))
+    let science = try #require(log.range(of: "Beginning Flow run for 'data-science'"))
     #expect(engineered.upperBound < science.lowerBound)
     // The outputs are under the default results directory, data/processed.
     let files = try FileManager.default.subpathsOfDirectory(

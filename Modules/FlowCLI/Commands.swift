@@ -51,51 +51,23 @@ struct ScheduleCommand: AsyncParsableCommand {
           + ".every(.minutes(1)))`) or use `run` to run it once")
     }
     let parameters = try options.parameterValues(for: flow)
-    _ = try options.logger(label: flow.name)  // a bad FLOW_LOG_LEVEL is a usage error up front
+    let logger = try options.logger(label: flow.name)
     output.write("Scheduling flow '\(flow.name)': \(schedule)\n", .standardError)
-    let stop = ScheduleStopSignal()
-    let signals = SignalWatch(stop)
+    let signals = SystemSignalStop()  // Ctrl-C or SIGTERM: the running run finishes first
     defer { signals.cancel() }
-    // Uses FlowScheduling's runner directly (a `flow.runOnSchedule` in FlowExecutors is on its
-    // way); each fire time runs the flow once with the command's options.
-    let runner = ScheduleRunner(
-      schedule: schedule, clock: SystemWallClock(), options: ScheduleRunnerOptions(maxRuns: maxRuns)
-    )
-    let options = options
-    let summary = await runner.run(stop: stop) { request in
-      var values = request.parameters
-      values.merge(parameters) { _, explicit in explicit }
-      do {
-        let succeeded = try await runOnce(
-          flow, options, parameters: values, scheduledStart: request.scheduledDate, output: output
-        )
-        return succeeded ? .success : .failure("flow run failed")
-      } catch {
-        return .failure("\(error)")
+    let summary: ScheduleRunnerSummary
+    do {
+      summary = try await flow.runOnSchedule(
+        parameters: parameters, executor: options.flowExecutor,
+        environment: RunEnvironment(logger: logger),
+        options: ScheduleRunnerOptions(maxRuns: maxRuns), stop: signals.stop
+      ) { _, result in
+        output.write(report(result), .standardError)
       }
+    } catch {
+      throw ValidationError(error.message)
     }
     output.write("Schedule stopped: \(summary)\n", .standardError)
-  }
-}
-
-/// Requests a graceful stop of a schedule on SIGINT or SIGTERM.
-final class SignalWatch {
-  private let sources: [any DispatchSourceSignal]
-
-  init(_ stop: ScheduleStopSignal) {
-    sources = [SIGINT, SIGTERM].map { number in
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler { stop.requestStop() }
-      source.resume()
-      return source
-    }
-  }
-
-  func cancel() {
-    for source in sources { source.cancel() }
-    signal(SIGINT, SIG_DFL)
-    signal(SIGTERM, SIG_DFL)
   }
 }
 

@@ -71,14 +71,15 @@ enum TaskRunner {
         flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
         taskSlug: node.slug, taskRunID: runID, mapIndex: job.mapIndex,
         attempt: attempts, parameters: settings.parameters,
-        environment: settings.environment, logSink: settings.log)
+        environment: settings.environment, logSink: settings.log,
+        scheduledStartTime: settings.scheduledStart)
       do {
         let value = try await TaskRunContext.$current.withValue(context) {
           guard config.options.logStdout else {
             return try await attempt(
               config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
           }
-          let (value, lines) = try await StdoutCapture.capture {
+          let (outcome, lines) = await StdoutCapture.capture {
             try await attempt(
               config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
           }
@@ -86,7 +87,7 @@ enum TaskRunner {
           for line in lines {
             settings.log.append(.message(line), at: clock.now(), subject: lineSubject)
           }
-          return value
+          return try outcome.get()
         }
         if let (plan, context) = results {
           do {
