@@ -77,13 +77,14 @@ let package = Package(
     ),
     .executableTarget(
       name: "TicketModelEvaluation",
-      dependencies: ["TicketModel", "FlowCLI"],
+      dependencies: ["TicketModel", "FlowCLI", .product(name: "Logging", package: "swift-log")],
       path: "Samples/TicketModelEvaluation/Main"
     ),
     .executableTarget(
       name: "IrisPipeline",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowCLI",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Samples/IrisPipeline",
       resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]

@@ -44,13 +44,10 @@ public struct FlowCommandLine: Sendable {
   }
 
   /// Runs the command given by the process's arguments and exits with its status.
+  ///
+  /// Run logs go to standard error through the handler `--log-format` picks, on a logger made
+  /// for the run; the process-wide `LoggingSystem` is left to the executable.
   public func main() async -> Never {
-    LoggingSystem.bootstrap { label in
-      // Loggers made outside a run (libraries' own) print warnings and worse to stderr.
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = .warning
-      return handler
-    }
     let status = await execute(Array(CommandLine.arguments.dropFirst()))
     exit(status)
   }
