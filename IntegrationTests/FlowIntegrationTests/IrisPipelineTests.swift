@@ -11,10 +11,10 @@ struct IrisPipelineTests {
   }
 
   @Test("main-flow runs data-engineer then data-science: 96.67% on the test set")
-  func mainFlow() throws {
+  func mainFlow() async throws {
     let directory = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let output = try sample.run([], in: directory)
+    let output = try await sample.run([], in: directory)
     #expect(output.status == 0, "stderr: \(output.stderr)")
     let log = output.stderr
     #expect(log.contains("| Task 'report_accuracy': Model accuracy on test set: 96.67"))
@@ -34,14 +34,14 @@ struct IrisPipelineTests {
   }
 
   @Test("a second run with the same parameters takes the data-engineer outputs from their targets")
-  func secondRunIsCached() throws {
+  func secondRunIsCached() async throws {
     let directory = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let results = directory.appendingPathComponent("results").path
-    let first = try sample.run(["run", "data-engineer", "--results-dir", results])
+    let first = try await sample.run(["run", "data-engineer", "--results-dir", results])
     #expect(first.status == 0, "stderr: \(first.stderr)")
     #expect(!first.stderr.contains("'Cached'"))
-    let second = try sample.run(["--results-dir", results])
+    let second = try await sample.run(["--results-dir", results])
     #expect(second.status == 0, "stderr: \(second.stderr)")
     for task in ["load_data", "get_classes", "encode_categorical_columns", "split_data"] {
       #expect(
@@ -54,18 +54,18 @@ struct IrisPipelineTests {
   }
 
   @Test("parameters change the split; data-science alone needs the data-engineer outputs")
-  func parameters() throws {
+  func parameters() async throws {
     let directory = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let results = directory.appendingPathComponent("results").path
-    let missing = try sample.run([
+    let missing = try await sample.run([
       "run", "data-science", "--results-dir", results, "--param", "test_data_ratio=0.4",
     ])
     #expect(missing.status == 1)
     #expect(missing.stderr.contains("run the data-engineer flow with the same parameters first"))
     #expect(missing.stderr.contains("Failing tasks:\n  read_split_data: Failed"))
     // Expected 55 of 60 from an independent Python k-NN over the same shuffle (seed 2).
-    let output = try sample.run([
+    let output = try await sample.run([
       "run", "main-flow", "--results-dir", results, "--param", "test_data_ratio=0.4",
       "--log-format", "json",
     ])
@@ -78,29 +78,29 @@ struct IrisPipelineTests {
   }
 
   @Test("the graph renders without running anything; list shows the flows")
-  func graphAndList() throws {
-    let dot = try sample.run(["visualize", "data-engineer"])
+  func graphAndList() async throws {
+    let dot = try await sample.run(["visualize", "data-engineer"])
     #expect(dot.status == 0)
     #expect(dot.stdout.hasPrefix("digraph \"data-engineer\" {"))
     #expect(dot.stdout.contains("test_data_ratio: Double"))
     #expect(!dot.stderr.contains("Beginning Flow run"))
-    let mermaid = try sample.run(["visualize", "main-flow", "--format", "mermaid"])
+    let mermaid = try await sample.run(["visualize", "main-flow", "--format", "mermaid"])
     #expect(mermaid.stdout.hasPrefix("flowchart TD"))
-    let list = try sample.run(["list"])
+    let list = try await sample.run(["list"])
     #expect(list.stdout.contains("main-flow (default)"))
     #expect(list.stdout.contains("--param test_data_ratio=<Double>  (default 0.2)"))
     #expect(list.stdout.contains("--param split_seed=<Int>  (default 2)"))
   }
 
   @Test("bad input is a usage error naming the problem")
-  func usageErrors() throws {
-    let unknown = try sample.run(["run", "--param", "ratio=0.3"])
+  func usageErrors() async throws {
+    let unknown = try await sample.run(["run", "--param", "ratio=0.3"])
     #expect(unknown.status == 64)
     #expect(unknown.stderr.contains("has no parameter 'ratio'; its parameters are"))
-    let value = try sample.run(["run", "--param", "test_data_ratio=lots"])
+    let value = try await sample.run(["run", "--param", "test_data_ratio=lots"])
     #expect(value.status == 64)
     #expect(value.stderr.contains("expects a value of type Double, and 'lots' is not one"))
-    let level = try sample.run(["run"], environment: ["FLOW_LOG_LEVEL": "loud"])
+    let level = try await sample.run(["run"], environment: ["FLOW_LOG_LEVEL": "loud"])
     #expect(level.status == 64)
     #expect(level.stderr.contains("'loud' is not a log level"))
   }

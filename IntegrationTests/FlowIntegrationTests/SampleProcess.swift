@@ -23,9 +23,13 @@ struct SampleProcess {
   }
 
   /// Runs the binary with `arguments` in `directory` (default: a fresh temporary one).
+  ///
+  /// Async, and blocking no thread of the cooperative pool (pipes are read on their own
+  /// threads, the exit is awaited through `terminationHandler`), so that other tests keep
+  /// running while the sample does.
   func run(
     _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
-  ) throws -> Output {
+  ) async throws -> Output {
     let process = Process()
     process.executableURL = try binary()
     process.arguments = arguments
@@ -41,45 +45,56 @@ struct SampleProcess {
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    try process.run()
-    // Read standard error on another thread so that neither pipe can fill up and block.
-    let errors = Mutexed(Data())
-    let reader = Thread { errors.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errors.isSet { usleep(1000) }
+    let stdout = PipeReader(out)
+    let stderr = PipeReader(err)
+    let status = await withCheckedContinuation {
+      (continuation: CheckedContinuation<Int32, Never>) in
+      process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+      do {
+        try process.run()
+      } catch {
+        process.terminationHandler = nil
+        continuation.resume(returning: -1)
+      }
+    }
+    guard status != -1 else { throw CocoaError(.executableLoad) }
     return Output(
-      status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-      stderr: String(decoding: errors.value, as: UTF8.self))
+      status: status, stdout: String(decoding: await stdout.data(), as: UTF8.self),
+      stderr: String(decoding: await stderr.data(), as: UTF8.self))
   }
 }
 
-/// A value set once by another thread.
-final class Mutexed: @unchecked Sendable {
-  // @unchecked: every access goes through `lock`.
+/// Reads a pipe to its end on a thread of its own.
+final class PipeReader: @unchecked Sendable {
+  // @unchecked: `result` and `waiter` are only touched under `lock`.
   private let lock = NSLock()
-  private var stored: Data
-  private var done = false
+  private var result: Data?
+  private var waiter: CheckedContinuation<Data, Never>?
 
-  init(_ value: Data) { stored = value }
-
-  func set(_ value: Data) {
-    lock.lock()
-    stored = value
-    done = true
-    lock.unlock()
+  init(_ pipe: Pipe) {
+    let handle = pipe.fileHandleForReading
+    Thread { [self] in
+      let data = handle.readDataToEndOfFile()
+      lock.lock()
+      result = data
+      let waiter = self.waiter
+      self.waiter = nil
+      lock.unlock()
+      waiter?.resume(returning: data)
+    }.start()
   }
 
-  var isSet: Bool {
-    lock.lock()
-    defer { lock.unlock() }
-    return done
-  }
-
-  var value: Data {
-    lock.lock()
-    defer { lock.unlock() }
-    return stored
+  /// Everything the pipe carried, once its writer closed it.
+  func data() async -> Data {
+    await withCheckedContinuation { continuation in
+      lock.lock()
+      if let result {
+        lock.unlock()
+        continuation.resume(returning: result)
+      } else {
+        waiter = continuation
+        lock.unlock()
+      }
+    }
   }
 }

@@ -7,8 +7,8 @@ struct TicketSampleTests {
   let sample = SampleProcess(name: "ticket-model-evaluation")
 
   @Test("with no arguments: one run on the bundled data, one JSON line on stdout, logs on stderr")
-  func defaultRun() throws {
-    let output = try sample.run([])
+  func defaultRun() async throws {
+    let output = try await sample.run([])
     #expect(output.status == 0, "stderr: \(output.stderr)")
     let lines = output.stdout.split(separator: "\n")
     #expect(lines.count == 1)
@@ -23,7 +23,7 @@ struct TicketSampleTests {
   }
 
   @Test("batch-size=all over a file gives numpy's metrics; a seed repeats a draw")
-  func allRowsAndSeeds() throws {
+  func allRowsAndSeeds() async throws {
     let fixture = FileManager.default.temporaryDirectory.appendingPathComponent(
       "incidents-\(UUID().uuidString).csv")
     // Three incidents: 2 h, 30 h and 300 h to close; priorities Critical, High, Low.
@@ -37,7 +37,7 @@ struct TicketSampleTests {
       """.utf8
     ).write(to: fixture)
     defer { try? FileManager.default.removeItem(at: fixture) }
-    let output = try sample.run([
+    let output = try await sample.run([
       "--param", "batch-size=all", "--param", "data-url=\(fixture.path)", "--log-level", "error",
     ])
     #expect(output.status == 0, "stderr: \(output.stderr)")
@@ -55,8 +55,8 @@ struct TicketSampleTests {
     #expect(target["max"] == Double(300 * 3600))
     #expect(target["median"] == Double(30 * 3600))
     let seeded = ["--param", "sample-seed=7", "--param", "batch-size=50", "--log-level", "error"]
-    let first = try sample.run(seeded)
-    let second = try sample.run(seeded)
+    let first = try await sample.run(seeded)
+    let second = try await sample.run(seeded)
     func metricsPart(_ text: String) -> Substring {
       text[text.range(of: "\"data\"")!.lowerBound...]
     }
@@ -65,21 +65,21 @@ struct TicketSampleTests {
   }
 
   @Test("bad input is a usage error; a failing run exits 1 naming the failing task")
-  func errors() throws {
-    let bad = try sample.run(["--param", "batch-size=abc"])
+  func errors() async throws {
+    let bad = try await sample.run(["--param", "batch-size=abc"])
     #expect(bad.status == 64)
     #expect(
       bad.stderr.contains(
         "parameter 'batch-size' expects a value of type BatchSize, and 'abc' is not one"))
     #expect(bad.stdout.isEmpty)
-    let missing = try sample.run([
+    let missing = try await sample.run([
       "--param", "data-url=/nonexistent/incidents.zip", "--log-level", "critical",
     ])
     #expect(missing.status == 1)
     #expect(missing.stderr.contains("Failing tasks:\n  get_ticket_data_batch: Failed"))
     #expect(
       missing.stderr.contains("cannot read the incident data at '/nonexistent/incidents.zip'"))
-    let list = try sample.run(["list"])
+    let list = try await sample.run(["list"])
     #expect(list.stdout.contains("--param batch-size=<BatchSize>  (default 1000)"))
     #expect(list.stdout.contains("schedule: every 60.0 seconds (GMT)"))
   }

@@ -53,14 +53,15 @@ struct ScheduleCommand: AsyncParsableCommand {
     let parameters = try options.parameterValues(for: flow)
     let logger = try options.logger(label: flow.name)
     output.write("Scheduling flow '\(flow.name)': \(schedule)\n", .standardError)
-    let signals = SystemSignalStop()  // Ctrl-C or SIGTERM: the running run finishes first
-    defer { signals.cancel() }
+    // Ctrl-C or SIGTERM: the running run finishes first, then the schedule stops.
+    let signals = invocation.handlingSignals ? SystemSignalStop() : nil
+    defer { signals?.cancel() }
     let summary: ScheduleRunnerSummary
     do {
       summary = try await flow.runOnSchedule(
         parameters: parameters, executor: options.flowExecutor,
         environment: RunEnvironment(logger: logger),
-        options: ScheduleRunnerOptions(maxRuns: maxRuns), stop: signals.stop
+        options: ScheduleRunnerOptions(maxRuns: maxRuns), stop: signals?.stop
       ) { _, result in
         output.write(report(result), .standardError)
       }

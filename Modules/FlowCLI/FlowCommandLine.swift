@@ -41,6 +41,7 @@ public struct FlowCommandLine: Sendable {
   struct Invocation: Sendable {
     let commandLine: FlowCommandLine
     let output: FlowCommandOutput
+    let handlingSignals: Bool
   }
 
   /// Runs the command given by the process's arguments and exits with its status.
@@ -54,10 +55,16 @@ public struct FlowCommandLine: Sendable {
 
   /// Runs the command `arguments` describe and returns the exit status: 0 on success, 1 when a
   /// run fails, 64 for a usage error (the message names what is wrong), 0 for `--help`.
-  public func execute(_ arguments: [String], output: FlowCommandOutput = .standard) async
-    -> Int32
-  {
-    await Self.$current.withValue(Invocation(commandLine: self, output: output)) {
+  ///
+  /// With `handlingSignals` (the default), `schedule` turns SIGINT and SIGTERM into a graceful
+  /// stop while it runs; pass false where the process's signal handling belongs to someone
+  /// else (signal dispositions are process-wide, e.g. in a test process).
+  public func execute(
+    _ arguments: [String], output: FlowCommandOutput = .standard, handlingSignals: Bool = true
+  ) async -> Int32 {
+    let invocation = Invocation(
+      commandLine: self, output: output, handlingSignals: handlingSignals)
+    return await Self.$current.withValue(invocation) {
       do {
         var command = try RootCommand.parseAsRoot(arguments)
         if var asyncCommand = command as? any AsyncParsableCommand {

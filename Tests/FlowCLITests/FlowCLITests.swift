@@ -75,7 +75,7 @@ func execute(_ arguments: String...) async -> (
     arguments
       + (arguments.first == "run" || arguments.first == "schedule"
         ? ["--log-level", "critical"] : []),
-    output: captured.output)
+    output: captured.output, handlingSignals: false)
   return (status, captured, recorder)
 }
 
@@ -85,7 +85,8 @@ struct FlowCLITests {
   func defaultRun() async {
     let recorder = Recorder()
     let captured = Captured()
-    let status = await commandLine(recorder).execute([], output: captured.output)
+    let status = await commandLine(recorder).execute(
+      [], output: captured.output, handlingSignals: false)
     #expect(status == 0, "\(captured.err)")
     #expect(recorder.all == ["10 0.5 x [1] 1/[] nil"])
     #expect(captured.err.contains("Flow run 'main': Success"))
@@ -160,7 +161,8 @@ struct FlowCLITests {
   func usageErrors(arguments: [String], message: String) async {
     let recorder = Recorder()
     let captured = Captured()
-    let status = await commandLine(recorder).execute(arguments, output: captured.output)
+    let status = await commandLine(recorder).execute(
+      arguments, output: captured.output, handlingSignals: false)
     #expect(status == 64)
     #expect(captured.err.contains(message), "stderr: \(captured.err)")
     #expect(recorder.all.isEmpty)
