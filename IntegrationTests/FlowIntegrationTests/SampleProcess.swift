@@ -1,6 +1,12 @@
 import Foundation
 import Testing
 
+/// The samples' end-to-end tests, one process at a time: a debug sample binary takes a core
+/// for a second or two, and running a dozen at once on a small machine would starve the unit
+/// tests that measure wall time.
+@Suite("Samples, end to end", .serialized)
+struct SampleSuites {}
+
 /// A sample executable run as a real process, as a newcomer would.
 struct SampleProcess {
   struct Output {
