@@ -10,9 +10,15 @@ import Testing
 
 /// A running `flow` process whose output is read as it comes.
 final class FlowProcess: Sendable {
+  final class Buffer: Sendable {
+    private let data = Mutex(Data())
+    func append(_ more: Data) { data.withLock { $0.append(more) } }
+    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+  }
+
   let process: Process
-  private let out = Mutex(Data())
-  private let err = Mutex(Data())
+  private let out = Buffer()
+  private let err = Buffer()
 
   init(_ arguments: [String]) throws {
     process = Process()
@@ -24,11 +30,11 @@ final class FlowProcess: Sendable {
     process.standardError = stderr
     stdout.fileHandleForReading.readabilityHandler = { [out] handle in
       let data = handle.availableData
-      out.withLock { $0.append(data) }
+      out.append(data)
     }
     stderr.fileHandleForReading.readabilityHandler = { [err] handle in
       let data = handle.availableData
-      err.withLock { $0.append(data) }
+      err.append(data)
     }
     try process.run()
   }
@@ -43,8 +49,8 @@ final class FlowProcess: Sendable {
     return try #require(found, "flow not found next to \(candidates.map(\.path))")
   }
 
-  var stdout: String { out.withLock { String(decoding: $0, as: UTF8.self) } }
-  var stderr: String { err.withLock { String(decoding: $0, as: UTF8.self) } }
+  var stdout: String { out.text }
+  var stderr: String { err.text }
 
   /// Waits (polling, up to `timeout`) for a standard-error line containing `text`; returns it.
   func line(containing text: String, timeout: Duration = .seconds(60)) async throws -> String {
@@ -200,7 +206,9 @@ struct ClusterIntegrationTests {
     let scheduler = try port(of: listening)
     let worker = try FlowProcess(["worker", "--connect", address])
     _ = try await demo.line(containing: "worker joined", timeout: .seconds(60)) as String?
+    // An HTTP request reads as a huge length prefix; a small frame of garbage as malformed.
     try sendRaw(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), port: scheduler, halfClose: false)
+    try sendRaw([0, 0, 0, 8] + Array("GARBAGE!".utf8), port: scheduler, halfClose: false)
     try sendRaw([0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3], port: scheduler, halfClose: false)
     try sendRaw([0, 0, 0, 40, 0x53, 0x46, 1], port: scheduler, halfClose: true)
     #expect(try await demo.exit() == 0, "\(demo.stderr)")
