@@ -72,7 +72,8 @@ enum TaskRunner {
         flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
         taskSlug: node.slug, taskRunID: runID, mapIndex: job.mapIndex,
         attempt: attempts, parameters: settings.parameters,
-        environment: settings.environment, logSink: settings.log)
+        environment: settings.environment, logSink: settings.log,
+        scheduledStartTime: settings.scheduledStart)
       do {
         let value: any Sendable
         if let session = settings.session {
@@ -88,7 +89,7 @@ enum TaskRunner {
               return try await attempt(
                 config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
             }
-            let (value, lines) = try await StdoutCapture.capture {
+            let (outcome, lines) = await StdoutCapture.capture {
               try await attempt(
                 config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
             }
@@ -96,7 +97,7 @@ enum TaskRunner {
             for line in lines {
               settings.log.append(.message(line), at: clock.now(), subject: lineSubject)
             }
-            return value
+            return try outcome.get()
           }
         }
         if let (plan, context) = results {
