@@ -105,7 +105,11 @@ let package = Package(
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
     .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
     .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
-    .testTarget(name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"]),
+    .testTarget(
+      name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"],
+      exclude: ["Resources/README.md"],
+      resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]
+    ),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(
