@@ -127,7 +127,7 @@ func port(of line: String) throws -> Int {
   return try #require(Int(address.split(separator: ":").last ?? ""))
 }
 
-@Suite("cluster: scheduler and worker processes on loopback", .timeLimit(.minutes(3)))
+@Suite("cluster: scheduler and worker processes on loopback", .serialized, .timeLimit(.minutes(3)))
 struct ClusterIntegrationTests {
   @Test(
     "a local cluster of 2 workers gives exactly the sequential results",
