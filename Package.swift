@@ -62,7 +62,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "FlowBench",
-      dependencies: ["FlowCore", "FlowExecutors"],
+      dependencies: ["FlowCore", "FlowExecutors", "FlowScheduling"],
       path: "Tools/FlowBench"
     ),
     .executableTarget(
