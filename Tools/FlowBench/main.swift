@@ -336,11 +336,16 @@ let workloads: [Workload] = [
 // MARK: Running and reporting
 
 // Top-level globals above are initialized in order, so options are read only here.
-let usage = "usage: flow-bench [--quick] [--json] [--only KEY,...]"
+let usage = "usage: flow-bench [--quick] [--json] [--only KEY,...] [--tasks N]"
 var arguments = Array(CommandLine.arguments.dropFirst())
 var only: Set<String>?
 if let position = arguments.firstIndex(of: "--only"), position + 1 < arguments.count {
   only = Set(arguments[position + 1].split(separator: ",").map(String.init))
+  arguments.removeSubrange(position...position + 1)
+}
+var taskCount: Int?
+if let position = arguments.firstIndex(of: "--tasks"), position + 1 < arguments.count {
+  taskCount = Int(arguments[position + 1])
   arguments.removeSubrange(position...position + 1)
 }
 if arguments.first == "--memory-child" {
@@ -354,7 +359,11 @@ for argument in arguments where !["--quick", "--json"].contains(argument) {
 }
 
 let quick = arguments.contains("--quick")
-let sizes = quick ? Sizes.quick : Sizes()
+var sizes = quick ? Sizes.quick : Sizes()
+if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grows
+  sizes.independent = taskCount
+  sizes.graph = taskCount
+}
 var rows: [(workload: Workload, figure: Figure)] = []
 for workload in workloads where only?.contains(workload.key) ?? true {
   rows.append((workload, try await workload.measure(sizes)))
