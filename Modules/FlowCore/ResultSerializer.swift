@@ -59,11 +59,13 @@ public struct ResultSerializer: Sendable {
       return ResultSerializer(
         name: "void", typeName: typeName, encodeValue: { _ in Data() }, decodeValue: { _ in () })
     }
-    guard let codable = T.self as? any Codable.Type else { return nil }
+    guard let codable = T.self as? any (Codable & Sendable).Type else { return nil }
     return json(codable, typeName: typeName)
   }
 
-  private static func json<T: Codable>(_ type: T.Type, typeName: String) -> ResultSerializer {
+  private static func json<T: Codable & Sendable>(_ type: T.Type, typeName: String)
+    -> ResultSerializer
+  {
     ResultSerializer(
       name: "json", typeName: typeName,
       encodeValue: { value in
@@ -72,6 +74,6 @@ public struct ResultSerializer: Sendable {
         // A top-level nil or scalar is valid JSON with Foundation's encoder.
         return try encoder.encode(value as! T)
       },
-      decodeValue: { data in try JSONDecoder().decode(T.self, from: data) as! any Sendable })
+      decodeValue: { data in try JSONDecoder().decode(T.self, from: data) })
   }
 }

@@ -10,6 +10,8 @@ import Foundation
 //   swift run -c release flow-bench --quick    small sizes, in seconds (CI); targets not judged
 //   swift run -c release flow-bench --json     one JSON object (for Tools/Peers/compare)
 //   swift run -c release flow-bench --only cron_next_ns,chain_us_per_task   some rows only
+//   swift run -c release flow-bench --compare-to Tools/FlowBench/baseline.json
+//       marks every figure more than 20% worse than the committed one, and exits 1 if any is
 //
 // Adding a workload is one function returning a `Figure`, listed in `workloads` below.
 
@@ -336,11 +338,25 @@ let workloads: [Workload] = [
 // MARK: Running and reporting
 
 // Top-level globals above are initialized in order, so options are read only here.
-let usage = "usage: flow-bench [--quick] [--json] [--only KEY,...] [--tasks N]"
+let usage = "usage: flow-bench [--quick] [--json] [--only KEY,...] [--tasks N] [--compare-to FILE]"
 var arguments = Array(CommandLine.arguments.dropFirst())
 var only: Set<String>?
 if let position = arguments.firstIndex(of: "--only"), position + 1 < arguments.count {
   only = Set(arguments[position + 1].split(separator: ",").map(String.init))
+  arguments.removeSubrange(position...position + 1)
+}
+/// Figures of an earlier `--json` run (the committed Tools/FlowBench/baseline.json), by key.
+var committed: [String: Double]?
+if let position = arguments.firstIndex(of: "--compare-to"), position + 1 < arguments.count {
+  let path = arguments[position + 1]
+  guard let data = FileManager.default.contents(atPath: path),
+    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+  else {
+    FileHandle.standardError.write(
+      Data("flow-bench: cannot read the JSON figures in \(path)\n".utf8))
+    exit(2)
+  }
+  committed = object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
   arguments.removeSubrange(position...position + 1)
 }
 var taskCount: Int?
@@ -413,4 +429,21 @@ if arguments.contains("--json") {
         + pad(format(ratio(workload, figure)) + "×", 18) + workload.baseline)
   }
   if !quick { print("\(rows.count - missed) of \(rows.count) targets met") }
+}
+
+if let committed {
+  // Worse by more than 20% than the committed figure: a regression to look at (machines and
+  // their load differ, so rerun before believing one).
+  var regressions = 0
+  for (workload, figure) in rows {
+    guard let old = committed[workload.key], old > 0, figure.value > 0 else { continue }
+    let worse = workload.target.higherIsBetter ? old / figure.value : figure.value / old
+    let verdict = worse > 1.2 ? "REGRESSION" : "ok"
+    if worse > 1.2 { regressions += 1 }
+    let line =
+      "\(workload.key): \(format(figure.value)) vs committed \(format(old)) \(workload.unit), "
+      + "cost ×\(String(format: "%.2f", worse)) \(verdict)\n"
+    FileHandle.standardError.write(Data(line.utf8))
+  }
+  if regressions > 0 { exit(1) }
 }

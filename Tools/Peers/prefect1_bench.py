@@ -63,8 +63,8 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--memory-child":
         return memory_child(int(sys.argv[2]))
     small = quick()
-    independent = 50 if small else 2_000
-    chain = 50 if small else 1_000
+    independent = 50 if small else 1_000
+    chain = 50 if small else 500
     graph = 500 if small else 10_000
     repetitions = 1 if small else 3
     figures = {}
@@ -98,7 +98,7 @@ def main():
         tz = pendulum.timezone("Europe/Berlin")
     except ImportError:
         pass
-    calls = 500 if small else 20_000
+    calls = 500 if small else 2_000
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).astimezone(tz)
     instants = [start + datetime.timedelta(seconds=i * 365 * 86_400 / calls) for i in range(calls)]
 

@@ -50,8 +50,8 @@ def chain(count: int):
 
 def main():
     small = quick()
-    independent = 20 if small else 500
-    length = 20 if small else 200
+    independent = 20 if small else 300
+    length = 20 if small else 150
     repetitions = 1 if small else 3
     figures = {}
     seconds = median_seconds(repetitions, lambda: sequential(independent))
