@@ -10,7 +10,7 @@ import Foundation
 //   swift run -c release flow-bench --quick    small sizes, in seconds (CI); targets not judged
 //   swift run -c release flow-bench --json     one JSON object (for Tools/Peers/compare)
 //   swift run -c release flow-bench --only cron_next_ns,chain_us_per_task   some rows only
-//   swift run -c release flow-bench --compare-to Tools/FlowBench/baseline.json
+//   swift run -c release flow-bench --compare-to Tools/Baselines/flow-bench.json
 //       marks every figure more than 20% worse than the committed one, and exits 1 if any is
 //
 // Adding a workload is one function returning a `Figure`, listed in `workloads` below.
@@ -345,7 +345,7 @@ if let position = arguments.firstIndex(of: "--only"), position + 1 < arguments.c
   only = Set(arguments[position + 1].split(separator: ",").map(String.init))
   arguments.removeSubrange(position...position + 1)
 }
-/// Figures of an earlier `--json` run (the committed Tools/FlowBench/baseline.json), by key.
+/// Figures of an earlier `--json` run (the committed Tools/Baselines/flow-bench.json), by key.
 var committed: [String: Double]?
 if let position = arguments.firstIndex(of: "--compare-to"), position + 1 < arguments.count {
   let path = arguments[position + 1]
