@@ -12,7 +12,10 @@ let package = Package(
     .library(name: "FlowResults", targets: ["FlowResults"]),
     .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
-    .executable(name: "iris-flow", targets: ["IrisFlow"]),
+    .library(name: "FlowCLI", targets: ["FlowCLI"]),
+    .library(name: "TicketModel", targets: ["TicketModel"]),
+    .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
+    .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
     .executable(name: "flow", targets: ["FlowTool"]),
   ],
@@ -20,6 +23,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
@@ -51,13 +55,38 @@ let package = Package(
       dependencies: ["FlowCore", .product(name: "HeapModule", package: "swift-collections")],
       path: "Modules/FlowTesting"
     ),
-    .executableTarget(
-      name: "IrisFlow",
+    .target(
+      name: "FlowCLI",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults",
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowScheduling",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
-      path: "Samples/IrisFlow",
+      path: "Modules/FlowCLI"
+    ),
+    .target(
+      name: "TicketModel",
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowScheduling",
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ],
+      path: "Samples/TicketModelEvaluation/TicketModel",
+      resources: [
+        .copy("Resources/incident_event_log.zip"), .copy("Resources/LICENSE-DATA.md"),
+      ]
+    ),
+    .executableTarget(
+      name: "TicketModelEvaluation",
+      dependencies: ["TicketModel", "FlowCLI", .product(name: "Logging", package: "swift-log")],
+      path: "Samples/TicketModelEvaluation/Main"
+    ),
+    .executableTarget(
+      name: "IrisPipeline",
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowCLI",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Samples/IrisPipeline",
       resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]
     ),
     .executableTarget(
@@ -86,8 +115,13 @@ let package = Package(
       resources: [.copy("Resources/cron-cronsim.jsonl")]
     ),
     .testTarget(
+      name: "FlowCLITests", dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling"]),
+    .testTarget(
+      name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
+      resources: [.copy("Resources/incident_event_log_first1000.csv")]),
+    .testTarget(
       name: "FlowIntegrationTests",
-      dependencies: ["IrisFlow", "FlowTool"],
+      dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool"],
       path: "IntegrationTests/FlowIntegrationTests"
     ),
   ]
