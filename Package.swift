@@ -117,7 +117,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "FlowBench",
-      dependencies: ["FlowCore", "FlowExecutors"],
+      dependencies: ["FlowCore", "FlowExecutors", "FlowScheduling"],
       path: "Tools/FlowBench"
     ),
     .executableTarget(
