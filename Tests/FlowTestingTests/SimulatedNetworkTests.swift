@@ -20,7 +20,7 @@ struct SimulatedNetworkTests {
       network.onDeliver = { [unowned self] from, to, message in
         delivered.append((from, to, message, sim.now))
       }
-      network.onConnectionLost = { [unowned self] node, peer in lost.append((node, peer, sim.now)) }
+      network.onConnectionLost = { [unowned self] node, peer, _ in lost.append((node, peer, sim.now)) }
     }
   }
 
@@ -101,7 +101,7 @@ struct SimulatedNetworkTests {
     let net = Harness(
       seed: 6, conditions: NetworkConditions(latency: .fixed(.milliseconds(1))),
       mode: .connections(detection: .fixed(.milliseconds(300))))
-    #expect(net.network.connect(0, 1))
+    #expect(net.network.connect(0, 1) == 1)
     net.network.send(1, from: 0, to: 1)
     net.sim.schedule(after: .microseconds(500)) {
       net.network.block(from: 1, to: 0)  // one way is enough to break a connection
@@ -111,9 +111,9 @@ struct SimulatedNetworkTests {
     #expect(net.delivered.isEmpty)  // message 1 was in flight on the broken connection
     #expect(net.lost.map { [$0.node, $0.peer] }.sorted { $0[0] < $1[0] } == [[0, 1], [1, 0]])
     #expect(net.lost.allSatisfy { $0.at == .microseconds(300_500) })
-    #expect(!net.network.connect(0, 1))  // still cut
+    #expect(net.network.connect(0, 1) == nil)  // still cut
     net.network.heal()
-    #expect(net.network.connect(0, 1))
+    #expect(net.network.connect(0, 1) == 2)
   }
 
   @Test("with connections, a crash tells the peers but not the crashed node")

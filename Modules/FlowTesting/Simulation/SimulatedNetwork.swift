@@ -69,8 +69,12 @@ public final class SimulatedNetwork<Message> {
   public let mode: NetworkMode
   /// Called when `message` from `from` arrives at `to`.
   public var onDeliver: (_ from: Int, _ to: Int, _ message: Message) -> Void = { _, _, _ in }
-  /// Called when `node` learns that its connection to `peer` is gone (connections mode).
-  public var onConnectionLost: (_ node: Int, _ peer: Int) -> Void = { _, _ in }
+  /// Called when `node` learns that its connection number `connection` to `peer` is gone
+  /// (connections mode; `connection` is what ``connect(_:_:)`` returned, or -1 when a connect
+  /// attempt failed).
+  public var onConnectionLost: (_ node: Int, _ peer: Int, _ connection: Int) -> Void = {
+    _, _, _ in
+  }
   /// A number identifying a message in the trace (e.g. its kind and task index).
   public var traceTag: (Message) -> UInt64 = { _ in 0 }
 
@@ -83,6 +87,7 @@ public final class SimulatedNetwork<Message> {
   private var connected: [Bool]
   private var down: [Bool]
   private var paused: [Bool]
+  private var incarnations: [Int]
   private var held: [[() -> Void]]
 
   /// A network of `nodeCount` nodes on `simulator`'s queue.
@@ -102,6 +107,7 @@ public final class SimulatedNetwork<Message> {
     connected = Array(repeating: false, count: links)
     down = Array(repeating: false, count: nodeCount)
     paused = Array(repeating: false, count: nodeCount)
+    incarnations = Array(repeating: 0, count: nodeCount)
     held = Array(repeating: [], count: nodeCount)
   }
 
@@ -164,6 +170,7 @@ public final class SimulatedNetwork<Message> {
   public func crash(_ node: Int) {
     guard !down[node] else { return }
     down[node] = true
+    incarnations[node] += 1
     paused[node] = false
     held[node] = []
     simulator.record(NetworkTrace.node, node: node, value: 0)
@@ -202,20 +209,27 @@ public final class SimulatedNetwork<Message> {
   /// Whether `a` and `b` are connected (connections mode).
   public func isConnected(_ a: Int, _ b: Int) -> Bool { connected[pair(a, b)] }
 
-  /// Opens a connection between `a` and `b`; returns false, and tells `a` after the detection
-  /// delay that it failed, when either is down or a link between them is cut.
+  /// The number of the open connection between `a` and `b`, if there is one.
+  public func connection(_ a: Int, _ b: Int) -> Int? {
+    connected[pair(a, b)] ? epoch[pair(a, b)] : nil
+  }
+
+  /// Opens a connection between `a` and `b` and returns its number (a new one each time);
+  /// returns nil, and tells `a` after the detection delay that it failed, when either is down
+  /// or a link between them is cut. An open connection is returned as it is.
   @discardableResult
-  public func connect(_ a: Int, _ b: Int) -> Bool {
+  public func connect(_ a: Int, _ b: Int) -> Int? {
     let key = pair(a, b)
-    if connected[key] { return true }
+    if connected[key] { return epoch[key] }
     guard !down[a], !down[b], !blocked[link(a, b)], !blocked[link(b, a)] else {
-      notifyLost(a, peer: b, epoch: epoch[key])
-      return false
+      simulator.record(NetworkTrace.connect, node: a, peer: b, value: 0)
+      notifyLost(a, peer: b, connection: -1)
+      return nil
     }
     connected[key] = true
     epoch[key] += 1
-    simulator.record(NetworkTrace.connect, node: a, peer: b)
-    return true
+    simulator.record(NetworkTrace.connect, node: a, peer: b, value: UInt64(epoch[key]))
+    return epoch[key]
   }
 
   /// Closes the connection between `a` and `b`; both ends are told (as a reset would).
