@@ -12,6 +12,7 @@ let package = Package(
     .library(name: "FlowResults", targets: ["FlowResults"]),
     .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
+    .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
     .executable(name: "iris-flow", targets: ["IrisFlow"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
     .executable(name: "flow", targets: ["FlowTool"]),
@@ -51,6 +52,11 @@ let package = Package(
       dependencies: ["FlowCore", .product(name: "HeapModule", package: "swift-collections")],
       path: "Modules/FlowTesting"
     ),
+    .target(
+      name: "FlowClusterCore",
+      dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+      path: "Modules/FlowClusterCore"
+    ),
     .executableTarget(
       name: "IrisFlow",
       dependencies: [
@@ -76,6 +82,7 @@ let package = Package(
     .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
     .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
+    .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(
