@@ -49,7 +49,10 @@ let package = Package(
     ),
     .target(
       name: "FlowTesting",
-      dependencies: ["FlowCore", .product(name: "HeapModule", package: "swift-collections")],
+      dependencies: [
+        "FlowCore", .product(name: "HeapModule", package: "swift-collections"),
+        "FlowState", "FlowScheduling", "FlowClusterCore",
+      ],
       path: "Modules/FlowTesting"
     ),
     .target(
@@ -75,13 +78,16 @@ let package = Package(
       name: "FlowTool",
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "FlowTesting",
       ],
       path: "Tools/FlowTool"
     ),
     .testTarget(name: "FlowStateTests", dependencies: ["FlowState"]),
     .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
-    .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
+    .testTarget(
+      name: "FlowTestingTests",
+      dependencies: ["FlowTesting", "FlowCore", "FlowState", "FlowScheduling", "FlowClusterCore"]),
     .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),

@@ -20,7 +20,9 @@ struct SimulatedNetworkTests {
       network.onDeliver = { [unowned self] from, to, message in
         delivered.append((from, to, message, sim.now))
       }
-      network.onConnectionLost = { [unowned self] node, peer, _ in lost.append((node, peer, sim.now)) }
+      network.onConnectionLost = { [unowned self] node, peer, _ in
+        lost.append((node, peer, sim.now))
+      }
     }
   }
 

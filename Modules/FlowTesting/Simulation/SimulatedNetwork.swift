@@ -41,7 +41,8 @@ public struct NetworkMode: Sendable {
 
   /// Independent messages: a lost message is simply gone (UDP).
   public static let datagrams = NetworkMode(kind: .datagrams)
-  /// Connections between pairs of nodes, as TCP gives them: a lost message, a partition or a
+  /// Connections between pairs of nodes, as TCP gives them: messages arrive in order and at
+  /// most once (duplication and reordering do not apply); a lost message, a partition or a
   /// crashed peer breaks the connection, and both ends (the crashed one excepted) are told
   /// after `detection` (a reset, a keepalive timeout); messages in flight on a broken
   /// connection are lost.
@@ -239,22 +240,24 @@ public final class SimulatedNetwork<Message> {
 
   private func breakConnection(_ a: Int, _ b: Int) {
     let key = pair(a, b)
+    let lost = epoch[key]
     connected[key] = false
-    epoch[key] += 1
-    simulator.record(NetworkTrace.disconnect, node: a, peer: b)
-    notifyLost(a, peer: b, epoch: epoch[key])
-    notifyLost(b, peer: a, epoch: epoch[key])
+    simulator.record(NetworkTrace.disconnect, node: a, peer: b, value: UInt64(lost))
+    notifyLost(a, peer: b, connection: lost)
+    notifyLost(b, peer: a, connection: lost)
   }
 
-  private func notifyLost(_ node: Int, peer: Int, epoch lostEpoch: Int) {
+  private func notifyLost(_ node: Int, peer: Int, connection: Int) {
     guard !down[node], case .connections(let detection) = mode.kind else { return }
     let delay = detection.sampleNanoseconds(&random)
-    simulator.schedule(afterNanoseconds: delay, NetworkTrace.connectionLost, node: node, peer: peer)
-    {
-      [self] in
-      // A node that crashed meanwhile hears nothing; a newer connection makes it moot.
-      guard !down[node], epoch[pair(node, peer)] == lostEpoch else { return }
-      onConnectionLost(node, peer)
+    let incarnation = incarnations[node]
+    simulator.schedule(
+      afterNanoseconds: delay, NetworkTrace.connectionLost, node: node, peer: peer,
+      value: UInt64(bitPattern: Int64(connection))
+    ) { [self] in
+      // A node that crashed meanwhile (even if restarted since) hears nothing.
+      guard !down[node], incarnations[node] == incarnation else { return }
+      onConnectionLost(node, peer, connection)
     }
   }
 
@@ -281,11 +284,12 @@ public final class SimulatedNetwork<Message> {
       if usesConnections { breakConnection(from, to) }
       return
     }
-    let copies = random.chance(conditions.duplicateRate) ? 2 : 1
+    // A connection (TCP) never duplicates nor reorders: those faults apply to datagrams only.
+    let copies = !usesConnections && random.chance(conditions.duplicateRate) ? 2 : 1
     if copies == 2 { simulator.record(NetworkTrace.duplicate, node: from, peer: to, value: tag) }
     for _ in 0..<copies {
       var time = simulator.nowNanoseconds + conditions.latency.sampleNanoseconds(&random)
-      if !conditions.reorder {
+      if usesConnections || !conditions.reorder {
         time = max(time, lastDelivery[key] + 1)
         lastDelivery[key] = time
       }
