@@ -100,7 +100,7 @@ let package = Package(
     ),
     .testTarget(
       name: "FlowIntegrationTests",
-      dependencies: ["IrisFlow"],
+      dependencies: ["IrisFlow", "FlowTool"],
       path: "IntegrationTests/FlowIntegrationTests"
     ),
   ]

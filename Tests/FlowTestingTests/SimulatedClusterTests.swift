@@ -15,23 +15,6 @@ func requireOK(_ report: ClusterSimulation.Report) throws {
   }
 }
 
-/// A scheduler that forgets the `nth` result it reports (a lost-result bug).
-struct ForgetfulScheduler: SimulatedClusterScheduler {
-  var real: ClusterSchedulerStateMachine
-  var nth: Int
-  var seen = 0
-
-  mutating func handle(
-    _ event: ClusterSchedulerStateMachine.Event
-  ) -> [ClusterSchedulerStateMachine.Action] {
-    real.handle(event).filter { action in
-      guard case .taskFinished = action else { return true }
-      seen += 1
-      return seen != nth
-    }
-  }
-}
-
 /// A scheduler that reports every successful result twice (a double-commit bug).
 struct StutteringScheduler: SimulatedClusterScheduler {
   var real: ClusterSchedulerStateMachine
@@ -155,13 +138,14 @@ struct SimulatedClusterTests {
   func forgetfulScheduler() async throws {
     let report = await ClusterSimulation.run(
       seed: 3, options: .init(faults: .none)
-    ) { ForgetfulScheduler(real: ClusterSchedulerStateMachine(configuration: $0), nth: 7) }
+    ) { ForgetfulClusterScheduler(real: ClusterSchedulerStateMachine(configuration: $0), nth: 7) }
     #expect(report.invariants.contains("never reached a final state"))
     let failure = await #expect(throws: SimulationError.self) {
       try await SimulationSeeds.run(0..<5) { seed in
         try requireOK(
           await ClusterSimulation.run(seed: seed, options: .init()) {
-            ForgetfulScheduler(real: ClusterSchedulerStateMachine(configuration: $0), nth: 20)
+            ForgetfulClusterScheduler(
+              real: ClusterSchedulerStateMachine(configuration: $0), nth: 20)
           })
       }
     }

@@ -39,7 +39,14 @@ struct SimulateCommand: AsyncParsableCommand {
   @Option(help: "Seconds of simulated time during which faults happen.")
   var faultWindow = 20.0
 
+  @Option(help: .hidden)
+  var plantBug: String?
+
+  @Flag(help: "Measure the simulator's speed instead (JSON lines: events per wall second).")
+  var benchmark = false
+
   func validate() throws {
+    if benchmark { return }
     guard (seed == nil) != (seeds == nil) else {
       throw ValidationError("give exactly one of --seed S and --seeds A..B")
     }
@@ -53,6 +60,9 @@ struct SimulateCommand: AsyncParsableCommand {
     guard faultWindow >= 0, faultWindow <= 1e6 else {
       throw ValidationError("--fault-window must be 0-1000000 seconds, got \(faultWindow)")
     }
+    if let plantBug, plantBug != "forget-result" {
+      throw ValidationError("--plant-bug takes forget-result, got '\(plantBug)'")
+    }
     do {
       _ = try FaultSet(parsing: faults)
     } catch {
@@ -61,12 +71,24 @@ struct SimulateCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
+    if benchmark {
+      print(SimulationBenchmark.kernel())
+      print(await SimulationBenchmark.cluster(options: .init(workers: workers).with(tasks: tasks)))
+      print(SimulationBenchmark.scheduledDay(workers: 8))
+      print(SimulationBenchmark.scheduledDay(workers: 8, heartbeat: .seconds(5)))
+      return
+    }
     let options = ClusterSimulation.Options(
       workers: workers, flow: .demo(tasks: tasks), faults: try FaultSet(parsing: faults),
       faultWindow: .milliseconds(Int64(faultWindow * 1000)))
     var violated = false
     for seed in try seedList() {
-      let report = await ClusterSimulation.run(seed: seed, options: options)
+      let report =
+        plantBug == nil
+        ? await ClusterSimulation.run(seed: seed, options: options)
+        : await ClusterSimulation.run(seed: seed, options: options) {
+          ForgetfulClusterScheduler(real: .init(configuration: $0), nth: 5)
+        }
       print(report.jsonLine)
       if !report.violations.isEmpty { violated = true }
     }

@@ -110,6 +110,7 @@ public final class SimulatedCluster {
     var machine: ClusterWorkerStateMachine?
     var incarnation = 0
     var connection = -1
+    var connectionID: ConnectionID?
     var running: [ClusterTaskID: Running] = [:]
     var paused = false
     var held: [() -> Void] = []
@@ -182,7 +183,7 @@ public final class SimulatedCluster {
       connectionLost(node: node, peer: peer, connection: connection)
     }
     for worker in 0..<configuration.workers {
-      simulator.schedule(afterNanoseconds: 0, .timer, node: worker + 1) { [unowned self] in
+      simulator.schedule(afterNanoseconds: 0, .timer, node: worker + 1) { [self] in
         boot(worker)
       }
     }
@@ -218,6 +219,7 @@ public final class SimulatedCluster {
     workers[worker].connection = connection
     nextConnection += 1
     let id = ConnectionID(nextConnection)
+    workers[worker].connectionID = id
     connections[id] = (worker, connection)
     connectionIDs[node(worker) << 32 | connection] = id
     schedulerHandle(.connectionOpened(id))
@@ -250,7 +252,7 @@ public final class SimulatedCluster {
       for id in ids { stopBody(id, on: worker) }
     case .startTimer(let timer, let after):
       let incarnation = workers[worker].incarnation
-      simulator.schedule(after: after, .timer, node: node(worker)) { [unowned self] in
+      simulator.schedule(after: after, .timer, node: node(worker)) { [self] in
         guard workers[worker].incarnation == incarnation else { return }
         workerHandle(worker, .timerFired(timer))
       }
@@ -273,6 +275,7 @@ public final class SimulatedCluster {
     workers[worker].held = []
     workers[worker].paused = false
     workers[worker].connection = -1
+    workers[worker].connectionID = nil
     workers[worker].incarnation += 1
   }
 
@@ -280,7 +283,7 @@ public final class SimulatedCluster {
     guard !workers[worker].crashed, !workers[worker].restartPending, !shutDown else { return }
     workers[worker].restartPending = true
     let delay = configuration.restartDelay.sampleNanoseconds(&random)
-    simulator.schedule(afterNanoseconds: delay, .timer, node: node(worker)) { [unowned self] in
+    simulator.schedule(afterNanoseconds: delay, .timer, node: node(worker)) { [self] in
       boot(worker)
     }
   }
@@ -330,7 +333,7 @@ public final class SimulatedCluster {
       rate: task.failureRate)
     let id = assignment.taskID
     let incarnation = workers[worker].incarnation
-    let finish: (ClusterTaskOutcome) -> Void = { [unowned self] outcome in
+    let finish: (ClusterTaskOutcome) -> Void = { [self] outcome in
       guard workers[worker].incarnation == incarnation,
         workers[worker].running.removeValue(forKey: id) != nil
       else { return }
@@ -377,7 +380,7 @@ public final class SimulatedCluster {
   private func deliver(_ messages: [ClusterMessage], from: Int, to: Int) {
     if to == 0 {
       let worker = from - 1
-      guard let id = connectionIDs[from << 32 | workers[worker].connection] else { return }
+      guard let id = workers[worker].connectionID else { return }
       schedulerHandle(.messagesReceived(id, messages))
     } else {
       workerHandle(to - 1, .messagesReceived(messages))
@@ -416,7 +419,7 @@ public final class SimulatedCluster {
       else { return }
       network.disconnect(0, node(worker))
     case .startTimer(let timer, let after):
-      simulator.schedule(after: after, .timer, node: 0) { [unowned self] in
+      simulator.schedule(after: after, .timer, node: 0) { [self] in
         schedulerHandle(.timerFired(timer))
       }
     case .taskFinished(let result, _):
@@ -520,7 +523,7 @@ public final class SimulatedCluster {
       if attempt < policy.maxAttempts && !shutDown {
         transition(run, task, to: .retrying)
         let delay = policy.delay(afterAttempt: attempt, random: retryRandom)
-        simulator.schedule(after: delay, .timer, node: 0) { [unowned self] in
+        simulator.schedule(after: delay, .timer, node: 0) { [self] in
           submit(run: run, tasks: [task])
         }
       } else {

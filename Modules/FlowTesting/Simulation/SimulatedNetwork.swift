@@ -265,6 +265,7 @@ public final class SimulatedNetwork<Message> {
 
   /// Sends `message` from `from` to `to`, subject to the link's conditions.
   public func send(_ message: Message, from: Int, to: Int) {
+    let simulator = self.simulator  // one strong reference for the whole send
     let tag = traceTag(message)
     simulator.record(NetworkTrace.send, node: from, peer: to, value: tag)
     guard !down[from] else { return }

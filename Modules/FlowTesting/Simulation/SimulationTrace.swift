@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What kind of thing a trace entry records: a short stable name (`net.deliver`,
 /// `cluster.assign`) and the 64-bit code the trace hash uses for it.
 public struct TraceKind: Hashable, Sendable, CustomStringConvertible {
@@ -10,6 +12,19 @@ public struct TraceKind: Hashable, Sendable, CustomStringConvertible {
   public init(_ name: String) {
     self.name = name
     code = FNV1a.hash(name.utf8)
+    TraceKind.register(code, name)
+  }
+
+  private static let names = Mutex<[UInt64: String]>([:])
+
+  private static func register(_ code: UInt64, _ name: String) {
+    names.withLock { $0[code] = name }
+  }
+
+  /// The kind whose code is `code` (named `#code` if no kind with that code was created).
+  init(code: UInt64) {
+    self.code = code
+    name = Self.names.withLock { $0[code] } ?? "#\(code)"
   }
 
   /// The name.
@@ -29,8 +44,10 @@ public struct TraceKind: Hashable, Sendable, CustomStringConvertible {
 public struct TraceEntry: Sendable, Hashable, CustomStringConvertible {
   /// Simulated nanoseconds since the start.
   public let time: Int64
+  /// The code of what happened (see ``kind``).
+  public let kindCode: UInt64
   /// What happened.
-  public let kind: TraceKind
+  public var kind: TraceKind { TraceKind(code: kindCode) }
   /// The node it happened on (-1: none).
   public let node: Int32
   /// The other node concerned (-1: none).
@@ -48,9 +65,10 @@ public struct TraceEntry: Sendable, Hashable, CustomStringConvertible {
   }
 }
 
-/// The record of a simulation: every event goes into a stable 64-bit hash (FNV-1a over a
-/// canonical little-endian encoding of time, kind code, node, peer and value), and the last
-/// ``retention`` entries are kept for failure reports.
+/// The record of a simulation: every event goes into a stable 64-bit hash (an FNV-style
+/// multiply-xor over the canonical 64-bit words: time, kind code, node and peer, value; kind
+/// codes are the FNV-1a hashes of the kinds' names), and the last ``retention`` entries are
+/// kept for failure reports.
 ///
 /// Two runs with the same seed produce the same ``hash``; any difference in order, timing or
 /// content of any event changes it.
@@ -70,15 +88,21 @@ public struct SimulationTrace: Sendable {
   /// Records one event.
   public mutating func record(time: Int64, kind: TraceKind, node: Int32, peer: Int32, value: UInt64)
   {
+    record(time: time, kindCode: kind.code, node: node, peer: peer, value: value)
+  }
+
+  /// Records one event whose kind has the code `kindCode`.
+  @inline(__always)
+  mutating func record(time: Int64, kindCode: UInt64, node: Int32, peer: Int32, value: UInt64) {
     count += 1
     var h = hash
-    h = FNV1a.mix(h, UInt64(bitPattern: time))
-    h = FNV1a.mix(h, kind.code)
-    h = FNV1a.mix(h, UInt64(UInt32(bitPattern: node)) | UInt64(UInt32(bitPattern: peer)) << 32)
-    h = FNV1a.mix(h, value)
+    h = FNV1a.mixWord(h, UInt64(bitPattern: time))
+    h = FNV1a.mixWord(h, kindCode)
+    h = FNV1a.mixWord(h, UInt64(UInt32(bitPattern: node)) | UInt64(UInt32(bitPattern: peer)) << 32)
+    h = FNV1a.mixWord(h, value)
     hash = h
     guard retention > 0 else { return }
-    let entry = TraceEntry(time: time, kind: kind, node: node, peer: peer, value: value)
+    let entry = TraceEntry(time: time, kindCode: kindCode, node: node, peer: peer, value: value)
     if ring.count < retention {
       ring.append(entry)
     } else {
@@ -112,6 +136,13 @@ enum FNV1a {
       hash &*= prime
     }
     return hash
+  }
+
+  /// Mixes a 64-bit word into `hash`: xor, multiply by the FNV prime, fold the high half down.
+  @inline(__always)
+  static func mixWord(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+    let mixed = (hash ^ word) &* prime
+    return mixed ^ (mixed >> 29)
   }
 
   /// Mixes the 8 little-endian bytes of `word` into `hash`.

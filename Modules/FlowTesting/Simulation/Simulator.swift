@@ -26,31 +26,97 @@ public final class Simulator {
   /// The serial executor on which spawned async bodies run.
   public let executor = SimulationExecutor()
   /// Every event so far: a stable hash and the most recent entries.
-  public private(set) var trace: SimulationTrace
+  public var trace: SimulationTrace { core.trace }
   /// How many events have fired.
-  public private(set) var eventsProcessed = 0
+  public var eventsProcessed: Int { core.eventsProcessed }
   /// Simulated nanoseconds since the start.
-  public private(set) var nowNanoseconds: Int64 = 0
+  public var nowNanoseconds: Int64 { core.now }
 
-  private struct Entry: Comparable {
+  /// What the queue orders: plain values, so that moving them in the heap costs no reference
+  /// counting; the action and the trace fields wait in `slots`.
+  private struct Key: Comparable {
     let time: Int64
     let tie: UInt64
     let id: UInt64
-    let kind: TraceKind
-    let node: Int32
-    let peer: Int32
-    let value: UInt64
-    let action: () -> Void
-    static func == (a: Entry, b: Entry) -> Bool { a.id == b.id }
-    static func < (a: Entry, b: Entry) -> Bool {
+    let slot: Int
+    static func == (a: Key, b: Key) -> Bool { a.id == b.id }
+    static func < (a: Key, b: Key) -> Bool {
       a.time != b.time ? a.time < b.time : a.tie != b.tie ? a.tie < b.tie : a.id < b.id
     }
   }
 
-  private var queue = Heap<Entry>()
-  private var nextEventID: UInt64 = 0
-  private var cancelledEvents: Set<UInt64> = []
-  private var order: SimulationRandom
+  private struct Slot {
+    var id: UInt64 = 0
+    var kind: UInt64 = 0
+    var node: Int32 = -1
+    var peer: Int32 = -1
+    var value: UInt64 = 0
+    var action: (() -> Void)?
+  }
+
+  /// The state every event touches, in one struct so that an event costs one or two
+  /// exclusive accesses of the class's storage rather than ten.
+  private struct Core {
+    var queue = Heap<Key>()
+    var slots: [Slot] = []
+    var freeSlots: [Int] = []
+    var nextEventID: UInt64 = 0
+    var order: SimulationRandom
+    var trace: SimulationTrace
+    var eventsProcessed = 0
+    var now: Int64 = 0
+
+    mutating func insert(
+      delay: Int64, kind: UInt64, node: Int32, peer: Int32, value: UInt64,
+      action: @escaping () -> Void
+    ) -> SimulationEventID {
+      let (time, overflow) = now.addingReportingOverflow(max(0, delay))
+      nextEventID += 1
+      let slot: Int
+      if let free = freeSlots.popLast() {
+        slot = free
+      } else {
+        slot = slots.count
+        slots.append(Slot())
+      }
+      slots[slot] = Slot(
+        id: nextEventID, kind: kind, node: node, peer: peer, value: value, action: action)
+      queue.insert(
+        Key(time: overflow ? .max : time, tie: order.next(), id: nextEventID, slot: slot))
+      return SimulationEventID(rawValue: nextEventID, slot: slot)
+    }
+
+    mutating func cancel(_ event: SimulationEventID) {
+      guard event.slot < slots.count, slots[event.slot].id == event.rawValue else { return }
+      slots[event.slot].action = nil
+    }
+
+    /// Takes the next live event due by `limit`, moves time to it and records it; with none
+    /// due, moves time to `limit` and returns nil.
+    mutating func next(limit: Int64) -> (() -> Void)? {
+      while let first = queue.min {
+        if first.time > limit {
+          now = max(now, limit)
+          return nil
+        }
+        queue.removeMin()
+        let slot = slots[first.slot]
+        slots[first.slot].action = nil
+        slots[first.slot].id = 0
+        freeSlots.append(first.slot)
+        guard let action = slot.action else { continue }  // cancelled
+        now = max(now, first.time)
+        eventsProcessed += 1
+        trace.record(
+          time: first.time, kindCode: slot.kind, node: slot.node, peer: slot.peer,
+          value: slot.value)
+        return action
+      }
+      return nil
+    }
+  }
+
+  private var core: Core
   private var interleaving: SimulationRandom
   private var stopRequested = false
   private var asyncRunning = false
@@ -75,9 +141,8 @@ public final class Simulator {
   ) {
     self.seed = seed
     clock = SimulationClock(startDate: startDate)
-    trace = SimulationTrace(retention: traceRetention)
     let root = SimulationRandom(seed: seed)
-    order = root.derive("sim.order")
+    core = Core(order: root.derive("sim.order"), trace: SimulationTrace(retention: traceRetention))
     interleaving = root.derive("sim.interleaving")
   }
 
@@ -88,7 +153,7 @@ public final class Simulator {
   /// The current simulated instant as a date.
   public var date: Date { clock.startDate.addingTimeInterval(Double(nowNanoseconds) / 1e9) }
   /// How many events wait in the queue (cancelled ones included until they come up).
-  public var pendingEvents: Int { queue.count }
+  public var pendingEvents: Int { core.queue.count }
 
   /// The random stream of the subsystem `name`, derived from the seed (the same name always
   /// gives the same stream).
@@ -133,24 +198,19 @@ public final class Simulator {
     afterNanoseconds delay: Int64, _ kind: TraceKind = .timer, node: Int = -1, peer: Int = -1,
     value: UInt64 = 0, _ action: @escaping () -> Void
   ) -> SimulationEventID {
-    let (time, overflow) = nowNanoseconds.addingReportingOverflow(max(0, delay))
-    nextEventID += 1
-    queue.insert(
-      Entry(
-        time: overflow ? .max : time, tie: order.next(), id: nextEventID, kind: kind,
-        node: Int32(truncatingIfNeeded: node), peer: Int32(truncatingIfNeeded: peer), value: value,
-        action: action))
-    return SimulationEventID(rawValue: nextEventID)
+    core.insert(
+      delay: delay, kind: kind.code, node: Int32(truncatingIfNeeded: node),
+      peer: Int32(truncatingIfNeeded: peer), value: value, action: action)
   }
 
   /// Cancels a scheduled event; nothing happens if it already fired.
-  public func cancel(_ event: SimulationEventID) { cancelledEvents.insert(event.rawValue) }
+  public func cancel(_ event: SimulationEventID) { core.cancel(event) }
 
   /// Records an event in the trace (the network and the cluster record theirs here).
   @inline(__always)
   public func record(_ kind: TraceKind, node: Int = -1, peer: Int = -1, value: UInt64 = 0) {
-    trace.record(
-      time: nowNanoseconds, kind: kind, node: Int32(truncatingIfNeeded: node),
+    core.trace.record(
+      time: core.now, kind: kind, node: Int32(truncatingIfNeeded: node),
       peer: Int32(truncatingIfNeeded: peer), value: value)
   }
 
@@ -160,27 +220,13 @@ public final class Simulator {
   /// Fires the next event; returns false when the queue is empty or the next event is after
   /// `limit` (then time moves to `limit`).
   private func fireNext(limit: Int64) -> Bool {
-    while let first = queue.min {
-      if first.time > limit {
-        advance(to: limit)
-        return false
-      }
-      let entry = queue.removeMin()
-      if !cancelledEvents.isEmpty, cancelledEvents.remove(entry.id) != nil { continue }
-      advance(to: entry.time)
-      eventsProcessed += 1
-      trace.record(
-        time: entry.time, kind: entry.kind, node: entry.node, peer: entry.peer, value: entry.value)
-      entry.action()
-      return true
+    guard let action = core.next(limit: limit) else {
+      clock.set(elapsed: core.now)
+      return false
     }
-    return false
-  }
-
-  private func advance(to time: Int64) {
-    guard time > nowNanoseconds else { return }
-    nowNanoseconds = time
-    clock.set(elapsed: time)
+    clock.set(elapsed: core.now)
+    action()
+    return true
   }
 
   // MARK: Running
@@ -205,7 +251,7 @@ public final class Simulator {
       precondition(
         pendingSpawns.isEmpty, "spawned async bodies need `await simulator.run(...)`")
       if !fireNext(limit: limitNanoseconds) {
-        return queue.isEmpty ? .idle : .timeLimit
+        return core.queue.isEmpty ? .idle : .timeLimit
       }
     }
   }
@@ -235,7 +281,7 @@ public final class Simulator {
           break
         }
         if !fireNext(limit: limitNanoseconds) {
-          reason = queue.isEmpty ? .idle : .timeLimit
+          reason = core.queue.isEmpty ? .idle : .timeLimit
           break
         }
       }
@@ -385,6 +431,7 @@ public struct SimulationStop: Hashable, Sendable, CustomStringConvertible {
 public struct SimulationEventID: Hashable, Sendable {
   /// The event's sequence number.
   public let rawValue: UInt64
+  let slot: Int
 }
 
 /// A spawned async body, for ``Simulator/cancelSpawn(_:)``.
