@@ -78,7 +78,7 @@ enum TaskRunner {
             return try await attempt(
               config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
           }
-          let (value, lines) = try await StdoutCapture.capture {
+          let (outcome, lines) = await StdoutCapture.capture {
             try await attempt(
               config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
           }
@@ -86,7 +86,7 @@ enum TaskRunner {
           for line in lines {
             settings.log.append(.message(line), at: clock.now(), subject: lineSubject)
           }
-          return value
+          return try outcome.get()
         }
         if let (plan, context) = results {
           do {

@@ -9,12 +9,14 @@ import Synchronization
 /// Install it in an executable (`LoggingSystem.bootstrap`) or pass a `Logger` using it in the
 /// run's environment; libraries never bootstrap logging themselves.
 public struct ConsoleLogHandler: LogHandler {
-  /// Where lines go.
-  public enum Stream: Sendable {
+  /// Where lines go: standard output or standard error (a struct so that it can grow).
+  public struct Stream: Sendable, Equatable {
+    let descriptor: Int32
+
     /// Standard output.
-    case standardOutput
+    public static let standardOutput = Stream(descriptor: 1)
     /// Standard error.
-    case standardError
+    public static let standardError = Stream(descriptor: 2)
   }
 
   /// The lowest level printed.
@@ -52,7 +54,9 @@ public struct ConsoleLogHandler: LogHandler {
     ConsoleOutput.write(line + "\n", to: stream)
   }
 
-  /// One record as a console line.
+  /// One record as a console line, without the line break: `└── HH:MM:SS | LEVEL   | ` (the
+  /// time in `timeZone`, the level upper-cased and padded to 7), then `Task 'slug[index]': ` for
+  /// a record about a task, then the message.
   public static func format(
     time: Date, level: Logger.Level, message: String, metadata: [String: String],
     timeZone: TimeZone = .current
@@ -64,12 +68,12 @@ public struct ConsoleLogHandler: LogHandler {
       .map { $0 < 10 ? "0\($0)" : "\($0)" }.joined(separator: ":")
     let name = level.rawValue.uppercased()
     let padded = name.padding(toLength: max(7, name.count), withPad: " ", startingAt: 0)
+    // Records about a task name it as Prefect does; flow-level records stand alone
+    // ("Beginning Flow run for 'etl'", "Flow run SUCCESS: all reference tasks succeeded").
     var context = ""
     if let task = metadata["task"] {
       let index = metadata["map_index"].map { "[\($0)]" } ?? ""
       context = "Task '\(task)\(index)': "
-    } else if let flow = metadata["flow"] {
-      context = "Flow '\(flow)': "
     }
     return "└── \(clock) | \(padded) | \(context)\(message)"
   }
@@ -81,8 +85,7 @@ enum ConsoleOutput {
 
   static func write(_ text: String, to stream: ConsoleLogHandler.Stream) {
     lock.withLock { _ in
-      let handle: FileHandle =
-        stream == .standardOutput ? .standardOutput : .standardError
+      let handle: FileHandle = stream == .standardOutput ? .standardOutput : .standardError
       handle.write(Data(text.utf8))
     }
   }

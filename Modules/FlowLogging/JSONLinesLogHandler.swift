@@ -3,7 +3,12 @@ import Foundation
 import Logging
 
 /// A swift-log handler that writes one JSON object per record, for machines: `time`
-/// (ISO-8601), `level`, `message`, and every metadata key at the top level.
+/// (ISO-8601, UTC, milliseconds), `level`, `message`, and every metadata key at the top level
+/// (values as strings), keys sorted:
+///
+/// ```
+/// {"attempt":"1","flow":"etl","flow_run_id":"…","level":"info","message":"Starting task run...",…}
+/// ```
 public struct JSONLinesLogHandler: LogHandler {
   /// The lowest level written.
   public var logLevel: Logger.Level
@@ -34,11 +39,14 @@ public struct JSONLinesLogHandler: LogHandler {
     ConsoleOutput.write(Self.format(record) + "\n", to: stream)
   }
 
+  /// ISO-8601 in UTC with milliseconds: `2027-01-15T08:00:00.250Z`.
+  private static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
   /// One record as a JSON object on one line; metadata never overrides `time`, `level` or
   /// `message`.
   public static func format(_ record: LogRecord) -> String {
     var object: [String: String] = record.metadata
-    object["time"] = record.time.formatted(.iso8601)
+    object["time"] = record.time.formatted(Self.timeFormat)
     object["level"] = record.level.rawValue
     object["message"] = record.message
     let encoder = JSONEncoder()

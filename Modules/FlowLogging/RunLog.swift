@@ -10,20 +10,39 @@ import Synchronization
 /// The engine appends compact entries (a few words each), so capturing costs little even for
 /// a hundred thousand tasks; ``records`` renders them with their metadata when asked.
 public final class RunLog: Sendable {
-  /// What a captured entry says.
-  public enum Event: Sendable {
-    /// A free-form message.
-    case message(String)
-    /// A task run (attempt) started.
-    case taskStarted
-    /// A task run is waiting to retry.
-    case taskRetrying(String)
-    /// A task run reached its final state.
-    case taskFinished(RunState.Kind, String?)
-    /// The flow run started.
-    case flowStarted
-    /// The flow run reached its final state.
-    case flowFinished(RunState.Kind, String?)
+  /// What a captured entry says: a free-form message or one of the engine's transitions.
+  ///
+  /// A struct with static members rather than an enum, so that it can grow.
+  public struct Event: Sendable {
+    enum Kind: Sendable {
+      case message(String)
+      case taskStarted
+      case taskRetrying(String)
+      case taskFinished(RunState.Kind, String?)
+      case flowStarted
+      case flowFinished(RunState.Kind, String?)
+    }
+
+    let kind: Kind
+
+    /// A free-form message (a task body's record, or a line it printed).
+    public static func message(_ text: String) -> Event { Event(kind: .message(text)) }
+    /// A task run (attempt) started: "Starting task run...".
+    public static let taskStarted = Event(kind: .taskStarted)
+    /// A task run failed and waits to retry, for the reason given.
+    public static func taskRetrying(_ reason: String) -> Event {
+      Event(kind: .taskRetrying(reason))
+    }
+    /// A task run reached its final state `state`, with a reason when it did not succeed.
+    public static func taskFinished(_ state: RunState.Kind, _ reason: String?) -> Event {
+      Event(kind: .taskFinished(state, reason))
+    }
+    /// The flow run started: "Beginning Flow run for '<flow>'".
+    public static let flowStarted = Event(kind: .flowStarted)
+    /// The flow run reached its final state `state`, for the reason given.
+    public static func flowFinished(_ state: RunState.Kind, _ reason: String?) -> Event {
+      Event(kind: .flowFinished(state, reason))
+    }
   }
 
   /// Who an entry is about: the task run, if any.
@@ -63,6 +82,8 @@ public final class RunLog: Sendable {
   public let flowName: String
   /// The flow run's ID, on every record.
   public let flowRunID: UUID
+  /// The most entries a run keeps unless told otherwise.
+  public static let defaultCapacity = 100_000
   /// The most entries kept; older ones are dropped and counted.
   public let capacity: Int
   /// Records at or above this level are kept.
@@ -73,7 +94,7 @@ public final class RunLog: Sendable {
 
   /// A log for one run. Records are also sent to `forward` when its level lets them through.
   public init(
-    flowName: String, flowRunID: UUID, capacity: Int = 100_000, level: Logger.Level = .info,
+    flowName: String, flowRunID: UUID, capacity: Int = defaultCapacity, level: Logger.Level = .info,
     forward: Logger? = nil
   ) {
     self.flowName = flowName
@@ -131,13 +152,13 @@ public final class RunLog: Sendable {
       metadata["attempt"] = String(subject.attempt)
     }
     let message: String
-    switch entry.event {
+    switch entry.event.kind {
     case .message(let text): message = text
     case .taskStarted:
       message = "Starting task run..."
       metadata["state"] = "Running"
     case .taskRetrying(let why):
-      message = "Task run failed; \(why)"
+      message = "Finished task run for task with final state: 'Retrying' (\(why))"
       metadata["state"] = "Retrying"
     case .taskFinished(let kind, let why):
       message =
@@ -148,9 +169,22 @@ public final class RunLog: Sendable {
       message = "Beginning Flow run for '\(flowName)'"
       metadata["state"] = "Running"
     case .flowFinished(let kind, let why):
-      message = "Flow run \(kind.name.uppercased()): \(why ?? kind.name)"
+      // Prefect's wording: "Flow run SUCCESS: all reference tasks succeeded".
+      message = "Flow run \(kind.name.uppercased()): \(Self.clause(why ?? kind.name))"
       metadata["state"] = kind.name
     }
     return LogRecord(time: entry.time, level: entry.level, message: message, metadata: metadata)
+  }
+
+  /// A state's message as the clause after "Flow run SUCCESS: ": first letter lowercased, no
+  /// final full stop ("All reference tasks succeeded." → "all reference tasks succeeded").
+  private static func clause(_ text: String) -> String {
+    var text = text.hasSuffix(".") ? String(text.dropLast()) : text
+    if let first = text.first, first.isUppercase,
+      text.dropFirst().first.map({ !$0.isUppercase }) ?? true
+    {
+      text = first.lowercased() + text.dropFirst()
+    }
+    return text
   }
 }

@@ -11,42 +11,50 @@ import Synchronization
 ///
 /// How it works: standard output (file descriptor 1) is pointed at an unlinked temporary file
 /// for the duration of the body, then restored, and the file's lines are returned. A file, not
-/// a pipe, so that a task printing more than a pipe holds cannot block.
+/// a pipe, so that a task printing more than a pipe holds cannot block. C streams are flushed
+/// before and after, so `print`, `fputs(_, stdout)` and `FileHandle.standardOutput` all land in
+/// the capture.
 ///
 /// Limits: standard output belongs to the whole process. Captures are serialised (one
-/// `logStdout` task at a time; others wait their turn), and while one runs, anything *any*
-/// thread prints lands in that task's log. For clean separation of concurrently printing
-/// tasks, run them on the sequential executor or in separate worker processes.
+/// `logStdout` task at a time, first come first served; others wait their turn), so two
+/// captured tasks never mix their lines; but while one runs, anything *any* thread prints to
+/// standard output (a task without `logStdout`, a console log handler writing to standard
+/// output) lands in that task's log. The lines are logged when the body ends, after the
+/// records it logged through its logger. For parallel printing tasks, prefer the task's logger,
+/// or run them in separate worker processes.
 public enum StdoutCapture {
   private static let gate = AsyncGate()
 
-  /// Runs `body` with standard output captured; returns its result and the printed lines.
-  public static func capture<T: Sendable>(
+  /// Runs `body` with standard output captured; returns how it ended and the printed lines
+  /// (kept when `body` throws too: what a failing task printed is what explains it).
+  public static func capture<T>(
     _ body: () async throws -> T
-  ) async throws -> (value: T, lines: [String]) {
+  ) async -> (outcome: Result<T, any Error>, lines: [String]) {
     await gate.enter()
     defer { gate.leave() }
     fflush(nil)  // every C stream, standard output among them
     var path = Array("\(NSTemporaryDirectory())/flow-stdout-XXXXXX".utf8CString)
     let file = mkstemp(&path)
-    guard file >= 0 else { return (try await body(), []) }  // cannot capture: run uncaptured
+    guard file >= 0 else { return (await run(body), []) }  // cannot capture: run uncaptured
     unlink(path)
     let saved = dup(STDOUT_FILENO)
     dup2(file, STDOUT_FILENO)
-    let outcome: Result<T, any Error>
-    do {
-      outcome = .success(try await body())
-    } catch {
-      outcome = .failure(error)
-    }
+    let outcome = await run(body)
     fflush(nil)  // every C stream, standard output among them
     dup2(saved, STDOUT_FILENO)
     close(saved)
     let text = readAll(file)
     close(file)
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let trimmed = lines.last == "" ? Array(lines.dropLast()) : lines
-    return (try outcome.get(), trimmed)
+    return (outcome, lines.last == "" ? Array(lines.dropLast()) : lines)
+  }
+
+  private static func run<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do {
+      return .success(try await body())
+    } catch {
+      return .failure(error)
+    }
   }
 
   private static func readAll(_ file: Int32) -> String {
