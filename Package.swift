@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
+    .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .executable(name: "iris-flow", targets: ["IrisFlow"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
     .executable(name: "flow", targets: ["FlowTool"]),
@@ -21,6 +22,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
@@ -44,6 +48,7 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowState", "FlowLogging", "FlowResults", "FlowScheduling",
         .product(name: "DequeModule", package: "swift-collections"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Modules/FlowExecutors"
     ),
@@ -57,8 +62,23 @@ let package = Package(
     ),
     .target(
       name: "FlowClusterCore",
-      dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+      dependencies: [
+        "FlowCore", "FlowExecutors", .product(name: "HeapModule", package: "swift-collections"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
       path: "Modules/FlowClusterCore"
+    ),
+    .target(
+      name: "FlowCluster",
+      dependencies: [
+        "FlowClusterCore", "FlowCore", "FlowExecutors", "FlowLogging",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ],
+      path: "Modules/FlowCluster"
     ),
     .executableTarget(
       name: "IrisFlow",
@@ -78,7 +98,8 @@ let package = Package(
       name: "FlowTool",
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "FlowTesting",
+        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
+        .product(name: "Logging", package: "swift-log"), "FlowTesting",
       ],
       path: "Tools/FlowTool"
     ),
@@ -89,6 +110,7 @@ let package = Package(
       name: "FlowTestingTests",
       dependencies: ["FlowTesting", "FlowCore", "FlowState", "FlowScheduling", "FlowClusterCore"]),
     .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
+    .testTarget(name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"]),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(

@@ -240,10 +240,12 @@ public struct ClusterSchedulerStateMachine: Sendable {
       place(&actions)
     case .connectionClosed(let id):
       guard let peer = peers[id] else { break }
-      let reason =
-        peer.phase == .handshaking
-        ? "closed before its handshake" : "its connection closed"
-      lose(id, reason: reason, &actions)
+      if peer.phase == .handshaking {
+        peers[id] = nil
+        actions.append(.notice("connection \(id) closed before its handshake"))
+        break
+      }
+      lose(id, reason: "its connection closed", &actions)
       place(&actions)
     case .timerFired(.handshake(let id)):
       guard let peer = peers[id], peer.phase == .handshaking else { break }

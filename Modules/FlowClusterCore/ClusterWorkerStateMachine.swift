@@ -67,6 +67,12 @@ public struct ClusterWorkerStateMachine: Sendable {
     public let reason: String
     /// False for a clean stop (a drain, the scheduler's goodbye).
     public let failed: Bool
+
+    /// Creates an exit.
+    public init(reason: String, failed: Bool) {
+      self.reason = reason
+      self.failed = failed
+    }
   }
 
   /// Something the transport must do.
