@@ -51,6 +51,15 @@ struct SimulatedClusterTests {
     #expect(ContinuousClock.now - started < .seconds(120))
   }
 
+  @Test("100 seeds of a layered 60-task DAG on 3 workers with every fault on")
+  func layeredEveryFault() async throws {
+    try await SimulationSeeds.run(0..<100) { seed in
+      try requireOK(
+        await ClusterSimulation.run(
+          seed: seed, options: .init(workers: 3, flow: .layered(tasks: 60, failureRate: 0.1))))
+    }
+  }
+
   @Test("without faults the demo flow succeeds and every result is committed once")
   func noFaults() async throws {
     let report = await ClusterSimulation.run(seed: 1, options: .init(faults: .none))

@@ -33,6 +33,12 @@ struct SimulateCommand: AsyncParsableCommand {
   @Option(help: "How many tasks in the demo flow.")
   var tasks = 50
 
+  @Option(help: "Each work task's simulated duration (100ms, 2s); default: 200ms-2s at random.")
+  var taskDuration: String?
+
+  @Option(help: "Probability that a work task's attempt fails (each retries 3 times).")
+  var failureRate = 0.05
+
   @Option(help: "Which faults to inject: none, all, or a comma-separated list.")
   var faults = "all"
 
@@ -60,6 +66,10 @@ struct SimulateCommand: AsyncParsableCommand {
     guard faultWindow >= 0, faultWindow <= 1e6 else {
       throw ValidationError("--fault-window must be 0-1000000 seconds, got \(faultWindow)")
     }
+    _ = try duration()
+    guard (0...1).contains(failureRate) else {
+      throw ValidationError("--failure-rate must be between 0 and 1, got \(failureRate)")
+    }
     if let plantBug, plantBug != "forget-result" {
       throw ValidationError("--plant-bug takes forget-result, got '\(plantBug)'")
     }
@@ -79,7 +89,13 @@ struct SimulateCommand: AsyncParsableCommand {
       return
     }
     let options = ClusterSimulation.Options(
-      workers: workers, flow: .demo(tasks: tasks), faults: try FaultSet(parsing: faults),
+      workers: workers,
+      flow: .demo(
+        tasks: tasks,
+        duration: try duration().map { .fixed($0) }
+          ?? .distribution(.uniform(.milliseconds(200) ... .seconds(2))),
+        failureRate: failureRate),
+      faults: try FaultSet(parsing: faults),
       faultWindow: .milliseconds(Int64(faultWindow * 1000)))
     var violated = false
     for seed in try seedList() {
@@ -93,6 +109,18 @@ struct SimulateCommand: AsyncParsableCommand {
       if !report.violations.isEmpty { violated = true }
     }
     if violated { throw ExitCode.failure }
+  }
+
+  /// The `--task-duration`, if given.
+  private func duration() throws -> Duration? {
+    guard let text = taskDuration else { return nil }
+    let units: [(String, Double)] = [("ms", 1e-3), ("s", 1)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+      if let value = Double(text.dropLast(suffix.count)), value >= 0, value <= 86_400 / scale {
+        return .milliseconds(Int64((value * scale * 1000).rounded()))
+      }
+    }
+    throw ValidationError("--task-duration takes 100ms or 2s, got '\(text)'")
   }
 
   /// The seeds asked for.

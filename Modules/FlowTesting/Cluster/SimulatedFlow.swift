@@ -16,17 +16,31 @@ public struct SimulatedFlow: Sendable {
     self.tasks = tasks
   }
 
-  /// The `flow demo` workload: `count` tasks in layers of 10, each task after the first layer
-  /// depending on two tasks of the layer before; every task takes `duration`, fails an attempt
-  /// with probability `failureRate`, and retries as `retries` says.
+  /// The `flow demo` workload: a `plan` task, then `count` independent `work[i]` tasks mapped
+  /// over its output; each work attempt takes `duration`, fails with probability
+  /// `failureRate`, and retries as `retries` says.
   public static func demo(
     tasks count: Int,
     duration: SimulatedTaskDuration = .distribution(
       .uniform(.milliseconds(200) ... .seconds(2))),
-    failureRate: Double = 0.05,
-    retries: RetryPolicy = RetryPolicy(
-      maxRetries: 3, delay: .milliseconds(100), backoff: .exponential(maxDelay: .seconds(5)),
-      jitter: .proportional(0.2))
+    failureRate: Double = 0.05, retries: RetryPolicy = .simulationDefault
+  ) -> SimulatedFlow {
+    let plan = SimulatedTask(name: "plan", duration: .fixed(.milliseconds(5)))
+    let work = (0..<count).map { index in
+      SimulatedTask(
+        name: "work[\(index)]", upstream: [0], retries: retries, duration: duration,
+        failureRate: failureRate)
+    }
+    return SimulatedFlow(name: "flow-demo", tasks: [plan] + work)
+  }
+
+  /// A layered DAG of `count` tasks: layers of 10, each task after the first layer depending
+  /// on two tasks of the layer before (failures propagate as TriggerFailed).
+  public static func layered(
+    tasks count: Int,
+    duration: SimulatedTaskDuration = .distribution(
+      .uniform(.milliseconds(200) ... .seconds(2))),
+    failureRate: Double = 0.05, retries: RetryPolicy = .simulationDefault
   ) -> SimulatedFlow {
     let width = 10
     let tasks = (0..<count).map { index in
@@ -37,8 +51,15 @@ public struct SimulatedFlow: Sendable {
         name: "task-\(index)", upstream: upstream, retries: retries, duration: duration,
         failureRate: failureRate)
     }
-    return SimulatedFlow(name: "demo", tasks: tasks)
+    return SimulatedFlow(name: "layered", tasks: tasks)
   }
+}
+
+extension RetryPolicy {
+  /// The simulated demo's retries: 3, from 100 ms doubling up to 5 s, ±20 % jitter.
+  public static let simulationDefault = RetryPolicy(
+    maxRetries: 3, delay: .milliseconds(100), backoff: .exponential(maxDelay: .seconds(5)),
+    jitter: .proportional(0.2))
 }
 
 /// One task of a ``SimulatedFlow``.
