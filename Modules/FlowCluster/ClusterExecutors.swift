@@ -29,7 +29,7 @@ extension FlowExecutor {
   public static func cluster(
     address: ClusterAddress, token: String? = nil, minimumWorkers: Int = 1,
     tls: ClusterTLS? = nil, readyTimeout: Duration = .seconds(300),
-    machine: ClusterSchedulerStateMachine.Configuration = .init(),
+    machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
     logger: Logger = Logger(label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
   ) -> FlowExecutor {
     FlowExecutor(

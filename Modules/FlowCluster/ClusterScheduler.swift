@@ -28,7 +28,7 @@ public final class ClusterScheduler: Sendable {
     /// Creates options.
     public init(
       listen: ClusterAddress, token: String? = nil, tls: ClusterTLS? = nil,
-      machine: ClusterSchedulerStateMachine.Configuration = .init(),
+      machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
       maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
       logger: Logger = Logger(
         label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -95,13 +95,32 @@ public enum ClusterWorker {
           }
         }
       }
+      // At most `threads` bodies run at once; prefetched assignments wait here.
+      var active = 0
+      var queue: [ClusterAssignment] = []
+      var head = 0
+      func start(_ assignment: ClusterAssignment) {
+        active += 1
+        tasks.addTask {
+          let result = await registry.execute(
+            assignment, worker: workerName, environment: environment)
+          loop.execute { core.value.finished(result) }
+          continuation.yield(.done)
+        }
+      }
       for await command in commands {
         switch command {
         case .run(let assignment):
-          tasks.addTask {
-            let result = await registry.execute(
-              assignment, worker: workerName, environment: environment)
-            loop.execute { core.value.finished(result) }
+          if active < threads { start(assignment) } else { queue.append(assignment) }
+        case .done:
+          active -= 1
+          if head < queue.count {
+            start(queue[head])
+            head += 1
+            if head == queue.count {
+              queue.removeAll(keepingCapacity: true)
+              head = 0
+            }
           }
         case .exit(let reason):
           exit = reason
@@ -131,6 +150,7 @@ public enum ClusterWorker {
 
 enum WorkerCommand: Sendable {
   case run(ClusterAssignment)
+  case done
   case exit(ClusterWorkerStateMachine.Exit)
 }
 

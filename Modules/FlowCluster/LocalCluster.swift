@@ -39,7 +39,7 @@ public final class LocalCluster: Sendable {
   ///   - logger: The scheduler's logger.
   public static func start(
     workers: Int, threadsPerWorker: Int = 1, executable: String? = nil, arguments: [String] = [],
-    machine: ClusterSchedulerStateMachine.Configuration = .init(),
+    machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
     readyTimeout: Duration = .seconds(60),
     logger: Logger = Logger(label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
   ) async throws -> LocalCluster {

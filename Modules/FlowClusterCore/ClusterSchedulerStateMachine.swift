@@ -60,12 +60,15 @@ public struct ClusterSchedulerStateMachine: Sendable {
     public var allowedFailures: Int
     /// The most assignments sent in one message.
     public var maxBatch: Int
+    /// Assignments each worker may hold per thread beyond the one it runs, queued on the
+    /// worker so that it never waits for its next task (0: exactly its capacity).
+    public var prefetchPerThread: Int
 
     /// Creates a configuration.
     public init(
       token: String? = nil, heartbeatInterval: Duration = .milliseconds(500),
       heartbeatTTL: Duration = .seconds(5), handshakeTimeout: Duration = .seconds(10),
-      allowedFailures: Int = 3, maxBatch: Int = 512
+      allowedFailures: Int = 3, maxBatch: Int = 512, prefetchPerThread: Int = 0
     ) {
       self.token = token
       self.heartbeatInterval = heartbeatInterval
@@ -73,6 +76,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       self.handshakeTimeout = handshakeTimeout
       self.allowedFailures = allowedFailures
       self.maxBatch = maxBatch
+      self.prefetchPerThread = max(0, prefetchPerThread)
     }
   }
 
@@ -145,8 +149,9 @@ public struct ClusterSchedulerStateMachine: Sendable {
     var inUse: [String: Double] = [:]
     var running: Set<ClusterTaskID> = []
     var seen = false
+    var limit = 0
 
-    var free: Int { phase == .active ? capacity - running.count : 0 }
+    var free: Int { phase == .active ? limit - running.count : 0 }
 
     func fits(_ need: [String: Double]) -> Bool {
       for (name, amount) in need where (inUse[name] ?? 0) + amount > (resources[name] ?? 0) + 1e-9 {
@@ -398,6 +403,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     var peer = Peer(phase: .active)
     peer.name = hello.workerName
     peer.capacity = hello.capacity
+    peer.limit = hello.capacity * (1 + configuration.prefetchPerThread)
     peer.resources = hello.resources
     peer.seen = true
     peers[id] = peer

@@ -23,6 +23,9 @@ public struct TaskRunContext: Sendable {
   public let parameters: [String: any Sendable]
   /// The run's clock, random source and IDs: use them instead of `Date()` or `.random`.
   public let environment: RunEnvironment
+  /// When the flow run was scheduled for (its fire time when a schedule started it; else when
+  /// it started), as Prefect's `prefect.context.scheduled_start_time`; nil outside a flow run.
+  public let scheduledStartTime: Date?
   private let logSink: (any TaskLogSink)?
 
   /// The task run's logger: its records carry the run's metadata and are kept with the run
@@ -36,7 +39,7 @@ public struct TaskRunContext: Sendable {
   public init(
     flowName: String, flowRunID: UUID, taskName: String, taskSlug: String, taskRunID: UUID,
     mapIndex: Int?, attempt: Int, parameters: [String: any Sendable], environment: RunEnvironment,
-    logSink: (any TaskLogSink)? = nil
+    logSink: (any TaskLogSink)? = nil, scheduledStartTime: Date? = nil
   ) {
     self.flowName = flowName
     self.flowRunID = flowRunID
@@ -48,6 +51,7 @@ public struct TaskRunContext: Sendable {
     self.parameters = parameters
     self.environment = environment
     self.logSink = logSink
+    self.scheduledStartTime = scheduledStartTime
   }
 
   /// The context of the task body running in the current Swift task, if any.

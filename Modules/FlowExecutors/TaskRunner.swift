@@ -72,7 +72,8 @@ enum TaskRunner {
         flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
         taskSlug: node.slug, taskRunID: runID, mapIndex: job.mapIndex,
         attempt: attempts, parameters: settings.parameters,
-        environment: settings.environment, logSink: settings.log)
+        environment: settings.environment, logSink: settings.log,
+        scheduledStartTime: settings.scheduledStart)
       do {
         let value: any Sendable
         if let session = settings.session {

@@ -3,7 +3,7 @@ import Foundation
 
 /// A schedule whose base fire times are moved by an adjustment; fire times that land on the
 /// same instant fire once.
-public struct AdjustedSchedule: ZonedSchedule {
+public struct AdjustedSchedule: ZonedSchedule, CustomStringConvertible {
   /// The schedule whose fire times are moved.
   public let base: any Schedule
   /// How each fire time moves.
@@ -20,21 +20,29 @@ public struct AdjustedSchedule: ZonedSchedule {
     zone = ZoneOffsetTable(timeZone: timeZone)
   }
 
-  /// The first adjusted fire time strictly after `instant`.
+  /// The first adjusted fire time strictly after `instant`: the earliest of the moved fire
+  /// times, since an adjustment may reorder them.
   public func nextEvent(after instant: Date) -> ScheduleEvent? {
     var cursor = ZoneCursor(zone)
-    // No base fire time at or before `instant - maxShift` can be moved past `instant`.
+    // No base fire time at or before `instant - maxShift` can be moved past `instant`, and none
+    // at or after `best - minShift` can be moved before `best`.
     var after = instant.addingTimeInterval(-adjustment.maxShift)
+    var best: ScheduleEvent?
     for _ in 0..<1_000_000 {
-      guard let event = base.nextEvent(after: after) else { return nil }
-      let moved = adjustment.apply(event.date.timeIntervalSince1970, &cursor)
-      if moved > instant.timeIntervalSince1970 {
-        return ScheduleEvent(date: Date(timeIntervalSince1970: moved), parameters: event.parameters)
+      guard let event = base.nextEvent(after: after) else { break }
+      if let best, event.date.addingTimeInterval(adjustment.minShift) >= best.date { break }
+      let moved = Date(
+        timeIntervalSince1970: adjustment.apply(event.date.timeIntervalSince1970, &cursor))
+      if moved > instant && (best.map { moved < $0.date } ?? true) {
+        best = ScheduleEvent(date: moved, parameters: event.parameters)
       }
       after = event.date
     }
-    return nil
+    return best
   }
+
+  /// `<base>, adjusted`.
+  public var description: String { "\(base), adjusted" }
 }
 
 extension Schedule {

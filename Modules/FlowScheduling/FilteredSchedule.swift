@@ -2,7 +2,7 @@ import FlowCore
 import Foundation
 
 /// A schedule that skips the fire times of its base that a filter rejects.
-public struct FilteredSchedule: ZonedSchedule {
+public struct FilteredSchedule: ZonedSchedule, CustomStringConvertible {
   /// The schedule whose fire times are filtered.
   public let base: any Schedule
   /// The test each fire time must pass.
@@ -37,6 +37,9 @@ public struct FilteredSchedule: ZonedSchedule {
     }
     return nil
   }
+
+  /// `<base>, filtered`.
+  public var description: String { "\(base), filtered" }
 }
 
 extension Schedule {

@@ -7,7 +7,7 @@ import Foundation
 /// The delay of a fire time is a hash of that fire time and a seed drawn once from the
 /// ``RandomSource`` given at creation: ``nextEvent(after:)`` stays a pure function, and the same
 /// seed gives the same delays.
-public struct JitteredSchedule: Schedule {
+public struct JitteredSchedule: Schedule, CustomStringConvertible {
   /// The schedule whose fire times are delayed.
   public let base: any Schedule
   /// Every delay is at least zero and less than this.
@@ -54,6 +54,9 @@ public struct JitteredSchedule: Schedule {
     }
     return best
   }
+
+  /// `<base>, jittered by up to <maxDelay>`.
+  public var description: String { "\(base), jittered by up to \(maxDelay)" }
 }
 
 extension Schedule {

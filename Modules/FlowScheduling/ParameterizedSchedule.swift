@@ -2,7 +2,7 @@ import FlowCore
 import Foundation
 
 /// A schedule whose events carry parameter defaults (Prefect 1's clock `parameter_defaults`).
-public struct ParameterizedSchedule: Schedule {
+public struct ParameterizedSchedule: Schedule, CustomStringConvertible {
   /// The schedule whose fire times are used.
   public let base: any Schedule
   /// The parameters every event carries; they win over the base's for the same names.
@@ -19,6 +19,11 @@ public struct ParameterizedSchedule: Schedule {
     guard let event = base.nextEvent(after: instant) else { return nil }
     return ScheduleEvent(
       date: event.date, parameters: event.parameters.merging(parameters) { _, new in new })
+  }
+
+  /// `<base> with parameters a, b`.
+  public var description: String {
+    "\(base) with parameters \(parameters.keys.sorted().joined(separator: ", "))"
   }
 }
 

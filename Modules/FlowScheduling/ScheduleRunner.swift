@@ -49,6 +49,7 @@ public struct ScheduleRunner: Sendable {
   ) async -> ScheduleRunnerSummary {
     let clock = clock
     let onEvent = options.onEvent
+    let cancelsRuns = options.overlap == .cancelOther
     var machine = ScheduleRunnerStateMachine(schedule: schedule, options: options)
     return await withTaskGroup(of: Wake.self) { group in
       var cancellations: [Int: OneShotSignal] = [:]
@@ -57,6 +58,12 @@ public struct ScheduleRunner: Sendable {
         for action in actions {
           switch action {
           case .startRun(let id, let request):
+            guard cancelsRuns else {
+              // Only `cancelOther` cancels one run on its own; cancelling the runner cancels
+              // every child task anyway.
+              group.addTask { .finished(id, await body(request)) }
+              continue
+            }
             let cancellation = OneShotSignal()
             cancellations[id] = cancellation
             group.addTask {
@@ -99,7 +106,8 @@ public struct ScheduleRunner: Sendable {
           cancellations[id] = nil
           perform(machine.handle(.runFinished(id: id, outcome: outcome, now: clock.now())))
         case .stop:
-          perform(machine.handle(.stopRequested(now: clock.now())))
+          let reason = stop?.reason ?? "requested"
+          perform(machine.handle(.stopRequested(now: clock.now(), reason: reason)))
         case .ended:
           break
         }

@@ -57,6 +57,8 @@ public struct ScheduleRunnerEvent: Sendable, CustomStringConvertible {
     public static let missed = Kind(name: "missed")
     /// Too many runs failed in a row: the runner starts no more.
     public static let paused = Kind(name: "paused")
+    /// A graceful stop was requested: no new run starts; `count` runs are still going.
+    public static let stopping = Kind(name: "stopping")
     /// The runner stopped; the summary says why.
     public static let stopped = Kind(name: "stopped")
 

@@ -14,8 +14,8 @@ package struct ScheduleRunnerStateMachine {
     case timerFired(deadline: Date, now: Date)
     /// Run `id` ended with `outcome`.
     case runFinished(id: Int, outcome: ScheduledRunOutcome, now: Date)
-    /// A graceful stop was requested.
-    case stopRequested(now: Date)
+    /// A graceful stop was requested, for `reason`.
+    case stopRequested(now: Date, reason: String)
     /// The runner's task was cancelled.
     case cancelled(now: Date)
   }
@@ -75,7 +75,13 @@ package struct ScheduleRunnerStateMachine {
       runFinished(id: id, outcome: outcome, now: now)
       startBufferedIfIdle(now: now)
       processDue(now: now)
-    case .stopRequested(let now):
+    case .stopRequested(let now, let reason):
+      if stopReason == nil {
+        emit(
+          .stopping, now: now, count: running.count,
+          message: "stop requested (\(reason)): no new run starts"
+            + (running.isEmpty ? "" : "; \(running.count) running run(s) finish first"))
+      }
       stop(.stopRequested, now: now)
     case .cancelled(let now):
       stop(.cancelled, now: now)
@@ -93,6 +99,9 @@ package struct ScheduleRunnerStateMachine {
   private mutating func peek() -> ScheduleEvent? {
     if lookahead == nil && !exhausted {
       lookahead = schedule.nextEvent(after: cursor)
+      // A schedule must move forward; one that does not (a broken custom schedule) ends here
+      // rather than firing the same instant forever.
+      if let event = lookahead, event.date <= cursor { lookahead = nil }
       if lookahead == nil { exhausted = true }
     }
     return lookahead
@@ -106,7 +115,7 @@ package struct ScheduleRunnerStateMachine {
   }
 
   /// Handles every fire time that has come by `now`, dropping those older than the catch-up
-  /// window.
+  /// window (reported first, with one `missed` event).
   private mutating func processDue(now: Date) {
     let oldest = now.addingTimeInterval(-options.catchUpWindow.timeInterval)
     var missed: [Date] = []
@@ -117,17 +126,21 @@ package struct ScheduleRunnerStateMachine {
       if event.date < oldest {
         missed.append(event.date)
       } else {
+        reportMissed(&missed, now: now)
         fire(event, now: now)
       }
     }
-    if let first = missed.first, let last = missed.last {
-      summary.missed += missed.count
-      let window = options.catchUpWindow
-      emit(
-        .missed, now: now, scheduledDate: first, count: missed.count,
-        message: "missed \(missed.count) fire time(s) from \(first) to \(last): older than the "
-          + "catch-up window of \(window), not run")
-    }
+    reportMissed(&missed, now: now)
+  }
+
+  private mutating func reportMissed(_ missed: inout [Date], now: Date) {
+    guard let first = missed.first, let last = missed.last else { return }
+    summary.missed += missed.count
+    emit(
+      .missed, now: now, scheduledDate: first, count: missed.count,
+      message: "missed \(missed.count) fire time(s) from \(first) to \(last): older than the "
+        + "catch-up window of \(options.catchUpWindow), not run")
+    missed = []
   }
 
   /// A fire time has come: start it, or apply the overlap policy.
@@ -262,7 +275,7 @@ extension ScheduleRunnerStateMachine.Input {
   fileprivate var now: Date {
     switch self {
     case .start(let now), .timerFired(_, let now), .runFinished(_, _, let now),
-      .stopRequested(let now), .cancelled(let now):
+      .stopRequested(let now, _), .cancelled(let now):
       now
     }
   }

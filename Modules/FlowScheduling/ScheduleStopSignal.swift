@@ -3,16 +3,24 @@ import Synchronization
 /// Asks a running ``ScheduleRunner`` to stop gracefully: no new run starts, the running ones
 /// finish without being cancelled, then ``ScheduleRunner/run(stop:_:)`` returns.
 ///
-/// Request it from a SIGINT or SIGTERM handler (for instance a `DispatchSource` signal source);
-/// cancelling the runner's task instead stops it at once, cancelling the running runs.
+/// ``SystemSignalStop`` requests it on SIGINT and SIGTERM; cancelling the runner's task instead
+/// stops it at once, cancelling the running runs.
 public final class ScheduleStopSignal: Sendable {
   private let signal = OneShotSignal()
+  private let firstReason = Mutex<String?>(nil)
 
   /// A signal not yet requested.
   public init() {}
 
-  /// Asks the runner to stop; safe from any thread, any number of times.
-  public func requestStop() { signal.fire() }
+  /// Asks the runner to stop, saying why (e.g. `SIGTERM`) for its log; safe from any thread,
+  /// any number of times (the first reason is kept).
+  public func requestStop(reason: String = "requested") {
+    firstReason.withLock { $0 = $0 ?? reason }
+    signal.fire()
+  }
+
+  /// Why the stop was requested, once it was.
+  public var reason: String? { firstReason.withLock { $0 } }
 
   /// True once a stop was requested.
   public var isStopRequested: Bool { signal.isFired }

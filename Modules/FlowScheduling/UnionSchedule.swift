@@ -11,7 +11,7 @@ import Foundation
 ///   try CronSchedule("0 12 * * SAT").withParameters(["mode": "light"]),
 /// ])
 /// ```
-public struct UnionSchedule: Schedule {
+public struct UnionSchedule: Schedule, CustomStringConvertible {
   /// The schedules merged, in priority order for simultaneous events.
   public let members: [any Schedule]
 
@@ -29,5 +29,10 @@ public struct UnionSchedule: Schedule {
       best = event
     }
     return best
+  }
+
+  /// `union of [a, b]`.
+  public var description: String {
+    "union of [" + members.map { String(describing: $0) }.joined(separator: ", ") + "]"
   }
 }

@@ -135,6 +135,16 @@ public final class TestClock: WallClock {
     return true
   }
 
+  /// Moves time to the earliest sleeper's deadline and wakes every sleeper due then, without
+  /// yielding for them to run on: for a test that then waits for their effects itself (a
+  /// month of schedule fire times, one handshake each). Returns false when nobody sleeps.
+  @discardableResult
+  public func wakeNextDeadline() -> Bool {
+    guard let deadline = nextDeadline else { return false }
+    while let continuation = wakeNext(dueBy: deadline) { continuation.resume() }
+    return true
+  }
+
   /// Takes the earliest sleeper due by `instant` off the queue, moving `now` to its deadline;
   /// with none due, moves `now` to `instant`.
   private func wakeNext(dueBy instant: Date) -> CheckedContinuation<Void, any Error>? {

@@ -326,3 +326,14 @@ let c3 = ConnectionID(3)
     #expect(closes(late).map(\.0) == [c3])
   }
 }
+
+@Suite struct SchedulerPrefetchTests {
+  @Test func workersHoldPrefetchedAssignmentsBeyondTheirThreads() {
+    var scheduler = Scheduler(configuration: .init(prefetchPerThread: 1))
+    scheduler.join(1, capacity: 2)
+    let actions = scheduler.handle(.submit((1...6).map { submission($0) }))
+    #expect(assigned(actions, to: c1) == [1, 2, 3, 4])
+    #expect(scheduler.queuedCount == 2)
+    #expect(assigned(scheduler.succeed(1, on: 1), to: c1) == [5])
+  }
+}

@@ -26,6 +26,9 @@ func fireTimes(
 final class EventLog: Sendable {
   private struct State {
     var events: [ScheduleRunnerEvent] = []
+    var counts: [String: Int] = [:]
+    var countWaiters: [(kind: String, count: Int, continuation: CheckedContinuation<Void, Never>)] =
+      []
     var waiters:
       [(condition: @Sendable ([ScheduleRunnerEvent]) -> Bool, CheckedContinuation<Void, Never>)] =
         []
@@ -39,13 +42,28 @@ final class EventLog: Sendable {
   /// The kinds of the events so far, in order.
   var kinds: [String] { events.map(\.kind.name) }
 
+  /// The events of `kind` so far, in order.
+  func events(_ kind: ScheduleRunnerEvent.Kind) -> [ScheduleRunnerEvent] {
+    events.filter { $0.kind == kind }
+  }
+
   /// Records `event` and wakes the waiters it satisfies.
   func record(_ event: ScheduleRunnerEvent) {
     let ready = state.withLock { state in
       state.events.append(event)
-      let events = state.events
-      let ready = state.waiters.filter { $0.condition(events) }.map(\.1)
-      state.waiters.removeAll { $0.condition(events) }
+      let count = state.counts[event.kind.name, default: 0] + 1
+      state.counts[event.kind.name] = count
+      var ready: [CheckedContinuation<Void, Never>] = []
+      state.countWaiters.removeAll { waiter in
+        guard waiter.kind == event.kind.name && waiter.count <= count else { return false }
+        ready.append(waiter.continuation)
+        return true
+      }
+      if !state.waiters.isEmpty {
+        let events = state.events
+        ready += state.waiters.filter { $0.condition(events) }.map(\.1)
+        state.waiters.removeAll { $0.condition(events) }
+      }
       return ready
     }
     for waiter in ready { waiter.resume() }
@@ -53,7 +71,14 @@ final class EventLog: Sendable {
 
   /// Suspends until at least `count` events of `kind` have been recorded.
   func waitFor(_ count: Int, _ kind: ScheduleRunnerEvent.Kind) async {
-    await waitUntil { events in events.filter { $0.kind == kind }.count >= count }
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let ready = state.withLock { state in
+        if state.counts[kind.name, default: 0] >= count { return true }
+        state.countWaiters.append((kind.name, count, continuation))
+        return false
+      }
+      if ready { continuation.resume() }
+    }
   }
 
   /// Suspends until `condition` holds for the events recorded.
@@ -65,6 +90,53 @@ final class EventLog: Sendable {
         return false
       }
       if ready { continuation.resume() }
+    }
+  }
+}
+
+/// Gates that scheduled runs wait on, one per run number, so that a test decides when each
+/// run ends; a waiting run ends early when its task is cancelled.
+final class Gates: Sendable {
+  private struct State {
+    var opened: Set<Int> = []
+    var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+    var cancelledEarly: Set<Int> = []
+  }
+
+  private let state = Mutex(State())
+
+  /// Lets run `number` end (now, or as soon as it waits).
+  func open(_ number: Int) {
+    let waiter = state.withLock { state in
+      state.opened.insert(number)
+      return state.waiting.removeValue(forKey: number)
+    }
+    waiter?.resume()
+  }
+
+  /// Suspends run `number` until its gate opens (true) or its task is cancelled (false).
+  func wait(_ number: Int) async -> Bool {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let now = state.withLock { state in
+          if state.opened.contains(number) || state.cancelledEarly.remove(number) != nil {
+            return true
+          }
+          state.waiting[number] = continuation
+          return false
+        }
+        if now { continuation.resume() }
+      }
+      return !Task.isCancelled
+    } onCancel: {
+      let waiter = state.withLock { state in
+        guard let waiter = state.waiting.removeValue(forKey: number) else {
+          state.cancelledEarly.insert(number)
+          return nil as CheckedContinuation<Void, Never>?
+        }
+        return waiter
+      }
+      waiter?.resume()
     }
   }
 }

@@ -19,6 +19,27 @@ struct TestClockTests {
     #expect(clock.now() == at(3_600))
   }
 
+  @Test func wakeNextDeadlineWakesOnlyTheEarliestWithoutWaiting() async throws {
+    let clock = TestClock(now: clockStart)
+    #expect(clock.wakeNextDeadline() == false)
+    let early = Task {
+      try await clock.sleep(until: at(60))
+      return clock.now()
+    }
+    let tie = Task {
+      try await clock.sleep(until: at(60))
+      return clock.now()
+    }
+    let late = Task { try await clock.sleep(until: at(120)) }
+    await clock.waitForSleepers(3)
+    #expect(clock.wakeNextDeadline())
+    #expect(clock.now() == at(60))
+    #expect(try await early.value == at(60))
+    #expect(try await tie.value == at(60))
+    #expect(clock.sleeperCount == 1 && clock.nextDeadline == at(120))
+    late.cancel()
+  }
+
   @Test func aDefaultClockReadsAFixedInstant() {
     let clock = TestClock()
     let first = clock.now()

@@ -41,8 +41,9 @@ struct CronNextCommand: ParsableCommand {
     let events = CronSchedule(expression, timeZone: zone).events(after: start, count: count)
     for event in events { print(format.string(from: event.date)) }
     if events.isEmpty {
+      let whole = Date(timeIntervalSince1970: start.timeIntervalSince1970.rounded(.down))
       let message =
-        "'\(expression.text)' does not fire within 50 years after \(format.string(from: start))\n"
+        "'\(expression.text)' does not fire within 50 years after \(format.string(from: whole))\n"
       FileHandle.standardError.write(Data(message.utf8))
       throw ExitCode.failure
     }
