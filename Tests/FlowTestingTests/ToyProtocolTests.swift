@@ -82,38 +82,40 @@ final class StopAndWait {
   }
 }
 
-@Suite("Kernel on a toy protocol")
-struct ToyProtocolTests {
-  @Test("stop-and-wait delivers every message exactly once under every fault, 200 seeds")
-  func arqUnderFaults() async throws {
-    try await SimulationSeeds.run(0..<200) { seed in
-      _ = try StopAndWait(seed: seed, count: 40, faults: .all).run()
-    }
-  }
-
-  @Test("the same seed gives the same trace; another seed another")
-  func determinism() async throws {
-    let hash = try await SimulationSeeds.checkDeterminism(seed: 77) {
-      try StopAndWait(seed: $0, count: 40, faults: .all).run()
-    }
-    #expect(hash != (try StopAndWait(seed: 78, count: 40, faults: .all).run()))
-  }
-
-  @Test("a planted bug is caught, and the failure names the seed and the rerun command")
-  func plantedBug() async throws {
-    var failure: SimulationError?
-    do {
+extension HeavySimulations {
+  @Suite("Kernel on a toy protocol")
+  struct ToyProtocolTests {
+    @Test("stop-and-wait delivers every message exactly once under every fault, 200 seeds")
+    func arqUnderFaults() async throws {
       try await SimulationSeeds.run(0..<200) { seed in
-        _ = try StopAndWait(seed: seed, count: 40, faults: .all, acceptsAnything: true).run()
+        _ = try StopAndWait(seed: seed, count: 40, faults: .all).run()
       }
-    } catch let error as SimulationError {
-      failure = error
     }
-    let error = try #require(failure)
-    #expect(error.code == .seedFailed)
-    #expect(error.message.contains("simulation failed for seed "))
-    #expect(error.message.contains("FLOW_SIM_SEED="))
-    #expect(error.message.contains("swift test --filter 'FlowTestingTests\\..*/plantedBug\\('"))
-    #expect((error.cause as? SimulationError)?.code == .invariantViolated)
+
+    @Test("the same seed gives the same trace; another seed another")
+    func determinism() async throws {
+      let hash = try await SimulationSeeds.checkDeterminism(seed: 77) {
+        try StopAndWait(seed: $0, count: 40, faults: .all).run()
+      }
+      #expect(hash != (try StopAndWait(seed: 78, count: 40, faults: .all).run()))
+    }
+
+    @Test("a planted bug is caught, and the failure names the seed and the rerun command")
+    func plantedBug() async throws {
+      var failure: SimulationError?
+      do {
+        try await SimulationSeeds.run(0..<200) { seed in
+          _ = try StopAndWait(seed: seed, count: 40, faults: .all, acceptsAnything: true).run()
+        }
+      } catch let error as SimulationError {
+        failure = error
+      }
+      let error = try #require(failure)
+      #expect(error.code == .seedFailed)
+      #expect(error.message.contains("simulation failed for seed "))
+      #expect(error.message.contains("FLOW_SIM_SEED="))
+      #expect(error.message.contains("swift test --filter 'FlowTestingTests\\..*/plantedBug\\('"))
+      #expect((error.cause as? SimulationError)?.code == .invariantViolated)
+    }
   }
 }

@@ -25,6 +25,7 @@ public enum SimulationSeeds {
   ) async throws {
     let chosen: [UInt64] = requestedSeed.map { [$0] } ?? Array(seeds)
     for seed in chosen {
+      await Task.yield()  // a long run of seeds leaves the other tasks of its thread a turn
       do {
         try await body(seed)
       } catch {
