@@ -110,7 +110,11 @@ let package = Package(
       name: "FlowTestingTests",
       dependencies: ["FlowTesting", "FlowCore", "FlowState", "FlowScheduling", "FlowClusterCore"]),
     .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
-    .testTarget(name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"]),
+    .testTarget(
+      name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"],
+      exclude: ["Resources/README.md"],
+      resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]
+    ),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(

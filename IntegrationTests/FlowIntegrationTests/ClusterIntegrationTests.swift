@@ -127,7 +127,7 @@ func port(of line: String) throws -> Int {
   return try #require(Int(address.split(separator: ":").last ?? ""))
 }
 
-@Suite("cluster: scheduler and worker processes on loopback", .timeLimit(.minutes(3)))
+@Suite("cluster: scheduler and worker processes on loopback", .serialized, .timeLimit(.minutes(3)))
 struct ClusterIntegrationTests {
   @Test(
     "a local cluster of 2 workers gives exactly the sequential results",
@@ -154,7 +154,8 @@ struct ClusterIntegrationTests {
     "kill -9 of a worker mid-run: the run succeeds, lost attempts are Crashed, results arrive once")
   func workerKilled() async throws {
     let demo = try FlowProcess([
-      "demo", "--tasks", "8", "--task-duration", "1s", "--executor", "cluster", "--workers", "2",
+      "demo", "--tasks", "8", "--task-duration", "1500ms", "--executor", "cluster", "--workers",
+      "2",
       "--threads", "2",
     ])
     let ready = try await demo.line(containing: "ready, worker pids")
@@ -162,8 +163,9 @@ struct ClusterIntegrationTests {
       Int32($0)
     }
     try #require(pids.count == 2)
-    // Tasks take a second each and were assigned as soon as the workers joined.
-    try await Task.sleep(for: .milliseconds(300))
+    // Tasks take 1.5 s each and are assigned as soon as the workers joined (each worker holds
+    // four: two running, two prefetched), so a third of a task later both workers are busy.
+    try await Task.sleep(for: .milliseconds(500))
     kill(pids[0], SIGKILL)
     #expect(try await demo.exit() == 0, "\(demo.stderr)")
     let result = try demo.json()

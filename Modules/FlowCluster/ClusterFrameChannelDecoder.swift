@@ -13,6 +13,15 @@ struct ClusterFrameChannelDecoder: ByteToMessageDecoder {
     guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
       return .needMoreData
     }
+    if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+      let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self),
+      (0x14...0x17).contains(first), second == 0x03
+    {
+      throw ClusterProtocolError(
+        .malformedFrame,
+        "the peer speaks TLS and this side does not: give both sides the same TLS settings "
+          + "(the scheduler a certificate and key, workers --tls-trust-roots)")
+    }
     guard length <= maxFrameSize else {
       throw ClusterProtocolError(
         .oversizedFrame,

@@ -136,6 +136,33 @@ func withCluster(
     }
   }
 
+  @Test func tlsConnectionsRunFlowsAndAPlainWorkerIsToldWhy() async throws {
+    let certificate = try #require(Bundle.module.path(forResource: "test-cert", ofType: "pem"))
+    let key = try #require(Bundle.module.path(forResource: "test-key", ofType: "pem"))
+    let scheduler = try await ClusterScheduler.start(
+      .init(
+        listen: ClusterAddress(host: "127.0.0.1", port: 0), token: "t",
+        tls: ClusterTLS(certificatePath: certificate, privateKeyPath: key)))
+    let plain = try await ClusterWorker.run(
+      connect: scheduler.address, token: "t", flows: [pointsFlow], handleSignals: false)
+    #expect(plain.failed)
+    #expect(plain.reason.contains("speaks TLS"), "\(plain.reason)")
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask {
+        try await ClusterWorker.run(
+          connect: ClusterAddress(host: "localhost", port: scheduler.address.port), token: "t",
+          flows: [pointsFlow], tls: ClusterTLS(trustRootsPath: certificate),
+          handleSignals: false)
+      }
+      try await scheduler.waitForWorkers(1, timeout: .seconds(30))
+      let result = try await pointsFlow.run(
+        parameters: ["count": 5], executor: .cluster(scheduler))
+      #expect(result.state.isSuccessful)
+      await scheduler.shutdown()
+      try await group.waitForAll()
+    }
+  }
+
   @Test func addressesParse() {
     #expect(ClusterAddress("127.0.0.1:8786") == ClusterAddress(host: "127.0.0.1", port: 8786))
     #expect(ClusterAddress("[::1]:1")?.host == "::1")
