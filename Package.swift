@@ -14,7 +14,10 @@ let package = Package(
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
     .library(name: "FlowCluster", targets: ["FlowCluster"]),
-    .executable(name: "iris-flow", targets: ["IrisFlow"]),
+    .library(name: "FlowCLI", targets: ["FlowCLI"]),
+    .library(name: "TicketModel", targets: ["TicketModel"]),
+    .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
+    .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
     .executable(name: "flow", targets: ["FlowTool"]),
   ],
@@ -25,6 +28,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
@@ -80,13 +84,38 @@ let package = Package(
       ],
       path: "Modules/FlowCluster"
     ),
-    .executableTarget(
-      name: "IrisFlow",
+    .target(
+      name: "FlowCLI",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults",
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowScheduling",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
-      path: "Samples/IrisFlow",
+      path: "Modules/FlowCLI"
+    ),
+    .target(
+      name: "TicketModel",
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowScheduling",
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ],
+      path: "Samples/TicketModelEvaluation/TicketModel",
+      resources: [
+        .copy("Resources/incident_event_log.zip"), .copy("Resources/LICENSE-DATA.md"),
+      ]
+    ),
+    .executableTarget(
+      name: "TicketModelEvaluation",
+      dependencies: ["TicketModel", "FlowCLI", .product(name: "Logging", package: "swift-log")],
+      path: "Samples/TicketModelEvaluation/Main"
+    ),
+    .executableTarget(
+      name: "IrisPipeline",
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowCLI",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Samples/IrisPipeline",
       resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]
     ),
     .executableTarget(
@@ -125,8 +154,13 @@ let package = Package(
       resources: [.copy("Resources/cron-cronsim.jsonl")]
     ),
     .testTarget(
+      name: "FlowCLITests", dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling"]),
+    .testTarget(
+      name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
+      resources: [.copy("Resources/incident_event_log_first1000.csv")]),
+    .testTarget(
       name: "FlowIntegrationTests",
-      dependencies: ["IrisFlow", "FlowTool"],
+      dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool"],
       path: "IntegrationTests/FlowIntegrationTests"
     ),
   ]

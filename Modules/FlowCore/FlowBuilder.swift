@@ -6,6 +6,8 @@ package struct GraphDraft: Sendable {
   package var problems: [FlowValidationError] = []
   package var parameterIndex: [String: Int] = [:]
   package var referenceNodes: [Int]?
+  /// The clean-up tasks of resource managers (never default reference tasks).
+  package var cleanupNodes: Set<Int> = []
   /// For each task name: how many calls use it (to make slugs) and which definition used it
   /// first (to find two definitions with one name).
   var names: [String: (calls: Int, definition: ObjectIdentifier?)] = [:]
@@ -96,6 +98,20 @@ package final class FlowBuilder: Sendable {
   package func addWaits(_ node: Int, on upstream: [Int]) {
     guard node >= 0 else { return }  // a foreign reference, already recorded as a problem
     draft.withLock { $0.nodes[node].waitsFor.append(contentsOf: upstream.filter { $0 >= 0 }) }
+  }
+
+  /// How many nodes the graph has so far (the index the next node gets).
+  package var nodeCount: Int { draft.withLock { $0.nodes.count } }
+
+  /// The indices of the task nodes added at or after `start`.
+  package func taskNodes(from start: Int) -> [Int] {
+    draft.withLock { draft in (start..<draft.nodes.count).filter { draft.nodes[$0].isTask } }
+  }
+
+  /// Marks `node` as a resource manager's clean-up task.
+  package func markCleanup(_ node: Int) {
+    guard node >= 0 else { return }
+    draft.withLock { _ = $0.cleanupNodes.insert(node) }
   }
 
   package func setReferenceNodes(_ nodes: [Int]) {

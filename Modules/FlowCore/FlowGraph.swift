@@ -172,10 +172,14 @@ package final class FlowGraph: Sendable {
     }
     self.problems = problems
     parameterIndex = draft.parameterIndex
+    // Resource clean-up tasks never decide the final state, and a task that only they wait
+    // for still counts as terminal.
+    let cleanup = draft.cleanupNodes
     referenceNodes =
       draft.referenceNodes
       ?? nodes.indices.filter { index in
-        nodes[index].isTask && !downstream[index].contains { nodes[$0].isTask }
+        nodes[index].isTask && !cleanup.contains(index)
+          && !downstream[index].contains { nodes[$0].isTask && !cleanup.contains($0) }
       }
   }
 }

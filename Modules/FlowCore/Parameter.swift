@@ -41,6 +41,7 @@ public struct ParameterSpec: Sendable {
   public let defaultValue: (any Sendable)?
   private let accepts: @Sendable (any Sendable) -> Bool
   private let decodeJSON: @Sendable (Data) throws -> any Sendable
+  private let encodeJSON: @Sendable (any Sendable) -> String?
 
   init<Value: Codable & Sendable>(name: String, type: Value.Type, default value: Value?) {
     self.name = name
@@ -48,6 +49,12 @@ public struct ParameterSpec: Sendable {
     defaultValue = value
     accepts = { $0 is Value }
     decodeJSON = { try JSONDecoder().decode(Value.self, from: $0) }
+    encodeJSON = { value in
+      guard let value = value as? Value else { return nil }
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+      return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
+    }
   }
 
   /// True when the parameter has no default and must be given.
@@ -58,4 +65,37 @@ public struct ParameterSpec: Sendable {
 
   /// Decodes a value of the declared type from JSON (as the command line's `--param` does).
   public func decode(json: Data) throws -> any Sendable { try decodeJSON(json) }
+
+  /// Parses a command-line value into the declared type, as `prefect run --param` does: the
+  /// text is read as JSON (`42`, `0.5`, `true`, `[1, 2]`, `{"a": 1}`); when that fails, as a
+  /// JSON string, so `--param region=eu` needs no quotes for a `String` (or for any type that
+  /// decodes from a string, such as an enum).
+  public func parse(_ text: String) throws(ParameterValueError) -> any Sendable {
+    if let value = try? decodeJSON(Data(text.utf8)) { return value }
+    let quoted = String(decoding: (try? JSONEncoder().encode(text)) ?? Data(), as: UTF8.self)
+    if let value = try? decodeJSON(Data(quoted.utf8)) { return value }
+    throw ParameterValueError(parameter: name, typeName: typeName, text: text)
+  }
+
+  /// A value of the declared type as JSON (`1000`, `"all"`, `[1,2]`); nil for another type.
+  public func json(_ value: any Sendable) -> String? { encodeJSON(value) }
+
+  /// The default value as JSON, or nil for a required parameter.
+  public var defaultJSON: String? { defaultValue.flatMap(encodeJSON) }
+}
+
+/// A command-line value that does not parse as its parameter's declared type.
+public struct ParameterValueError: Error, Sendable, CustomStringConvertible {
+  /// The parameter's name.
+  public let parameter: String
+  /// The declared type's name.
+  public let typeName: String
+  /// The text that was given.
+  public let text: String
+
+  /// Names the parameter, the type and the bad text.
+  public var description: String {
+    "parameter '\(parameter)' expects a value of type \(typeName), and '\(text)' is not one "
+      + "(values are read as JSON: 42, 0.5, true, \"text\", [1, 2], {\"key\": 1})"
+  }
 }

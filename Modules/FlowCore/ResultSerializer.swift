@@ -60,18 +60,36 @@ public struct ResultSerializer: Sendable {
         name: "void", typeName: typeName, encodeValue: { _ in Data() }, decodeValue: { _ in () })
     }
     guard let codable = T.self as? any Codable.Type else { return nil }
-    return json(codable, typeName: typeName)
+    let json = JSONCoding(type: codable)
+    return ResultSerializer(
+      name: "json", typeName: typeName, encodeValue: { try json.encode($0) },
+      decodeValue: { try json.decode($0) as! T })
+  }
+}
+
+/// JSON encoding and decoding for a `Codable` type known only as a metatype.
+///
+/// `@unchecked Sendable`: it holds only a metatype, an immutable reference to type metadata; the
+/// compiler lacks the `SendableMetatype` proof for an existential metatype.
+private struct JSONCoding: @unchecked Sendable {
+  let type: any Decodable.Type
+
+  func encode(_ value: any Sendable) throws -> Data {
+    func encodeOpened<Value: Encodable>(_ value: Value) throws -> Data {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      // A top-level nil or scalar is valid JSON with Foundation's encoder.
+      return try encoder.encode(value)
+    }
+    let encodable = value as! any Encodable
+    return try encodeOpened(encodable)
   }
 
-  private static func json<T: Codable>(_ type: T.Type, typeName: String) -> ResultSerializer {
-    ResultSerializer(
-      name: "json", typeName: typeName,
-      encodeValue: { value in
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        // A top-level nil or scalar is valid JSON with Foundation's encoder.
-        return try encoder.encode(value as! T)
-      },
-      decodeValue: { data in try JSONDecoder().decode(T.self, from: data) as! any Sendable })
+  func decode(_ data: Data) throws -> Any {
+    func decodeOpened<Value: Decodable>(_ type: Value.Type) throws -> Any {
+      try JSONDecoder().decode(type, from: data)
+    }
+    let metatype: any Decodable.Type = type
+    return try decodeOpened(metatype)
   }
 }

@@ -44,7 +44,8 @@ struct RetryBackoffTests {
         start, start.addingTimeInterval(600), start.addingTimeInterval(1800),
       ])
     #expect(result.state.kind == .success)
-    // 30 virtual minutes; a few milliseconds of wall time (bound generous for loaded CI hosts).
-    #expect(ContinuousClock.now - wall < .seconds(5))
+    // 30 virtual minutes in a few milliseconds of wall time when run alone (`swift test --filter
+    // RetryBackoff`); the bound is generous because the full suite shares 2 cores with it.
+    #expect(ContinuousClock.now - wall < .seconds(30))
   }
 }

@@ -1,0 +1,195 @@
+import ArgumentParser
+import FlowCore
+import FlowExecutors
+import FlowScheduling
+import Foundation
+
+/// `run [FLOW] ...`: one run now, even if the flow has a schedule.
+struct RunCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run", abstract: "Run a flow once, now (even if it has a schedule).")
+
+  @OptionGroup var options: RunOptions
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let flow = try invocation.commandLine.flow(
+      named: options.flow, options.context(invocation.commandLine))
+    let parameters = try options.parameterValues(for: flow)
+    let succeeded = try await runOnce(
+      flow, options, parameters: parameters, output: invocation.output)
+    if !succeeded { throw ExitCode.failure }
+  }
+}
+
+/// `schedule [FLOW] [--max-runs N] ...`: runs on the flow's schedule until stopped.
+struct ScheduleCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "schedule",
+    abstract: "Run a flow on its schedule until stopped (Ctrl-C lets running runs finish).")
+
+  @OptionGroup var options: RunOptions
+
+  @Option(
+    name: .customLong("max-runs"), parsing: .unconditional, help: "Stop after this many runs.")
+  var maxRuns: Int?
+
+  func validate() throws {
+    if let maxRuns, maxRuns < 1 {
+      throw ValidationError("--max-runs must be at least 1, got \(maxRuns)")
+    }
+  }
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let output = invocation.output
+    let flow = try invocation.commandLine.flow(
+      named: options.flow, options.context(invocation.commandLine))
+    guard let schedule = flow.schedule else {
+      throw ValidationError(
+        "flow '\(flow.name)' has no schedule; give it one (`Flow(\"\(flow.name)\", schedule: "
+          + ".every(.minutes(1)))`) or use `run` to run it once")
+    }
+    let parameters = try options.parameterValues(for: flow)
+    let logger = try options.logger(label: flow.name)
+    output.write("Scheduling flow '\(flow.name)': \(schedule)\n", .standardError)
+    // Ctrl-C or SIGTERM: the running run finishes first, then the schedule stops.
+    let signals = invocation.handlingSignals ? SystemSignalStop() : nil
+    defer { signals?.cancel() }
+    let summary: ScheduleRunnerSummary
+    do {
+      summary = try await flow.runOnSchedule(
+        parameters: parameters, executor: options.flowExecutor,
+        environment: RunEnvironment(logger: logger),
+        options: ScheduleRunnerOptions(maxRuns: maxRuns), stop: signals?.stop
+      ) { _, result in
+        output.write(report(result), .standardError)
+      }
+    } catch {
+      throw ValidationError(error.message)
+    }
+    output.write("Schedule stopped: \(summary)\n", .standardError)
+  }
+}
+
+/// The formats `visualize` draws.
+enum GraphFormat: String, ExpressibleByArgument, CaseIterable {
+  case dot, mermaid, png, svg
+}
+
+/// `visualize [FLOW] [--format ...] [--output FILE]`: the graph, without running anything.
+struct VisualizeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "visualize", abstract: "Draw a flow's graph without running anything.")
+
+  @Argument(help: "The flow to draw (default: the executable's first flow).")
+  var flow: String?
+
+  @Option(help: "dot or mermaid (text), png or svg (through Graphviz's `dot`).")
+  var format: GraphFormat = .dot
+
+  @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
+  var output: String?
+
+  func validate() throws {
+    if (format == .png || format == .svg) && output == nil {
+      throw ValidationError("--format \(format.rawValue) is an image: give --output FILE")
+    }
+  }
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let commandLine = invocation.commandLine
+    let flow = try commandLine.flow(
+      named: flow,
+      FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory))
+    let text: String
+    switch format {
+    case .mermaid: text = flow.mermaid()
+    default: text = flow.graphviz()
+    }
+    switch format {
+    case .dot, .mermaid:
+      guard let output else { return invocation.output.write(text, .standardOutput) }
+      do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+      } catch {
+        throw GraphvizError(message: "cannot write '\(output)': \(error.localizedDescription)")
+      }
+    case .png, .svg:
+      try Graphviz.render(text, format: format.rawValue, to: output!)
+    }
+  }
+}
+
+/// A graph could not be drawn or written.
+struct GraphvizError: Error, CustomStringConvertible {
+  let message: String
+  var description: String { message }
+}
+
+/// Renders DOT through Graphviz's `dot` executable.
+enum Graphviz {
+  /// The `dot` executable on the PATH, if any.
+  static func executable(environment: [String: String] = ProcessInfo.processInfo.environment)
+    -> URL?
+  {
+    let path = environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").map {
+      URL(fileURLWithPath: String($0)).appendingPathComponent("dot")
+    }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+  }
+
+  static func render(_ dot: String, format: String, to output: String) throws {
+    guard let executable = executable() else {
+      throw GraphvizError(
+        message:
+          "--format \(format) needs Graphviz's `dot`, which is not installed (not on PATH); "
+          + "install it with `apt-get install graphviz` (macOS: `brew install graphviz`), or use "
+          + "--format dot or --format mermaid")
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = ["-T\(format)", "-o", output]
+    let input = Pipe()
+    let errors = Pipe()
+    process.standardInput = input
+    process.standardError = errors
+    try process.run()
+    input.fileHandleForWriting.write(Data(dot.utf8))
+    try input.fileHandleForWriting.close()
+    let message = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      throw GraphvizError(
+        message:
+          "Graphviz's dot failed (status \(process.terminationStatus)): "
+          + String(decoding: message, as: UTF8.self))
+    }
+  }
+}
+
+/// `list`: the flows, their parameters with types and defaults, and their schedules.
+struct ListCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list", abstract: "List the flows, their parameters and their schedules.")
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let commandLine = invocation.commandLine
+    let flows = try commandLine.flows(
+      FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory))
+    var lines: [String] = []
+    for (index, flow) in flows.enumerated() {
+      lines.append("\(flow.name)\(index == 0 ? " (default)" : "")")
+      lines.append("  schedule: \(flow.schedule.map { "\($0)" } ?? "none")")
+      lines.append("  tasks: \(flow.tasks.map(\.slug).joined(separator: ", "))")
+      if flow.parameters.isEmpty { lines.append("  parameters: none") }
+      for parameter in flow.parameters {
+        let value = parameter.defaultJSON.map { "default \($0)" } ?? "required"
+        lines.append("  --param \(parameter.name)=<\(parameter.typeName)>  (\(value))")
+      }
+    }
+    invocation.output.write(lines.joined(separator: "\n") + "\n", .standardOutput)
+  }
+}

@@ -1,0 +1,164 @@
+import ArgumentParser
+import FlowCore
+import Foundation
+import Logging
+
+/// The command line every flow executable gets: `run`, `schedule`, `visualize` and `list`
+/// over a list of flows (Prefect's `prefect run`).
+///
+/// ```swift
+/// // main.swift of a flow executable
+/// await FlowCommandLine(name: "ticket-model-evaluation") { _ in [makeFlow()] }.main()
+/// ```
+/// With no arguments the executable runs its first flow once (`run`).
+public struct FlowCommandLine: Sendable {
+  /// Builds the flows, given what the command line says about where results go.
+  public typealias FlowFactory = @Sendable (FlowCommandContext) throws -> [Flow]
+
+  /// The executable's name, for help and messages.
+  public let name: String
+  /// One line about the executable, for `--help`.
+  public let abstract: String
+  /// Where results go when `--results-dir` is not given (nil: nowhere).
+  public let defaultResultsDirectory: String?
+  /// Builds the flows.
+  public let makeFlows: FlowFactory
+
+  /// A command line named `name` over the flows `makeFlows` builds; the first is the default.
+  public init(
+    name: String, abstract: String = "", defaultResultsDirectory: String? = nil,
+    flows makeFlows: @escaping FlowFactory
+  ) {
+    self.name = name
+    self.abstract = abstract
+    self.defaultResultsDirectory = defaultResultsDirectory
+    self.makeFlows = makeFlows
+  }
+
+  @TaskLocal static var current: Invocation?
+
+  /// The command line and where its output goes, for the commands that ArgumentParser runs.
+  struct Invocation: Sendable {
+    let commandLine: FlowCommandLine
+    let output: FlowCommandOutput
+    let handlingSignals: Bool
+  }
+
+  /// Runs the command given by the process's arguments and exits with its status.
+  ///
+  /// Run logs go to standard error through the handler `--log-format` picks, on a logger made
+  /// for the run; the process-wide `LoggingSystem` is left to the executable.
+  public func main() async -> Never {
+    let status = await execute(Array(CommandLine.arguments.dropFirst()))
+    exit(status)
+  }
+
+  /// Runs the command `arguments` describe and returns the exit status: 0 on success, 1 when a
+  /// run fails, 64 for a usage error (the message names what is wrong), 0 for `--help`.
+  ///
+  /// With `handlingSignals` (the default), `schedule` turns SIGINT and SIGTERM into a graceful
+  /// stop while it runs; pass false where the process's signal handling belongs to someone
+  /// else (signal dispositions are process-wide, e.g. in a test process).
+  public func execute(
+    _ arguments: [String], output: FlowCommandOutput = .standard, handlingSignals: Bool = true
+  ) async -> Int32 {
+    let invocation = Invocation(
+      commandLine: self, output: output, handlingSignals: handlingSignals)
+    return await Self.$current.withValue(invocation) {
+      do {
+        var command = try RootCommand.parseAsRoot(arguments)
+        if var asyncCommand = command as? any AsyncParsableCommand {
+          try await asyncCommand.run()
+        } else {
+          try command.run()
+        }
+        return 0
+      } catch {
+        let code = RootCommand.exitCode(for: error)
+        let message = RootCommand.fullMessage(for: error)
+        if !message.isEmpty {
+          output.write(message + "\n", code == .success ? .standardOutput : .standardError)
+        }
+        return code.rawValue
+      }
+    }
+  }
+
+  /// The flows, built for `context`.
+  func flows(_ context: FlowCommandContext) throws -> [Flow] {
+    let flows = try makeFlows(context)
+    guard !flows.isEmpty else {
+      throw ValidationError("\(name) has no flows to run")
+    }
+    return flows
+  }
+
+  /// The flow named `name`, or the first one; a usage error names the flows there are.
+  func flow(named name: String?, _ context: FlowCommandContext) throws -> Flow {
+    let flows = try flows(context)
+    guard let name else { return flows[0] }
+    guard let flow = flows.first(where: { $0.name == name }) else {
+      throw ValidationError(
+        "\(self.name) has no flow named '\(name)'; its flows are "
+          + flows.map { "'\($0.name)'" }.joined(separator: ", "))
+    }
+    return flow
+  }
+}
+
+/// What a flow executable's command line says about where flows keep results.
+public struct FlowCommandContext: Sendable {
+  /// The results directory (`--results-dir`, or the executable's default); nil when neither.
+  public let resultsDirectory: String?
+
+  /// A context.
+  public init(resultsDirectory: String?) {
+    self.resultsDirectory = resultsDirectory
+  }
+}
+
+/// Where the command line's own output goes (the run's report, usage errors, graphs).
+public struct FlowCommandOutput: Sendable {
+  /// The two streams.
+  public enum Stream: Sendable {
+    /// Standard output.
+    case standardOutput
+    /// Standard error.
+    case standardError
+  }
+
+  private let sink: @Sendable (String, Stream) -> Void
+
+  /// An output writing with `sink`.
+  public init(_ sink: @escaping @Sendable (String, Stream) -> Void) { self.sink = sink }
+
+  /// Writes `text` to `stream`.
+  public func write(_ text: String, _ stream: Stream) { sink(text, stream) }
+
+  /// The process's standard output and standard error.
+  public static let standard = FlowCommandOutput { text, stream in
+    let handle: FileHandle = stream == .standardOutput ? .standardOutput : .standardError
+    handle.write(Data(text.utf8))
+  }
+}
+
+struct RootCommand: AsyncParsableCommand {
+  static var configuration: CommandConfiguration {
+    let commandLine = FlowCommandLine.current?.commandLine
+    return CommandConfiguration(
+      commandName: commandLine?.name,
+      abstract: commandLine.map { $0.abstract.isEmpty ? "" : $0.abstract }
+        ?? "Run, schedule, draw and list this executable's flows.",
+      subcommands: [
+        RunCommand.self, ScheduleCommand.self, VisualizeCommand.self, ListCommand.self,
+      ],
+      defaultSubcommand: RunCommand.self)
+  }
+
+  static var invocation: FlowCommandLine.Invocation {
+    guard let current = FlowCommandLine.current else {
+      preconditionFailure("flow commands run only through FlowCommandLine.execute(_:)")
+    }
+    return current
+  }
+}

@@ -1,0 +1,106 @@
+import FlowCore
+import Foundation
+
+/// A command-line parameter value that cannot be used, with a message naming what is wrong.
+package struct ParameterInputError: Error, Sendable, CustomStringConvertible {
+  /// What is wrong and how to fix it.
+  package let message: String
+
+  /// The message.
+  package var description: String { message }
+}
+
+/// Turns `--param NAME=VALUE` and `--param-file FILE.json` into typed parameter values.
+package enum ParameterInput {
+  /// The values for `flow`: the file's first, then each assignment (a later one wins); each
+  /// value parsed as its parameter's declared type.
+  package static func resolve(
+    for flow: Flow, assignments: [String], file: String?
+  ) throws(ParameterInputError) -> [String: any Sendable] {
+    var texts: [(name: String, text: String, source: String)] = []
+    if let file { texts += try read(file: file) }
+    for assignment in assignments {
+      guard let equals = assignment.firstIndex(of: "=") else {
+        throw ParameterInputError(
+          message:
+            "--param '\(assignment)' has no '='; write --param NAME=VALUE, e.g. "
+            + "--param \(flow.parameters.first?.name ?? "name")=\(flow.parameters.first?.defaultJSON ?? "value")"
+        )
+      }
+      let name = String(assignment[..<equals])
+      texts.append((name, String(assignment[assignment.index(after: equals)...]), "--param"))
+    }
+    let specs = Dictionary(flow.parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    var values: [String: any Sendable] = [:]
+    for (name, text, source) in texts {
+      guard let spec = specs[name] else {
+        throw ParameterInputError(
+          message: "\(source): flow '\(flow.name)' has no parameter '\(name)'; \(known(flow))")
+      }
+      do {
+        values[name] = try spec.parse(text)
+      } catch {
+        throw ParameterInputError(message: "\(source): \(error)")
+      }
+    }
+    return values
+  }
+
+  /// The valid parameters of `flow`, with their types, for messages.
+  package static func known(_ flow: Flow) -> String {
+    let parameters = flow.parameters
+    if parameters.isEmpty { return "it has no parameters" }
+    return "its parameters are "
+      + parameters.map { "'\($0.name)' (\($0.typeName))" }.joined(separator: ", ")
+  }
+
+  private static func read(file: String) throws(ParameterInputError) -> [(
+    name: String, text: String, source: String
+  )] {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: file))
+    } catch {
+      throw ParameterInputError(
+        message: "--param-file: cannot read '\(file)': \(reason(error)); give a readable JSON file")
+    }
+    let object: Any
+    do {
+      object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+    } catch {
+      throw ParameterInputError(
+        message:
+          "--param-file: '\(file)' is not valid JSON (\(reason(error))); write an object such "
+          + "as {\"batch-size\": 500}")
+    }
+    guard let dictionary = object as? [String: Any] else {
+      throw ParameterInputError(
+        message:
+          "--param-file: '\(file)' must hold a JSON object of parameter values, such as "
+          + "{\"batch-size\": 500}")
+    }
+    var texts: [(String, String, String)] = []
+    for name in dictionary.keys.sorted() {
+      let value = dictionary[name]!
+      let json =
+        (try? JSONSerialization.data(
+          withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]))
+        ?? Data("null".utf8)
+      texts.append((name, String(decoding: json, as: UTF8.self), "--param-file '\(file)'"))
+    }
+    return texts
+  }
+
+  private static func reason(_ error: any Error) -> String {
+    let nsError = error as NSError
+    if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
+      let text = String(validatingCString: strerror(Int32(underlying.code)))
+    {
+      return text.lowercased()
+    }
+    if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError {
+      return "no such file"
+    }
+    return nsError.localizedDescription
+  }
+}
