@@ -16,6 +16,8 @@ let package = Package(
     .library(name: "TicketModel", targets: ["TicketModel"]),
     .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
+    .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
+    .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
     .executable(name: "flow", targets: ["FlowTool"]),
   ],
@@ -24,6 +26,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
@@ -47,6 +52,7 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowState", "FlowLogging", "FlowResults", "FlowScheduling",
         .product(name: "DequeModule", package: "swift-collections"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Modules/FlowExecutors"
     ),
@@ -54,6 +60,26 @@ let package = Package(
       name: "FlowTesting",
       dependencies: ["FlowCore", .product(name: "HeapModule", package: "swift-collections")],
       path: "Modules/FlowTesting"
+    ),
+    .target(
+      name: "FlowClusterCore",
+      dependencies: [
+        "FlowCore", "FlowExecutors", .product(name: "HeapModule", package: "swift-collections"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/FlowClusterCore"
+    ),
+    .target(
+      name: "FlowCluster",
+      dependencies: [
+        "FlowClusterCore", "FlowCore", "FlowExecutors", "FlowLogging",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ],
+      path: "Modules/FlowCluster"
     ),
     .target(
       name: "FlowCLI",
@@ -98,6 +124,8 @@ let package = Package(
       name: "FlowTool",
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tools/FlowTool"
     ),
@@ -105,6 +133,12 @@ let package = Package(
     .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
     .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
+    .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
+    .testTarget(
+      name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"],
+      exclude: ["Resources/README.md"],
+      resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]
+    ),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(

@@ -13,17 +13,21 @@ package final class TaskBody: Sendable {
   package let serializer: ResultSerializer?
   /// How many inputs the body takes.
   package let inputCount: Int
+  /// Encodes and decodes each input when the task runs in another process (a cluster worker);
+  /// nil for an input type that is not `Codable`.
+  package let inputSerializers: [ResultSerializer?]
 
   package init(
     call: @escaping @Sendable ([any Sendable]) async throws -> any Sendable,
     collect: @escaping @Sendable ([any Sendable]) -> any Sendable, outputType: String,
-    serializer: ResultSerializer?, inputCount: Int
+    serializer: ResultSerializer?, inputCount: Int, inputSerializers: [ResultSerializer?] = []
   ) {
     self.call = call
     self.collect = collect
     self.outputType = outputType
     self.serializer = serializer
     self.inputCount = inputCount
+    self.inputSerializers = inputSerializers
   }
 }
 

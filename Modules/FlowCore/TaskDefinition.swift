@@ -38,7 +38,8 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
       collect: { outputs in outputs.map { $0 as! Output } },
       outputType: String(describing: Output.self),
       serializer: ResultSerializer.automatic(for: Output.self),
-      inputCount: Self.count(repeat (each Input).self))
+      inputCount: Self.count(repeat (each Input).self),
+      inputSerializers: Self.serializers(repeat (each Input).self))
     self.config = TaskConfig(body: erased, options: options)
   }
 
@@ -46,6 +47,30 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     var count = 0
     for _ in repeat each types { count += 1 }
     return count
+  }
+
+  private static func serializers<each T: Sendable>(_ types: repeat (each T).Type)
+    -> [ResultSerializer?]
+  {
+    var serializers: [ResultSerializer?] = []
+    for type in repeat each types { serializers.append(ResultSerializer.automatic(for: type)) }
+    return serializers
+  }
+
+  /// Runs this task before lower-priority ready tasks when workers are busy (cluster executors;
+  /// default 0).
+  public func priority(_ priority: Int) -> Self {
+    var copy = self
+    copy.options.priority = priority
+    return copy
+  }
+
+  /// Abstract resources each run holds on its cluster worker (`["GPU": 1]`): it only runs on a
+  /// worker that offers them (`flow worker --resources GPU=2`), and only while they are free.
+  public func resources(_ resources: [String: Double]) -> Self {
+    var copy = self
+    copy.options.resources = resources
+    return copy
   }
 
   /// Names the inputs, in order, for `{input}` placeholders in targets and for

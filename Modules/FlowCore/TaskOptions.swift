@@ -23,6 +23,10 @@ public struct TaskOptions: Sendable {
   public var cache: CachePolicy?
   /// Names of the inputs, in order, for target templates and `partialInputs` validators.
   public var inputNames: [String]
+  /// On a cluster, higher-priority ready tasks are placed first (default 0).
+  public var priority: Int
+  /// On a cluster, abstract resources each run holds on its worker (`["GPU": 1]`).
+  public var resources: [String: Double]
 
   /// Creates options; the defaults are Prefect's.
   public init(
@@ -40,5 +44,7 @@ public struct TaskOptions: Sendable {
     self.checkpoint = nil
     self.cache = nil
     self.inputNames = []
+    self.priority = 0
+    self.resources = [:]
   }
 }

@@ -10,11 +10,14 @@ public struct FlowExecutor: Sendable, CustomStringConvertible {
   public let name: String
   /// The most task runs in flight at once.
   public let width: Int
+  /// Where attempts run when not in this process (a cluster); nil runs them here.
+  public let backend: (any FlowExecutorBackend)?
 
   /// Creates an executor description; `width` must be at least 1 (checked when a run starts).
-  public init(name: String, width: Int) {
+  public init(name: String, width: Int, backend: (any FlowExecutorBackend)? = nil) {
     self.name = name
     self.width = width
+    self.backend = backend
   }
 
   /// One task at a time, in the calling task.

@@ -38,10 +38,29 @@ extension Flow {
           "executor \(executor.name) can run no task at once; give it a width of at least 1")
     }
     let clock = environment.clock
-    let startedAt = clock.now()
+    var startedAt = clock.now()
+    var session: (any FlowExecutorSession)?
+    var log: RunLog?
+    if let backend = executor.backend {
+      let flowRunID = resuming ?? environment.ids.next()
+      let runLog = RunLog(
+        flowName: name, flowRunID: flowRunID, level: .trace, forward: environment.logger)
+      do {
+        session = try await backend.startSession(
+          for: RemoteRunInfo(
+            flowName: name, flowRunID: flowRunID, log: runLog, environment: environment))
+      } catch {
+        throw FlowValidationError(
+          code: .invalidExecutor, culprits: [executor.name],
+          message: "executor \(executor.name) cannot start: \(error)")
+      }
+      log = runLog
+      startedAt = clock.now()
+    }
     let settings = RunSettings(
       flow: self, environment: environment, parameters: values, approvals: approving,
-      resultPlans: plans, resuming: resuming, scheduledStart: scheduledStart ?? startedAt)
+      resultPlans: plans, resuming: resuming, scheduledStart: scheduledStart ?? startedAt,
+      log: log, session: session)
     var state = settings.transition(
       .pending, to: RunState(.running, message: "Running flow."), subject: name,
       handlers: stateHandlers)
@@ -56,6 +75,7 @@ extension Flow {
       let final = FinalState.forFlow(referenceStates: references)
       state = settings.transition(state, to: final, subject: name, handlers: stateHandlers)
     }
+    await session?.stop()
     let finishedAt = clock.now()
     settings.log.append(
       .flowFinished(state.kind, state.message), level: state.isFailed ? .error : .info,

@@ -20,22 +20,28 @@ final class RunSettings: Sendable {
   let scheduledStart: Date
   /// Every log record of the run.
   let log: RunLog
+  /// Where attempts run when the executor has a backend (a cluster); nil runs them here.
+  let session: (any FlowExecutorSession)?
 
   init(
     flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
-    approvals: Set<String>, resultPlans: [ResultPlan?], resuming: UUID?, scheduledStart: Date
+    approvals: Set<String>, resultPlans: [ResultPlan?], resuming: UUID?, scheduledStart: Date,
+    log: RunLog? = nil, session: (any FlowExecutorSession)? = nil
   ) {
     self.flow = flow
     self.graph = flow.graph
     self.environment = environment
-    self.flowRunID = resuming ?? environment.ids.next()
+    self.flowRunID = log?.flowRunID ?? resuming ?? environment.ids.next()
     self.parameters = parameters
     self.approvals = approvals
     self.resultPlans = resultPlans
     self.resuming = resuming != nil
     self.scheduledStart = scheduledStart
-    self.log = RunLog(
-      flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger)
+    self.log =
+      log
+      ?? RunLog(
+        flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger)
+    self.session = session
   }
 
   /// Moves a run from `old` to `new` through the state handlers.

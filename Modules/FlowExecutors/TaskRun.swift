@@ -24,6 +24,8 @@ public struct TaskRun: Sendable {
   let retryStartTimes: [Date]
   /// When the run reached its final state.
   public let finishedAt: Date?
+  /// Attempts lost with a cluster worker and rescheduled (each shows as Crashed in the log).
+  public var crashedAttempts = 0
 
   /// Time from the first attempt's start to the final state.
   public var duration: Duration? {

@@ -17,6 +17,7 @@ enum TaskRunner {
     var startedAt: Date?
     var retryStarts: [Date] = []
     var attempts = 0
+    var crashed = 0
 
     func subject(_ attempt: Int) -> RunLog.Subject {
       RunLog.Subject(task: node.slug, taskRunID: runID, mapIndex: job.mapIndex, attempt: attempt)
@@ -74,20 +75,30 @@ enum TaskRunner {
         environment: settings.environment, logSink: settings.log,
         scheduledStartTime: settings.scheduledStart)
       do {
-        let value = try await TaskRunContext.$current.withValue(context) {
-          guard config.options.logStdout else {
-            return try await attempt(
-              config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
+        let value: any Sendable
+        if let session = settings.session {
+          let call = RemoteTaskCall(
+            flowName: settings.flow.name, node: node, mapIndex: job.mapIndex, attempt: attempts,
+            inputs: job.inputs, log: settings.log, subject: subject(attempts), clock: clock)
+          defer { crashed += call.crashedAttempts }
+          value = try await remote(
+            session, call, timeout: config.options.timeout, slug: node.slug, clock)
+        } else {
+          value = try await TaskRunContext.$current.withValue(context) {
+            guard config.options.logStdout else {
+              return try await attempt(
+                config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
+            }
+            let (outcome, lines) = await StdoutCapture.capture {
+              try await attempt(
+                config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
+            }
+            let lineSubject = subject(attempts)
+            for line in lines {
+              settings.log.append(.message(line), at: clock.now(), subject: lineSubject)
+            }
+            return try outcome.get()
           }
-          let (outcome, lines) = await StdoutCapture.capture {
-            try await attempt(
-              config.body, job.inputs, timeout: config.options.timeout, slug: node.slug, clock)
-          }
-          let lineSubject = subject(attempts)
-          for line in lines {
-            settings.log.append(.message(line), at: clock.now(), subject: lineSubject)
-          }
-          return try outcome.get()
         }
         if let (plan, context) = results {
           do {
@@ -113,9 +124,29 @@ enum TaskRunner {
         }
       }
     }
-    return TaskRun(
+    var run = TaskRun(
       name: node.name, slug: node.slug, mapIndex: job.mapIndex, id: runID, state: state,
       startedAt: startedAt, retryStartTimes: retryStarts, finishedAt: clock.now())
+    run.crashedAttempts = crashed
+    return run
+  }
+
+  /// One attempt on the executor's backend, raced against its timeout on the run's clock.
+  private static func remote(
+    _ session: any FlowExecutorSession, _ call: RemoteTaskCall, timeout: Duration?, slug: String,
+    _ clock: any WallClock
+  ) async throws -> any Sendable {
+    guard let timeout else { return try await session.invoke(call) }
+    let deadline = clock.now().adding(timeout)
+    return try await withThrowingTaskGroup(of: (any Sendable).self) { group in
+      group.addTask { try await session.invoke(call) }
+      group.addTask {
+        try await clock.sleep(until: deadline)
+        throw TaskTimeoutError(task: slug, timeout: timeout)
+      }
+      defer { group.cancelAll() }
+      return try await group.next()!
+    }
   }
 
   private static func resultContext(

@@ -1,0 +1,400 @@
+import FlowClusterCore
+import FlowExecutors
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// The scheduler's network side: a TCP (optionally TLS) server whose connections feed one
+/// ``ClusterSchedulerStateMachine`` on one event loop, and the engine's way in
+/// (``invoke(_:)``). Start it with ``start(_:)``; stop it with ``shutdown()``.
+public final class ClusterScheduler: Sendable {
+  /// How to listen and whom to admit.
+  public struct Options: Sendable {
+    /// Where to listen (port 0 picks a free one; see ``ClusterScheduler/address``).
+    public var listen: ClusterAddress
+    /// The shared secret; required when ``listen`` is not a loopback address.
+    public var token: String?
+    /// TLS with the scheduler's certificate and key; nil for plain TCP.
+    public var tls: ClusterTLS?
+    /// Heartbeats, TTL, allowed failures, batch size.
+    public var machine: ClusterSchedulerStateMachine.Configuration
+    /// The largest accepted frame.
+    public var maxFrameSize: Int
+    /// Where connection events, refusals and dropped frames are logged.
+    public var logger: Logger
+
+    /// Creates options.
+    public init(
+      listen: ClusterAddress, token: String? = nil, tls: ClusterTLS? = nil,
+      machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
+      maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
+      logger: Logger = Logger(
+        label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+      self.listen = listen
+      self.token = token
+      self.tls = tls
+      self.machine = machine
+      self.maxFrameSize = maxFrameSize
+      self.logger = logger
+    }
+  }
+
+  /// The address the scheduler listens on (with the port it was given).
+  public let address: ClusterAddress
+  private let group: MultiThreadedEventLoopGroup
+  private let loop: any EventLoop
+  private let core: NIOLoopBound<SchedulerCore>
+  private let server: any Channel
+  private let nextID = Atomic<UInt64>(0)
+
+  private init(
+    address: ClusterAddress, group: MultiThreadedEventLoopGroup, core: NIOLoopBound<SchedulerCore>,
+    server: any Channel
+  ) {
+    self.address = address
+    self.group = group
+    self.loop = core.eventLoop
+    self.core = core
+    self.server = server
+  }
+
+  /// Starts listening. Refuses to listen beyond loopback without a token.
+  public static func start(_ options: Options) async throws -> ClusterScheduler {
+    var options = options
+    if options.token?.isEmpty == true { options.token = nil }
+    if !options.listen.isLoopback, options.token == nil {
+      throw ClusterError(
+        .insecureListen,
+        "refusing to listen on \(options.listen) without a token: any machine that reaches it "
+          + "could join as a worker and receive task inputs. Pass a shared token (`--token`), "
+          + "or listen on 127.0.0.1")
+    }
+    var ssl: NIOSSLContext?
+    if let tls = options.tls {
+      ssl = try serverContext(tls)
+    }
+    options.machine.token = options.token
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let machine = options.machine
+    let logger = options.logger
+    let core = try await loop.submit {
+      NIOLoopBound(SchedulerCore(machine: machine, logger: logger, loop: loop), eventLoop: loop)
+    }.get()
+    let maxFrameSize = options.maxFrameSize
+    let sslContext = ssl
+    do {
+      let server = try await ServerBootstrap(group: group)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        .childChannelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            let id = core.value.newConnectionID()
+            if let sslContext {
+              try channel.pipeline.syncOperations.addHandler(
+                NIOSSLServerHandler(context: sslContext))
+            }
+            try channel.pipeline.syncOperations.addHandlers(
+              ByteToMessageHandler(ClusterFrameChannelDecoder(maxFrameSize: maxFrameSize)),
+              SchedulerConnectionHandler(id: id, core: core))
+          }
+        }
+        .bind(host: options.listen.host, port: options.listen.port).get()
+      let port = server.localAddress?.port ?? options.listen.port
+      let address = ClusterAddress(host: options.listen.host, port: port)
+      logger.info("cluster scheduler listening", metadata: ["cluster.address": "\(address)"])
+      return ClusterScheduler(address: address, group: group, core: core, server: server)
+    } catch {
+      try? await group.shutdownGracefully()
+      throw ClusterError(.network, "cannot listen on \(options.listen): \(error)")
+    }
+  }
+
+  private static func serverContext(_ tls: ClusterTLS) throws -> NIOSSLContext {
+    guard let certificate = tls.certificatePath, let key = tls.privateKeyPath else {
+      throw ClusterError(
+        .tls, "TLS on the scheduler needs both a certificate and a private key (PEM files)")
+    }
+    do {
+      let chain = try NIOSSLCertificate.fromPEMFile(certificate).map {
+        NIOSSLCertificateSource.certificate($0)
+      }
+      let configuration = TLSConfiguration.makeServerConfiguration(
+        certificateChain: chain,
+        privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+      return try NIOSSLContext(configuration: configuration)
+    } catch {
+      throw ClusterError(.tls, "cannot load the TLS certificate or key: \(error)")
+    }
+  }
+
+  /// The workers that finished their handshake.
+  public var workers: [ClusterWorkerInfo] {
+    get async {
+      (try? await loop.submit { [core] in core.value.machine.workers }.get()) ?? []
+    }
+  }
+
+  /// Returns once `count` workers have joined; throws after `timeout`, or when ``fail(_:)``
+  /// reports a reason none will come.
+  public func waitForWorkers(_ count: Int, timeout: Duration) async throws {
+    try await withCheckedThrowingContinuation {
+      (continuation: CheckedContinuation<Void, any Error>) in
+      loop.execute { [core] in
+        core.value.waitForWorkers(count, timeout: timeout, continuation)
+      }
+    }
+  }
+
+  /// Fails every ``waitForWorkers(_:timeout:)`` in progress with `error`.
+  public func fail(_ error: ClusterError) {
+    loop.execute { [core] in core.value.failWaiters(error) }
+  }
+
+  /// Runs one attempt on some worker and returns its output.
+  public func invoke(_ call: RemoteTaskCall) async throws -> any Sendable {
+    try Task.checkCancellation()
+    let id = nextID.add(1, ordering: .relaxed).newValue
+    let assignment = try ClusterRemoteCoding.assignment(call, id: id)
+    let submission = ClusterTaskSubmission(
+      assignment: assignment, priority: call.options.priority, resources: call.options.resources)
+    let (result, worker) = try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation {
+        (continuation: CheckedContinuation<(ClusterTaskResult, String), any Error>) in
+        loop.execute { [core] in core.value.submit(submission, call, continuation) }
+      }
+    } onCancel: {
+      loop.execute { [core] in core.value.cancel(id) }
+    }
+    return try ClusterRemoteCoding.value(result, call, worker: worker)
+  }
+
+  /// Asks one worker to finish its attempts and leave.
+  public func drain(worker: ConnectionID) {
+    loop.execute { [core] in core.value.handle(.drainWorker(worker)) }
+  }
+
+  /// Says goodbye to every worker, fails what is unfinished, and stops listening.
+  public func shutdown() async {
+    let closed = loop.flatSubmit { [core, server] in
+      core.value.handle(.shutdown)
+      core.value.flushAll()
+      return server.close().flatMap { core.value.allClosed() }
+    }
+    try? await closed.get()
+    try? await group.shutdownGracefully()
+  }
+}
+
+/// The scheduler's state, confined to its event loop.
+final class SchedulerCore {
+  var machine: ClusterSchedulerStateMachine
+  let logger: Logger
+  let loop: any EventLoop
+  private var lastConnection: UInt64 = 0
+  private var channels: [ConnectionID: any Channel] = [:]
+  private var closing: [EventLoopFuture<Void>] = []
+  private var waiting:
+    [ClusterTaskID: (CheckedContinuation<(ClusterTaskResult, String), any Error>, RemoteTaskCall)] =
+      [:]
+  private var submissions: [ClusterTaskSubmission] = []
+  private var outbox: [ConnectionID: [ClusterMessage]] = [:]
+  private var flushScheduled = false
+  private var waiters: [(count: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+
+  init(machine: ClusterSchedulerStateMachine.Configuration, logger: Logger, loop: any EventLoop) {
+    self.machine = ClusterSchedulerStateMachine(configuration: machine)
+    self.logger = logger
+    self.loop = loop
+  }
+
+  func newConnectionID() -> ConnectionID {
+    lastConnection += 1
+    return ConnectionID(lastConnection)
+  }
+
+  func opened(_ id: ConnectionID, _ channel: any Channel) {
+    channels[id] = channel
+    handle(.connectionOpened(id))
+  }
+
+  func closed(_ id: ConnectionID) {
+    channels[id] = nil
+    outbox[id] = nil
+    handle(.connectionClosed(id))
+  }
+
+  func handle(_ event: ClusterSchedulerStateMachine.Event) {
+    perform(machine.handle(event))
+  }
+
+  func submit(
+    _ submission: ClusterTaskSubmission, _ call: RemoteTaskCall,
+    _ continuation: CheckedContinuation<(ClusterTaskResult, String), any Error>
+  ) {
+    guard !machine.isStopped else {
+      continuation.resume(
+        throwing: RemoteTaskError(code: .shutdown, message: "the cluster has shut down"))
+      return
+    }
+    waiting[submission.taskID] = (continuation, call)
+    submissions.append(submission)
+    scheduleFlush()
+  }
+
+  func cancel(_ id: ClusterTaskID) {
+    guard let (continuation, _) = waiting.removeValue(forKey: id) else { return }
+    continuation.resume(throwing: CancellationError())
+    handle(.cancel(id))
+  }
+
+  func waitForWorkers(
+    _ count: Int, timeout: Duration, _ continuation: CheckedContinuation<Void, any Error>
+  ) {
+    if machine.workers.count >= count { return continuation.resume() }
+    waiters.append((count, continuation))
+    loop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [self] in
+      let joined = machine.workers.count
+      failWaiters(
+        ClusterError(
+          .notEnoughWorkers,
+          "only \(joined) of \(count) workers joined within \(timeout); start workers with "
+            + "`worker --connect HOST:PORT --token T` (and check their logs)"))
+    }
+  }
+
+  func failWaiters(_ error: ClusterError) {
+    let all = waiters
+    waiters.removeAll()
+    for waiter in all { waiter.continuation.resume(throwing: error) }
+  }
+
+  private func scheduleFlush() {
+    guard !flushScheduled, !machine.isStopped else { return }
+    flushScheduled = true
+    loop.assumeIsolated().execute { [self] in flushAll() }
+  }
+
+  /// Hands the buffered submissions to the machine (one batch), then writes one frame per
+  /// connection with everything queued for it.
+  func flushAll() {
+    flushScheduled = false
+    if !submissions.isEmpty {
+      let batch = submissions.filter { waiting[$0.taskID] != nil }
+      submissions.removeAll(keepingCapacity: true)
+      if !batch.isEmpty { handle(.submit(batch)) }
+    }
+    for (id, messages) in outbox where !messages.isEmpty {
+      guard let channel = channels[id] else { continue }
+      let frame = ClusterWireFormat.encodeFrame(messages)
+      channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+    }
+    outbox.removeAll(keepingCapacity: true)
+  }
+
+  func allClosed() -> EventLoopFuture<Void> {
+    EventLoopFuture.andAllComplete(closing, on: loop)
+  }
+
+  private func perform(_ actions: [ClusterSchedulerStateMachine.Action]) {
+    for action in actions {
+      switch action {
+      case .send(let id, let messages):
+        outbox[id, default: []].append(contentsOf: messages)
+        scheduleFlush()
+      case .close(let id, let reason):
+        if let messages = outbox.removeValue(forKey: id), let channel = channels[id] {
+          channel.write(
+            channel.allocator.buffer(bytes: ClusterWireFormat.encodeFrame(messages)), promise: nil)
+        }
+        if let channel = channels.removeValue(forKey: id) {
+          let promise = loop.makePromise(of: Void.self)
+          channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in
+            channel.close(promise: promise)
+          }
+          closing.append(promise.futureResult.recover { _ in })
+        }
+        let expected = machine.isStopped || reason.hasPrefix("it said goodbye")
+        logger.log(
+          level: expected ? .info : .warning, "cluster connection closed: \(reason)",
+          metadata: ["cluster.connection": "\(id)"])
+      case .startTimer(let timer, let after):
+        guard !machine.isStopped else { continue }
+        loop.assumeIsolated().scheduleTask(in: after.timeAmount) { [self] in
+          handle(.timerFired(timer))
+        }
+      case .taskFinished(let result, let worker):
+        if let (continuation, _) = waiting.removeValue(forKey: result.taskID) {
+          continuation.resume(returning: (result, worker))
+        }
+      case .taskCrashed(let id, let worker, let reason, let rescheduled):
+        waiting[id]?.1.recordCrash(worker: worker, reason: reason, rescheduled: rescheduled)
+        logger.warning(
+          "cluster attempt crashed with its worker",
+          metadata: [
+            "cluster.worker": "\(worker)", "cluster.reason": "\(reason)",
+            "cluster.rescheduled": "\(rescheduled)",
+          ])
+      case .workerJoined(let info):
+        logger.info(
+          "cluster worker joined",
+          metadata: [
+            "cluster.worker": "\(info.name)", "cluster.capacity": "\(info.capacity)",
+            "cluster.connection": "\(info.connection)",
+          ])
+        let count = machine.workers.count
+        let ready = waiters.filter { $0.count <= count }
+        waiters.removeAll { $0.count <= count }
+        for waiter in ready { waiter.continuation.resume() }
+      case .workerLeft(let id, let name, let reason):
+        logger.info(
+          "cluster worker left",
+          metadata: [
+            "cluster.worker": "\(name)", "cluster.reason": "\(reason)",
+            "cluster.connection": "\(id)",
+          ])
+      case .notice(let text):
+        logger.warning("cluster: \(text)")
+      }
+    }
+  }
+}
+
+/// Feeds one connection's events to the scheduler.
+final class SchedulerConnectionHandler: ChannelInboundHandler {
+  typealias InboundIn = [ClusterMessage]
+  let id: ConnectionID
+  let core: NIOLoopBound<SchedulerCore>
+
+  init(id: ConnectionID, core: NIOLoopBound<SchedulerCore>) {
+    self.id = id
+    self.core = core
+  }
+
+  func channelActive(context: ChannelHandlerContext) {
+    core.value.opened(id, context.channel)
+    context.fireChannelActive()
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    core.value.handle(.messagesReceived(id, unwrapInboundIn(data)))
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    if let problem = error as? ClusterProtocolError {
+      core.value.handle(.protocolViolation(id, problem))
+    } else {
+      core.value.logger.info(
+        "cluster connection error: \(error)", metadata: ["cluster.connection": "\(id)"])
+    }
+    context.close(promise: nil)
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    core.value.closed(id)
+    context.fireChannelInactive()
+  }
+}

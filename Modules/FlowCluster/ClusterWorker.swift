@@ -1,0 +1,287 @@
+import FlowClusterCore
+import FlowCore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import UnixSignals
+
+/// A worker process's main loop: connects to a scheduler, runs the registered tasks it is
+/// assigned, and drains gracefully on SIGTERM or SIGINT (finishes its attempts, or hands them
+/// back after the drain timeout).
+///
+/// ```swift
+/// // in the executable's `worker` command:
+/// let exit = try await ClusterWorker.run(
+///   connect: ClusterAddress("10.0.0.5:8786")!, token: token, threads: 4, flows: [etl, report])
+/// ```
+public enum ClusterWorker {
+  /// Runs a worker until the scheduler says goodbye, the connection drops, or a signal drains
+  /// it; returns why it stopped.
+  ///
+  /// - Parameters:
+  ///   - connect: The scheduler's address.
+  ///   - token: The scheduler's shared token, if it has one.
+  ///   - threads: How many attempts run at once.
+  ///   - resources: Abstract resources this worker offers (`["GPU": 2]`).
+  ///   - flows: Every flow whose tasks this worker may run (build them the same way as the
+  ///     scheduler's process does).
+  ///   - name: The worker's name in the scheduler's logs (default `host:pid`).
+  ///   - tls: TLS settings (trust roots) when the scheduler uses TLS.
+  ///   - drainTimeout: How long a drain waits before handing attempts back.
+  ///   - handleSignals: Drain on SIGTERM and SIGINT.
+  ///   - environment: The clock, random source and IDs task bodies see.
+  ///   - logger: Where the worker logs its connection events.
+  @discardableResult
+  public static func run(
+    connect: ClusterAddress, token: String? = nil, threads: Int = 1,
+    resources: [String: Double] = [:], flows: [Flow], name: String? = nil, tls: ClusterTLS? = nil,
+    drainTimeout: Duration = .seconds(30), handleSignals: Bool = true,
+    environment: RunEnvironment = .system,
+    logger: Logger = Logger(label: "swift-flow.worker", factory: { _ in SwiftLogNoOpLogHandler() })
+  ) async throws -> ClusterWorkerStateMachine.Exit {
+    guard threads >= 1 else {
+      throw ClusterError(.invalidArgument, "a worker needs at least 1 thread, got \(threads)")
+    }
+    let registry = ClusterTaskRegistry(flows: flows)
+    let workerName = name ?? SystemProcessInfo.defaultWorkerName
+    let configuration = ClusterWorkerStateMachine.Configuration(
+      name: workerName, capacity: threads, resources: resources, token: token ?? "",
+      flows: registry.flowNames, drainTimeout: drainTimeout)
+    var sslContext: NIOSSLContext?
+    if let tls { sslContext = try clientContext(tls) }
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let (commands, continuation) = AsyncStream<WorkerCommand>.makeStream()
+    let core = try await loop.submit {
+      NIOLoopBound(
+        WorkerCore(
+          machine: ClusterWorkerStateMachine(configuration: configuration), commands: continuation,
+          logger: logger, loop: loop), eventLoop: loop)
+    }.get()
+    let channel: any Channel
+    do {
+      let hostname = connect.host
+      let context = sslContext
+      channel = try await ClientBootstrap(group: group)
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .connectTimeout(.seconds(10))
+        .channelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            if let context {
+              let verify = tls?.verifyHostname ?? true
+              try channel.pipeline.syncOperations.addHandler(
+                NIOSSLClientHandler(context: context, serverHostname: verify ? hostname : nil))
+            }
+            try channel.pipeline.syncOperations.addHandlers(
+              ByteToMessageHandler(
+                ClusterFrameChannelDecoder(maxFrameSize: ClusterProtocol.defaultMaxFrameSize)),
+              WorkerConnectionHandler(core: core))
+          }
+        }
+        .connect(host: connect.host, port: connect.port).get()
+    } catch {
+      try? await group.shutdownGracefully()
+      throw ClusterError(.network, "cannot connect to the scheduler at \(connect): \(error)")
+    }
+    logger.info("worker connected", metadata: ["cluster.scheduler": "\(connect)"])
+    var exit = ClusterWorkerStateMachine.Exit(reason: "stopped", failed: true)
+    await withDiscardingTaskGroup { tasks in
+      if handleSignals {
+        tasks.addTask {
+          for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+            loop.execute { core.value.handle(.drainRequested) }
+          }
+        }
+      }
+      // At most `threads` bodies run at once; prefetched assignments wait here.
+      var active = 0
+      var queue: [ClusterAssignment] = []
+      var head = 0
+      func start(_ assignment: ClusterAssignment) {
+        active += 1
+        tasks.addTask {
+          let result = await registry.execute(
+            assignment, worker: workerName, environment: environment)
+          loop.execute { core.value.finished(result) }
+          continuation.yield(.done)
+        }
+      }
+      for await command in commands {
+        switch command {
+        case .run(let assignment):
+          if active < threads { start(assignment) } else { queue.append(assignment) }
+        case .done:
+          active -= 1
+          if head < queue.count {
+            start(queue[head])
+            head += 1
+            if head == queue.count {
+              queue.removeAll(keepingCapacity: true)
+              head = 0
+            }
+          }
+        case .exit(let reason):
+          exit = reason
+        }
+      }
+      tasks.cancelAll()
+    }
+    try? await channel.close()
+    try? await group.shutdownGracefully()
+    logger.info("worker stopped: \(exit.reason)")
+    return exit
+  }
+
+  private static func clientContext(_ tls: ClusterTLS) throws -> NIOSSLContext {
+    do {
+      var configuration = TLSConfiguration.makeClientConfiguration()
+      if let roots = tls.trustRootsPath {
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(roots))
+      }
+      if !tls.verifyHostname { configuration.certificateVerification = .noHostnameVerification }
+      return try NIOSSLContext(configuration: configuration)
+    } catch {
+      throw ClusterError(.tls, "cannot set up TLS: \(error)")
+    }
+  }
+}
+
+enum WorkerCommand: Sendable {
+  case run(ClusterAssignment)
+  case done
+  case exit(ClusterWorkerStateMachine.Exit)
+}
+
+/// The worker's state, confined to its event loop.
+final class WorkerCore {
+  var machine: ClusterWorkerStateMachine
+  let commands: AsyncStream<WorkerCommand>.Continuation
+  let logger: Logger
+  let loop: any EventLoop
+  var channel: (any Channel)?
+  private var outbox: [ClusterMessage] = []
+  private var finishedResults: [ClusterTaskResult] = []
+  private var flushScheduled = false
+
+  init(
+    machine: ClusterWorkerStateMachine, commands: AsyncStream<WorkerCommand>.Continuation,
+    logger: Logger, loop: any EventLoop
+  ) {
+    self.machine = machine
+    self.commands = commands
+    self.logger = logger
+    self.loop = loop
+  }
+
+  func handle(_ event: ClusterWorkerStateMachine.Event) {
+    perform(machine.handle(event))
+  }
+
+  /// Buffers a result; results that end close together go back in one frame.
+  func finished(_ result: ClusterTaskResult) {
+    finishedResults.append(result)
+    scheduleFlush()
+  }
+
+  private func scheduleFlush() {
+    guard !flushScheduled, !machine.isClosed else { return }
+    flushScheduled = true
+    loop.assumeIsolated().execute { [self] in flush() }
+  }
+
+  private func flush() {
+    flushScheduled = false
+    if !finishedResults.isEmpty {
+      let results = finishedResults
+      finishedResults.removeAll(keepingCapacity: true)
+      var sends: [ClusterTaskResult] = []
+      for result in results {
+        for action in machine.handle(.taskFinished(result)) {
+          if case .send(let messages) = action, messages.count == 1,
+            case .results(let list) = messages[0]
+          {
+            sends.append(contentsOf: list)
+          } else {
+            if !sends.isEmpty {
+              outbox.append(.results(sends))
+              sends.removeAll()
+            }
+            perform([action])
+          }
+        }
+      }
+      if !sends.isEmpty { outbox.append(.results(sends)) }
+    }
+    guard !outbox.isEmpty, let channel else { return }
+    let frame = ClusterWireFormat.encodeFrame(outbox)
+    outbox.removeAll(keepingCapacity: true)
+    channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+  }
+
+  private func perform(_ actions: [ClusterWorkerStateMachine.Action]) {
+    for action in actions {
+      switch action {
+      case .send(let messages):
+        outbox.append(contentsOf: messages)
+        scheduleFlush()
+      case .run(let assignment):
+        commands.yield(.run(assignment))
+      case .cancel(let ids):
+        // Best effort: the machine drops their results; bodies finish on their own.
+        logger.debug("worker cancelled \(ids.count) attempts")
+      case .startTimer(let timer, let after):
+        guard !machine.isClosed else { continue }
+        loop.assumeIsolated().scheduleTask(in: after.timeAmount) { [self] in
+          handle(.timerFired(timer))
+        }
+      case .close(let reason):
+        logger.info("worker closing its connection: \(reason)")
+        if let channel {
+          if !outbox.isEmpty {
+            channel.write(
+              channel.allocator.buffer(bytes: ClusterWireFormat.encodeFrame(outbox)), promise: nil)
+            outbox.removeAll()
+          }
+          channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in
+            channel.close(promise: nil)
+          }
+        }
+      case .exit(let exit):
+        commands.yield(.exit(exit))
+        commands.finish()
+      }
+    }
+  }
+}
+
+/// Feeds the connection's events to the worker.
+final class WorkerConnectionHandler: ChannelInboundHandler {
+  typealias InboundIn = [ClusterMessage]
+  let core: NIOLoopBound<WorkerCore>
+
+  init(core: NIOLoopBound<WorkerCore>) { self.core = core }
+
+  func channelActive(context: ChannelHandlerContext) {
+    core.value.channel = context.channel
+    core.value.handle(.connected)
+    context.fireChannelActive()
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    core.value.handle(.messagesReceived(unwrapInboundIn(data)))
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    if let problem = error as? ClusterProtocolError {
+      core.value.handle(.protocolViolation(problem))
+    }
+    context.close(promise: nil)
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    core.value.handle(.connectionLost)
+    context.fireChannelInactive()
+  }
+}

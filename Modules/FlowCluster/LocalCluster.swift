@@ -1,0 +1,100 @@
+import FlowClusterCore
+import Logging
+import Synchronization
+
+/// A scheduler on loopback with N worker processes of the current executable
+/// (`<executable> worker --connect 127.0.0.1:PORT --token T --threads N`), as Dask's
+/// `LocalCluster`. ``start(workers:threadsPerWorker:executable:arguments:logger:)`` returns once
+/// every worker has joined; ``stop()`` says goodbye and waits for the processes to exit.
+public final class LocalCluster: Sendable {
+  /// The scheduler the workers joined.
+  public let scheduler: ClusterScheduler
+  private let processes: SystemWorkerProcesses
+  private let stopping: StopFlag
+
+  private final class StopFlag: Sendable {
+    let value = Atomic<Bool>(false)
+  }
+
+  private init(scheduler: ClusterScheduler, processes: SystemWorkerProcesses, stopping: StopFlag) {
+    self.scheduler = scheduler
+    self.processes = processes
+    self.stopping = stopping
+  }
+
+  /// The worker processes' IDs.
+  public var processIdentifiers: [Int32] { processes.processIdentifiers }
+
+  /// Starts the scheduler and the workers, and waits until all joined.
+  ///
+  /// - Parameters:
+  ///   - workers: How many worker processes.
+  ///   - threadsPerWorker: How many attempts each runs at once.
+  ///   - executable: The program to start (default: the running executable; it must handle
+  ///     `worker --connect HOST:PORT --token T --threads N`).
+  ///   - arguments: Arguments before `worker` (for an executable whose worker command is
+  ///     nested).
+  ///   - machine: Heartbeats, TTL and allowed failures.
+  ///   - readyTimeout: How long to wait for the workers to join.
+  ///   - logger: The scheduler's logger.
+  public static func start(
+    workers: Int, threadsPerWorker: Int = 1, executable: String? = nil, arguments: [String] = [],
+    machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
+    readyTimeout: Duration = .seconds(60),
+    logger: Logger = Logger(label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
+  ) async throws -> LocalCluster {
+    guard workers >= 1, threadsPerWorker >= 1 else {
+      throw ClusterError(
+        .invalidArgument,
+        "a local cluster needs at least 1 worker with 1 thread, got \(workers) × \(threadsPerWorker)"
+      )
+    }
+    guard let executable = executable ?? SystemProcessInfo.executablePath else {
+      throw ClusterError(.workerProcess, "cannot tell the path of the running executable")
+    }
+    let token = SystemProcessInfo.randomToken()
+    let scheduler = try await ClusterScheduler.start(
+      .init(
+        listen: ClusterAddress(host: "127.0.0.1", port: 0), token: token, machine: machine,
+        logger: logger))
+    let stopping = StopFlag()
+    let processes: SystemWorkerProcesses
+    do {
+      processes = try SystemWorkerProcesses(
+        count: workers, executable: executable,
+        arguments: arguments + [
+          "worker", "--connect", "\(scheduler.address)", "--token", token, "--threads",
+          "\(threadsPerWorker)",
+        ],
+        onExit: { [scheduler] index, status in
+          guard !stopping.value.load(ordering: .relaxed) else { return }
+          scheduler.fail(
+            ClusterError(
+              .workerProcess,
+              "local worker \(index + 1) (\(executable) worker) exited with status \(status) "
+                + "before the cluster was ready; does the executable handle `worker --connect`?"))
+        })
+    } catch {
+      await scheduler.shutdown()
+      throw ClusterError(.workerProcess, "cannot start \(executable) worker: \(error)")
+    }
+    do {
+      try await scheduler.waitForWorkers(workers, timeout: readyTimeout)
+    } catch {
+      stopping.value.store(true, ordering: .relaxed)
+      await scheduler.shutdown()
+      processes.kill()
+      await processes.waitForAll()
+      throw error
+    }
+    return LocalCluster(scheduler: scheduler, processes: processes, stopping: stopping)
+  }
+
+  /// Says goodbye to the workers, waits for their processes to exit (killing any that lingers
+  /// after the scheduler stopped), and stops the scheduler.
+  public func stop() async {
+    guard !stopping.value.exchange(true, ordering: .relaxed) else { return }
+    await scheduler.shutdown()
+    await processes.waitForAll()
+  }
+}

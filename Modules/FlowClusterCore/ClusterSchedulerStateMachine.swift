@@ -1,0 +1,575 @@
+import HeapModule
+
+/// What the scheduler knows about a connected worker.
+public struct ClusterWorkerInfo: Sendable, Equatable {
+  /// The connection.
+  public let connection: ConnectionID
+  /// The worker's name from its hello.
+  public let name: String
+  /// How many attempts it runs at once.
+  public let capacity: Int
+  /// The resources it offers.
+  public let resources: [String: Double]
+  /// How many attempts it runs now.
+  public let running: Int
+  /// True once it drains: it gets nothing more.
+  public let draining: Bool
+}
+
+/// One task attempt the engine wants run on some worker.
+public struct ClusterTaskSubmission: Sendable, Equatable {
+  /// What the worker runs.
+  public var assignment: ClusterAssignment
+  /// Higher runs first; equal priorities run in submission order.
+  public var priority: Int
+  /// Resources the attempt holds on its worker while it runs (`GPU: 1`).
+  public var resources: [String: Double]
+
+  /// Creates a submission.
+  public init(assignment: ClusterAssignment, priority: Int = 0, resources: [String: Double] = [:]) {
+    self.assignment = assignment
+    self.priority = priority
+    self.resources = resources
+  }
+
+  /// The attempt's ID.
+  public var taskID: ClusterTaskID { assignment.taskID }
+}
+
+/// The scheduler's logic, free of I/O and clocks: connections, handshakes, heartbeats, placement,
+/// lost workers and drains. The transport (SwiftNIO, or the simulator) feeds it events and
+/// performs the actions it returns, in order.
+///
+/// A worker that stops heartbeating for ``Configuration/heartbeatTTL``, or whose connection
+/// drops, is lost: its running attempts become crashed and go back to the queue, to run
+/// elsewhere, until an attempt has crashed ``Configuration/allowedFailures`` workers; then it
+/// fails with an explanation (Dask's `KilledWorker`).
+public struct ClusterSchedulerStateMachine: Sendable {
+  /// Limits and timings.
+  public struct Configuration: Sendable {
+    /// The shared secret workers must present; nil accepts any (loopback only).
+    public var token: String?
+    /// How often workers send heartbeats.
+    public var heartbeatInterval: Duration
+    /// A worker silent this long is lost (checked once per TTL, so detection takes at most
+    /// twice this).
+    public var heartbeatTTL: Duration
+    /// A connection that has not said hello this long after opening is closed.
+    public var handshakeTimeout: Duration
+    /// How many workers one attempt may crash before it fails.
+    public var allowedFailures: Int
+    /// The most assignments sent in one message.
+    public var maxBatch: Int
+    /// Assignments each worker may hold per thread beyond the one it runs, queued on the
+    /// worker so that it never waits for its next task (0: exactly its capacity).
+    public var prefetchPerThread: Int
+
+    /// Creates a configuration.
+    public init(
+      token: String? = nil, heartbeatInterval: Duration = .milliseconds(500),
+      heartbeatTTL: Duration = .seconds(5), handshakeTimeout: Duration = .seconds(10),
+      allowedFailures: Int = 3, maxBatch: Int = 512, prefetchPerThread: Int = 0
+    ) {
+      self.token = token
+      self.heartbeatInterval = heartbeatInterval
+      self.heartbeatTTL = heartbeatTTL
+      self.handshakeTimeout = handshakeTimeout
+      self.allowedFailures = allowedFailures
+      self.maxBatch = maxBatch
+      self.prefetchPerThread = max(0, prefetchPerThread)
+    }
+  }
+
+  /// The scheduler's timers; each fires once per ``Action/startTimer(_:after:)``.
+  public enum Timer: Hashable, Sendable {
+    /// The handshake deadline of a connection.
+    case handshake(ConnectionID)
+    /// The periodic liveness check of a worker.
+    case heartbeatCheck(ConnectionID)
+  }
+
+  /// Something that happened.
+  public enum Event: Sendable {
+    /// A worker connected.
+    case connectionOpened(ConnectionID)
+    /// A frame's messages arrived from a connection.
+    case messagesReceived(ConnectionID, [ClusterMessage])
+    /// The transport could not decode what a connection sent.
+    case protocolViolation(ConnectionID, ClusterProtocolError)
+    /// A connection closed (either side, for any reason).
+    case connectionClosed(ConnectionID)
+    /// A timer started by ``Action/startTimer(_:after:)`` fired.
+    case timerFired(Timer)
+    /// The engine wants these attempts run.
+    case submit([ClusterTaskSubmission])
+    /// The engine no longer wants this attempt (a timeout or a cancelled run).
+    case cancel(ClusterTaskID)
+    /// Ask one worker to finish its attempts and leave.
+    case drainWorker(ConnectionID)
+    /// Stop: every worker is told goodbye and every unfinished attempt fails.
+    case shutdown
+  }
+
+  /// Something the transport must do, or report.
+  public enum Action: Sendable, Equatable {
+    /// Send these messages to the connection (in one frame).
+    case send(ConnectionID, [ClusterMessage])
+    /// Close the connection; `reason` is logged.
+    case close(ConnectionID, reason: String)
+    /// Fire `timer` once after `after`.
+    case startTimer(Timer, after: Duration)
+    /// An attempt ended on a worker (or failed on the scheduler: a killed-worker error, a
+    /// shutdown), for the engine.
+    case taskFinished(ClusterTaskResult, worker: String)
+    /// An attempt was lost with its worker; `rescheduled` tells whether it runs again.
+    case taskCrashed(ClusterTaskID, worker: String, reason: String, rescheduled: Bool)
+    /// A worker finished its handshake.
+    case workerJoined(ClusterWorkerInfo)
+    /// A worker left or was lost.
+    case workerLeft(ConnectionID, name: String, reason: String)
+    /// Something worth a warning in the scheduler's log (a refused peer, an ignored message).
+    case notice(String)
+  }
+
+  /// The codes of failures the scheduler itself reports in ``ClusterTaskOutcome/failure(code:message:)``.
+  public enum FailureCode {
+    /// The attempt crashed `allowedFailures` workers.
+    public static let killedWorker = "killedWorker"
+    /// The scheduler shut down before the attempt finished.
+    public static let shutdown = "shutdown"
+  }
+
+  private enum Phase: Sendable { case handshaking, active, draining, leaving }
+
+  private struct Peer: Sendable {
+    var phase: Phase
+    var name = ""
+    var capacity = 0
+    var resources: [String: Double] = [:]
+    var inUse: [String: Double] = [:]
+    var running: Set<ClusterTaskID> = []
+    var seen = false
+    var limit = 0
+
+    var free: Int { phase == .active ? limit - running.count : 0 }
+
+    func fits(_ need: [String: Double]) -> Bool {
+      for (name, amount) in need where (inUse[name] ?? 0) + amount > (resources[name] ?? 0) + 1e-9 {
+        return false
+      }
+      return true
+    }
+
+    func couldEverFit(_ need: [String: Double]) -> Bool {
+      need.allSatisfy { $0.value <= (resources[$0.key] ?? 0) + 1e-9 }
+    }
+  }
+
+  private struct Job: Sendable {
+    let submission: ClusterTaskSubmission
+    let sequence: UInt64
+    var worker: ConnectionID?
+    var crashedOn: [String] = []
+    var warned = false
+  }
+
+  private struct Queued: Comparable, Sendable {
+    let priority: Int
+    let sequence: UInt64
+    let id: ClusterTaskID
+    // The heap's max is the next to run: higher priority, then earlier submission.
+    static func < (lhs: Self, rhs: Self) -> Bool {
+      lhs.priority != rhs.priority ? lhs.priority < rhs.priority : lhs.sequence > rhs.sequence
+    }
+  }
+
+  /// The configuration.
+  public let configuration: Configuration
+  private var peers: [ConnectionID: Peer] = [:]
+  private var jobs: [ClusterTaskID: Job] = [:]
+  private var queue = Heap<Queued>()
+  private var sequence: UInt64 = 0
+  private var stopped = false
+
+  /// Creates a scheduler with no workers and no work.
+  public init(configuration: Configuration = Configuration()) {
+    self.configuration = configuration
+  }
+
+  // MARK: Observing
+
+  /// The workers that finished their handshake, by connection.
+  public var workers: [ClusterWorkerInfo] {
+    peers.keys.sorted().compactMap { id in
+      let peer = peers[id]!
+      guard peer.phase != .handshaking else { return nil }
+      return info(id, peer)
+    }
+  }
+
+  /// Attempts waiting for a worker.
+  public var queuedCount: Int { jobs.values.count { $0.worker == nil } }
+  /// Attempts running on workers.
+  public var runningCount: Int { jobs.values.count { $0.worker != nil } }
+  /// True after ``Event/shutdown``.
+  public var isStopped: Bool { stopped }
+
+  private func info(_ id: ConnectionID, _ peer: Peer) -> ClusterWorkerInfo {
+    ClusterWorkerInfo(
+      connection: id, name: peer.name, capacity: peer.capacity, resources: peer.resources,
+      running: peer.running.count, draining: peer.phase != .active)
+  }
+
+  // MARK: Handling
+
+  /// Handles one event and returns what to do, in order.
+  public mutating func handle(_ event: Event) -> [Action] {
+    var actions: [Action] = []
+    switch event {
+    case .connectionOpened(let id):
+      guard !stopped else {
+        actions.append(.close(id, reason: "the scheduler is shutting down"))
+        break
+      }
+      peers[id] = Peer(phase: .handshaking)
+      actions.append(.startTimer(.handshake(id), after: configuration.handshakeTimeout))
+    case .messagesReceived(let id, let messages):
+      for message in messages {
+        guard peers[id] != nil else { break }
+        received(message, from: id, &actions)
+      }
+      place(&actions)
+    case .protocolViolation(let id, let error):
+      guard peers[id] != nil else { break }
+      drop(id, reason: "\(error)", &actions)
+      place(&actions)
+    case .connectionClosed(let id):
+      guard let peer = peers[id] else { break }
+      if peer.phase == .handshaking {
+        peers[id] = nil
+        actions.append(.notice("connection \(id) closed before its handshake"))
+        break
+      }
+      lose(id, reason: "its connection closed", &actions)
+      place(&actions)
+    case .timerFired(.handshake(let id)):
+      guard let peer = peers[id], peer.phase == .handshaking else { break }
+      let error = ClusterProtocolError(
+        .timeout,
+        "no hello within \(configuration.handshakeTimeout) of connecting; is the peer a "
+          + "swift-flow worker of the same version?")
+      drop(id, reason: "\(error)", &actions)
+    case .timerFired(.heartbeatCheck(let id)):
+      guard var peer = peers[id], peer.phase != .handshaking else { break }
+      if peer.seen {
+        peer.seen = false
+        peers[id] = peer
+        actions.append(.startTimer(.heartbeatCheck(id), after: configuration.heartbeatTTL))
+      } else {
+        let error = ClusterProtocolError(
+          .timeout, "no heartbeat from '\(peer.name)' within \(configuration.heartbeatTTL)")
+        drop(id, reason: "\(error)", &actions)
+        place(&actions)
+      }
+    case .submit(let submissions):
+      for submission in submissions {
+        guard !stopped else {
+          actions.append(
+            .taskFinished(
+              ClusterTaskResult(
+                taskID: submission.taskID,
+                outcome: .failure(
+                  code: FailureCode.shutdown, message: "the cluster has shut down")),
+              worker: ""))
+          continue
+        }
+        sequence += 1
+        jobs[submission.taskID] = Job(submission: submission, sequence: sequence)
+        queue.insert(
+          Queued(priority: submission.priority, sequence: sequence, id: submission.taskID))
+      }
+      place(&actions)
+    case .cancel(let taskID):
+      guard let job = jobs.removeValue(forKey: taskID) else { break }
+      if let worker = job.worker, peers[worker] != nil {
+        release(taskID, job, from: worker)
+        actions.append(.send(worker, [.cancel([taskID])]))
+        place(&actions)
+      }
+    case .drainWorker(let id):
+      guard var peer = peers[id], peer.phase == .active else { break }
+      peer.phase = .draining
+      peers[id] = peer
+      actions.append(.send(id, [.drain]))
+    case .shutdown:
+      stopped = true
+      for id in peers.keys.sorted() {
+        actions.append(.send(id, [.goodbye(reason: "the scheduler is shutting down")]))
+        actions.append(.close(id, reason: "the scheduler is shutting down"))
+      }
+      peers.removeAll()
+      for id in jobs.keys.sorted() {
+        actions.append(
+          .taskFinished(
+            ClusterTaskResult(
+              taskID: id,
+              outcome: .failure(
+                code: FailureCode.shutdown,
+                message: "the cluster shut down before the attempt finished")),
+            worker: ""))
+      }
+      jobs.removeAll()
+      queue = Heap()
+    }
+    return actions
+  }
+
+  private mutating func received(
+    _ message: ClusterMessage, from id: ConnectionID, _ actions: inout [Action]
+  ) {
+    peers[id]!.seen = true
+    if peers[id]!.phase == .handshaking {
+      guard case .hello(let hello) = message else {
+        let error = ClusterProtocolError(
+          .outOfOrder, "the first message must be a hello, got \(Self.name(of: message))")
+        return drop(id, reason: "\(error)", &actions)
+      }
+      return handshake(id, hello, &actions)
+    }
+    switch message {
+    case .results(let results):
+      for result in results {
+        guard let job = jobs[result.taskID], job.worker == id else {
+          actions.append(
+            .notice(
+              "ignored a result for attempt \(result.taskID) from '\(peers[id]!.name)': it is not "
+                + "running there (cancelled or reassigned)"))
+          continue
+        }
+        jobs[result.taskID] = nil
+        release(result.taskID, job, from: id)
+        actions.append(.taskFinished(result, worker: peers[id]!.name))
+      }
+    case .heartbeat:
+      actions.append(.send(id, [.heartbeat(running: peers[id]!.running.count)]))
+    case .draining:
+      if peers[id]!.phase == .active { peers[id]!.phase = .draining }
+    case .handBack(let ids):
+      for taskID in ids {
+        guard let job = jobs[taskID], job.worker == id else { continue }
+        release(taskID, job, from: id)
+        requeue(taskID)
+      }
+    case .goodbye(let reason):
+      leave(id, reason: "it said goodbye (\(reason))", &actions)
+    case .hello, .welcome, .refused, .assign, .cancel, .drain:
+      let error = ClusterProtocolError(
+        .outOfOrder,
+        "'\(peers[id]!.name)' sent \(Self.name(of: message)), which a worker never sends after "
+          + "its handshake")
+      drop(id, reason: "\(error)", &actions)
+    }
+  }
+
+  private mutating func handshake(
+    _ id: ConnectionID, _ hello: ClusterHello, _ actions: inout [Action]
+  ) {
+    var refusal: ClusterProtocolError?
+    if hello.protocolVersion != ClusterProtocol.version {
+      refusal = ClusterProtocolError(
+        .versionMismatch,
+        "worker '\(hello.workerName)' speaks protocol version \(hello.protocolVersion), this "
+          + "scheduler speaks \(ClusterProtocol.version); run the same build on both sides")
+    } else if let token = configuration.token, !Self.sameToken(token, hello.token) {
+      refusal = ClusterProtocolError(
+        .badToken,
+        "worker '\(hello.workerName)' presented \(hello.token.isEmpty ? "no" : "a wrong") token; "
+          + "start it with the scheduler's `--token`")
+    } else if hello.capacity < 1 || hello.capacity > 1 << 20 {
+      refusal = ClusterProtocolError(
+        .malformedFrame,
+        "worker '\(hello.workerName)' offers a capacity of \(hello.capacity); give it 1 or more "
+          + "threads")
+    } else if hello.resources.values.contains(where: { !($0 >= 0) || !$0.isFinite }) {
+      refusal = ClusterProtocolError(
+        .malformedFrame, "worker '\(hello.workerName)' offers a negative or infinite resource")
+    }
+    if let refusal {
+      actions.append(.send(id, [.refused(reason: refusal.message)]))
+      peers[id] = nil
+      actions.append(.close(id, reason: "refused: \(refusal)"))
+      return
+    }
+    var peer = Peer(phase: .active)
+    peer.name = hello.workerName
+    peer.capacity = hello.capacity
+    peer.limit = hello.capacity * (1 + configuration.prefetchPerThread)
+    peer.resources = hello.resources
+    peer.seen = true
+    peers[id] = peer
+    let interval =
+      Int(configuration.heartbeatInterval.components.seconds * 1000)
+      + Int(configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000)
+    actions.append(.send(id, [.welcome(workerID: id.rawValue, heartbeatMilliseconds: interval)]))
+    actions.append(.startTimer(.heartbeatCheck(id), after: configuration.heartbeatTTL))
+    actions.append(.workerJoined(info(id, peer)))
+  }
+
+  /// Closes a misbehaving or silent connection; its attempts crash.
+  private mutating func drop(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
+    actions.append(.close(id, reason: reason))
+    lose(id, reason: reason, &actions)
+  }
+
+  /// A worker is gone without handing its attempts back: they crash.
+  private mutating func lose(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
+    guard let peer = peers.removeValue(forKey: id) else { return }
+    guard peer.phase != .handshaking else { return }
+    for taskID in peer.running.sorted() {
+      guard var job = jobs[taskID] else { continue }
+      job.worker = nil
+      job.crashedOn.append(peer.name)
+      if job.crashedOn.count >= configuration.allowedFailures {
+        jobs[taskID] = nil
+        actions.append(
+          .taskCrashed(taskID, worker: peer.name, reason: reason, rescheduled: false))
+        let workers = job.crashedOn.map { "'\($0)'" }.joined(separator: ", ")
+        let message =
+          "the attempt was running on \(job.crashedOn.count) workers that were lost (\(workers)); "
+          + "it is suspected of crashing them (out of memory, a crash in native code, a killed "
+          + "process), so it is not rescheduled again. Check the workers' logs, or raise "
+          + "`allowedFailures` (now \(configuration.allowedFailures)) if the workers died for "
+          + "other reasons"
+        actions.append(
+          .taskFinished(
+            ClusterTaskResult(
+              taskID: taskID, outcome: .failure(code: FailureCode.killedWorker, message: message)),
+            worker: peer.name))
+      } else {
+        jobs[taskID] = job
+        queue.insert(
+          Queued(priority: job.submission.priority, sequence: job.sequence, id: taskID))
+        actions.append(.taskCrashed(taskID, worker: peer.name, reason: reason, rescheduled: true))
+      }
+    }
+    actions.append(.workerLeft(id, name: peer.name, reason: reason))
+  }
+
+  /// A worker leaves cleanly: what it still holds runs elsewhere, without counting as a crash.
+  private mutating func leave(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
+    guard let peer = peers.removeValue(forKey: id) else { return }
+    for taskID in peer.running.sorted() where jobs[taskID] != nil {
+      jobs[taskID]!.worker = nil
+      requeue(taskID)
+    }
+    actions.append(.close(id, reason: reason))
+    actions.append(.workerLeft(id, name: peer.name, reason: reason))
+  }
+
+  private mutating func requeue(_ taskID: ClusterTaskID) {
+    guard let job = jobs[taskID] else { return }
+    jobs[taskID]!.worker = nil
+    queue.insert(Queued(priority: job.submission.priority, sequence: job.sequence, id: taskID))
+  }
+
+  private mutating func release(_ taskID: ClusterTaskID, _ job: Job, from id: ConnectionID) {
+    guard peers[id] != nil else { return }
+    peers[id]!.running.remove(taskID)
+    for (name, amount) in job.submission.resources {
+      peers[id]!.inUse[name, default: 0] -= amount
+    }
+  }
+
+  // MARK: Placement
+
+  /// Assigns queued attempts: by priority, to the least-loaded worker with room and resources.
+  private mutating func place(_ actions: inout [Action]) {
+    guard !queue.isEmpty, !stopped else { return }
+    var free = 0
+    for peer in peers.values { free += max(0, peer.free) }
+    guard free > 0 else { return }
+    let order = peers.keys.sorted()
+    var batches: [ConnectionID: [ClusterAssignment]] = [:]
+    var waiting: [Queued] = []
+    while free > 0, let next = queue.popMax() {
+      guard let job = jobs[next.id], job.worker == nil else { continue }
+      guard let id = bestWorker(for: job, order) else {
+        waiting.append(next)
+        if !job.warned, !peers.values.contains(where: { $0.couldEverFit(job.submission.resources) })
+        {
+          jobs[next.id]!.warned = true
+          let need = job.submission.resources.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+          actions.append(
+            .notice(
+              "task '\(job.submission.assignment.task)' needs \(need), which no connected worker "
+                + "offers; it waits for a worker started with `--resources`"))
+        }
+        if waiting.count >= 4096 { break }
+        continue
+      }
+      jobs[next.id]!.worker = id
+      peers[id]!.running.insert(next.id)
+      for (name, amount) in job.submission.resources {
+        peers[id]!.inUse[name, default: 0] += amount
+      }
+      batches[id, default: []].append(job.submission.assignment)
+      free -= 1
+    }
+    for item in waiting { queue.insert(item) }
+    for id in order {
+      guard let batch = batches[id] else { continue }
+      var start = 0
+      while start < batch.count {
+        let end = min(batch.count, start + configuration.maxBatch)
+        actions.append(.send(id, [.assign(Array(batch[start..<end]))]))
+        start = end
+      }
+    }
+  }
+
+  private func bestWorker(for job: Job, _ order: [ConnectionID]) -> ConnectionID? {
+    var best: ConnectionID?
+    var bestScore = (0, 0)
+    for id in order {
+      let peer = peers[id]!
+      let free = peer.free
+      guard free > 0, peer.fits(job.submission.resources) else { continue }
+      // Least loaded first; a worker this attempt already crashed ranks last.
+      let score = (job.crashedOn.contains(peer.name) ? 0 : 1, free)
+      if best == nil || score > bestScore {
+        best = id
+        bestScore = score
+      }
+    }
+    return best
+  }
+
+  // MARK: Helpers
+
+  private static func sameToken(_ expected: String, _ given: String) -> Bool {
+    let a = Array(expected.utf8)
+    let b = Array(given.utf8)
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for index in 0..<max(a.count, b.count) {
+      difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+    }
+    return difference == 0
+  }
+
+  static func name(of message: ClusterMessage) -> String {
+    switch message {
+    case .hello: "hello"
+    case .welcome: "welcome"
+    case .refused: "refused"
+    case .assign: "assign"
+    case .results: "results"
+    case .heartbeat: "heartbeat"
+    case .cancel: "cancel"
+    case .drain: "drain"
+    case .draining: "draining"
+    case .handBack: "handBack"
+    case .goodbye: "goodbye"
+    }
+  }
+}

@@ -1,0 +1,400 @@
+/// The binary encoding of frames: a 4-byte big-endian body length, then the body: the magic
+/// bytes `SF`, a message count, and the messages. Integers are LEB128 varints, strings and
+/// byte strings are length-prefixed, doubles are 8 bytes big-endian.
+public enum ClusterWireFormat {
+  /// Bytes of the length prefix.
+  public static let prefixSize = 4
+
+  /// Encodes `messages` as one frame (prefix included).
+  public static func encodeFrame(_ messages: [ClusterMessage]) -> [UInt8] {
+    var writer = WireWriter()
+    writer.bytes.reserveCapacity(64 + messages.count * 32)
+    writer.bytes.append(contentsOf: [0, 0, 0, 0, ClusterProtocol.magic.0, ClusterProtocol.magic.1])
+    writer.varint(UInt64(messages.count))
+    for message in messages { writer.message(message) }
+    let length = UInt32(writer.bytes.count - prefixSize)
+    writer.bytes[0] = UInt8(truncatingIfNeeded: length >> 24)
+    writer.bytes[1] = UInt8(truncatingIfNeeded: length >> 16)
+    writer.bytes[2] = UInt8(truncatingIfNeeded: length >> 8)
+    writer.bytes[3] = UInt8(truncatingIfNeeded: length)
+    return writer.bytes
+  }
+
+  /// Reads a length prefix (the first 4 bytes of `bytes`).
+  public static func bodyLength<C: Collection<UInt8>>(prefix bytes: C) -> Int {
+    var length = 0
+    for byte in bytes.prefix(prefixSize) { length = length << 8 | Int(byte) }
+    return length
+  }
+
+  /// Decodes a frame body (without its prefix) into its messages.
+  public static func decodeBody(_ body: [UInt8]) throws(ClusterProtocolError) -> [ClusterMessage] {
+    var reader = WireReader(body)
+    guard body.count >= 2, body[0] == ClusterProtocol.magic.0, body[1] == ClusterProtocol.magic.1
+    else {
+      throw ClusterProtocolError(
+        .malformedFrame,
+        "the frame does not start with the protocol's magic bytes: the peer is not a swift-flow "
+          + "worker or scheduler")
+    }
+    reader.offset = 2
+    let count = try reader.count()
+    guard count >= 1 else {
+      throw ClusterProtocolError(.malformedFrame, "a frame claims \(count) messages")
+    }
+    var messages: [ClusterMessage] = []
+    messages.reserveCapacity(count)
+    for _ in 0..<count { messages.append(try reader.message()) }
+    guard reader.offset == body.count else {
+      throw ClusterProtocolError(
+        .malformedFrame, "\(body.count - reader.offset) stray bytes after the last message")
+    }
+    return messages
+  }
+}
+
+/// Splits a byte stream into frames, rejecting oversized and malformed ones.
+public struct ClusterFrameDecoder: Sendable {
+  /// The largest accepted frame body.
+  public let maxFrameSize: Int
+  private var buffer: [UInt8] = []
+  private var start = 0
+
+  /// Creates a decoder.
+  public init(maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize) {
+    self.maxFrameSize = maxFrameSize
+  }
+
+  /// Bytes received but not yet part of a whole frame.
+  public var bufferedByteCount: Int { buffer.count - start }
+
+  /// Adds received bytes.
+  public mutating func append<C: Collection<UInt8>>(_ bytes: C) {
+    if start > 0, start == buffer.count {
+      buffer.removeAll(keepingCapacity: true)
+      start = 0
+    }
+    buffer.append(contentsOf: bytes)
+  }
+
+  /// The messages of the next whole frame, or nil when more bytes are needed.
+  public mutating func next() throws(ClusterProtocolError) -> [ClusterMessage]? {
+    guard buffer.count - start >= ClusterWireFormat.prefixSize else { return nil }
+    let length = ClusterWireFormat.bodyLength(prefix: buffer[start...])
+    guard length <= maxFrameSize else {
+      throw ClusterProtocolError(
+        .oversizedFrame,
+        "a frame of \(length) bytes exceeds the limit of \(maxFrameSize) bytes; send smaller "
+          + "task inputs and outputs (persist big values in a result store) or raise the limit")
+    }
+    let bodyStart = start + ClusterWireFormat.prefixSize
+    guard buffer.count - bodyStart >= length else { return nil }
+    let body = Array(buffer[bodyStart..<(bodyStart + length)])
+    start = bodyStart + length
+    if start == buffer.count {
+      buffer.removeAll(keepingCapacity: true)
+      start = 0
+    } else if start > 1 << 16 {
+      buffer.removeFirst(start)
+      start = 0
+    }
+    return try ClusterWireFormat.decodeBody(body)
+  }
+
+  /// Checks that the stream ended between frames.
+  public func finish() throws(ClusterProtocolError) {
+    if buffered > 0 {
+      throw ClusterProtocolError(
+        .truncated, "the connection closed in the middle of a frame (\(buffered) bytes left)")
+    }
+  }
+
+  private var buffered: Int { buffer.count - start }
+}
+
+struct WireWriter {
+  var bytes: [UInt8] = []
+
+  mutating func varint(_ value: UInt64) {
+    var value = value
+    while value >= 0x80 {
+      bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+      value >>= 7
+    }
+    bytes.append(UInt8(value))
+  }
+
+  mutating func int(_ value: Int) {
+    // Zig-zag, so that small negative numbers stay short.
+    varint(UInt64(bitPattern: Int64((value << 1) ^ (value >> 63))))
+  }
+
+  mutating func string(_ value: String) {
+    var value = value
+    value.withUTF8 { utf8 in
+      varint(UInt64(utf8.count))
+      bytes.append(contentsOf: utf8)
+    }
+  }
+
+  mutating func blob(_ value: [UInt8]) {
+    varint(UInt64(value.count))
+    bytes.append(contentsOf: value)
+  }
+
+  mutating func double(_ value: Double) {
+    let bits = value.bitPattern
+    for shift in stride(from: 56, through: 0, by: -8) {
+      bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+    }
+  }
+
+  mutating func strings(_ values: [String: String]) {
+    varint(UInt64(values.count))
+    for key in values.keys.sorted() {
+      string(key)
+      string(values[key]!)
+    }
+  }
+
+  mutating func message(_ message: ClusterMessage) {
+    switch message {
+    case .hello(let hello):
+      bytes.append(1)
+      varint(UInt64(hello.protocolVersion))
+      string(hello.workerName)
+      int(hello.capacity)
+      varint(UInt64(hello.resources.count))
+      for key in hello.resources.keys.sorted() {
+        string(key)
+        double(hello.resources[key]!)
+      }
+      string(hello.token)
+      varint(UInt64(hello.flows.count))
+      for flow in hello.flows { string(flow) }
+    case .welcome(let workerID, let heartbeat):
+      bytes.append(2)
+      varint(workerID)
+      int(heartbeat)
+    case .refused(let reason):
+      bytes.append(3)
+      string(reason)
+    case .assign(let assignments):
+      bytes.append(4)
+      varint(UInt64(assignments.count))
+      for assignment in assignments {
+        varint(assignment.taskID)
+        string(assignment.flow)
+        string(assignment.task)
+        int(assignment.attempt)
+        int(assignment.mapIndex)
+        varint(UInt64(assignment.inputs.count))
+        for input in assignment.inputs { blob(input) }
+      }
+    case .results(let results):
+      bytes.append(5)
+      varint(UInt64(results.count))
+      for result in results {
+        varint(result.taskID)
+        switch result.outcome {
+        case .success(let payload):
+          bytes.append(0)
+          blob(payload)
+        case .failure(let code, let message):
+          bytes.append(1)
+          string(code)
+          string(message)
+        }
+        varint(UInt64(result.logs.count))
+        for log in result.logs {
+          double(log.time)
+          string(log.level)
+          string(log.message)
+          strings(log.metadata)
+        }
+      }
+    case .heartbeat(let running):
+      bytes.append(6)
+      int(running)
+    case .cancel(let ids):
+      bytes.append(7)
+      varint(UInt64(ids.count))
+      for id in ids { varint(id) }
+    case .drain:
+      bytes.append(8)
+    case .draining:
+      bytes.append(9)
+    case .handBack(let ids):
+      bytes.append(10)
+      varint(UInt64(ids.count))
+      for id in ids { varint(id) }
+    case .goodbye(let reason):
+      bytes.append(11)
+      string(reason)
+    }
+  }
+}
+
+struct WireReader {
+  let bytes: [UInt8]
+  var offset = 0
+
+  init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+  private func malformed(_ what: String) -> ClusterProtocolError {
+    ClusterProtocolError(.malformedFrame, "\(what) at byte \(offset) of the frame")
+  }
+
+  mutating func byte() throws(ClusterProtocolError) -> UInt8 {
+    guard offset < bytes.count else { throw malformed("the frame ends too early") }
+    defer { offset += 1 }
+    return bytes[offset]
+  }
+
+  mutating func varint() throws(ClusterProtocolError) -> UInt64 {
+    var value: UInt64 = 0
+    var shift: UInt64 = 0
+    while true {
+      let byte = try byte()
+      guard shift < 64 else { throw malformed("an integer is too long") }
+      value |= UInt64(byte & 0x7F) << shift
+      if byte & 0x80 == 0 { return value }
+      shift += 7
+    }
+  }
+
+  /// A non-negative count or length that fits in what is left of the frame.
+  mutating func count() throws(ClusterProtocolError) -> Int {
+    let value = try varint()
+    guard value <= UInt64(bytes.count - offset) else {
+      throw malformed("a length of \(value) exceeds the frame")
+    }
+    return Int(value)
+  }
+
+  mutating func int() throws(ClusterProtocolError) -> Int {
+    let raw = try varint()
+    return Int(truncatingIfNeeded: Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1))))
+  }
+
+  mutating func blob() throws(ClusterProtocolError) -> [UInt8] {
+    let length = try count()
+    defer { offset += length }
+    return Array(bytes[offset..<(offset + length)])
+  }
+
+  mutating func string() throws(ClusterProtocolError) -> String {
+    let length = try count()
+    defer { offset += length }
+    guard let text = String(validating: bytes[offset..<(offset + length)], as: UTF8.self) else {
+      throw malformed("a string is not valid UTF-8")
+    }
+    return text
+  }
+
+  mutating func double() throws(ClusterProtocolError) -> Double {
+    guard bytes.count - offset >= 8 else { throw malformed("the frame ends inside a number") }
+    var bits: UInt64 = 0
+    for _ in 0..<8 { bits = bits << 8 | UInt64(try byte()) }
+    return Double(bitPattern: bits)
+  }
+
+  mutating func strings() throws(ClusterProtocolError) -> [String: String] {
+    let count = try count()
+    var result: [String: String] = [:]
+    for _ in 0..<count {
+      let key = try string()
+      result[key] = try string()
+    }
+    return result
+  }
+
+  mutating func ids() throws(ClusterProtocolError) -> [ClusterTaskID] {
+    let count = try count()
+    var ids: [ClusterTaskID] = []
+    ids.reserveCapacity(count)
+    for _ in 0..<count { ids.append(try varint()) }
+    return ids
+  }
+
+  mutating func message() throws(ClusterProtocolError) -> ClusterMessage {
+    let tag = try byte()
+    switch tag {
+    case 1:
+      let version = try varint()
+      guard version <= UInt64(UInt16.max) else { throw malformed("a protocol version overflows") }
+      let name = try string()
+      let capacity = try int()
+      let resourceCount = try count()
+      var resources: [String: Double] = [:]
+      for _ in 0..<resourceCount {
+        let key = try string()
+        resources[key] = try double()
+      }
+      let token = try string()
+      let flowCount = try count()
+      var flows: [String] = []
+      for _ in 0..<flowCount { flows.append(try string()) }
+      return .hello(
+        ClusterHello(
+          protocolVersion: UInt16(version), workerName: name, capacity: capacity,
+          resources: resources, token: token, flows: flows))
+    case 2:
+      return .welcome(workerID: try varint(), heartbeatMilliseconds: try int())
+    case 3:
+      return .refused(reason: try string())
+    case 4:
+      let count = try count()
+      var assignments: [ClusterAssignment] = []
+      assignments.reserveCapacity(count)
+      for _ in 0..<count {
+        let id = try varint()
+        let flow = try string()
+        let task = try string()
+        let attempt = try int()
+        let mapIndex = try int()
+        let inputCount = try self.count()
+        var inputs: [[UInt8]] = []
+        inputs.reserveCapacity(inputCount)
+        for _ in 0..<inputCount { inputs.append(try blob()) }
+        assignments.append(
+          ClusterAssignment(
+            taskID: id, flow: flow, task: task, attempt: attempt, mapIndex: mapIndex,
+            inputs: inputs))
+      }
+      return .assign(assignments)
+    case 5:
+      let count = try count()
+      var results: [ClusterTaskResult] = []
+      results.reserveCapacity(count)
+      for _ in 0..<count {
+        let id = try varint()
+        let outcome: ClusterTaskOutcome
+        switch try byte() {
+        case 0: outcome = .success(try blob())
+        case 1: outcome = .failure(code: try string(), message: try string())
+        case let other: throw malformed("unknown outcome \(other)")
+        }
+        let logCount = try self.count()
+        var logs: [ClusterLogRecord] = []
+        for _ in 0..<logCount {
+          logs.append(
+            ClusterLogRecord(
+              time: try double(), level: try string(), message: try string(),
+              metadata: try strings()))
+        }
+        results.append(ClusterTaskResult(taskID: id, outcome: outcome, logs: logs))
+      }
+      return .results(results)
+    case 6: return .heartbeat(running: try int())
+    case 7: return .cancel(try ids())
+    case 8: return .drain
+    case 9: return .draining
+    case 10: return .handBack(try ids())
+    case 11: return .goodbye(reason: try string())
+    default:
+      offset -= 1
+      throw malformed("unknown message type \(tag)")
+    }
+  }
+}

@@ -1,0 +1,274 @@
+/// The worker's logic, free of I/O and clocks: handshake, assignments, results, heartbeats and
+/// the graceful drain. The transport feeds it events and performs its actions, in order.
+public struct ClusterWorkerStateMachine: Sendable {
+  /// Who the worker is and how it drains.
+  public struct Configuration: Sendable {
+    /// The worker's name in the scheduler's logs.
+    public var name: String
+    /// How many attempts it runs at once.
+    public var capacity: Int
+    /// The resources it offers (`GPU: 2`).
+    public var resources: [String: Double]
+    /// The shared secret ("" for none).
+    public var token: String
+    /// The flows it registered.
+    public var flows: [String]
+    /// How long a drain waits for running attempts before handing them back.
+    public var drainTimeout: Duration
+    /// Heartbeats from the scheduler missed in a row before the worker gives up on it.
+    public var missedHeartbeats: Int
+
+    /// Creates a configuration.
+    public init(
+      name: String, capacity: Int, resources: [String: Double] = [:], token: String = "",
+      flows: [String] = [], drainTimeout: Duration = .seconds(30), missedHeartbeats: Int = 10
+    ) {
+      self.name = name
+      self.capacity = capacity
+      self.resources = resources
+      self.token = token
+      self.flows = flows
+      self.drainTimeout = drainTimeout
+      self.missedHeartbeats = missedHeartbeats
+    }
+  }
+
+  /// The worker's timers.
+  public enum Timer: Hashable, Sendable {
+    /// Time to send a heartbeat.
+    case heartbeat
+    /// Time to check that the scheduler was heard from.
+    case schedulerCheck
+    /// The drain's deadline.
+    case drainDeadline
+  }
+
+  /// Something that happened.
+  public enum Event: Sendable {
+    /// The connection to the scheduler is open.
+    case connected
+    /// A frame's messages arrived.
+    case messagesReceived([ClusterMessage])
+    /// The transport could not decode what the scheduler sent.
+    case protocolViolation(ClusterProtocolError)
+    /// An attempt started by ``Action/run(_:)`` ended.
+    case taskFinished(ClusterTaskResult)
+    /// A timer fired.
+    case timerFired(Timer)
+    /// The connection closed.
+    case connectionLost
+    /// Asked to stop gracefully (SIGTERM).
+    case drainRequested
+  }
+
+  /// Why the worker stopped.
+  public struct Exit: Sendable, Equatable {
+    /// What happened.
+    public let reason: String
+    /// False for a clean stop (a drain, the scheduler's goodbye).
+    public let failed: Bool
+
+    /// Creates an exit.
+    public init(reason: String, failed: Bool) {
+      self.reason = reason
+      self.failed = failed
+    }
+  }
+
+  /// Something the transport must do.
+  public enum Action: Sendable, Equatable {
+    /// Send these messages to the scheduler (in one frame).
+    case send([ClusterMessage])
+    /// Start running an attempt; report it with ``Event/taskFinished(_:)``.
+    case run(ClusterAssignment)
+    /// Cancel these running attempts; report nothing for them.
+    case cancel([ClusterTaskID])
+    /// Fire `timer` once after `after`.
+    case startTimer(Timer, after: Duration)
+    /// Close the connection.
+    case close(reason: String)
+    /// The worker is done; the process may exit.
+    case exit(Exit)
+  }
+
+  private enum Phase: Sendable { case idle, handshaking, active, draining, closed }
+
+  /// The configuration.
+  public let configuration: Configuration
+  private var phase = Phase.idle
+  private var running: Set<ClusterTaskID> = []
+  private var heartbeat: Duration = .milliseconds(500)
+  private var heard = false
+  private var missed = 0
+  /// The ID the scheduler gave this worker (0 before the handshake).
+  public private(set) var workerID: UInt64 = 0
+
+  /// Creates a worker that has not connected yet.
+  public init(configuration: Configuration) {
+    self.configuration = configuration
+  }
+
+  /// Attempts running now.
+  public var runningCount: Int { running.count }
+  /// True once the handshake succeeded and until the worker stops.
+  public var isConnected: Bool { phase == .active || phase == .draining }
+  /// True once the worker stopped.
+  public var isClosed: Bool { phase == .closed }
+
+  /// Handles one event and returns what to do, in order.
+  public mutating func handle(_ event: Event) -> [Action] {
+    var actions: [Action] = []
+    switch event {
+    case .connected:
+      guard phase == .idle else { break }
+      phase = .handshaking
+      actions.append(
+        .send([
+          .hello(
+            ClusterHello(
+              workerName: configuration.name, capacity: configuration.capacity,
+              resources: configuration.resources, token: configuration.token,
+              flows: configuration.flows))
+        ]))
+    case .messagesReceived(let messages):
+      for message in messages where phase != .closed {
+        received(message, &actions)
+      }
+    case .protocolViolation(let error):
+      guard phase != .closed else { break }
+      stop(reason: "the scheduler sent a bad frame: \(error)", failed: true, &actions)
+    case .taskFinished(let result):
+      guard running.remove(result.taskID) != nil, phase != .closed else { break }
+      actions.append(.send([.results([result])]))
+      if phase == .draining, running.isEmpty {
+        leave("drained", &actions)
+      }
+    case .timerFired(.heartbeat):
+      guard phase == .active || phase == .draining else { break }
+      actions.append(.send([.heartbeat(running: running.count)]))
+      actions.append(.startTimer(.heartbeat, after: heartbeat))
+    case .timerFired(.schedulerCheck):
+      guard phase == .active || phase == .draining else { break }
+      if heard {
+        heard = false
+        missed = 0
+      } else {
+        missed += 1
+        if missed >= configuration.missedHeartbeats {
+          stop(
+            reason:
+              "the scheduler was silent for \(missed) heartbeat intervals; it is presumed lost",
+            failed: true, &actions)
+          break
+        }
+      }
+      actions.append(.startTimer(.schedulerCheck, after: heartbeat))
+    case .timerFired(.drainDeadline):
+      guard phase == .draining else { break }
+      let ids = running.sorted()
+      if !ids.isEmpty {
+        actions.append(.cancel(ids))
+        actions.append(.send([.handBack(ids)]))
+        running.removeAll()
+      }
+      leave("drain deadline: handed back \(ids.count) attempts", &actions)
+    case .connectionLost:
+      guard phase != .closed else { break }
+      stop(reason: "lost the connection to the scheduler", failed: true, &actions)
+    case .drainRequested:
+      switch phase {
+      case .idle, .handshaking:
+        stop(reason: "stopped before the handshake finished", failed: false, &actions)
+      case .active:
+        phase = .draining
+        actions.append(.send([.draining]))
+        if running.isEmpty {
+          leave("drained", &actions)
+        } else {
+          actions.append(.startTimer(.drainDeadline, after: configuration.drainTimeout))
+        }
+      case .draining, .closed:
+        break
+      }
+    }
+    return actions
+  }
+
+  private mutating func received(_ message: ClusterMessage, _ actions: inout [Action]) {
+    heard = true
+    if phase == .handshaking {
+      switch message {
+      case .welcome(let id, let milliseconds):
+        workerID = id
+        heartbeat = .milliseconds(max(10, milliseconds))
+        phase = .active
+        actions.append(.startTimer(.heartbeat, after: heartbeat))
+        actions.append(.startTimer(.schedulerCheck, after: heartbeat))
+      case .refused(let reason):
+        stop(reason: "the scheduler refused this worker: \(reason)", failed: true, &actions)
+      default:
+        let error = ClusterProtocolError(
+          .outOfOrder,
+          "expected welcome or refused, got \(ClusterSchedulerStateMachine.name(of: message))")
+        stop(reason: "\(error)", failed: true, &actions)
+      }
+      return
+    }
+    switch message {
+    case .assign(let assignments):
+      if phase == .draining {
+        actions.append(.send([.handBack(assignments.map(\.taskID))]))
+        return
+      }
+      for assignment in assignments where running.insert(assignment.taskID).inserted {
+        actions.append(.run(assignment))
+      }
+    case .cancel(let ids):
+      let cancelled = ids.filter { running.remove($0) != nil }
+      if !cancelled.isEmpty { actions.append(.cancel(cancelled)) }
+      if phase == .draining, running.isEmpty { leave("drained", &actions) }
+    case .heartbeat:
+      break
+    case .drain:
+      if phase == .active {
+        phase = .draining
+        actions.append(.send([.draining]))
+        if running.isEmpty {
+          leave("drained at the scheduler's request", &actions)
+        } else {
+          actions.append(.startTimer(.drainDeadline, after: configuration.drainTimeout))
+        }
+      }
+    case .goodbye(let reason):
+      let ids = running.sorted()
+      if !ids.isEmpty { actions.append(.cancel(ids)) }
+      running.removeAll()
+      phase = .closed
+      actions.append(.close(reason: "the scheduler said goodbye: \(reason)"))
+      actions.append(.exit(Exit(reason: "the scheduler said goodbye: \(reason)", failed: false)))
+    case .hello, .welcome, .refused, .results, .draining, .handBack:
+      let error = ClusterProtocolError(
+        .outOfOrder,
+        "the scheduler sent \(ClusterSchedulerStateMachine.name(of: message)), which it never "
+          + "sends after the handshake")
+      stop(reason: "\(error)", failed: true, &actions)
+    }
+  }
+
+  /// Leaves cleanly after a drain.
+  private mutating func leave(_ reason: String, _ actions: inout [Action]) {
+    phase = .closed
+    actions.append(.send([.goodbye(reason: reason)]))
+    actions.append(.close(reason: reason))
+    actions.append(.exit(Exit(reason: reason, failed: false)))
+  }
+
+  private mutating func stop(reason: String, failed: Bool, _ actions: inout [Action]) {
+    let ids = running.sorted()
+    if !ids.isEmpty { actions.append(.cancel(ids)) }
+    running.removeAll()
+    phase = .closed
+    actions.append(.close(reason: reason))
+    actions.append(.exit(Exit(reason: reason, failed: failed)))
+  }
+}

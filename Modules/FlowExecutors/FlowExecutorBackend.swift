@@ -1,0 +1,144 @@
+import FlowCore
+import FlowLogging
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs task attempts outside the calling process (a cluster of workers). The engine keeps
+/// triggers, retries, timeouts, caching and states; a backend only runs one attempt's body
+/// somewhere and returns its output.
+public protocol FlowExecutorBackend: Sendable {
+  /// Prepares for one flow run (for example: starts a scheduler and waits for workers).
+  /// Throwing refuses the run before any task starts.
+  func startSession(for run: RemoteRunInfo) async throws -> any FlowExecutorSession
+}
+
+/// A backend's state for one flow run.
+public protocol FlowExecutorSession: Sendable {
+  /// Runs one attempt remotely and returns the task's output, or throws the body's error
+  /// (a ``RemoteTaskError``, or `SkipTask`). Cancellation must stop the remote attempt.
+  func invoke(_ call: RemoteTaskCall) async throws -> any Sendable
+  /// Ends the session when the run is over (stops what ``FlowExecutorBackend/startSession(for:)``
+  /// started).
+  func stop() async
+}
+
+/// What a backend learns about the run it serves.
+public struct RemoteRunInfo: Sendable {
+  /// The flow's name (workers look tasks up by it).
+  public let flowName: String
+  /// The flow run's ID.
+  public let flowRunID: UUID
+  /// The run's log, for the backend's own records.
+  public let log: RunLog
+  /// The run's clock, random source, IDs and logger.
+  public let environment: RunEnvironment
+}
+
+/// One attempt of one task run, to be run by a backend.
+public final class RemoteTaskCall: Sendable {
+  /// The flow's name.
+  public let flowName: String
+  /// The task's slug in the flow: with the flow's name, what a worker looks the task up by.
+  public let taskSlug: String
+  /// The task's name.
+  public let taskName: String
+  /// For a mapped child, its index.
+  public let mapIndex: Int?
+  /// The attempt number, from 1.
+  public let attempt: Int
+  /// The inputs, in order, as the engine passes them to the body.
+  public let inputs: [any Sendable]
+  /// The task's options (priority and resources matter to a cluster).
+  public var options: TaskOptions { config.options }
+  package let config: TaskConfig
+  private let log: RunLog
+  private let subject: RunLog.Subject
+  private let clock: any WallClock
+  private let crashes = Mutex(0)
+
+  init(
+    flowName: String, node: GraphNode, mapIndex: Int?, attempt: Int, inputs: [any Sendable],
+    log: RunLog, subject: RunLog.Subject, clock: any WallClock
+  ) {
+    self.flowName = flowName
+    self.taskSlug = node.slug
+    self.taskName = node.name
+    self.mapIndex = mapIndex
+    self.attempt = attempt
+    self.inputs = inputs
+    self.config = node.task!
+    self.log = log
+    self.subject = subject
+    self.clock = clock
+  }
+
+  /// How many times this attempt was lost with its worker and rescheduled.
+  public var crashedAttempts: Int { crashes.withLock { $0 } }
+
+  /// Records that the attempt was lost with `worker`: a Crashed attempt in the task's log.
+  public func recordCrash(worker: String, reason: String, rescheduled: Bool) {
+    crashes.withLock { $0 += 1 }
+    let next = rescheduled ? "rescheduled on another worker" : "not rescheduled"
+    log.append(
+      .message(
+        "Crashed: attempt \(attempt) was lost with worker '\(worker)' (\(reason)); \(next)."),
+      level: .warning, at: clock.now(), subject: subject,
+      metadata: ["task.state": "Crashed", "cluster.worker": .string(worker)])
+  }
+
+  /// Adds a record the task's body logged remotely to the run's log, with the task's metadata
+  /// and the record's own.
+  public func recordLog(
+    level: Logger.Level, message: String, time: Date, metadata: [String: String]
+  ) {
+    log.append(
+      .message(message), level: level, at: time, subject: subject,
+      metadata: metadata.mapValues { .string($0) })
+  }
+}
+
+/// An attempt that failed remotely: the body threw on a worker, or the task could not run there.
+public struct RemoteTaskError: Error, Sendable, CustomStringConvertible {
+  /// What kind of failure (extensible).
+  public struct Code: Hashable, Sendable, CustomStringConvertible {
+    /// The code's name, as it crosses the wire.
+    public let name: String
+    /// Creates a code.
+    public init(name: String) { self.name = name }
+    /// The name.
+    public var description: String { name }
+    /// The body threw.
+    public static let taskFailed = Code(name: "taskFailed")
+    /// The worker has no task by that flow and slug.
+    public static let unknownTask = Code(name: "unknownTask")
+    /// An input or the output cannot cross a process boundary.
+    public static let notCodable = Code(name: "notCodable")
+    /// Bytes that did not decode as the task's input or output type.
+    public static let decodeFailed = Code(name: "decodeFailed")
+    /// The attempt crashed too many workers (Dask's `KilledWorker`).
+    public static let killedWorker = Code(name: "killedWorker")
+    /// The cluster stopped before the attempt finished.
+    public static let shutdown = Code(name: "shutdown")
+  }
+
+  /// The kind of failure.
+  public let code: Code
+  /// What happened and what to do.
+  public let message: String
+  /// The worker that reported it, if any.
+  public let worker: String?
+
+  /// Creates an error.
+  public init(code: Code, message: String, worker: String? = nil) {
+    self.code = code
+    self.message = message
+    self.worker = worker
+  }
+
+  /// The message, with the worker's name.
+  public var description: String {
+    guard let worker, !worker.isEmpty else { return message }
+    return "\(message) (on worker '\(worker)')"
+  }
+}

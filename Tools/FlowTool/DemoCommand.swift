@@ -1,0 +1,170 @@
+import ArgumentParser
+import FlowCluster
+import FlowCore
+import FlowExecutors
+import Foundation
+import Logging
+
+/// `flow demo`: a synthetic workload for trying and measuring executors and clusters.
+struct DemoCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo",
+    abstract: "Run a synthetic flow and print one JSON line with its outcome.",
+    discussion: """
+      --shape fan plans N items and maps a task over them; --shape chain runs N dependent
+      steps (N is 10, 100 or 1000). With --executor cluster, --workers W starts a local
+      cluster of `flow worker` processes; --listen HOST:PORT (with --token beyond loopback)
+      waits for --min-workers workers started by hand instead. Progress lines go to standard
+      error: `flow-demo: listening on ADDRESS`, `flow-demo: ready, worker pids P,Q`.
+      """
+  )
+
+  @Option(help: "How many tasks.")
+  var tasks: Int = 100
+
+  @Option(help: "How long each task takes: 100ms, 2s, 0.")
+  var taskDuration: String = "0"
+
+  @Option(help: "The share of tasks that fail, 0 to 1 (decided by --seed).")
+  var failureRate: Double = 0
+
+  @Option(help: "The seed that decides which tasks fail.")
+  var seed: Int = 1
+
+  @Option(help: "fan or chain.")
+  var shape: String = "fan"
+
+  @Option(help: "sequential, concurrent or cluster.")
+  var executor: String = "sequential"
+
+  @Option(help: "Local worker processes (cluster, without --listen).")
+  var workers: Int = 2
+
+  @Option(help: "Tasks each worker runs at once.")
+  var threads: Int = 1
+
+  @Option(help: "Listen for workers started by hand on HOST:PORT (cluster).")
+  var listen: String?
+
+  @Option(help: "The shared token workers must present (required beyond loopback).")
+  var token: String?
+
+  @Option(help: "With --listen: how many workers to wait for.")
+  var minWorkers: Int = 1
+
+  @Option(help: "TLS certificate chain (PEM) for --listen.")
+  var tlsCertificate: String?
+
+  @Option(help: "TLS private key (PEM) for --listen.")
+  var tlsKey: String?
+
+  @Option(help: "Log level on standard error.")
+  var logLevel: String = "warning"
+
+  func run() async throws {
+    guard let milliseconds = Self.milliseconds(taskDuration) else {
+      throw ValidationError("--task-duration takes 100ms, 2s or 0, got '\(taskDuration)'")
+    }
+    guard (0...1).contains(failureRate) else {
+      throw ValidationError("--failure-rate must be between 0 and 1")
+    }
+    let logger = ToolLogging.logger("swift-flow.cluster", level: logLevel)
+    let flow: Flow
+    var parameters: [String: any Sendable] = [:]
+    switch shape {
+    case "fan":
+      flow = DemoFlows.fanOut
+      parameters = [
+        "tasks": tasks, "task-duration-ms": milliseconds, "failure-rate": failureRate,
+        "seed": seed,
+      ]
+    case "chain":
+      guard let chain = DemoFlows.all.first(where: { $0.name == "flow-demo-chain-\(tasks)" }) else {
+        throw ValidationError("--shape chain runs 10, 100 or 1000 tasks")
+      }
+      flow = chain
+    default:
+      throw ValidationError("--shape is fan or chain, got '\(shape)'")
+    }
+    let clock = ContinuousClock()
+    var readySeconds: Double?
+    var stop: (@Sendable () async -> Void)?
+    let chosen: FlowExecutor
+    switch executor {
+    case "sequential": chosen = .sequential
+    case "concurrent": chosen = .concurrent()
+    case "cluster":
+      let start = clock.now
+      do {
+        if let listen {
+          guard let address = ClusterAddress(listen) else {
+            throw ValidationError("--listen must be HOST:PORT, got '\(listen)'")
+          }
+          let tls =
+            tlsCertificate.map { ClusterTLS(certificatePath: $0, privateKeyPath: tlsKey) }
+          let scheduler = try await ClusterScheduler.start(
+            .init(listen: address, token: token, tls: tls, logger: logger))
+          Self.progress("listening on \(scheduler.address)")
+          try await scheduler.waitForWorkers(minWorkers, timeout: .seconds(120))
+          chosen = .cluster(scheduler)
+          stop = { await scheduler.shutdown() }
+        } else {
+          let cluster = try await LocalCluster.start(
+            workers: workers, threadsPerWorker: threads, logger: logger)
+          Self.progress(
+            "ready, worker pids \(cluster.processIdentifiers.map(String.init).joined(separator: ","))"
+          )
+          chosen = .cluster(cluster)
+          stop = { await cluster.stop() }
+        }
+      } catch let error as ClusterError {
+        FileHandle.standardError.write(Data("flow demo: \(error)\n".utf8))
+        throw ExitCode(1)
+      }
+      readySeconds = Self.seconds(clock.now - start)
+    default:
+      throw ValidationError("--executor is sequential, concurrent or cluster, got '\(executor)'")
+    }
+    let start = clock.now
+    let result = try await flow.run(parameters: parameters, executor: chosen)
+    let wall = Self.seconds(clock.now - start)
+    var stopSeconds: Double?
+    if let stop {
+      let stopStart = clock.now
+      await stop()
+      stopSeconds = Self.seconds(clock.now - stopStart)
+    }
+    let units = result.taskRuns.filter { $0.slug == (shape == "fan" ? "work" : $0.slug) }
+      .filter { shape == "chain" || $0.mapIndex != nil }
+    var sum = 0
+    for run in units where run.state.isSuccessful {
+      if let value = run.state.result as? Int { sum += value }
+    }
+    var fields: [(String, String)] = [
+      ("state", "\"\(result.state.kind)\""), ("tasks", "\(units.count)"),
+      ("succeeded", "\(units.count { $0.state.isSuccessful })"),
+      ("failed", "\(units.count { $0.state.isFailed })"),
+      ("crashed_attempts", "\(result.taskRuns.reduce(0) { $0 + $1.crashedAttempts })"),
+      ("result_sum", "\(sum)"), ("wall_seconds", String(format: "%.4f", wall)),
+      ("executor", "\"\(executor)\""),
+    ]
+    if let readySeconds { fields.append(("ready_seconds", String(format: "%.4f", readySeconds))) }
+    if let stopSeconds { fields.append(("stop_seconds", String(format: "%.4f", stopSeconds))) }
+    print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+  }
+
+  static func progress(_ line: String) {
+    FileHandle.standardError.write(Data("flow-demo: \(line)\n".utf8))
+  }
+
+  static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+  }
+
+  static func milliseconds(_ text: String) -> Int? {
+    if text == "0" { return 0 }
+    if text.hasSuffix("ms") { return Int(text.dropLast(2)) }
+    if text.hasSuffix("s"), let seconds = Double(text.dropLast()) { return Int(seconds * 1000) }
+    return nil
+  }
+}

@@ -1,0 +1,78 @@
+import FlowCore
+import Foundation
+
+/// One unit of the demo's synthetic work.
+struct DemoItem: Codable, Sendable {
+  /// Its position.
+  var index: Int
+  /// How long it takes.
+  var milliseconds: Int
+  /// Whether it fails (decided from the seed, so that every executor sees the same failures).
+  var fails: Bool
+}
+
+/// A demo task's failure.
+struct DemoFailure: Error, CustomStringConvertible {
+  let index: Int
+  var description: String { "demo task \(index) failed on purpose (--failure-rate)" }
+}
+
+/// The flows the `flow` binary defines; `flow worker` registers all of them.
+enum DemoFlows {
+  /// The longest chain `flow demo --shape chain` runs (the chain flow is built at start-up with
+  /// this many steps, and a run takes a prefix of it).
+  static let maxChain = 1000
+
+  static let plan = task("plan") {
+    (count: Int, milliseconds: Int, failureRate: Double, seed: Int) -> [DemoItem] in
+    (0..<count).map { index in
+      DemoItem(
+        index: index, milliseconds: milliseconds,
+        fails: failureRate > 0 && unitInterval(seed: seed, index: index) < failureRate)
+    }
+  }
+
+  static let work = task("work") { (item: DemoItem) async throws -> Int in
+    if item.milliseconds > 0 {
+      let clock = TaskRunContext.current?.environment.clock ?? SystemWallClock()
+      try await clock.sleep(for: .milliseconds(item.milliseconds))
+    }
+    if item.fails { throw DemoFailure(index: item.index) }
+    return item.index
+  }
+
+  static let summarize = task("summarize", trigger: .allFinished) { () -> Int in 0 }
+
+  /// `flow-demo`: plan N items, map `work` over them.
+  static let fanOut = Flow("flow-demo") {
+    let count = Parameter("tasks", default: 100)
+    let milliseconds = Parameter("task-duration-ms", default: 0)
+    let failureRate = Parameter("failure-rate", default: 0.0)
+    let seed = Parameter("seed", default: 1)
+    let items = plan(count, milliseconds, failureRate, seed)
+    work.map(items)
+  }
+
+  static let first = task("first") { () -> Int in 0 }
+  static let step = task("step") { (value: Int) -> Int in value + 1 }
+
+  /// `flow-demo-chain-N`: N dependent steps.
+  static func chain(_ length: Int) -> Flow {
+    Flow("flow-demo-chain-\(length)") {
+      var previous = first()
+      for _ in 1..<max(1, length) { previous = step(previous) }
+    }
+  }
+
+  /// Every flow a `flow worker` can run.
+  static var all: [Flow] { [fanOut, chain(maxChain), chain(100), chain(10)] }
+
+  /// A number in [0, 1) from the seed and the index (SplitMix64), the same in every process.
+  static func unitInterval(seed: Int, index: Int) -> Double {
+    var z = UInt64(bitPattern: Int64(seed)) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index)
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    z ^= z >> 31
+    return Double(z >> 11) / Double(1 << 53)
+  }
+}
