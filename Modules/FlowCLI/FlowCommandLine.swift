@@ -151,6 +151,7 @@ struct RootCommand: AsyncParsableCommand {
         ?? "Run, schedule, draw and list this executable's flows.",
       subcommands: [
         RunCommand.self, ScheduleCommand.self, VisualizeCommand.self, ListCommand.self,
+        WorkerCommand.self, SimulateCommand.self,
       ],
       defaultSubcommand: RunCommand.self)
   }
