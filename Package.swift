@@ -168,7 +168,8 @@ let package = Package(
       resources: [.copy("Resources/cron-cronsim.jsonl")]
     ),
     .testTarget(
-      name: "FlowCLITests", dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling"]),
+      name: "FlowCLITests",
+      dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowTesting"]),
     .testTarget(
       name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),

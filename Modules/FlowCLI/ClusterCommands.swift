@@ -38,6 +38,13 @@ struct WorkerCommand: AsyncParsableCommand {
   var name: String?
 
   @Option(
+    name: .customLong("results-dir"),
+    help: ArgumentHelp(
+      "Where persisted results and targets live (as the scheduler's run says).",
+      valueName: "directory"))
+  var resultsDirectory: String?
+
+  @Option(
     name: .customLong("tls-trust-roots"),
     help: ArgumentHelp(
       "PEM certificates to trust when the scheduler uses TLS.", valueName: "file"))
@@ -97,7 +104,7 @@ struct WorkerCommand: AsyncParsableCommand {
     let invocation = RootCommand.invocation
     let commandLine = invocation.commandLine
     let flows = try commandLine.flows(
-      FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory))
+      FlowCommandContext(resultsDirectory: resultsDirectory ?? commandLine.defaultResultsDirectory))
     var logger = Logger(label: "\(commandLine.name).worker") {
       StreamLogHandler.standardError(label: $0)
     }
@@ -205,7 +212,8 @@ struct SimulateCommand: AsyncParsableCommand {
     let simulated: SimulatedFlow
     do {
       simulated = try FlowSimulationModel.simulatedFlow(
-        flow, duration: try duration().map { .fixed($0) }
+        flow,
+        duration: try duration().map { .fixed($0) }
           ?? .distribution(.uniform(.milliseconds(10) ... .seconds(1))),
         failureRate: failureRate, mapWidth: mapWidth)
     } catch let error as FlowValidationError {

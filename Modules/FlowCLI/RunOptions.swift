@@ -177,8 +177,10 @@ struct RunOptions: ParsableArguments {
           tls: tlsCertificate.map { ClusterTLS(certificatePath: $0, privateKeyPath: tlsKey) },
           logger: logger)
       }
+      // The workers build the flows as this process does: same results directory.
       return .localCluster(
-        workers: workers ?? 2, threadsPerWorker: threads ?? 1, logger: logger)
+        workers: workers ?? 2, threadsPerWorker: threads ?? 1,
+        workerArguments: resultsDirectory.map { ["--results-dir", $0] } ?? [], logger: logger)
     }
   }
 

@@ -19,6 +19,8 @@ struct TaxiPartition: Codable, Sendable {
 struct PassengerMoments: Codable, Sendable, Equatable {
   /// VendorID → (count, sum, sum of squares) of the kept trips.
   var byVendor: [Int: Moments] = [:]
+  /// The IDs of the processes that computed the partitions (to show where they ran).
+  var computedBy: [Int32] = []
 
   /// The moments of one vendor.
   struct Moments: Codable, Sendable, Equatable {
@@ -36,6 +38,7 @@ struct PassengerMoments: Codable, Sendable, Equatable {
 
   /// Adds another partition's moments (exact: integer sums).
   mutating func combine(_ other: PassengerMoments) {
+    computedBy += other.computedBy
     for (vendor, moments) in other.byVendor {
       byVendor[vendor, default: Moments()].count += moments.count
       byVendor[vendor, default: Moments()].sum += moments.sum
@@ -101,7 +104,8 @@ enum TaxiFlows {
         "started a local cluster",
         metadata: [
           "cluster.address": "\(cluster.scheduler.address)",
-          "cluster.worker_pids": "\(cluster.processIdentifiers.map(String.init).joined(separator: ","))",
+          "cluster.worker_pids":
+            "\(cluster.processIdentifiers.map(String.init).joined(separator: ","))",
         ])
       return TaxiClusterClient(cluster: cluster, workers: workers)
     },
@@ -149,7 +153,7 @@ enum TaxiFlows {
         message:
           "the trips CSV has no VendorID or passenger_count column (header: \(partition.header))")
     }
-    var moments = PassengerMoments()
+    var moments = PassengerMoments(computedBy: [ProcessInfo.processInfo.processIdentifier])
     for (offset, line) in partition.lines.split(separator: "\n").enumerated() {
       let fields = line.split(separator: ",", omittingEmptySubsequences: false)
       guard fields.count > max(vendorColumn, passengerColumn) else {
@@ -213,7 +217,11 @@ enum TaxiFlows {
     }
     logger().info(
       "combined partitions",
-      metadata: ["taxi.partitions": "\(combined)", "taxi.workers": "\(client.workers)"])
+      metadata: [
+        "taxi.partitions": "\(combined)", "taxi.workers": "\(client.workers)",
+        "taxi.computed_by_pids":
+          "\(Set(total.computedBy).sorted().map(String.init).joined(separator: ","))",
+      ])
     return total.standardDeviations
   }
 
