@@ -12,12 +12,12 @@ let package = Package(
     .library(name: "FlowResults", targets: ["FlowResults"]),
     .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
+    .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
+    .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .library(name: "FlowCLI", targets: ["FlowCLI"]),
     .library(name: "TicketModel", targets: ["TicketModel"]),
     .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
-    .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
-    .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
     .executable(name: "flow", targets: ["FlowTool"]),
     .executable(name: "taxi-resource-manager", targets: ["TaxiResourceManager"]),
@@ -134,7 +134,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "FlowBench",
-      dependencies: ["FlowCore", "FlowExecutors"],
+      dependencies: ["FlowCore", "FlowExecutors", "FlowScheduling"],
       path: "Tools/FlowBench"
     ),
     .executableTarget(
@@ -166,6 +166,12 @@ let package = Package(
       name: "FlowSchedulingTests",
       dependencies: ["FlowScheduling", "FlowTesting"],
       resources: [.copy("Resources/cron-cronsim.jsonl")]
+    ),
+    .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
+    .testTarget(
+      name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"],
+      exclude: ["Resources/README.md"],
+      resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]
     ),
     .testTarget(
       name: "FlowCLITests",

@@ -41,7 +41,7 @@ struct FlowRunCoordinator {
     states = Array(repeating: nil, count: graph.nodes.count)
     runs = Array(repeating: nil, count: graph.nodes.count)
     ranFresh = Array(repeating: false, count: graph.nodes.count)
-    let remaining = graph.upstream.map(\.count)
+    let remaining = graph.upstream.map { $0.count }
     self.remaining = remaining
     ready.append(contentsOf: remaining.indices.filter { remaining[$0] == 0 })
   }
@@ -292,13 +292,22 @@ struct FlowRunCoordinator {
   }
 
   private func runStates(_ node: Int) -> [UpstreamState] {
+    var result: [UpstreamState] = []
+    appendRunStates(node, to: &result)
+    return result
+  }
+
+  /// Appends the states of `node`'s runs (its children when it mapped) to `result`, without
+  /// an array per node: the reference tasks of a large flow are many.
+  private func appendRunStates(_ node: Int, to result: inout [UpstreamState]) {
     let slug = graph.nodes[node].slug
-    if let progress = mapped[node], !progress.children.isEmpty {
-      return progress.children.enumerated().map { index, child in
-        UpstreamState(task: slug, mapIndex: index, state: child?.state ?? .pending)
+    if !mapped.isEmpty, let progress = mapped[node], !progress.children.isEmpty {
+      for (index, child) in progress.children.enumerated() {
+        result.append(UpstreamState(task: slug, mapIndex: index, state: child?.state ?? .pending))
       }
+      return
     }
-    return [UpstreamState(task: slug, state: states[node] ?? .pending)]
+    result.append(UpstreamState(task: slug, state: states[node] ?? .pending))
   }
 
   private func transition(_ old: RunState, _ new: RunState, _ node: Int, _ index: Int?) -> RunState
@@ -363,12 +372,17 @@ struct FlowRunCoordinator {
       }
     }
     var all: [TaskRun] = []
-    all.reserveCapacity(runs.count)
+    all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
     for node in graph.nodes.indices {
       if let run = runs[node] { all.append(run) }
-      if let progress = mapped[node] { all.append(contentsOf: progress.children.compactMap { $0 }) }
+      if !mapped.isEmpty, let progress = mapped[node] {
+        all.append(contentsOf: progress.children.compactMap { $0 })
+      }
     }
     let nodeStates = states.map { $0 ?? .pending }
-    return (all, nodeStates, graph.referenceNodes.flatMap(runStates))
+    var references: [UpstreamState] = []
+    references.reserveCapacity(graph.referenceNodes.count)
+    for node in graph.referenceNodes { appendRunStates(node, to: &references) }
+    return (all, nodeStates, references)
   }
 }

@@ -57,7 +57,11 @@ enum TaskRunner {
         }
         let now = clock.now()
         let attempt = attempts + 1
-        move(to: RunState(.running, message: "Starting task run (attempt \(attempt))."))
+        // A literal for the first attempt: most runs have only that one, and it allocates nothing.
+        let message =
+          attempt == 1
+          ? "Starting task run (attempt 1)." : "Starting task run (attempt \(attempt))."
+        move(to: RunState(.running, message: message))
         if state.isRunning {
           attempts = attempt
           if startedAt == nil { startedAt = now } else { retryStarts.append(now) }

@@ -47,14 +47,19 @@ package final class ResultPlan: Sendable {
   /// The plans of every node of `flow` (nil for nodes that persist nothing); throws the first
   /// configuration problem.
   package static func plans(for flow: Flow) throws(FlowValidationError) -> [ResultPlan?] {
-    let parameters = Set(flow.parameters.map(\.name))
+    let parameters = Set(flow.graph.parameterIndex.keys)
     var plans: [ResultPlan?] = []
     plans.reserveCapacity(flow.graph.nodes.count)
     for node in flow.graph.nodes {
-      guard let options = node.task?.options, let body = node.task?.body else {
+      // Most tasks persist nothing: decide that without copying their options.
+      guard let config = node.task,
+        config.options.checkpoint != nil || config.options.cache != nil || flow.resultStore != nil
+      else {
         plans.append(nil)
         continue
       }
+      let options = config.options
+      let body = config.body
       let checkpoint = options.checkpoint ?? flow.resultStore.map { CheckpointPolicy(store: $0) }
       guard checkpoint != nil || options.cache != nil else {
         plans.append(nil)

@@ -10,10 +10,11 @@ public enum FinalState {
     func labels(_ predicate: (RunState) -> Bool) -> String {
       referenceStates.filter { predicate($0.state) }.map(\.label).joined(separator: ", ")
     }
-    if referenceStates.contains(where: \.state.isFailed) {
+    // Closures rather than key paths: a large flow has many reference tasks.
+    if referenceStates.contains(where: { $0.state.isFailed }) {
       return RunState(.failed, message: "Some reference tasks failed: \(labels(\.isFailed)).")
     }
-    if referenceStates.contains(where: \.state.isCancelled) {
+    if referenceStates.contains(where: { $0.state.isCancelled }) {
       return RunState(
         .cancelled, message: "Some reference tasks were cancelled: \(labels(\.isCancelled)).")
     }

@@ -1,77 +1,449 @@
 import FlowCore
 import FlowExecutors
+import FlowScheduling
 import Foundation
 
-// flow-bench: engine overhead, measured against a baseline loop in the same run.
-// Usage: swift run -c release flow-bench [--quick] [--json]
+// flow-bench: the engine's speed and memory, each figure beside a baseline measured in the
+// same run, against the targets of issue 9.
+//
+//   swift run -c release flow-bench            full sizes, a table
+//   swift run -c release flow-bench --quick    small sizes, in seconds (CI); targets not judged
+//   swift run -c release flow-bench --json     one JSON object (for Tools/Peers/compare)
+//   swift run -c release flow-bench --only cron_next_ns,chain_us_per_task   some rows only
+//   swift run -c release flow-bench --compare-to Tools/Baselines/flow-bench.json
+//       marks every figure more than 20% worse than the committed one, and exits 1 if any is
+//
+// Adding a workload is one function returning a `Figure`, listed in `workloads` below.
 
-let arguments = Set(CommandLine.arguments.dropFirst())
-for argument in arguments where !["--quick", "--json"].contains(argument) {
-  FileHandle.standardError.write(
-    Data("flow-bench: unknown option \(argument); use --quick, --json\n".utf8))
-  exit(2)
+/// The sizes of one run: the issue's, or small ones for `--quick`.
+struct Sizes: Sendable {
+  var independent = 100_000
+  var chain = 10_000
+  var graph = 100_000
+  var cronCalls = 20_000
+  var repetitions = 5
+  var memoryRepetitions = 3
+
+  static let quick = Sizes(
+    independent: 10_000, chain: 1_000, graph: 10_000, cronCalls: 2_000, repetitions: 3,
+    memoryRepetitions: 1)
 }
-let quick = arguments.contains("--quick")
-let taskCount = quick ? 10_000 : 100_000
-let repetitions = quick ? 2 : 5
 
-/// The best of `repetitions` timings of `body`, in seconds. Bodies are `@Sendable` and
-/// nonisolated, so that no main-actor hop lands inside a measurement.
-nonisolated func best(_ body: @Sendable () async throws -> Void) async rethrows -> Double {
+/// A limit a figure must stay within.
+struct Target: Sendable {
+  /// True when a larger value is better (a rate), false for a cost.
+  let higherIsBetter: Bool
+  let limit: Double
+
+  static func atMost(_ limit: Double) -> Target { Target(higherIsBetter: false, limit: limit) }
+  static func atLeast(_ limit: Double) -> Target { Target(higherIsBetter: true, limit: limit) }
+
+  func met(by value: Double) -> Bool { higherIsBetter ? value >= limit : value <= limit }
+  var text: String { (higherIsBetter ? "≥ " : "≤ ") + format(limit) }
+}
+
+/// One measured row: our value and the same-run baseline's, in the same unit.
+struct Figure: Sendable {
+  let value: Double
+  let baseline: Double
+}
+
+/// One row of the table: what is measured, its target, and the function that measures it.
+struct Workload: Sendable {
+  let key: String
+  let unit: String
+  let target: Target
+  /// What the baseline is: the floor the workload is compared with.
+  let baseline: String
+  let measure: @Sendable (Sizes) async throws -> Figure
+}
+
+// MARK: Timing
+
+/// The median of `repetitions` timings of `body`, in seconds (after one untimed warm-up run).
+/// Bodies are `@Sendable` and nonisolated, so no main-actor hop lands inside a measurement.
+nonisolated func median(
+  _ repetitions: Int, _ body: @Sendable () async throws -> Void
+) async rethrows -> Double {
+  try await body()
   var times: [Double] = []
   for _ in 0..<repetitions {
     let start = ContinuousClock.now
     try await body()
-    let elapsed = ContinuousClock.now - start
-    times.append(
-      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+    times.append(seconds(ContinuousClock.now - start))
   }
-  return times.min()!
+  return middle(times)
 }
+
+func seconds(_ duration: Duration) -> Double {
+  Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}
+
+func middle(_ values: [Double]) -> Double {
+  let sorted = values.sorted()
+  let half = sorted.count / 2
+  return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
+}
+
+func format(_ value: Double) -> String {
+  if value >= 10_000 { return value.formatted(.number.precision(.fractionLength(0))) }
+  if value >= 100 { return String(format: "%.0f", value) }
+  if value >= 10 { return String(format: "%.1f", value) }
+  return String(format: "%.3g", value)
+}
+
+// MARK: Workloads
 
 let noop = task("noop") { () -> Int in 1 }
-func buildFlow() -> Flow {
-  Flow("bench") { for _ in 0..<taskCount { noop() } }
+let step = task("step") { (value: Int) -> Int in value &+ 1 }
+
+func independentFlow(_ count: Int) -> Flow {
+  Flow("bench") { for _ in 0..<count { noop() } }
 }
 
-// Baseline: the floor of calling `taskCount` type-erased async bodies in a loop.
-let bodies: [@Sendable () async throws -> any Sendable] = Array(repeating: { 1 }, count: taskCount)
-let baseline = try await best {
-  var sum = 0
-  for body in bodies { sum &+= try await body() as! Int }
-  precondition(sum == taskCount)
+func chainFlow(_ count: Int) -> Flow {
+  Flow("bench-chain") {
+    var value = noop()
+    for _ in 1..<count { value = step(value) }
+  }
 }
 
-let build = await best { _ = buildFlow() }
-let flow = buildFlow()
-let sequential = try await best {
-  let result = try await flow.run(executor: .sequential)
-  precondition(result.state.isSuccessful && result.taskRuns.count == taskCount)
+/// The floor of the engine: calling `count` type-erased async bodies, as the engine does.
+nonisolated func baselineCalls(_ count: Int, _ repetitions: Int) async throws -> Double {
+  let bodies: [@Sendable ([any Sendable]) async throws -> any Sendable] = Array(
+    repeating: { _ in 1 }, count: count)
+  return try await median(repetitions) {
+    var sum = 0
+    for body in bodies { sum &+= try await body([]) as! Int }
+    precondition(sum == count)
+  }
 }
+
+func sequentialWorkload(_ sizes: Sizes) async throws -> Figure {
+  let count = sizes.independent
+  let flow = independentFlow(count)
+  let time = try await median(sizes.repetitions) {
+    let result = try await flow.run(executor: .sequential)
+    precondition(result.state.isSuccessful && result.taskRuns.count == count)
+  }
+  let baseline = try await baselineCalls(count, sizes.repetitions)
+  return Figure(value: time / Double(count) * 1e6, baseline: baseline / Double(count) * 1e6)
+}
+
 let width = ProcessInfo.processInfo.activeProcessorCount
-let concurrent = try await best {
-  let result = try await flow.run(executor: .concurrent(width: width))
-  precondition(result.state.isSuccessful && result.taskRuns.count == taskCount)
+
+func concurrentWorkload(_ sizes: Sizes) async throws -> Figure {
+  let count = sizes.independent
+  let flow = independentFlow(count)
+  let time = try await median(sizes.repetitions) {
+    let result = try await flow.run(executor: .concurrent(width: width))
+    precondition(result.state.isSuccessful && result.taskRuns.count == count)
+  }
+  // Baseline: the same bodies in a task group that keeps `width` child tasks in flight.
+  let body: @Sendable ([any Sendable]) async throws -> any Sendable = { _ in 1 }
+  let baseline = try await median(sizes.repetitions) {
+    let sum = try await withThrowingTaskGroup(of: Int.self) { group in
+      var sum = 0
+      for index in 0..<count {
+        if index >= width { sum &+= try await group.next()! }
+        group.addTask { try await body([]) as! Int }
+      }
+      for try await value in group { sum &+= value }
+      return sum
+    }
+    precondition(sum == count)
+  }
+  return Figure(value: Double(count) / time, baseline: Double(count) / baseline)
 }
 
-let figures: [(key: String, value: Double, unit: String, target: String)] = [
-  ("tasks", Double(taskCount), "", ""),
-  ("baseline_us_per_call", baseline / Double(taskCount) * 1e6, "µs", ""),
-  ("graph_build_ms", build * 1e3, "ms", quick ? "" : "≤ 200"),
-  ("sequential_us_per_task", sequential / Double(taskCount) * 1e6, "µs", "≤ 2"),
-  ("sequential_vs_baseline", sequential / baseline, "×", ""),
-  ("concurrent_tasks_per_s", Double(taskCount) / concurrent, "/s", "≥ 200,000"),
-  ("concurrent_width", Double(width), "", ""),
+func chainWorkload(_ sizes: Sizes) async throws -> Figure {
+  let count = sizes.chain
+  let flow = chainFlow(count)
+  let time = try await median(sizes.repetitions) {
+    let result = try await flow.run(executor: .sequential)
+    precondition(result.state.isSuccessful && result.taskRuns.count == count)
+  }
+  // Baseline: the same chain of type-erased calls, each output the next one's input.
+  let first: @Sendable ([any Sendable]) async throws -> any Sendable = { _ in 1 }
+  let next: @Sendable ([any Sendable]) async throws -> any Sendable = {
+    ($0[0] as! Int) &+ 1
+  }
+  let bodies = [first] + Array(repeating: next, count: count - 1)
+  let baseline = try await median(sizes.repetitions) {
+    var value: any Sendable = 0
+    for body in bodies { value = try await body([value]) }
+    precondition(value as! Int == count)
+  }
+  return Figure(value: time / Double(count) * 1e6, baseline: baseline / Double(count) * 1e6)
+}
+
+/// A stand-in for a graph node, for the baselines of building and memory: a name, a unique
+/// slug and an upstream list per node, as the least a graph must hold.
+final class PlainNode: Sendable {
+  let name: String
+  let slug: String
+  let upstream: [Int]
+  init(name: String, slug: String, upstream: [Int]) {
+    self.name = name
+    self.slug = slug
+    self.upstream = upstream
+  }
+}
+
+func plainGraph(_ count: Int) -> [PlainNode] {
+  var slugs = Set<String>()
+  var nodes: [PlainNode] = []
+  for index in 0..<count {
+    let slug = index == 0 ? "noop" : "noop-\(index + 1)"
+    slugs.insert(slug)
+    nodes.append(PlainNode(name: "noop", slug: slug, upstream: []))
+  }
+  precondition(slugs.count == count)
+  return nodes
+}
+
+func buildWorkload(_ sizes: Sizes) async throws -> Figure {
+  let count = sizes.graph
+  let time = try await median(sizes.repetitions) {
+    let flow = independentFlow(count)
+    try flow.validate()
+  }
+  let baseline = await median(sizes.repetitions) { _ = plainGraph(count) }
+  return Figure(value: time * 1e3, baseline: baseline * 1e3)
+}
+
+/// Peak RSS per node, each measured in a fresh child process of this executable.
+func memoryWorkload(_ sizes: Sizes) async throws -> Figure {
+  var values: [Double] = []
+  var baselines: [Double] = []
+  for _ in 0..<sizes.memoryRepetitions {
+    values.append(try memoryChild("flow", sizes.graph))
+    baselines.append(try memoryChild("plain", sizes.graph))
+  }
+  return Figure(value: middle(values), baseline: middle(baselines))
+}
+
+/// Runs `flow-bench --memory-child KIND COUNT` and reads the bytes per node it prints.
+func memoryChild(_ kind: String, _ count: Int) throws -> Double {
+  let process = Process()
+  process.executableURL = Bundle.main.executableURL
+  process.arguments = ["--memory-child", kind, String(count)]
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  try process.run()
+  let output = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  guard process.terminationStatus == 0, let value = Double(text) else {
+    throw BenchError(message: "the memory child (\(kind)) failed: '\(text)'")
+  }
+  return value
+}
+
+/// In the child: the peak RSS growth, per node, of building (and validating) one graph.
+func runMemoryChild(_ arguments: [String]) {
+  guard arguments.count == 2, let count = Int(arguments[1]) else { exit(2) }
+  // Warm up the code paths and the allocator with a small graph first.
+  if arguments[0] == "flow" {
+    try! independentFlow(100).validate()
+  } else {
+    _ = plainGraph(100)
+  }
+  let before = peakResidentBytes()
+  if arguments[0] == "flow" {
+    let flow = independentFlow(count)
+    try! flow.validate()
+    withExtendedLifetime(flow) { print(Double(peakResidentBytes() - before) / Double(count)) }
+  } else {
+    let nodes = plainGraph(count)
+    withExtendedLifetime(nodes) { print(Double(peakResidentBytes() - before) / Double(count)) }
+  }
+}
+
+/// The process's peak resident set, in bytes: VmHWM from /proc/self/status on Linux.
+func peakResidentBytes() -> Int {
+  #if os(Linux)
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+      return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
+    }
+    return 0
+  #else
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss)  // bytes on Darwin
+  #endif
+}
+
+let berlin = TimeZone(identifier: "Europe/Berlin")!
+
+func cronWorkload(_ sizes: Sizes) async throws -> Figure {
+  let schedule = try CronSchedule("*/15 9-17 * * MON-FRI", timeZone: berlin)
+  // Instants spread over a year (both changes of offset included), not one repeated input.
+  let start = 1_767_225_600.0  // 2026-01-01T00:00:00Z
+  let instants = (0..<sizes.cronCalls).map {
+    Date(timeIntervalSince1970: start + Double($0) * (365 * 86_400 / Double(sizes.cronCalls)))
+  }
+  let time = await median(sizes.repetitions) {
+    var last = 0.0
+    for instant in instants {
+      last += schedule.nextEvent(after: instant)!.date.timeIntervalSince1970
+    }
+    precondition(last > 0)
+  }
+  // Baseline: Foundation's Calendar.nextDate for a one-field match in the same zone.
+  var calendar = Calendar(identifier: .gregorian)
+  calendar.timeZone = berlin
+  let components = DateComponents(minute: 15)
+  let baseline = await median(sizes.repetitions) { [calendar] in
+    var last = 0.0
+    for instant in instants {
+      last +=
+        calendar.nextDate(after: instant, matching: components, matchingPolicy: .nextTime)!
+        .timeIntervalSince1970
+    }
+    precondition(last > 0)
+  }
+  let calls = Double(sizes.cronCalls)
+  return Figure(value: time / calls * 1e9, baseline: baseline / calls * 1e9)
+}
+
+struct BenchError: Error, CustomStringConvertible {
+  let message: String
+  var description: String { message }
+}
+
+// Cluster, ticket-sample and simulation workloads join this list as those parts land.
+let workloads: [Workload] = [
+  Workload(
+    key: "sequential_us_per_task", unit: "µs", target: .atMost(2),
+    baseline: "a loop of type-erased async calls", measure: sequentialWorkload),
+  Workload(
+    key: "concurrent_tasks_per_s", unit: "/s", target: .atLeast(200_000),
+    baseline: "a task group with the same width", measure: concurrentWorkload),
+  Workload(
+    key: "chain_us_per_task", unit: "µs", target: .atMost(3),
+    baseline: "a chain of type-erased async calls", measure: chainWorkload),
+  Workload(
+    key: "build_ms_100k", unit: "ms", target: .atMost(200),
+    baseline: "an array of nodes with unique slugs", measure: buildWorkload),
+  Workload(
+    key: "bytes_per_task", unit: "B", target: .atMost(2048),
+    baseline: "the same plain nodes' peak RSS", measure: memoryWorkload),
+  Workload(
+    key: "cron_next_ns", unit: "ns", target: .atMost(1_000),
+    baseline: "Foundation Calendar.nextDate, minute only", measure: cronWorkload),
 ]
+
+// MARK: Running and reporting
+
+// Top-level globals above are initialized in order, so options are read only here.
+let usage = "usage: flow-bench [--quick] [--json] [--only KEY,...] [--tasks N] [--compare-to FILE]"
+var arguments = Array(CommandLine.arguments.dropFirst())
+var only: Set<String>?
+if let position = arguments.firstIndex(of: "--only"), position + 1 < arguments.count {
+  only = Set(arguments[position + 1].split(separator: ",").map(String.init))
+  arguments.removeSubrange(position...position + 1)
+}
+/// Figures of an earlier `--json` run (the committed Tools/Baselines/flow-bench.json), by key.
+var committed: [String: Double]?
+if let position = arguments.firstIndex(of: "--compare-to"), position + 1 < arguments.count {
+  let path = arguments[position + 1]
+  guard let data = FileManager.default.contents(atPath: path),
+    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+  else {
+    FileHandle.standardError.write(
+      Data("flow-bench: cannot read the JSON figures in \(path)\n".utf8))
+    exit(2)
+  }
+  committed = object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+  arguments.removeSubrange(position...position + 1)
+}
+var taskCount: Int?
+if let position = arguments.firstIndex(of: "--tasks"), position + 1 < arguments.count {
+  taskCount = Int(arguments[position + 1])
+  arguments.removeSubrange(position...position + 1)
+}
+if arguments.first == "--memory-child" {
+  // A fresh process, so that no earlier workload raised its peak RSS: see `memoryWorkload`.
+  runMemoryChild(Array(arguments.dropFirst()))
+  exit(0)
+}
+for argument in arguments where !["--quick", "--json"].contains(argument) {
+  FileHandle.standardError.write(Data("flow-bench: unknown option \(argument); \(usage)\n".utf8))
+  exit(2)
+}
+
+let quick = arguments.contains("--quick")
+var sizes = quick ? Sizes.quick : Sizes()
+if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grows
+  sizes.independent = taskCount
+  sizes.graph = taskCount
+}
+var rows: [(workload: Workload, figure: Figure)] = []
+for workload in workloads where only?.contains(workload.key) ?? true {
+  rows.append((workload, try await workload.measure(sizes)))
+}
+
+/// Our cost in units of the baseline's (time per task, bytes): above 1 we are slower or
+/// bigger than the baseline, below 1 faster or smaller.
+func ratio(_ workload: Workload, _ figure: Figure) -> Double {
+  workload.target.higherIsBetter ? figure.baseline / figure.value : figure.value / figure.baseline
+}
+
 if arguments.contains("--json") {
-  let fields = figures.map { "\"\($0.key)\": \(String(format: "%.3f", $0.value))" }
+  func number(_ value: Double) -> String { String(format: "%.6g", value) }
+  var fields = [
+    "\"quick\": \(quick)", "\"cores\": \(width)",
+    "\"sizes\": {\"independent\": \(sizes.independent), \"chain\": \(sizes.chain), "
+      + "\"graph\": \(sizes.graph), \"repetitions\": \(sizes.repetitions)}",
+  ]
+  for (workload, figure) in rows { fields.append("\"\(workload.key)\": \(number(figure.value))") }
+  let details = rows.map { workload, figure in
+    "\"\(workload.key)\": {\"unit\": \"\(workload.unit)\", \"target\": \"\(workload.target.text)\", "
+      + "\"pass\": \(quick ? "null" : String(workload.target.met(by: figure.value))), "
+      + "\"baseline\": \(number(figure.baseline)), \"baseline_is\": \"\(workload.baseline)\", "
+      + "\"vs_baseline\": \(number(ratio(workload, figure)))}"
+  }
+  fields.append("\"details\": {" + details.joined(separator: ", ") + "}")
   print("{" + fields.joined(separator: ", ") + "}")
 } else {
-  print("workload                   value        target")
-  for figure in figures {
-    let value = String(format: "%.3f", figure.value) + " " + figure.unit
-    print(
-      figure.key.padding(toLength: 26, withPad: " ", startingAt: 0) + " "
-        + value.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + figure.target)
+  func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
   }
+  print(
+    "flow-bench \(quick ? "--quick (small sizes; targets not judged)" : "") on \(width) cores: "
+      + "\(sizes.independent) independent tasks, a chain of \(sizes.chain), a graph of "
+      + "\(sizes.graph); medians of \(sizes.repetitions)")
+  print(
+    pad("workload", 24) + pad("value", 14) + pad("target", 14) + pad("pass", 6)
+      + pad("baseline", 14) + pad("cost vs baseline", 18) + "baseline is")
+  var missed = 0
+  for (workload, figure) in rows {
+    let met = workload.target.met(by: figure.value)
+    if !met { missed += 1 }
+    print(
+      pad(workload.key, 24) + pad(format(figure.value) + " " + workload.unit, 14)
+        + pad(workload.target.text, 14) + pad(quick ? "—" : met ? "yes" : "NO", 6)
+        + pad(format(figure.baseline) + " " + workload.unit, 14)
+        + pad(format(ratio(workload, figure)) + "×", 18) + workload.baseline)
+  }
+  if !quick { print("\(rows.count - missed) of \(rows.count) targets met") }
+}
+
+if let committed {
+  // Worse by more than 20% than the committed figure: a regression to look at (machines and
+  // their load differ, so rerun before believing one).
+  var regressions = 0
+  for (workload, figure) in rows {
+    guard let old = committed[workload.key], old > 0, figure.value > 0 else { continue }
+    let worse = workload.target.higherIsBetter ? old / figure.value : figure.value / old
+    let verdict = worse > 1.2 ? "REGRESSION" : "ok"
+    if worse > 1.2 { regressions += 1 }
+    let line =
+      "\(workload.key): \(format(figure.value)) vs committed \(format(old)) \(workload.unit), "
+      + "cost ×\(String(format: "%.2f", worse)) \(verdict)\n"
+    FileHandle.standardError.write(Data(line.utf8))
+  }
+  if regressions > 0 { exit(1) }
 }
