@@ -142,3 +142,62 @@ extension SampleSuites {
     }
   }
 }
+
+/// Two processes of one sample on loopback, as on two machines: `run --listen` and `worker
+/// --connect` with a token.
+extension SampleSuites {
+  @Suite("run --listen with a worker started by hand", .timeLimit(.minutes(2)))
+  struct ListeningRunTests {
+    /// A TCP port that was free a moment ago (bind to port 0, read it, close).
+    static func freePort() throws -> Int {
+      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      try #require(fd >= 0)
+      defer { close(fd) }
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_addr.s_addr = inet_addr("127.0.0.1")
+      address.sin_port = 0
+      var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+      let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+      }
+      try #require(bound == 0)
+      let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+      }
+      try #require(named == 0)
+      return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test("iris-pipeline data-engineer: scheduler with --listen and --token, one worker")
+    func listenAndConnect() async throws {
+      let iris = SampleProcess(name: "iris-pipeline")
+      let port = try Self.freePort()
+      let results = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "iris-listen-\(UUID().uuidString)")
+      defer { try? FileManager.default.removeItem(at: results) }
+      async let scheduler = iris.run([
+        "run", "data-engineer", "--listen", "127.0.0.1:\(port)", "--token", "s3cret",
+        "--workers", "1", "--results-dir", results.path,
+      ])
+      // The worker retries until the scheduler listens (it exits 1 on a refused connection).
+      var worker: SampleProcess.Output?
+      for _ in 0..<100 {
+        let attempt = try await iris.run([
+          "worker", "--connect", "127.0.0.1:\(port)", "--token", "s3cret", "--results-dir",
+          results.path,
+        ])
+        worker = attempt
+        if attempt.status == 0 || !attempt.stderr.contains("cannot connect") { break }
+        try await Task.sleep(for: .milliseconds(100))
+      }
+      let run = try await scheduler
+      #expect(run.status == 0, "scheduler: \(run.stderr)")
+      #expect(run.stderr.contains("Flow run 'data-engineer': Success"))
+      #expect(worker?.status == 0, "worker: \(worker?.stderr ?? "")")
+      let files = try FileManager.default.contentsOfDirectory(
+        atPath: results.appendingPathComponent("data-engineer").path)
+      #expect(files.count == 4, "\(files)")
+    }
+  }
+}
