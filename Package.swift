@@ -61,7 +61,7 @@ let package = Package(
       name: "FlowTesting",
       dependencies: [
         "FlowCore", .product(name: "HeapModule", package: "swift-collections"),
-        "FlowState", "FlowScheduling", "FlowClusterCore",
+        "FlowState", "FlowScheduling", "FlowClusterCore", "FlowExecutors", "FlowLogging",
       ],
       path: "Modules/FlowTesting"
     ),
@@ -151,7 +151,10 @@ let package = Package(
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
     .testTarget(
       name: "FlowTestingTests",
-      dependencies: ["FlowTesting", "FlowCore", "FlowState", "FlowScheduling", "FlowClusterCore"]),
+      dependencies: [
+        "FlowTesting", "FlowCore", "FlowState", "FlowScheduling", "FlowClusterCore",
+        "FlowExecutors",
+      ]),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(

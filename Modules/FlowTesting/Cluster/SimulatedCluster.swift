@@ -79,10 +79,12 @@ public final class SimulatedCluster {
   private var connections: [ConnectionID: (worker: Int, connection: Int)] = [:]
   private var connectionIDs: [Int: ConnectionID] = [:]
   private var nextConnection: UInt64 = 0
-  private var random: SimulationRandom
+  var random: SimulationRandom
   private let retryRandom: SeededRandomSource
-  private var nextTaskID: ClusterTaskID = 0
+  var nextTaskID: ClusterTaskID = 0
   private var attempts: [ClusterTaskID: AttemptRecord] = [:]
+  /// Attempts an outside engine submitted (see SimulatedEngineBridge.swift).
+  var externalAttempts: [ClusterTaskID: ExternalAttempt] = [:]
   /// Every flow run started, in order.
   public private(set) var runs: [SimulatedFlowRun] = []
   /// Violations seen while running (a result for an attempt that is not running, a wrong
@@ -319,6 +321,9 @@ public final class SimulatedCluster {
   // MARK: Task bodies
 
   private func start(_ assignment: ClusterAssignment, on worker: Int) {
+    if externalAttempts[assignment.taskID] != nil {
+      return startExternal(assignment, on: worker)
+    }
     guard var record = attempts[assignment.taskID] else {
       violations.append("worker-\(node(worker)) was assigned unknown attempt \(assignment.taskID)")
       return
@@ -365,6 +370,97 @@ public final class SimulatedCluster {
       }
       workers[worker].running[id] = .spawn(spawn)
     }
+  }
+
+  // MARK: Attempts of an outside engine
+
+  /// Submits an attempt of an outside engine (the real FlowExecutors engine through
+  /// ``SimulatedClusterBackend``) to the scheduler; returns its attempt ID.
+  func submitExternal(
+    _ assignment: ClusterAssignment, priority: Int, resources: [String: Double],
+    attempt: ExternalAttempt
+  ) -> ClusterTaskID {
+    nextTaskID += 1
+    let id = nextTaskID
+    var assignment = assignment
+    assignment.taskID = id
+    externalAttempts[id] = attempt
+    simulator.record(Trace.submit, node: 0, value: id)
+    schedulerHandle(
+      .submit([
+        ClusterTaskSubmission(assignment: assignment, priority: priority, resources: resources)
+      ]))
+    return id
+  }
+
+  /// The outside engine no longer wants attempt `id` (a timeout, a cancelled run).
+  func cancelExternal(_ id: ClusterTaskID) {
+    guard externalAttempts[id] != nil, !externalAttempts[id]!.finished else { return }
+    externalAttempts[id]!.cancelled = true
+    schedulerHandle(.cancel(id))
+  }
+
+  /// A worker runs an outside engine's attempt: it waits the attempt's drawn duration on the
+  /// virtual clock (times the worker's slowdown), then runs the real body.
+  private func startExternal(_ assignment: ClusterAssignment, on worker: Int) {
+    let id = assignment.taskID
+    externalAttempts[id]!.bodies += 1
+    counters.bodiesStarted += 1
+    simulator.record(Trace.run, node: node(worker), value: id)
+    let record = externalAttempts[id]!
+    var nanoseconds = 0.0
+    if let duration = record.duration {
+      nanoseconds = Double(duration.sampleNanoseconds(&random)) * workers[worker].slowdown
+    }
+    let delay = Int64(min(nanoseconds, 1e17))
+    let incarnation = workers[worker].incarnation
+    let clock = simulator.clock
+    let execute = record.execute
+    let name = "worker-\(node(worker))"
+    let environment = simulator.environment("cluster.attempt-\(id)-\(record.bodies)")
+    let spawn = simulator.spawn(node: node(worker), value: id) {
+      if delay > 0 { try await clock.sleep(for: .nanoseconds(delay)) }
+      return await execute(assignment, name, environment)
+    } completion: { [self] result in
+      guard workers[worker].incarnation == incarnation,
+        workers[worker].running.removeValue(forKey: id) != nil,
+        case .success(let taskResult) = result
+      else { return }
+      workerHandle(worker, .taskFinished(taskResult))
+    }
+    workers[worker].running[id] = .spawn(spawn)
+  }
+
+  private func externalFinished(_ result: ClusterTaskResult, worker: String) {
+    simulator.record(Trace.finished, node: 0, value: result.taskID)
+    guard !externalAttempts[result.taskID]!.finished else {
+      violations.append(
+        "attempt \(result.taskID) of '\(externalAttempts[result.taskID]!.label)' finished twice: "
+          + "its result would be committed twice")
+      return
+    }
+    externalAttempts[result.taskID]!.finished = true
+    externalAttempts[result.taskID]!.onFinished(result, worker)
+  }
+
+  private func externalViolations(allowedFailures allowed: Int) -> [String] {
+    var found: [String] = []
+    for (id, record) in externalAttempts.sorted(by: { $0.key < $1.key }) {
+      if record.crashes > allowed {
+        found.append(
+          "attempt \(id) of '\(record.label)' was lost with \(record.crashes) workers; "
+            + "allowedFailures is \(allowed)")
+      }
+      if record.bodies > record.crashes + 1 {
+        found.append(
+          "attempt \(id) of '\(record.label)' ran its body \(record.bodies) times with "
+            + "\(record.crashes) lost workers: it ran twice somewhere")
+      }
+      if !record.finished, !record.cancelled, !shutDown {
+        found.append("attempt \(id) of '\(record.label)' never finished: its result was lost")
+      }
+    }
+    return found
   }
 
   private func stopBody(_ id: ClusterTaskID, on worker: Int) {
@@ -422,13 +518,20 @@ public final class SimulatedCluster {
       simulator.schedule(after: after, .timer, node: 0) { [self] in
         schedulerHandle(.timerFired(timer))
       }
-    case .taskFinished(let result, _):
-      attemptFinished(result)
-    case .taskCrashed(let id, _, _, let rescheduled):
+    case .taskFinished(let result, let worker):
+      if externalAttempts[result.taskID] != nil {
+        externalFinished(result, worker: worker)
+      } else {
+        attemptFinished(result)
+      }
+    case .taskCrashed(let id, let worker, let reason, let rescheduled):
       counters.crashedAttempts += 1
       simulator.record(Trace.crashed, node: 0, value: id)
       attempts[id]?.crashes += 1
-      _ = rescheduled
+      if let external = externalAttempts[id] {
+        externalAttempts[id]!.crashes += 1
+        external.onCrashed(worker, reason, rescheduled)
+      }
     case .workerJoined(let info):
       simulator.record(Trace.membership, node: 0, peer: node(info), value: 1)
     case .workerLeft(let id, _, _):
@@ -633,6 +736,7 @@ public final class SimulatedCluster {
         }
       }
     }
+    found += externalViolations(allowedFailures: allowed)
     for (id, record) in attempts.sorted(by: { $0.key < $1.key }) {
       if record.crashes > allowed {
         found.append(

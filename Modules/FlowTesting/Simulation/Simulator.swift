@@ -132,6 +132,9 @@ public final class Simulator {
       [:]
   private var nextSpawnID = 0
   private let mailbox = SpawnMailbox()
+  /// Called while the simulation settles, each returning true when it did something (the
+  /// simulated engine's bridge takes the engine's requests this way).
+  private var pollers: [() -> Bool] = []
 
   /// A simulator for `seed`, starting at `startDate`, keeping the last `traceRetention` trace
   /// entries for failure reports.
@@ -213,6 +216,10 @@ public final class Simulator {
       time: core.now, kind: kind, node: Int32(truncatingIfNeeded: node),
       peer: Int32(truncatingIfNeeded: peer), value: value)
   }
+
+  /// Adds `poll` to what the simulation calls while it settles (after the async bodies ran,
+  /// before time moves); it returns true when it did something.
+  func addPoller(_ poll: @escaping () -> Bool) { pollers.append(poll) }
 
   /// Asks a running ``run(until:maxEvents:)`` to return after the current event.
   public func stop() { stopRequested = true }
@@ -377,6 +384,7 @@ public final class Simulator {
         progressed = true
         liveSpawns.removeValue(forKey: id)?.finish(result)
       }
+      for poll in pollers where poll() { progressed = true }
       for sleep in clock.takeRegistered() {
         let clock = clock
         schedule(afterNanoseconds: sleep.deadline - nowNanoseconds, .wake, value: UInt64(sleep.id))
