@@ -142,6 +142,9 @@ struct SimulateCommand: AsyncParsableCommand {
       rate (--failure-rate); a mapped task becomes --map-width children. One JSON line per seed
       (seed, trace hash, invariants, simulated seconds, events, final state); the same seed
       prints the same line. Exits with status 1 if any seed violated an invariant.
+      With --run-bodies, the real engine runs the flow (parameters at their defaults) and the
+      workers run its real task bodies, their simulated duration --task-duration plus what
+      they sleep on the run's clock; invariants then also compare commits with task states.
       Faults: none, all, or a comma-separated list of drop, delay, partition,
       one-way-partition, crash, pause, slow.
       """)
@@ -179,6 +182,13 @@ struct SimulateCommand: AsyncParsableCommand {
     help: "How many children a mapped task gets.")
   var mapWidth: Int = 4
 
+  @Flag(
+    name: .customLong("run-bodies"),
+    help: ArgumentHelp(
+      "Run the flow's real task bodies through the real engine on the simulated cluster "
+        + "(parameters take their defaults; inputs and outputs must be Codable)."))
+  var runBodies = false
+
   func validate() throws {
     guard (seed == nil) != (seeds == nil) else {
       throw ValidationError("give exactly one of --seed S and --seeds A..B")
@@ -197,6 +207,11 @@ struct SimulateCommand: AsyncParsableCommand {
       throw ValidationError("--failure-rate must be between 0 and 1, got \(failureRate)")
     }
     _ = try duration()
+    if runBodies, failureRate != 0 {
+      throw ValidationError(
+        "--failure-rate applies to the task graph model; with --run-bodies the bodies fail "
+          + "as they do")
+    }
     do {
       _ = try FaultSet(parsing: faults)
     } catch {
@@ -209,6 +224,7 @@ struct SimulateCommand: AsyncParsableCommand {
     let commandLine = invocation.commandLine
     let flow = try commandLine.flow(
       named: flow, FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory))
+    if runBodies { return try await runEngine(flow, invocation) }
     let simulated: SimulatedFlow
     do {
       simulated = try FlowSimulationModel.simulatedFlow(
@@ -231,6 +247,33 @@ struct SimulateCommand: AsyncParsableCommand {
           "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
             + "rerun it with: \(commandLine.name) simulate \(flow.name) --seed \(seed) "
             + "--workers \(workers) --faults \(faults)\n", .standardError)
+      }
+    }
+    if violated { throw ExitCode.failure }
+  }
+
+  /// `--run-bodies`: the real engine and the flow's real bodies on the simulated cluster,
+  /// with the same JSON line per seed.
+  private func runEngine(_ flow: Flow, _ invocation: FlowCommandLine.Invocation) async throws {
+    let commandLine = invocation.commandLine
+    let options = EngineSimulation.Options(
+      workers: workers, capacity: threads, faults: try FaultSet(parsing: faults),
+      taskDuration: try duration().map { .fixed($0) }
+        ?? .uniform(.milliseconds(10) ... .seconds(1)),
+      otherFlows: try commandLine.flows(
+        FlowCommandContext(
+          resultsDirectory: commandLine.defaultResultsDirectory)
+      ).filter { $0.name != flow.name })
+    var violated = false
+    for seed in try seedList() {
+      let report = await flow.runOnSimulatedCluster(seed: seed, options: options)
+      invocation.output.write(report.jsonLine + "\n", .standardOutput)
+      if !report.violations.isEmpty {
+        violated = true
+        invocation.output.write(
+          "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
+            + "rerun it with: \(commandLine.name) simulate \(flow.name) --seed \(seed) "
+            + "--workers \(workers) --faults \(faults) --run-bodies\n", .standardError)
       }
     }
     if violated { throw ExitCode.failure }

@@ -170,6 +170,29 @@ struct ClusterOptionsTests {
     #expect(first.recorder.all.isEmpty)
   }
 
+  @Test("simulate --run-bodies runs the flow's real bodies through the engine, one line per seed")
+  func simulateRunBodies() async {
+    let first = await execute(
+      "simulate", "ticking", "--seeds", "0..1", "--workers", "2", "--faults", "all",
+      "--run-bodies")
+    #expect(first.status == 0, "\(first.captured.err)")
+    let lines = first.captured.out.split(separator: "\n")
+    #expect(lines.count == 2)
+    for (seed, line) in lines.enumerated() {
+      #expect(line.hasPrefix("{\"seed\":\(seed),"))
+      #expect(line.contains("\"invariants\":\"ok\""))
+      #expect(line.contains("\"state\":\"Success\""))
+    }
+    #expect(first.recorder.all.contains("tick"))  // the body ran, on a simulated worker
+    let again = await execute(
+      "simulate", "ticking", "--seed", "1", "--workers", "2", "--faults", "all", "--run-bodies")
+    #expect(again.captured.out.split(separator: "\n").first == lines[1])
+    let refused = await execute(
+      "simulate", "ticking", "--seed", "1", "--run-bodies", "--failure-rate", "0.5")
+    #expect(refused.status == 64)
+    #expect(refused.captured.err.contains("--failure-rate applies to the task graph model"))
+  }
+
   @Test("a flow's graph becomes the simulated flow: edges, retries, mapped children")
   func simulationModel() throws {
     let plan = task("plan") { () -> [Int] in [1, 2] }
