@@ -72,15 +72,18 @@ let engineOptions = EngineSimulation.Options(
 extension HeavySimulations {
   @Suite("The real engine on the simulated cluster")
   struct SimulatedEngineTests {
-    @Test("50 seeds with every fault on give the sequential executor's results")
+    @Test("200 seeds with every fault on give the sequential executor's results")
     func sameResultsAsSequential() async throws {
-      let sequential = try await engineFlow.run(parameters: ["count": 12])
+      let sequential = try await engineFlow.run(
+        parameters: ["count": 12],
+        environment: RunEnvironment(
+          clock: TestClock(autoAdvance: true), random: SeededRandomSource(seed: 1)))
       #expect(sequential.taskRun("broken")?.state.kind == .failed)
       #expect(sequential.taskRun("cleanup")?.state.kind == .success)
       let expected = outcomes(sequential)
       var crashedAttempts = 0
       var retried = 0
-      try await SimulationSeeds.run(0..<50) { seed in
+      try await SimulationSeeds.run(0..<200) { seed in
         let report = await engineFlow.runOnSimulatedCluster(
           seed: seed, parameters: ["count": 12], options: engineOptions)
         try requireOK(report)
@@ -92,7 +95,7 @@ extension HeavySimulations {
       }
       if SimulationSeeds.requestedSeed == nil {
         #expect(crashedAttempts > 0)  // the faults did hit running attempts
-        #expect(retried == 50 * 4)  // items 3, 6, 9, 12 retried once on every seed
+        #expect(retried == 200 * 4)  // items 3, 6, 9, 12 retried once on every seed
       }
     }
 
