@@ -70,6 +70,7 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowExecutors", .product(name: "HeapModule", package: "swift-collections"),
         .product(name: "Logging", package: "swift-log"),
+        "FlowLogging",
       ],
       path: "Modules/FlowClusterCore"
     ),

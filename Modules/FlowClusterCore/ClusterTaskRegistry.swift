@@ -78,7 +78,9 @@ public struct ClusterTaskRegistry: Sendable {
     let outcome: ClusterTaskOutcome
     do {
       let value = try await TaskRunContext.$current.withValue(context) {
-        try await body.call(inputs)
+        try await Self.call(
+          body, inputs, logStdout: config.options.logStdout, sink: sink,
+          attempt: assignment.attempt, clock: environment.clock)
       }
       if let serializer = body.serializer {
         do {

@@ -1,5 +1,6 @@
 import FlowCore
 import FlowLogging
+import FlowState
 import Foundation
 import Logging
 import Synchronization
@@ -55,11 +56,13 @@ public final class RemoteTaskCall: Sendable {
   private let log: RunLog
   private let subject: RunLog.Subject
   private let clock: any WallClock
+  private let onCrash: @Sendable (_ message: String, _ rescheduled: Bool) -> Void
   private let crashes = Mutex(0)
 
   init(
     flowName: String, node: GraphNode, mapIndex: Int?, attempt: Int, inputs: [any Sendable],
-    log: RunLog, subject: RunLog.Subject, clock: any WallClock
+    log: RunLog, subject: RunLog.Subject, clock: any WallClock,
+    onCrash: @escaping @Sendable (_ message: String, _ rescheduled: Bool) -> Void = { _, _ in }
   ) {
     self.flowName = flowName
     self.taskSlug = node.slug
@@ -71,20 +74,24 @@ public final class RemoteTaskCall: Sendable {
     self.log = log
     self.subject = subject
     self.clock = clock
+    self.onCrash = onCrash
   }
 
   /// How many times this attempt was lost with its worker and rescheduled.
   public var crashedAttempts: Int { crashes.withLock { $0 } }
 
-  /// Records that the attempt was lost with `worker`: a Crashed attempt in the task's log.
+  /// Records that the attempt was lost with `worker`: a Crashed attempt in the task's log, and
+  /// in its state history (Running → Crashed, then Running again when `rescheduled`; the
+  /// task's state handlers see both moves).
   public func recordCrash(worker: String, reason: String, rescheduled: Bool) {
     crashes.withLock { $0 += 1 }
     let next = rescheduled ? "rescheduled on another worker" : "not rescheduled"
+    let message =
+      "Crashed: attempt \(attempt) was lost with worker '\(worker)' (\(reason)); \(next)."
     log.append(
-      .message(
-        "Crashed: attempt \(attempt) was lost with worker '\(worker)' (\(reason)); \(next)."),
-      level: .warning, at: clock.now(), subject: subject,
+      .message(message), level: .warning, at: clock.now(), subject: subject,
       metadata: ["state": "Crashed", "cluster.worker": .string(worker)])
+    onCrash(message, rescheduled)
   }
 
   /// Adds a record the task's body logged remotely to the run's log, with the task's metadata
@@ -96,6 +103,18 @@ public final class RemoteTaskCall: Sendable {
       .message(message), level: level, at: time, subject: subject,
       metadata: metadata.mapValues { .string($0) })
   }
+}
+
+/// A task run's state while one of its attempts runs remotely: a lost worker moves it (Running →
+/// Crashed → Running) from the backend's side while the engine waits.
+final class RemoteRunState: Sendable {
+  private let state: Mutex<RunState>
+
+  init(_ state: RunState) { self.state = Mutex(state) }
+
+  var value: RunState { state.withLock { $0 } }
+
+  func update(_ change: (inout RunState) -> Void) { state.withLock { change(&$0) } }
 }
 
 /// An attempt that failed remotely: the body threw on a worker, or the task could not run there.

@@ -173,3 +173,24 @@ func withCluster(
     #expect(ClusterAddress("h:99999") == nil)
   }
 }
+
+let printer = task("printer", logStdout: true) { (value: Int) -> Int in
+  print("printed \(value) on a worker")
+  return value * 3
+}
+let printingFlow = Flow("printing") { printer(Parameter("value", default: 1)) }
+
+@Suite(.timeLimit(.minutes(1))) struct WorkerStdoutTests {
+  @Test func whatABodyPrintsOnAWorkerReachesTheRunLog() async throws {
+    try await withCluster(workers: 1, flows: [printingFlow]) { scheduler in
+      let result = try await printingFlow.run(
+        parameters: ["value": 5], executor: .cluster(scheduler))
+      #expect(result.taskRun("printer")?.state.result as? Int == 15)
+      let lines = result.logs.filter { $0.message == "printed 5 on a worker" }
+      #expect(lines.count == 1, "\(result.logs.map(\.message))")
+      #expect(lines.first?.metadata["cluster.worker"] == "worker-0")
+      #expect(lines.first?.metadata["log.source"] == "stdout")
+      #expect(lines.first?.metadata["cluster.task_attempt"] == "1")
+    }
+  }
+}
