@@ -64,7 +64,10 @@ public struct IllegalTransitionError: Error, Sendable, CustomStringConvertible {
     let allowed =
       legal.isEmpty
       ? "\(from) is a finished state and cannot change"
-      : "from \(from) a run may move to \(legal.map(\.name).joined(separator: ", "))"
+      : from.isFinished
+        ? "\(from) is a finished state; only a rescheduled attempt moves it, to "
+          + legal.map(\.name).joined(separator: ", ")
+        : "from \(from) a run may move to \(legal.map(\.name).joined(separator: ", "))"
     return "\(who)illegal state transition \(from) → \(to): \(allowed)"
   }
 }
