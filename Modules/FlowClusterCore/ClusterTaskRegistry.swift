@@ -9,20 +9,41 @@ import Synchronization
 /// registry does not know is reported back as an error, and no code comes from the network.
 public struct ClusterTaskRegistry: Sendable {
   private let tasks: [String: TaskConfig]
+  private let names: [String: String]
+  private let parameterSpecs: [String: [String: ParameterSpec]]
   /// The registered flows' names.
   public let flowNames: [String]
 
   /// Indexes every task node of `flows` (by flow name and task slug).
   public init(flows: [Flow]) {
     var tasks: [String: TaskConfig] = [:]
+    var names: [String: String] = [:]
+    var specs: [String: [String: ParameterSpec]] = [:]
     for flow in flows {
       for node in flow.graph.nodes {
         guard let config = node.task else { continue }
         tasks[Self.key(flow.name, node.slug)] = config
+        names[Self.key(flow.name, node.slug)] = node.name
       }
+      specs[flow.name] = Dictionary(flow.parameters.map { ($0.name, $0) }) { first, _ in first }
     }
     self.tasks = tasks
+    self.names = names
+    self.parameterSpecs = specs
     self.flowNames = flows.map(\.name)
+  }
+
+  /// Decodes a run context's parameter values (JSON) with `flow`'s declared types; a value
+  /// that does not decode is left out.
+  public func parameters(flow: String, json: [String: String]) -> [String: any Sendable] {
+    guard let specs = parameterSpecs[flow] else { return [:] }
+    var values: [String: any Sendable] = [:]
+    for (name, text) in json {
+      if let spec = specs[name], let value = try? spec.decode(json: Data(text.utf8)) {
+        values[name] = value
+      }
+    }
+    return values
   }
 
   private static func key(_ flow: String, _ task: String) -> String { flow + "\u{0}" + task }
@@ -33,7 +54,8 @@ public struct ClusterTaskRegistry: Sendable {
   /// Runs one assignment: decodes its inputs, calls the body with a task context whose log
   /// records are collected, and encodes the output. Never throws: every failure is a result.
   public func execute(
-    _ assignment: ClusterAssignment, worker: String, environment: RunEnvironment
+    _ assignment: ClusterAssignment, worker: String, environment: RunEnvironment,
+    run: ClusterRunContext? = nil, parameters: [String: any Sendable] = [:]
   ) async -> ClusterTaskResult {
     func failure(_ code: RemoteTaskError.Code, _ message: String) -> ClusterTaskResult {
       ClusterTaskResult(
@@ -70,11 +92,15 @@ public struct ClusterTaskRegistry: Sendable {
       }
     }
     let sink = CollectingLogSink(environment.clock)
+    let key = Self.key(assignment.flow, assignment.task)
     let context = TaskRunContext(
-      flowName: assignment.flow, flowRunID: environment.ids.next(), taskName: assignment.task,
-      taskSlug: assignment.task, taskRunID: environment.ids.next(),
+      flowName: assignment.flow, flowRunID: run?.flowRunID ?? environment.ids.next(),
+      taskName: names[key] ?? assignment.task, taskSlug: assignment.task,
+      taskRunID: assignment.taskRunID ?? environment.ids.next(),
       mapIndex: assignment.mapIndex >= 0 ? assignment.mapIndex : nil,
-      attempt: assignment.attempt, parameters: [:], environment: environment, logSink: sink)
+      attempt: assignment.attempt, parameters: parameters, environment: environment,
+      logSink: sink,
+      scheduledStartTime: run?.scheduledStartTime.map { Date(timeIntervalSince1970: $0) })
     let outcome: ClusterTaskOutcome
     do {
       let value = try await TaskRunContext.$current.withValue(context) {

@@ -105,6 +105,10 @@ public struct ClusterWorkerStateMachine: Sendable {
   private var waitingHead = 0
   /// How many accepted attempts are started.
   private var started = 0
+  /// The latest flow runs' contexts, oldest first.
+  private var contexts: [ClusterRunContext] = []
+  /// How many run contexts a worker keeps (the oldest is forgotten).
+  public static let keptRunContexts = 64
   private var heartbeat: Duration = .milliseconds(500)
   private var heard = false
   private var missed = 0
@@ -122,6 +126,12 @@ public struct ClusterWorkerStateMachine: Sendable {
   public var isConnected: Bool { phase == .active || phase == .draining }
   /// True once the worker stopped.
   public var isClosed: Bool { phase == .closed }
+
+  /// The context of flow run `run`, as the scheduler sent it (nil for 0 or an unknown run).
+  public func runContext(_ run: UInt64) -> ClusterRunContext? {
+    guard run != 0 else { return nil }
+    return contexts.last { $0.run == run }
+  }
 
   /// Handles one event and returns what to do, in order.
   public mutating func handle(_ event: Event) -> [Action] {
@@ -255,6 +265,9 @@ public struct ClusterWorkerStateMachine: Sendable {
       if phase == .draining, running.isEmpty { leave("drained", &actions) }
     case .heartbeat:
       break
+    case .runContext(let context):
+      contexts.append(context)
+      if contexts.count > Self.keptRunContexts { contexts.removeFirst() }
     case .drain:
       if phase == .active {
         phase = .draining

@@ -36,6 +36,29 @@ public struct RemoteRunInfo: Sendable {
   public let environment: RunEnvironment
 }
 
+/// What a remote attempt's task context needs about its flow run: the same for every attempt of
+/// the run (a backend sends it once per run and worker).
+public final class RemoteRunContext: Sendable {
+  /// The flow run's ID.
+  public let flowRunID: UUID
+  /// The parameter values by name.
+  public let parameters: [String: any Sendable]
+  /// The parameter values as JSON by name (`ParameterSpec.json(_:)`), for the wire.
+  public let parametersJSON: [String: String]
+  /// When the run was scheduled for.
+  public let scheduledStartTime: Date
+
+  init(
+    flowRunID: UUID, parameters: [String: any Sendable], parametersJSON: [String: String],
+    scheduledStartTime: Date
+  ) {
+    self.flowRunID = flowRunID
+    self.parameters = parameters
+    self.parametersJSON = parametersJSON
+    self.scheduledStartTime = scheduledStartTime
+  }
+}
+
 /// One attempt of one task run, to be run by a backend.
 public final class RemoteTaskCall: Sendable {
   /// The flow's name.
@@ -50,6 +73,10 @@ public final class RemoteTaskCall: Sendable {
   public let attempt: Int
   /// The inputs, in order, as the engine passes them to the body.
   public let inputs: [any Sendable]
+  /// The task run's ID (its ``TaskRunContext/taskRunID``).
+  public let taskRunID: UUID
+  /// The flow run's context (ID, parameters, scheduled start).
+  public let run: RemoteRunContext
   /// The task's options (priority and resources matter to a cluster).
   public var options: TaskOptions { config.options }
   package let config: TaskConfig
@@ -61,7 +88,8 @@ public final class RemoteTaskCall: Sendable {
 
   init(
     flowName: String, node: GraphNode, mapIndex: Int?, attempt: Int, inputs: [any Sendable],
-    log: RunLog, subject: RunLog.Subject, clock: any WallClock,
+    taskRunID: UUID, run: RemoteRunContext, log: RunLog, subject: RunLog.Subject,
+    clock: any WallClock,
     onCrash: @escaping @Sendable (_ message: String, _ rescheduled: Bool) -> Void = { _, _ in }
   ) {
     self.flowName = flowName
@@ -70,6 +98,8 @@ public final class RemoteTaskCall: Sendable {
     self.mapIndex = mapIndex
     self.attempt = attempt
     self.inputs = inputs
+    self.taskRunID = taskRunID
+    self.run = run
     self.config = node.task!
     self.log = log
     self.subject = subject

@@ -89,7 +89,8 @@ enum TaskRunner {
           let handlers = config.options.stateHandlers
           let call = RemoteTaskCall(
             flowName: settings.flow.name, node: node, mapIndex: job.mapIndex, attempt: attempts,
-            inputs: job.inputs, log: settings.log, subject: attemptSubject, clock: clock,
+            inputs: job.inputs, taskRunID: runID, run: settings.remoteRun!, log: settings.log,
+            subject: attemptSubject, clock: clock,
             onCrash: { message, rescheduled in
               shared.update { state in
                 guard state.isRunning else { return }

@@ -174,6 +174,40 @@ func withCluster(
   }
 }
 
+let countTo = task("count_to") { (count: Int) -> [Int] in Array(0..<count) }
+let contextProbe = task("probe") { (value: Int) -> [String] in
+  guard let context = TaskRunContext.current else { return [] }
+  return [
+    context.flowRunID.uuidString, context.taskRunID.uuidString,
+    "\(context.parameters["count"] as? Int ?? -1)", context.taskName, context.taskSlug,
+    "\(context.attempt)", "\(context.mapIndex ?? -1)",
+    "\(context.scheduledStartTime?.timeIntervalSince1970 ?? -1)", context.flowName,
+  ]
+}
+let contextFlow = Flow("context") { contextProbe.map(countTo(Parameter("count", default: 2))) }
+
+@Suite(.timeLimit(.minutes(1))) struct WorkerContextTests {
+  @Test func aWorkersTaskContextMatchesTheLocalOne() async throws {
+    try await withCluster(flows: [contextFlow]) { scheduler in
+      for count in [3, 4] {  // two runs on one scheduler: each gets its own context
+        let result = try await contextFlow.run(
+          parameters: ["count": count], executor: .cluster(scheduler),
+          scheduledStart: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(result.state.kind == .success)
+        for index in 0..<count {
+          let run = try #require(result.taskRun("probe", mapIndex: index))
+          let seen = try #require(run.state.result as? [String])
+          #expect(
+            seen == [
+              result.flowRunID.uuidString, run.id.uuidString, "\(count)", "probe",
+              "probe", "1", "\(index)", "1700000000.0", "context",
+            ])
+        }
+      }
+    }
+  }
+}
+
 let printer = task("printer", logStdout: true) { (value: Int) -> Int in
   print("printed \(value) on a worker")
   return value * 3
