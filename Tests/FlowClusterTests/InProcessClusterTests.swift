@@ -86,10 +86,8 @@ func withCluster(
       #expect(logs.count == 30)
       #expect(logs.allSatisfy { $0.metadata["cluster.worker"]?.hasPrefix("worker-") == true })
       #expect(logs.allSatisfy { $0.metadata["point.x"] != nil })
-      #expect(
-        logs.allSatisfy {
-          $0.metadata["task.name"] == "norm" || $0.metadata["task.slug"] != nil || true
-        })
+      #expect(logs.allSatisfy { $0.metadata["task"] == "norm" && $0.metadata["map_index"] != nil })
+      #expect(Set(logs.compactMap { $0.metadata["map_index"] }).count == 30)
     }
   }
 
