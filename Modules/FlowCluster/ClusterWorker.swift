@@ -106,7 +106,15 @@ public enum ClusterWorker {
       {
         guard let run else { return [:] }
         if let known = decoded.last(where: { $0.run == run.run }) { return known.values }
-        let values = registry.parameters(flow: assignment.flow, json: run.parameters)
+        let (values, undecodable) = registry.parameters(flow: assignment.flow, json: run.parameters)
+        if !undecodable.isEmpty {
+          logger.warning(
+            """
+            parameters \(undecodable) of flow '\(assignment.flow)' do not decode with this \
+            worker's declarations and are missing from task contexts; run workers built from \
+            the same source as the scheduler
+            """)
+        }
         decoded.append((run.run, values))
         if decoded.count > ClusterWorkerStateMachine.keptRunContexts { decoded.removeFirst() }
         return values

@@ -33,17 +33,23 @@ public struct ClusterTaskRegistry: Sendable {
     self.flowNames = flows.map(\.name)
   }
 
-  /// Decodes a run context's parameter values (JSON) with `flow`'s declared types; a value
-  /// that does not decode is left out.
-  public func parameters(flow: String, json: [String: String]) -> [String: any Sendable] {
-    guard let specs = parameterSpecs[flow] else { return [:] }
+  /// Decodes a run context's parameter values (JSON) with `flow`'s declared types; returns the
+  /// names of values that do not decode (the worker's build declares the parameter differently)
+  /// apart, so that the caller can say so.
+  public func parameters(flow: String, json: [String: String]) -> (
+    values: [String: any Sendable], undecodable: [String]
+  ) {
+    guard let specs = parameterSpecs[flow] else { return ([:], json.keys.sorted()) }
     var values: [String: any Sendable] = [:]
+    var undecodable: [String] = []
     for (name, text) in json {
       if let spec = specs[name], let value = try? spec.decode(json: Data(text.utf8)) {
         values[name] = value
+      } else {
+        undecodable.append(name)
       }
     }
-    return values
+    return (values, undecodable.sorted())
   }
 
   private static func key(_ flow: String, _ task: String) -> String { flow + "\u{0}" + task }
