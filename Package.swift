@@ -58,7 +58,10 @@ let package = Package(
     ),
     .target(
       name: "FlowTesting",
-      dependencies: ["FlowCore", .product(name: "HeapModule", package: "swift-collections")],
+      dependencies: [
+        "FlowCore", .product(name: "HeapModule", package: "swift-collections"),
+        "FlowState", "FlowScheduling", "FlowClusterCore",
+      ],
       path: "Modules/FlowTesting"
     ),
     .target(
@@ -125,14 +128,16 @@ let package = Package(
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
-        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Logging", package: "swift-log"), "FlowTesting",
       ],
       path: "Tools/FlowTool"
     ),
     .testTarget(name: "FlowStateTests", dependencies: ["FlowState"]),
     .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
     .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
-    .testTarget(name: "FlowTestingTests", dependencies: ["FlowTesting"]),
+    .testTarget(
+      name: "FlowTestingTests",
+      dependencies: ["FlowTesting", "FlowCore", "FlowState", "FlowScheduling", "FlowClusterCore"]),
     .testTarget(
       name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
     .testTarget(

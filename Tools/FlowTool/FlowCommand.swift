@@ -7,6 +7,6 @@ struct FlowCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "flow",
     abstract: "Work with swift-flow schedules and flows.",
-    subcommands: [CronCommand.self, WorkerCommand.self, DemoCommand.self]
+    subcommands: [CronCommand.self, WorkerCommand.self, DemoCommand.self, SimulateCommand.self]
   )
 }

@@ -1,0 +1,743 @@
+import FlowClusterCore
+import FlowCore
+import FlowState
+import Foundation
+
+/// The scheduler logic a ``SimulatedCluster`` drives: FlowClusterCore's
+/// `ClusterSchedulerStateMachine`, or a wrapper around it (to plant a bug and see the
+/// invariants catch it).
+public protocol SimulatedClusterScheduler {
+  /// Handles one event and returns what to do, in order.
+  mutating func handle(
+    _ event: ClusterSchedulerStateMachine.Event
+  ) -> [ClusterSchedulerStateMachine.Action]
+}
+
+extension ClusterSchedulerStateMachine: SimulatedClusterScheduler {}
+
+/// A cluster in a ``Simulator``: the real scheduler and worker state machines of
+/// FlowClusterCore, a scheduler (node 0) and `workers` workers (nodes 1…N) over a
+/// ``SimulatedNetwork`` with TCP-like connections, and a small engine that runs flows on it
+/// as the cluster executor does (ready tasks are submitted, results committed, failed
+/// attempts retried with the task's backoff, states moved through FlowState's transitions).
+///
+/// Workers can crash (they lose everything; a supervisor restarts them), pause (everything
+/// they would do waits), and slow down; their connections break under partitions and lost
+/// frames, and a worker whose connection broke exits and is restarted, as `flow worker`
+/// under a supervisor would be. Every step is an event in the simulator's trace.
+/// ```swift
+/// let sim = Simulator(seed: 7)
+/// let cluster = SimulatedCluster(simulator: sim, configuration: .init(workers: 4))
+/// cluster.startFlowRun(.demo(tasks: 50))
+/// sim.runSynchronously(until: .seconds(600))
+/// #expect(cluster.checkInvariants().isEmpty)
+/// ```
+public final class SimulatedCluster {
+  /// How the simulated cluster is set up.
+  public struct Configuration: Sendable {
+    /// How many workers.
+    public var workers: Int
+    /// How many attempts each worker runs at once.
+    public var capacity: Int
+    /// The scheduler's configuration (heartbeats, allowed failures…).
+    public var scheduler: ClusterSchedulerStateMachine.Configuration
+    /// Missed scheduler heartbeats before a worker gives up on the scheduler.
+    public var missedHeartbeats: Int
+    /// The network between the nodes.
+    public var network: NetworkConditions
+    /// How long it takes an end to notice that its connection broke.
+    public var detection: DurationDistribution
+    /// How long a supervisor takes to restart a worker that exited.
+    public var restartDelay: DurationDistribution
+
+    /// A configuration; by default 4 workers of capacity 4 on a LAN.
+    public init(
+      workers: Int = 4, capacity: Int = 4,
+      scheduler: ClusterSchedulerStateMachine.Configuration = .init(),
+      missedHeartbeats: Int = 10, network: NetworkConditions = .lan,
+      detection: DurationDistribution = .uniform(.milliseconds(1) ... .seconds(2)),
+      restartDelay: DurationDistribution = .uniform(.milliseconds(100) ... .seconds(2))
+    ) {
+      self.workers = workers
+      self.capacity = capacity
+      self.scheduler = scheduler
+      self.missedHeartbeats = missedHeartbeats
+      self.network = network
+      self.detection = detection
+      self.restartDelay = restartDelay
+    }
+  }
+
+  /// The simulator the cluster lives in.
+  public unowned let simulator: Simulator
+  /// The configuration.
+  public let configuration: Configuration
+  /// The network: node 0 is the scheduler, nodes 1…N the workers.
+  public let network: SimulatedNetwork<[ClusterMessage]>
+  private var scheduler: any SimulatedClusterScheduler
+  private var workers: [WorkerNode]
+  private var connections: [ConnectionID: (worker: Int, connection: Int)] = [:]
+  private var connectionIDs: [Int: ConnectionID] = [:]
+  private var nextConnection: UInt64 = 0
+  private var random: SimulationRandom
+  private let retryRandom: SeededRandomSource
+  private var nextTaskID: ClusterTaskID = 0
+  private var attempts: [ClusterTaskID: AttemptRecord] = [:]
+  /// Every flow run started, in order.
+  public private(set) var runs: [SimulatedFlowRun] = []
+  /// Violations seen while running (a result for an attempt that is not running, a wrong
+  /// output, an illegal transition); ``checkInvariants(convergedBy:)`` adds the final checks.
+  public private(set) var violations: [String] = []
+  /// How many worker crashes, pauses, restarts and exits happened.
+  public private(set) var counters = Counters()
+  private var shutDown = false
+
+  /// Counts of what happened to the workers.
+  public struct Counters: Sendable, Hashable {
+    /// Workers crashed by faults.
+    public var crashes = 0
+    /// Worker processes that exited (a lost connection, a silent scheduler).
+    public var exits = 0
+    /// Worker processes started (initial starts and restarts).
+    public var starts = 0
+    /// Attempts reported lost with their worker.
+    public var crashedAttempts = 0
+    /// Task bodies started on workers.
+    public var bodiesStarted = 0
+  }
+
+  private struct WorkerNode {
+    var machine: ClusterWorkerStateMachine?
+    var incarnation = 0
+    var connection = -1
+    var connectionID: ConnectionID?
+    var running: [ClusterTaskID: Running] = [:]
+    var paused = false
+    var held: [() -> Void] = []
+    var slowdown = 1.0
+    var crashed = false
+    var restartPending = false
+  }
+
+  private enum Running {
+    case event(SimulationEventID)
+    case spawn(SimulationSpawnID)
+  }
+
+  private struct AttemptRecord {
+    let run: Int
+    let task: Int
+    let attempt: Int
+    var bodies = 0
+    var crashes = 0
+    var handedBack = 0
+    var finished = false
+  }
+
+  /// Trace kinds of the simulated cluster.
+  public enum Trace {
+    /// The engine submitted an attempt (node 0, value: attempt ID).
+    public static let submit = TraceKind("cluster.submit")
+    /// A worker started a body (value: attempt ID).
+    public static let run = TraceKind("cluster.run")
+    /// The engine got an attempt's result (value: attempt ID).
+    public static let finished = TraceKind("cluster.finished")
+    /// The scheduler reported an attempt lost with its worker (value: attempt ID).
+    public static let crashed = TraceKind("cluster.crashed")
+    /// A worker process started (node, value: incarnation).
+    public static let start = TraceKind("cluster.worker.start")
+    /// A worker process exited (node, value: 1 when it failed).
+    public static let exit = TraceKind("cluster.worker.exit")
+    /// A task moved to a new state (value: run << 40 | task << 8 | kind).
+    public static let state = TraceKind("cluster.state")
+    /// A worker joined or left the scheduler (node, value: 1 joined, 0 left).
+    public static let membership = TraceKind("cluster.membership")
+  }
+
+  /// A cluster on `simulator` with the real scheduler state machine.
+  public convenience init(simulator: Simulator, configuration: Configuration) {
+    self.init(
+      simulator: simulator, configuration: configuration,
+      scheduler: ClusterSchedulerStateMachine(configuration: configuration.scheduler))
+  }
+
+  /// A cluster on `simulator` driving `scheduler` (a wrapper around the real one, for
+  /// instance); the workers start at once.
+  public init(
+    simulator: Simulator, configuration: Configuration, scheduler: any SimulatedClusterScheduler
+  ) {
+    self.simulator = simulator
+    self.configuration = configuration
+    self.scheduler = scheduler
+    network = SimulatedNetwork(
+      simulator: simulator, nodeCount: configuration.workers + 1,
+      conditions: configuration.network,
+      mode: .connections(detection: configuration.detection), name: "cluster.net")
+    workers = Array(repeating: WorkerNode(), count: configuration.workers)
+    random = simulator.random("cluster")
+    retryRandom = simulator.randomSource("cluster.retry-jitter")
+    network.traceTag = { Self.tag($0) }
+    network.onDeliver = { [unowned self] from, to, messages in deliver(messages, from: from, to: to)
+    }
+    network.onConnectionLost = { [unowned self] node, peer, connection in
+      connectionLost(node: node, peer: peer, connection: connection)
+    }
+    for worker in 0..<configuration.workers {
+      simulator.schedule(afterNanoseconds: 0, .timer, node: worker + 1) { [self] in
+        boot(worker)
+      }
+    }
+  }
+
+  /// The fault targets of this cluster: the workers crash, restart, pause, resume and slow
+  /// down; partitions may separate any nodes, the scheduler included.
+  public var faultTargets: FaultTargets {
+    FaultTargets(
+      nodes: Array(1...configuration.workers), networkNodes: Array(0...configuration.workers),
+      crash: { [unowned self] in crash(worker: $0 - 1) },
+      restart: { [unowned self] in restart(worker: $0 - 1) },
+      pause: { [unowned self] in pause(worker: $0 - 1) },
+      resume: { [unowned self] in resume(worker: $0 - 1) },
+      slow: { [unowned self] in workers[$0 - 1].slowdown = $1 })
+  }
+
+  // MARK: Workers
+
+  private func node(_ worker: Int) -> Int { worker + 1 }
+
+  private func boot(_ worker: Int) {
+    guard !shutDown, !workers[worker].crashed, workers[worker].machine == nil else { return }
+    workers[worker].restartPending = false
+    workers[worker].incarnation += 1
+    counters.starts += 1
+    simulator.record(Trace.start, node: node(worker), value: UInt64(workers[worker].incarnation))
+    workers[worker].machine = ClusterWorkerStateMachine(
+      configuration: .init(
+        name: "worker-\(node(worker))", capacity: configuration.capacity,
+        missedHeartbeats: configuration.missedHeartbeats))
+    guard let connection = network.connect(node(worker), 0) else { return }  // told later
+    workers[worker].connection = connection
+    nextConnection += 1
+    let id = ConnectionID(nextConnection)
+    workers[worker].connectionID = id
+    connections[id] = (worker, connection)
+    connectionIDs[node(worker) << 32 | connection] = id
+    schedulerHandle(.connectionOpened(id))
+    workerHandle(worker, .connected)
+  }
+
+  private func workerHandle(_ worker: Int, _ event: ClusterWorkerStateMachine.Event) {
+    guard workers[worker].machine != nil else { return }
+    if workers[worker].paused {
+      let incarnation = workers[worker].incarnation
+      workers[worker].held.append { [unowned self] in
+        if workers[worker].incarnation == incarnation { workerHandle(worker, event) }
+      }
+      return
+    }
+    let actions = workers[worker].machine!.handle(event)
+    for action in actions { perform(action, worker: worker) }
+  }
+
+  private func perform(_ action: ClusterWorkerStateMachine.Action, worker: Int) {
+    switch action {
+    case .send(let messages):
+      guard workers[worker].connection >= 0,
+        network.connection(node(worker), 0) == workers[worker].connection
+      else { return }
+      network.send(messages, from: node(worker), to: 0)
+    case .run(let assignment):
+      start(assignment, on: worker)
+    case .cancel(let ids):
+      for id in ids { stopBody(id, on: worker) }
+    case .startTimer(let timer, let after):
+      let incarnation = workers[worker].incarnation
+      simulator.schedule(after: after, .timer, node: node(worker)) { [self] in
+        guard workers[worker].incarnation == incarnation else { return }
+        workerHandle(worker, .timerFired(timer))
+      }
+    case .close:
+      if network.connection(node(worker), 0) == workers[worker].connection {
+        network.disconnect(node(worker), 0)
+      }
+    case .exit(let exit):
+      simulator.record(Trace.exit, node: node(worker), value: exit.failed ? 1 : 0)
+      counters.exits += 1
+      stopProcess(worker)
+      scheduleRestart(worker)
+    }
+  }
+
+  /// The worker's process is gone: its bodies stop, its pending events are dropped.
+  private func stopProcess(_ worker: Int) {
+    for id in workers[worker].running.keys.sorted() { stopBody(id, on: worker) }
+    workers[worker].machine = nil
+    workers[worker].held = []
+    workers[worker].paused = false
+    workers[worker].connection = -1
+    workers[worker].connectionID = nil
+    workers[worker].incarnation += 1
+  }
+
+  private func scheduleRestart(_ worker: Int) {
+    guard !workers[worker].crashed, !workers[worker].restartPending, !shutDown else { return }
+    workers[worker].restartPending = true
+    let delay = configuration.restartDelay.sampleNanoseconds(&random)
+    simulator.schedule(afterNanoseconds: delay, .timer, node: node(worker)) { [self] in
+      boot(worker)
+    }
+  }
+
+  private func crash(worker: Int) {
+    guard !workers[worker].crashed else { return }
+    counters.crashes += 1
+    workers[worker].crashed = true
+    stopProcess(worker)
+    network.crash(node(worker))
+  }
+
+  private func restart(worker: Int) {
+    guard workers[worker].crashed else { return }
+    workers[worker].crashed = false
+    network.restart(node(worker))
+    boot(worker)
+  }
+
+  private func pause(worker: Int) {
+    guard workers[worker].machine != nil else { return }
+    workers[worker].paused = true
+  }
+
+  private func resume(worker: Int) {
+    guard workers[worker].paused else { return }
+    workers[worker].paused = false
+    let held = workers[worker].held
+    workers[worker].held = []
+    for event in held { event() }
+  }
+
+  // MARK: Task bodies
+
+  private func start(_ assignment: ClusterAssignment, on worker: Int) {
+    guard var record = attempts[assignment.taskID] else {
+      violations.append("worker-\(node(worker)) was assigned unknown attempt \(assignment.taskID)")
+      return
+    }
+    record.bodies += 1
+    attempts[assignment.taskID] = record
+    counters.bodiesStarted += 1
+    simulator.record(Trace.run, node: node(worker), value: assignment.taskID)
+    let task = runs[record.run - 1].flow.tasks[record.task]
+    let fails = Self.attemptFails(
+      seed: simulator.seed, run: record.run, task: record.task, attempt: record.attempt,
+      rate: task.failureRate)
+    let id = assignment.taskID
+    let incarnation = workers[worker].incarnation
+    let finish: (ClusterTaskOutcome) -> Void = { [self] outcome in
+      guard workers[worker].incarnation == incarnation,
+        workers[worker].running.removeValue(forKey: id) != nil
+      else { return }
+      workerHandle(worker, .taskFinished(ClusterTaskResult(taskID: id, outcome: outcome)))
+    }
+    let output = Self.output(run: record.run, task: record.task)
+    let failure = ClusterTaskOutcome.failure(
+      code: "simulatedFailure", message: "attempt \(record.attempt) failed (simulated)")
+    switch task.duration.kind {
+    case .distribution(let distribution):
+      let nanoseconds = Double(distribution.sampleNanoseconds(&random)) * workers[worker].slowdown
+      let event = simulator.schedule(
+        afterNanoseconds: Int64(min(nanoseconds, 1e17)), .timer, node: node(worker), value: id
+      ) { finish(fails ? failure : .success(output)) }
+      workers[worker].running[id] = .event(event)
+    case .body(let body):
+      let context = SimulatedTaskContext(
+        run: record.run, task: record.task, attempt: record.attempt, clock: simulator.clock,
+        slowdown: workers[worker].slowdown)
+      let spawn = simulator.spawn(node: node(worker), value: id) {
+        try await body(context)
+      } completion: { result in
+        switch result {
+        case .success: finish(fails ? failure : .success(output))
+        case .failure(let error) where error is CancellationError: break
+        case .failure(let error):
+          finish(.failure(code: "error", message: "\(error)"))
+        }
+      }
+      workers[worker].running[id] = .spawn(spawn)
+    }
+  }
+
+  private func stopBody(_ id: ClusterTaskID, on worker: Int) {
+    switch workers[worker].running.removeValue(forKey: id) {
+    case .event(let event)?: simulator.cancel(event)
+    case .spawn(let spawn)?: simulator.cancelSpawn(spawn)
+    case nil: break
+    }
+  }
+
+  // MARK: Network
+
+  private func deliver(_ messages: [ClusterMessage], from: Int, to: Int) {
+    if to == 0 {
+      let worker = from - 1
+      guard let id = workers[worker].connectionID else { return }
+      schedulerHandle(.messagesReceived(id, messages))
+    } else {
+      workerHandle(to - 1, .messagesReceived(messages))
+    }
+  }
+
+  private func connectionLost(node: Int, peer: Int, connection: Int) {
+    if node == 0 {
+      guard let id = connectionIDs.removeValue(forKey: peer << 32 | connection) else { return }
+      connections[id] = nil
+      schedulerHandle(.connectionClosed(id))
+    } else {
+      let worker = node - 1
+      guard connection == -1 || connection == workers[worker].connection else { return }
+      workerHandle(worker, .connectionLost)
+    }
+  }
+
+  // MARK: Scheduler
+
+  private func schedulerHandle(_ event: ClusterSchedulerStateMachine.Event) {
+    let actions = scheduler.handle(event)
+    for action in actions { perform(action) }
+  }
+
+  private func perform(_ action: ClusterSchedulerStateMachine.Action) {
+    switch action {
+    case .send(let id, let messages):
+      guard let (worker, connection) = connections[id],
+        network.connection(0, node(worker)) == connection
+      else { return }
+      network.send(messages, from: 0, to: node(worker))
+    case .close(let id, _):
+      guard let (worker, connection) = connections[id],
+        network.connection(0, node(worker)) == connection
+      else { return }
+      network.disconnect(0, node(worker))
+    case .startTimer(let timer, let after):
+      simulator.schedule(after: after, .timer, node: 0) { [self] in
+        schedulerHandle(.timerFired(timer))
+      }
+    case .taskFinished(let result, _):
+      attemptFinished(result)
+    case .taskCrashed(let id, _, _, let rescheduled):
+      counters.crashedAttempts += 1
+      simulator.record(Trace.crashed, node: 0, value: id)
+      attempts[id]?.crashes += 1
+      _ = rescheduled
+    case .workerJoined(let info):
+      simulator.record(Trace.membership, node: 0, peer: node(info), value: 1)
+    case .workerLeft(let id, _, _):
+      simulator.record(Trace.membership, node: 0, peer: Int(id.rawValue), value: 0)
+    case .notice:
+      break
+    }
+  }
+
+  private func node(_ info: ClusterWorkerInfo) -> Int {
+    connections[info.connection].map { node($0.worker) } ?? -1
+  }
+
+  // MARK: Engine
+
+  /// Starts a run of `flow`; `onFinish` is called when every task has reached a final state.
+  @discardableResult
+  public func startFlowRun(
+    _ flow: SimulatedFlow, onFinish: @escaping (SimulatedFlowRun) -> Void = { _ in }
+  ) -> Int {
+    let number = runs.count + 1
+    var run = SimulatedFlowRun(number: number, flow: flow, startedAt: simulator.now)
+    run.onFinish = onFinish
+    runs.append(run)
+    transitionFlow(number, to: .running)
+    var ready: [Int] = []
+    for (index, task) in flow.tasks.enumerated() where task.upstream.isEmpty {
+      ready.append(index)
+    }
+    submit(run: number, tasks: ready)
+    finishIfDone(number)
+    return number
+  }
+
+  private func submit(run: Int, tasks: [Int]) {
+    guard !tasks.isEmpty else { return }
+    var submissions: [ClusterTaskSubmission] = []
+    for task in tasks {
+      runs[run - 1].attempts[task] += 1
+      runs[run - 1].submittedAt[task].append(simulator.now)
+      let attempt = runs[run - 1].attempts[task]
+      transition(run, task, to: .running)
+      nextTaskID += 1
+      let id = nextTaskID
+      attempts[id] = AttemptRecord(run: run, task: task, attempt: attempt)
+      runs[run - 1].currentAttempt[task] = id
+      simulator.record(Trace.submit, node: 0, value: id)
+      submissions.append(
+        ClusterTaskSubmission(
+          assignment: ClusterAssignment(
+            taskID: id, flow: runs[run - 1].flow.name,
+            task: runs[run - 1].flow.tasks[task].name, attempt: attempt)))
+    }
+    schedulerHandle(.submit(submissions))
+  }
+
+  private func attemptFinished(_ result: ClusterTaskResult) {
+    simulator.record(Trace.finished, node: 0, value: result.taskID)
+    guard var record = attempts[result.taskID] else {
+      violations.append(
+        "the scheduler finished attempt \(result.taskID), which was never submitted")
+      return
+    }
+    guard !record.finished else {
+      violations.append(
+        "attempt \(result.taskID) (run \(record.run), task \(record.task), attempt "
+          + "\(record.attempt)) finished twice: its result would be committed twice")
+      return
+    }
+    record.finished = true
+    attempts[result.taskID] = record
+    let (run, task) = (record.run, record.task)
+    guard runs[run - 1].currentAttempt[task] == result.taskID else {
+      violations.append(
+        "attempt \(result.taskID) of run \(run) task \(task) finished, but it is not the task's "
+          + "current attempt")
+      return
+    }
+    runs[run - 1].currentAttempt[task] = nil
+    runs[run - 1].endedAt[task].append(simulator.now)
+    switch result.outcome {
+    case .success(let output):
+      if output != Self.output(run: run, task: task) {
+        violations.append("run \(run) task \(task) returned a wrong output: results were mixed up")
+      }
+      runs[run - 1].commits[task] += 1
+      transition(run, task, to: .success)
+      release(run, after: task)
+    case .failure(let code, _):
+      let policy = runs[run - 1].flow.tasks[task].retries
+      let attempt = runs[run - 1].attempts[task]
+      if attempt < policy.maxAttempts && !shutDown {
+        transition(run, task, to: .retrying)
+        let delay = policy.delay(afterAttempt: attempt, random: retryRandom)
+        simulator.schedule(after: delay, .timer, node: 0) { [self] in
+          submit(run: run, tasks: [task])
+        }
+      } else {
+        let final: RunState.Kind =
+          code == ClusterSchedulerStateMachine.FailureCode.killedWorker ? .crashed : .failed
+        transition(run, task, to: final)
+        release(run, after: task)
+      }
+    }
+    finishIfDone(run)
+  }
+
+  /// A task reached a final state: its downstream tasks run, or fail their trigger.
+  private func release(_ run: Int, after task: Int) {
+    var ready: [Int] = []
+    var pending = [task]
+    while let finished = pending.popLast() {
+      for downstream in runs[run - 1].downstream[finished] {
+        runs[run - 1].waiting[downstream] -= 1
+        guard runs[run - 1].waiting[downstream] == 0 else { continue }
+        let upstream = runs[run - 1].flow.tasks[downstream].upstream
+        if upstream.allSatisfy({ runs[run - 1].history[$0].last!.isSuccessful }) {
+          ready.append(downstream)
+        } else {
+          transition(run, downstream, to: .triggerFailed)
+          pending.append(downstream)
+        }
+      }
+    }
+    submit(run: run, tasks: ready.sorted())
+  }
+
+  private func finishIfDone(_ run: Int) {
+    guard !runs[run - 1].isFinished,
+      runs[run - 1].history.allSatisfy({ $0.last!.isFinished })
+    else { return }
+    let succeeded = runs[run - 1].history.allSatisfy { $0.last!.isSuccessful }
+    transitionFlow(run, to: succeeded ? .success : .failed)
+    runs[run - 1].finishedAt = simulator.now
+    runs[run - 1].onFinish(runs[run - 1])
+  }
+
+  private func transition(_ run: Int, _ task: Int, to kind: RunState.Kind) {
+    let from = runs[run - 1].history[task].last!
+    runs[run - 1].history[task].append(kind)
+    simulator.record(
+      Trace.state, node: 0, value: UInt64(run) << 40 | UInt64(task) << 8 | UInt64(kind.rawValue))
+    if !StateTransitions.isLegal(from: from, to: kind) {
+      violations.append(
+        "run \(run) task \(task): \(IllegalTransitionError(from: from, to: kind).description)")
+    }
+  }
+
+  private func transitionFlow(_ run: Int, to kind: RunState.Kind) {
+    let from = runs[run - 1].flowHistory.last!
+    runs[run - 1].flowHistory.append(kind)
+    if !StateTransitions.isLegal(from: from, to: kind) {
+      violations.append("flow run \(run): \(IllegalTransitionError(from: from, to: kind))")
+    }
+  }
+
+  /// Stops the cluster: the scheduler shuts down, the workers are told goodbye.
+  public func shutdown() {
+    shutDown = true
+    schedulerHandle(.shutdown)
+  }
+
+  // MARK: Invariants
+
+  /// Checks the invariants after a run and returns every violation (empty: all hold):
+  /// every flow run reached a final state (by `convergedBy`, when given: liveness after the
+  /// faults stopped); each task's result was committed exactly once if it succeeded and
+  /// never otherwise, none lost; every task made at most `retries + 1` attempts, each attempt
+  /// ran its body at most once more than the times its worker was lost (and was lost at most
+  /// `allowedFailures` times); every state transition was legal.
+  public func checkInvariants(convergedBy deadline: Duration? = nil) -> [String] {
+    var found = violations
+    let allowed = configuration.scheduler.allowedFailures
+    for run in runs {
+      if !run.isFinished {
+        let open = run.history.indices.filter { !run.history[$0].last!.isFinished }
+        found.append(
+          "flow run \(run.number) never reached a final state: it is \(run.flowHistory.last!) "
+            + "after \(run.number == 0 ? "" : "")\(formatDuration(simulator.now)) with "
+            + "\(open.count) unfinished task(s) (first: \(open.prefix(5).map { "task-\($0)" }))")
+      } else if let deadline, let finishedAt = run.finishedAt, finishedAt > deadline {
+        found.append(
+          "flow run \(run.number) finished at \(formatDuration(finishedAt)), after the "
+            + "convergence deadline \(formatDuration(deadline))")
+      }
+      for task in run.history.indices {
+        let final = run.history[task].last!
+        let commits = run.commits[task]
+        if final == .success && commits != 1 {
+          found.append(
+            "run \(run.number) task \(task) succeeded with its result committed \(commits) times")
+        } else if final != .success && commits != 0 {
+          found.append(
+            "run \(run.number) task \(task) is \(final) but its result was committed \(commits) "
+              + "times")
+        }
+        let maxAttempts = run.flow.tasks[task].retries.maxAttempts
+        if run.attempts[task] > maxAttempts {
+          found.append(
+            "run \(run.number) task \(task) made \(run.attempts[task]) attempts; its retry policy "
+              + "allows \(maxAttempts)")
+        }
+      }
+    }
+    for (id, record) in attempts.sorted(by: { $0.key < $1.key }) {
+      if record.crashes > allowed {
+        found.append(
+          "attempt \(id) was lost with \(record.crashes) workers; allowedFailures is \(allowed)")
+      }
+      if record.bodies > record.crashes + record.handedBack + 1 {
+        found.append(
+          "attempt \(id) (run \(record.run) task \(record.task)) ran its body \(record.bodies) "
+            + "times with \(record.crashes) lost workers: it ran twice somewhere")
+      }
+    }
+    return found
+  }
+
+  // MARK: Helpers
+
+  /// Whether attempt `attempt` of `task` in `run` fails: a function of the seed only.
+  static func attemptFails(seed: UInt64, run: Int, task: Int, attempt: Int, rate: Double) -> Bool {
+    guard rate > 0 else { return false }
+    var hash = FNV1a.mix(FNV1a.offset, seed)
+    hash = FNV1a.mix(hash, UInt64(run) << 40 | UInt64(task) << 8 | UInt64(attempt & 0xFF))
+    var stream = SimulationRandom(seed: hash)
+    return stream.unit() < rate
+  }
+
+  /// The output a task's body returns: 8 bytes that name the run and the task.
+  static func output(run: Int, task: Int) -> [UInt8] {
+    let value = FNV1a.mix(FNV1a.offset, UInt64(run) << 32 | UInt64(task))
+    return (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+  }
+
+  /// A number for a frame in the trace: its first message's kind and first task ID.
+  static func tag(_ messages: [ClusterMessage]) -> UInt64 {
+    guard let first = messages.first else { return 0 }
+    switch first {
+    case .hello: return 1
+    case .welcome(let id, _): return 2 | id << 8
+    case .refused: return 3
+    case .assign(let batch): return 4 | UInt64(batch.count) << 8 | (batch.first?.taskID ?? 0) << 24
+    case .results(let batch):
+      return 5 | UInt64(batch.count) << 8 | (batch.first?.taskID ?? 0) << 24
+    case .heartbeat(let running): return 6 | UInt64(max(0, running)) << 8
+    case .cancel(let ids): return 7 | (ids.first ?? 0) << 8
+    case .drain: return 8
+    case .draining: return 9
+    case .handBack(let ids): return 10 | (ids.first ?? 0) << 8
+    case .goodbye: return 11
+    }
+  }
+}
+
+/// One run of a ``SimulatedFlow`` on a ``SimulatedCluster``: every state each task went
+/// through, its attempts and its committed results.
+public struct SimulatedFlowRun {
+  /// The run's number (from 1).
+  public let number: Int
+  /// The flow.
+  public let flow: SimulatedFlow
+  /// When it started, in simulated time.
+  public let startedAt: Duration
+  /// When every task had reached a final state, if it has.
+  public internal(set) var finishedAt: Duration?
+  /// Each task's states, in order, starting with Pending.
+  public internal(set) var history: [[RunState.Kind]]
+  /// The flow run's states, in order, starting with Pending.
+  public internal(set) var flowHistory: [RunState.Kind] = [.pending]
+  /// Attempts each task made.
+  public internal(set) var attempts: [Int]
+  /// Times each task's result was committed.
+  public internal(set) var commits: [Int]
+  /// When each attempt of each task was submitted to the scheduler.
+  public internal(set) var submittedAt: [[Duration]]
+  /// When each finished attempt of each task ended (its result reached the engine).
+  public internal(set) var endedAt: [[Duration]]
+  var currentAttempt: [ClusterTaskID?]
+  var waiting: [Int]
+  let downstream: [[Int]]
+  var onFinish: (SimulatedFlowRun) -> Void = { _ in }
+
+  init(number: Int, flow: SimulatedFlow, startedAt: Duration) {
+    self.number = number
+    self.flow = flow
+    self.startedAt = startedAt
+    let count = flow.tasks.count
+    history = Array(repeating: [.pending], count: count)
+    attempts = Array(repeating: 0, count: count)
+    commits = Array(repeating: 0, count: count)
+    submittedAt = Array(repeating: [], count: count)
+    endedAt = Array(repeating: [], count: count)
+    currentAttempt = Array(repeating: nil, count: count)
+    waiting = flow.tasks.map { Set($0.upstream).count }
+    var downstream = Array(repeating: [Int](), count: count)
+    for (index, task) in flow.tasks.enumerated() {
+      for upstream in Set(task.upstream).sorted() { downstream[upstream].append(index) }
+    }
+    self.downstream = downstream
+  }
+
+  /// True once the flow run reached a final state.
+  public var isFinished: Bool { flowHistory.last!.isFinished }
+  /// The flow run's final (or current) state.
+  public var state: RunState.Kind { flowHistory.last! }
+}
+
+/// `12.345s`.
+func formatDuration(_ duration: Duration) -> String {
+  formatSimulated(duration.simulationNanoseconds)
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// Runs a test body across many seeds, as a Swift Testing test does with
+/// `@Test func f() async throws { try await SimulationSeeds.run(0..<500) { seed in ... } }`.
+///
+/// The first seed whose body throws stops the run with a ``SimulationError`` that names the
+/// seed and the one command line that reruns only it (also printed on standard error):
+/// `FLOW_SIM_SEED=17 swift test --filter 'FlowTestingTests\..*/f\('`. With `FLOW_SIM_SEED`
+/// set, only that seed runs.
+public enum SimulationSeeds {
+  /// The environment variable that restricts a run to one seed.
+  public static let environmentVariable = "FLOW_SIM_SEED"
+
+  /// The seed `FLOW_SIM_SEED` asks for, if it is set.
+  public static var requestedSeed: UInt64? {
+    ProcessInfo.processInfo.environment[environmentVariable].flatMap { UInt64($0) }
+  }
+
+  /// Runs `body` for each of `seeds` (only `FLOW_SIM_SEED` when it is set) and throws at the
+  /// first failure, naming the seed and how to rerun it. `filter` is what `swift test --filter`
+  /// should match (by default the calling test's module and function).
+  public static func run(
+    _ seeds: some Sequence<UInt64>, filter: String? = nil, fileID: String = #fileID,
+    function: String = #function, _ body: (UInt64) async throws -> Void
+  ) async throws {
+    let chosen: [UInt64] = requestedSeed.map { [$0] } ?? Array(seeds)
+    for seed in chosen {
+      await Task.yield()  // a long run of seeds leaves the other tasks of its thread a turn
+      do {
+        try await body(seed)
+      } catch {
+        let command = rerunCommand(
+          seed: seed, filter: filter ?? defaultFilter(fileID: fileID, function: function))
+        let message =
+          "simulation failed for seed \(seed): \(error)\nrerun just this seed: \(command)"
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        throw SimulationError(.seedFailed, message, cause: error)
+      }
+    }
+  }
+
+  /// Runs `body` twice with `seed` and throws unless both runs return the same trace hash;
+  /// returns the hash.
+  @discardableResult
+  public static func checkDeterminism(
+    seed: UInt64, _ body: (UInt64) async throws -> UInt64
+  ) async throws -> UInt64 {
+    let first = try await body(seed)
+    let second = try await body(seed)
+    guard first == second else {
+      throw SimulationError(
+        .nondeterministic,
+        "seed \(seed) gave trace hash \(SimulationTrace.hex(first)) then "
+          + "\(SimulationTrace.hex(second)): something in the simulation reads real time, "
+          + "global randomness, thread timing or unordered collections; route it through the "
+          + "simulator's clock and random streams")
+    }
+    return first
+  }
+
+  /// `FLOW_SIM_SEED=<seed> swift test --filter '<filter>'`.
+  public static func rerunCommand(seed: UInt64, filter: String) -> String {
+    "\(environmentVariable)=\(seed) swift test --filter '\(filter)'"
+  }
+
+  /// A `--filter` regular expression for the test function `function` in the module that
+  /// `fileID` names: `Module\..*/function\(`.
+  public static func defaultFilter(fileID: String, function: String) -> String {
+    let module = fileID.split(separator: "/").first.map(String.init) ?? fileID
+    let name = function.split(separator: "(").first.map(String.init) ?? function
+    return "\(module)\\..*/\(name)\\("
+  }
+}
