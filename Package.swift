@@ -20,6 +20,7 @@ let package = Package(
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
     .executable(name: "flow", targets: ["FlowTool"]),
+    .executable(name: "taxi-resource-manager", targets: ["TaxiResourceManager"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
@@ -88,6 +89,7 @@ let package = Package(
       name: "FlowCLI",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowScheduling",
+        "FlowCluster", "FlowClusterCore", "FlowTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -117,6 +119,18 @@ let package = Package(
       ],
       path: "Samples/IrisPipeline",
       resources: [.copy("Resources/iris.csv"), .copy("Resources/LICENSE-DATA.md")]
+    ),
+    .executableTarget(
+      name: "TaxiResourceManager",
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowCluster", "FlowCLI",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Samples/TaxiResourceManager",
+      resources: [
+        .copy("Resources/yellow_tripdata_2019-01_sample_tlc.csv"),
+        .copy("Resources/LICENSE-DATA.md"),
+      ]
     ),
     .executableTarget(
       name: "FlowBench",
@@ -157,13 +171,14 @@ let package = Package(
       resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]
     ),
     .testTarget(
-      name: "FlowCLITests", dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling"]),
+      name: "FlowCLITests",
+      dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowTesting"]),
     .testTarget(
       name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
     .testTarget(
       name: "FlowIntegrationTests",
-      dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool"],
+      dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager"],
       path: "IntegrationTests/FlowIntegrationTests"
     ),
   ]

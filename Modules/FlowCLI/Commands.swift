@@ -59,7 +59,7 @@ struct ScheduleCommand: AsyncParsableCommand {
     let summary: ScheduleRunnerSummary
     do {
       summary = try await flow.runOnSchedule(
-        parameters: parameters, executor: options.flowExecutor,
+        parameters: parameters, executor: options.flowExecutor(logger: logger),
         environment: RunEnvironment(logger: logger),
         options: ScheduleRunnerOptions(maxRuns: maxRuns), stop: signals?.stop
       ) { _, result in

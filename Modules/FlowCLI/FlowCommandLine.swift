@@ -3,7 +3,8 @@ import FlowCore
 import Foundation
 import Logging
 
-/// The command line every flow executable gets: `run`, `schedule`, `visualize` and `list`
+/// The command line every flow executable gets: `run`, `schedule`, `visualize`, `list`,
+/// `worker` (join a cluster) and `simulate` (the flow on the simulated cluster)
 /// over a list of flows (Prefect's `prefect run`).
 ///
 /// ```swift
@@ -151,6 +152,7 @@ struct RootCommand: AsyncParsableCommand {
         ?? "Run, schedule, draw and list this executable's flows.",
       subcommands: [
         RunCommand.self, ScheduleCommand.self, VisualizeCommand.self, ListCommand.self,
+        WorkerCommand.self, SimulateCommand.self,
       ],
       defaultSubcommand: RunCommand.self)
   }

@@ -1,14 +1,16 @@
 import ArgumentParser
+import FlowCluster
 import FlowCore
 import FlowExecutors
 import FlowLogging
 import Foundation
 import Logging
 
-/// The local executors the command line offers.
+/// The executors the command line offers.
 enum ExecutorChoice: String, ExpressibleByArgument, CaseIterable {
   case sequential
   case concurrent
+  case cluster
 }
 
 /// How run logs are written to standard error.
@@ -34,14 +36,46 @@ struct RunOptions: ParsableArguments {
     help: ArgumentHelp("A JSON object of parameter values (--param wins).", valueName: "file"))
   var parameterFile: String?
 
-  @Option(help: "Where task bodies run (default: sequential; concurrent with --workers/--threads).")
+  @Option(
+    help: ArgumentHelp(
+      "Where task bodies run (default: sequential; concurrent with --workers/--threads; "
+        + "cluster with --listen)."))
   var executor: ExecutorChoice?
 
-  @Option(parsing: .unconditional, help: "Worker count for the concurrent executor.")
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Concurrent: workers × threads run at once. Cluster: local worker processes (default 2), "
+        + "or with --listen how many workers to wait for (default 1)."))
   var workers: Int?
 
   @Option(parsing: .unconditional, help: "Task runs at once per worker.")
   var threads: Int?
+
+  @Option(
+    help: ArgumentHelp(
+      "Cluster: listen on HOST:PORT for workers started by hand (`worker --connect`).",
+      valueName: "host:port"))
+  var listen: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Not for runs: a run's process is its cluster's scheduler (use --listen); workers use "
+        + "`worker --connect`.", valueName: "host:port"))
+  var connect: String?
+
+  @Option(help: "Cluster: the shared token workers must present (required beyond loopback).")
+  var token: String?
+
+  @Option(
+    name: .customLong("tls-certificate"),
+    help: ArgumentHelp("Cluster with --listen: TLS certificate chain (PEM).", valueName: "file"))
+  var tlsCertificate: String?
+
+  @Option(
+    name: .customLong("tls-key"),
+    help: ArgumentHelp("Cluster with --listen: TLS private key (PEM).", valueName: "file"))
+  var tlsKey: String?
 
   @Option(
     name: .customLong("results-dir"),
@@ -66,9 +100,10 @@ struct RunOptions: ParsableArguments {
     }
     if executor == .sequential, (workers ?? 1) > 1 || (threads ?? 1) > 1 {
       throw ValidationError(
-        "--workers and --threads apply to --executor concurrent; the sequential executor runs "
-          + "one task at a time")
+        "--workers and --threads apply to --executor concurrent or cluster; the sequential "
+          + "executor runs one task at a time")
     }
+    try validateCluster()
     if let logLevel {
       do {
         _ = try LogLevelSetting.parse(logLevel)
@@ -78,14 +113,74 @@ struct RunOptions: ParsableArguments {
     }
   }
 
-  /// The executor the options describe.
-  var flowExecutor: FlowExecutor {
-    let choice = executor ?? (workers != nil || threads != nil ? .concurrent : .sequential)
-    switch choice {
+  /// The executor chosen, explicitly or by the options given.
+  var executorChoice: ExecutorChoice {
+    if let executor { return executor }
+    if listen != nil { return .cluster }
+    return workers != nil || threads != nil ? .concurrent : .sequential
+  }
+
+  /// Checks the cluster options: where they apply, the address, the token, TLS.
+  func validateCluster() throws {
+    if let connect {
+      throw ValidationError(
+        "--connect \(connect) is for workers (`worker --connect HOST:PORT`): a run's process is "
+          + "its cluster's scheduler; run with --executor cluster --listen HOST:PORT and start "
+          + "workers with `worker --connect HOST:PORT`")
+    }
+    let clusterOnly = [
+      ("--listen", listen), ("--token", token), ("--tls-certificate", tlsCertificate),
+      ("--tls-key", tlsKey),
+    ].filter { $0.1 != nil }.map(\.0)
+    if executorChoice != .cluster, let first = clusterOnly.first {
+      throw ValidationError(
+        "\(first) applies to --executor cluster, not --executor \(executorChoice.rawValue)")
+    }
+    guard executorChoice == .cluster else { return }
+    if (tlsCertificate == nil) != (tlsKey == nil) {
+      throw ValidationError("TLS needs both --tls-certificate FILE and --tls-key FILE")
+    }
+    guard let listen else {
+      if tlsCertificate != nil {
+        throw ValidationError(
+          "--tls-certificate applies with --listen; a local cluster stays on loopback")
+      }
+      return
+    }
+    guard let address = ClusterAddress(listen) else {
+      throw ValidationError(
+        "--listen must be HOST:PORT (e.g. 0.0.0.0:8786 or 127.0.0.1:8786), got '\(listen)'")
+    }
+    if !address.isLoopback, (token ?? "").isEmpty {
+      throw ValidationError(
+        "--listen \(listen) is reachable from other machines: any of them could join as a "
+          + "worker and receive task inputs; give a shared secret with --token T (workers pass "
+          + "the same --token), or listen on 127.0.0.1")
+    }
+    if threads != nil {
+      throw ValidationError(
+        "--threads with --listen: each worker started by hand sets its own `worker --threads N`")
+    }
+  }
+
+  /// The executor the options describe; cluster executors log through `logger`.
+  func flowExecutor(logger: Logger = Logger(label: "swift-flow.cluster")) -> FlowExecutor {
+    switch executorChoice {
     case .sequential: return .sequential
     case .concurrent:
       if workers == nil && threads == nil { return .concurrent() }
       return .concurrent(width: (workers ?? 1) * (threads ?? 1))
+    case .cluster:
+      if let listen, let address = ClusterAddress(listen) {
+        return .cluster(
+          address: address, token: token, minimumWorkers: workers ?? 1,
+          tls: tlsCertificate.map { ClusterTLS(certificatePath: $0, privateKeyPath: tlsKey) },
+          logger: logger)
+      }
+      // The workers build the flows as this process does: same results directory.
+      return .localCluster(
+        workers: workers ?? 2, threadsPerWorker: threads ?? 1,
+        workerArguments: resultsDirectory.map { ["--results-dir", $0] } ?? [], logger: logger)
     }
   }
 
@@ -133,7 +228,7 @@ func runOnce(
   let result: FlowRunResult
   do {
     result = try await flow.run(
-      parameters: parameters, executor: options.flowExecutor,
+      parameters: parameters, executor: options.flowExecutor(logger: logger),
       environment: RunEnvironment(logger: logger), scheduledStart: scheduledStart)
   } catch {
     throw ValidationError(error.message)

@@ -12,7 +12,7 @@ extension FlowExecutor {
   /// `autoclose`). The executable must handle `worker --connect HOST:PORT --token T`.
   public static func localCluster(
     workers: Int = 2, threadsPerWorker: Int = 1, executable: String? = nil,
-    arguments: [String] = [],
+    arguments: [String] = [], workerArguments: [String] = [],
     logger: Logger = Logger(label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
   ) -> FlowExecutor {
     FlowExecutor(
@@ -20,7 +20,7 @@ extension FlowExecutor {
       width: clusterWidth,
       backend: LocalClusterBackend(
         workers: workers, threads: threadsPerWorker, executable: executable,
-        arguments: arguments, logger: logger))
+        arguments: arguments, workerArguments: workerArguments, logger: logger))
   }
 
   /// Runs task bodies on workers that connect to a scheduler listening on `address` for the
@@ -94,12 +94,13 @@ struct LocalClusterBackend: FlowExecutorBackend {
   let threads: Int
   let executable: String?
   let arguments: [String]
+  var workerArguments: [String] = []
   let logger: Logger
 
   func startSession(for run: RemoteRunInfo) async throws -> any FlowExecutorSession {
     let cluster = try await LocalCluster.start(
       workers: workers, threadsPerWorker: threads, executable: executable, arguments: arguments,
-      logger: logger)
+      workerArguments: workerArguments, logger: logger)
     return SchedulerSession(scheduler: cluster.scheduler, onStop: { await cluster.stop() })
   }
 }

@@ -34,11 +34,13 @@ public final class LocalCluster: Sendable {
   ///     `worker --connect HOST:PORT --token T --threads N`).
   ///   - arguments: Arguments before `worker` (for an executable whose worker command is
   ///     nested).
+  ///   - workerArguments: Arguments after the worker command's own (e.g. `--results-dir DIR`).
   ///   - machine: Heartbeats, TTL and allowed failures.
   ///   - readyTimeout: How long to wait for the workers to join.
   ///   - logger: The scheduler's logger.
   public static func start(
     workers: Int, threadsPerWorker: Int = 1, executable: String? = nil, arguments: [String] = [],
+    workerArguments: [String] = [],
     machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
     readyTimeout: Duration = .seconds(60),
     logger: Logger = Logger(label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -65,7 +67,7 @@ public final class LocalCluster: Sendable {
         arguments: arguments + [
           "worker", "--connect", "\(scheduler.address)", "--token", token, "--threads",
           "\(threadsPerWorker)",
-        ],
+        ] + workerArguments,
         onExit: { [scheduler] index, status in
           guard !stopping.value.load(ordering: .relaxed) else { return }
           scheduler.fail(

@@ -84,7 +84,7 @@ public final class RemoteTaskCall: Sendable {
       .message(
         "Crashed: attempt \(attempt) was lost with worker '\(worker)' (\(reason)); \(next)."),
       level: .warning, at: clock.now(), subject: subject,
-      metadata: ["task.state": "Crashed", "cluster.worker": .string(worker)])
+      metadata: ["state": "Crashed", "cluster.worker": .string(worker)])
   }
 
   /// Adds a record the task's body logged remotely to the run's log, with the task's metadata

@@ -134,8 +134,8 @@ struct FlowCLITests {
         "--param-file: cannot read '/nonexistent/p.json'"
       ),
       (
-        ["run", "--executor", "cluster"],
-        "The value 'cluster' is invalid for '--executor <executor>'"
+        ["run", "--executor", "dask"],
+        "The value 'dask' is invalid for '--executor <executor>'"
       ),
       (["run", "--workers", "-2"], "--workers must be at least 1, got -2"),
       (["run", "--threads", "0"], "--threads must be at least 1, got 0"),
@@ -282,6 +282,6 @@ struct FlowCLITests {
 /// The executor width `run` would use for some options.
 enum RunOptionsProbe {
   static func width(_ arguments: [String]) -> Int? {
-    (try? RunOptions.parse(arguments))?.flowExecutor.width
+    (try? RunOptions.parse(arguments))?.flowExecutor().width
   }
 }

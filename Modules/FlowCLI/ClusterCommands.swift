@@ -1,0 +1,308 @@
+import ArgumentParser
+import FlowCluster
+import FlowClusterCore
+import FlowCore
+import FlowTesting
+import Foundation
+import Logging
+
+/// `worker --connect HOST:PORT ...`: joins a scheduler and runs this executable's flows' tasks.
+struct WorkerCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "worker",
+    abstract: "Join a cluster scheduler and run the tasks of this executable's flows.",
+    discussion: """
+      Start the scheduler with `run --executor cluster --listen HOST:PORT [--token T]` (or let
+      `run --executor cluster --workers N` start local workers, which run this command). The
+      worker runs until the scheduler says goodbye or the connection drops; SIGTERM or SIGINT
+      drains it (running tasks finish, or are handed back after --drain-timeout seconds).
+      """)
+
+  @Option(help: ArgumentHelp("The scheduler's address.", valueName: "host:port"))
+  var connect: String
+
+  @Option(help: "The scheduler's shared token.")
+  var token: String?
+
+  @Option(parsing: .unconditional, help: "How many tasks run at once.")
+  var threads: Int = 1
+
+  @Option(
+    name: .customLong("resources"), parsing: .upToNextOption,
+    help: ArgumentHelp(
+      "Resources this worker offers (tasks that ask for them run only here).",
+      valueName: "name=amount"))
+  var resources: [String] = []
+
+  @Option(help: "The worker's name in the scheduler's logs (default host:pid).")
+  var name: String?
+
+  @Option(
+    name: .customLong("results-dir"),
+    help: ArgumentHelp(
+      "Where persisted results and targets live (as the scheduler's run says).",
+      valueName: "directory"))
+  var resultsDirectory: String?
+
+  @Option(
+    name: .customLong("tls-trust-roots"),
+    help: ArgumentHelp(
+      "PEM certificates to trust when the scheduler uses TLS.", valueName: "file"))
+  var tlsTrustRoots: String?
+
+  @Option(
+    name: .customLong("drain-timeout"), parsing: .unconditional,
+    help: "Seconds a drain waits for running tasks before handing them back.")
+  var drainTimeout: Int = 30
+
+  @Option(
+    name: .customLong("log-level"),
+    help: "trace, debug, info, notice, warning, error or critical (default: warning).")
+  var logLevel: String = "warning"
+
+  /// The scheduler's address.
+  func address() throws -> ClusterAddress {
+    guard let address = ClusterAddress(connect) else {
+      throw ValidationError(
+        "--connect must be HOST:PORT (e.g. 10.0.0.5:8786), got '\(connect)'")
+    }
+    return address
+  }
+
+  /// The offered resources by name.
+  func offeredResources() throws -> [String: Double] {
+    var offered: [String: Double] = [:]
+    for item in resources {
+      let parts = item.split(separator: "=", maxSplits: 1)
+      guard parts.count == 2, !parts[0].isEmpty, let amount = Double(parts[1]), amount >= 0,
+        amount.isFinite
+      else {
+        throw ValidationError(
+          "--resources takes NAME=AMOUNT with a non-negative amount (e.g. GPU=2), got '\(item)'")
+      }
+      offered[String(parts[0])] = amount
+    }
+    return offered
+  }
+
+  func validate() throws {
+    _ = try address()
+    if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if drainTimeout < 0 {
+      throw ValidationError("--drain-timeout must be 0 or more seconds, got \(drainTimeout)")
+    }
+    guard Logger.Level(rawValue: logLevel) != nil else {
+      throw ValidationError(
+        "--log-level must be one of "
+          + Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+          + ", got '\(logLevel)'")
+    }
+    _ = try offeredResources()
+  }
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let commandLine = invocation.commandLine
+    let flows = try commandLine.flows(
+      FlowCommandContext(resultsDirectory: resultsDirectory ?? commandLine.defaultResultsDirectory))
+    var logger = Logger(label: "\(commandLine.name).worker") {
+      StreamLogHandler.standardError(label: $0)
+    }
+    logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+    let exit: ClusterWorkerStateMachine.Exit
+    do {
+      exit = try await ClusterWorker.run(
+        connect: try address(), token: token, threads: threads,
+        resources: try offeredResources(), flows: flows, name: name,
+        tls: tlsTrustRoots.map { ClusterTLS(trustRootsPath: $0, verifyHostname: false) },
+        drainTimeout: .seconds(drainTimeout), handleSignals: invocation.handlingSignals,
+        logger: logger)
+    } catch {
+      invocation.output.write("\(commandLine.name) worker: \(error)\n", .standardError)
+      throw ExitCode.failure
+    }
+    if exit.failed {
+      invocation.output.write("\(commandLine.name) worker: \(exit.reason)\n", .standardError)
+      throw ExitCode.failure
+    }
+  }
+}
+
+/// `simulate [FLOW] --seed S | --seeds A..B ...`: the flow's graph on a simulated cluster under
+/// faults, one seed at a time, deterministically.
+struct SimulateCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "simulate",
+    abstract: "Run a flow's task graph on a simulated cluster under faults, per seed.",
+    discussion: """
+      The simulated cluster runs the real scheduler and worker state machines over a simulated
+      network on a virtual clock; the seed decides the network, the faults and the outcomes.
+      Task bodies do not run: each task of the flow becomes a simulated task with the flow's
+      upstream edges and retry policy, a simulated duration (--task-duration) and a failure
+      rate (--failure-rate); a mapped task becomes --map-width children. One JSON line per seed
+      (seed, trace hash, invariants, simulated seconds, events, final state); the same seed
+      prints the same line. Exits with status 1 if any seed violated an invariant.
+      Faults: none, all, or a comma-separated list of drop, delay, partition,
+      one-way-partition, crash, pause, slow.
+      """)
+
+  @Argument(help: "The flow to simulate (default: the executable's first flow).")
+  var flow: String?
+
+  @Option(help: "One seed to simulate.")
+  var seed: UInt64?
+
+  @Option(help: ArgumentHelp("A range of seeds, A..B (inclusive) or A..<B.", valueName: "a..b"))
+  var seeds: String?
+
+  @Option(parsing: .unconditional, help: "How many simulated workers.")
+  var workers: Int = 4
+
+  @Option(parsing: .unconditional, help: "Task attempts each simulated worker runs at once.")
+  var threads: Int = 1
+
+  @Option(help: "Which faults to inject: none, all, or a comma-separated list.")
+  var faults: String = "all"
+
+  @Option(
+    name: .customLong("task-duration"),
+    help: "Each attempt's simulated duration (100ms, 2s); default: 10ms-1s at random.")
+  var taskDuration: String?
+
+  @Option(
+    name: .customLong("failure-rate"), parsing: .unconditional,
+    help: "Probability that an attempt fails (the task's own retry policy applies).")
+  var failureRate: Double = 0
+
+  @Option(
+    name: .customLong("map-width"), parsing: .unconditional,
+    help: "How many children a mapped task gets.")
+  var mapWidth: Int = 4
+
+  func validate() throws {
+    guard (seed == nil) != (seeds == nil) else {
+      throw ValidationError("give exactly one of --seed S and --seeds A..B")
+    }
+    _ = try seedList()
+    guard (1...1_000).contains(workers) else {
+      throw ValidationError("--workers must be 1-1000, got \(workers)")
+    }
+    guard (1...1_000).contains(threads) else {
+      throw ValidationError("--threads must be 1-1000, got \(threads)")
+    }
+    guard (1...10_000).contains(mapWidth) else {
+      throw ValidationError("--map-width must be 1-10000, got \(mapWidth)")
+    }
+    guard (0...1).contains(failureRate) else {
+      throw ValidationError("--failure-rate must be between 0 and 1, got \(failureRate)")
+    }
+    _ = try duration()
+    do {
+      _ = try FaultSet(parsing: faults)
+    } catch {
+      throw ValidationError("--faults: \(error.message)")
+    }
+  }
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let commandLine = invocation.commandLine
+    let flow = try commandLine.flow(
+      named: flow, FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory))
+    let simulated: SimulatedFlow
+    do {
+      simulated = try FlowSimulationModel.simulatedFlow(
+        flow,
+        duration: try duration().map { .fixed($0) }
+          ?? .distribution(.uniform(.milliseconds(10) ... .seconds(1))),
+        failureRate: failureRate, mapWidth: mapWidth)
+    } catch let error as FlowValidationError {
+      throw ValidationError("flow '\(flow.name)' cannot be simulated: \(error.message)")
+    }
+    let options = ClusterSimulation.Options(
+      workers: workers, capacity: threads, flow: simulated, faults: try FaultSet(parsing: faults))
+    var violated = false
+    for seed in try seedList() {
+      let report = await ClusterSimulation.run(seed: seed, options: options)
+      invocation.output.write(report.jsonLine + "\n", .standardOutput)
+      if !report.violations.isEmpty {
+        violated = true
+        invocation.output.write(
+          "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
+            + "rerun it with: \(commandLine.name) simulate \(flow.name) --seed \(seed) "
+            + "--workers \(workers) --faults \(faults)\n", .standardError)
+      }
+    }
+    if violated { throw ExitCode.failure }
+  }
+
+  /// The `--task-duration`, if given.
+  private func duration() throws -> Duration? {
+    guard let text = taskDuration else { return nil }
+    for (suffix, scale) in [("ms", 1e-3), ("s", 1.0)] where text.hasSuffix(suffix) {
+      if let value = Double(text.dropLast(suffix.count)), value >= 0, value <= 86_400 / scale {
+        return .milliseconds(Int64((value * scale * 1000).rounded()))
+      }
+    }
+    throw ValidationError("--task-duration takes 100ms or 2s, got '\(text)'")
+  }
+
+  /// The seeds asked for.
+  func seedList() throws -> [UInt64] {
+    if let seed { return [seed] }
+    guard let text = seeds else { return [] }
+    let halfOpen = text.contains("..<")
+    let parts = text.components(separatedBy: halfOpen ? "..<" : "..")
+    guard parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]),
+      halfOpen ? low < high : low <= high
+    else {
+      throw ValidationError("--seeds takes A..B or A..<B with A ≤ B (e.g. 0..99), got '\(text)'")
+    }
+    guard high - low <= 1_000_000 else {
+      throw ValidationError("--seeds covers more than 1,000,000 seeds, got '\(text)'")
+    }
+    return halfOpen ? Array(low..<high) : Array(low...high)
+  }
+}
+
+/// Turns a flow's graph into the simulated cluster's model of it.
+enum FlowSimulationModel {
+  /// Each task of `flow` as a simulated task with its upstream tasks and retry policy; a
+  /// mapped task becomes `mapWidth` children (child i of a mapped task over a mapped task waits
+  /// for child i of it). Parameters and constants are not tasks: edges from them are dropped.
+  static func simulatedFlow(
+    _ flow: Flow, duration: SimulatedTaskDuration, failureRate: Double, mapWidth: Int
+  ) throws(FlowValidationError) -> SimulatedFlow {
+    try flow.validate()
+    let graph = flow.graph
+    var simulatedIndices: [Int: [Int]] = [:]
+    var tasks: [SimulatedTask] = []
+    for node in graph.order ?? [] {
+      let graphNode = graph.nodes[node]
+      guard graphNode.isTask else { continue }
+      let upstream = graph.upstream[node].filter { graph.nodes[$0].isTask }
+      let retries = graphNode.options?.retries ?? .none
+      let width = graphNode.isMapped ? mapWidth : 1
+      var indices: [Int] = []
+      for child in 0..<width {
+        var dependsOn: [Int] = []
+        for source in upstream {
+          let sourceIndices = simulatedIndices[source] ?? []
+          if graphNode.isMapped, graph.nodes[source].isMapped, sourceIndices.count == width {
+            dependsOn.append(sourceIndices[child])
+          } else {
+            dependsOn.append(contentsOf: sourceIndices)
+          }
+        }
+        indices.append(tasks.count)
+        tasks.append(
+          SimulatedTask(
+            name: graphNode.isMapped ? "\(graphNode.slug)[\(child)]" : graphNode.slug,
+            upstream: dependsOn, retries: retries, duration: duration,
+            failureRate: failureRate))
+      }
+      simulatedIndices[node] = indices
+    }
+    return SimulatedFlow(name: flow.name, tasks: tasks)
+  }
+}
