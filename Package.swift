@@ -135,7 +135,10 @@ let package = Package(
     ),
     .executableTarget(
       name: "FlowBench",
-      dependencies: ["FlowCore", "FlowExecutors", "FlowScheduling"],
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterCore",
+        "FlowTesting", "TicketModel",
+      ],
       path: "Tools/FlowBench"
     ),
     .executableTarget(

@@ -89,10 +89,8 @@ public struct ClusterTaskRegistry: Sendable {
       }
       do {
         inputs.append(
-          try serializer.decode(
-            StoredResult(
-              serializer: serializer.name, typeName: serializer.typeName, payload: Data(bytes)),
-            at: "input \(index + 1) of '\(assignment.task)'"))
+          try ClusterValueCoding.decode(
+            bytes, serializer, at: "input \(index + 1) of '\(assignment.task)'"))
       } catch {
         return failure(.decodeFailed, "\(error)")
       }
@@ -116,7 +114,7 @@ public struct ClusterTaskRegistry: Sendable {
       }
       if let serializer = body.serializer {
         do {
-          outcome = .success(Array(try serializer.encode(value).payload))
+          outcome = .success(try ClusterValueCoding.encode(value, serializer))
         } catch {
           outcome = .failure(code: RemoteTaskError.Code.notCodable.name, message: "\(error)")
         }
@@ -204,7 +202,7 @@ public enum ClusterRemoteCoding {
             + "the type Codable, or run this flow with .sequential or .concurrent")
       }
       do {
-        inputs.append(Array(try serializer.encode(value).payload))
+        inputs.append(try ClusterValueCoding.encode(value, serializer))
       } catch {
         throw RemoteTaskError(code: .notCodable, message: "\(error)")
       }
@@ -238,10 +236,8 @@ public enum ClusterRemoteCoding {
     case .success(let bytes):
       let serializer = call.config.body.serializer!
       do {
-        return try serializer.decode(
-          StoredResult(
-            serializer: serializer.name, typeName: serializer.typeName, payload: Data(bytes)),
-          at: "the output of '\(call.taskSlug)'")
+        return try ClusterValueCoding.decode(
+          bytes, serializer, at: "the output of '\(call.taskSlug)'")
       } catch {
         throw RemoteTaskError(code: .decodeFailed, message: "\(error)", worker: worker)
       }
