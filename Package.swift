@@ -70,6 +70,7 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowExecutors", .product(name: "HeapModule", package: "swift-collections"),
         .product(name: "Logging", package: "swift-log"),
+        "FlowLogging",
       ],
       path: "Modules/FlowClusterCore"
     ),
@@ -134,7 +135,10 @@ let package = Package(
     ),
     .executableTarget(
       name: "FlowBench",
-      dependencies: ["FlowCore", "FlowExecutors", "FlowScheduling"],
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterCore",
+        "FlowTesting", "TicketModel",
+      ],
       path: "Tools/FlowBench"
     ),
     .executableTarget(

@@ -148,6 +148,7 @@ struct ClusterIntegrationTests {
     }
     if shape == "fan" { #expect((actual["failed"] as? Int ?? 0) > 0) }
     #expect(actual["crashed_attempts"] as? Int == 0)
+    #expect(actual["crashed_states"] as? Int == 0)
   }
 
   @Test(
@@ -174,6 +175,9 @@ struct ClusterIntegrationTests {
     #expect(result["succeeded"] as? Int == 8)
     #expect(result["result_sum"] as? Int == 28)  // 0 + 1 + … + 7: each result once
     #expect((result["crashed_attempts"] as? Int ?? 0) >= 1, "\(demo.stderr)")
+    // Each lost attempt moved to Crashed in its task's state history (the `work` task's state
+    // handler counts them) before it ran again.
+    #expect(result["crashed_states"] as? Int == result["crashed_attempts"] as? Int)
     #expect(demo.stderr.contains("crashed"))
   }
 

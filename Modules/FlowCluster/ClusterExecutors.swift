@@ -56,9 +56,16 @@ extension FlowExecutor {
 struct SchedulerSession: FlowExecutorSession {
   let scheduler: ClusterScheduler
   let onStop: @Sendable () async -> Void
+  let run: UInt64
+
+  init(scheduler: ClusterScheduler, onStop: @escaping @Sendable () async -> Void) {
+    self.scheduler = scheduler
+    self.onStop = onStop
+    self.run = scheduler.newRun()
+  }
 
   func invoke(_ call: RemoteTaskCall) async throws -> any Sendable {
-    try await scheduler.invoke(call)
+    try await scheduler.invoke(call, run: run)
   }
 
   func stop() async { await onStop() }

@@ -49,6 +49,7 @@ public final class ClusterScheduler: Sendable {
   private let core: NIOLoopBound<SchedulerCore>
   private let server: any Channel
   private let nextID = Atomic<UInt64>(0)
+  private let nextRun = Atomic<UInt64>(0)
 
   private init(
     address: ClusterAddress, group: MultiThreadedEventLoopGroup, core: NIOLoopBound<SchedulerCore>,
@@ -154,13 +155,30 @@ public final class ClusterScheduler: Sendable {
     loop.execute { [core] in core.value.failWaiters(error) }
   }
 
-  /// Runs one attempt on some worker and returns its output.
+  /// A new flow run's number (for ``invoke(_:run:)``).
+  func newRun() -> UInt64 { nextRun.add(1, ordering: .relaxed).newValue }
+
+  /// Runs one attempt on some worker and returns its output; the worker's task context gets
+  /// the flow run's ID, parameters and scheduled start.
   public func invoke(_ call: RemoteTaskCall) async throws -> any Sendable {
+    try await invoke(call, run: newRun())
+  }
+
+  /// Runs one attempt of flow run number `run` (one ``newRun()`` per flow run, so that each
+  /// worker gets the run's context once).
+  func invoke(_ call: RemoteTaskCall, run: UInt64) async throws -> any Sendable {
     try Task.checkCancellation()
     let id = nextID.add(1, ordering: .relaxed).newValue
-    let assignment = try ClusterRemoteCoding.assignment(call, id: id)
+    var assignment = try ClusterRemoteCoding.assignment(call, id: id)
+    assignment.run = run
+    assignment.taskRunID = call.taskRunID
+    let context = ClusterRunContext(
+      run: run, flowRunID: call.run.flowRunID,
+      scheduledStartTime: call.run.scheduledStartTime.timeIntervalSince1970,
+      parameters: call.run.parametersJSON)
     let submission = ClusterTaskSubmission(
-      assignment: assignment, priority: call.options.priority, resources: call.options.resources)
+      assignment: assignment, priority: call.options.priority, resources: call.options.resources,
+      context: context)
     let (result, worker) = try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation {
         (continuation: CheckedContinuation<(ClusterTaskResult, String), any Error>) in

@@ -97,25 +97,47 @@ public enum ClusterWorker {
       }
       // At most `threads` bodies run at once; prefetched assignments wait here.
       var active = 0
-      var queue: [ClusterAssignment] = []
+      var queue: [(ClusterAssignment, ClusterRunContext?)] = []
       var head = 0
-      func start(_ assignment: ClusterAssignment) {
+      // Each run's parameters, decoded once (the latest runs only).
+      var decoded: [(run: UInt64, values: [String: any Sendable])] = []
+      func parameters(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) -> [String:
+        any Sendable]
+      {
+        guard let run else { return [:] }
+        if let known = decoded.last(where: { $0.run == run.run }) { return known.values }
+        let (values, undecodable) = registry.parameters(flow: assignment.flow, json: run.parameters)
+        if !undecodable.isEmpty {
+          logger.warning(
+            """
+            parameters \(undecodable) of flow '\(assignment.flow)' do not decode with this \
+            worker's declarations and are missing from task contexts; run workers built from \
+            the same source as the scheduler
+            """)
+        }
+        decoded.append((run.run, values))
+        if decoded.count > ClusterWorkerStateMachine.keptRunContexts { decoded.removeFirst() }
+        return values
+      }
+      func start(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) {
         active += 1
+        let values = parameters(assignment, run)
         tasks.addTask {
           let result = await registry.execute(
-            assignment, worker: workerName, environment: environment)
+            assignment, worker: workerName, environment: environment, run: run,
+            parameters: values)
           loop.execute { core.value.finished(result) }
           continuation.yield(.done)
         }
       }
       for await command in commands {
         switch command {
-        case .run(let assignment):
-          if active < threads { start(assignment) } else { queue.append(assignment) }
+        case .run(let assignment, let run):
+          if active < threads { start(assignment, run) } else { queue.append((assignment, run)) }
         case .done:
           active -= 1
           if head < queue.count {
-            start(queue[head])
+            start(queue[head].0, queue[head].1)
             head += 1
             if head == queue.count {
               queue.removeAll(keepingCapacity: true)
@@ -149,7 +171,7 @@ public enum ClusterWorker {
 }
 
 enum WorkerCommand: Sendable {
-  case run(ClusterAssignment)
+  case run(ClusterAssignment, ClusterRunContext?)
   case done
   case exit(ClusterWorkerStateMachine.Exit)
 }
@@ -227,7 +249,7 @@ final class WorkerCore {
         outbox.append(contentsOf: messages)
         scheduleFlush()
       case .run(let assignment):
-        commands.yield(.run(assignment))
+        commands.yield(.run(assignment, machine.runContext(assignment.run)))
       case .cancel(let ids):
         // Best effort: the machine drops their results; bodies finish on their own.
         logger.debug("worker cancelled \(ids.count) attempts")

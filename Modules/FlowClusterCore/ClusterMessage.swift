@@ -1,3 +1,5 @@
+import Foundation
+
 /// The identity of one connection as the scheduler sees it (assigned by the transport).
 public struct ConnectionID: Hashable, Sendable, Comparable, CustomStringConvertible {
   /// The raw number.
@@ -57,11 +59,16 @@ public struct ClusterAssignment: Sendable, Equatable {
   public var mapIndex: Int
   /// The inputs, each encoded by the task's input serializer.
   public var inputs: [[UInt8]]
+  /// The flow run's number on this connection (a ``ClusterRunContext`` sent before it), 0 for
+  /// none.
+  public var run: UInt64
+  /// The task run's ID, for the task's context (nil: the worker makes one up).
+  public var taskRunID: UUID?
 
   /// Creates an assignment.
   public init(
     taskID: ClusterTaskID, flow: String, task: String, attempt: Int = 1, mapIndex: Int = -1,
-    inputs: [[UInt8]] = []
+    inputs: [[UInt8]] = [], run: UInt64 = 0, taskRunID: UUID? = nil
   ) {
     self.taskID = taskID
     self.flow = flow
@@ -69,6 +76,33 @@ public struct ClusterAssignment: Sendable, Equatable {
     self.attempt = attempt
     self.mapIndex = mapIndex
     self.inputs = inputs
+    self.run = run
+    self.taskRunID = taskRunID
+  }
+}
+
+/// What a worker needs once per flow run to give task bodies the same ``TaskRunContext`` as a
+/// local run: the run's ID, its scheduled start and its parameters. Sent to a worker before its
+/// first assignment of the run.
+public struct ClusterRunContext: Sendable, Equatable {
+  /// The run's number, as assignments refer to it (not 0).
+  public var run: UInt64
+  /// The flow run's ID.
+  public var flowRunID: UUID
+  /// The run's scheduled start, in seconds since 1970.
+  public var scheduledStartTime: Double?
+  /// The parameter values, as JSON by name (as `ParameterSpec.json(_:)` encodes them).
+  public var parameters: [String: String]
+
+  /// Creates a run context.
+  public init(
+    run: UInt64, flowRunID: UUID, scheduledStartTime: Double? = nil,
+    parameters: [String: String] = [:]
+  ) {
+    self.run = run
+    self.flowRunID = flowRunID
+    self.scheduledStartTime = scheduledStartTime
+    self.parameters = parameters
   }
 }
 
@@ -126,6 +160,8 @@ public enum ClusterMessage: Sendable, Equatable {
   case welcome(workerID: UInt64, heartbeatMilliseconds: Int)
   /// Scheduler → worker: the handshake failed (wrong token, version…); the connection closes.
   case refused(reason: String)
+  /// Scheduler → worker: the context of a flow run whose attempts follow.
+  case runContext(ClusterRunContext)
   /// Scheduler → worker: run these attempts.
   case assign([ClusterAssignment])
   /// Worker → scheduler: these attempts ended.
@@ -147,7 +183,7 @@ public enum ClusterMessage: Sendable, Equatable {
 /// Constants of the wire protocol.
 public enum ClusterProtocol {
   /// The version this build speaks; a hello with another version is refused.
-  public static let version: UInt16 = 1
+  public static let version: UInt16 = 2
   /// The default largest frame (16 MiB); a bigger length prefix closes the connection.
   public static let defaultMaxFrameSize = 16 << 20
   /// The magic bytes at the start of a frame body ("SF").

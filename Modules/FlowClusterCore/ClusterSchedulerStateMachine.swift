@@ -24,12 +24,18 @@ public struct ClusterTaskSubmission: Sendable, Equatable {
   public var priority: Int
   /// Resources the attempt holds on its worker while it runs (`GPU: 1`).
   public var resources: [String: Double]
+  /// The flow run's context, sent once to each worker before its first attempt of the run.
+  public var context: ClusterRunContext?
 
   /// Creates a submission.
-  public init(assignment: ClusterAssignment, priority: Int = 0, resources: [String: Double] = [:]) {
+  public init(
+    assignment: ClusterAssignment, priority: Int = 0, resources: [String: Double] = [:],
+    context: ClusterRunContext? = nil
+  ) {
     self.assignment = assignment
     self.priority = priority
     self.resources = resources
+    self.context = context
   }
 
   /// The attempt's ID.
@@ -150,6 +156,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
     var running: Set<ClusterTaskID> = []
     var seen = false
     var limit = 0
+    /// The runs whose context this worker has.
+    var runs: Set<UInt64> = []
 
     var free: Int { phase == .active ? limit - running.count : 0 }
 
@@ -362,7 +370,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       }
     case .goodbye(let reason):
       leave(id, reason: "it said goodbye (\(reason))", &actions)
-    case .hello, .welcome, .refused, .assign, .cancel, .drain:
+    case .hello, .welcome, .refused, .assign, .cancel, .drain, .runContext:
       let error = ClusterProtocolError(
         .outOfOrder,
         "'\(peers[id]!.name)' sent \(Self.name(of: message)), which a worker never sends after "
@@ -490,6 +498,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     guard free > 0 else { return }
     let order = peers.keys.sorted()
     var batches: [ConnectionID: [ClusterAssignment]] = [:]
+    var contexts: [ConnectionID: [ClusterMessage]] = [:]
     var waiting: [Queued] = []
     while free > 0, let next = queue.popMax() {
       guard let job = jobs[next.id], job.worker == nil else { continue }
@@ -513,12 +522,16 @@ public struct ClusterSchedulerStateMachine: Sendable {
       for (name, amount) in job.submission.resources {
         peers[id]!.inUse[name, default: 0] += amount
       }
+      if let context = job.submission.context, peers[id]!.runs.insert(context.run).inserted {
+        contexts[id, default: []].append(.runContext(context))
+      }
       batches[id, default: []].append(job.submission.assignment)
       free -= 1
     }
     for item in waiting { queue.insert(item) }
     for id in order {
       guard let batch = batches[id] else { continue }
+      if let messages = contexts[id] { actions.append(.send(id, messages)) }
       var start = 0
       while start < batch.count {
         let end = min(batch.count, start + configuration.maxBatch)
@@ -570,6 +583,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     case .draining: "draining"
     case .handBack: "handBack"
     case .goodbye: "goodbye"
+    case .runContext: "runContext"
     }
   }
 }

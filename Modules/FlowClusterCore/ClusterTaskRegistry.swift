@@ -9,20 +9,47 @@ import Synchronization
 /// registry does not know is reported back as an error, and no code comes from the network.
 public struct ClusterTaskRegistry: Sendable {
   private let tasks: [String: TaskConfig]
+  private let names: [String: String]
+  private let parameterSpecs: [String: [String: ParameterSpec]]
   /// The registered flows' names.
   public let flowNames: [String]
 
   /// Indexes every task node of `flows` (by flow name and task slug).
   public init(flows: [Flow]) {
     var tasks: [String: TaskConfig] = [:]
+    var names: [String: String] = [:]
+    var specs: [String: [String: ParameterSpec]] = [:]
     for flow in flows {
       for node in flow.graph.nodes {
         guard let config = node.task else { continue }
         tasks[Self.key(flow.name, node.slug)] = config
+        names[Self.key(flow.name, node.slug)] = node.name
       }
+      specs[flow.name] = Dictionary(flow.parameters.map { ($0.name, $0) }) { first, _ in first }
     }
     self.tasks = tasks
+    self.names = names
+    self.parameterSpecs = specs
     self.flowNames = flows.map(\.name)
+  }
+
+  /// Decodes a run context's parameter values (JSON) with `flow`'s declared types; returns the
+  /// names of values that do not decode (the worker's build declares the parameter differently)
+  /// apart, so that the caller can say so.
+  public func parameters(flow: String, json: [String: String]) -> (
+    values: [String: any Sendable], undecodable: [String]
+  ) {
+    guard let specs = parameterSpecs[flow] else { return ([:], json.keys.sorted()) }
+    var values: [String: any Sendable] = [:]
+    var undecodable: [String] = []
+    for (name, text) in json {
+      if let spec = specs[name], let value = try? spec.decode(json: Data(text.utf8)) {
+        values[name] = value
+      } else {
+        undecodable.append(name)
+      }
+    }
+    return (values, undecodable.sorted())
   }
 
   private static func key(_ flow: String, _ task: String) -> String { flow + "\u{0}" + task }
@@ -33,7 +60,8 @@ public struct ClusterTaskRegistry: Sendable {
   /// Runs one assignment: decodes its inputs, calls the body with a task context whose log
   /// records are collected, and encodes the output. Never throws: every failure is a result.
   public func execute(
-    _ assignment: ClusterAssignment, worker: String, environment: RunEnvironment
+    _ assignment: ClusterAssignment, worker: String, environment: RunEnvironment,
+    run: ClusterRunContext? = nil, parameters: [String: any Sendable] = [:]
   ) async -> ClusterTaskResult {
     func failure(_ code: RemoteTaskError.Code, _ message: String) -> ClusterTaskResult {
       ClusterTaskResult(
@@ -61,28 +89,32 @@ public struct ClusterTaskRegistry: Sendable {
       }
       do {
         inputs.append(
-          try serializer.decode(
-            StoredResult(
-              serializer: serializer.name, typeName: serializer.typeName, payload: Data(bytes)),
-            at: "input \(index + 1) of '\(assignment.task)'"))
+          try ClusterValueCoding.decode(
+            bytes, serializer, at: "input \(index + 1) of '\(assignment.task)'"))
       } catch {
         return failure(.decodeFailed, "\(error)")
       }
     }
     let sink = CollectingLogSink(environment.clock)
+    let key = Self.key(assignment.flow, assignment.task)
     let context = TaskRunContext(
-      flowName: assignment.flow, flowRunID: environment.ids.next(), taskName: assignment.task,
-      taskSlug: assignment.task, taskRunID: environment.ids.next(),
+      flowName: assignment.flow, flowRunID: run?.flowRunID ?? environment.ids.next(),
+      taskName: names[key] ?? assignment.task, taskSlug: assignment.task,
+      taskRunID: assignment.taskRunID ?? environment.ids.next(),
       mapIndex: assignment.mapIndex >= 0 ? assignment.mapIndex : nil,
-      attempt: assignment.attempt, parameters: [:], environment: environment, logSink: sink)
+      attempt: assignment.attempt, parameters: parameters, environment: environment,
+      logSink: sink,
+      scheduledStartTime: run?.scheduledStartTime.map { Date(timeIntervalSince1970: $0) })
     let outcome: ClusterTaskOutcome
     do {
       let value = try await TaskRunContext.$current.withValue(context) {
-        try await body.call(inputs)
+        try await Self.call(
+          body, inputs, logStdout: config.options.logStdout, sink: sink,
+          attempt: assignment.attempt, clock: environment.clock)
       }
       if let serializer = body.serializer {
         do {
-          outcome = .success(Array(try serializer.encode(value).payload))
+          outcome = .success(try ClusterValueCoding.encode(value, serializer))
         } catch {
           outcome = .failure(code: RemoteTaskError.Code.notCodable.name, message: "\(error)")
         }
@@ -170,7 +202,7 @@ public enum ClusterRemoteCoding {
             + "the type Codable, or run this flow with .sequential or .concurrent")
       }
       do {
-        inputs.append(Array(try serializer.encode(value).payload))
+        inputs.append(try ClusterValueCoding.encode(value, serializer))
       } catch {
         throw RemoteTaskError(code: .notCodable, message: "\(error)")
       }
@@ -204,10 +236,8 @@ public enum ClusterRemoteCoding {
     case .success(let bytes):
       let serializer = call.config.body.serializer!
       do {
-        return try serializer.decode(
-          StoredResult(
-            serializer: serializer.name, typeName: serializer.typeName, payload: Data(bytes)),
-          at: "the output of '\(call.taskSlug)'")
+        return try ClusterValueCoding.decode(
+          bytes, serializer, at: "the output of '\(call.taskSlug)'")
       } catch {
         throw RemoteTaskError(code: .decodeFailed, message: "\(error)", worker: worker)
       }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The binary encoding of frames: a 4-byte big-endian body length, then the body: the magic
 /// bytes `SF`, a message count, and the messages. Integers are LEB128 varints, strings and
 /// byte strings are length-prefixed, doubles are 8 bytes big-endian.
@@ -190,6 +192,8 @@ struct WireWriter {
         int(assignment.mapIndex)
         varint(UInt64(assignment.inputs.count))
         for input in assignment.inputs { blob(input) }
+        varint(assignment.run)
+        uuid(assignment.taskRunID)
       }
     case .results(let results):
       bytes.append(5)
@@ -231,7 +235,28 @@ struct WireWriter {
     case .goodbye(let reason):
       bytes.append(11)
       string(reason)
+    case .runContext(let context):
+      bytes.append(12)
+      varint(context.run)
+      uuid(context.flowRunID)
+      if let time = context.scheduledStartTime {
+        bytes.append(1)
+        double(time)
+      } else {
+        bytes.append(0)
+      }
+      strings(context.parameters)
     }
+  }
+
+  /// A UUID as 16 bytes after a length (0 for none).
+  mutating func uuid(_ value: UUID?) {
+    guard let value else { return bytes.append(0) }
+    let raw = value.uuid
+    blob([
+      raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6, raw.7, raw.8, raw.9, raw.10, raw.11,
+      raw.12, raw.13, raw.14, raw.15,
+    ])
   }
 }
 
@@ -317,6 +342,17 @@ struct WireReader {
     return ids
   }
 
+  mutating func uuid() throws(ClusterProtocolError) -> UUID? {
+    let raw = try blob()
+    if raw.isEmpty { return nil }
+    guard raw.count == 16 else { throw malformed("a UUID of \(raw.count) bytes") }
+    return UUID(
+      uuid: (
+        raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9], raw[10],
+        raw[11], raw[12], raw[13], raw[14], raw[15]
+      ))
+  }
+
   mutating func message() throws(ClusterProtocolError) -> ClusterMessage {
     let tag = try byte()
     switch tag {
@@ -357,10 +393,12 @@ struct WireReader {
         var inputs: [[UInt8]] = []
         inputs.reserveCapacity(inputCount)
         for _ in 0..<inputCount { inputs.append(try blob()) }
+        let run = try varint()
+        let taskRunID = try uuid()
         assignments.append(
           ClusterAssignment(
             taskID: id, flow: flow, task: task, attempt: attempt, mapIndex: mapIndex,
-            inputs: inputs))
+            inputs: inputs, run: run, taskRunID: taskRunID))
       }
       return .assign(assignments)
     case 5:
@@ -392,6 +430,18 @@ struct WireReader {
     case 9: return .draining
     case 10: return .handBack(try ids())
     case 11: return .goodbye(reason: try string())
+    case 12:
+      let run = try varint()
+      guard let flowRunID = try uuid() else { throw malformed("a run context without a run ID") }
+      let time: Double? =
+        switch try byte() {
+        case 0: nil
+        case 1: try double()
+        case let other: throw malformed("unknown scheduled-start flag \(other)")
+        }
+      return .runContext(
+        ClusterRunContext(
+          run: run, flowRunID: flowRunID, scheduledStartTime: time, parameters: try strings()))
     default:
       offset -= 1
       throw malformed("unknown message type \(tag)")

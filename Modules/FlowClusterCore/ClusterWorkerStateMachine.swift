@@ -79,7 +79,9 @@ public struct ClusterWorkerStateMachine: Sendable {
   public enum Action: Sendable, Equatable {
     /// Send these messages to the scheduler (in one frame).
     case send([ClusterMessage])
-    /// Start running an attempt; report it with ``Event/taskFinished(_:)``.
+    /// Start running an attempt; report it with ``Event/taskFinished(_:)``. At most
+    /// ``Configuration/capacity`` attempts are started at once: prefetched assignments wait in
+    /// the machine until a running one finishes (so a drain can hand them back unstarted).
     case run(ClusterAssignment)
     /// Cancel these running attempts; report nothing for them.
     case cancel([ClusterTaskID])
@@ -96,7 +98,17 @@ public struct ClusterWorkerStateMachine: Sendable {
   /// The configuration.
   public let configuration: Configuration
   private var phase = Phase.idle
+  /// Every accepted attempt: started, or waiting for a free slot.
   private var running: Set<ClusterTaskID> = []
+  /// Accepted attempts not started yet, in arrival order (from `waitingHead`).
+  private var waiting: [ClusterAssignment] = []
+  private var waitingHead = 0
+  /// How many accepted attempts are started.
+  private var started = 0
+  /// The latest flow runs' contexts, oldest first.
+  private var contexts: [ClusterRunContext] = []
+  /// How many run contexts a worker keeps (the oldest is forgotten).
+  public static let keptRunContexts = 64
   private var heartbeat: Duration = .milliseconds(500)
   private var heard = false
   private var missed = 0
@@ -108,12 +120,18 @@ public struct ClusterWorkerStateMachine: Sendable {
     self.configuration = configuration
   }
 
-  /// Attempts running now.
+  /// Attempts accepted and not finished: running, or prefetched and waiting for a free slot.
   public var runningCount: Int { running.count }
   /// True once the handshake succeeded and until the worker stops.
   public var isConnected: Bool { phase == .active || phase == .draining }
   /// True once the worker stopped.
   public var isClosed: Bool { phase == .closed }
+
+  /// The context of flow run `run`, as the scheduler sent it (nil for 0 or an unknown run).
+  public func runContext(_ run: UInt64) -> ClusterRunContext? {
+    guard run != 0 else { return nil }
+    return contexts.last { $0.run == run }
+  }
 
   /// Handles one event and returns what to do, in order.
   public mutating func handle(_ event: Event) -> [Action] {
@@ -139,9 +157,12 @@ public struct ClusterWorkerStateMachine: Sendable {
       stop(reason: "the scheduler sent a bad frame: \(error)", failed: true, &actions)
     case .taskFinished(let result):
       guard running.remove(result.taskID) != nil, phase != .closed else { break }
+      started -= 1
       actions.append(.send([.results([result])]))
       if phase == .draining, running.isEmpty {
         leave("drained", &actions)
+      } else {
+        startWaiting(&actions)
       }
     case .timerFired(.heartbeat):
       guard phase == .active || phase == .draining else { break }
@@ -170,6 +191,7 @@ public struct ClusterWorkerStateMachine: Sendable {
         actions.append(.cancel(ids))
         actions.append(.send([.handBack(ids)]))
         running.removeAll()
+        started = 0
       }
       leave("drain deadline: handed back \(ids.count) attempts", &actions)
     case .connectionLost:
@@ -181,7 +203,7 @@ public struct ClusterWorkerStateMachine: Sendable {
         stop(reason: "stopped before the handshake finished", failed: false, &actions)
       case .active:
         phase = .draining
-        actions.append(.send([.draining]))
+        actions.append(.send([.draining] + handBackWaiting()))
         if running.isEmpty {
           leave("drained", &actions)
         } else {
@@ -221,18 +243,35 @@ public struct ClusterWorkerStateMachine: Sendable {
         return
       }
       for assignment in assignments where running.insert(assignment.taskID).inserted {
-        actions.append(.run(assignment))
+        if started < configuration.capacity {
+          started += 1
+          actions.append(.run(assignment))
+        } else {
+          waiting.append(assignment)
+        }
       }
     case .cancel(let ids):
-      let cancelled = ids.filter { running.remove($0) != nil }
+      var cancelled: [ClusterTaskID] = []
+      for id in ids where running.remove(id) != nil {
+        if let index = waiting[waitingHead...].firstIndex(where: { $0.taskID == id }) {
+          waiting.remove(at: index)  // never started: nothing to stop
+        } else {
+          cancelled.append(id)
+          started -= 1
+        }
+      }
       if !cancelled.isEmpty { actions.append(.cancel(cancelled)) }
+      if phase == .active { startWaiting(&actions) }
       if phase == .draining, running.isEmpty { leave("drained", &actions) }
     case .heartbeat:
       break
+    case .runContext(let context):
+      contexts.append(context)
+      if contexts.count > Self.keptRunContexts { contexts.removeFirst() }
     case .drain:
       if phase == .active {
         phase = .draining
-        actions.append(.send([.draining]))
+        actions.append(.send([.draining] + handBackWaiting()))
         if running.isEmpty {
           leave("drained at the scheduler's request", &actions)
         } else {
@@ -240,9 +279,9 @@ public struct ClusterWorkerStateMachine: Sendable {
         }
       }
     case .goodbye(let reason):
-      let ids = running.sorted()
+      let ids = startedIDs()
       if !ids.isEmpty { actions.append(.cancel(ids)) }
-      running.removeAll()
+      clearAccepted()
       phase = .closed
       actions.append(.close(reason: "the scheduler said goodbye: \(reason)"))
       actions.append(.exit(Exit(reason: "the scheduler said goodbye: \(reason)", failed: false)))
@@ -255,6 +294,43 @@ public struct ClusterWorkerStateMachine: Sendable {
     }
   }
 
+  /// Starts waiting attempts while slots are free.
+  private mutating func startWaiting(_ actions: inout [Action]) {
+    while started < configuration.capacity, waitingHead < waiting.count {
+      let next = waiting[waitingHead]
+      waitingHead += 1
+      started += 1
+      actions.append(.run(next))
+    }
+    if waitingHead == waiting.count {
+      waiting.removeAll(keepingCapacity: true)
+      waitingHead = 0
+    }
+  }
+
+  /// Gives up the attempts that have not started (a drain runs only what it started): the
+  /// `handBack` message for them, if any.
+  private mutating func handBackWaiting() -> [ClusterMessage] {
+    let ids = waiting[waitingHead...].map(\.taskID)
+    waiting.removeAll()
+    waitingHead = 0
+    for id in ids { running.remove(id) }
+    return ids.isEmpty ? [] : [.handBack(ids)]
+  }
+
+  /// The started attempts, in ID order.
+  private func startedIDs() -> [ClusterTaskID] {
+    let notStarted = Set(waiting[waitingHead...].map(\.taskID))
+    return running.filter { !notStarted.contains($0) }.sorted()
+  }
+
+  private mutating func clearAccepted() {
+    running.removeAll()
+    waiting.removeAll()
+    waitingHead = 0
+    started = 0
+  }
+
   /// Leaves cleanly after a drain.
   private mutating func leave(_ reason: String, _ actions: inout [Action]) {
     phase = .closed
@@ -264,9 +340,9 @@ public struct ClusterWorkerStateMachine: Sendable {
   }
 
   private mutating func stop(reason: String, failed: Bool, _ actions: inout [Action]) {
-    let ids = running.sorted()
+    let ids = startedIDs()
     if !ids.isEmpty { actions.append(.cancel(ids)) }
-    running.removeAll()
+    clearAccepted()
     phase = .closed
     actions.append(.close(reason: reason))
     actions.append(.exit(Exit(reason: reason, failed: failed)))

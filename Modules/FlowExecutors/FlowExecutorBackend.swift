@@ -1,5 +1,6 @@
 import FlowCore
 import FlowLogging
+import FlowState
 import Foundation
 import Logging
 import Synchronization
@@ -35,6 +36,29 @@ public struct RemoteRunInfo: Sendable {
   public let environment: RunEnvironment
 }
 
+/// What a remote attempt's task context needs about its flow run: the same for every attempt of
+/// the run (a backend sends it once per run and worker).
+public final class RemoteRunContext: Sendable {
+  /// The flow run's ID.
+  public let flowRunID: UUID
+  /// The parameter values by name.
+  public let parameters: [String: any Sendable]
+  /// The parameter values as JSON by name (`ParameterSpec.json(_:)`), for the wire.
+  public let parametersJSON: [String: String]
+  /// When the run was scheduled for.
+  public let scheduledStartTime: Date
+
+  init(
+    flowRunID: UUID, parameters: [String: any Sendable], parametersJSON: [String: String],
+    scheduledStartTime: Date
+  ) {
+    self.flowRunID = flowRunID
+    self.parameters = parameters
+    self.parametersJSON = parametersJSON
+    self.scheduledStartTime = scheduledStartTime
+  }
+}
+
 /// One attempt of one task run, to be run by a backend.
 public final class RemoteTaskCall: Sendable {
   /// The flow's name.
@@ -49,17 +73,24 @@ public final class RemoteTaskCall: Sendable {
   public let attempt: Int
   /// The inputs, in order, as the engine passes them to the body.
   public let inputs: [any Sendable]
+  /// The task run's ID (its ``TaskRunContext/taskRunID``).
+  public let taskRunID: UUID
+  /// The flow run's context (ID, parameters, scheduled start).
+  public let run: RemoteRunContext
   /// The task's options (priority and resources matter to a cluster).
   public var options: TaskOptions { config.options }
   package let config: TaskConfig
   private let log: RunLog
   private let subject: RunLog.Subject
   private let clock: any WallClock
+  private let onCrash: @Sendable (_ message: String, _ rescheduled: Bool) -> Void
   private let crashes = Mutex(0)
 
   init(
     flowName: String, node: GraphNode, mapIndex: Int?, attempt: Int, inputs: [any Sendable],
-    log: RunLog, subject: RunLog.Subject, clock: any WallClock
+    taskRunID: UUID, run: RemoteRunContext, log: RunLog, subject: RunLog.Subject,
+    clock: any WallClock,
+    onCrash: @escaping @Sendable (_ message: String, _ rescheduled: Bool) -> Void = { _, _ in }
   ) {
     self.flowName = flowName
     self.taskSlug = node.slug
@@ -67,24 +98,30 @@ public final class RemoteTaskCall: Sendable {
     self.mapIndex = mapIndex
     self.attempt = attempt
     self.inputs = inputs
+    self.taskRunID = taskRunID
+    self.run = run
     self.config = node.task!
     self.log = log
     self.subject = subject
     self.clock = clock
+    self.onCrash = onCrash
   }
 
   /// How many times this attempt was lost with its worker and rescheduled.
   public var crashedAttempts: Int { crashes.withLock { $0 } }
 
-  /// Records that the attempt was lost with `worker`: a Crashed attempt in the task's log.
+  /// Records that the attempt was lost with `worker`: a Crashed attempt in the task's log, and
+  /// in its state history (Running → Crashed, then Running again when `rescheduled`; the
+  /// task's state handlers see both moves).
   public func recordCrash(worker: String, reason: String, rescheduled: Bool) {
     crashes.withLock { $0 += 1 }
     let next = rescheduled ? "rescheduled on another worker" : "not rescheduled"
+    let message =
+      "Crashed: attempt \(attempt) was lost with worker '\(worker)' (\(reason)); \(next)."
     log.append(
-      .message(
-        "Crashed: attempt \(attempt) was lost with worker '\(worker)' (\(reason)); \(next)."),
-      level: .warning, at: clock.now(), subject: subject,
+      .message(message), level: .warning, at: clock.now(), subject: subject,
       metadata: ["state": "Crashed", "cluster.worker": .string(worker)])
+    onCrash(message, rescheduled)
   }
 
   /// Adds a record the task's body logged remotely to the run's log, with the task's metadata
@@ -96,6 +133,18 @@ public final class RemoteTaskCall: Sendable {
       .message(message), level: level, at: time, subject: subject,
       metadata: metadata.mapValues { .string($0) })
   }
+}
+
+/// A task run's state while one of its attempts runs remotely: a lost worker moves it (Running →
+/// Crashed → Running) from the backend's side while the engine waits.
+final class RemoteRunState: Sendable {
+  private let state: Mutex<RunState>
+
+  init(_ state: RunState) { self.state = Mutex(state) }
+
+  var value: RunState { state.withLock { $0 } }
+
+  func update(_ change: (inout RunState) -> Void) { state.withLock { change(&$0) } }
 }
 
 /// An attempt that failed remotely: the body threw on a worker, or the task could not run there.

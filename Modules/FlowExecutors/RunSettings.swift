@@ -22,6 +22,8 @@ final class RunSettings: Sendable {
   let log: RunLog
   /// Where attempts run when the executor has a backend (a cluster); nil runs them here.
   let session: (any FlowExecutorSession)?
+  /// What remote attempts' task contexts need about the run (with a session).
+  let remoteRun: RemoteRunContext?
 
   init(
     flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
@@ -42,6 +44,18 @@ final class RunSettings: Sendable {
       ?? RunLog(
         flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger)
     self.session = session
+    var json: [String: String] = [:]
+    if session != nil {
+      for spec in flow.parameters {
+        if let value = parameters[spec.name], let text = spec.json(value) { json[spec.name] = text }
+      }
+    }
+    self.remoteRun =
+      session == nil
+      ? nil
+      : RemoteRunContext(
+        flowRunID: flowRunID, parameters: parameters, parametersJSON: json,
+        scheduledStartTime: scheduledStart)
   }
 
   /// Moves a run from `old` to `new` through the state handlers.

@@ -81,10 +81,38 @@ enum TaskRunner {
       do {
         let value: any Sendable
         if let session = settings.session {
+          // A lost worker's attempt is Crashed in the task's history, then Running again when
+          // the cluster reschedules it (the same attempt number: the body did not fail).
+          let shared = RemoteRunState(state)
+          let attempt = attempts
+          let attemptSubject = subject(attempts)
+          let handlers = config.options.stateHandlers
           let call = RemoteTaskCall(
             flowName: settings.flow.name, node: node, mapIndex: job.mapIndex, attempt: attempts,
-            inputs: job.inputs, log: settings.log, subject: subject(attempts), clock: clock)
-          defer { crashed += call.crashedAttempts }
+            inputs: job.inputs, taskRunID: runID, run: settings.remoteRun!, log: settings.log,
+            subject: attemptSubject, clock: clock,
+            onCrash: { message, rescheduled in
+              shared.update { state in
+                guard state.isRunning else { return }
+                state = settings.transition(
+                  state, to: RunState(.crashed, message: message), subject: node.slug,
+                  mapIndex: job.mapIndex, handlers: handlers)
+                guard rescheduled, state.kind == .crashed else { return }
+                state = settings.transition(
+                  state,
+                  to: RunState(
+                    .running,
+                    message: "Restarting attempt \(attempt) on another worker after a crash."),
+                  subject: node.slug, mapIndex: job.mapIndex, handlers: handlers)
+                if state.isRunning {
+                  settings.log.append(.taskStarted, at: clock.now(), subject: attemptSubject)
+                }
+              }
+            })
+          defer {
+            crashed += call.crashedAttempts
+            state = shared.value
+          }
           value = try await remote(
             session, call, timeout: config.options.timeout, slug: node.slug, clock)
         } else {
@@ -104,6 +132,8 @@ enum TaskRunner {
             return try outcome.get()
           }
         }
+        // A crash that was not rescheduled (or a state handler) ended the run meanwhile.
+        guard state.isRunning else { continue }
         if let (plan, context) = results {
           do {
             var context = context
@@ -120,6 +150,13 @@ enum TaskRunner {
           ? "Task run succeeded." : "Task run succeeded. " + notes.joined(separator: " ")
         move(to: RunState(.success, message: message, result: value))
       } catch {
+        guard state.isRunning else {
+          // The last lost worker: the run stays Crashed, with the scheduler's explanation.
+          if state.kind == .crashed, (error as? RemoteTaskError)?.code == .killedWorker {
+            state = RunState(.crashed, message: "\(error)", error: error)
+          }
+          continue
+        }
         move(to: failure(error, attempts: attempts, config.options.retries, settings))
         if state.kind == .retrying {
           settings.log.append(

@@ -7,8 +7,9 @@
 /// | Running | Success, Mapped, Skipped, Retrying, TimedOut, Paused |
 /// | Retrying | Running |
 /// | Paused | Pending, Scheduled, Running |
+/// | Crashed | Running (a cluster reschedules an attempt lost with its worker) |
 /// | any unfinished state | Failed, Crashed, Cancelled |
-/// | a finished state | nothing |
+/// | any other finished state | nothing |
 ///
 /// Staying in the same unfinished kind (Running → Running with a new message) is legal;
 /// everything else is rejected with an ``IllegalTransitionError``.
@@ -25,6 +26,7 @@ public enum StateTransitions {
     allow(.running, [.success, .mapped, .skipped, .retrying, .timedOut, .paused])
     allow(.retrying, [.running])
     allow(.paused, [.pending, .scheduled, .running])
+    rows[Int(RunState.Kind.crashed.rawValue)] = 1 << RunState.Kind.running.rawValue
     return rows
   }()
 
@@ -62,7 +64,10 @@ public struct IllegalTransitionError: Error, Sendable, CustomStringConvertible {
     let allowed =
       legal.isEmpty
       ? "\(from) is a finished state and cannot change"
-      : "from \(from) a run may move to \(legal.map(\.name).joined(separator: ", "))"
+      : from.isFinished
+        ? "\(from) is a finished state; only a rescheduled attempt moves it, to "
+          + legal.map(\.name).joined(separator: ", ")
+        : "from \(from) a run may move to \(legal.map(\.name).joined(separator: ", "))"
     return "\(who)illegal state transition \(from) → \(to): \(allowed)"
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import FlowClusterCore
@@ -335,5 +336,36 @@ let c3 = ConnectionID(3)
     #expect(assigned(actions, to: c1) == [1, 2, 3, 4])
     #expect(scheduler.queuedCount == 2)
     #expect(assigned(scheduler.succeed(1, on: 1), to: c1) == [5])
+  }
+}
+
+@Suite struct SchedulerRunContextTests {
+  @Test func aRunsContextGoesOnceToEachWorkerBeforeItsFirstAttempt() throws {
+    var scheduler = Scheduler()
+    scheduler.join(1, capacity: 4)
+    let context = ClusterRunContext(
+      run: 7, flowRunID: UUID(uuid: (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)),
+      parameters: ["count": "3"])
+    func inRun(_ id: ClusterTaskID) -> ClusterTaskSubmission {
+      var item = submission(id)
+      item.assignment.run = 7
+      item.context = context
+      return item
+    }
+    let first = scheduler.handle(.submit([inRun(1), inRun(2)]))
+    let sent = first.flatMap { action -> [ClusterMessage] in
+      guard case .send(c1, let messages) = action else { return [] }
+      return messages
+    }
+    #expect(sent.first == .runContext(context))
+    #expect(sent.filter { if case .runContext = $0 { true } else { false } }.count == 1)
+    #expect(assigned(first, to: c1) == [1, 2])
+    let second = scheduler.handle(.submit([inRun(3)]))
+    #expect(assigned(second, to: c1) == [3])
+    #expect(
+      !second.contains {
+        guard case .send(_, let messages) = $0 else { return false }
+        return messages.contains { if case .runContext = $0 { true } else { false } }
+      })
   }
 }

@@ -19,6 +19,14 @@ let registryFlow = Flow("registry") {
   failing(value)
 }
 
+/// An input as its serializer's JSON (the wire's fallback form).
+func json(_ text: String) -> [UInt8] { [0] + Array(text.utf8) }
+
+/// An `Int` in the wire's compact form.
+func compact(_ value: Int) -> [UInt8] {
+  try! ClusterValueCoding.encode(value, ResultSerializer.automatic(for: Int.self)!)
+}
+
 @Suite struct TaskRegistryTests {
   let registry = ClusterTaskRegistry(flows: [registryFlow])
 
@@ -31,9 +39,9 @@ let registryFlow = Flow("registry") {
   }
 
   @Test func aRegisteredTaskRunsOnEncodedInputsAndShipsItsLogs() async {
-    let result = await run("double", [Array("21".utf8)])
+    let result = await run("double", [json("21")])
     #expect(result.taskID == 9)
-    #expect(result.outcome == .success(Array("42".utf8)))
+    #expect(result.outcome == .success(compact(42)))
     #expect(result.logs.map(\.message) == ["doubling"])
     #expect(result.logs.first?.metadata["value"] == "21")
     #expect(result.logs.first?.level == "info")
@@ -48,8 +56,8 @@ let registryFlow = Flow("registry") {
     #expect(code == "unknownTask")
     #expect(message.contains("'registry'"))
     #expect(message.contains("same build"))
-    let otherFlow = await run("double", [Array("1".utf8)], flow: "other")
-    #expect(otherFlow.outcome != .success(Array("2".utf8)))
+    let otherFlow = await run("double", [json("1")], flow: "other")
+    #expect(otherFlow.outcome != .success(compact(2)))
   }
 
   @Test func badInputsAreReportedNotCrashed() async {
@@ -59,7 +67,7 @@ let registryFlow = Flow("registry") {
       return
     }
     #expect(code == "decodeFailed")
-    let garbage = await run("double", [Array("\"x\"".utf8)])
+    let garbage = await run("double", [json("\"x\"")])
     guard case .failure(let code2, _) = garbage.outcome else {
       Issue.record("decoded garbage")
       return
@@ -69,8 +77,8 @@ let registryFlow = Flow("registry") {
 
   @Test func skipsAndFailuresKeepTheirMeaning() async {
     #expect(
-      await run("skipping", [Array("3".utf8)]).outcome == .failure(code: "skip", message: "no 3"))
-    guard case .failure(let code, _) = await run("failing", [Array("3".utf8)]).outcome else {
+      await run("skipping", [json("3")]).outcome == .failure(code: "skip", message: "no 3"))
+    guard case .failure(let code, _) = await run("failing", [json("3")]).outcome else {
       Issue.record("no failure")
       return
     }

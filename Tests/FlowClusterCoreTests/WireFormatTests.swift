@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import FlowClusterCore
@@ -14,7 +15,17 @@ import Testing
       ClusterAssignment(
         taskID: 1, flow: "f", task: "t", attempt: 2, mapIndex: 3, inputs: [[1, 2], []]),
       ClusterAssignment(taskID: 1 << 40, flow: "flow ü", task: "t-2"),
+      ClusterAssignment(
+        taskID: 2, flow: "f", task: "t", run: 300,
+        taskRunID: UUID(uuidString: "E621E1F8-C36C-495A-93FC-0C247A3E6E5F")),
     ]),
+    .runContext(
+      ClusterRunContext(
+        run: 300, flowRunID: UUID(uuidString: "A621E1F8-C36C-495A-93FC-0C247A3E6E5F")!,
+        scheduledStartTime: 1_700_000_000.5, parameters: ["count": "30", "name": "\"x\""])),
+    .runContext(
+      ClusterRunContext(
+        run: 1, flowRunID: UUID(uuidString: "B621E1F8-C36C-495A-93FC-0C247A3E6E5F")!)),
     .results([
       ClusterTaskResult(taskID: 9, outcome: .success([0xFF, 0])),
       ClusterTaskResult(
@@ -98,8 +109,16 @@ import Testing
     let assignments = (0..<100).map {
       ClusterAssignment(taskID: ClusterTaskID($0), flow: "demo", task: "work")
     }
-    // About 14 bytes per no-op assignment, 3 per no-op result.
-    #expect(ClusterWireFormat.encodeFrame([.assign(assignments)]).count < 100 * 16)
+    // About 16 bytes per no-op assignment (17 more with its task run's ID), 3 per no-op
+    // result; a run's context travels once per worker, not with each assignment.
+    #expect(ClusterWireFormat.encodeFrame([.assign(assignments)]).count < 100 * 18)
+    let identified = assignments.map {
+      var assignment = $0
+      assignment.run = 1
+      assignment.taskRunID = UUID(uuid: (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16))
+      return assignment
+    }
+    #expect(ClusterWireFormat.encodeFrame([.assign(identified)]).count < 100 * 35)
     let results = (0..<100).map {
       ClusterTaskResult(taskID: ClusterTaskID($0), outcome: .success([]))
     }

@@ -77,6 +77,48 @@ func connectedWorker(capacity: Int = 2) -> Worker {
     #expect(done.last == .exit(.init(reason: "drained", failed: false)))
   }
 
+  @Test func prefetchedAssignmentsStartAsSlotsFree() {
+    var worker = connectedWorker(capacity: 1)
+    let a = ClusterAssignment(taskID: 1, flow: "f", task: "t")
+    let b = ClusterAssignment(taskID: 2, flow: "f", task: "t")
+    let c = ClusterAssignment(taskID: 3, flow: "f", task: "t")
+    #expect(worker.handle(.messagesReceived([.assign([a, b, c])])) == [.run(a)])
+    #expect(worker.runningCount == 3)
+    // A cancelled assignment that never started needs no cancel action, and frees no slot.
+    #expect(worker.handle(.messagesReceived([.cancel([2])])).isEmpty)
+    let result = ClusterTaskResult(taskID: 1, outcome: .success([]))
+    #expect(worker.handle(.taskFinished(result)) == [.send([.results([result])]), .run(c)])
+    #expect(worker.runningCount == 1)
+  }
+
+  @Test func aDrainHandsBackWhatItHasNotStarted() {
+    var worker = connectedWorker(capacity: 1)
+    let a = ClusterAssignment(taskID: 1, flow: "f", task: "t")
+    let b = ClusterAssignment(taskID: 2, flow: "f", task: "t")
+    let c = ClusterAssignment(taskID: 3, flow: "f", task: "t")
+    _ = worker.handle(.messagesReceived([.assign([a, b, c])]))
+    #expect(
+      worker.handle(.drainRequested) == [
+        .send([.draining, .handBack([2, 3])]), .startTimer(.drainDeadline, after: .seconds(30)),
+      ])
+    let result = ClusterTaskResult(taskID: 1, outcome: .success([]))
+    let done = worker.handle(.taskFinished(result))
+    #expect(!done.contains(.run(b)))
+    #expect(done.contains(.send([.goodbye(reason: "drained")])))
+    #expect(worker.isClosed)
+  }
+
+  @Test func theSchedulersDrainHandsBackWhatHasNotStartedToo() {
+    var worker = connectedWorker(capacity: 1)
+    let a = ClusterAssignment(taskID: 1, flow: "f", task: "t")
+    let b = ClusterAssignment(taskID: 2, flow: "f", task: "t")
+    _ = worker.handle(.messagesReceived([.assign([a, b])]))
+    let actions = worker.handle(.messagesReceived([.drain]))
+    #expect(actions.first == .send([.draining, .handBack([2])]))
+    // Losing the connection stops only the attempt that started.
+    #expect(worker.handle(.connectionLost).first == .cancel([1]))
+  }
+
   @Test func drainDeadlineHandsBackWhatIsStillRunning() {
     var worker = connectedWorker()
     _ = worker.handle(

@@ -86,10 +86,8 @@ func withCluster(
       #expect(logs.count == 30)
       #expect(logs.allSatisfy { $0.metadata["cluster.worker"]?.hasPrefix("worker-") == true })
       #expect(logs.allSatisfy { $0.metadata["point.x"] != nil })
-      #expect(
-        logs.allSatisfy {
-          $0.metadata["task.name"] == "norm" || $0.metadata["task.slug"] != nil || true
-        })
+      #expect(logs.allSatisfy { $0.metadata["task"] == "norm" && $0.metadata["map_index"] != nil })
+      #expect(Set(logs.compactMap { $0.metadata["map_index"] }).count == 30)
     }
   }
 
@@ -171,5 +169,60 @@ func withCluster(
     #expect(ClusterAddress("nohost") == nil)
     #expect(ClusterAddress(":80") == nil)
     #expect(ClusterAddress("h:99999") == nil)
+  }
+}
+
+let countTo = task("count_to") { (count: Int) -> [Int] in Array(0..<count) }
+let contextProbe = task("probe") { (value: Int) -> [String] in
+  guard let context = TaskRunContext.current else { return [] }
+  return [
+    context.flowRunID.uuidString, context.taskRunID.uuidString,
+    "\(context.parameters["count"] as? Int ?? -1)", context.taskName, context.taskSlug,
+    "\(context.attempt)", "\(context.mapIndex ?? -1)",
+    "\(context.scheduledStartTime?.timeIntervalSince1970 ?? -1)", context.flowName,
+  ]
+}
+let contextFlow = Flow("context") { contextProbe.map(countTo(Parameter("count", default: 2))) }
+
+@Suite(.timeLimit(.minutes(1))) struct WorkerContextTests {
+  @Test func aWorkersTaskContextMatchesTheLocalOne() async throws {
+    try await withCluster(flows: [contextFlow]) { scheduler in
+      for count in [3, 4] {  // two runs on one scheduler: each gets its own context
+        let result = try await contextFlow.run(
+          parameters: ["count": count], executor: .cluster(scheduler),
+          scheduledStart: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(result.state.kind == .success)
+        for index in 0..<count {
+          let run = try #require(result.taskRun("probe", mapIndex: index))
+          let seen = try #require(run.state.result as? [String])
+          #expect(
+            seen == [
+              result.flowRunID.uuidString, run.id.uuidString, "\(count)", "probe",
+              "probe", "1", "\(index)", "1700000000.0", "context",
+            ])
+        }
+      }
+    }
+  }
+}
+
+let printer = task("printer", logStdout: true) { (value: Int) -> Int in
+  print("printed \(value) on a worker")
+  return value * 3
+}
+let printingFlow = Flow("printing") { printer(Parameter("value", default: 1)) }
+
+@Suite(.timeLimit(.minutes(1))) struct WorkerStdoutTests {
+  @Test func whatABodyPrintsOnAWorkerReachesTheRunLog() async throws {
+    try await withCluster(workers: 1, flows: [printingFlow]) { scheduler in
+      let result = try await printingFlow.run(
+        parameters: ["value": 5], executor: .cluster(scheduler))
+      #expect(result.taskRun("printer")?.state.result as? Int == 15)
+      let lines = result.logs.filter { $0.message == "printed 5 on a worker" }
+      #expect(lines.count == 1, "\(result.logs.map(\.message))")
+      #expect(lines.first?.metadata["cluster.worker"] == "worker-0")
+      #expect(lines.first?.metadata["log.source"] == "stdout")
+      #expect(lines.first?.metadata["cluster.task_attempt"] == "1")
+    }
   }
 }

@@ -17,8 +17,9 @@ struct IllegalTransitionErrorTests {
   }
 
   @Test func thereAreIllegalPairsToCheck() {
-    // 5 unfinished rows allow 11 + 11 + 10 + 5 + 7 kinds; the 9 finished rows allow none.
-    #expect(Self.illegalPairs.count == 14 * 14 - 44)
+    // 5 unfinished rows allow 11 + 11 + 10 + 5 + 7 kinds; of the 9 finished rows, Crashed
+    // allows Running (a rescheduled attempt), the others none.
+    #expect(Self.illegalPairs.count == 14 * 14 - 45)
   }
 
   @Test(arguments: illegalPairs)
@@ -44,12 +45,23 @@ struct IllegalTransitionErrorTests {
     #expect(!message.contains("finished state"))
   }
 
-  @Test(arguments: illegalPairs.filter { $0.0.isFinished })
+  @Test(arguments: illegalPairs.filter { $0.0.isFinished && $0.0 != .crashed })
   func fromAFinishedStateTheMessageSaysItIsFinished(from: RunState.Kind, to: RunState.Kind) {
     let message = IllegalTransitionError(from: from, to: to).description
     #expect(message.contains("\(from.name) is a finished state"))
     #expect(message.contains("cannot change"))
     #expect(listedTargets(in: message) == nil)
+  }
+
+  @Test(arguments: illegalPairs.filter { $0.0 == .crashed })
+  func fromCrashedTheMessageSaysOnlyARescheduledAttemptMovesIt(
+    from: RunState.Kind, to: RunState.Kind
+  ) {
+    let message = IllegalTransitionError(from: from, to: to).description
+    #expect(
+      message.hasSuffix(
+        "Crashed is a finished state; only a rescheduled attempt moves it, to Running"),
+      "\(message)")
   }
 
   @Test func subjectIsQuotedAtTheStart() throws {

@@ -25,7 +25,7 @@ let expectedLegalTargets: [RunState.Kind: Set<RunState.Kind>] = [
   .failed: [],
   .timedOut: [],
   .triggerFailed: [],
-  .crashed: [],
+  .crashed: [.running],  // a cluster reschedules an attempt lost with its worker
   .cancelled: [],
 ]
 
@@ -79,12 +79,21 @@ struct TransitionTableTests {
     #expect(StateTransitions.isLegal(from: from, to: from))
   }
 
-  @Test(arguments: Array(Kinds.finished))
+  @Test(arguments: Array(Kinds.finished.subtracting([.crashed])))
   func aFinishedKindCannotMoveAnywhereNotEvenToItself(from: RunState.Kind) {
     #expect(StateTransitions.targets(from: from).isEmpty)
     #expect(throws: IllegalTransitionError.self) {
       try RunState(from).transition(to: RunState(from))
     }
+  }
+
+  @Test func aCrashedAttemptMayOnlyRunAgain() throws {
+    #expect(StateTransitions.targets(from: .crashed) == [.running])
+    #expect(throws: IllegalTransitionError.self) {
+      try RunState(.crashed).transition(to: RunState(.crashed))
+    }
+    let restarted = try RunState(.crashed).transition(to: RunState(.running, message: "again"))
+    #expect(restarted.kind == .running)
   }
 
   @Test func stayingRunningWithANewMessageIsLegal() throws {

@@ -1,3 +1,4 @@
+import FlowCluster
 import FlowCore
 import FlowExecutors
 import FlowScheduling
@@ -10,6 +11,8 @@ import Foundation
 //   swift run -c release flow-bench --quick    small sizes, in seconds (CI); targets not judged
 //   swift run -c release flow-bench --json     one JSON object (for Tools/Peers/compare)
 //   swift run -c release flow-bench --only cron_next_ns,chain_us_per_task   some rows only
+//   flow-bench [--cluster-sizes N,M] worker --connect HOST:PORT --token T
+//       one worker process of the cluster workloads' local cluster (started by flow-bench)
 //   swift run -c release flow-bench --compare-to Tools/Baselines/flow-bench.json
 //       marks every figure more than 20% worse than the committed one, and exits 1 if any is
 //
@@ -23,10 +26,18 @@ struct Sizes: Sendable {
   var cronCalls = 20_000
   var repetitions = 5
   var memoryRepetitions = 3
+  /// The cluster flows: independent no-op tasks, and a chain.
+  var cluster = ClusterSizes(independent: 10_000, chain: 1_000)
+  /// Runs of the ticket sample over all rows.
+  var sampleRepetitions = 5
+  /// Seeds of the simulated cluster per measurement, and events of the kernel baseline.
+  var simulationSeeds = 40
+  var kernelEvents = 2_000_000
 
   static let quick = Sizes(
     independent: 10_000, chain: 1_000, graph: 10_000, cronCalls: 2_000, repetitions: 3,
-    memoryRepetitions: 1)
+    memoryRepetitions: 1, cluster: ClusterSizes(independent: 2_000, chain: 200),
+    sampleRepetitions: 1, simulationSeeds: 4, kernelEvents: 200_000)
 }
 
 /// A limit a figure must stay within.
@@ -313,7 +324,6 @@ struct BenchError: Error, CustomStringConvertible {
   var description: String { message }
 }
 
-// Cluster, ticket-sample and simulation workloads join this list as those parts land.
 let workloads: [Workload] = [
   Workload(
     key: "sequential_us_per_task", unit: "µs", target: .atMost(2),
@@ -333,12 +343,32 @@ let workloads: [Workload] = [
   Workload(
     key: "cron_next_ns", unit: "ns", target: .atMost(1_000),
     baseline: "Foundation Calendar.nextDate, minute only", measure: cronWorkload),
+  Workload(
+    key: "cluster_tasks_per_s", unit: "/s", target: .atLeast(20_000),
+    baseline: "the same flow, concurrent executor in-process", measure: clusterWorkload),
+  Workload(
+    key: "cluster_chain_tasks_per_s", unit: "/s", target: .atLeast(5_000),
+    baseline: "the same chain, concurrent executor in-process", measure: clusterChainWorkload),
+  Workload(
+    key: "cluster_start_ms", unit: "ms", target: .atMost(150),
+    baseline: "2 processes of flow-bench started and exited", measure: clusterStartWorkload),
+  Workload(
+    key: "cluster_stop_ms", unit: "ms", target: .atMost(50),
+    baseline: "2 idle processes sent SIGKILL and reaped", measure: clusterStopWorkload),
+  Workload(
+    key: "ticket_all_rows_ms", unit: "ms", target: .atMost(1_000),
+    baseline: "parsing the extracted CSV alone", measure: ticketWorkload),
+  Workload(
+    key: "sim_events_per_s", unit: "/s", target: .atLeast(500_000),
+    baseline: "the simulation kernel alone (no cluster)", measure: simulationWorkload),
 ]
 
 // MARK: Running and reporting
 
 // Top-level globals above are initialized in order, so options are read only here.
-let usage = "usage: flow-bench [--quick] [--json] [--only KEY,...] [--tasks N] [--compare-to FILE]"
+let usage =
+  "usage: flow-bench [--quick] [--json] [--only KEY,...] [--tasks N] [--cluster-sizes N,M] "
+  + "[--compare-to FILE]"
 var arguments = Array(CommandLine.arguments.dropFirst())
 var only: Set<String>?
 if let position = arguments.firstIndex(of: "--only"), position + 1 < arguments.count {
@@ -364,6 +394,19 @@ if let position = arguments.firstIndex(of: "--tasks"), position + 1 < arguments.
   taskCount = Int(arguments[position + 1])
   arguments.removeSubrange(position...position + 1)
 }
+var clusterSizes: ClusterSizes?
+if let position = arguments.firstIndex(of: "--cluster-sizes"), position + 1 < arguments.count {
+  clusterSizes = ClusterSizes(argument: arguments[position + 1])
+  arguments.removeSubrange(position...position + 1)
+}
+if arguments.first == "worker" {
+  // A worker of the cluster workloads: it registers the flows the scheduler runs.
+  exit(await runWorker(Array(arguments.dropFirst()), sizes: clusterSizes ?? Sizes().cluster))
+}
+if arguments.first == "--exit-child" { exit(0) }  // the baseline of cluster_start_ms
+if arguments.first == "--idle-child" {  // the baseline of cluster_stop_ms
+  while true { pause() }
+}
 if arguments.first == "--memory-child" {
   // A fresh process, so that no earlier workload raised its peak RSS: see `memoryWorkload`.
   runMemoryChild(Array(arguments.dropFirst()))
@@ -376,6 +419,7 @@ for argument in arguments where !["--quick", "--json"].contains(argument) {
 
 let quick = arguments.contains("--quick")
 var sizes = quick ? Sizes.quick : Sizes()
+if let clusterSizes { sizes.cluster = clusterSizes }
 if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grows
   sizes.independent = taskCount
   sizes.graph = taskCount
@@ -416,14 +460,14 @@ if arguments.contains("--json") {
       + "\(sizes.independent) independent tasks, a chain of \(sizes.chain), a graph of "
       + "\(sizes.graph); medians of \(sizes.repetitions)")
   print(
-    pad("workload", 24) + pad("value", 14) + pad("target", 14) + pad("pass", 6)
+    pad("workload", 27) + pad("value", 14) + pad("target", 14) + pad("pass", 6)
       + pad("baseline", 14) + pad("cost vs baseline", 18) + "baseline is")
   var missed = 0
   for (workload, figure) in rows {
     let met = workload.target.met(by: figure.value)
     if !met { missed += 1 }
     print(
-      pad(workload.key, 24) + pad(format(figure.value) + " " + workload.unit, 14)
+      pad(workload.key, 27) + pad(format(figure.value) + " " + workload.unit, 14)
         + pad(workload.target.text, 14) + pad(quick ? "—" : met ? "yes" : "NO", 6)
         + pad(format(figure.baseline) + " " + workload.unit, 14)
         + pad(format(ratio(workload, figure)) + "×", 18) + workload.baseline)

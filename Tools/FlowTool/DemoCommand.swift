@@ -145,6 +145,7 @@ struct DemoCommand: AsyncParsableCommand {
       ("succeeded", "\(units.count { $0.state.isSuccessful })"),
       ("failed", "\(units.count { $0.state.isFailed })"),
       ("crashed_attempts", "\(result.taskRuns.reduce(0) { $0 + $1.crashedAttempts })"),
+      ("crashed_states", "\(DemoFlows.crashedStates.load(ordering: .relaxed))"),
       ("result_sum", "\(sum)"), ("wall_seconds", String(format: "%.4f", wall)),
       ("executor", "\"\(executor)\""),
     ]

@@ -1,5 +1,6 @@
 import FlowCore
 import Foundation
+import Synchronization
 
 /// One unit of the demo's synthetic work.
 struct DemoItem: Codable, Sendable {
@@ -32,7 +33,19 @@ enum DemoFlows {
     }
   }
 
-  static let work = task("work") { (item: DemoItem) async throws -> Int in
+  /// How many times a `work` run moved to Crashed (its worker was lost), as its state handler
+  /// saw it in this process (the scheduler's).
+  static let crashedStates = Atomic<Int>(0)
+
+  static let work = task(
+    "work",
+    stateHandlers: [
+      { change in
+        if change.new.kind == .crashed { crashedStates.add(1, ordering: .relaxed) }
+        return change.new
+      }
+    ]
+  ) { (item: DemoItem) async throws -> Int in
     if item.milliseconds > 0 {
       let clock = TaskRunContext.current?.environment.clock ?? SystemWallClock()
       try await clock.sleep(for: .milliseconds(item.milliseconds))

@@ -784,6 +784,7 @@ public final class SimulatedCluster {
     case .draining: return 9
     case .handBack(let ids): return 10 | (ids.first ?? 0) << 8
     case .goodbye: return 11
+    case .runContext(let context): return 12 | context.run << 8
     }
   }
 }
