@@ -237,16 +237,27 @@ struct SimulateCommand: AsyncParsableCommand {
     }
     let options = ClusterSimulation.Options(
       workers: workers, capacity: threads, flow: simulated, faults: try FaultSet(parsing: faults))
+    try await report(flow, invocation, rerunFlags: "") { seed in
+      await ClusterSimulation.run(seed: seed, options: options)
+    }
+  }
+
+  /// Prints each seed's JSON line, and for a seed that violated an invariant what it violated
+  /// and the command that reruns it; fails when any seed did.
+  private func report(
+    _ flow: Flow, _ invocation: FlowCommandLine.Invocation, rerunFlags: String,
+    _ simulate: (UInt64) async -> ClusterSimulation.Report
+  ) async throws {
     var violated = false
     for seed in try seedList() {
-      let report = await ClusterSimulation.run(seed: seed, options: options)
+      let report = await simulate(seed)
       invocation.output.write(report.jsonLine + "\n", .standardOutput)
       if !report.violations.isEmpty {
         violated = true
         invocation.output.write(
           "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
-            + "rerun it with: \(commandLine.name) simulate \(flow.name) --seed \(seed) "
-            + "--workers \(workers) --faults \(faults)\n", .standardError)
+            + "rerun it with: \(invocation.commandLine.name) simulate \(flow.name) --seed \(seed) "
+            + "--workers \(workers) --faults \(faults)\(rerunFlags)\n", .standardError)
       }
     }
     if violated { throw ExitCode.failure }
@@ -264,47 +275,30 @@ struct SimulateCommand: AsyncParsableCommand {
         FlowCommandContext(
           resultsDirectory: commandLine.defaultResultsDirectory)
       ).filter { $0.name != flow.name })
-    var violated = false
-    for seed in try seedList() {
-      let report = await flow.runOnSimulatedCluster(seed: seed, options: options)
-      invocation.output.write(report.jsonLine + "\n", .standardOutput)
-      if !report.violations.isEmpty {
-        violated = true
-        invocation.output.write(
-          "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
-            + "rerun it with: \(commandLine.name) simulate \(flow.name) --seed \(seed) "
-            + "--workers \(workers) --faults \(faults) --run-bodies\n", .standardError)
-      }
+    try await report(flow, invocation, rerunFlags: " --run-bodies") { seed in
+      await flow.runOnSimulatedCluster(seed: seed, options: options).simulation
     }
-    if violated { throw ExitCode.failure }
   }
 
   /// The `--task-duration`, if given.
   private func duration() throws -> Duration? {
     guard let text = taskDuration else { return nil }
-    for (suffix, scale) in [("ms", 1e-3), ("s", 1.0)] where text.hasSuffix(suffix) {
-      if let value = Double(text.dropLast(suffix.count)), value >= 0, value <= 86_400 / scale {
-        return .milliseconds(Int64((value * scale * 1000).rounded()))
-      }
+    do {
+      return try SimulationSeeds.duration(parsing: text)
+    } catch {
+      throw ValidationError(error.message)
     }
-    throw ValidationError("--task-duration takes 100ms or 2s, got '\(text)'")
   }
 
   /// The seeds asked for.
   func seedList() throws -> [UInt64] {
     if let seed { return [seed] }
     guard let text = seeds else { return [] }
-    let halfOpen = text.contains("..<")
-    let parts = text.components(separatedBy: halfOpen ? "..<" : "..")
-    guard parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]),
-      halfOpen ? low < high : low <= high
-    else {
-      throw ValidationError("--seeds takes A..B or A..<B with A ≤ B (e.g. 0..99), got '\(text)'")
+    do {
+      return try SimulationSeeds.range(parsing: text)
+    } catch {
+      throw ValidationError(error.message)
     }
-    guard high - low <= 1_000_000 else {
-      throw ValidationError("--seeds covers more than 1,000,000 seeds, got '\(text)'")
-    }
-    return halfOpen ? Array(low..<high) : Array(low...high)
   }
 }
 

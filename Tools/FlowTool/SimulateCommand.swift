@@ -114,29 +114,21 @@ struct SimulateCommand: AsyncParsableCommand {
   /// The `--task-duration`, if given.
   private func duration() throws -> Duration? {
     guard let text = taskDuration else { return nil }
-    let units: [(String, Double)] = [("ms", 1e-3), ("s", 1)]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-      if let value = Double(text.dropLast(suffix.count)), value >= 0, value <= 86_400 / scale {
-        return .milliseconds(Int64((value * scale * 1000).rounded()))
-      }
+    do {
+      return try SimulationSeeds.duration(parsing: text)
+    } catch {
+      throw ValidationError(error.message)
     }
-    throw ValidationError("--task-duration takes 100ms or 2s, got '\(text)'")
   }
 
   /// The seeds asked for.
   private func seedList() throws -> [UInt64] {
     if let seed { return [seed] }
     guard let text = seeds else { return [] }
-    let halfOpen = text.contains("..<")
-    let parts = text.components(separatedBy: halfOpen ? "..<" : "..")
-    guard parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]),
-      halfOpen ? low < high : low <= high
-    else {
-      throw ValidationError("--seeds takes A..B or A..<B with A ≤ B, got '\(text)'")
+    do {
+      return try SimulationSeeds.range(parsing: text)
+    } catch {
+      throw ValidationError(error.message)
     }
-    guard high - low <= 10_000_000 else {
-      throw ValidationError("--seeds covers more than 10,000,000 seeds")
-    }
-    return halfOpen ? Array(low..<high) : Array(low...high)
   }
 }

@@ -11,6 +11,32 @@ public enum SimulationSeeds {
   /// The environment variable that restricts a run to one seed.
   public static let environmentVariable = "FLOW_SIM_SEED"
 
+  /// The seeds of a command-line range, `A..B` (inclusive) or `A..<B`, at most 1,000,000.
+  public static func range(parsing text: String) throws(SimulationError) -> [UInt64] {
+    let halfOpen = text.contains("..<")
+    let parts = text.components(separatedBy: halfOpen ? "..<" : "..")
+    guard parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]),
+      halfOpen ? low < high : low <= high
+    else {
+      throw SimulationError(
+        .badArgument, "--seeds takes A..B or A..<B with A ≤ B (e.g. 0..99), got '\(text)'")
+    }
+    guard high - low <= 1_000_000 else {
+      throw SimulationError(.badArgument, "--seeds covers more than 1,000,000 seeds: '\(text)'")
+    }
+    return halfOpen ? Array(low..<high) : Array(low...high)
+  }
+
+  /// A command-line task duration, `100ms` or `2s` (at most a day).
+  public static func duration(parsing text: String) throws(SimulationError) -> Duration {
+    for (suffix, scale) in [("ms", 1e-3), ("s", 1.0)] where text.hasSuffix(suffix) {
+      if let value = Double(text.dropLast(suffix.count)), value >= 0, value <= 86_400 / scale {
+        return .milliseconds(Int64((value * scale * 1000).rounded()))
+      }
+    }
+    throw SimulationError(.badArgument, "--task-duration takes 100ms or 2s, got '\(text)'")
+  }
+
   /// The seed `FLOW_SIM_SEED` asks for, if it is set.
   public static var requestedSeed: UInt64? {
     ProcessInfo.processInfo.environment[environmentVariable].flatMap { UInt64($0) }
