@@ -67,7 +67,7 @@ struct SimulatorTests {
   func traceHash() async throws {
     func hash(_ seed: UInt64) -> UInt64 {
       let sim = Simulator(seed: seed)
-      var random = sim.random("work")
+      var random = sim.randomStream("work")
       for index in 0..<50 {
         sim.schedule(after: .milliseconds(random.int(below: 100)), value: UInt64(index)) {}
       }
@@ -92,13 +92,13 @@ struct SimulatorTests {
   @Test("derived random streams are independent and repeatable")
   func streams() {
     let sim = Simulator(seed: 99)
-    var a = sim.random("a")
-    var a2 = sim.random("a")
-    var b = sim.random("b")
+    var a = sim.randomStream("a")
+    var a2 = sim.randomStream("a")
+    var b = sim.randomStream("b")
     let first = (0..<4).map { _ in a.next() }
     #expect(first == (0..<4).map { _ in a2.next() })
     #expect(first != (0..<4).map { _ in b.next() })
-    #expect(sim.randomSource("a").seed == sim.random("a").seed)
+    #expect(sim.randomSource("a").seed == sim.randomStream("a").seed)
   }
 }
 

@@ -175,7 +175,7 @@ public final class SimulatedCluster {
       conditions: configuration.network,
       mode: .connections(detection: configuration.detection), name: "cluster.net")
     workers = Array(repeating: WorkerNode(), count: configuration.workers)
-    random = simulator.random("cluster")
+    random = simulator.randomStream("cluster")
     retryRandom = simulator.randomSource("cluster.retry-jitter")
     network.traceTag = { Self.tag($0) }
     network.onDeliver = { [unowned self] from, to, messages in deliver(messages, from: from, to: to)

@@ -174,7 +174,7 @@ public final class FaultInjector<Message> {
     self.network = network
     self.schedule = schedule
     self.targets = targets
-    random = simulator.random("faults")
+    random = simulator.randomStream("faults")
     baseConditions = network?.conditions
   }
 

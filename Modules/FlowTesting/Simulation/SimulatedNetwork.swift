@@ -100,7 +100,7 @@ public final class SimulatedNetwork<Message> {
     self.nodeCount = nodeCount
     self.conditions = conditions
     self.mode = mode
-    random = simulator.random(name)
+    random = simulator.randomStream(name)
     let links = nodeCount * nodeCount
     blocked = Array(repeating: false, count: links)
     lastDelivery = Array(repeating: 0, count: links)

@@ -160,7 +160,7 @@ public final class Simulator {
 
   /// The random stream of the subsystem `name`, derived from the seed (the same name always
   /// gives the same stream).
-  public func random(_ name: String) -> SimulationRandom {
+  public func randomStream(_ name: String) -> SimulationRandom {
     SimulationRandom(seed: SimulationRandom.derivedSeed(seed, name))
   }
 
@@ -408,7 +408,7 @@ public final class Simulator {
       precondition(
         idleRounds < 100_000,
         "a simulated async body never ended: it waits on something outside the simulation "
-          + "(real I/O, Task.sleep, another clock); use the simulator's clock")
+          + "(real I/O, a sleep on the system clock); use the simulator's clock")
       await Task.yield()
     }
     settle(&group)

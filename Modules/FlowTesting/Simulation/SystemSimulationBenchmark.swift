@@ -38,7 +38,7 @@ public enum SimulationBenchmark {
   {
     let sim = Simulator(seed: seed, traceRetention: 0)
     let network = SimulatedNetwork<Int>(simulator: sim, nodeCount: nodes)
-    var random = sim.random("bench")
+    var random = sim.randomStream("bench")
     network.onDeliver = { [unowned network] _, to, hops in
       network.send(hops + 1, from: to, to: (to + 1 + random.int(below: nodes - 1)) % nodes)
     }
