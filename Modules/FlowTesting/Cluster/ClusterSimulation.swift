@@ -111,18 +111,12 @@ public enum ClusterSimulation {
     scheduler makeScheduler: (ClusterSchedulerStateMachine.Configuration) ->
       any SimulatedClusterScheduler
   ) async -> Report {
-    let sim = Simulator(seed: seed, traceRetention: options.traceRetention)
-    var configuration = options.cluster
-    configuration.workers = options.workers
-    configuration.capacity = options.capacity
-    let cluster = SimulatedCluster(
-      simulator: sim, configuration: configuration,
-      scheduler: makeScheduler(configuration.scheduler))
-    let injector = FaultInjector(
-      simulator: sim, network: cluster.network,
-      schedule: FaultSchedule(
+    let (sim, cluster, injector) = SimulatedCluster.faulty(
+      seed: seed, traceRetention: options.traceRetention, configuration: options.cluster,
+      workers: options.workers, capacity: options.capacity,
+      faults: FaultSchedule(
         faults: options.faults, window: options.faultWindow, meanGap: options.meanFaultGap),
-      targets: cluster.faultTargets)
+      scheduler: makeScheduler)
     injector.start()
     let window = options.faultWindow
     cluster.startFlowRun(options.flow) { _ in
@@ -163,4 +157,27 @@ func jsonString(_ text: String) -> String {
     }
   }
   return out + "\""
+}
+
+extension SimulatedCluster {
+  /// What every cluster simulation starts from: a simulator for `seed`, a cluster of `workers`
+  /// workers of `capacity` around the scheduler `makeScheduler` builds, and a fault injector for
+  /// `faults` (not started yet).
+  static func faulty(
+    seed: UInt64, traceRetention: Int, configuration: Configuration, workers: Int, capacity: Int,
+    faults: FaultSchedule,
+    scheduler makeScheduler: (ClusterSchedulerStateMachine.Configuration) ->
+      any SimulatedClusterScheduler
+  ) -> (Simulator, SimulatedCluster, FaultInjector<[ClusterMessage]>) {
+    let sim = Simulator(seed: seed, traceRetention: traceRetention)
+    var configuration = configuration
+    configuration.workers = workers
+    configuration.capacity = capacity
+    let cluster = SimulatedCluster(
+      simulator: sim, configuration: configuration,
+      scheduler: makeScheduler(configuration.scheduler))
+    let injector = FaultInjector(
+      simulator: sim, network: cluster.network, schedule: faults, targets: cluster.faultTargets)
+    return (sim, cluster, injector)
+  }
 }

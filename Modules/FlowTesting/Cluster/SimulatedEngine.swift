@@ -345,20 +345,14 @@ public enum EngineSimulation {
     scheduler makeScheduler: (ClusterSchedulerStateMachine.Configuration) ->
       any SimulatedClusterScheduler
   ) async -> Report {
-    let sim = Simulator(seed: seed, traceRetention: options.traceRetention)
-    var configuration = options.cluster
-    configuration.workers = options.workers
-    configuration.capacity = options.capacity
-    let cluster = SimulatedCluster(
-      simulator: sim, configuration: configuration,
-      scheduler: makeScheduler(configuration.scheduler))
+    let (sim, cluster, injector) = SimulatedCluster.faulty(
+      seed: seed, traceRetention: options.traceRetention, configuration: options.cluster,
+      workers: options.workers, capacity: options.capacity,
+      faults: FaultSchedule(
+        faults: options.faults, window: options.faultWindow, meanGap: options.meanFaultGap),
+      scheduler: makeScheduler)
     let engine = SimulatedEngine(
       cluster: cluster, flows: [flow] + options.otherFlows, taskDuration: options.taskDuration)
-    let injector = FaultInjector(
-      simulator: sim, network: cluster.network,
-      schedule: FaultSchedule(
-        faults: options.faults, window: options.faultWindow, meanGap: options.meanFaultGap),
-      targets: cluster.faultTargets)
     injector.start()
     let limit = options.faultWindow + options.convergence
     var outcome: Result<FlowRunResult, any Error>?
