@@ -15,7 +15,6 @@ let package = Package(
     .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
     .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .library(name: "FlowCLI", targets: ["FlowCLI"]),
-    .library(name: "TicketModel", targets: ["TicketModel"]),
     .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
@@ -46,7 +45,8 @@ let package = Package(
       ],
       path: "Modules/FlowLogging"
     ),
-    .target(name: "FlowResults", dependencies: ["FlowCore"], path: "Modules/FlowResults"),
+    .target(
+      name: "FlowResults", dependencies: ["FlowCore", "FlowState"], path: "Modules/FlowResults"),
     .target(name: "FlowScheduling", dependencies: ["FlowCore"], path: "Modules/FlowScheduling"),
     .target(
       name: "FlowExecutors",
@@ -77,7 +77,7 @@ let package = Package(
     .target(
       name: "FlowCluster",
       dependencies: [
-        "FlowClusterCore", "FlowCore", "FlowExecutors", "FlowLogging",
+        "FlowClusterCore", "FlowCore", "FlowExecutors",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -89,8 +89,8 @@ let package = Package(
     .target(
       name: "FlowCLI",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowScheduling",
-        "FlowCluster", "FlowClusterCore", "FlowTesting",
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowCluster",
+        "FlowClusterCore", "FlowTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -99,7 +99,7 @@ let package = Package(
     .target(
       name: "TicketModel",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowScheduling",
+        "FlowCore", "FlowScheduling",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ],
       path: "Samples/TicketModelEvaluation/TicketModel",
@@ -115,7 +115,7 @@ let package = Package(
     .executableTarget(
       name: "IrisPipeline",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowCLI",
+        "FlowCore", "FlowExecutors", "FlowResults", "FlowCLI",
         .product(name: "Logging", package: "swift-log"),
       ],
       path: "Samples/IrisPipeline",
@@ -151,8 +151,13 @@ let package = Package(
       path: "Tools/FlowTool"
     ),
     .testTarget(name: "FlowStateTests", dependencies: ["FlowState"]),
-    .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTesting"]),
-    .testTarget(name: "FlowExecutorsTests", dependencies: ["FlowExecutors", "FlowTesting"]),
+    .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowState", "FlowTesting"]),
+    .testTarget(
+      name: "FlowExecutorsTests",
+      dependencies: [
+        "FlowExecutors", "FlowCore", "FlowResults", "FlowScheduling", "FlowState", "FlowTesting",
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .testTarget(
       name: "FlowTestingTests",
       dependencies: [
@@ -160,26 +165,43 @@ let package = Package(
         "FlowExecutors",
       ]),
     .testTarget(
-      name: "FlowLoggingTests", dependencies: ["FlowLogging", "FlowExecutors", "FlowTesting"]),
+      name: "FlowLoggingTests",
+      dependencies: [
+        "FlowLogging", "FlowCore", "FlowState", "FlowExecutors", "FlowTesting",
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .testTarget(
-      name: "FlowResultsTests", dependencies: ["FlowResults", "FlowExecutors", "FlowTesting"]),
+      name: "FlowResultsTests",
+      dependencies: ["FlowResults", "FlowCore", "FlowState", "FlowExecutors", "FlowTesting"]),
     .testTarget(
       name: "FlowSchedulingTests",
-      dependencies: ["FlowScheduling", "FlowTesting"],
+      dependencies: ["FlowScheduling", "FlowCore", "FlowTesting"],
       resources: [.copy("Resources/cron-cronsim.jsonl")]
     ),
-    .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore"]),
+    .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore", "FlowCore"]),
     .testTarget(
-      name: "FlowClusterTests", dependencies: ["FlowCluster", "FlowTesting"],
+      name: "FlowClusterTests",
+      dependencies: [
+        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       exclude: ["Resources/README.md"],
       resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]
     ),
     .testTarget(
       name: "FlowCLITests",
-      dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowTesting"]),
+      dependencies: [
+        "FlowCLI", "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowTesting",
+      ]),
     .testTarget(
-      name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
+      name: "TicketModelTests",
+      dependencies: ["TicketModel", "FlowCore", "FlowExecutors", "FlowTesting"],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
+    .testTarget(
+      name: "DocumentationTests",
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowResults", "FlowScheduling", "FlowCluster", "FlowTesting",
+      ]),
     .testTarget(
       name: "FlowIntegrationTests",
       dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager"],

@@ -48,7 +48,7 @@ struct ScheduleCommand: AsyncParsableCommand {
     guard let schedule = flow.schedule else {
       throw ValidationError(
         "flow '\(flow.name)' has no schedule; give it one (`Flow(\"\(flow.name)\", schedule: "
-          + ".every(.minutes(1)))`) or use `run` to run it once")
+          + ".every(.seconds(60)))`) or use `run` to run it once")
     }
     let parameters = try options.parameterValues(for: flow)
     let logger = try options.logger(label: flow.name)

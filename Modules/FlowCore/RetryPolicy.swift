@@ -4,7 +4,7 @@ import Foundation
 ///
 /// ```swift
 /// let fetch = task("fetch", retries: .init(maxRetries: 3, delay: .seconds(10),
-///                                           backoff: .exponential(maxDelay: .minutes(5)),
+///                                           backoff: .exponential(maxDelay: .seconds(300)),
 ///                                           jitter: .upTo(.seconds(1)),
 ///                                           retryIf: .errors(URLError.self))) { ... }
 /// ```

@@ -9,7 +9,7 @@ import Synchronization
 /// let clock = TestClock(now: start)
 /// async let result = flow.run(environment: RunEnvironment(clock: clock))
 /// await clock.waitForSleepers(1)        // the engine is waiting for a retry
-/// await clock.advance(by: .minutes(10)) // wakes it, exactly ten virtual minutes later
+/// await clock.advance(by: .seconds(600)) // wakes it, exactly ten virtual minutes later
 /// ```
 /// Sleepers wake in deadline order (ties in the order they started sleeping), and `now()`
 /// reads each sleeper's deadline as it wakes. With `autoAdvance: true`, a sleep moves the

@@ -1,0 +1,108 @@
+// Every ```swift block of README.md, verbatim (formatting aside), so that CI compiles them.
+// `CodeBlocksTests` fails when a block of the README is not found here. Each block sits in a
+// function of its own; the stand-ins the README leaves to the reader (`Row`, `readRows`,
+// `Model`, `extract`, `berlin`, `myFlow`) are defined in `DocumentationSupport.swift`.
+
+import FlowCluster
+import FlowCore
+import FlowExecutors
+import FlowResults
+import FlowScheduling
+import FlowTesting
+import Foundation
+import Testing
+
+func readmeAPIInAFewLines() async throws {
+  let load = task(
+    "load", retries: .init(maxRetries: 3, delay: .seconds(10), backoff: .exponential())
+  ) {
+    (path: String) async throws -> [Row] in try await readRows(path)  // Row, readRows: your own
+  }
+  let score = task("score") { (row: Row, model: String) -> Double in row.value * 2 }
+  let report = task("report", trigger: .allFinished) { (scores: [Double]) in scores.reduce(0, +) }
+
+  var total: Ref<Double>!  // a typed handle on a task's output
+  let flow = Flow("scoring") {
+    let path = Parameter("path", default: "data.csv")  // a typed parameter
+    let rows = load(path)  // a typed reference: nothing runs yet
+    total = report(score.map(rows, unmapped("linear")))  // one run per row; a literal is a constant
+  }
+
+  let result = try await flow.run(
+    parameters: ["path": "other.csv"], executor: .concurrent(width: 8))
+  print(result.state)  // Success("All reference tasks succeeded.")
+  let sum = try result.result(of: total)  // typed access to any task's output: a Double
+  print(flow.graphviz(run: result))  // Graphviz DOT (or .mermaid), coloured by state
+  _ = sum
+}
+
+func readmeResults() async throws {
+  let store = LocalResultStore(path: "data/processed")
+  let train = task("train") { (rows: [Row], depth: Int) -> Model in Model(rows: rows, depth: depth)
+  }
+  .inputs("rows", "depth")
+  .checkpoint(to: store, target: "{date:%Y-%m-%d}/{task_name}-{depth}.json")
+  let score = task("score") { (model: Model) -> Double in model.score() }
+    .cached(for: .seconds(3600), validator: .allInputs, in: store)
+  let flow = Flow("training") { score(train(Parameter("rows", default: [Row]()), 4)) }
+
+  let failed = try await flow.run()
+  let resumed = try await flow.run(resuming: failed.flowRunID)  // reuses every checkpoint
+  let model = try store.read(Model.self, at: "2026-11-21/train-4.json")  // from another flow
+  _ = (resumed, model)
+}
+
+func readmeTestClock(flow: Flow) async throws {
+  let clock = TestClock(now: Date(timeIntervalSince1970: 1_700_000_000))
+  async let result = flow.run(environment: .testing(seed: 7, clock: clock))
+  await clock.waitForSleepers(1)  // the engine waits for the retry
+  await clock.advance(by: .seconds(600))  // exactly ten virtual minutes later
+  print(try await result.state)
+}
+
+func readmeLogging(flow: Flow) async throws {
+  let result = try await flow.run()
+  for record in result.logs { print(record.time, record.level, record.message, record.metadata) }
+  print(result.droppedLogCount)  // records dropped past 100,000 (oldest first)
+  print(result.summary)  // task, final state, attempts, duration; then the flow's state
+}
+
+func readmeSchedules() async throws {
+  let flow = Flow("etl", schedule: try .cron("*/15 * * * *", timeZone: berlin)) { extract() }
+  let signals = SystemSignalStop()  // SIGINT/SIGTERM: the current run finishes, then it returns
+  let summary = try await flow.runOnSchedule(
+    options: ScheduleRunnerOptions(
+      overlap: .bufferOne, catchUpWindow: .seconds(300),
+      pauseAfterFailures: 3),
+    stop: signals.stop
+  ) { request, result in print(request.scheduledDate, result.state) }
+  _ = summary
+}
+
+func readmeCluster(flow: Flow, secret: String) async throws {
+  // One machine: N worker processes of this executable on loopback, stopped when the run ends.
+  // The executable must handle `worker --connect HOST:PORT --token T` (FlowCLI does; in your own
+  // main, call `ClusterWorker.run(connect:token:threads:resources:flows:)`).
+  let local = try await flow.run(executor: .localCluster(workers: 2, threadsPerWorker: 4))
+
+  // Several machines: the scheduler listens; workers started by hand connect with the token.
+  let shared = try await flow.run(
+    executor: .cluster(
+      address: ClusterAddress("0.0.0.0:8786")!, token: secret, minimumWorkers: 5,
+      tls: ClusterTLS(certificatePath: "cert.pem", privateKeyPath: "key.pem")))
+  // on each worker machine:  my-flows worker --connect sched.example:8786 --token $SECRET --threads 4
+  _ = (local, shared)
+}
+
+@Test(.disabled("an example from the README, compiled, not run")) func survivesFaults() async throws
+{
+  try await SimulationSeeds.run(0..<500) { seed in  // prints the seed and the rerun line on failure
+    let report = await ClusterSimulation.run(
+      seed: seed, options: .init(workers: 4, flow: .demo(tasks: 50), faults: .all))
+    guard report.violations.isEmpty else {
+      throw SimulationError(.invariantViolated, report.jsonLine)
+    }
+  }
+}
+
+// The README's `sameResultsUnderFaults` is the article's, in ArticleExamples.swift, where it runs.
