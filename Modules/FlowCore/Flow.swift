@@ -35,6 +35,25 @@ public struct Flow: Sendable {
     self.graph = FlowGraph(draft: builder.finish(), flowID: builder.id)
   }
 
+  /// Builds a flow and hands back what `build` returns with it: typically the typed references
+  /// whose results you will read, so none has to be captured in a variable outside the closure.
+  ///
+  /// ```swift
+  /// let (flow, total) = Flow.building("scoring") { report(score.map(load(path))) }
+  /// let result = try await flow.run()
+  /// print(try result.result(of: total))
+  /// ```
+  public static func building<References>(
+    _ name: String, schedule: (any Schedule)? = nil, resultStore: (any ResultStore)? = nil,
+    stateHandlers: [StateHandler] = [], _ build: () -> References
+  ) -> (flow: Flow, references: References) {
+    var references: References?
+    let flow = Flow(
+      name, schedule: schedule, resultStore: resultStore, stateHandlers: stateHandlers
+    ) { references = build() }
+    return (flow, references!)
+  }
+
   /// The flow's tasks in the order they were added, with their slugs.
   public var tasks: [TaskInfo] {
     graph.nodes.indices.filter { graph.nodes[$0].isTask }.map(info)
@@ -80,13 +99,13 @@ public struct Flow: Sendable {
     }
     var resolved: [String: any Sendable] = [:]
     for spec in declared {
-      if let value = values[spec.name] {
-        guard spec.accepts(value) else {
+      if let given = values[spec.name] {
+        guard let value = spec.converted(given) else {
           throw FlowValidationError(
             code: .parameterType, culprits: [spec.name],
             message:
               "parameter '\(spec.name)' expects a value of type \(spec.typeName), got "
-              + "\(type(of: value)) (\(value)); pass a \(spec.typeName)")
+              + "\(type(of: given)) (\(given)); pass a \(spec.typeName)")
         }
         resolved[spec.name] = value
       } else if let value = spec.defaultValue {

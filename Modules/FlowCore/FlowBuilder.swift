@@ -125,7 +125,8 @@ package final class FlowBuilder: Sendable {
               "'\(draft.nodes[node].slug)' is a parameter or constant, not a task; only tasks "
               + "can be reference tasks"))
       }
-      draft.referenceNodes = nodes
+      // No tasks at all restores the default (the terminal tasks), as in Prefect.
+      draft.referenceNodes = nodes.isEmpty ? nil : nodes
     }
   }
 

@@ -39,7 +39,7 @@ public struct ParameterSpec: Sendable {
   public let typeName: String
   /// The default value; nil for a required parameter.
   public let defaultValue: (any Sendable)?
-  private let accepts: @Sendable (any Sendable) -> Bool
+  private let convert: @Sendable (any Sendable) -> (any Sendable)?
   private let decodeJSON: @Sendable (Data) throws -> any Sendable
   private let encodeJSON: @Sendable (any Sendable) -> String?
 
@@ -47,7 +47,17 @@ public struct ParameterSpec: Sendable {
     self.name = name
     typeName = String(describing: Value.self)
     defaultValue = value
-    accepts = { $0 is Value }
+    convert = { value in
+      if let value = value as? Value { return value }
+      // A whole number given for a floating-point parameter (`["ratio": 1]` for a `Double`), as
+      // JSON and Prefect accept it, when the number converts exactly.
+      if let integer = value as? any BinaryInteger,
+        let floating = Value.self as? any BinaryFloatingPoint.Type
+      {
+        return Self.exactly(integer, as: floating) as? Value
+      }
+      return nil
+    }
     decodeJSON = { try JSONDecoder().decode(Value.self, from: $0) }
     encodeJSON = { value in
       guard let value = value as? Value else { return nil }
@@ -60,8 +70,19 @@ public struct ParameterSpec: Sendable {
   /// True when the parameter has no default and must be given.
   public var isRequired: Bool { defaultValue == nil }
 
-  /// Whether `value` has the parameter's declared type.
-  public func accepts(_ value: any Sendable) -> Bool { accepts(value) }
+  /// Whether `value` has the parameter's declared type (or converts to it exactly, as a whole
+  /// number does to a floating-point type).
+  public func accepts(_ value: any Sendable) -> Bool { convert(value) != nil }
+
+  /// `value` as the declared type: itself, or a whole number converted exactly to a
+  /// floating-point type; nil when it is neither.
+  public func converted(_ value: any Sendable) -> (any Sendable)? { convert(value) }
+
+  private static func exactly<Integer: BinaryInteger, Floating: BinaryFloatingPoint>(
+    _ integer: Integer, as _: Floating.Type
+  ) -> Floating? {
+    Floating(exactly: integer)
+  }
 
   /// Decodes a value of the declared type from JSON (as the command line's `--param` does).
   public func decode(json: Data) throws -> any Sendable { try decodeJSON(json) }

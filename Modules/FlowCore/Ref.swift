@@ -95,6 +95,37 @@ extension Ref: ExpressibleByNilLiteral where Value: ExpressibleByNilLiteral {
   }
 }
 
+extension Ref: ExpressibleByArrayLiteral where Value: RangeReplaceableCollection {
+  /// A constant array (or other collection): `total([1, 2, 3])`, `square.map([1, 2, 3])`.
+  public init(arrayLiteral elements: Value.Element...) {
+    self = .constant(Value(elements))
+  }
+}
+
+extension Ref: ExpressibleByDictionaryLiteral where Value: FlowDictionaryConstant {
+  /// A constant dictionary: `lookup(["a": 1, "b": 2])`.
+  public init(dictionaryLiteral elements: (Value.Key, Value.Value)...) {
+    self = .constant(Value(constantPairs: elements))
+  }
+}
+
+/// A dictionary type that a dictionary literal can make a constant ``Ref`` of.
+public protocol FlowDictionaryConstant {
+  /// The key type.
+  associatedtype Key
+  /// The value type.
+  associatedtype Value
+  /// The dictionary of `pairs`; a key given twice traps, as in a dictionary literal.
+  init(constantPairs pairs: [(Key, Value)])
+}
+
+extension Dictionary: FlowDictionaryConstant {
+  /// The dictionary of `pairs`; a key given twice traps, as in a dictionary literal.
+  public init(constantPairs pairs: [(Key, Value)]) {
+    self.init(uniqueKeysWithValues: pairs)
+  }
+}
+
 /// Passes `value` whole to every child of `task.map(...)` instead of mapping over it
 /// (Prefect's `unmapped`).
 public func unmapped<Value: Sendable>(_ value: Ref<Value>) -> Ref<[Value]> {
@@ -102,7 +133,8 @@ public func unmapped<Value: Sendable>(_ value: Ref<Value>) -> Ref<[Value]> {
 }
 
 /// Marks the tasks whose states decide the flow run's final state (by default, the tasks
-/// nothing else depends on). Call it inside the flow-building closure.
+/// nothing else depends on). Call it inside the flow-building closure; called with no tasks it
+/// restores the default.
 public func setReferenceTasks<each Value: Sendable>(_ tasks: repeat Ref<each Value>) {
   let builder = FlowBuilder.active("`setReferenceTasks(...)`")
   var nodes: [Int] = []

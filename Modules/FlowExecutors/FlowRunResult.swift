@@ -45,12 +45,36 @@ public struct FlowRunResult: Sendable {
       uniquingKeysWith: { first, _ in first })
   }
 
-  /// The final state of the node `ref` points to (task, parameter or constant).
-  public func state<Value>(of ref: Ref<Value>) throws(ResultAccessError) -> RunState {
-    guard ref.flowID == flowID, Int(ref.node) < nodeStates.count else {
+  /// The run of the task `ref` points to (for a mapped task, the parent; pass `mapIndex` for a
+  /// child); throws for a reference of another flow or one that is not a task.
+  public func taskRun<Value>(of ref: Ref<Value>, mapIndex: Int? = nil) throws(ResultAccessError)
+    -> TaskRun
+  {
+    let slug = try slug(of: ref)
+    guard let run = taskRun(slug, mapIndex: mapIndex) else {
+      throw ResultAccessError(
+        "'\(slug)' has no task run\(mapIndex.map { " at map index \($0)" } ?? ""): "
+          + "it is a parameter or a constant, or that map index does not exist")
+    }
+    return run
+  }
+
+  /// The children of the mapped task `ref` points to, in map-index order.
+  public func mappedRuns<Value>(of ref: Ref<Value>) throws(ResultAccessError) -> [TaskRun] {
+    mappedRuns(try slug(of: ref))
+  }
+
+  private func slug<Value>(of ref: Ref<Value>) throws(ResultAccessError) -> String {
+    guard ref.flowID == flowID, Int(ref.node) < slugs.count else {
       throw ResultAccessError(
         "the reference belongs to another flow; ask the result of the flow that built it")
     }
+    return slugs[Int(ref.node)]
+  }
+
+  /// The final state of the node `ref` points to (task, parameter or constant).
+  public func state<Value>(of ref: Ref<Value>) throws(ResultAccessError) -> RunState {
+    _ = try slug(of: ref)
     return nodeStates[Int(ref.node)]
   }
 

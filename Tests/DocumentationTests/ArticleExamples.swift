@@ -16,10 +16,9 @@ func articleGettingStarted() async throws {
   }
   let total = task("total") { (xs: [Int]) in xs.reduce(0, +) }
 
-  var sum: Ref<Int>!
-  let numbers = Flow("numbers") {
+  let (numbers, sum) = Flow.building("numbers") {
     let count = Parameter("count", default: 10)  // `--param count=20` on the command line
-    sum = total(square.map(extractNumbers(count)))  // one `square` run per element
+    return total(square.map(extractNumbers(count)))  // one `square` run per element
   }
 
   let result = try await numbers.run(parameters: ["count": 4], executor: .concurrent(width: 4))

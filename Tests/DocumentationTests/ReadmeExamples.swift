@@ -21,19 +21,19 @@ func readmeAPIInAFewLines() async throws {
   let score = task("score") { (row: Row, model: String) -> Double in row.value * 2 }
   let report = task("report", trigger: .allFinished) { (scores: [Double]) in scores.reduce(0, +) }
 
-  var total: Ref<Double>!  // a typed handle on a task's output
-  let flow = Flow("scoring") {
+  let (flow, total) = Flow.building("scoring") {  // the flow, and what the closure returns
     let path = Parameter("path", default: "data.csv")  // a typed parameter
     let rows = load(path)  // a typed reference: nothing runs yet
-    total = report(score.map(rows, unmapped("linear")))  // one run per row; a literal is a constant
+    return report(score.map(rows, unmapped("linear")))  // one run per row; a literal is a constant
   }
 
   let result = try await flow.run(
     parameters: ["path": "other.csv"], executor: .concurrent(width: 8))
   print(result.state)  // Success("All reference tasks succeeded.")
   let sum = try result.result(of: total)  // typed access to any task's output: a Double
+  let run = try result.taskRun(of: total)  // its task run: state, attempts, duration
   print(flow.graphviz(run: result))  // Graphviz DOT (or .mermaid), coloured by state
-  _ = sum
+  _ = (sum, run)
 }
 
 func readmeResults() async throws {

@@ -264,14 +264,16 @@ struct GraphBuildingTests {
     #expect(flow.referenceTasks == ["step-2"])
   }
 
-  @Test("setReferenceTasks with no tasks leaves no reference tasks")
+  @Test("setReferenceTasks with no tasks restores the default, the terminal tasks (Prefect 1)")
   func emptyReferenceTasks() {
     let step = task("step") { () in 1 }
     let flow = Flow("no-refs") {
-      step()
+      let first = step()
+      step().after(first)
+      setReferenceTasks(first)
       setReferenceTasks()
     }
-    #expect(flow.referenceTasks.isEmpty)
+    #expect(flow.referenceTasks == ["step-2"])
   }
 
   @Test("a flow built inside another flow's closure collects its own graph")

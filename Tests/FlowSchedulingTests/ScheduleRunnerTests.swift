@@ -76,7 +76,6 @@ struct ScheduleRunnerTests {
     let runner = ScheduleRunner(
       schedule: schedule, clock: clock, options: ScheduleRunnerOptions(onEvent: events.record))
     let count = days * 24 * 12
-    let wall = ContinuousClock.now
     async let summary = runner.run { request in
       fired.append(request.scheduledDate)
       return .success
@@ -87,7 +86,6 @@ struct ScheduleRunnerTests {
       await events.waitFor(n, .runFinished)
     }
     let result = await summary
-    let elapsed = ContinuousClock.now - wall
 
     // Berlin's offsets are whole hours, so "*/5 * * * *" (elapsed time: its minute field
     // starts with *) is every 300 s in absolute time, across the change too.
@@ -96,10 +94,8 @@ struct ScheduleRunnerTests {
     #expect(result.runsStarted == count && result.succeeded == count)
     #expect(result.skipped == 0 && result.missed == 0)
     #expect(result.stopReason == .scheduleEnded)
-    // Both cases together take about 1 s in a debug build on a busy 2-core machine, up to 5 s
-    // while the whole suite runs in parallel: the bound leaves room for that (30 real days
-    // would be 2.6e6 s).
-    #expect(elapsed < .seconds(10), "took \(elapsed)")
+    // 30 real days would be 2.6e6 s: the suite's time limit catches a runner that really
+    // sleeps; how fast virtual time goes is flow-bench's business, not a test's.
 
     // Seen on Berlin's wall clock through Foundation: every fire time is on a 5-minute mark,
     // and the day of the change has 23 (spring) or 25 (autumn) hours of them.
