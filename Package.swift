@@ -11,6 +11,7 @@ let package = Package(
     .library(name: "FlowLogging", targets: ["FlowLogging"]),
     .library(name: "FlowResults", targets: ["FlowResults"]),
     .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
+    .library(name: "FlowTestKit", targets: ["FlowTestKit"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
     .library(name: "FlowCluster", targets: ["FlowCluster"]),
@@ -58,9 +59,18 @@ let package = Package(
       path: "Modules/FlowExecutors"
     ),
     .target(
-      name: "FlowTesting",
+      name: "FlowTestKit",
       dependencies: [
         "FlowCore", .product(name: "HeapModule", package: "swift-collections"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "InMemoryLogging", package: "swift-log"),
+      ],
+      path: "Modules/FlowTestKit"
+    ),
+    .target(
+      name: "FlowTesting",
+      dependencies: [
+        "FlowTestKit", "FlowCore", .product(name: "HeapModule", package: "swift-collections"),
         "FlowState", "FlowScheduling", "FlowClusterCore", "FlowExecutors", "FlowLogging",
       ],
       path: "Modules/FlowTesting"
@@ -151,7 +161,10 @@ let package = Package(
       path: "Tools/FlowTool"
     ),
     .testTarget(name: "FlowStateTests", dependencies: ["FlowState"]),
-    .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowState", "FlowTesting"]),
+    .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowState", "FlowTestKit"]),
+    .testTarget(
+      name: "FlowTestKitTests",
+      dependencies: ["FlowTestKit", "FlowCore", .product(name: "Logging", package: "swift-log")]),
     .testTarget(
       name: "FlowExecutorsTests",
       dependencies: [

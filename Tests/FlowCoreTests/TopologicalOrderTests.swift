@@ -1,5 +1,5 @@
 import FlowCore
-import FlowTesting
+import FlowTestKit
 import Testing
 
 @Suite("Topological order")

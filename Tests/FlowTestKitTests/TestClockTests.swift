@@ -1,5 +1,5 @@
 import FlowCore
-import FlowTesting
+import FlowTestKit
 import Foundation
 import Testing
 

@@ -1,4 +1,4 @@
-import FlowTesting
+import FlowTestKit
 import Foundation
 import Testing
 
