@@ -15,6 +15,7 @@ let package = Package(
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
     .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
     .library(name: "FlowCluster", targets: ["FlowCluster"]),
+    .library(name: "FlowOrchestration", targets: ["FlowOrchestration"]),
     .library(name: "FlowCLI", targets: ["FlowCLI"]),
     .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
@@ -96,6 +97,8 @@ let package = Package(
       ],
       path: "Modules/FlowCluster"
     ),
+    .target(
+      name: "FlowOrchestration", dependencies: ["FlowCore"], path: "Modules/FlowOrchestration"),
     .target(
       name: "FlowCLI",
       dependencies: [
@@ -210,6 +213,9 @@ let package = Package(
       name: "TicketModelTests",
       dependencies: ["TicketModel", "FlowCore", "FlowExecutors", "FlowTesting"],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
+    .testTarget(
+      name: "FlowOrchestrationTests",
+      dependencies: ["FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting"]),
     .testTarget(
       name: "DocumentationTests",
       dependencies: [

@@ -1,0 +1,115 @@
+import FlowOrchestration
+import Foundation
+import Testing
+
+@Suite("Agent machine: claims, heartbeats, self-fencing, cancellation, stopping")
+struct AgentMachineTests {
+  let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+  let a = UUID(uuidString: "00000000-0000-0000-0000-00000000000A")!
+  let b = UUID(uuidString: "00000000-0000-0000-0000-00000000000B")!
+
+  func agent(limit: Int = 2) -> AgentMachine {
+    AgentMachine(
+      options: .init(
+        agentID: "agent-1", limit: limit, leaseDuration: .seconds(30), poll: .seconds(5),
+        safetyMargin: .seconds(2)))
+  }
+
+  func lease(_ id: UUID, epoch: Int64 = 1, expires: TimeInterval = 30) -> RunLease {
+    RunLease(runID: id, agentID: "agent-1", epoch: epoch, expiresAt: t0 + expires)
+  }
+
+  @Test("start claims up to the limit; claimed runs start; the next poll waits its interval")
+  func claimsAndStarts() {
+    var machine = agent()
+    #expect(
+      machine.handle(.start(now: t0)) == [
+        .claim(count: 2, leaseDuration: .seconds(30)), .armTimer(t0 + 5),
+      ])
+    let started = machine.handle(.claimed([lease(a)], sentAt: t0, now: t0 + 0.1))
+    #expect(started == [.startRun(lease(a))], "the poll timer is already armed")
+    #expect(machine.heldRuns == [a])
+    #expect(
+      machine.handle(.timer(now: t0 + 5)) == [
+        .claim(count: 1, leaseDuration: .seconds(30)), .armTimer(t0 + 10),
+      ])
+  }
+
+  @Test("leases are renewed every heartbeat; a lost lease is abandoned at once")
+  func renewsAndLoses() {
+    var machine = agent(limit: 1)
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimed([lease(a)], sentAt: t0, now: t0))
+    let renew = machine.handle(.timer(now: t0 + 10))
+    #expect(renew.contains(.renew([lease(a)], leaseDuration: .seconds(30))))
+    let lost = machine.handle(.renewed([], lost: [a], sentAt: t0 + 10, now: t0 + 10.5))
+    #expect(lost.first == .abandon(a, reason: "the store no longer holds this agent's lease"))
+    #expect(machine.heldRuns.isEmpty)
+  }
+
+  @Test("without a renewal the agent gives the run up before the store's expiry, by its margin")
+  func selfFencesBeforeExpiry() {
+    var machine = agent(limit: 1)
+    _ = machine.handle(.start(now: t0))
+    let claimed = machine.handle(.claimed([lease(a)], sentAt: t0, now: t0 + 1))
+    #expect(claimed == [.startRun(lease(a))])
+    _ = machine.handle(.timer(now: t0 + 10))  // renews
+    _ = machine.handle(.renewFailed(now: t0 + 11))
+    _ = machine.handle(.timer(now: t0 + 20))  // renews again
+    _ = machine.handle(.renewFailed(now: t0 + 21))
+    // Believed until sentAt (t0) + 30 s - 2 s, whatever the store's reply times were.
+    #expect(machine.heldRuns == [a])
+    let fenced = machine.handle(.timer(now: t0 + 28))
+    #expect(fenced.first == .abandon(a, reason: "its lease could not be renewed in time"))
+  }
+
+  @Test("a renewal that arrives late extends the lease only from when it was sent")
+  func lateRenewalCountsFromSending() {
+    var machine = agent(limit: 1)
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimed([lease(a)], sentAt: t0, now: t0))
+    _ = machine.handle(.timer(now: t0 + 10))
+    _ = machine.handle(.renewed([lease(a, expires: 40)], lost: [], sentAt: t0 + 10, now: t0 + 37))
+    #expect(machine.heldRuns == [a])
+    #expect(
+      machine.handle(.timer(now: t0 + 38)).first
+        == .abandon(a, reason: "its lease could not be renewed in time"))
+  }
+
+  @Test("a claim or renewal that is never answered is sent again at its next turn")
+  func lostAnswersAreRetried() {
+    var machine = agent(limit: 1)
+    _ = machine.handle(.start(now: t0))
+    #expect(
+      machine.handle(.timer(now: t0 + 5)).first == .claim(count: 1, leaseDuration: .seconds(30)))
+    _ = machine.handle(.claimed([lease(a)], sentAt: t0 + 5, now: t0 + 6))
+    #expect(
+      machine.handle(.timer(now: t0 + 15)).contains(.renew([lease(a)], leaseDuration: .seconds(30)))
+    )
+    #expect(
+      machine.handle(.timer(now: t0 + 25)).contains(.renew([lease(a)], leaseDuration: .seconds(30)))
+    )
+  }
+
+  @Test("cancellation requested in the store cancels a held run once")
+  func cancels() {
+    var machine = agent(limit: 1)
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimed([lease(a)], sentAt: t0, now: t0))
+    #expect(machine.handle(.cancelRequested([a, b], now: t0 + 1)).first == .cancelRun(a))
+    #expect(!machine.handle(.cancelRequested([a], now: t0 + 2)).contains(.cancelRun(a)))
+  }
+
+  @Test("stop takes no new work, waits for the held runs, then finishes")
+  func stops() {
+    var machine = agent(limit: 2)
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimed([lease(a)], sentAt: t0, now: t0))
+    let stopping = machine.handle(.stop(now: t0 + 1))
+    #expect(!stopping.contains { if case .claim = $0 { true } else { false } })
+    let late = machine.handle(.claimed([lease(b)], sentAt: t0, now: t0 + 1))
+    #expect(late == [.abandon(b, reason: "claimed while stopping")])
+    #expect(machine.handle(.runEnded(a, now: t0 + 2)) == [.finished])
+    #expect(machine.handle(.timer(now: t0 + 3)).isEmpty)
+  }
+}

@@ -1,0 +1,73 @@
+import FlowCore
+import FlowOrchestration
+import FlowScheduling
+import Foundation
+import Testing
+
+@Suite("Deployment scheduler machine: runs ahead of time, catch-up, Late")
+struct DeploymentSchedulerMachineTests {
+  let start = Date(timeIntervalSince1970: 1_800_000_000)  // a whole minute
+  let id = UUID(uuidString: "00000000-0000-0000-0000-0000000000D1")!
+
+  func fireTimes(_ actions: [DeploymentSchedulerMachine.Action]) -> [Date] {
+    actions.flatMap { action -> [Date] in
+      if case .createRuns(_, let times) = action { return times.map(\.date) }
+      return []
+    }
+  }
+
+  @Test("proposes the fire times up to the horizon, then only new ones once created")
+  func proposesUpToTheHorizon() {
+    var machine = DeploymentSchedulerMachine(
+      options: .init(horizon: .seconds(300), maxAhead: 100, tick: .seconds(10)))
+    let every = IntervalSchedule(start: start, interval: .seconds(60))
+    let first = machine.handle(
+      .deployments([DeploymentSchedule(deploymentID: id, schedule: every)], now: start))
+    #expect(fireTimes(first) == (0...5).map { start.addingTimeInterval(Double($0) * 60) })
+    #expect(
+      first.contains { if case .armTimer(let date) = $0 { date == start + 10 } else { false } })
+    // While the creation is in flight nothing is proposed twice.
+    #expect(fireTimes(machine.handle(.timer(now: start + 10))).isEmpty)
+    _ = machine.handle(.created(deploymentID: id, through: start + 300, now: start + 11))
+    let next = machine.handle(.timer(now: start + 61))
+    #expect(fireTimes(next) == [start + 360])
+    #expect(
+      next.contains { if case .markLate(let cutoff) = $0 { cutoff == start + 1 } else { false } })
+  }
+
+  @Test("a failed creation is proposed again")
+  func retriesAFailedCreation() {
+    var machine = DeploymentSchedulerMachine(options: .init(horizon: .seconds(60)))
+    let every = IntervalSchedule(start: start, interval: .seconds(60))
+    _ = machine.handle(
+      .deployments([DeploymentSchedule(deploymentID: id, schedule: every)], now: start))
+    let again = machine.handle(.createFailed(deploymentID: id, now: start + 1))
+    #expect(fireTimes(again) == [start, start + 60])
+  }
+
+  @Test("after an outage, fire times older than the catch-up window are missed, newer ones run")
+  func catchUpWindow() {
+    var machine = DeploymentSchedulerMachine(options: .init(horizon: .seconds(0)))
+    let every = IntervalSchedule(start: start, interval: .seconds(60))
+    let spec = DeploymentSchedule(
+      deploymentID: id, schedule: every, catchUpWindow: .seconds(120), lastScheduled: start)
+    let actions = machine.handle(.deployments([spec], now: start + 600))
+    #expect(fireTimes(actions) == [start + 480, start + 540, start + 600])
+    let missed = actions.compactMap { action -> Int? in
+      if case .missed(_, let count, let first) = action, first == start + 60 { return count }
+      return nil
+    }
+    #expect(missed == [7])
+  }
+
+  @Test("a years-long outage is skipped over without walking every fire time")
+  func longOutage() {
+    var machine = DeploymentSchedulerMachine(options: .init(horizon: .seconds(0), maxAhead: 10))
+    let every = IntervalSchedule(start: start, interval: .seconds(1))
+    let spec = DeploymentSchedule(
+      deploymentID: id, schedule: every, catchUpWindow: .seconds(2), lastScheduled: start)
+    let now = start.addingTimeInterval(3 * 365 * 86_400)
+    let actions = machine.handle(.deployments([spec], now: now))
+    #expect(fireTimes(actions) == [now - 2, now - 1, now])
+  }
+}
