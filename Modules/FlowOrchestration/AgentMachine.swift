@@ -54,8 +54,9 @@ public struct AgentMachine: Sendable {
     case renewed([RunLease], lost: [UUID], sentAt: Date, now: Date)
     /// The renewal failed; the leases hold only until their deadlines.
     case renewFailed(now: Date)
-    /// The run ended on this agent (its final state was written, or the write was fenced).
-    case runEnded(UUID, now: Date)
+    /// The run ended on this agent under the lease with `epoch` (its final state was written,
+    /// or a write was fenced); the end of an older holding of a run claimed again is ignored.
+    case runEnded(UUID, epoch: Int64, now: Date)
     /// Cancellation of these runs was requested in the store.
     case cancelRequested([UUID], now: Date)
     /// Stop: take no new work; the runs held finish first.
@@ -161,9 +162,9 @@ public struct AgentMachine: Sendable {
     case .renewFailed(let at):
       now = at
       renewing = false
-    case .runEnded(let id, let at):
+    case .runEnded(let id, let epoch, let at):
       now = at
-      held.removeValue(forKey: id)
+      if held[id]?.lease.epoch == epoch { held.removeValue(forKey: id) }
     case .cancelRequested(let ids, let at):
       now = at
       for id in ids where held[id]?.cancelling == false {

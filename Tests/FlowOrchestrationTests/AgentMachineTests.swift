@@ -109,7 +109,9 @@ struct AgentMachineTests {
     #expect(!stopping.contains { if case .claim = $0 { true } else { false } })
     let late = machine.handle(.claimed([lease(b)], sentAt: t0, now: t0 + 1))
     #expect(late == [.abandon(b, reason: "claimed while stopping")])
-    #expect(machine.handle(.runEnded(a, now: t0 + 2)) == [.finished])
+    #expect(
+      !machine.handle(.runEnded(a, epoch: 0, now: t0 + 2)).contains(.finished), "an older holding")
+    #expect(machine.handle(.runEnded(a, epoch: 1, now: t0 + 2)) == [.finished])
     #expect(machine.handle(.timer(now: t0 + 3)).isEmpty)
   }
 }
