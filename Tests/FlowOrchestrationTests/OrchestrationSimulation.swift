@@ -199,12 +199,7 @@ final class OrchestrationSimulation {
     for action in schedulers[index].handle(event) {
       switch action {
       case .createRuns(let deployment, let fireTimes):
-        guard creating else {
-          schedulers[index].handle(.createFailed(deploymentID: deployment, now: sim.date)).forEach {
-            _ in
-          }
-          continue
-        }
+        guard creating else { continue }  // the end of the simulated period: no more runs
         request(from: nil) { [self] () -> Date? in
           for fire in fireTimes {
             let key = Key(deployment: deployment, fireTime: fire.date)
@@ -393,7 +388,8 @@ final class OrchestrationSimulation {
       at += .milliseconds(2_000 + random.int(below: 10_000))
       let agent = agents[random.int(below: agents.count)]
       let kind = random.int(below: 6)
-      let length = Duration.milliseconds(1_000 + random.int(below: 59_000))  // 1–60 s: past the lease too
+      // 1–60 s: past the lease too.
+      let length = Duration.milliseconds(1_000 + random.int(below: 59_000))
       sim.schedule(after: at, .fault, node: agent.index, value: UInt64(kind)) { [self] in
         report.faults += 1
         switch kind {
