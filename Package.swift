@@ -178,7 +178,12 @@ let package = Package(
       name: "FlowCLITests",
       dependencies: ["FlowCLI", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowTesting"]),
     .testTarget(
-      name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
+      name: "TicketModelTests",
+      dependencies: [
+        "TicketModel", "FlowExecutors", "FlowTesting",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
     .testTarget(
       name: "FlowIntegrationTests",

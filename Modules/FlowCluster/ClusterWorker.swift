@@ -31,6 +31,12 @@ public enum ClusterWorker {
   ///   - tls: TLS settings (trust roots) when the scheduler uses TLS.
   ///   - drainTimeout: How long a drain waits before handing attempts back.
   ///   - handleSignals: Drain on SIGTERM and SIGINT.
+  ///   - maxFrameSize: The largest frame the scheduler accepts: a task output that would not
+  ///     fit in one is reported as the task's failure instead.
+  ///   - ownsProcess: The worker is the process (the `worker` command): when its connection
+  ///     closes under it (the scheduler died, or dropped it while it was paused), it restarts
+  ///     itself at once, abandoning running bodies, to rejoin, or to stop when the scheduler is
+  ///     gone. A local cluster's worker also stops when its parent process dies.
   ///   - environment: The clock, random source and IDs task bodies see.
   ///   - logger: Where the worker logs its connection events.
   @discardableResult
@@ -38,6 +44,7 @@ public enum ClusterWorker {
     connect: ClusterAddress, token: String? = nil, threads: Int = 1,
     resources: [String: Double] = [:], flows: [Flow], name: String? = nil, tls: ClusterTLS? = nil,
     drainTimeout: Duration = .seconds(30), handleSignals: Bool = true,
+    maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize, ownsProcess: Bool = false,
     environment: RunEnvironment = .system,
     logger: Logger = Logger(label: "swift-flow.worker", factory: { _ in SwiftLogNoOpLogHandler() })
   ) async throws -> ClusterWorkerStateMachine.Exit {
@@ -52,13 +59,14 @@ public enum ClusterWorker {
     var sslContext: NIOSSLContext?
     if let tls { sslContext = try clientContext(tls) }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    if ownsProcess { await ParentProcessWatch.start(on: group, logger: logger) }
     let loop = group.next()
     let (commands, continuation) = AsyncStream<WorkerCommand>.makeStream()
     let core = try await loop.submit {
       NIOLoopBound(
         WorkerCore(
           machine: ClusterWorkerStateMachine(configuration: configuration), commands: continuation,
-          logger: logger, loop: loop), eventLoop: loop)
+          logger: logger, loop: loop, maxFrameSize: maxFrameSize), eventLoop: loop)
     }.get()
     let channel: any Channel
     do {
@@ -76,7 +84,7 @@ public enum ClusterWorker {
             }
             try channel.pipeline.syncOperations.addHandlers(
               ByteToMessageHandler(
-                ClusterFrameChannelDecoder(maxFrameSize: ClusterProtocol.defaultMaxFrameSize)),
+                ClusterFrameChannelDecoder(maxFrameSize: maxFrameSize)),
               WorkerConnectionHandler(core: core))
           }
         }
@@ -123,9 +131,10 @@ public enum ClusterWorker {
         active += 1
         let values = parameters(assignment, run)
         tasks.addTask {
-          let result = await registry.execute(
-            assignment, worker: workerName, environment: environment, run: run,
-            parameters: values)
+          let result = Self.fitting(
+            await registry.execute(
+              assignment, worker: workerName, environment: environment, run: run,
+              parameters: values), assignment, maxFrameSize: maxFrameSize)
           loop.execute { core.value.finished(result) }
           continuation.yield(.done)
         }
@@ -146,6 +155,14 @@ public enum ClusterWorker {
           }
         case .exit(let reason):
           exit = reason
+          if ownsProcess, reason.lostConnection {
+            logger.warning(
+              """
+              worker lost its scheduler with \(active) attempts running; restarting to rejoin \
+              (or to stop, if the scheduler is gone)
+              """)
+            SystemProcessInfo.restartToRejoin()
+          }
         }
       }
       tasks.cancelAll()
@@ -154,6 +171,26 @@ public enum ClusterWorker {
     try? await group.shutdownGracefully()
     logger.info("worker stopped: \(exit.reason)")
     return exit
+  }
+
+  /// The result, or a failure naming the sizes when its output would not fit in a frame.
+  static func fitting(
+    _ result: ClusterTaskResult, _ assignment: ClusterAssignment, maxFrameSize: Int
+  )
+    -> ClusterTaskResult
+  {
+    // Room for the result's logs and the frame's own bytes.
+    let limit = max(0, maxFrameSize - (64 << 10))
+    guard case .success(let payload) = result.outcome, payload.count > limit else { return result }
+    var failed = result
+    failed.outcome = .failure(
+      code: "outputTooLarge",
+      message:
+        "the output of task '\(assignment.task)' is \(payload.count) bytes, over the \(limit) "
+        + "bytes a result may take in one cluster frame (limit \(maxFrameSize)); persist it in a "
+        + "result store and return its location, or raise `maxFrameSize` on the scheduler and "
+        + "the workers")
+    return failed
   }
 
   private static func clientContext(_ tls: ClusterTLS) throws -> NIOSSLContext {
@@ -183,14 +220,16 @@ final class WorkerCore {
   let logger: Logger
   let loop: any EventLoop
   var channel: (any Channel)?
+  let maxFrameSize: Int
   private var outbox: [ClusterMessage] = []
   private var finishedResults: [ClusterTaskResult] = []
   private var flushScheduled = false
 
   init(
     machine: ClusterWorkerStateMachine, commands: AsyncStream<WorkerCommand>.Continuation,
-    logger: Logger, loop: any EventLoop
+    logger: Logger, loop: any EventLoop, maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize
   ) {
+    self.maxFrameSize = maxFrameSize
     self.machine = machine
     self.commands = commands
     self.logger = logger
@@ -237,9 +276,24 @@ final class WorkerCore {
       if !sends.isEmpty { outbox.append(.results(sends)) }
     }
     guard !outbox.isEmpty, let channel else { return }
-    let frame = ClusterWireFormat.encodeFrame(outbox)
+    for frame in Self.frames(outbox, maxFrameSize: maxFrameSize) {
+      channel.write(channel.allocator.buffer(bytes: frame), promise: nil)
+    }
+    channel.flush()
     outbox.removeAll(keepingCapacity: true)
-    channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+  }
+
+  /// `messages` in one frame, or, when that would exceed the scheduler's limit, one frame per
+  /// message (and per result).
+  static func frames(_ messages: [ClusterMessage], maxFrameSize: Int) -> [[UInt8]] {
+    let frame = ClusterWireFormat.encodeFrame(messages)
+    guard frame.count - ClusterWireFormat.prefixSize > maxFrameSize else { return [frame] }
+    return messages.flatMap { message -> [[UInt8]] in
+      if case .results(let results) = message, results.count > 1 {
+        return results.map { ClusterWireFormat.encodeFrame([.results([$0])]) }
+      }
+      return [ClusterWireFormat.encodeFrame([message])]
+    }
   }
 
   private func perform(_ actions: [ClusterWorkerStateMachine.Action]) {

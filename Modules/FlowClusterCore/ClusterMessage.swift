@@ -183,7 +183,7 @@ public enum ClusterMessage: Sendable, Equatable {
 /// Constants of the wire protocol.
 public enum ClusterProtocol {
   /// The version this build speaks; a hello with another version is refused.
-  public static let version: UInt16 = 2
+  public static let version: UInt16 = 3
   /// The default largest frame (16 MiB); a bigger length prefix closes the connection.
   public static let defaultMaxFrameSize = 16 << 20
   /// The magic bytes at the start of a frame body ("SF").

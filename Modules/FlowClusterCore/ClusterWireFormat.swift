@@ -55,6 +55,68 @@ public enum ClusterWireFormat {
   }
 }
 
+extension ClusterWireFormat {
+  /// The largest frame body a peer may send before its handshake: one hello (worker name,
+  /// token, resources and flow names) fits with room to spare.
+  public static let maxHandshakeFrameSize = 64 << 10
+
+  /// Decodes the first frame of a connection, which must hold exactly one hello. The protocol
+  /// version and the token are read and checked first: when either is wrong, nothing else is
+  /// decoded and the hello returned carries only them (the scheduler refuses it).
+  ///
+  /// - Parameters:
+  ///   - body: The frame body (without its prefix), at most ``maxHandshakeFrameSize`` bytes.
+  ///   - token: The token the scheduler expects, or nil to accept any.
+  /// - Returns: The hello, and whether its version and token passed.
+  public static func decodeHandshake(_ body: [UInt8], token: String?) throws(ClusterProtocolError)
+    -> (hello: ClusterHello, accepted: Bool)
+  {
+    guard body.count <= maxHandshakeFrameSize else {
+      throw ClusterProtocolError(
+        .oversizedFrame,
+        "a first frame of \(body.count) bytes exceeds the \(maxHandshakeFrameSize) bytes a "
+          + "hello may take before the handshake")
+    }
+    guard body.count >= 2, body[0] == ClusterProtocol.magic.0, body[1] == ClusterProtocol.magic.1
+    else {
+      throw ClusterProtocolError(
+        .malformedFrame,
+        "the frame does not start with the protocol's magic bytes: the peer is not a swift-flow "
+          + "worker or scheduler")
+    }
+    var reader = WireReader(body)
+    reader.offset = 2
+    let count = try reader.count()
+    guard count == 1, try reader.byte() == 1 else {
+      throw ClusterProtocolError(
+        .outOfOrder, "the first frame must hold exactly one message, a hello")
+    }
+    let (version, given) = try reader.helloCredentials()
+    let rejected = (
+      ClusterHello(protocolVersion: version, workerName: "", capacity: 0, token: given), false
+    )
+    guard version == ClusterProtocol.version else { return rejected }
+    if let token, !sameToken(token, given) { return rejected }
+    let hello = try reader.helloRest(version: version, token: given)
+    guard reader.offset == body.count else {
+      throw ClusterProtocolError(
+        .malformedFrame, "\(body.count - reader.offset) stray bytes after the hello")
+    }
+    return (hello, true)
+  }
+
+  /// Compares two tokens in time that depends only on their lengths.
+  public static func sameToken(_ expected: String, _ given: String) -> Bool {
+    let a = Array(expected.utf8)
+    let b = Array(given.utf8)
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for index in 0..<max(a.count, b.count) {
+      difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+    }
+    return difference == 0
+  }
+}
+
 /// Splits a byte stream into frames, rejecting oversized and malformed ones.
 public struct ClusterFrameDecoder: Sendable {
   /// The largest accepted frame body.
@@ -162,8 +224,11 @@ struct WireWriter {
   mutating func message(_ message: ClusterMessage) {
     switch message {
     case .hello(let hello):
+      // The version and the token come first: the scheduler checks them before it decodes
+      // anything else an unauthenticated peer sent.
       bytes.append(1)
       varint(UInt64(hello.protocolVersion))
+      string(hello.token)
       string(hello.workerName)
       int(hello.capacity)
       varint(UInt64(hello.resources.count))
@@ -171,7 +236,6 @@ struct WireWriter {
         string(key)
         double(hello.resources[key]!)
       }
-      string(hello.token)
       varint(UInt64(hello.flows.count))
       for flow in hello.flows { string(flow) }
     case .welcome(let workerID, let heartbeat):
@@ -353,28 +417,39 @@ struct WireReader {
       ))
   }
 
+  /// The first fields of a hello (after its tag): the protocol version and the token.
+  mutating func helloCredentials() throws(ClusterProtocolError) -> (UInt16, String) {
+    let version = try varint()
+    guard version <= UInt64(UInt16.max) else { throw malformed("a protocol version overflows") }
+    return (UInt16(version), try string())
+  }
+
+  /// The rest of a hello, after ``helloCredentials()``.
+  mutating func helloRest(version: UInt16, token: String) throws(ClusterProtocolError)
+    -> ClusterHello
+  {
+    let name = try string()
+    let capacity = try int()
+    let resourceCount = try count()
+    var resources: [String: Double] = [:]
+    for _ in 0..<resourceCount {
+      let key = try string()
+      resources[key] = try double()
+    }
+    let flowCount = try count()
+    var flows: [String] = []
+    for _ in 0..<flowCount { flows.append(try string()) }
+    return ClusterHello(
+      protocolVersion: version, workerName: name, capacity: capacity, resources: resources,
+      token: token, flows: flows)
+  }
+
   mutating func message() throws(ClusterProtocolError) -> ClusterMessage {
     let tag = try byte()
     switch tag {
     case 1:
-      let version = try varint()
-      guard version <= UInt64(UInt16.max) else { throw malformed("a protocol version overflows") }
-      let name = try string()
-      let capacity = try int()
-      let resourceCount = try count()
-      var resources: [String: Double] = [:]
-      for _ in 0..<resourceCount {
-        let key = try string()
-        resources[key] = try double()
-      }
-      let token = try string()
-      let flowCount = try count()
-      var flows: [String] = []
-      for _ in 0..<flowCount { flows.append(try string()) }
-      return .hello(
-        ClusterHello(
-          protocolVersion: UInt16(version), workerName: name, capacity: capacity,
-          resources: resources, token: token, flows: flows))
+      let (version, token) = try helloCredentials()
+      return .hello(try helloRest(version: version, token: token))
     case 2:
       return .welcome(workerID: try varint(), heartbeatMilliseconds: try int())
     case 3:

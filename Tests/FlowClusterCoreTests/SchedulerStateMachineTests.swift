@@ -369,3 +369,62 @@ let c3 = ConnectionID(3)
       })
   }
 }
+
+@Suite struct NoWorkerTimeoutTests {
+  static func noWorkerTimers(_ actions: [Scheduler.Action]) -> [(Scheduler.Timer, Duration)] {
+    actions.compactMap { action in
+      guard case .startTimer(let timer, let after) = action, case .noWorkers = timer else {
+        return nil
+      }
+      return (timer, after)
+    }
+  }
+
+  @Test func attemptsFailWhenNoWorkerIsConnectedForTheTimeout() throws {
+    var machine = Scheduler(configuration: .init(heartbeatTTL: .seconds(2)))
+    #expect(machine.configuration.noWorkerTimeout == .seconds(6))  // three TTLs
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1), submission(2)]))
+    let lost = machine.handle(.connectionClosed(c1))
+    let timers = Self.noWorkerTimers(lost)
+    try #require(timers.count == 1)
+    #expect(timers[0].1 == .seconds(6))
+    let fired = machine.handle(.timerFired(timers[0].0))
+    let results = finished(fired)
+    #expect(results.map(\.taskID).sorted() == [1, 2])
+    for result in results {
+      guard case .failure(let code, let message) = result.outcome else {
+        Issue.record("not a failure")
+        continue
+      }
+      #expect(code == Scheduler.FailureCode.noWorkers)
+      #expect(message.contains("no worker was connected for 6.0 seconds"), "\(message)")
+    }
+    #expect(machine.queuedCount == 0 && machine.runningCount == 0)
+  }
+
+  @Test func aWorkerThatJoinsInTimeCancelsTheDeadline() throws {
+    var machine = Scheduler(configuration: .init(noWorkerTimeout: .seconds(1)))
+    let submitted = machine.handle(.submit([submission(1)]))
+    let timers = Self.noWorkerTimers(submitted)
+    try #require(timers.count == 1)
+    let joined = machine.join(2)
+    #expect(assigned(joined, to: c2) == [1])
+    #expect(finished(machine.handle(.timerFired(timers[0].0))).isEmpty)
+    #expect(machine.runningCount == 1)
+  }
+
+  @Test func noDeadlineWhenDisabledOrIdle() {
+    var machine = Scheduler(configuration: .init())
+    machine.join(1)
+    #expect(Self.noWorkerTimers(machine.handle(.connectionClosed(c1))).isEmpty)  // nothing to run
+    var never = Scheduler(configuration: .init())
+    never = Scheduler(
+      configuration: {
+        var configuration = Scheduler.Configuration()
+        configuration.noWorkerTimeout = nil
+        return configuration
+      }())
+    #expect(Self.noWorkerTimers(never.handle(.submit([submission(1)]))).isEmpty)
+  }
+}
