@@ -263,7 +263,8 @@ final class SchedulerCore {
       switch action {
       case .admit:
         admitted = true
-      case .refuse(_, let peer, let reason):
+      case .refuse(_, let peer, let reason, let log):
+        guard log else { continue }
         logger.warning(
           "cluster connection refused before reading it: \(reason)",
           metadata: ["cluster.connection": "\(id)", "cluster.peer": "\(peer)"])

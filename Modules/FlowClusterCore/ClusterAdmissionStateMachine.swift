@@ -40,8 +40,10 @@ public struct ClusterAdmissionStateMachine: Sendable {
   public enum Action: Sendable, Equatable {
     /// Read the connection (its handshake may begin).
     case admit(ConnectionID)
-    /// Close the connection without reading it; log `reason` with the peer's address.
-    case refuse(ConnectionID, peer: String, reason: String)
+    /// Close the connection without reading it; log `reason` with the peer's address when
+    /// `log` is true (a throttled peer's refusals are logged at its 1st, 2nd, 4th, 8th…, so
+    /// that a flood of connections cannot flood the log).
+    case refuse(ConnectionID, peer: String, reason: String, log: Bool)
     /// Fire ``Event/failureExpired(peer:)`` after `after`.
     case forgetFailure(peer: String, after: Duration)
   }
@@ -50,6 +52,8 @@ public struct ClusterAdmissionStateMachine: Sendable {
   public let configuration: Configuration
   private var pending: [ConnectionID: String] = [:]
   private var failures: [String: Int] = [:]
+  /// Connections refused unread per throttled peer, while it stays throttled.
+  private var throttled: [String: Int] = [:]
 
   /// Creates a machine with no connections.
   public init(configuration: Configuration = Configuration()) {
@@ -68,13 +72,16 @@ public struct ClusterAdmissionStateMachine: Sendable {
     case .opened(let id, let peer):
       let failed = failures[peer] ?? 0
       if failed >= configuration.maxFailedHandshakesPerPeer {
+        let refused = throttled[peer, default: 0] + 1
+        throttled[peer] = refused
         return [
           .refuse(
             id, peer: peer,
             reason:
               "\(failed) failed handshakes from \(peer) within \(configuration.failureWindow); "
-              + "its connections are refused until they age out (check that worker's --token "
-              + "and version)")
+              + "its connections are refused until they age out (\(refused) refused so far; "
+              + "check that worker's --token and version)",
+            log: refused & (refused - 1) == 0)
         ]
       }
       if pending.count >= configuration.maxPendingHandshakes {
@@ -83,7 +90,8 @@ public struct ClusterAdmissionStateMachine: Sendable {
             id, peer: peer,
             reason:
               "\(pending.count) connections are already in their handshake (the limit); "
-              + "retry shortly")
+              + "retry shortly",
+            log: true)
         ]
       }
       pending[id] = peer
@@ -98,6 +106,7 @@ public struct ClusterAdmissionStateMachine: Sendable {
     case .failureExpired(let peer):
       guard let count = failures[peer] else { return [] }
       failures[peer] = count > 1 ? count - 1 : nil
+      if (failures[peer] ?? 0) < configuration.maxFailedHandshakesPerPeer { throttled[peer] = nil }
       return []
     }
   }

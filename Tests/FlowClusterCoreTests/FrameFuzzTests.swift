@@ -207,7 +207,7 @@ struct SplitMix64: RandomNumberGenerator {
         ])
     }
     guard
-      case .refuse(_, let peer, let reason) = machine.handle(
+      case .refuse(_, let peer, let reason, let log) = machine.handle(
         .opened(ConnectionID(4), peer: "10.0.0.9")
       ).first
     else {
@@ -216,10 +216,23 @@ struct SplitMix64: RandomNumberGenerator {
     }
     #expect(peer == "10.0.0.9")
     #expect(reason.contains("3 failed handshakes from 10.0.0.9"))
+    #expect(log)
+    // Further refusals are logged at the 2nd, 4th, 8th…: a flood does not flood the log.
+    let logged = (5...20).map { id -> Bool in
+      guard
+        case .refuse(_, _, _, let log) = machine.handle(
+          .opened(ConnectionID(UInt64(id)), peer: "10.0.0.9")
+        ).first
+      else { return false }
+      return log
+    }
+    #expect(logged.count { $0 } == 4)  // the 2nd, 4th, 8th and 16th
     // Another address is not affected; an expired failure lets the peer in again.
-    #expect(machine.handle(.opened(ConnectionID(5), peer: "10.0.0.8")) == [.admit(ConnectionID(5))])
+    #expect(
+      machine.handle(.opened(ConnectionID(50), peer: "10.0.0.8")) == [.admit(ConnectionID(50))])
     _ = machine.handle(.failureExpired(peer: "10.0.0.9"))
-    #expect(machine.handle(.opened(ConnectionID(6), peer: "10.0.0.9")) == [.admit(ConnectionID(6))])
+    #expect(
+      machine.handle(.opened(ConnectionID(60), peer: "10.0.0.9")) == [.admit(ConnectionID(60))])
   }
 
   @Test func pendingHandshakesAreBoundedAndAuthenticatedOnesDoNotCount() {
