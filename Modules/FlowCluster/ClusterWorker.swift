@@ -32,7 +32,9 @@ public enum ClusterWorker {
   ///   - drainTimeout: How long a drain waits before handing attempts back.
   ///   - handleSignals: Drain on SIGTERM and SIGINT.
   ///   - maxFrameSize: The largest frame the scheduler accepts: a task output that would not
-  ///     fit in one is reported as the task's failure instead.
+  ///     fit in one goes in parts.
+  ///   - maxOutputSize: The largest task output sent; a bigger one fails its task with a
+  ///     message naming the sizes (and the worker stays connected).
   ///   - ownsProcess: The worker is the process (the `worker` command): when its connection
   ///     closes under it (the scheduler died, or dropped it while it was paused), it restarts
   ///     itself at once, abandoning running bodies, to rejoin, or to stop when the scheduler is
@@ -44,7 +46,8 @@ public enum ClusterWorker {
     connect: ClusterAddress, token: String? = nil, threads: Int = 1,
     resources: [String: Double] = [:], flows: [Flow], name: String? = nil, tls: ClusterTLS? = nil,
     drainTimeout: Duration = .seconds(30), handleSignals: Bool = true,
-    maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize, ownsProcess: Bool = false,
+    maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
+    maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize, ownsProcess: Bool = false,
     environment: RunEnvironment = .system,
     logger: Logger = Logger(label: "swift-flow.worker", factory: { _ in SwiftLogNoOpLogHandler() })
   ) async throws -> ClusterWorkerStateMachine.Exit {
@@ -134,7 +137,7 @@ public enum ClusterWorker {
           let result = Self.fitting(
             await registry.execute(
               assignment, worker: workerName, environment: environment, run: run,
-              parameters: values), assignment, maxFrameSize: maxFrameSize)
+              parameters: values), assignment, maxOutputSize: maxOutputSize)
           loop.execute { core.value.finished(result) }
           continuation.yield(.done)
         }
@@ -175,21 +178,21 @@ public enum ClusterWorker {
 
   /// The result, or a failure naming the sizes when its output would not fit in a frame.
   static func fitting(
-    _ result: ClusterTaskResult, _ assignment: ClusterAssignment, maxFrameSize: Int
+    _ result: ClusterTaskResult, _ assignment: ClusterAssignment, maxOutputSize: Int
   )
     -> ClusterTaskResult
   {
-    // Room for the result's logs and the frame's own bytes.
-    let limit = max(0, maxFrameSize - (64 << 10))
-    guard case .success(let payload) = result.outcome, payload.count > limit else { return result }
+    guard case .success(let payload) = result.outcome, payload.count > maxOutputSize else {
+      return result
+    }
     var failed = result
     failed.outcome = .failure(
-      code: "outputTooLarge",
+      code: ClusterSchedulerStateMachine.FailureCode.outputTooLarge,
       message:
-        "the output of task '\(assignment.task)' is \(payload.count) bytes, over the \(limit) "
-        + "bytes a result may take in one cluster frame (limit \(maxFrameSize)); persist it in a "
-        + "result store and return its location, or raise `maxFrameSize` on the scheduler and "
-        + "the workers")
+        "the output of task '\(assignment.task)' is \(payload.count) bytes, over the "
+        + "\(maxOutputSize) bytes a task output may take on a cluster (`maxOutputSize`); persist "
+        + "it in a result store and return its location, or raise `maxOutputSize` on the "
+        + "scheduler and the workers")
     return failed
   }
 
@@ -284,15 +287,32 @@ final class WorkerCore {
   }
 
   /// `messages` in one frame, or, when that would exceed the scheduler's limit, one frame per
-  /// message (and per result).
+  /// message and per result; an output bigger than half a frame goes ahead of its result in
+  /// ``ClusterMessage/outputPart(_:_:)`` frames.
   static func frames(_ messages: [ClusterMessage], maxFrameSize: Int) -> [[UInt8]] {
     let frame = ClusterWireFormat.encodeFrame(messages)
     guard frame.count - ClusterWireFormat.prefixSize > maxFrameSize else { return [frame] }
+    let partSize = max(1, maxFrameSize / 2)
     return messages.flatMap { message -> [[UInt8]] in
-      if case .results(let results) = message, results.count > 1 {
-        return results.map { ClusterWireFormat.encodeFrame([.results([$0])]) }
+      guard case .results(let results) = message else {
+        return [ClusterWireFormat.encodeFrame([message])]
       }
-      return [ClusterWireFormat.encodeFrame([message])]
+      return results.flatMap { result -> [[UInt8]] in
+        guard case .success(let payload) = result.outcome, payload.count > partSize else {
+          return [ClusterWireFormat.encodeFrame([.results([result])])]
+        }
+        var frames: [[UInt8]] = []
+        var start = 0
+        while payload.count - start > partSize {
+          let part = Array(payload[start..<(start + partSize)])
+          frames.append(ClusterWireFormat.encodeFrame([.outputPart(result.taskID, part)]))
+          start += partSize
+        }
+        var last = result
+        last.outcome = .success(Array(payload[start...]))
+        frames.append(ClusterWireFormat.encodeFrame([.results([last])]))
+        return frames
+      }
     }
   }
 

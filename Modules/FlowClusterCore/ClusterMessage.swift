@@ -166,6 +166,9 @@ public enum ClusterMessage: Sendable, Equatable {
   case assign([ClusterAssignment])
   /// Worker → scheduler: these attempts ended.
   case results([ClusterTaskResult])
+  /// Worker → scheduler: a leading part of an attempt's successful output, too big for one
+  /// frame; the parts, in order, then the payload of its result make the whole output.
+  case outputPart(ClusterTaskID, [UInt8])
   /// Both ways: I am alive; `running` is the sender's count of running attempts.
   case heartbeat(running: Int)
   /// Scheduler → worker: stop these attempts (a timeout or a cancelled run); no result follows.
@@ -186,6 +189,8 @@ public enum ClusterProtocol {
   public static let version: UInt16 = 3
   /// The default largest frame (16 MiB); a bigger length prefix closes the connection.
   public static let defaultMaxFrameSize = 16 << 20
+  /// The default largest task output (256 MiB), sent in parts when it exceeds a frame.
+  public static let defaultMaxOutputSize = 256 << 20
   /// The magic bytes at the start of a frame body ("SF").
   static let magic: (UInt8, UInt8) = (0x53, 0x46)
 }

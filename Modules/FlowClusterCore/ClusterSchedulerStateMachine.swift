@@ -72,13 +72,16 @@ public struct ClusterSchedulerStateMachine: Sendable {
     /// With attempts to run and no worker connected this long, they fail with a message that
     /// says so (nil: wait for a worker forever). Defaults to three heartbeat TTLs.
     public var noWorkerTimeout: Duration?
+    /// The largest task output accepted from a worker (sent in parts when it exceeds a
+    /// frame); a bigger one fails its task with a message that says so.
+    public var maxOutputSize: Int
 
     /// Creates a configuration.
     public init(
       token: String? = nil, heartbeatInterval: Duration = .milliseconds(500),
       heartbeatTTL: Duration = .seconds(5), handshakeTimeout: Duration = .seconds(10),
       allowedFailures: Int = 3, maxBatch: Int = 512, prefetchPerThread: Int = 0,
-      noWorkerTimeout: Duration? = nil
+      noWorkerTimeout: Duration? = nil, maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize
     ) {
       self.token = token
       self.heartbeatInterval = heartbeatInterval
@@ -88,6 +91,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       self.maxBatch = maxBatch
       self.prefetchPerThread = max(0, prefetchPerThread)
       self.noWorkerTimeout = noWorkerTimeout ?? heartbeatTTL * 3
+      self.maxOutputSize = maxOutputSize
     }
   }
 
@@ -152,6 +156,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
     public static let shutdown = "shutdown"
     /// No worker was connected for ``Configuration/noWorkerTimeout``.
     public static let noWorkers = "noWorkers"
+    /// The output exceeded ``Configuration/maxOutputSize``.
+    public static let outputTooLarge = "outputTooLarge"
   }
 
   private enum Phase: Sendable { case handshaking, active, draining, leaving }
@@ -210,6 +216,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
   /// The current no-worker deadline's generation, and whether one is pending.
   private var noWorkerGeneration: UInt64 = 0
   private var noWorkerArmed = false
+  /// The leading parts of big outputs, by attempt, while they arrive.
+  private var outputParts: [ClusterTaskID: [UInt8]] = [:]
 
   /// Creates a scheduler with no workers and no work.
   public init(configuration: Configuration = Configuration()) {
@@ -367,6 +375,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
             worker: ""))
       }
       jobs.removeAll()
+      outputParts.removeAll()
       queue = Heap()
     }
     return actions
@@ -404,8 +413,35 @@ public struct ClusterSchedulerStateMachine: Sendable {
       return handshake(id, hello, &actions)
     }
     switch message {
+    case .outputPart(let taskID, let part):
+      // Parts of an attempt that no longer runs there (failed, cancelled) are dropped.
+      guard let job = jobs[taskID], job.worker == id else { break }
+      let size = (outputParts[taskID]?.count ?? 0) + part.count
+      guard size <= configuration.maxOutputSize else {
+        outputParts[taskID] = nil
+        jobs[taskID] = nil
+        release(taskID, job, from: id)
+        actions.append(.send(id, [.cancel([taskID])]))
+        let message =
+          "the output of task '\(job.submission.assignment.task)' exceeds the "
+          + "\(configuration.maxOutputSize) bytes the scheduler accepts (`maxOutputSize`); "
+          + "persist it in a result store and return its location, or raise the limit"
+        actions.append(
+          .taskFinished(
+            ClusterTaskResult(
+              taskID: taskID,
+              outcome: .failure(code: FailureCode.outputTooLarge, message: message)),
+            worker: peers[id]!.name))
+        break
+      }
+      outputParts[taskID, default: []].append(contentsOf: part)
     case .results(let results):
-      for result in results {
+      for var result in results {
+        if let parts = outputParts.removeValue(forKey: result.taskID),
+          case .success(let last) = result.outcome
+        {
+          result.outcome = .success(parts + last)
+        }
         guard let job = jobs[result.taskID], job.worker == id else {
           actions.append(
             .notice(
@@ -493,6 +529,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     guard let peer = peers.removeValue(forKey: id) else { return }
     guard peer.phase != .handshaking else { return }
     for taskID in peer.running.sorted() {
+      outputParts[taskID] = nil
       guard var job = jobs[taskID] else { continue }
       job.worker = nil
       job.crashedOn.append(peer.name)
@@ -526,6 +563,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
   private mutating func leave(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
     guard let peer = peers.removeValue(forKey: id) else { return }
     for taskID in peer.running.sorted() where jobs[taskID] != nil {
+      outputParts[taskID] = nil
       jobs[taskID]!.worker = nil
       requeue(taskID)
     }
@@ -540,6 +578,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
   }
 
   private mutating func release(_ taskID: ClusterTaskID, _ job: Job, from id: ConnectionID) {
+    outputParts[taskID] = nil
     guard peers[id] != nil else { return }
     peers[id]!.running.remove(taskID)
     for (name, amount) in job.submission.resources {
@@ -633,6 +672,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     case .handBack: "handBack"
     case .goodbye: "goodbye"
     case .runContext: "runContext"
+    case .outputPart: "outputPart"
     }
   }
 }

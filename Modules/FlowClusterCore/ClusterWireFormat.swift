@@ -284,6 +284,10 @@ struct WireWriter {
     case .heartbeat(let running):
       bytes.append(6)
       int(running)
+    case .outputPart(let id, let part):
+      bytes.append(13)
+      varint(id)
+      blob(part)
     case .cancel(let ids):
       bytes.append(7)
       varint(UInt64(ids.count))
@@ -517,6 +521,8 @@ struct WireReader {
       return .runContext(
         ClusterRunContext(
           run: run, flowRunID: flowRunID, scheduledStartTime: time, parameters: try strings()))
+    case 13:
+      return .outputPart(try varint(), try blob())
     default:
       offset -= 1
       throw malformed("unknown message type \(tag)")

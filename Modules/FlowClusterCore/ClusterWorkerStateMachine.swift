@@ -291,7 +291,7 @@ public struct ClusterWorkerStateMachine: Sendable {
       phase = .closed
       actions.append(.close(reason: "the scheduler said goodbye: \(reason)"))
       actions.append(.exit(Exit(reason: "the scheduler said goodbye: \(reason)", failed: false)))
-    case .hello, .welcome, .refused, .results, .draining, .handBack:
+    case .hello, .welcome, .refused, .results, .outputPart, .draining, .handBack:
       let error = ClusterProtocolError(
         .outOfOrder,
         "the scheduler sent \(ClusterSchedulerStateMachine.name(of: message)), which it never "

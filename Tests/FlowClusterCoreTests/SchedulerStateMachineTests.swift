@@ -428,3 +428,44 @@ let c3 = ConnectionID(3)
     #expect(Self.noWorkerTimers(never.handle(.submit([submission(1)]))).isEmpty)
   }
 }
+
+@Suite struct OutputPartTests {
+  @Test func partsAheadOfAResultMakeItsOutput() {
+    var machine = Scheduler(configuration: .init())
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1)]))
+    _ = machine.handle(.messagesReceived(c1, [.outputPart(1, [1, 2]), .outputPart(1, [3])]))
+    let done = machine.handle(
+      .messagesReceived(c1, [.results([ClusterTaskResult(taskID: 1, outcome: .success([4]))])]))
+    #expect(finished(done).first?.outcome == .success([1, 2, 3, 4]))
+  }
+
+  @Test func partsBeyondTheLimitFailTheTaskAndCancelIt() {
+    var machine = Scheduler(configuration: .init(maxOutputSize: 4))
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1)]))
+    _ = machine.handle(.messagesReceived(c1, [.outputPart(1, [1, 2, 3])]))
+    let over = machine.handle(.messagesReceived(c1, [.outputPart(1, [4, 5])]))
+    guard case .failure(let code, let message)? = finished(over).first?.outcome else {
+      Issue.record("no failure: \(over)")
+      return
+    }
+    #expect(code == Scheduler.FailureCode.outputTooLarge)
+    #expect(message.contains("exceeds the 4 bytes the scheduler accepts"))
+    #expect(over.contains(.send(c1, [.cancel([1])])))
+    #expect(machine.workers.count == 1 && machine.runningCount == 0)
+    // What still arrives for it is dropped.
+    #expect(finished(machine.handle(.messagesReceived(c1, [.outputPart(1, [6])]))).isEmpty)
+  }
+
+  @Test func aLostWorkersPartsAreDropped() {
+    var machine = Scheduler(configuration: .init())
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1)]))
+    _ = machine.handle(.messagesReceived(c1, [.outputPart(1, [9, 9])]))
+    _ = machine.handle(.connectionClosed(c1))
+    machine.join(2)
+    let done = machine.succeed(1, on: 2)
+    #expect(finished(done).first?.outcome == .success([]))
+  }
+}

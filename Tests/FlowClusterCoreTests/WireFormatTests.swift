@@ -36,7 +36,7 @@ import Testing
         ]),
     ]),
     .heartbeat(running: 3), .cancel([1, 2]), .drain, .draining, .handBack([5]),
-    .goodbye(reason: "bye"), .heartbeat(running: -1),
+    .goodbye(reason: "bye"), .heartbeat(running: -1), .outputPart(11, [1, 2, 3]),
   ]
 
   @Test func everyMessageRoundTrips() throws {
