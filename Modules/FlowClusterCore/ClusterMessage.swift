@@ -142,12 +142,19 @@ public struct ClusterTaskResult: Sendable, Equatable {
   public var outcome: ClusterTaskOutcome
   /// What the body logged, in order.
   public var logs: [ClusterLogRecord]
+  /// For a body's error: its type's name, and its JSON when the type is registered
+  /// (``ClusterErrorTypes``), so that the scheduler can rethrow it as its own type.
+  public var error: ClusterErrorInfo?
 
   /// Creates a result.
-  public init(taskID: ClusterTaskID, outcome: ClusterTaskOutcome, logs: [ClusterLogRecord] = []) {
+  public init(
+    taskID: ClusterTaskID, outcome: ClusterTaskOutcome, logs: [ClusterLogRecord] = [],
+    error: ClusterErrorInfo? = nil
+  ) {
     self.taskID = taskID
     self.outcome = outcome
     self.logs = logs
+    self.error = error
   }
 }
 

@@ -269,9 +269,13 @@ struct WireWriter {
           bytes.append(0)
           blob(payload)
         case .failure(let code, let message):
-          bytes.append(1)
+          bytes.append(result.error == nil ? 1 : 2)
           string(code)
           string(message)
+          if let error = result.error {
+            string(error.typeName)
+            blob(error.payload ?? [])
+          }
         }
         varint(UInt64(result.logs.count))
         for log in result.logs {
@@ -487,9 +491,15 @@ struct WireReader {
       for _ in 0..<count {
         let id = try varint()
         let outcome: ClusterTaskOutcome
+        var error: ClusterErrorInfo?
         switch try byte() {
         case 0: outcome = .success(try blob())
         case 1: outcome = .failure(code: try string(), message: try string())
+        case 2:
+          outcome = .failure(code: try string(), message: try string())
+          let typeName = try string()
+          let payload = try blob()
+          error = ClusterErrorInfo(typeName: typeName, payload: payload.isEmpty ? nil : payload)
         case let other: throw malformed("unknown outcome \(other)")
         }
         let logCount = try self.count()
@@ -500,7 +510,7 @@ struct WireReader {
               time: try double(), level: try string(), message: try string(),
               metadata: try strings()))
         }
-        results.append(ClusterTaskResult(taskID: id, outcome: outcome, logs: logs))
+        results.append(ClusterTaskResult(taskID: id, outcome: outcome, logs: logs, error: error))
       }
       return .results(results)
     case 6: return .heartbeat(running: try int())
