@@ -366,7 +366,9 @@ final class WorkerConnectionHandler: ChannelInboundHandler {
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    core.value.handle(.messagesReceived(unwrapInboundIn(data)))
+    let messages = unwrapInboundIn(data)
+    if case .welcome = messages.first { SystemProcessInfo.joined() }
+    core.value.handle(.messagesReceived(messages))
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {

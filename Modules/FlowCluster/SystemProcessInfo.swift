@@ -42,6 +42,11 @@ extension SystemProcessInfo {
   /// The most times a worker restarts itself in a row to rejoin.
   static let maxRejoins = 20
 
+  /// A welcome ends the row of restarts.
+  static func joined() {
+    if ProcessInfo.processInfo.environment[rejoinVariable] != nil { unsetenv(rejoinVariable) }
+  }
+
   /// Replaces this process with a fresh run of the same command line (same arguments, same
   /// standard input), abandoning running task bodies; returns only when that is not possible
   /// (the restart budget is spent, or `execv` failed).
@@ -49,6 +54,9 @@ extension SystemProcessInfo {
     let count = Int(ProcessInfo.processInfo.environment[rejoinVariable] ?? "") ?? 0
     guard count < maxRejoins, let path = executablePath else { return }
     setenv(rejoinVariable, "\(count + 1)", 1)
+    // The first restart is immediate; a scheduler that keeps closing the connection (a
+    // throttled address) sees the restarts slow down, then stop.
+    if count > 0 { usleep(UInt32(min(count, 10)) * 200_000) }
     let arguments = [path] + CommandLine.arguments.dropFirst()
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
     argv.append(nil)
