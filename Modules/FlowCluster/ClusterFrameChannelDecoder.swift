@@ -13,6 +13,8 @@ struct ClusterFrameChannelDecoder: ByteToMessageDecoder {
   let maxFrameSize: Int
   /// Before the handshake: the token the scheduler expects (nil: any).
   private let handshakeToken: String?
+  /// True on the scheduler's side.
+  private let checksHandshake: Bool
   private var phase: Phase
 
   private enum Phase { case handshake, authenticated, refused }
@@ -21,6 +23,7 @@ struct ClusterFrameChannelDecoder: ByteToMessageDecoder {
   init(maxFrameSize: Int) {
     self.maxFrameSize = maxFrameSize
     self.handshakeToken = nil
+    self.checksHandshake = false
     self.phase = .authenticated
   }
 
@@ -28,6 +31,7 @@ struct ClusterFrameChannelDecoder: ByteToMessageDecoder {
   init(maxFrameSize: Int, handshakeToken: String?) {
     self.maxFrameSize = maxFrameSize
     self.handshakeToken = handshakeToken
+    self.checksHandshake = true
     self.phase = .handshake
   }
 
@@ -77,7 +81,11 @@ struct ClusterFrameChannelDecoder: ByteToMessageDecoder {
       context.fireChannelRead(wrapInboundOut([.hello(hello)]))
       return accepted ? .continue : .needMoreData
     }
-    let messages = try ClusterWireFormat.decodeBody(body)
+    // On the scheduler's side (which began with a handshake), a worker's frames hold a handful
+    // of messages.
+    let messages = try ClusterWireFormat.decodeBody(
+      body,
+      maxMessages: checksHandshake ? ClusterWireFormat.maxMessagesFromWorker : .max)
     context.fireChannelRead(wrapInboundOut(messages))
     return .continue
   }

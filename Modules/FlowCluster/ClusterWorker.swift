@@ -290,6 +290,13 @@ final class WorkerCore {
   /// message and per result; an output bigger than half a frame goes ahead of its result in
   /// ``ClusterMessage/outputPart(_:_:)`` frames.
   static func frames(_ messages: [ClusterMessage], maxFrameSize: Int) -> [[UInt8]] {
+    let most = ClusterWireFormat.maxMessagesFromWorker
+    if messages.count > most {
+      return stride(from: 0, to: messages.count, by: most).flatMap { start in
+        frames(
+          Array(messages[start..<min(messages.count, start + most)]), maxFrameSize: maxFrameSize)
+      }
+    }
     let frame = ClusterWireFormat.encodeFrame(messages)
     guard frame.count - ClusterWireFormat.prefixSize > maxFrameSize else { return [frame] }
     let partSize = max(1, maxFrameSize / 2)

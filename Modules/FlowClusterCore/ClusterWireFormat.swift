@@ -29,8 +29,16 @@ public enum ClusterWireFormat {
     return length
   }
 
-  /// Decodes a frame body (without its prefix) into its messages.
-  public static func decodeBody(_ body: [UInt8]) throws(ClusterProtocolError) -> [ClusterMessage] {
+  /// The most messages the scheduler accepts in one frame from a worker (which sends a
+  /// handful: its results travel in one message): a frame of millions of tiny messages would
+  /// otherwise cost far more memory than its bytes.
+  public static let maxMessagesFromWorker = 4096
+
+  /// Decodes a frame body (without its prefix) into its messages; more than `maxMessages`
+  /// messages is a malformed frame.
+  public static func decodeBody(_ body: [UInt8], maxMessages: Int = .max)
+    throws(ClusterProtocolError) -> [ClusterMessage]
+  {
     var reader = WireReader(body)
     guard body.count >= 2, body[0] == ClusterProtocol.magic.0, body[1] == ClusterProtocol.magic.1
     else {
@@ -41,8 +49,11 @@ public enum ClusterWireFormat {
     }
     reader.offset = 2
     let count = try reader.count()
-    guard count >= 1 else {
-      throw ClusterProtocolError(.malformedFrame, "a frame claims \(count) messages")
+    guard count >= 1, count <= maxMessages else {
+      throw ClusterProtocolError(
+        .malformedFrame,
+        "a frame claims \(count) messages"
+          + (count > maxMessages ? ", more than the \(maxMessages) allowed" : ""))
     }
     var messages: [ClusterMessage] = []
     messages.reserveCapacity(count)

@@ -249,3 +249,27 @@ struct SplitMix64: RandomNumberGenerator {
     #expect(machine.handle(.opened(ConnectionID(4), peer: "b")) == [.admit(ConnectionID(4))])
   }
 }
+
+@Suite struct MessageCountTests {
+  @Test func aFrameOfMillionsOfTinyMessagesIsRefusedBeforeDecodingThem() {
+    let count = 1 << 20
+    var body: [UInt8] = [0x53, 0x46]
+    var value = UInt64(count)
+    while value >= 0x80 {
+      body.append(UInt8(truncatingIfNeeded: value) | 0x80)
+      value >>= 7
+    }
+    body.append(UInt8(value))
+    body += [UInt8](repeating: 8, count: count)  // `drain`, one byte each
+    do {
+      _ = try ClusterWireFormat.decodeBody(
+        body, maxMessages: ClusterWireFormat.maxMessagesFromWorker)
+      Issue.record("accepted \(count) messages")
+    } catch {
+      #expect(error.code == .malformedFrame)
+      #expect(error.message.contains("more than the 4096 allowed"))
+    }
+    // Without the cap (a worker reading its scheduler), the same frame decodes.
+    #expect((try? ClusterWireFormat.decodeBody(body))?.count == count)
+  }
+}
