@@ -211,7 +211,11 @@ let package = Package(
       ]),
     .testTarget(
       name: "TicketModelTests",
-      dependencies: ["TicketModel", "FlowCore", "FlowExecutors", "FlowTesting"],
+      dependencies: [
+        "TicketModel", "FlowCore", "FlowExecutors", "FlowTesting",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
     .testTarget(
       name: "FlowOrchestrationTests",

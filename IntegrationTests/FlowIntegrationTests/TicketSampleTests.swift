@@ -77,6 +77,13 @@ extension SampleSuites {
         bad.stderr.contains(
           "parameter 'batch-size' expects a value of type BatchSize, and 'abc' is not one"))
       #expect(bad.stdout.isEmpty)
+      // Issue 14: Int.max rows crashed the sample; now a usage error naming the limit.
+      let huge = try await sample.run(["--param", "batch-size=9223372036854775807"])
+      #expect(huge.status == 64)
+      #expect(huge.stderr.contains("a batch size must be 1-10000000 rows"), "\(huge.stderr)")
+      let overflow = try await sample.run(["--workers", "9223372036854775807", "--threads", "2"])
+      #expect(overflow.status == 64)
+      #expect(overflow.stderr.contains("--workers must be 1-256"), "\(overflow.stderr)")
       let missing = try await sample.run([
         "--param", "data-url=/nonexistent/incidents.zip", "--log-level", "critical",
       ])

@@ -88,8 +88,12 @@ struct WorkerCommand: AsyncParsableCommand {
   func validate() throws {
     _ = try address()
     if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    if drainTimeout < 0 {
-      throw ValidationError("--drain-timeout must be 0 or more seconds, got \(drainTimeout)")
+    if threads > RunOptions.maxThreads {
+      throw ValidationError("--threads must be 1-\(RunOptions.maxThreads), got \(threads)")
+    }
+    if !(0...86_400).contains(drainTimeout) {
+      throw ValidationError(
+        "--drain-timeout must be 0-86400 seconds (one day), got \(drainTimeout)")
     }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError(
@@ -98,6 +102,9 @@ struct WorkerCommand: AsyncParsableCommand {
           + ", got '\(logLevel)'")
     }
     _ = try offeredResources()
+    if resultsDirectory?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+      throw ValidationError("--results-dir is empty; give a directory, or leave the option out")
+    }
   }
 
   func run() async throws {
@@ -116,7 +123,7 @@ struct WorkerCommand: AsyncParsableCommand {
         resources: try offeredResources(), flows: flows, name: name,
         tls: tlsTrustRoots.map { ClusterTLS(trustRootsPath: $0, verifyHostname: false) },
         drainTimeout: .seconds(drainTimeout), handleSignals: invocation.handlingSignals,
-        logger: logger)
+        ownsProcess: invocation.handlingSignals, logger: logger)
     } catch {
       invocation.output.write("\(commandLine.name) worker: \(error)\n", .standardError)
       throw ExitCode.failure

@@ -53,8 +53,10 @@ struct ScheduleCommand: AsyncParsableCommand {
     let parameters = try options.parameterValues(for: flow)
     let logger = try options.logger(label: flow.name)
     output.write("Scheduling flow '\(flow.name)': \(schedule)\n", .standardError)
-    // Ctrl-C or SIGTERM: the running run finishes first, then the schedule stops.
-    let signals = invocation.handlingSignals ? SystemSignalStop() : nil
+    // Ctrl-C or SIGTERM: the running run finishes first, then the schedule stops; a second
+    // one quits at once.
+    let signals =
+      invocation.handlingSignals ? SystemSignalStop(onRepeat: SystemSignalStop.forceQuit) : nil
     defer { signals?.cancel() }
     let summary: ScheduleRunnerSummary
     do {

@@ -54,10 +54,33 @@ package enum ParameterInput {
       + parameters.map { "'\($0.name)' (\($0.typeName))" }.joined(separator: ", ")
   }
 
+  /// The largest parameter file read.
+  static let maxFileSize = 16 << 20
+
   private static func read(file: String) throws(ParameterInputError) -> [(
     name: String, text: String, source: String
   )] {
     let data: Data
+    let attributes = try? FileManager.default.attributesOfItem(atPath: file)
+    if let type = attributes?[.type] as? FileAttributeType, type != .typeRegular,
+      type != .typeSymbolicLink
+    {
+      let kind =
+        switch type {
+        case .typeDirectory: "a directory"
+        case .typeCharacterSpecial, .typeBlockSpecial: "a device"
+        case .typeSocket: "a socket"
+        default: "not a regular file (a FIFO?)"
+        }
+      throw ParameterInputError(
+        message: "--param-file: '\(file)' is \(kind); give a regular JSON file")
+    }
+    if let size = attributes?[.size] as? Int, size > maxFileSize {
+      throw ParameterInputError(
+        message:
+          "--param-file: '\(file)' is \(size) bytes, over the \(maxFileSize) bytes a parameter "
+          + "file may have; pass big inputs as a path parameter that a task reads")
+    }
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: file))
     } catch {

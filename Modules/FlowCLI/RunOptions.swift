@@ -91,6 +91,11 @@ struct RunOptions: ParsableArguments {
   @Option(name: .customLong("log-format"), help: "Run logs on standard error as text or json.")
   var logFormat: LogFormat = .text
 
+  /// The most local worker processes (`--workers` without `--listen`) or workers to wait for.
+  static let maxWorkers = 256
+  /// The most task runs at once per worker, and in all for the concurrent executor.
+  static let maxThreads = 4096
+
   mutating func validate() throws {
     if let workers, workers < 1 {
       throw ValidationError("--workers must be at least 1, got \(workers)")
@@ -98,10 +103,30 @@ struct RunOptions: ParsableArguments {
     if let threads, threads < 1 {
       throw ValidationError("--threads must be at least 1, got \(threads)")
     }
+    if let workers, workers > Self.maxWorkers {
+      throw ValidationError(
+        "--workers must be 1-\(Self.maxWorkers), got \(workers); for a bigger cluster run with "
+          + "--listen HOST:PORT and start workers by hand (`worker --connect`), each with its "
+          + "own --threads")
+    }
+    if let threads, threads > Self.maxThreads {
+      throw ValidationError("--threads must be 1-\(Self.maxThreads), got \(threads)")
+    }
+    if executorChoice == .concurrent, (workers ?? 1) * (threads ?? 1) > Self.maxThreads {
+      throw ValidationError(
+        "--workers × --threads is \((workers ?? 1) * (threads ?? 1)) task runs at once; the "
+          + "concurrent executor runs at most \(Self.maxThreads) (use --executor cluster to "
+          + "spread more over processes)")
+    }
     if executor == .sequential, (workers ?? 1) > 1 || (threads ?? 1) > 1 {
       throw ValidationError(
         "--workers and --threads apply to --executor concurrent or cluster; the sequential "
           + "executor runs one task at a time")
+    }
+    if resultsDirectory?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+      throw ValidationError(
+        "--results-dir is empty; give a directory (e.g. --results-dir results), or leave the "
+          + "option out for the executable's default")
     }
     try validateCluster()
     if let logLevel {

@@ -20,8 +20,12 @@ public final class ClusterScheduler: Sendable {
     public var tls: ClusterTLS?
     /// Heartbeats, TTL, allowed failures, batch size.
     public var machine: ClusterSchedulerStateMachine.Configuration
-    /// The largest accepted frame.
+    /// The largest accepted frame (after the handshake; before it, a hello of at most
+    /// ``ClusterWireFormat/maxHandshakeFrameSize``).
     public var maxFrameSize: Int
+    /// How many connections may be in their handshake at once, and how failed handshakes are
+    /// throttled per peer address.
+    public var admission: ClusterAdmissionStateMachine.Configuration
     /// Where connection events, refusals and dropped frames are logged.
     public var logger: Logger
 
@@ -30,6 +34,7 @@ public final class ClusterScheduler: Sendable {
       listen: ClusterAddress, token: String? = nil, tls: ClusterTLS? = nil,
       machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
       maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
+      admission: ClusterAdmissionStateMachine.Configuration = .init(),
       logger: Logger = Logger(
         label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
@@ -38,6 +43,7 @@ public final class ClusterScheduler: Sendable {
       self.tls = tls
       self.machine = machine
       self.maxFrameSize = maxFrameSize
+      self.admission = admission
       self.logger = logger
     }
   }
@@ -82,10 +88,14 @@ public final class ClusterScheduler: Sendable {
     let loop = group.next()
     let machine = options.machine
     let logger = options.logger
+    let admission = options.admission
     let core = try await loop.submit {
-      NIOLoopBound(SchedulerCore(machine: machine, logger: logger, loop: loop), eventLoop: loop)
+      NIOLoopBound(
+        SchedulerCore(machine: machine, admission: admission, logger: logger, loop: loop),
+        eventLoop: loop)
     }.get()
     let maxFrameSize = options.maxFrameSize
+    let token = options.token
     let sslContext = ssl
     do {
       let server = try await ServerBootstrap(group: group)
@@ -99,7 +109,10 @@ public final class ClusterScheduler: Sendable {
                 NIOSSLServerHandler(context: sslContext))
             }
             try channel.pipeline.syncOperations.addHandlers(
-              ByteToMessageHandler(ClusterFrameChannelDecoder(maxFrameSize: maxFrameSize)),
+              ByteToMessageHandler(
+                ClusterFrameChannelDecoder(maxFrameSize: maxFrameSize, handshakeToken: token),
+                maximumBufferSize: ClusterFrameChannelDecoder.bufferLimit(
+                  maxFrameSize: maxFrameSize)),
               SchedulerConnectionHandler(id: id, core: core))
           }
         }
@@ -210,6 +223,9 @@ public final class ClusterScheduler: Sendable {
 /// The scheduler's state, confined to its event loop.
 final class SchedulerCore {
   var machine: ClusterSchedulerStateMachine
+  private var admission: ClusterAdmissionStateMachine
+  /// Each connection's peer address, for the log lines about it.
+  private var peers: [ConnectionID: String] = [:]
   let logger: Logger
   let loop: any EventLoop
   private var lastConnection: UInt64 = 0
@@ -223,8 +239,12 @@ final class SchedulerCore {
   private var flushScheduled = false
   private var waiters: [(count: Int, continuation: CheckedContinuation<Void, any Error>)] = []
 
-  init(machine: ClusterSchedulerStateMachine.Configuration, logger: Logger, loop: any EventLoop) {
+  init(
+    machine: ClusterSchedulerStateMachine.Configuration,
+    admission: ClusterAdmissionStateMachine.Configuration, logger: Logger, loop: any EventLoop
+  ) {
     self.machine = ClusterSchedulerStateMachine(configuration: machine)
+    self.admission = ClusterAdmissionStateMachine(configuration: admission)
     self.logger = logger
     self.loop = loop
   }
@@ -234,15 +254,43 @@ final class SchedulerCore {
     return ConnectionID(lastConnection)
   }
 
-  func opened(_ id: ConnectionID, _ channel: any Channel) {
+  /// A connection opened: admitted, it starts its handshake; refused, it is closed unread.
+  /// Returns whether it was admitted.
+  func opened(_ id: ConnectionID, _ channel: any Channel) -> Bool {
+    let peer = channel.remoteAddress?.ipAddress ?? "an unknown address"
+    var admitted = false
+    for action in admission.handle(.opened(id, peer: peer)) {
+      switch action {
+      case .admit:
+        admitted = true
+      case .refuse(_, let peer, let reason, let log):
+        guard log else { continue }
+        logger.warning(
+          "cluster connection refused before reading it: \(reason)",
+          metadata: ["cluster.connection": "\(id)", "cluster.peer": "\(peer)"])
+      case .forgetFailure: break
+      }
+    }
+    guard admitted else { return false }
+    peers[id] = peer
     channels[id] = channel
     handle(.connectionOpened(id))
+    return true
   }
 
   func closed(_ id: ConnectionID) {
+    guard peers[id] != nil else { return }
     channels[id] = nil
     outbox[id] = nil
     handle(.connectionClosed(id))
+    peers[id] = nil
+    for action in admission.handle(.closed(id)) {
+      if case .forgetFailure(let peer, let after) = action {
+        loop.assumeIsolated().scheduleTask(in: after.timeAmount) { [self] in
+          _ = admission.handle(.failureExpired(peer: peer))
+        }
+      }
+    }
   }
 
   func handle(_ event: ClusterSchedulerStateMachine.Event) {
@@ -338,7 +386,9 @@ final class SchedulerCore {
         let expected = machine.isStopped || reason.hasPrefix("it said goodbye")
         logger.log(
           level: expected ? .info : .warning, "cluster connection closed: \(reason)",
-          metadata: ["cluster.connection": "\(id)"])
+          metadata: [
+            "cluster.connection": "\(id)", "cluster.peer": "\(peers[id] ?? "unknown")",
+          ])
       case .startTimer(let timer, let after):
         guard !machine.isStopped else { continue }
         loop.assumeIsolated().scheduleTask(in: after.timeAmount) { [self] in
@@ -357,6 +407,7 @@ final class SchedulerCore {
             "cluster.rescheduled": "\(rescheduled)",
           ])
       case .workerJoined(let info):
+        _ = admission.handle(.authenticated(info.connection))
         logger.info(
           "cluster worker joined",
           metadata: [
@@ -393,7 +444,10 @@ final class SchedulerConnectionHandler: ChannelInboundHandler {
   }
 
   func channelActive(context: ChannelHandlerContext) {
-    core.value.opened(id, context.channel)
+    guard core.value.opened(id, context.channel) else {
+      context.close(promise: nil)
+      return
+    }
     context.fireChannelActive()
   }
 
@@ -406,7 +460,11 @@ final class SchedulerConnectionHandler: ChannelInboundHandler {
       core.value.handle(.protocolViolation(id, problem))
     } else {
       core.value.logger.info(
-        "cluster connection error: \(error)", metadata: ["cluster.connection": "\(id)"])
+        "cluster connection error: \(error)",
+        metadata: [
+          "cluster.connection": "\(id)",
+          "cluster.peer": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
+        ])
     }
     context.close(promise: nil)
   }

@@ -31,6 +31,14 @@ public enum ClusterWorker {
   ///   - tls: TLS settings (trust roots) when the scheduler uses TLS.
   ///   - drainTimeout: How long a drain waits before handing attempts back.
   ///   - handleSignals: Drain on SIGTERM and SIGINT.
+  ///   - maxFrameSize: The largest frame the scheduler accepts: a task output that would not
+  ///     fit in one goes in parts.
+  ///   - maxOutputSize: The largest task output sent; a bigger one fails its task with a
+  ///     message naming the sizes (and the worker stays connected).
+  ///   - ownsProcess: The worker is the process (the `worker` command): when its connection
+  ///     closes under it (the scheduler died, or dropped it while it was paused), it restarts
+  ///     itself at once, abandoning running bodies, to rejoin, or to stop when the scheduler is
+  ///     gone. A local cluster's worker also stops when its parent process dies.
   ///   - environment: The clock, random source and IDs task bodies see.
   ///   - logger: Where the worker logs its connection events.
   @discardableResult
@@ -38,6 +46,8 @@ public enum ClusterWorker {
     connect: ClusterAddress, token: String? = nil, threads: Int = 1,
     resources: [String: Double] = [:], flows: [Flow], name: String? = nil, tls: ClusterTLS? = nil,
     drainTimeout: Duration = .seconds(30), handleSignals: Bool = true,
+    maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
+    maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize, ownsProcess: Bool = false,
     environment: RunEnvironment = .system,
     logger: Logger = Logger(label: "swift-flow.worker", factory: { _ in SwiftLogNoOpLogHandler() })
   ) async throws -> ClusterWorkerStateMachine.Exit {
@@ -52,13 +62,14 @@ public enum ClusterWorker {
     var sslContext: NIOSSLContext?
     if let tls { sslContext = try clientContext(tls) }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    if ownsProcess { await ParentProcessWatch.start(on: group, logger: logger) }
     let loop = group.next()
     let (commands, continuation) = AsyncStream<WorkerCommand>.makeStream()
     let core = try await loop.submit {
       NIOLoopBound(
         WorkerCore(
           machine: ClusterWorkerStateMachine(configuration: configuration), commands: continuation,
-          logger: logger, loop: loop), eventLoop: loop)
+          logger: logger, loop: loop, maxFrameSize: maxFrameSize), eventLoop: loop)
     }.get()
     let channel: any Channel
     do {
@@ -76,7 +87,7 @@ public enum ClusterWorker {
             }
             try channel.pipeline.syncOperations.addHandlers(
               ByteToMessageHandler(
-                ClusterFrameChannelDecoder(maxFrameSize: ClusterProtocol.defaultMaxFrameSize)),
+                ClusterFrameChannelDecoder(maxFrameSize: maxFrameSize)),
               WorkerConnectionHandler(core: core))
           }
         }
@@ -123,9 +134,10 @@ public enum ClusterWorker {
         active += 1
         let values = parameters(assignment, run)
         tasks.addTask {
-          let result = await registry.execute(
-            assignment, worker: workerName, environment: environment, run: run,
-            parameters: values)
+          let result = Self.fitting(
+            await registry.execute(
+              assignment, worker: workerName, environment: environment, run: run,
+              parameters: values), assignment, maxOutputSize: maxOutputSize)
           loop.execute { core.value.finished(result) }
           continuation.yield(.done)
         }
@@ -146,6 +158,14 @@ public enum ClusterWorker {
           }
         case .exit(let reason):
           exit = reason
+          if ownsProcess, reason.lostConnection {
+            logger.warning(
+              """
+              worker lost its scheduler with \(active) attempts running; restarting to rejoin \
+              (or to stop, if the scheduler is gone)
+              """)
+            SystemProcessInfo.restartToRejoin()
+          }
         }
       }
       tasks.cancelAll()
@@ -154,6 +174,26 @@ public enum ClusterWorker {
     try? await group.shutdownGracefully()
     logger.info("worker stopped: \(exit.reason)")
     return exit
+  }
+
+  /// The result, or a failure naming the sizes when its output would not fit in a frame.
+  static func fitting(
+    _ result: ClusterTaskResult, _ assignment: ClusterAssignment, maxOutputSize: Int
+  )
+    -> ClusterTaskResult
+  {
+    guard case .success(let payload) = result.outcome, payload.count > maxOutputSize else {
+      return result
+    }
+    var failed = result
+    failed.outcome = .failure(
+      code: ClusterSchedulerStateMachine.FailureCode.outputTooLarge,
+      message:
+        "the output of task '\(assignment.task)' is \(payload.count) bytes, over the "
+        + "\(maxOutputSize) bytes a task output may take on a cluster (`maxOutputSize`); persist "
+        + "it in a result store and return its location, or raise `maxOutputSize` on the "
+        + "scheduler and the workers")
+    return failed
   }
 
   private static func clientContext(_ tls: ClusterTLS) throws -> NIOSSLContext {
@@ -183,14 +223,16 @@ final class WorkerCore {
   let logger: Logger
   let loop: any EventLoop
   var channel: (any Channel)?
+  let maxFrameSize: Int
   private var outbox: [ClusterMessage] = []
   private var finishedResults: [ClusterTaskResult] = []
   private var flushScheduled = false
 
   init(
     machine: ClusterWorkerStateMachine, commands: AsyncStream<WorkerCommand>.Continuation,
-    logger: Logger, loop: any EventLoop
+    logger: Logger, loop: any EventLoop, maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize
   ) {
+    self.maxFrameSize = maxFrameSize
     self.machine = machine
     self.commands = commands
     self.logger = logger
@@ -237,9 +279,48 @@ final class WorkerCore {
       if !sends.isEmpty { outbox.append(.results(sends)) }
     }
     guard !outbox.isEmpty, let channel else { return }
-    let frame = ClusterWireFormat.encodeFrame(outbox)
+    for frame in Self.frames(outbox, maxFrameSize: maxFrameSize) {
+      channel.write(channel.allocator.buffer(bytes: frame), promise: nil)
+    }
+    channel.flush()
     outbox.removeAll(keepingCapacity: true)
-    channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+  }
+
+  /// `messages` in one frame, or, when that would exceed the scheduler's limit, one frame per
+  /// message and per result; an output bigger than half a frame goes ahead of its result in
+  /// ``ClusterMessage/outputPart(_:_:)`` frames.
+  static func frames(_ messages: [ClusterMessage], maxFrameSize: Int) -> [[UInt8]] {
+    let most = ClusterWireFormat.maxMessagesFromWorker
+    if messages.count > most {
+      return stride(from: 0, to: messages.count, by: most).flatMap { start in
+        frames(
+          Array(messages[start..<min(messages.count, start + most)]), maxFrameSize: maxFrameSize)
+      }
+    }
+    let frame = ClusterWireFormat.encodeFrame(messages)
+    guard frame.count - ClusterWireFormat.prefixSize > maxFrameSize else { return [frame] }
+    let partSize = max(1, maxFrameSize / 2)
+    return messages.flatMap { message -> [[UInt8]] in
+      guard case .results(let results) = message else {
+        return [ClusterWireFormat.encodeFrame([message])]
+      }
+      return results.flatMap { result -> [[UInt8]] in
+        guard case .success(let payload) = result.outcome, payload.count > partSize else {
+          return [ClusterWireFormat.encodeFrame([.results([result])])]
+        }
+        var frames: [[UInt8]] = []
+        var start = 0
+        while payload.count - start > partSize {
+          let part = Array(payload[start..<(start + partSize)])
+          frames.append(ClusterWireFormat.encodeFrame([.outputPart(result.taskID, part)]))
+          start += partSize
+        }
+        var last = result
+        last.outcome = .success(Array(payload[start...]))
+        frames.append(ClusterWireFormat.encodeFrame([.results([last])]))
+        return frames
+      }
+    }
   }
 
   private func perform(_ actions: [ClusterWorkerStateMachine.Action]) {
@@ -292,7 +373,9 @@ final class WorkerConnectionHandler: ChannelInboundHandler {
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    core.value.handle(.messagesReceived(unwrapInboundIn(data)))
+    let messages = unwrapInboundIn(data)
+    if case .welcome = messages.first { SystemProcessInfo.joined() }
+    core.value.handle(.messagesReceived(messages))
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {

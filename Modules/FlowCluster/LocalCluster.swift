@@ -16,6 +16,36 @@ public final class LocalCluster: Sendable {
     let value = Atomic<Bool>(false)
   }
 
+  /// Replaces workers that exit while the cluster runs, within a budget of restarts.
+  private final class Supervisor: Sendable {
+    private struct State {
+      var processes: SystemWorkerProcesses?
+      var ready = false
+      var restarts = 0
+    }
+    private let state = Mutex(State())
+    let budget: Int
+
+    init(budget: Int) { self.budget = budget }
+
+    func started(_ processes: SystemWorkerProcesses) {
+      state.withLock { $0.processes = processes }
+    }
+
+    func markReady() { state.withLock { $0.ready = true } }
+
+    var isReady: Bool { state.withLock { $0.ready } }
+
+    /// The processes and the restart's number, or nil when the budget is spent.
+    func takeRestart() -> (SystemWorkerProcesses, Int)? {
+      state.withLock { state in
+        guard let processes = state.processes, state.restarts < budget else { return nil }
+        state.restarts += 1
+        return (processes, state.restarts)
+      }
+    }
+  }
+
   private init(scheduler: ClusterScheduler, processes: SystemWorkerProcesses, stopping: StopFlag) {
     self.scheduler = scheduler
     self.processes = processes
@@ -37,12 +67,15 @@ public final class LocalCluster: Sendable {
   ///   - workerArguments: Arguments after the worker command's own (e.g. `--results-dir DIR`).
   ///   - machine: Heartbeats, TTL and allowed failures.
   ///   - readyTimeout: How long to wait for the workers to join.
+  ///   - maxRestarts: How many worker processes that exit while the cluster runs are replaced
+  ///     (default: workers × the machine's allowed failures); past it, the run goes on with the
+  ///     workers left, and fails after the machine's `noWorkerTimeout` when none is left.
   ///   - logger: The scheduler's logger.
   public static func start(
     workers: Int, threadsPerWorker: Int = 1, executable: String? = nil, arguments: [String] = [],
     workerArguments: [String] = [],
     machine: ClusterSchedulerStateMachine.Configuration = .init(prefetchPerThread: 1),
-    readyTimeout: Duration = .seconds(60),
+    readyTimeout: Duration = .seconds(60), maxRestarts: Int? = nil,
     logger: Logger = Logger(label: "swift-flow.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
   ) async throws -> LocalCluster {
     guard workers >= 1, threadsPerWorker >= 1 else {
@@ -60,6 +93,7 @@ public final class LocalCluster: Sendable {
         listen: ClusterAddress(host: "127.0.0.1", port: 0), token: token, machine: machine,
         logger: logger))
     let stopping = StopFlag()
+    let supervisor = Supervisor(budget: max(0, maxRestarts ?? workers * machine.allowedFailures))
     let processes: SystemWorkerProcesses
     do {
       processes = try SystemWorkerProcesses(
@@ -70,6 +104,27 @@ public final class LocalCluster: Sendable {
         ] + workerArguments,
         onExit: { [scheduler] index, status in
           guard !stopping.value.load(ordering: .relaxed) else { return }
+          if supervisor.isReady {
+            guard let (processes, restart) = supervisor.takeRestart() else {
+              logger.error(
+                """
+                local worker \(index + 1) exited with status \(status); the budget of \
+                \(supervisor.budget) restarts is spent, so it is not replaced
+                """)
+              return
+            }
+            logger.warning(
+              """
+              local worker \(index + 1) exited with status \(status); starting a replacement \
+              (restart \(restart) of \(supervisor.budget))
+              """)
+            do {
+              try processes.start(index)
+            } catch {
+              logger.error("cannot restart local worker \(index + 1): \(error)")
+            }
+            return
+          }
           scheduler.fail(
             ClusterError(
               .workerProcess,
@@ -80,8 +135,10 @@ public final class LocalCluster: Sendable {
       await scheduler.shutdown()
       throw ClusterError(.workerProcess, "cannot start \(executable) worker: \(error)")
     }
+    supervisor.started(processes)
     do {
       try await scheduler.waitForWorkers(workers, timeout: readyTimeout)
+      supervisor.markReady()
     } catch {
       stopping.value.store(true, ordering: .relaxed)
       await scheduler.shutdown()

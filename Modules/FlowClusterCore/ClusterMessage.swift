@@ -142,12 +142,19 @@ public struct ClusterTaskResult: Sendable, Equatable {
   public var outcome: ClusterTaskOutcome
   /// What the body logged, in order.
   public var logs: [ClusterLogRecord]
+  /// For a body's error: its type's name, and its JSON when the type is registered
+  /// (``ClusterErrorTypes``), so that the scheduler can rethrow it as its own type.
+  public var error: ClusterErrorInfo?
 
   /// Creates a result.
-  public init(taskID: ClusterTaskID, outcome: ClusterTaskOutcome, logs: [ClusterLogRecord] = []) {
+  public init(
+    taskID: ClusterTaskID, outcome: ClusterTaskOutcome, logs: [ClusterLogRecord] = [],
+    error: ClusterErrorInfo? = nil
+  ) {
     self.taskID = taskID
     self.outcome = outcome
     self.logs = logs
+    self.error = error
   }
 }
 
@@ -166,6 +173,9 @@ public enum ClusterMessage: Sendable, Equatable {
   case assign([ClusterAssignment])
   /// Worker → scheduler: these attempts ended.
   case results([ClusterTaskResult])
+  /// Worker → scheduler: a leading part of an attempt's successful output, too big for one
+  /// frame; the parts, in order, then the payload of its result make the whole output.
+  case outputPart(ClusterTaskID, [UInt8])
   /// Both ways: I am alive; `running` is the sender's count of running attempts.
   case heartbeat(running: Int)
   /// Scheduler → worker: stop these attempts (a timeout or a cancelled run); no result follows.
@@ -183,9 +193,11 @@ public enum ClusterMessage: Sendable, Equatable {
 /// Constants of the wire protocol.
 public enum ClusterProtocol {
   /// The version this build speaks; a hello with another version is refused.
-  public static let version: UInt16 = 2
+  public static let version: UInt16 = 3
   /// The default largest frame (16 MiB); a bigger length prefix closes the connection.
   public static let defaultMaxFrameSize = 16 << 20
+  /// The default largest task output (256 MiB), sent in parts when it exceeds a frame.
+  public static let defaultMaxOutputSize = 256 << 20
   /// The magic bytes at the start of a frame body ("SF").
   static let magic: (UInt8, UInt8) = (0x53, 0x46)
 }

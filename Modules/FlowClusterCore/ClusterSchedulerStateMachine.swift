@@ -69,12 +69,19 @@ public struct ClusterSchedulerStateMachine: Sendable {
     /// Assignments each worker may hold per thread beyond the one it runs, queued on the
     /// worker so that it never waits for its next task (0: exactly its capacity).
     public var prefetchPerThread: Int
+    /// With attempts to run and no worker connected this long, they fail with a message that
+    /// says so (nil: wait for a worker forever). Defaults to three heartbeat TTLs.
+    public var noWorkerTimeout: Duration?
+    /// The largest task output accepted from a worker (sent in parts when it exceeds a
+    /// frame); a bigger one fails its task with a message that says so.
+    public var maxOutputSize: Int
 
     /// Creates a configuration.
     public init(
       token: String? = nil, heartbeatInterval: Duration = .milliseconds(500),
       heartbeatTTL: Duration = .seconds(5), handshakeTimeout: Duration = .seconds(10),
-      allowedFailures: Int = 3, maxBatch: Int = 512, prefetchPerThread: Int = 0
+      allowedFailures: Int = 3, maxBatch: Int = 512, prefetchPerThread: Int = 0,
+      noWorkerTimeout: Duration? = nil, maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize
     ) {
       self.token = token
       self.heartbeatInterval = heartbeatInterval
@@ -83,6 +90,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
       self.allowedFailures = allowedFailures
       self.maxBatch = maxBatch
       self.prefetchPerThread = max(0, prefetchPerThread)
+      self.noWorkerTimeout = noWorkerTimeout ?? heartbeatTTL * 3
+      self.maxOutputSize = maxOutputSize
     }
   }
 
@@ -92,6 +101,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
     case handshake(ConnectionID)
     /// The periodic liveness check of a worker.
     case heartbeatCheck(ConnectionID)
+    /// The deadline for a worker to connect while attempts wait (its generation).
+    case noWorkers(UInt64)
   }
 
   /// Something that happened.
@@ -143,6 +154,10 @@ public struct ClusterSchedulerStateMachine: Sendable {
     public static let killedWorker = "killedWorker"
     /// The scheduler shut down before the attempt finished.
     public static let shutdown = "shutdown"
+    /// No worker was connected for ``Configuration/noWorkerTimeout``.
+    public static let noWorkers = "noWorkers"
+    /// The output exceeded ``Configuration/maxOutputSize``.
+    public static let outputTooLarge = "outputTooLarge"
   }
 
   private enum Phase: Sendable { case handshaking, active, draining, leaving }
@@ -198,6 +213,11 @@ public struct ClusterSchedulerStateMachine: Sendable {
   private var queue = Heap<Queued>()
   private var sequence: UInt64 = 0
   private var stopped = false
+  /// The current no-worker deadline's generation, and whether one is pending.
+  private var noWorkerGeneration: UInt64 = 0
+  private var noWorkerArmed = false
+  /// The leading parts of big outputs, by attempt, while they arrive.
+  private var outputParts: [ClusterTaskID: [UInt8]] = [:]
 
   /// Creates a scheduler with no workers and no work.
   public init(configuration: Configuration = Configuration()) {
@@ -232,6 +252,12 @@ public struct ClusterSchedulerStateMachine: Sendable {
 
   /// Handles one event and returns what to do, in order.
   public mutating func handle(_ event: Event) -> [Action] {
+    var actions = handleEvent(event)
+    watchForNoWorkers(&actions)
+    return actions
+  }
+
+  private mutating func handleEvent(_ event: Event) -> [Action] {
     var actions: [Action] = []
     switch event {
     case .connectionOpened(let id):
@@ -279,6 +305,28 @@ public struct ClusterSchedulerStateMachine: Sendable {
         drop(id, reason: "\(error)", &actions)
         place(&actions)
       }
+    case .timerFired(.noWorkers(let generation)):
+      guard noWorkerArmed, generation == noWorkerGeneration else { break }
+      noWorkerArmed = false
+      guard !hasWorker, let timeout = configuration.noWorkerTimeout else { break }
+      let message =
+        "no worker was connected for \(timeout) (every worker left or was lost), so this "
+        + "attempt and the \(jobs.count - 1) others waiting fail; start workers with `worker "
+        + "--connect HOST:PORT` (a local cluster replaces lost workers within its crash budget), "
+        + "or raise `noWorkerTimeout`"
+      actions.append(
+        .notice(
+          "no worker was connected for \(timeout): failing the \(jobs.count) attempts waiting "
+            + "for one (raise `noWorkerTimeout`, or start workers with `worker --connect`)"))
+      for id in jobs.keys.sorted() {
+        actions.append(
+          .taskFinished(
+            ClusterTaskResult(
+              taskID: id, outcome: .failure(code: FailureCode.noWorkers, message: message)),
+            worker: ""))
+      }
+      jobs.removeAll()
+      queue = Heap()
     case .submit(let submissions):
       for submission in submissions {
         guard !stopped else {
@@ -327,9 +375,29 @@ public struct ClusterSchedulerStateMachine: Sendable {
             worker: ""))
       }
       jobs.removeAll()
+      outputParts.removeAll()
       queue = Heap()
     }
     return actions
+  }
+
+  /// True while some worker finished its handshake and is connected.
+  private var hasWorker: Bool { peers.values.contains { $0.phase != .handshaking } }
+
+  /// Starts the no-worker deadline when attempts wait and no worker is connected; a worker
+  /// that joins cancels it.
+  private mutating func watchForNoWorkers(_ actions: inout [Action]) {
+    if hasWorker || jobs.isEmpty || stopped {
+      if noWorkerArmed {
+        noWorkerArmed = false
+        noWorkerGeneration += 1
+      }
+      return
+    }
+    guard !noWorkerArmed, let timeout = configuration.noWorkerTimeout else { return }
+    noWorkerArmed = true
+    noWorkerGeneration += 1
+    actions.append(.startTimer(.noWorkers(noWorkerGeneration), after: timeout))
   }
 
   private mutating func received(
@@ -345,8 +413,35 @@ public struct ClusterSchedulerStateMachine: Sendable {
       return handshake(id, hello, &actions)
     }
     switch message {
+    case .outputPart(let taskID, let part):
+      // Parts of an attempt that no longer runs there (failed, cancelled) are dropped.
+      guard let job = jobs[taskID], job.worker == id else { break }
+      let size = (outputParts[taskID]?.count ?? 0) + part.count
+      guard size <= configuration.maxOutputSize else {
+        outputParts[taskID] = nil
+        jobs[taskID] = nil
+        release(taskID, job, from: id)
+        actions.append(.send(id, [.cancel([taskID])]))
+        let message =
+          "the output of task '\(job.submission.assignment.task)' exceeds the "
+          + "\(configuration.maxOutputSize) bytes the scheduler accepts (`maxOutputSize`); "
+          + "persist it in a result store and return its location, or raise the limit"
+        actions.append(
+          .taskFinished(
+            ClusterTaskResult(
+              taskID: taskID,
+              outcome: .failure(code: FailureCode.outputTooLarge, message: message)),
+            worker: peers[id]!.name))
+        break
+      }
+      outputParts[taskID, default: []].append(contentsOf: part)
     case .results(let results):
-      for result in results {
+      for var result in results {
+        if let parts = outputParts.removeValue(forKey: result.taskID),
+          case .success(let last) = result.outcome
+        {
+          result.outcome = .success(parts + last)
+        }
         guard let job = jobs[result.taskID], job.worker == id else {
           actions.append(
             .notice(
@@ -386,12 +481,12 @@ public struct ClusterSchedulerStateMachine: Sendable {
     if hello.protocolVersion != ClusterProtocol.version {
       refusal = ClusterProtocolError(
         .versionMismatch,
-        "worker '\(hello.workerName)' speaks protocol version \(hello.protocolVersion), this "
+        "a worker speaks protocol version \(hello.protocolVersion), this "
           + "scheduler speaks \(ClusterProtocol.version); run the same build on both sides")
-    } else if let token = configuration.token, !Self.sameToken(token, hello.token) {
+    } else if let token = configuration.token, !ClusterWireFormat.sameToken(token, hello.token) {
       refusal = ClusterProtocolError(
         .badToken,
-        "worker '\(hello.workerName)' presented \(hello.token.isEmpty ? "no" : "a wrong") token; "
+        "a worker presented \(hello.token.isEmpty ? "no" : "a wrong") token; "
           + "start it with the scheduler's `--token`")
     } else if hello.capacity < 1 || hello.capacity > 1 << 20 {
       refusal = ClusterProtocolError(
@@ -434,6 +529,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     guard let peer = peers.removeValue(forKey: id) else { return }
     guard peer.phase != .handshaking else { return }
     for taskID in peer.running.sorted() {
+      outputParts[taskID] = nil
       guard var job = jobs[taskID] else { continue }
       job.worker = nil
       job.crashedOn.append(peer.name)
@@ -467,6 +563,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
   private mutating func leave(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
     guard let peer = peers.removeValue(forKey: id) else { return }
     for taskID in peer.running.sorted() where jobs[taskID] != nil {
+      outputParts[taskID] = nil
       jobs[taskID]!.worker = nil
       requeue(taskID)
     }
@@ -481,6 +578,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
   }
 
   private mutating func release(_ taskID: ClusterTaskID, _ job: Job, from id: ConnectionID) {
+    outputParts[taskID] = nil
     guard peers[id] != nil else { return }
     peers[id]!.running.remove(taskID)
     for (name, amount) in job.submission.resources {
@@ -560,16 +658,6 @@ public struct ClusterSchedulerStateMachine: Sendable {
 
   // MARK: Helpers
 
-  private static func sameToken(_ expected: String, _ given: String) -> Bool {
-    let a = Array(expected.utf8)
-    let b = Array(given.utf8)
-    var difference = UInt8(a.count == b.count ? 0 : 1)
-    for index in 0..<max(a.count, b.count) {
-      difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
-    }
-    return difference == 0
-  }
-
   static func name(of message: ClusterMessage) -> String {
     switch message {
     case .hello: "hello"
@@ -584,6 +672,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     case .handBack: "handBack"
     case .goodbye: "goodbye"
     case .runContext: "runContext"
+    case .outputPart: "outputPart"
     }
   }
 }

@@ -126,8 +126,11 @@ public struct ClusterTaskRegistry: Sendable {
     } catch let skip as SkipTask {
       outcome = .failure(code: ClusterRemoteCodes.skip, message: skip.reason)
     } catch {
-      outcome = .failure(
-        code: RemoteTaskError.Code.taskFailed.name, message: String(describing: error))
+      return ClusterTaskResult(
+        taskID: assignment.taskID,
+        outcome: .failure(
+          code: RemoteTaskError.Code.taskFailed.name, message: String(describing: error)),
+        logs: sink.records, error: ClusterErrorTypes.info(for: error))
     }
     return ClusterTaskResult(taskID: assignment.taskID, outcome: outcome, logs: sink.records)
   }
@@ -243,6 +246,11 @@ public enum ClusterRemoteCoding {
       }
     case .failure(let code, let message):
       if code == ClusterRemoteCodes.skip { throw SkipTask(message) }
+      if let info = result.error {
+        if let original = ClusterErrorTypes.decode(info) { throw original }
+        throw ClusterTaskBodyError(
+          originalTypeName: info.typeName, message: message, worker: worker)
+      }
       throw RemoteTaskError(code: .init(name: code), message: message, worker: worker)
     }
   }

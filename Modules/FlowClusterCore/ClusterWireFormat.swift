@@ -29,8 +29,16 @@ public enum ClusterWireFormat {
     return length
   }
 
-  /// Decodes a frame body (without its prefix) into its messages.
-  public static func decodeBody(_ body: [UInt8]) throws(ClusterProtocolError) -> [ClusterMessage] {
+  /// The most messages the scheduler accepts in one frame from a worker (which sends a
+  /// handful: its results travel in one message): a frame of millions of tiny messages would
+  /// otherwise cost far more memory than its bytes.
+  public static let maxMessagesFromWorker = 4096
+
+  /// Decodes a frame body (without its prefix) into its messages; more than `maxMessages`
+  /// messages is a malformed frame.
+  public static func decodeBody(_ body: [UInt8], maxMessages: Int = .max)
+    throws(ClusterProtocolError) -> [ClusterMessage]
+  {
     var reader = WireReader(body)
     guard body.count >= 2, body[0] == ClusterProtocol.magic.0, body[1] == ClusterProtocol.magic.1
     else {
@@ -41,8 +49,11 @@ public enum ClusterWireFormat {
     }
     reader.offset = 2
     let count = try reader.count()
-    guard count >= 1 else {
-      throw ClusterProtocolError(.malformedFrame, "a frame claims \(count) messages")
+    guard count >= 1, count <= maxMessages else {
+      throw ClusterProtocolError(
+        .malformedFrame,
+        "a frame claims \(count) messages"
+          + (count > maxMessages ? ", more than the \(maxMessages) allowed" : ""))
     }
     var messages: [ClusterMessage] = []
     messages.reserveCapacity(count)
@@ -52,6 +63,68 @@ public enum ClusterWireFormat {
         .malformedFrame, "\(body.count - reader.offset) stray bytes after the last message")
     }
     return messages
+  }
+}
+
+extension ClusterWireFormat {
+  /// The largest frame body a peer may send before its handshake: one hello (worker name,
+  /// token, resources and flow names) fits with room to spare.
+  public static let maxHandshakeFrameSize = 64 << 10
+
+  /// Decodes the first frame of a connection, which must hold exactly one hello. The protocol
+  /// version and the token are read and checked first: when either is wrong, nothing else is
+  /// decoded and the hello returned carries only them (the scheduler refuses it).
+  ///
+  /// - Parameters:
+  ///   - body: The frame body (without its prefix), at most ``maxHandshakeFrameSize`` bytes.
+  ///   - token: The token the scheduler expects, or nil to accept any.
+  /// - Returns: The hello, and whether its version and token passed.
+  public static func decodeHandshake(_ body: [UInt8], token: String?) throws(ClusterProtocolError)
+    -> (hello: ClusterHello, accepted: Bool)
+  {
+    guard body.count <= maxHandshakeFrameSize else {
+      throw ClusterProtocolError(
+        .oversizedFrame,
+        "a first frame of \(body.count) bytes exceeds the \(maxHandshakeFrameSize) bytes a "
+          + "hello may take before the handshake")
+    }
+    guard body.count >= 2, body[0] == ClusterProtocol.magic.0, body[1] == ClusterProtocol.magic.1
+    else {
+      throw ClusterProtocolError(
+        .malformedFrame,
+        "the frame does not start with the protocol's magic bytes: the peer is not a swift-flow "
+          + "worker or scheduler")
+    }
+    var reader = WireReader(body)
+    reader.offset = 2
+    let count = try reader.count()
+    guard count == 1, try reader.byte() == 1 else {
+      throw ClusterProtocolError(
+        .outOfOrder, "the first frame must hold exactly one message, a hello")
+    }
+    let (version, given) = try reader.helloCredentials()
+    let rejected = (
+      ClusterHello(protocolVersion: version, workerName: "", capacity: 0, token: given), false
+    )
+    guard version == ClusterProtocol.version else { return rejected }
+    if let token, !sameToken(token, given) { return rejected }
+    let hello = try reader.helloRest(version: version, token: given)
+    guard reader.offset == body.count else {
+      throw ClusterProtocolError(
+        .malformedFrame, "\(body.count - reader.offset) stray bytes after the hello")
+    }
+    return (hello, true)
+  }
+
+  /// Compares two tokens in time that depends only on their lengths.
+  public static func sameToken(_ expected: String, _ given: String) -> Bool {
+    let a = Array(expected.utf8)
+    let b = Array(given.utf8)
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for index in 0..<max(a.count, b.count) {
+      difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+    }
+    return difference == 0
   }
 }
 
@@ -162,8 +235,11 @@ struct WireWriter {
   mutating func message(_ message: ClusterMessage) {
     switch message {
     case .hello(let hello):
+      // The version and the token come first: the scheduler checks them before it decodes
+      // anything else an unauthenticated peer sent.
       bytes.append(1)
       varint(UInt64(hello.protocolVersion))
+      string(hello.token)
       string(hello.workerName)
       int(hello.capacity)
       varint(UInt64(hello.resources.count))
@@ -171,7 +247,6 @@ struct WireWriter {
         string(key)
         double(hello.resources[key]!)
       }
-      string(hello.token)
       varint(UInt64(hello.flows.count))
       for flow in hello.flows { string(flow) }
     case .welcome(let workerID, let heartbeat):
@@ -205,9 +280,13 @@ struct WireWriter {
           bytes.append(0)
           blob(payload)
         case .failure(let code, let message):
-          bytes.append(1)
+          bytes.append(result.error == nil ? 1 : 2)
           string(code)
           string(message)
+          if let error = result.error {
+            string(error.typeName)
+            blob(error.payload ?? [])
+          }
         }
         varint(UInt64(result.logs.count))
         for log in result.logs {
@@ -220,6 +299,10 @@ struct WireWriter {
     case .heartbeat(let running):
       bytes.append(6)
       int(running)
+    case .outputPart(let id, let part):
+      bytes.append(13)
+      varint(id)
+      blob(part)
     case .cancel(let ids):
       bytes.append(7)
       varint(UInt64(ids.count))
@@ -353,28 +436,39 @@ struct WireReader {
       ))
   }
 
+  /// The first fields of a hello (after its tag): the protocol version and the token.
+  mutating func helloCredentials() throws(ClusterProtocolError) -> (UInt16, String) {
+    let version = try varint()
+    guard version <= UInt64(UInt16.max) else { throw malformed("a protocol version overflows") }
+    return (UInt16(version), try string())
+  }
+
+  /// The rest of a hello, after ``helloCredentials()``.
+  mutating func helloRest(version: UInt16, token: String) throws(ClusterProtocolError)
+    -> ClusterHello
+  {
+    let name = try string()
+    let capacity = try int()
+    let resourceCount = try count()
+    var resources: [String: Double] = [:]
+    for _ in 0..<resourceCount {
+      let key = try string()
+      resources[key] = try double()
+    }
+    let flowCount = try count()
+    var flows: [String] = []
+    for _ in 0..<flowCount { flows.append(try string()) }
+    return ClusterHello(
+      protocolVersion: version, workerName: name, capacity: capacity, resources: resources,
+      token: token, flows: flows)
+  }
+
   mutating func message() throws(ClusterProtocolError) -> ClusterMessage {
     let tag = try byte()
     switch tag {
     case 1:
-      let version = try varint()
-      guard version <= UInt64(UInt16.max) else { throw malformed("a protocol version overflows") }
-      let name = try string()
-      let capacity = try int()
-      let resourceCount = try count()
-      var resources: [String: Double] = [:]
-      for _ in 0..<resourceCount {
-        let key = try string()
-        resources[key] = try double()
-      }
-      let token = try string()
-      let flowCount = try count()
-      var flows: [String] = []
-      for _ in 0..<flowCount { flows.append(try string()) }
-      return .hello(
-        ClusterHello(
-          protocolVersion: UInt16(version), workerName: name, capacity: capacity,
-          resources: resources, token: token, flows: flows))
+      let (version, token) = try helloCredentials()
+      return .hello(try helloRest(version: version, token: token))
     case 2:
       return .welcome(workerID: try varint(), heartbeatMilliseconds: try int())
     case 3:
@@ -408,9 +502,15 @@ struct WireReader {
       for _ in 0..<count {
         let id = try varint()
         let outcome: ClusterTaskOutcome
+        var error: ClusterErrorInfo?
         switch try byte() {
         case 0: outcome = .success(try blob())
         case 1: outcome = .failure(code: try string(), message: try string())
+        case 2:
+          outcome = .failure(code: try string(), message: try string())
+          let typeName = try string()
+          let payload = try blob()
+          error = ClusterErrorInfo(typeName: typeName, payload: payload.isEmpty ? nil : payload)
         case let other: throw malformed("unknown outcome \(other)")
         }
         let logCount = try self.count()
@@ -421,7 +521,7 @@ struct WireReader {
               time: try double(), level: try string(), message: try string(),
               metadata: try strings()))
         }
-        results.append(ClusterTaskResult(taskID: id, outcome: outcome, logs: logs))
+        results.append(ClusterTaskResult(taskID: id, outcome: outcome, logs: logs, error: error))
       }
       return .results(results)
     case 6: return .heartbeat(running: try int())
@@ -442,6 +542,8 @@ struct WireReader {
       return .runContext(
         ClusterRunContext(
           run: run, flowRunID: flowRunID, scheduledStartTime: time, parameters: try strings()))
+    case 13:
+      return .outputPart(try varint(), try blob())
     default:
       offset -= 1
       throw malformed("unknown message type \(tag)")

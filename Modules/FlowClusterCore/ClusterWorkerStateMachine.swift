@@ -67,11 +67,15 @@ public struct ClusterWorkerStateMachine: Sendable {
     public let reason: String
     /// False for a clean stop (a drain, the scheduler's goodbye).
     public let failed: Bool
+    /// True when the connection closed under the worker (the scheduler died, or dropped it
+    /// while it was paused): a worker may connect again to rejoin.
+    public let lostConnection: Bool
 
     /// Creates an exit.
-    public init(reason: String, failed: Bool) {
+    public init(reason: String, failed: Bool, lostConnection: Bool = false) {
       self.reason = reason
       self.failed = failed
+      self.lostConnection = lostConnection
     }
   }
 
@@ -179,7 +183,7 @@ public struct ClusterWorkerStateMachine: Sendable {
           stop(
             reason:
               "the scheduler was silent for \(missed) heartbeat intervals; it is presumed lost",
-            failed: true, &actions)
+            failed: true, lostConnection: true, &actions)
           break
         }
       }
@@ -196,7 +200,9 @@ public struct ClusterWorkerStateMachine: Sendable {
       leave("drain deadline: handed back \(ids.count) attempts", &actions)
     case .connectionLost:
       guard phase != .closed else { break }
-      stop(reason: "lost the connection to the scheduler", failed: true, &actions)
+      stop(
+        reason: "lost the connection to the scheduler", failed: true, lostConnection: true,
+        &actions)
     case .drainRequested:
       switch phase {
       case .idle, .handshaking:
@@ -285,7 +291,7 @@ public struct ClusterWorkerStateMachine: Sendable {
       phase = .closed
       actions.append(.close(reason: "the scheduler said goodbye: \(reason)"))
       actions.append(.exit(Exit(reason: "the scheduler said goodbye: \(reason)", failed: false)))
-    case .hello, .welcome, .refused, .results, .draining, .handBack:
+    case .hello, .welcome, .refused, .results, .outputPart, .draining, .handBack:
       let error = ClusterProtocolError(
         .outOfOrder,
         "the scheduler sent \(ClusterSchedulerStateMachine.name(of: message)), which it never "
@@ -339,12 +345,14 @@ public struct ClusterWorkerStateMachine: Sendable {
     actions.append(.exit(Exit(reason: reason, failed: false)))
   }
 
-  private mutating func stop(reason: String, failed: Bool, _ actions: inout [Action]) {
+  private mutating func stop(
+    reason: String, failed: Bool, lostConnection: Bool = false, _ actions: inout [Action]
+  ) {
     let ids = startedIDs()
     if !ids.isEmpty { actions.append(.cancel(ids)) }
     clearAccepted()
     phase = .closed
     actions.append(.close(reason: reason))
-    actions.append(.exit(Exit(reason: reason, failed: failed)))
+    actions.append(.exit(Exit(reason: reason, failed: failed, lostConnection: lostConnection)))
   }
 }

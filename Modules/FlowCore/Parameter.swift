@@ -92,10 +92,18 @@ public struct ParameterSpec: Sendable {
   /// JSON string, so `--param region=eu` needs no quotes for a `String` (or for any type that
   /// decodes from a string, such as an enum).
   public func parse(_ text: String) throws(ParameterValueError) -> any Sendable {
-    if let value = try? decodeJSON(Data(text.utf8)) { return value }
+    var reason: String?
+    do {
+      return try decodeJSON(Data(text.utf8))
+    } catch DecodingError.dataCorrupted(let context)
+      where !context.debugDescription.contains("not valid JSON")
+    {
+      // The type's own check (a range, a format) said why: keep its words.
+      reason = context.debugDescription
+    } catch {}
     let quoted = String(decoding: (try? JSONEncoder().encode(text)) ?? Data(), as: UTF8.self)
     if let value = try? decodeJSON(Data(quoted.utf8)) { return value }
-    throw ParameterValueError(parameter: name, typeName: typeName, text: text)
+    throw ParameterValueError(parameter: name, typeName: typeName, text: text, reason: reason)
   }
 
   /// A value of the declared type as JSON (`1000`, `"all"`, `[1,2]`); nil for another type.
@@ -113,10 +121,15 @@ public struct ParameterValueError: Error, Sendable, CustomStringConvertible {
   public let typeName: String
   /// The text that was given.
   public let text: String
+  /// Why the type refused the value, when it said (e.g. a value out of its range).
+  public var reason: String? = nil
 
   /// Names the parameter, the type and the bad text.
   public var description: String {
-    "parameter '\(parameter)' expects a value of type \(typeName), and '\(text)' is not one "
-      + "(values are read as JSON: 42, 0.5, true, \"text\", [1, 2], {\"key\": 1})"
+    if let reason {
+      return "parameter '\(parameter)' expects a value of type \(typeName): \(reason)"
+    }
+    return "parameter '\(parameter)' expects a value of type \(typeName), and '\(text)' is not "
+      + "one (values are read as JSON: 42, 0.5, true, \"text\", [1, 2], {\"key\": 1})"
   }
 }

@@ -117,7 +117,8 @@ extension RetryPolicy {
     /// Retries on every error (the default).
     public static let always = RetryCondition { _ in true }
 
-    /// Retries only on errors of the given types.
+    /// Retries only on errors of the given types (or standing in for them, as an error thrown
+    /// on a cluster worker does: see ``ErrorTypeNaming``).
     public static func errors<each E: Error>(_ types: repeat (each E).Type) -> RetryCondition {
       var tests: [@Sendable (any Error) -> Bool] = []
       repeat tests.append(isError(each types))
@@ -126,7 +127,8 @@ extension RetryPolicy {
     }
 
     private static func isError<E: Error>(_: E.Type) -> @Sendable (any Error) -> Bool {
-      { $0 is E }
+      let name = String(reflecting: E.self)
+      return { $0 is E || ($0 as? any ErrorTypeNaming)?.originalTypeName == name }
     }
 
     /// Whether `error` is worth a retry.

@@ -37,7 +37,13 @@ enum TaskRunner {
       switch plan.lookup(context, resuming: settings.resuming && job.mayResume) {
       case .cached(let cached): move(to: cached)
       case .failed(let error): move(to: RunState(.failed, message: "\(error)", error: error))
-      case .run(let reasons): notes = reasons
+      case .run(let reasons, let problems):
+        notes = reasons
+        // A damaged or unreadable stored output is recomputed: say where and why.
+        for problem in problems {
+          settings.log.append(
+            .message(problem), level: .warning, at: clock.now(), subject: subject(1))
+        }
       }
     }
 

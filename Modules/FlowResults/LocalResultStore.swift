@@ -21,9 +21,39 @@ public struct LocalResultStore: ResultStore {
   public let directory: URL
 
   private static let temporaryCounter = Atomic<Int>(0)
+  /// The directories whose stale temporary files this process already removed.
+  private static let swept = Mutex<Set<String>>([])
 
-  /// A store in `directory` (created on the first write).
-  public init(directory: URL) { self.directory = directory }
+  /// A store in `directory` (created on the first write). The first store a process opens on
+  /// a directory removes the temporary files that writers killed mid-write left there.
+  public init(directory: URL) {
+    self.directory = directory
+    let path = directory.standardizedFileURL.path
+    if Self.swept.withLock({ $0.insert(path).inserted }) {
+      removeStaleTemporaryFiles()
+    }
+  }
+
+  /// Removes the temporary files (`.NAME.PID.N.tmp`) whose writing process is gone (killed
+  /// during a write); returns their paths. Files of live writers are kept.
+  @discardableResult
+  public func removeStaleTemporaryFiles() -> [String] {
+    guard
+      let files = FileManager.default.enumerator(
+        at: directory, includingPropertiesForKeys: nil, options: [])
+    else { return [] }
+    var removed: [String] = []
+    for case let url as URL in files {
+      let name = url.lastPathComponent
+      guard name.hasPrefix("."), name.hasSuffix(".tmp") else { continue }
+      let parts = name.dropLast(4).split(separator: ".")
+      guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]) else { continue }
+      // kill(pid, 0) fails with ESRCH when no such process exists.
+      guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+      if unlink(url.path) == 0 { removed.append(url.path) }
+    }
+    return removed
+  }
 
   /// A store in the directory at `path`.
   public init(path: String) { self.init(directory: URL(fileURLWithPath: path)) }

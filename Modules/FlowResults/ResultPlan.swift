@@ -38,8 +38,9 @@ package final class ResultPlan: Sendable {
   package enum Lookup: Sendable {
     /// Reuse this state (Cached, with the reason in its message).
     case cached(RunState)
-    /// Run the body; the notes say why stored values were not used.
-    case run(notes: [String])
+    /// Run the body; the notes say why stored values were not used, the problems (also worth
+    /// a warning in the log) which of them were damaged or unreadable.
+    case run(notes: [String], problems: [String] = [])
     /// The task cannot proceed (a bad rendered location).
     case failed(ResultStoreError)
   }
@@ -122,6 +123,7 @@ package final class ResultPlan: Sendable {
   /// checkpoint this flow run wrote before.
   package func lookup(_ context: ResultContext, resuming: Bool) -> Lookup {
     var notes: [String] = []
+    var problems: [String] = []
     if let checkpoint {
       let location = target?.render(context) ?? context.defaultLocation
       if target != nil || resuming {
@@ -139,6 +141,9 @@ package final class ResultPlan: Sendable {
           return .failed(error)
         } catch {
           notes.append("The stored output at '\(location)' was not used: \(error.message).")
+          problems.append(
+            "The stored output at '\(location)' in \(checkpoint.store.description) cannot be "
+              + "used, so the task runs again: \(error)")
         }
       }
     }
@@ -158,9 +163,12 @@ package final class ResultPlan: Sendable {
         return .failed(error)
       } catch {
         notes.append("Cache entry '\(location)' was not used: \(error.message).")
+        problems.append(
+          "Cache entry '\(location)' in \(cache.store.description) cannot be used, so the task "
+            + "runs again: \(error)")
       }
     }
-    return .run(notes: notes)
+    return .run(notes: notes, problems: problems)
   }
 
   private func reuse(_ store: any ResultStore, at location: String) throws(ResultStoreError)

@@ -12,8 +12,10 @@ import Synchronization
 /// Turns SIGINT and SIGTERM into a graceful stop of a schedule runner: the running run
 /// finishes, uncancelled, then the runner returns (Ctrl-C or `kill` of a scheduled flow).
 ///
-/// While installed, the signals' default action (ending the process) is replaced: each signal
-/// only requests ``stop``. ``cancel()`` (or releasing the object) restores what was there.
+/// While installed, the signals' default action (ending the process) is replaced: the first
+/// signal only requests ``stop``; a second one (Ctrl-C again, when the run takes too long)
+/// calls `onRepeat`: pass ``forceQuit(_:)`` to quit the process at once with the signal's
+/// usual status, as the `schedule` command does. ``cancel()`` (or releasing the object) restores what was there.
 /// ```swift
 /// let signals = SystemSignalStop()
 /// defer { signals.cancel() }
@@ -37,10 +39,12 @@ public final class SystemSignalStop: Sendable {
   private let received = SignalLog()
 
   /// Handles `signals` (SIGINT and SIGTERM by default) by requesting `stop`, and calls
-  /// `onSignal` with each signal number received (from a dispatch queue; keep it quick).
+  /// `onSignal` with each signal number received (from a dispatch queue; keep it quick); from
+  /// the second signal on, also `onRepeat` (e.g. ``forceQuit(_:)``).
   public init(
     signals: [Int32] = [SIGINT, SIGTERM], stop: ScheduleStopSignal = ScheduleStopSignal(),
-    onSignal: @escaping @Sendable (Int32) -> Void = { _ in }
+    onSignal: @escaping @Sendable (Int32) -> Void = { _ in },
+    onRepeat: @escaping @Sendable (Int32) -> Void = { _ in }
   ) {
     self.stop = stop
     self.signals = signals
@@ -53,9 +57,13 @@ public final class SystemSignalStop: Sendable {
       // Ignore the default action so that only the source sees the signal.
       previous.append((number, signal(number, SIG_IGN)))
       source.setEventHandler {
-        received.values.withLock { $0.append(number) }
+        let count = received.values.withLock { values in
+          values.append(number)
+          return values.count
+        }
         stop.requestStop(reason: Self.name(of: number))
         onSignal(number)
+        if count > 1 { onRepeat(number) }
       }
       source.resume()
       sources.append(source)
@@ -78,6 +86,15 @@ public final class SystemSignalStop: Sendable {
   }
 
   deinit { cancel() }
+
+  /// Ends the process now as `number` would by default (a second Ctrl-C): restores the
+  /// default action and raises the signal again.
+  @Sendable public static func forceQuit(_ number: Int32) {
+    let line = "\(name(of: number)) again: quitting without waiting for the running flow run\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    signal(number, SIG_DFL)
+    raise(number)
+  }
 
   /// `SIGINT`, `SIGTERM`… for the signals a runner is usually stopped with, else `signal N`.
   public static func name(of number: Int32) -> String {

@@ -47,49 +47,57 @@ public struct Trigger: Sendable, CustomStringConvertible {
   /// The trigger's name.
   public var description: String { name }
 
+  /// A trigger that fails unless `holds`; its message names the upstream runs for which
+  /// `culprit` is true (the ones that made it fail), with their states.
   private static func requiring(
-    _ name: String, _ failure: String, _ holds: @escaping @Sendable ([UpstreamState]) -> Bool
+    _ name: String, _ failure: String, culprit: @escaping @Sendable (UpstreamState) -> Bool,
+    holds: @escaping @Sendable ([UpstreamState]) -> Bool
   ) -> Trigger {
     Trigger(name: name) { upstream in
-      upstream.isEmpty || holds(upstream)
-        ? .run : .fail("Trigger was \"\(name)\" but \(failure).")
+      guard !upstream.isEmpty, !holds(upstream) else { return .run }
+      let culprits = upstream.filter(culprit)
+      var named = culprits.prefix(5).map { "'\($0.label)' (\($0.state.kind))" }
+      if culprits.count > 5 { named.append("and \(culprits.count - 5) more") }
+      let list = named.isEmpty ? "" : ": " + named.joined(separator: ", ")
+      return .fail("Trigger was \"\(name)\" but \(failure)\(list).")
     }
   }
 
   /// Runs when every upstream run succeeded (the default).
   public static let allSuccessful = requiring(
-    "allSuccessful", "some of the upstream tasks did not succeed"
-  ) { $0.allSatisfy(\.state.isSuccessful) }
+    "allSuccessful", "some of the upstream tasks did not succeed",
+    culprit: { !$0.state.isSuccessful },
+    holds: { $0.allSatisfy(\.state.isSuccessful) })
 
   /// Runs when every upstream run failed.
-  public static let allFailed = requiring("allFailed", "some of the upstream tasks did not fail") {
-    $0.allSatisfy(\.state.isFailed)
-  }
+  public static let allFailed = requiring(
+    "allFailed", "some of the upstream tasks did not fail", culprit: { !$0.state.isFailed },
+    holds: { $0.allSatisfy(\.state.isFailed) })
 
   /// Runs when every upstream run finished, whatever its outcome.
   public static let allFinished = requiring(
-    "allFinished", "some of the upstream tasks did not finish"
-  ) { $0.allSatisfy(\.state.isFinished) }
+    "allFinished", "some of the upstream tasks did not finish", culprit: { !$0.state.isFinished },
+    holds: { $0.allSatisfy(\.state.isFinished) })
 
   /// Same as ``allFinished``: runs whatever the upstream outcome (cleanup tasks).
-  public static let always = requiring("always", "some of the upstream tasks did not finish") {
-    $0.allSatisfy(\.state.isFinished)
-  }
+  public static let always = requiring(
+    "always", "some of the upstream tasks did not finish", culprit: { !$0.state.isFinished },
+    holds: { $0.allSatisfy(\.state.isFinished) })
 
   /// Runs when at least one upstream run succeeded.
   public static let anySuccessful = requiring(
-    "anySuccessful", "none of the upstream tasks succeeded"
-  ) { $0.contains(where: \.state.isSuccessful) }
+    "anySuccessful", "none of the upstream tasks succeeded", culprit: { _ in true },
+    holds: { $0.contains(where: \.state.isSuccessful) })
 
   /// Runs when at least one upstream run failed.
-  public static let anyFailed = requiring("anyFailed", "none of the upstream tasks failed") {
-    $0.contains(where: \.state.isFailed)
-  }
+  public static let anyFailed = requiring(
+    "anyFailed", "none of the upstream tasks failed", culprit: { _ in true },
+    holds: { $0.contains(where: \.state.isFailed) })
 
   /// Runs when no upstream run failed (skips and cancellations are fine).
-  public static let noneFailed = requiring("noneFailed", "some of the upstream tasks failed") {
-    !$0.contains(where: \.state.isFailed)
-  }
+  public static let noneFailed = requiring(
+    "noneFailed", "some of the upstream tasks failed", culprit: { $0.state.isFailed },
+    holds: { !$0.contains(where: \.state.isFailed) })
 
   /// Never runs by itself: the task pauses until it is approved.
   public static let manualOnly = Trigger(name: "manualOnly") { _ in

@@ -369,3 +369,103 @@ let c3 = ConnectionID(3)
       })
   }
 }
+
+@Suite struct NoWorkerTimeoutTests {
+  static func noWorkerTimers(_ actions: [Scheduler.Action]) -> [(Scheduler.Timer, Duration)] {
+    actions.compactMap { action in
+      guard case .startTimer(let timer, let after) = action, case .noWorkers = timer else {
+        return nil
+      }
+      return (timer, after)
+    }
+  }
+
+  @Test func attemptsFailWhenNoWorkerIsConnectedForTheTimeout() throws {
+    var machine = Scheduler(configuration: .init(heartbeatTTL: .seconds(2)))
+    #expect(machine.configuration.noWorkerTimeout == .seconds(6))  // three TTLs
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1), submission(2)]))
+    let lost = machine.handle(.connectionClosed(c1))
+    let timers = Self.noWorkerTimers(lost)
+    try #require(timers.count == 1)
+    #expect(timers[0].1 == .seconds(6))
+    let fired = machine.handle(.timerFired(timers[0].0))
+    let results = finished(fired)
+    #expect(results.map(\.taskID).sorted() == [1, 2])
+    for result in results {
+      guard case .failure(let code, let message) = result.outcome else {
+        Issue.record("not a failure")
+        continue
+      }
+      #expect(code == Scheduler.FailureCode.noWorkers)
+      #expect(message.contains("no worker was connected for 6.0 seconds"), "\(message)")
+    }
+    #expect(machine.queuedCount == 0 && machine.runningCount == 0)
+  }
+
+  @Test func aWorkerThatJoinsInTimeCancelsTheDeadline() throws {
+    var machine = Scheduler(configuration: .init(noWorkerTimeout: .seconds(1)))
+    let submitted = machine.handle(.submit([submission(1)]))
+    let timers = Self.noWorkerTimers(submitted)
+    try #require(timers.count == 1)
+    let joined = machine.join(2)
+    #expect(assigned(joined, to: c2) == [1])
+    #expect(finished(machine.handle(.timerFired(timers[0].0))).isEmpty)
+    #expect(machine.runningCount == 1)
+  }
+
+  @Test func noDeadlineWhenDisabledOrIdle() {
+    var machine = Scheduler(configuration: .init())
+    machine.join(1)
+    #expect(Self.noWorkerTimers(machine.handle(.connectionClosed(c1))).isEmpty)  // nothing to run
+    var never = Scheduler(configuration: .init())
+    never = Scheduler(
+      configuration: {
+        var configuration = Scheduler.Configuration()
+        configuration.noWorkerTimeout = nil
+        return configuration
+      }())
+    #expect(Self.noWorkerTimers(never.handle(.submit([submission(1)]))).isEmpty)
+  }
+}
+
+@Suite struct OutputPartTests {
+  @Test func partsAheadOfAResultMakeItsOutput() {
+    var machine = Scheduler(configuration: .init())
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1)]))
+    _ = machine.handle(.messagesReceived(c1, [.outputPart(1, [1, 2]), .outputPart(1, [3])]))
+    let done = machine.handle(
+      .messagesReceived(c1, [.results([ClusterTaskResult(taskID: 1, outcome: .success([4]))])]))
+    #expect(finished(done).first?.outcome == .success([1, 2, 3, 4]))
+  }
+
+  @Test func partsBeyondTheLimitFailTheTaskAndCancelIt() {
+    var machine = Scheduler(configuration: .init(maxOutputSize: 4))
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1)]))
+    _ = machine.handle(.messagesReceived(c1, [.outputPart(1, [1, 2, 3])]))
+    let over = machine.handle(.messagesReceived(c1, [.outputPart(1, [4, 5])]))
+    guard case .failure(let code, let message)? = finished(over).first?.outcome else {
+      Issue.record("no failure: \(over)")
+      return
+    }
+    #expect(code == Scheduler.FailureCode.outputTooLarge)
+    #expect(message.contains("exceeds the 4 bytes the scheduler accepts"))
+    #expect(over.contains(.send(c1, [.cancel([1])])))
+    #expect(machine.workers.count == 1 && machine.runningCount == 0)
+    // What still arrives for it is dropped.
+    #expect(finished(machine.handle(.messagesReceived(c1, [.outputPart(1, [6])]))).isEmpty)
+  }
+
+  @Test func aLostWorkersPartsAreDropped() {
+    var machine = Scheduler(configuration: .init())
+    machine.join(1)
+    _ = machine.handle(.submit([submission(1)]))
+    _ = machine.handle(.messagesReceived(c1, [.outputPart(1, [9, 9])]))
+    _ = machine.handle(.connectionClosed(c1))
+    machine.join(2)
+    let done = machine.succeed(1, on: 2)
+    #expect(finished(done).first?.outcome == .success([]))
+  }
+}

@@ -35,8 +35,17 @@ import Testing
             time: 1_700_000_000.25, level: "info", message: "hi", metadata: ["k": "v"])
         ]),
     ]),
+    .results([
+      ClusterTaskResult(
+        taskID: 12, outcome: .failure(code: "taskFailed", message: "quota"),
+        error: ClusterErrorInfo(typeName: "App.QuotaExceeded", payload: Array(#"{"limit":7}"#.utf8))
+      ),
+      ClusterTaskResult(
+        taskID: 13, outcome: .failure(code: "taskFailed", message: "plain"),
+        error: ClusterErrorInfo(typeName: "App.Plain")),
+    ]),
     .heartbeat(running: 3), .cancel([1, 2]), .drain, .draining, .handBack([5]),
-    .goodbye(reason: "bye"), .heartbeat(running: -1),
+    .goodbye(reason: "bye"), .heartbeat(running: -1), .outputPart(11, [1, 2, 3]),
   ]
 
   @Test func everyMessageRoundTrips() throws {

@@ -287,4 +287,12 @@ struct RetryPolicyTests {
     #expect(policy.retryIf.shouldRetry(Timeout()))
     #expect(!policy.retryIf.shouldRetry(Refused()))
   }
+
+  @Test("`.errors(A.self)` also matches an error standing in for an A thrown elsewhere")
+  func errorsMatchStandIns() {
+    struct StandIn: ErrorTypeNaming { let originalTypeName: String }
+    let condition = RetryPolicy.RetryCondition.errors(Timeout.self)
+    #expect(condition.shouldRetry(StandIn(originalTypeName: String(reflecting: Timeout.self))))
+    #expect(!condition.shouldRetry(StandIn(originalTypeName: String(reflecting: Refused.self))))
+  }
 }

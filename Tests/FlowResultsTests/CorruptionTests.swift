@@ -133,6 +133,12 @@ struct CorruptionTests {
     #expect(state.kind == .success)
     #expect(state.message?.contains("Cache entry 'cache/cache/count' was not used") == true)
     #expect(state.message?.contains("checksum mismatch") == true)
+    // The run log says so at warning, with the store, the location and the reason.
+    let warning = try #require(
+      second.logs.first { $0.level == .warning && $0.message.contains("cannot be used") },
+      "\(second.logs.map(\.message))")
+    #expect(warning.message.contains("Cache entry 'cache/cache/count' in directory \(dir.path)"))
+    #expect(warning.message.contains("checksum mismatch"))
     let third = try await flow.run(environment: environment(seed: 3))
     #expect(third.taskRun("count")?.state.kind == .cached)
     #expect(third.taskRun("count")?.state.value(as: Int.self) == 2)

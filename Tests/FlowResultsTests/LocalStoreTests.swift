@@ -158,6 +158,40 @@ struct LocalStoreTests {
     #expect(files(in: dir) == ["shared/value.json"])
   }
 
+  @Test("opening a store removes temporary files of writers that died, keeps live ones")
+  func staleTemporaryFilesAreRemovedOnOpen() throws {
+    let dir = uniqueDirectory("stale-tmp")
+    defer { removeDirectory(dir) }
+    try FileManager.default.createDirectory(
+      at: dir.appendingPathComponent("nested"), withIntermediateDirectories: true)
+    // A process that has exited: its PID names no process any more.
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/bin/true")
+    try child.run()
+    child.waitUntilExit()
+    let dead = child.processIdentifier
+    let stale = dir.appendingPathComponent("nested/.value.bin.\(dead).0.tmp")
+    let live = dir.appendingPathComponent(".value.bin.\(getpid()).7.tmp")
+    let other = dir.appendingPathComponent("value.tmp")
+    for file in [stale, live, other] { try Data("partial".utf8).write(to: file) }
+    let store = LocalResultStore(directory: dir)  // the first store on `dir` sweeps it
+    #expect(!FileManager.default.fileExists(atPath: stale.path))
+    try Data("partial".utf8).write(to: stale)
+    let removed = store.removeStaleTemporaryFiles()
+    #expect(removed == [stale.path])
+    #expect(!FileManager.default.fileExists(atPath: stale.path))
+    #expect(FileManager.default.fileExists(atPath: live.path))
+    #expect(FileManager.default.fileExists(atPath: other.path))
+    // A store opened on a fresh directory sweeps it by itself.
+    let fresh = uniqueDirectory("stale-tmp-open")
+    defer { removeDirectory(fresh) }
+    try FileManager.default.createDirectory(at: fresh, withIntermediateDirectories: true)
+    let orphan = fresh.appendingPathComponent(".x.\(dead).3.tmp")
+    try Data("partial".utf8).write(to: orphan)
+    _ = LocalResultStore(directory: fresh)
+    #expect(!FileManager.default.fileExists(atPath: orphan.path))
+  }
+
   @Test("two flow runs writing the same target at once do not corrupt it")
   func concurrentFlowRuns() async throws {
     let dir = uniqueDirectory("concurrent-runs")

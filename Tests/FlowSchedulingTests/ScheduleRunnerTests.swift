@@ -2,6 +2,7 @@ import FlowCore
 import FlowScheduling
 import FlowTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// A Monday, on the hour.
@@ -452,5 +453,28 @@ struct ScheduleRunnerTests {
     #expect(result.stopReason == .stopRequested)
     #expect(signals.receivedSignals.first == SIGUSR2)
     #expect(signals.stop.reason == "SIGUSR2")
+  }
+}
+
+@Suite struct SecondSignalTests {
+  @Test("SystemSignalStop: a second signal calls onRepeat (the schedule command's force quit)")
+  func secondSignalForcesTheRepeatAction() async throws {
+    let repeats = Mutex<[Int32]>([])
+    let signals = SystemSignalStop(
+      signals: [SIGUSR1], onRepeat: { number in repeats.withLock { $0.append(number) } })
+    defer { signals.cancel() }
+    for _ in 0..<500 where !signals.stop.isStopRequested {
+      kill(getpid(), SIGUSR1)
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    #expect(signals.stop.isStopRequested)
+    let before = signals.receivedSignals.count
+    let repeatsBefore = repeats.withLock { $0.count }
+    kill(getpid(), SIGUSR1)
+    for _ in 0..<500 where repeats.withLock({ $0.count }) == repeatsBefore {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    #expect(signals.receivedSignals.count > before)
+    #expect(repeats.withLock { $0 }.last == SIGUSR1)
   }
 }

@@ -87,7 +87,17 @@ struct TriggerTests {
     let decision = Trigger.allSuccessful.evaluate(upstreams([.success, .crashed]))
     #expect(
       decision
-        == .fail("Trigger was \"allSuccessful\" but some of the upstream tasks did not succeed."))
+        == .fail(
+          "Trigger was \"allSuccessful\" but some of the upstream tasks did not succeed: 't1' "
+            + "(Crashed)."))
+  }
+
+  @Test func theMessageNamesUpTo5UpstreamTasksAndCountsTheRest() {
+    let decision = Trigger.noneFailed.evaluate(upstreams(8, .failed, plus: 1, .success))
+    #expect(
+      decision.failMessage
+        == "Trigger was \"noneFailed\" but some of the upstream tasks failed: 't0' (Failed), "
+        + "'t1' (Failed), 't2' (Failed), 't3' (Failed), 't4' (Failed), and 3 more.")
   }
 
   @Test func allFailedNeedsEveryRunFailed() {

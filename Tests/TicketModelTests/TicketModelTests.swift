@@ -2,6 +2,8 @@ import FlowCore
 import FlowExecutors
 import FlowTesting
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import TicketModel
@@ -178,7 +180,8 @@ struct TicketModelTests {
     #expect(spec.defaultJSON == "1000")
     #expect(try spec.parse("all") as? BatchSize == .all)
     #expect(try spec.parse("500") as? BatchSize == .rows(500))
-    for bad in ["abc", "0", "-3", "1.5", "ALL"] {
+    // Beyond the row limit (issue 14: Int.max rows crashed the sample): a usage error.
+    for bad in ["abc", "0", "-3", "1.5", "ALL", "9223372036854775807", "10000001"] {
       #expect(throws: ParameterValueError.self) { try spec.parse(bad) }
     }
   }
@@ -210,43 +213,73 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
   }
 }
 
-/// `python3 -m http.server` on a free port, serving `directory`.
+/// An HTTP/1.1 server in this process on a free loopback port, serving the files of
+/// `directory` (GET only; 404 for anything else). In-process, so no server outlives the tests.
 final class LocalHTTPServer: Sendable {
   let port: Int
-  private let process: Process
+  private let group: MultiThreadedEventLoopGroup
+  private let channel: any Channel
 
   init(directory: URL) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
-      "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
-      directory.path,
-    ]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
-    var text = ""
-    while !text.contains("\n") {
-      let chunk = output.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      text += String(decoding: chunk, as: UTF8.self)
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    do {
+      channel = try ServerBootstrap(group: group)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(FileRequestHandler(directory: directory))
+          }
+        }
+        .bind(host: "127.0.0.1", port: 0).wait()
+    } catch {
+      try? group.syncShutdownGracefully()
+      throw error
     }
-    let port = text.split(separator: " ").firstIndex(of: "port").flatMap { index in
-      Int(text.split(separator: " ")[index + 1])
-    }
-    guard let port else {
-      process.terminate()
-      throw TicketDataError("python3 -m http.server did not start: \(text)")
-    }
-    self.port = port
-    self.process = process
+    self.group = group
+    port = channel.localAddress?.port ?? 0
   }
 
-  /// Stops the server (SIGTERM; not awaited: `waitUntilExit` can hang in an async test on
-  /// Linux, and the server needs nothing from us to exit).
+  /// Stops listening and shuts the server's thread down.
   func stop() {
-    process.terminate()
+    try? channel.close().wait()
+    try? group.syncShutdownGracefully()
+  }
+}
+
+/// Answers one request per connection with the file it names, then closes.
+private final class FileRequestHandler: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+  let directory: URL
+  private var request: [UInt8] = []
+
+  init(directory: URL) { self.directory = directory }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    var buffer = unwrapInboundIn(data)
+    request += buffer.readBytes(length: buffer.readableBytes) ?? []
+    let text = String(decoding: request, as: UTF8.self)
+    guard text.contains("\r\n\r\n") || request.count > 16_384 else { return }
+    let words = text.split(separator: " ", maxSplits: 2)
+    var status = "404 Not Found"
+    var body = Data("not found\n".utf8)
+    if words.count >= 2, words[0] == "GET", !words[1].contains(".."),
+      let data = try? Data(
+        contentsOf: directory.appendingPathComponent(String(words[1].dropFirst())))
+    {
+      status = "200 OK"
+      body = data
+    }
+    let head =
+      "HTTP/1.1 \(status)\r\nContent-Length: \(body.count)\r\nContent-Type: text/plain\r\n"
+      + "Connection: close\r\n\r\n"
+    var response = context.channel.allocator.buffer(capacity: head.utf8.count + body.count)
+    response.writeString(head)
+    response.writeBytes(body)
+    let channel = context.channel
+    context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in
+      channel.close(promise: nil)
+    }
+    request.removeAll()
   }
 }

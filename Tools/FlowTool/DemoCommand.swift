@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowCluster
+import FlowClusterCore
 import FlowCore
 import FlowExecutors
 import Foundation
@@ -61,12 +62,69 @@ struct DemoCommand: AsyncParsableCommand {
   @Option(help: "Log level on standard error.")
   var logLevel: String = "warning"
 
+  @Option(help: "Cluster: a worker silent this long is lost (e.g. 5s, 500ms).")
+  var heartbeatTtl: String = "5s"
+
+  @Option(help: "Cluster: with no worker connected this long, waiting tasks fail (default 3 TTLs).")
+  var noWorkerTimeout: String?
+
+  /// The most tasks a fan-out demo plans (each is an item in memory and a task run).
+  static let maxTasks = 1_000_000
+  /// The longest task duration, in milliseconds (one day).
+  static let maxTaskMilliseconds = 86_400_000
+  /// The most local worker processes and threads per worker.
+  static let maxWorkers = 256
+  static let maxThreads = 1024
+
+  func validate() throws {
+    guard Self.milliseconds(taskDuration) != nil else {
+      throw ValidationError(
+        "--task-duration takes a duration from 0 to 1 day such as 100ms, 2s or 0, got "
+          + "'\(taskDuration)'")
+    }
+    guard (0...1).contains(failureRate) else {
+      throw ValidationError("--failure-rate must be between 0 and 1, got \(failureRate)")
+    }
+    guard (1...Self.maxTasks).contains(tasks) else {
+      throw ValidationError(
+        "--tasks must be 1-\(Self.maxTasks), got \(tasks) (the limit keeps a demo within the "
+          + "machine's memory; split bigger workloads into several runs)")
+    }
+    guard (1...Self.maxWorkers).contains(workers) else {
+      throw ValidationError(
+        "--workers must be 1-\(Self.maxWorkers) local processes, got \(workers); for a bigger "
+          + "cluster use --listen and start workers by hand (`flow worker --connect`)")
+    }
+    guard (1...Self.maxThreads).contains(threads) else {
+      throw ValidationError("--threads must be 1-\(Self.maxThreads), got \(threads)")
+    }
+    guard (1...Self.maxWorkers).contains(minWorkers) else {
+      throw ValidationError("--min-workers must be 1-\(Self.maxWorkers), got \(minWorkers)")
+    }
+    _ = try machine()
+  }
+
+  /// The scheduler's timings from --heartbeat-ttl and --no-worker-timeout.
+  func machine() throws -> ClusterSchedulerStateMachine.Configuration {
+    guard let ttl = Self.milliseconds(heartbeatTtl), ttl >= 100 else {
+      throw ValidationError("--heartbeat-ttl takes 100ms to 1 day (e.g. 5s), got '\(heartbeatTtl)'")
+    }
+    var timeout: Duration?
+    if let noWorkerTimeout {
+      guard let value = Self.milliseconds(noWorkerTimeout), value > 0 else {
+        throw ValidationError(
+          "--no-worker-timeout takes a duration up to 1 day (e.g. 15s), got '\(noWorkerTimeout)'")
+      }
+      timeout = .milliseconds(value)
+    }
+    return ClusterSchedulerStateMachine.Configuration(
+      heartbeatInterval: .milliseconds(max(50, ttl / 10)), heartbeatTTL: .milliseconds(ttl),
+      prefetchPerThread: 1, noWorkerTimeout: timeout)
+  }
+
   func run() async throws {
     guard let milliseconds = Self.milliseconds(taskDuration) else {
       throw ValidationError("--task-duration takes 100ms, 2s or 0, got '\(taskDuration)'")
-    }
-    guard (0...1).contains(failureRate) else {
-      throw ValidationError("--failure-rate must be between 0 and 1")
     }
     let logger = ToolLogging.logger("swift-flow.cluster", level: logLevel)
     let flow: Flow
@@ -103,14 +161,14 @@ struct DemoCommand: AsyncParsableCommand {
           let tls =
             tlsCertificate.map { ClusterTLS(certificatePath: $0, privateKeyPath: tlsKey) }
           let scheduler = try await ClusterScheduler.start(
-            .init(listen: address, token: token, tls: tls, logger: logger))
+            .init(listen: address, token: token, tls: tls, machine: try machine(), logger: logger))
           Self.progress("listening on \(scheduler.address)")
           try await scheduler.waitForWorkers(minWorkers, timeout: .seconds(120))
           chosen = .cluster(scheduler)
           stop = { await scheduler.shutdown() }
         } else {
           let cluster = try await LocalCluster.start(
-            workers: workers, threadsPerWorker: threads, logger: logger)
+            workers: workers, threadsPerWorker: threads, machine: try machine(), logger: logger)
           Self.progress(
             "ready, worker pids \(cluster.processIdentifiers.map(String.init).joined(separator: ","))"
           )
@@ -152,6 +210,10 @@ struct DemoCommand: AsyncParsableCommand {
     if let readySeconds { fields.append(("ready_seconds", String(format: "%.4f", readySeconds))) }
     if let stopSeconds { fields.append(("stop_seconds", String(format: "%.4f", stopSeconds))) }
     print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+    if !result.state.isSuccessful {
+      Self.progress("the flow run ended \(result.state.kind)")
+      throw ExitCode(1)
+    }
   }
 
   static func progress(_ line: String) {
@@ -162,10 +224,20 @@ struct DemoCommand: AsyncParsableCommand {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
   }
 
+  /// Milliseconds from `100ms`, `2s` or `0`; nil when unreadable, negative, not finite or
+  /// longer than ``maxTaskMilliseconds``.
   static func milliseconds(_ text: String) -> Int? {
-    if text == "0" { return 0 }
-    if text.hasSuffix("ms") { return Int(text.dropLast(2)) }
-    if text.hasSuffix("s"), let seconds = Double(text.dropLast()) { return Int(seconds * 1000) }
-    return nil
+    var value: Double?
+    if text == "0" {
+      value = 0
+    } else if text.hasSuffix("ms") {
+      value = Double(text.dropLast(2))
+    } else if text.hasSuffix("s") {
+      value = Double(text.dropLast()).map { $0 * 1000 }
+    }
+    guard let value, value.isFinite, value >= 0, value <= Double(maxTaskMilliseconds) else {
+      return nil
+    }
+    return Int(value)
   }
 }

@@ -41,6 +41,15 @@ struct WorkerCommand: AsyncParsableCommand {
   @Option(help: "Log level on standard error (trace, debug, info, warning, error).")
   var logLevel: String = "warning"
 
+  func validate() throws {
+    guard (1...4096).contains(threads) else {
+      throw ValidationError("--threads must be 1-4096, got \(threads)")
+    }
+    guard (0...86_400).contains(drainTimeout) else {
+      throw ValidationError("--drain-timeout must be 0-86400 seconds, got \(drainTimeout)")
+    }
+  }
+
   func run() async throws {
     guard let address = ClusterAddress(connect) else {
       throw ValidationError("--connect must be HOST:PORT, got '\(connect)'")
@@ -60,7 +69,7 @@ struct WorkerCommand: AsyncParsableCommand {
         connect: address, token: token, threads: threads, resources: offered,
         flows: DemoFlows.all, name: name,
         tls: tlsTrustRoots.map { ClusterTLS(trustRootsPath: $0, verifyHostname: false) },
-        drainTimeout: .seconds(drainTimeout), logger: logger)
+        drainTimeout: .seconds(drainTimeout), ownsProcess: true, logger: logger)
     } catch {
       FileHandle.standardError.write(Data("flow worker: \(error)\n".utf8))
       throw ExitCode(1)

@@ -786,6 +786,7 @@ public final class SimulatedCluster {
     case .handBack(let ids): return 10 | (ids.first ?? 0) << 8
     case .goodbye: return 11
     case .runContext(let context): return 12 | context.run << 8
+    case .outputPart(let id, _): return 13 | id << 8
     }
   }
 }

@@ -12,6 +12,9 @@ public struct BatchSize: Sendable, Codable, Equatable, CustomStringConvertible {
   /// Every row, in file order.
   public static let all = BatchSize(rows: nil)
 
+  /// The most rows one batch draws (ten million rows take about 100 MB).
+  public static let maxRows = 10_000_000
+
   /// `count` rows drawn with replacement; `count` must be at least 1.
   public static func rows(_ count: Int) -> BatchSize { BatchSize(rows: count) }
 
@@ -21,9 +24,12 @@ public struct BatchSize: Sendable, Codable, Equatable, CustomStringConvertible {
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     if let count = try? container.decode(Int.self) {
-      guard count >= 1 else {
+      guard (1...Self.maxRows).contains(count) else {
         throw DecodingError.dataCorruptedError(
-          in: container, debugDescription: "a batch size must be at least 1, got \(count)")
+          in: container,
+          debugDescription:
+            "a batch size must be 1-\(Self.maxRows) rows, got \(count); use \"all\" for every "
+            + "row of the file")
       }
       rows = count
     } else if let text = try? container.decode(String.self), text == "all" {
