@@ -183,8 +183,37 @@ public enum FlowRunLogEntry: Codable, Sendable {
   case taskRetrying(TaskRunKey, taskRunID: UUID, attempt: Int, reason: String, at: Date)
   /// A task run reached its final (or held) state.
   case taskFinished(
-    TaskRunKey, taskRunID: UUID, attempts: Int, state: String, reason: String?, failed: Bool,
+    TaskRunKey, taskRunID: UUID, attempts: Int, state: RecordedKind, reason: String?,
     at: Date)
+}
+
+/// A state kind, recorded by its name.
+public struct RecordedKind: Codable, Sendable, CustomStringConvertible {
+  /// The kind.
+  public let kind: RunState.Kind
+
+  /// Wraps `kind`.
+  public init(_ kind: RunState.Kind) { self.kind = kind }
+
+  /// The kind's name.
+  public var description: String { kind.name }
+
+  /// Records the name.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(kind.name)
+  }
+
+  /// The kind with the recorded name.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    let name = try container.decode(String.self)
+    guard let kind = RunState.Kind.all.first(where: { $0.name == name }) else {
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "unknown state kind '\(name)'")
+    }
+    self.kind = kind
+  }
 }
 
 /// A value that passes through the machine: kept as is in a live run, recorded by its type's

@@ -42,9 +42,11 @@ public struct FlowRunMachine: Sendable {
   /// Nodes whose body ran in this run, or downstream of one that did (only when resuming).
   private var ranFresh: [Bool]
   /// Task runs that passed their gate and have not finished.
-  private var runners: [TaskRunKey: Runner] = [:]
+  private var runners: TaskRunTable<Runner>
   /// Transitions asked of the shell, and what to do with each answer.
-  private var waiting: [FlowRunSubject: Continuation] = [:]
+  private var waiting: TaskRunTable<Continuation>
+  /// What to do with the answer about the flow run's transition.
+  private var flowWaiting: Continuation?
   /// Mapped nodes waiting for their inputs' elements: the positions asked about.
   private var splitting: [Int: [Int]] = [:]
   /// Mapped nodes waiting for their collected output.
@@ -113,6 +115,8 @@ public struct FlowRunMachine: Sendable {
     runs = Array(repeating: nil, count: graph.nodes.count)
     ranFresh = Array(repeating: false, count: graph.nodes.count)
     remaining = graph.upstream.map { $0.count }
+    runners = TaskRunTable(nodes: graph.nodes.count)
+    waiting = TaskRunTable(nodes: graph.nodes.count)
   }
 
   /// True until the machine took its ``FlowRunEvent/started(_:)`` event.
@@ -146,8 +150,15 @@ public struct FlowRunMachine: Sendable {
       phase = .starting
       ask(.flow, from: .pending, to: RunState(.running, message: "Running flow."), .flowStart)
     case .transitioned(let subject, let recorded):
-      guard let next = waiting.removeValue(forKey: subject) else { return }
-      resume(subject, next, recorded.state)
+      switch subject {
+      case .flow:
+        guard let next = flowWaiting else { return }
+        flowWaiting = nil
+        resume(subject, next, recorded.state)
+      case .task(let key):
+        guard let next = waiting.removeValue(forKey: key) else { return }
+        resume(subject, next, recorded.state)
+      }
     case .inputsSplit(let node, let elements):
       guard let positions = splitting.removeValue(forKey: node) else { return }
       var splits: [Int: [any Sendable]] = [:]
@@ -192,16 +203,12 @@ public struct FlowRunMachine: Sendable {
       now = at
       guard !cancelRequested else { return }
       cancelRequested = true
-      for key in runners.keys.sorted(by: Self.order) where runners[key]!.waitingTimer {
+      for key in runners.sortedKeys where runners[key]!.waitingTimer {
         runners[key]!.waitingTimer = false
         moveRunner(key, to: RunState(.cancelled, message: "Cancelled while waiting to retry."))
       }
     }
     pump()
-  }
-
-  private static func order(_ a: TaskRunKey, _ b: TaskRunKey) -> Bool {
-    (a.node, a.mapIndex ?? -1) < (b.node, b.mapIndex ?? -1)
   }
 
   /// Grants free slots to waiting task runs, and gates ready tasks when none waits (so that a
@@ -218,7 +225,9 @@ public struct FlowRunMachine: Sendable {
         break
       }
     }
-    if runners.isEmpty, ready.isEmpty, waiting.isEmpty, splitting.isEmpty, collecting.isEmpty {
+    if runners.isEmpty, ready.isEmpty, waiting.isEmpty, flowWaiting == nil, splitting.isEmpty,
+      collecting.isEmpty
+    {
       finalize()
     }
   }
@@ -226,7 +235,10 @@ public struct FlowRunMachine: Sendable {
   private mutating func ask(
     _ subject: FlowRunSubject, from old: RunState, to new: RunState, _ next: Continuation
   ) {
-    waiting[subject] = next
+    switch subject {
+    case .flow: flowWaiting = next
+    case .task(let key): waiting[key] = next
+    }
     actions.append(.transition(subject, from: RecordedRunState(old), to: RecordedRunState(new)))
   }
 
@@ -451,18 +463,17 @@ public struct FlowRunMachine: Sendable {
   // MARK: Task runs
 
   private mutating func slotGranted(_ key: TaskRunKey) {
-    guard var runner = runners[key], !runner.holdsSlot else { return }
-    runner.holdsSlot = true
-    let first = !runner.begun
-    runner.begun = true
-    runners[key] = runner
+    guard runners[key]?.holdsSlot == false else { return }
+    runners[key]!.holdsSlot = true
+    let first = !runners[key]!.begun
+    runners[key]!.begun = true
     guard first else { return startAttempt(key) }
     if cancelRequested {
       return moveRunner(
         key,
         to: RunState(.cancelled, message: "Flow run was cancelled before this task started."))
     }
-    if storesResults[key.node] {
+    if storesResults[key.node], let runner = runners[key] {
       return actions.append(
         .lookUpResult(
           key, taskRunID: runner.runID, inputs: FlowValues(runner.inputs),
@@ -499,35 +510,35 @@ public struct FlowRunMachine: Sendable {
   }
 
   private mutating func running(_ key: TaskRunKey, _ state: RunState, _ attempt: Int) {
-    guard var runner = runners[key] else { return }
-    runner.state = state
-    guard state.isRunning else {
-      runners[key] = runner
-      // A state handler held the run back (or ended it): it ends in the state it chose.
-      return finishRunner(key)
+    guard runners[key] != nil else { return }
+    runners[key]!.state = state
+    // A state handler held the run back (or ended it): it ends in the state it chose.
+    guard state.isRunning else { return finishRunner(key) }
+    runners[key]!.attempts = attempt
+    if runners[key]!.startedAt == nil {
+      runners[key]!.startedAt = now
+    } else {
+      runners[key]!.retryStarts.append(now)
     }
-    runner.attempts = attempt
-    if runner.startedAt == nil { runner.startedAt = now } else { runner.retryStarts.append(now) }
-    runner.inAttempt = true
-    runners[key] = runner
-    actions.append(.log(.taskStarted(key, taskRunID: runner.runID, attempt: attempt, at: now)))
+    runners[key]!.inAttempt = true
+    let runID = runners[key]!.runID
+    actions.append(.log(.taskStarted(key, taskRunID: runID, attempt: attempt, at: now)))
     let timeout = graph.nodes[key.node].task!.options.timeout
     actions.append(
       .startAttempt(
         AttemptStart(
-          key: key, taskRunID: runner.runID, attempt: attempt, inputs: FlowValues(runner.inputs),
-          deadline: timeout.map { now.adding($0) })))
+          key: key, taskRunID: runID, attempt: attempt,
+          inputs: FlowValues(runners[key]!.inputs), deadline: timeout.map { now.adding($0) })))
   }
 
   private mutating func attemptFinished(
     _ key: TaskRunKey, _ attempt: Int, _ outcome: AttemptOutcome
   ) {
-    guard var runner = runners[key], runner.inAttempt, runner.attempts == attempt else { return }
-    runner.inAttempt = false
-    runners[key] = runner
-    guard runner.state.isRunning else {
+    guard runners[key]?.inAttempt == true, runners[key]!.attempts == attempt else { return }
+    runners[key]!.inAttempt = false
+    guard runners[key]!.state.isRunning else {
       // The last lost worker: the run stays Crashed, with the scheduler's explanation.
-      if runner.state.kind == .crashed, case .failed(let failure) = outcome,
+      if runners[key]!.state.kind == .crashed, case .failed(let failure) = outcome,
         failure.killedWorker
       {
         runners[key]!.state = RunState(
@@ -537,7 +548,9 @@ public struct FlowRunMachine: Sendable {
     }
     switch outcome {
     case .succeeded(let output):
-      guard storesResults[key.node] else { return succeed(key, output) }
+      guard storesResults[key.node], let runner = runners[key] else {
+        return succeed(key, output)
+      }
       runners[key]!.output = output
       actions.append(
         .persistResult(
@@ -548,6 +561,7 @@ public struct FlowRunMachine: Sendable {
         key, to: RunState(.cancelled, message: "Flow run was cancelled.", error: error.error))
     case .failed(let failure):
       let policy = graph.nodes[key.node].task!.options.retries
+      let runner = runners[key]!
       ask(
         .task(key), from: runner.state, to: failed(failure, attempts: runner.attempts, policy),
         .runnerFailed)
@@ -585,18 +599,17 @@ public struct FlowRunMachine: Sendable {
 
   /// Carries a task run on after its state changed: a timer for a retry, or its end.
   private mutating func advance(_ key: TaskRunKey) {
-    guard var runner = runners[key] else { return }
+    guard let runner = runners[key] else { return }
     if runner.inAttempt { return }  // the body still runs: its end decides
     if runner.state.isPending {
       guard let due = runner.state.scheduledAt else { return startAttempt(key) }
-      runner.waitingTimer = true
+      runners[key]!.waitingTimer = true
       // The wait is a timer, not a held slot: other task runs use the slot meanwhile. Only a
       // sequential run (one slot) keeps it, so that its tasks run strictly one after another.
       if runner.holdsSlot, width > 1 {
-        runner.holdsSlot = false
+        runners[key]!.holdsSlot = false
         slotsInUse -= 1
       }
-      runners[key] = runner
       return actions.append(.setTimer(key, due: due))
     }
     if runner.state.isRunning { return }
@@ -606,9 +619,9 @@ public struct FlowRunMachine: Sendable {
   private mutating func finishRunner(_ key: TaskRunKey) {
     guard let runner = runners.removeValue(forKey: key) else { return }
     if runner.holdsSlot { slotsInUse -= 1 }
-    let node = graph.nodes[key.node]
     var run = TaskRun(
-      name: node.name, slug: node.slug, mapIndex: key.mapIndex, id: runner.runID,
+      name: graph.nodes[key.node].name, slug: graph.nodes[key.node].slug, mapIndex: key.mapIndex,
+      id: runner.runID,
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
@@ -790,26 +803,24 @@ public struct FlowRunMachine: Sendable {
     actions.append(
       .log(
         .taskFinished(
-          key, taskRunID: run.id, attempts: run.attempts, state: run.state.kind.name,
+          key, taskRunID: run.id, attempts: run.attempts, state: RecordedKind(run.state.kind),
           reason: run.state.kind == .success ? nil : run.state.message,
-          failed: run.state.isFailed, at: run.finishedAt ?? now)))
+          at: run.finishedAt ?? now)))
   }
 
   /// The next task run ID: SplitMix64 over the seed the start event carried.
   private mutating func newID() -> UUID {
-    let high = Self.splitMix(&idState)
-    let low = Self.splitMix(&idState)
-    var bytes = (high.bigEndian, low.bigEndian)
-    return withUnsafeBytes(of: &bytes) { raw in
-      var b = Array(raw)
-      b[6] = (b[6] & 0x0F) | 0x40  // version 4
-      b[8] = (b[8] & 0x3F) | 0x80  // RFC 4122 variant
-      return UUID(
-        uuid: (
-          b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-          b[14], b[15]
-        ))
+    let high = Self.splitMix(&idState) & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000  // v4
+    let low = Self.splitMix(&idState) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // RFC
+    func byte(_ value: UInt64, _ index: Int) -> UInt8 {
+      UInt8(truncatingIfNeeded: value >> (56 - 8 * index))
     }
+    return UUID(
+      uuid: (
+        byte(high, 0), byte(high, 1), byte(high, 2), byte(high, 3), byte(high, 4), byte(high, 5),
+        byte(high, 6), byte(high, 7), byte(low, 0), byte(low, 1), byte(low, 2), byte(low, 3),
+        byte(low, 4), byte(low, 5), byte(low, 6), byte(low, 7)
+      ))
   }
 
   static func splitMix(_ state: inout UInt64) -> UInt64 {

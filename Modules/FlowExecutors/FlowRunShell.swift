@@ -113,8 +113,6 @@ struct FlowRunShell {
   }
 
   private mutating func feed(_ report: AttemptReport) {
-    // A cancelled run must know it before it gates what the report makes ready.
-    reportCancellation()
     for crash in report.crashes { feed(crash) }
     if let event = report.event { feed(event) }
   }
@@ -123,16 +121,16 @@ struct FlowRunShell {
   /// the machine waits for the outside world again. A cancellation is reported before the
   /// next event, so that nothing starts after it.
   private mutating func feed(_ event: FlowRunEvent) {
-    answers.append(event)
-    while let next = answers.popFirst() {
-      if !cancelReported, Task.isCancelled, !machine.isIdle {
-        cancelReported = true
-        answers.prepend(next)
-        step(.cancelRequested(at: clock.now()))
-        continue
-      }
-      step(next)
+    if case .started = event {
+      step(event)
+    } else {
+      answers.append(event)
     }
+    if !cancelReported, Task.isCancelled {
+      cancelReported = true
+      answers.prepend(.cancelRequested(at: clock.now()))
+    }
+    while let next = answers.popFirst() { step(next) }
   }
 
   private mutating func step(_ event: FlowRunEvent) {
@@ -202,10 +200,10 @@ struct FlowRunShell {
         old.state, to: new.state, subject: settings.flow.name,
         handlers: settings.flow.stateHandlers)
     case .task(let key):
-      let node = settings.graph.nodes[key.node]
       return settings.transition(
-        old.state, to: new.state, subject: node.slug, mapIndex: key.mapIndex,
-        handlers: node.task?.options.stateHandlers ?? [])
+        old.state, to: new.state, subject: settings.graph.nodes[key.node].slug,
+        mapIndex: key.mapIndex,
+        handlers: settings.graph.nodes[key.node].task?.options.stateHandlers ?? [])
     }
   }
 
@@ -225,10 +223,9 @@ struct FlowRunShell {
         subject: RunLog.Subject(
           task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
           attempt: attempt))
-    case .taskFinished(let key, let id, let attempts, let state, let reason, let failed, let at):
-      let kind = RunState.Kind.all.first { $0.name == state } ?? .pending
+    case .taskFinished(let key, let id, let attempts, let state, let reason, let at):
       settings.log.append(
-        .taskFinished(kind, reason), level: failed ? .error : .info, at: at,
+        .taskFinished(state.kind, reason), level: state.kind.isFailed ? .error : .info, at: at,
         subject: RunLog.Subject(
           task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
           attempt: attempts))
@@ -298,6 +295,7 @@ struct FlowRunShell {
         let inputs = start.inputs.values
         value = try await TaskRunContext.$current.withValue(context) {
           guard config.options.logStdout else {
+            guard deadline != nil else { return try await config.body.call(inputs) }
             return try await race(deadline, slug: node.slug, clock) {
               try await config.body.call(inputs)
             }
