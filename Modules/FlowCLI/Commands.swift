@@ -2,6 +2,7 @@ import ArgumentParser
 import FlowCore
 import FlowExecutors
 import FlowScheduling
+import FlowTesting
 import Foundation
 
 /// `run [FLOW] ...`: one run now, even if the flow has a schedule.
@@ -11,14 +12,55 @@ struct RunCommand: AsyncParsableCommand {
 
   @OptionGroup var options: RunOptions
 
+  @Option(
+    help: ArgumentHelp(
+      "Write the run's event history (JSON) to this file; `replay` checks it later.",
+      valueName: "file"))
+  var history: String?
+
   func run() async throws {
     let invocation = RootCommand.invocation
     let flow = try invocation.commandLine.flow(
       named: options.flow, options.context(invocation.commandLine))
     let parameters = try options.parameterValues(for: flow)
     let succeeded = try await runOnce(
-      flow, options, parameters: parameters, output: invocation.output)
+      flow, options, parameters: parameters, history: history, output: invocation.output)
     if !succeeded { throw ExitCode.failure }
+  }
+}
+
+/// `replay FILE`: replays a recorded run history through this executable's flow and engine.
+struct ReplayCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "replay",
+    abstract:
+      "Replay a run's event history (written by `run --history`) through this executable's "
+      + "flow and engine; fails at the first event that diverges.")
+
+  @Argument(help: ArgumentHelp("The history file (JSON).", valueName: "file"))
+  var file: String
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let commandLine = invocation.commandLine
+    let history: FlowRunHistory
+    do {
+      history = try FlowRunHistory.decode(json: Data(contentsOf: URL(fileURLWithPath: file)))
+    } catch {
+      throw ValidationError("cannot read the history '\(file)': \(error)")
+    }
+    let flow = try commandLine.flow(
+      named: history.flowName,
+      FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory))
+    do {
+      let machine = try FlowRunReplayer.replay(history, flow: flow)
+      invocation.output.write(
+        "Replayed \(history.steps.count) events of '\(flow.name)': the same transitions "
+          + "(flow \(machine.flowState.kind)).\n", .standardOutput)
+    } catch {
+      invocation.output.write("\(error)\n", .standardError)
+      throw ExitCode.failure
+    }
   }
 }
 

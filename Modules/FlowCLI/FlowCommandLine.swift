@@ -152,7 +152,7 @@ struct RootCommand: AsyncParsableCommand {
         ?? "Run, schedule, draw and list this executable's flows.",
       subcommands: [
         RunCommand.self, ScheduleCommand.self, VisualizeCommand.self, ListCommand.self,
-        WorkerCommand.self, SimulateCommand.self,
+        WorkerCommand.self, SimulateCommand.self, ReplayCommand.self,
       ],
       defaultSubcommand: RunCommand.self)
   }

@@ -247,16 +247,25 @@ struct RunOptions: ParsableArguments {
 /// Runs `flow` once with the options, reports the outcome, and returns whether it succeeded.
 func runOnce(
   _ flow: Flow, _ options: RunOptions, parameters: [String: any Sendable],
-  scheduledStart: Date? = nil, output: FlowCommandOutput
+  scheduledStart: Date? = nil, history: String? = nil, output: FlowCommandOutput
 ) async throws -> Bool {
   let logger = try options.logger(label: flow.name)
   let result: FlowRunResult
+  let recorder = history.map { _ in FlowRunRecorder(flowName: flow.name) }
   do {
     result = try await flow.run(
       parameters: parameters, executor: options.flowExecutor(logger: logger),
-      environment: RunEnvironment(logger: logger), scheduledStart: scheduledStart)
+      environment: RunEnvironment(logger: logger), scheduledStart: scheduledStart,
+      observer: recorder?.observer)
   } catch {
     throw ValidationError(error.message)
+  }
+  if let history, let recorder {
+    do {
+      try recorder.history.json().write(to: URL(fileURLWithPath: history))
+    } catch {
+      throw ValidationError("cannot write the run's history to '\(history)': \(error)")
+    }
   }
   output.write(report(result), .standardError)
   return result.state.isSuccessful

@@ -135,18 +135,6 @@ public final class RemoteTaskCall: Sendable {
   }
 }
 
-/// A task run's state while one of its attempts runs remotely: a lost worker moves it (Running →
-/// Crashed → Running) from the backend's side while the engine waits.
-final class RemoteRunState: Sendable {
-  private let state: Mutex<RunState>
-
-  init(_ state: RunState) { self.state = Mutex(state) }
-
-  var value: RunState { state.withLock { $0 } }
-
-  func update(_ change: (inout RunState) -> Void) { state.withLock { change(&$0) } }
-}
-
 /// An attempt that failed remotely: the body threw on a worker, or the task could not run there.
 public struct RemoteTaskError: Error, Sendable, CustomStringConvertible {
   /// What kind of failure (extensible).

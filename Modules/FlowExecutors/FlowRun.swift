@@ -22,12 +22,14 @@ extension Flow {
   ///     and every task whose output that run checkpointed is Cached instead of running again.
   ///   - scheduledStart: When the run was scheduled for (default: now); targets' `{date:...}`
   ///     and `{scheduled_start_time}` use it.
+  ///   - observer: Sees every step of the engine (event and actions) as it happens, for a
+  ///     run store or ``FlowRunRecorder``; nil records nothing.
   /// - Throws: ``FlowValidationError`` before any task runs; task failures are states, not
   ///   errors.
   public func run(
     parameters: [String: any Sendable] = [:], executor: FlowExecutor = .sequential,
     environment: RunEnvironment = .system, approving: Set<String> = [], resuming: UUID? = nil,
-    scheduledStart: Date? = nil
+    scheduledStart: Date? = nil, observer: FlowRunObserver? = nil
   ) async throws(FlowValidationError) -> FlowRunResult {
     let values = try resolveParameters(parameters)
     let plans = try ResultPlan.plans(for: self)
@@ -61,20 +63,11 @@ extension Flow {
       flow: self, environment: environment, parameters: values, approvals: approving,
       resultPlans: plans, resuming: resuming, scheduledStart: scheduledStart ?? startedAt,
       log: log, session: session)
-    var state = settings.transition(
-      .pending, to: RunState(.running, message: "Running flow."), subject: name,
-      handlers: stateHandlers)
-    settings.log.append(.flowStarted, at: startedAt)
-    var coordinator = FlowRunCoordinator(settings: settings)
-    if state.isRunning { await coordinator.drive(width: executor.width) }
-    let cancelled = Task.isCancelled || !state.isRunning
-    let (runs, nodeStates, references) = coordinator.finalize(cancelled: cancelled)
-    if !state.isFinished {
-      // A cancelled run has marked every unstarted task Cancelled, so the rule below says
-      // Cancelled unless the reference tasks had already finished.
-      let final = FinalState.forFlow(referenceStates: references)
-      state = settings.transition(state, to: final, subject: name, handlers: stateHandlers)
-    }
+    var shell = FlowRunShell(settings: settings, width: executor.width, observer: observer)
+    await shell.run(startedAt: startedAt)
+    let state = shell.machine.flowState
+    let runs = shell.machine.taskRuns
+    let nodeStates = shell.machine.nodeStates
     await session?.stop()
     let finishedAt = clock.now()
     settings.log.append(

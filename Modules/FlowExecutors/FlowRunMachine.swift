@@ -1,0 +1,842 @@
+import DequeModule
+import FlowCore
+import FlowResults
+import FlowState
+import Foundation
+import Synchronization
+
+/// The flow-run engine as a pure state machine: it makes every decision of a run (readiness,
+/// skip propagation, triggers, mapping, retries, timeouts, caching, approvals, cancellation,
+/// reference tasks, the final state) and asks its shell to do the rest.
+///
+/// No `await`, no clock, no I/O: time, IDs and randomness arrive in events. The sequential,
+/// concurrent and cluster executors (and the simulator) are shells that feed it events and
+/// perform its actions; a recorded history of events replays to the same actions.
+/// ```swift
+/// var machine = try FlowRunMachine(flow: flow)
+/// let actions = machine.handle(.started(start))  // [.transition(.flow, from: Pending, to: Running)]
+/// ```
+public struct FlowRunMachine: Sendable {
+  /// The version of the events and actions this machine reads and writes.
+  public static let version = 1
+
+  let graph: FlowGraph
+  /// For each node, true when its output is cached, targeted or checkpointed.
+  let storesResults: [Bool]
+  private var start: FlowRunStart?
+  private var approvals: Set<String> = []
+  private var resuming = false
+  /// The flow run's state.
+  public private(set) var flowState = RunState.pending
+  private var phase = Phase.idle
+  /// Final state per node; nil until the node finished.
+  private var states: [RunState?]
+  /// Upstream nodes each node still waits for.
+  private var remaining: [Int]
+  /// Nodes whose upstream finished, to be gated.
+  private var ready: Deque<Int> = []
+  /// The run record of each task node (for a mapped task, the parent's).
+  private var runs: [TaskRun?]
+  /// The children of mapped tasks that have mapped.
+  private var mapped: [Int: MappedProgress] = [:]
+  /// Nodes whose body ran in this run, or downstream of one that did (only when resuming).
+  private var ranFresh: [Bool]
+  /// Task runs that passed their gate and have not finished.
+  private var runners: TaskRunTable<Runner>
+  /// Transitions asked of the shell, and what to do with each answer.
+  private var waiting: TaskRunTable<Continuation>
+  /// What to do with the answer about the flow run's transition.
+  private var flowWaiting: Continuation?
+  /// Mapped nodes waiting for their inputs' elements: the positions asked about.
+  private var splitting: [Int: [Int]] = [:]
+  /// Mapped nodes waiting for their collected output.
+  private var collecting: Set<Int> = []
+  /// Elements of mapped inputs by node and argument position, until the parent maps.
+  private var pendingSplits: [Int: [Int: [any Sendable]]] = [:]
+  private var finalizingLeft = 0
+  /// How many task runs may hold a slot (run their body, look up or persist) at once.
+  private var width = 1
+  /// Task runs holding a slot.
+  private var slotsInUse = 0
+  /// Task runs waiting for a slot, first come first served.
+  private var queued: Deque<TaskRunKey> = []
+  private var cancelRequested = false
+  /// The time of the latest event that carried one.
+  private var now = Date(timeIntervalSince1970: 0)
+  private var idState: UInt64 = 0
+  private var actions: [FlowRunAction] = []
+
+  private enum Phase { case idle, starting, running, finalizing, finished }
+
+  private struct MappedProgress {
+    var children: [TaskRun?]
+    var left: Int
+    var parent: RunState
+    let runID: UUID
+    let splits: [Int: [any Sendable]]
+  }
+
+  /// One task run between its gate and its final state (what a task runner did before).
+  private struct Runner {
+    let runID: UUID
+    let inputs: [any Sendable]
+    let mayResume: Bool
+    var state = RunState.pending
+    var startedAt: Date?
+    var retryStarts: [Date] = []
+    var attempts = 0
+    var crashed = 0
+    var notes: [String] = []
+    var begun = false
+    var holdsSlot = false
+    var waitingTimer = false
+    var inAttempt = false
+    var output: FlowValue?
+  }
+
+  private enum Continuation {
+    case flowStart, flowFinal, gate, record, runner, finalizeNode
+    case mappedParent(count: Int)
+    case runnerRunning(attempt: Int)
+    case runnerFailed
+    case crashed(rescheduled: Bool)
+    case restarted
+  }
+
+  /// A machine for runs of `flow`.
+  public init(flow: Flow) throws(FlowValidationError) {
+    self.init(graph: flow.graph, storesResults: try ResultPlan.plans(for: flow).map { $0 != nil })
+  }
+
+  init(graph: FlowGraph, storesResults: [Bool]) {
+    self.graph = graph
+    self.storesResults = storesResults
+    states = Array(repeating: nil, count: graph.nodes.count)
+    runs = Array(repeating: nil, count: graph.nodes.count)
+    ranFresh = Array(repeating: false, count: graph.nodes.count)
+    remaining = graph.upstream.map { $0.count }
+    runners = TaskRunTable(nodes: graph.nodes.count)
+    waiting = TaskRunTable(nodes: graph.nodes.count)
+  }
+
+  /// True until the machine took its ``FlowRunEvent/started(_:)`` event.
+  public var isIdle: Bool { phase == .idle }
+
+  /// True once the machine asked for ``FlowRunAction/finished(_:)``.
+  public var isFinished: Bool { phase == .finished }
+
+  // MARK: Events
+
+  /// Takes one event and returns what the shell must do, in order.
+  public mutating func handle(_ event: FlowRunEvent) -> [FlowRunAction] {
+    var out: [FlowRunAction] = []
+    handle(event, into: &out)
+    return out
+  }
+
+  /// Takes one event and appends what the shell must do to `out` (reusing its storage).
+  public mutating func handle(_ event: FlowRunEvent, into out: inout [FlowRunAction]) {
+    swap(&actions, &out)
+    defer { swap(&actions, &out) }
+    switch event {
+    case .started(let start):
+      guard phase == .idle else { return }
+      self.start = start
+      approvals = Set(start.approvals)
+      resuming = start.resuming
+      now = start.at
+      idState = start.idSeed
+      width = max(1, start.width)
+      phase = .starting
+      ask(.flow, from: .pending, to: RunState(.running, message: "Running flow."), .flowStart)
+    case .transitioned(let subject, let recorded):
+      switch subject {
+      case .flow:
+        guard let next = flowWaiting else { return }
+        flowWaiting = nil
+        resume(subject, next, recorded.state)
+      case .task(let key):
+        guard let next = waiting.removeValue(forKey: key) else { return }
+        resume(subject, next, recorded.state)
+      }
+    case .inputsSplit(let node, let elements):
+      guard let positions = splitting.removeValue(forKey: node) else { return }
+      var splits: [Int: [any Sendable]] = [:]
+      for (position, values) in zip(positions, elements) { splits[position] = values.values }
+      continueMapped(node, splits)
+    case .collected(let node, let output):
+      guard collecting.remove(node) != nil, var state = mapped[node]?.parent else { return }
+      state.result = output.value
+      completeMapped(node, state)
+    case .resultLooked(let key, let lookup):
+      resultLooked(key, lookup)
+    case .attemptFinished(let key, let attempt, let outcome, let at):
+      now = at
+      attemptFinished(key, attempt, outcome)
+    case .attemptCrashed(let key, let message, let rescheduled, let at):
+      now = at
+      guard var runner = runners[key] else { return }
+      runner.crashed += 1
+      runners[key] = runner
+      guard runner.state.isRunning else { return }
+      ask(
+        .task(key), from: runner.state, to: RunState(.crashed, message: message),
+        .crashed(rescheduled: rescheduled))
+    case .resultPersisted(let key, let failure, let at):
+      now = at
+      guard let output = runners[key]?.output else { return }
+      runners[key]!.output = nil
+      if let failure {
+        moveRunner(
+          key,
+          to: RunState(
+            .failed, message: "Cannot persist the output: \(failure)", error: failure.error))
+      } else {
+        succeed(key, output)
+      }
+    case .timerFired(let key, let at):
+      now = at
+      guard runners[key]?.waitingTimer == true else { return }
+      runners[key]!.waitingTimer = false
+      if runners[key]!.holdsSlot { startAttempt(key) } else { queued.append(key) }
+    case .cancelRequested(let at):
+      now = at
+      guard !cancelRequested else { return }
+      cancelRequested = true
+      for key in runners.sortedKeys where runners[key]!.waitingTimer {
+        runners[key]!.waitingTimer = false
+        moveRunner(key, to: RunState(.cancelled, message: "Cancelled while waiting to retry."))
+      }
+    }
+    pump()
+  }
+
+  /// Grants free slots to waiting task runs, and gates ready tasks when none waits (so that a
+  /// task is gated when the executor can take it, as the executors always did).
+  private mutating func pump() {
+    guard phase == .running else { return }
+    while slotsInUse < width {
+      if let key = queued.popFirst() {
+        slotsInUse += 1
+        slotGranted(key)
+      } else if let node = ready.popFirst() {
+        prepare(node)
+      } else {
+        break
+      }
+    }
+    if runners.isEmpty, ready.isEmpty, waiting.isEmpty, flowWaiting == nil, splitting.isEmpty,
+      collecting.isEmpty
+    {
+      finalize()
+    }
+  }
+
+  private mutating func ask(
+    _ subject: FlowRunSubject, from old: RunState, to new: RunState, _ next: Continuation
+  ) {
+    switch subject {
+    case .flow: flowWaiting = next
+    case .task(let key): waiting[key] = next
+    }
+    actions.append(.transition(subject, from: RecordedRunState(old), to: RecordedRunState(new)))
+  }
+
+  private mutating func resume(_ subject: FlowRunSubject, _ next: Continuation, _ state: RunState) {
+    let key: TaskRunKey
+    switch subject {
+    case .flow:
+      flowState = state
+      if case .flowFinal = next { return complete() }
+      actions.append(.log(.flowStarted(at: start!.at)))
+      phase = .running
+      if state.isRunning {
+        ready.append(contentsOf: remaining.indices.filter { remaining[$0] == 0 })
+      }
+      return
+    case .task(let task): key = task
+    }
+    switch next {
+    case .flowStart, .flowFinal: return
+    case .gate:
+      if state.isFinished || state.isPaused { return record(key, state) }
+      makeJob(key)
+    case .record: record(key, state)
+    case .mappedParent(let count): mappedParent(key.node, state, count)
+    case .finalizeNode:
+      finalizeNode(key.node, state)
+      finalizingLeft -= 1
+      if finalizingLeft == 0 { finishFlow() }
+    case .runner:
+      runners[key]?.state = state
+      advance(key)
+    case .runnerRunning(let attempt): running(key, state, attempt)
+    case .runnerFailed:
+      runners[key]?.state = state
+      if state.kind == .retrying, let runner = runners[key] {
+        actions.append(
+          .log(
+            .taskRetrying(
+              key, taskRunID: runner.runID, attempt: runner.attempts,
+              reason: state.message ?? "retrying", at: now)))
+      }
+      advance(key)
+    case .crashed(let rescheduled):
+      guard var runner = runners[key] else { return }
+      runner.state = state
+      runners[key] = runner
+      guard rescheduled, state.kind == .crashed else { return }
+      ask(
+        subject, from: state,
+        to: RunState(
+          .running,
+          message: "Restarting attempt \(runner.attempts) on another worker after a crash."),
+        .restarted)
+    case .restarted:
+      guard let runner = runners[key] else { return }
+      runners[key]!.state = state
+      if state.isRunning {
+        actions.append(
+          .log(.taskStarted(key, taskRunID: runner.runID, attempt: runner.attempts, at: now)))
+      }
+    }
+  }
+
+  // MARK: Gating
+
+  private mutating func prepare(_ node: Int) {
+    let key = TaskRunKey(node: node, mapIndex: nil)
+    if cancelRequested, graph.nodes[node].isTask {
+      let message = "Flow run was cancelled before this task started."
+      return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
+    }
+    guard let config = graph.nodes[node].task else {
+      if case .parameter(let spec) = graph.nodes[node].kind {
+        return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
+      }
+      if case .constant(let value) = graph.nodes[node].kind {
+        finish(node, RunState(.success, result: value))
+      }
+      return
+    }
+    if graph.nodes[node].isMapped {
+      prepareMapped(node, config)
+    } else {
+      prepareChild(key, config, upstream: upstreamStates(node))
+    }
+  }
+
+  /// Gates one task run (a plain task, or a child of a mapped task).
+  private mutating func prepareChild(
+    _ key: TaskRunKey, _ config: TaskConfig, upstream: [UpstreamState]
+  ) {
+    var upstream = upstream
+    if let index = key.mapIndex {
+      for source in graph.upstream[key.node] where isElementwise(key.node, source) {
+        let child = mapped[source]!.children[index]!
+        upstream.append(UpstreamState(task: child.slug, mapIndex: index, state: child.state))
+      }
+    }
+    if let proposed = gate(key.node, config, upstream) {
+      return ask(.task(key), from: .pending, to: proposed, .gate)
+    }
+    makeJob(key)
+  }
+
+  /// Skip propagation, then the trigger; returns the state to propose when the task must not
+  /// run (nil: it runs).
+  private func gate(_ node: Int, _ config: TaskConfig, _ upstream: [UpstreamState]) -> RunState? {
+    if config.options.skipOnUpstreamSkip, let skipped = upstream.first(where: \.state.isSkipped) {
+      return RunState(
+        .skipped,
+        message:
+          "Upstream task '\(skipped.label)' was skipped; set `skipOnUpstreamSkip: false` to run "
+          + "anyway.")
+    }
+    switch config.options.trigger.evaluate(upstream) {
+    case .run: return nil
+    case .fail(let message): return RunState(.triggerFailed, message: message)
+    case .pause(let message):
+      if approvals.contains(graph.nodes[node].slug) { return nil }
+      return RunState(.paused, message: message)
+    }
+  }
+
+  /// Gathers a task run's inputs and asks for a slot.
+  private mutating func makeJob(_ key: TaskRunKey) {
+    let node = key.node
+    var inputs: [any Sendable] = []
+    inputs.reserveCapacity(graph.nodes[node].arguments.count)
+    for (position, argument) in graph.nodes[node].arguments.enumerated() {
+      let value: (any Sendable)?
+      if let index = key.mapIndex, argument.isMapped {
+        value =
+          isElementwise(node, argument.source)
+          ? mapped[argument.source]!.children[index]!.state.result
+          : mapped[node]!.splits[position]![index]
+      } else {
+        value = states[argument.source]!.result
+      }
+      guard let value else {
+        let source = graph.nodes[argument.source].slug
+        let message =
+          "Input \(position + 1) comes from '\(source)', which ended "
+          + "\(states[argument.source]!.kind) without a result. A task that runs after upstream "
+          + "failures must wait for them with `.after(...)` instead of taking their outputs."
+        return ask(
+          .task(key), from: .pending, to: RunState(.triggerFailed, message: message), .record)
+      }
+      inputs.append(value)
+    }
+    let mayResume = !resuming || !graph.upstream[node].contains { ranFresh[$0] }
+    runners[key] = Runner(runID: newID(), inputs: inputs, mayResume: mayResume)
+    queued.append(key)
+  }
+
+  private mutating func prepareMapped(_ node: Int, _ config: TaskConfig) {
+    let key = TaskRunKey(node: node, mapIndex: nil)
+    let upstream = upstreamStates(node)
+    if config.options.skipOnUpstreamSkip, let skipped = upstream.first(where: \.state.isSkipped) {
+      let message = "Upstream task '\(skipped.label)' was skipped; nothing to map over."
+      return ask(.task(key), from: .pending, to: RunState(.skipped, message: message), .record)
+    }
+    var positions: [Int] = []
+    var values: [any Sendable] = []
+    for (position, argument) in graph.nodes[node].arguments.enumerated() {
+      guard argument.isMapped, !isElementwise(node, argument.source) else { continue }
+      guard let value = states[argument.source]!.result else {
+        let source = graph.nodes[argument.source].slug
+        let message =
+          "Cannot map over '\(source)': it ended \(states[argument.source]!.kind) without a result."
+        return ask(
+          .task(key), from: .pending, to: RunState(.triggerFailed, message: message), .record)
+      }
+      positions.append(position)
+      values.append(value)
+    }
+    if positions.isEmpty { return continueMapped(node, [:]) }
+    splitting[node] = positions
+    actions.append(.splitInputs(node: node, positions: positions, values: FlowValues(values)))
+  }
+
+  private mutating func continueMapped(_ node: Int, _ splits: [Int: [any Sendable]]) {
+    let key = TaskRunKey(node: node, mapIndex: nil)
+    let slug = graph.nodes[node].slug
+    var lengths: [(source: String, count: Int)] = []
+    for (position, argument) in graph.nodes[node].arguments.enumerated() where argument.isMapped {
+      let source = graph.nodes[argument.source].slug
+      if isElementwise(node, argument.source) {
+        lengths.append((source, mapped[argument.source]!.children.count))
+      } else {
+        lengths.append((source, splits[position]?.count ?? 0))
+      }
+    }
+    if Set(lengths.map(\.count)).count > 1 {
+      let sizes = lengths.map { "'\($0.source)' has \($0.count)" }.joined(separator: ", ")
+      let message =
+        "Mapped inputs of '\(slug)' have different lengths: \(sizes). Map over inputs of equal "
+        + "length, and pass inputs that are the same for every run with `unmapped(...)`."
+      return ask(.task(key), from: .pending, to: RunState(.failed, message: message), .record)
+    }
+    let count = lengths.first?.count ?? 0
+    pendingSplits[node] = splits
+    ask(
+      .task(key), from: .pending,
+      to: RunState(.mapped, message: "Mapped into \(count) task runs."), .mappedParent(count: count)
+    )
+  }
+
+  private mutating func mappedParent(_ node: Int, _ parent: RunState, _ count: Int) {
+    let splits = pendingSplits.removeValue(forKey: node) ?? [:]
+    guard parent.isMapped else { return record(TaskRunKey(node: node, mapIndex: nil), parent) }
+    let upstream = upstreamStates(node)
+    mapped[node] = MappedProgress(
+      children: Array(repeating: nil, count: count), left: count, parent: parent,
+      runID: newID(), splits: splits)
+    if count == 0 { return finishMapped(node) }
+    let config = graph.nodes[node].task!
+    for index in 0..<count {
+      prepareChild(TaskRunKey(node: node, mapIndex: index), config, upstream: upstream)
+    }
+  }
+
+  // MARK: Task runs
+
+  private mutating func slotGranted(_ key: TaskRunKey) {
+    guard runners[key]?.holdsSlot == false else { return }
+    runners[key]!.holdsSlot = true
+    let first = !runners[key]!.begun
+    runners[key]!.begun = true
+    guard first else { return startAttempt(key) }
+    if cancelRequested {
+      return moveRunner(
+        key,
+        to: RunState(.cancelled, message: "Flow run was cancelled before this task started."))
+    }
+    if storesResults[key.node], let runner = runners[key] {
+      return actions.append(
+        .lookUpResult(
+          key, taskRunID: runner.runID, inputs: FlowValues(runner.inputs),
+          resuming: resuming && runner.mayResume))
+    }
+    startAttempt(key)
+  }
+
+  private mutating func resultLooked(_ key: TaskRunKey, _ lookup: ResultLookup) {
+    guard runners[key]?.begun == true else { return }
+    switch lookup {
+    case .cached(let cached): moveRunner(key, to: cached.state)
+    case .failed(let error):
+      moveRunner(key, to: RunState(.failed, message: error.description, error: error.error))
+    case .run(let notes):
+      runners[key]!.notes = notes
+      startAttempt(key)
+    }
+  }
+
+  /// Moves a Pending (or due Retrying) task run to Running for its next attempt.
+  private mutating func startAttempt(_ key: TaskRunKey) {
+    guard let runner = runners[key] else { return }
+    if cancelRequested {
+      return moveRunner(key, to: RunState(.cancelled, message: "Flow run was cancelled."))
+    }
+    let attempt = runner.attempts + 1
+    // A literal for the first attempt: most runs have only that one, and it allocates nothing.
+    let message =
+      attempt == 1 ? "Starting task run (attempt 1)." : "Starting task run (attempt \(attempt))."
+    ask(
+      .task(key), from: runner.state, to: RunState(.running, message: message),
+      .runnerRunning(attempt: attempt))
+  }
+
+  private mutating func running(_ key: TaskRunKey, _ state: RunState, _ attempt: Int) {
+    guard runners[key] != nil else { return }
+    runners[key]!.state = state
+    // A state handler held the run back (or ended it): it ends in the state it chose.
+    guard state.isRunning else { return finishRunner(key) }
+    runners[key]!.attempts = attempt
+    if runners[key]!.startedAt == nil {
+      runners[key]!.startedAt = now
+    } else {
+      runners[key]!.retryStarts.append(now)
+    }
+    runners[key]!.inAttempt = true
+    let runID = runners[key]!.runID
+    actions.append(.log(.taskStarted(key, taskRunID: runID, attempt: attempt, at: now)))
+    let timeout = graph.nodes[key.node].task!.options.timeout
+    actions.append(
+      .startAttempt(
+        AttemptStart(
+          key: key, taskRunID: runID, attempt: attempt,
+          inputs: FlowValues(runners[key]!.inputs), deadline: timeout.map { now.adding($0) })))
+  }
+
+  private mutating func attemptFinished(
+    _ key: TaskRunKey, _ attempt: Int, _ outcome: AttemptOutcome
+  ) {
+    guard runners[key]?.inAttempt == true, runners[key]!.attempts == attempt else { return }
+    runners[key]!.inAttempt = false
+    guard runners[key]!.state.isRunning else {
+      // The last lost worker: the run stays Crashed, with the scheduler's explanation.
+      if runners[key]!.state.kind == .crashed, case .failed(let failure) = outcome,
+        failure.killedWorker
+      {
+        runners[key]!.state = RunState(
+          .crashed, message: failure.error.description, error: failure.error.error)
+      }
+      return advance(key)
+    }
+    switch outcome {
+    case .succeeded(let output):
+      guard storesResults[key.node], let runner = runners[key] else {
+        return succeed(key, output)
+      }
+      runners[key]!.output = output
+      actions.append(
+        .persistResult(
+          key, taskRunID: runner.runID, inputs: FlowValues(runner.inputs), output: output))
+    case .skipped(let reason): moveRunner(key, to: RunState(.skipped, message: reason))
+    case .cancelled(let error):
+      moveRunner(
+        key, to: RunState(.cancelled, message: "Flow run was cancelled.", error: error.error))
+    case .failed(let failure):
+      let policy = graph.nodes[key.node].task!.options.retries
+      let runner = runners[key]!
+      ask(
+        .task(key), from: runner.state, to: failed(failure, attempts: runner.attempts, policy),
+        .runnerFailed)
+    }
+  }
+
+  private mutating func succeed(_ key: TaskRunKey, _ output: FlowValue) {
+    guard let runner = runners[key] else { return }
+    let message =
+      runner.notes.isEmpty
+      ? "Task run succeeded." : "Task run succeeded. " + runner.notes.joined(separator: " ")
+    moveRunner(key, to: RunState(.success, message: message, result: output.value))
+  }
+
+  /// The state after an attempt failed: Retrying (a timer), TimedOut or Failed.
+  private func failed(_ failure: AttemptFailure, attempts: Int, _ policy: RetryPolicy) -> RunState {
+    let error = failure.error
+    if attempts < policy.maxAttempts, failure.retryable {
+      let delay = policy.delay(afterAttempt: attempts, random: DrawnRandomSource(failure.draw))
+      return RunState(
+        .retrying,
+        message:
+          "Attempt \(attempts) of \(policy.maxAttempts) "
+          + "\(failure.timedOut ? "timed out" : "failed"); retrying in \(delay): \(error)",
+        error: error.error, scheduledAt: now.adding(delay))
+    }
+    return RunState(
+      failure.timedOut ? .timedOut : .failed, message: error.description, error: error.error)
+  }
+
+  private mutating func moveRunner(_ key: TaskRunKey, to state: RunState) {
+    guard let runner = runners[key] else { return }
+    ask(.task(key), from: runner.state, to: state, .runner)
+  }
+
+  /// Carries a task run on after its state changed: a timer for a retry, or its end.
+  private mutating func advance(_ key: TaskRunKey) {
+    guard let runner = runners[key] else { return }
+    if runner.inAttempt { return }  // the body still runs: its end decides
+    if runner.state.isPending {
+      guard let due = runner.state.scheduledAt else { return startAttempt(key) }
+      runners[key]!.waitingTimer = true
+      // The wait is a timer, not a held slot: other task runs use the slot meanwhile. Only a
+      // sequential run (one slot) keeps it, so that its tasks run strictly one after another.
+      if runner.holdsSlot, width > 1 {
+        runners[key]!.holdsSlot = false
+        slotsInUse -= 1
+      }
+      return actions.append(.setTimer(key, due: due))
+    }
+    if runner.state.isRunning { return }
+    finishRunner(key)
+  }
+
+  private mutating func finishRunner(_ key: TaskRunKey) {
+    guard let runner = runners.removeValue(forKey: key) else { return }
+    if runner.holdsSlot { slotsInUse -= 1 }
+    var run = TaskRun(
+      name: graph.nodes[key.node].name, slug: graph.nodes[key.node].slug, mapIndex: key.mapIndex,
+      id: runner.runID,
+      state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
+      finishedAt: now)
+    run.crashedAttempts = runner.crashed
+    store(key, run)
+  }
+
+  // MARK: Recording
+
+  private mutating func record(_ key: TaskRunKey, _ state: RunState) {
+    store(key, taskRun(key, state, id: newID()))
+  }
+
+  /// Records a finished task run; a Paused run keeps its downstream waiting for an approval.
+  private mutating func store(_ key: TaskRunKey, _ run: TaskRun) {
+    let node = key.node
+    logFinished(key, run)
+    if resuming, run.attempts > 0 || graph.upstream[node].contains(where: { ranFresh[$0] }) {
+      ranFresh[node] = true
+    }
+    if let index = key.mapIndex { return childFinished(node, index, run) }
+    runs[node] = run
+    if !run.state.isFinished {  // Paused or held Pending: the downstream keeps waiting
+      states[node] = run.state
+      return
+    }
+    finish(node, run.state)
+  }
+
+  private mutating func finish(_ node: Int, _ state: RunState) {
+    states[node] = state
+    for next in graph.downstream[node] {
+      remaining[next] -= 1
+      if remaining[next] == 0 { ready.append(next) }
+    }
+  }
+
+  private mutating func childFinished(_ node: Int, _ index: Int, _ run: TaskRun) {
+    mapped[node]!.children[index] = run
+    if !run.state.isFinished { return }
+    mapped[node]!.left -= 1
+    if mapped[node]!.left == 0 { finishMapped(node) }
+  }
+
+  private mutating func finishMapped(_ node: Int) {
+    let progress = mapped[node]!
+    var state = progress.parent
+    // The typed [Output] has no place for a failure: one failed, cancelled or unfinished child
+    // leaves the mapped task without a result (like a failed task). Skipped children are left
+    // out on purpose: skipping is how a mapped task filters elements.
+    if progress.children.allSatisfy({ $0?.state.isSuccessful ?? false }) {
+      collecting.insert(node)
+      let outputs = progress.children.compactMap { $0!.state.result }
+      return actions.append(.collect(node: node, outputs: FlowValues(outputs)))
+    }
+    let missing = progress.children.count { !($0?.state.isSuccessful ?? false) }
+    state.message = "Mapped into \(progress.children.count) task runs; \(missing) did not succeed."
+    completeMapped(node, state)
+  }
+
+  private mutating func completeMapped(_ node: Int, _ state: RunState) {
+    let key = TaskRunKey(node: node, mapIndex: nil)
+    let run = taskRun(key, state, id: mapped[node]!.runID)
+    runs[node] = run
+    logFinished(key, run)
+    finish(node, state)
+  }
+
+  // MARK: Finishing
+
+  /// Closes the run: tasks that never started are Cancelled (when the run was cancelled) or
+  /// stay Pending (behind a paused task).
+  private mutating func finalize() {
+    phase = .finalizing
+    let cancelled = cancelRequested || !flowState.isRunning
+    for node in graph.nodes.indices where graph.nodes[node].isTask && states[node] == nil {
+      if cancelled {
+        finalizingLeft += 1
+        ask(
+          .task(TaskRunKey(node: node, mapIndex: nil)), from: .pending,
+          to: RunState(.cancelled, message: "Flow run was cancelled."), .finalizeNode)
+      } else {
+        finalizeNode(node, RunState(.pending, message: "Not started: an upstream task is paused."))
+      }
+    }
+    if finalizingLeft == 0 { finishFlow() }
+  }
+
+  private mutating func finalizeNode(_ node: Int, _ state: RunState) {
+    if mapped[node] != nil {
+      for index in mapped[node]!.children.indices where mapped[node]!.children[index] == nil {
+        let key = TaskRunKey(node: node, mapIndex: index)
+        let run = taskRun(key, state, id: newID())
+        mapped[node]!.children[index] = run
+        logFinished(key, run)
+      }
+      finishMapped(node)
+    } else {
+      let key = TaskRunKey(node: node, mapIndex: nil)
+      runs[node] = taskRun(key, state, id: newID())
+      logFinished(key, runs[node]!)
+      states[node] = state
+    }
+  }
+
+  private mutating func finishFlow() {
+    if flowState.isFinished { return complete() }
+    ask(.flow, from: flowState, to: FinalState.forFlow(referenceStates: references), .flowFinal)
+  }
+
+  private mutating func complete() {
+    phase = .finished
+    actions.append(.finished(RecordedRunState(flowState)))
+  }
+
+  // MARK: Results
+
+  /// Every task run in flow order (mapped parents before their children).
+  public var taskRuns: [TaskRun] {
+    var all: [TaskRun] = []
+    all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
+    for node in graph.nodes.indices {
+      if let run = runs[node] { all.append(run) }
+      if !mapped.isEmpty, let progress = mapped[node] {
+        all.append(contentsOf: progress.children.compactMap { $0 })
+      }
+    }
+    return all
+  }
+
+  /// The final state of each node of the graph (Pending when it never finished).
+  public var nodeStates: [RunState] { states.map { $0 ?? .pending } }
+
+  /// The states of the reference tasks' runs.
+  private var references: [UpstreamState] {
+    var references: [UpstreamState] = []
+    references.reserveCapacity(graph.referenceNodes.count)
+    for node in graph.referenceNodes { appendRunStates(node, to: &references) }
+    return references
+  }
+
+  // MARK: Helpers
+
+  /// True when child `i` of mapped `node` maps over child `i` of the mapped task `source`.
+  private func isElementwise(_ node: Int, _ source: Int) -> Bool {
+    graph.nodes[node].isMapped && mapped[source] != nil
+      && graph.nodes[node].arguments.contains { $0.source == source && $0.isMapped }
+  }
+
+  /// The states a task's trigger sees: its upstream task runs, with mapped tasks expanded into
+  /// their children (parameters and constants are inputs, not runs, and are left out).
+  private func upstreamStates(_ node: Int) -> [UpstreamState] {
+    var result: [UpstreamState] = []
+    for source in graph.upstream[node] where graph.nodes[source].isTask {
+      if isElementwise(node, source) { continue }
+      appendRunStates(source, to: &result)
+    }
+    return result
+  }
+
+  /// Appends the states of `node`'s runs (its children when it mapped) to `result`.
+  private func appendRunStates(_ node: Int, to result: inout [UpstreamState]) {
+    let slug = graph.nodes[node].slug
+    if !mapped.isEmpty, let progress = mapped[node], !progress.children.isEmpty {
+      for (index, child) in progress.children.enumerated() {
+        result.append(UpstreamState(task: slug, mapIndex: index, state: child?.state ?? .pending))
+      }
+      return
+    }
+    result.append(UpstreamState(task: slug, state: states[node] ?? .pending))
+  }
+
+  private func taskRun(_ key: TaskRunKey, _ state: RunState, id: UUID) -> TaskRun {
+    TaskRun(
+      name: graph.nodes[key.node].name, slug: graph.nodes[key.node].slug, mapIndex: key.mapIndex,
+      id: id, state: state, startedAt: nil, retryStartTimes: [], finishedAt: now)
+  }
+
+  private mutating func logFinished(_ key: TaskRunKey, _ run: TaskRun) {
+    actions.append(
+      .log(
+        .taskFinished(
+          key, taskRunID: run.id, attempts: run.attempts, state: RecordedKind(run.state.kind),
+          reason: run.state.kind == .success ? nil : run.state.message,
+          at: run.finishedAt ?? now)))
+  }
+
+  /// The next task run ID: SplitMix64 over the seed the start event carried.
+  private mutating func newID() -> UUID {
+    let high = Self.splitMix(&idState) & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000  // v4
+    let low = Self.splitMix(&idState) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // RFC
+    func byte(_ value: UInt64, _ index: Int) -> UInt8 {
+      UInt8(truncatingIfNeeded: value >> (56 - 8 * index))
+    }
+    return UUID(
+      uuid: (
+        byte(high, 0), byte(high, 1), byte(high, 2), byte(high, 3), byte(high, 4), byte(high, 5),
+        byte(high, 6), byte(high, 7), byte(low, 0), byte(low, 1), byte(low, 2), byte(low, 3),
+        byte(low, 4), byte(low, 5), byte(low, 6), byte(low, 7)
+      ))
+  }
+
+  static func splitMix(_ state: inout UInt64) -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+/// The random values of one retry delay, drawn from the value the failure event carried.
+private final class DrawnRandomSource: RandomSource {
+  private let state: Mutex<UInt64>
+
+  init(_ seed: UInt64) { state = Mutex(seed) }
+
+  func nextUInt64() -> UInt64 { state.withLock { FlowRunMachine.splitMix(&$0) } }
+}

@@ -1,0 +1,365 @@
+import DequeModule
+import FlowCore
+import FlowLogging
+import FlowResults
+import FlowState
+import Foundation
+import Synchronization
+
+/// Carries out a ``FlowRunMachine``'s actions for one flow run: the only place that calls
+/// state handlers (``RunSettings/transition(_:to:subject:mapIndex:handlers:)``), reads the
+/// clock, touches result stores, writes the run's log and runs task bodies.
+///
+/// Executors differ only in where bodies run (here, or on a backend's session) and how many
+/// run at once (`width`, which the machine enforces). A retry's wait is a timer, not a slot.
+struct FlowRunShell {
+  let settings: RunSettings
+  let width: Int
+  let observer: FlowRunObserver?
+  private(set) var machine: FlowRunMachine
+  /// Answers to actions, fed to the machine before anything else happens.
+  private var answers: Deque<FlowRunEvent> = []
+  private var launches: Deque<AttemptStart> = []
+  private var timers: [(key: TaskRunKey, due: Date)] = []
+  private var cancelReported = false
+  private var buffer: [FlowRunAction] = []
+  private var sequence = 0
+
+  init(settings: RunSettings, width: Int, observer: FlowRunObserver?) {
+    self.settings = settings
+    self.width = width
+    self.observer = observer
+    machine = FlowRunMachine(
+      graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil })
+  }
+
+  private var clock: any WallClock { settings.environment.clock }
+
+  /// Runs the flow run to its end.
+  mutating func run(startedAt: Date) async {
+    let seed = withUnsafeBytes(of: settings.environment.ids.next().uuid) {
+      $0.loadUnaligned(as: UInt64.self)
+    }
+    feed(
+      .started(
+        FlowRunStart(
+          flowName: settings.flow.name, flowRunID: settings.flowRunID, idSeed: seed, width: width,
+          parameters: settings.parameters.mapValues(FlowValue.init),
+          approvals: settings.approvals.sorted(), resuming: settings.resuming, at: startedAt)))
+    if width == 1, settings.session == nil {
+      await runHere()
+    } else {
+      await runInGroup()
+    }
+  }
+
+  /// One body at a time, in the calling task; timers are slept here when nothing can run.
+  private mutating func runHere() async {
+    while !machine.isFinished {
+      reportCancellation()
+      if let start = launches.popFirst() {
+        let report = await Self.attempt(start, settings)
+        feed(report)
+        continue
+      }
+      guard let first = timers.indices.min(by: { timers[$0].due < timers[$1].due }) else {
+        break
+      }
+      let timer = timers.remove(at: first)
+      do {
+        try await clock.sleep(until: timer.due)
+        feed(.timerFired(timer.key, at: clock.now()))
+      } catch {
+        reportCancellation(force: true)
+      }
+    }
+  }
+
+  /// Up to `width` bodies at once as child tasks; timers are child tasks that hold no slot.
+  private mutating func runInGroup() async {
+    await withTaskGroup(of: AttemptReport.self) { group in
+      var outstanding = 0
+      while true {
+        reportCancellation()
+        while let start = launches.popFirst() {
+          group.addTask { [settings] in await Self.attempt(start, settings) }
+          outstanding += 1
+        }
+        for timer in timers {
+          group.addTask { [clock] in
+            do {
+              try await clock.sleep(until: timer.due)
+              return AttemptReport(event: .timerFired(timer.key, at: clock.now()))
+            } catch {
+              return AttemptReport(event: nil)
+            }
+          }
+          outstanding += 1
+        }
+        timers.removeAll()
+        if machine.isFinished { group.cancelAll() }
+        guard outstanding > 0, let report = await group.next() else { break }
+        outstanding -= 1
+        feed(report)
+      }
+    }
+  }
+
+  private mutating func reportCancellation(force: Bool = false) {
+    guard !cancelReported, force || Task.isCancelled else { return }
+    cancelReported = true
+    answers.append(.cancelRequested(at: clock.now()))
+    while let next = answers.popFirst() { step(next) }
+  }
+
+  private mutating func feed(_ report: AttemptReport) {
+    for crash in report.crashes { feed(crash) }
+    if let event = report.event { feed(event) }
+  }
+
+  /// Gives `event` to the machine, performs its actions, and feeds their answers back until
+  /// the machine waits for the outside world again. A cancellation is reported before the
+  /// next event, so that nothing starts after it.
+  private mutating func feed(_ event: FlowRunEvent) {
+    if case .started = event {
+      step(event)
+    } else {
+      answers.append(event)
+    }
+    if !cancelReported, Task.isCancelled {
+      cancelReported = true
+      answers.prepend(.cancelRequested(at: clock.now()))
+    }
+    while let next = answers.popFirst() { step(next) }
+  }
+
+  private mutating func step(_ event: FlowRunEvent) {
+    buffer.removeAll(keepingCapacity: true)
+    machine.handle(event, into: &buffer)
+    if let observer {
+      observer(
+        FlowRunStep(
+          version: FlowRunMachine.version, sequence: sequence, event: event, actions: buffer))
+    }
+    sequence += 1
+    for action in buffer { perform(action) }
+  }
+
+  // MARK: Actions
+
+  private mutating func perform(_ action: FlowRunAction) {
+    switch action {
+    case .transition(let subject, let old, let new):
+      answers.append(.transitioned(subject, RecordedRunState(transition(subject, old, new))))
+    case .splitInputs(let node, let positions, let values):
+      var elements: [FlowValues] = []
+      for (position, value) in zip(positions, values.values) {
+        guard case .mapped(let split) = settings.graph.nodes[node].arguments[position].mode else {
+          continue
+        }
+        elements.append(FlowValues(split(value)))
+      }
+      answers.append(.inputsSplit(node: node, elements: elements))
+    case .collect(let node, let outputs):
+      let output = settings.graph.nodes[node].task!.body.collect(outputs.values)
+      answers.append(.collected(node: node, output: FlowValue(output)))
+    case .lookUpResult(let key, let taskRunID, let inputs, let resuming):
+      let plan = settings.resultPlans[key.node]!
+      let answer: ResultLookup
+      switch plan.lookup(resultContext(key, taskRunID, inputs.values), resuming: resuming) {
+      case .cached(let state): answer = .cached(RecordedRunState(state))
+      case .failed(let error): answer = .failed(RecordedError(error))
+      case .run(let notes, let problems):
+        answer = .run(notes: notes)
+        // A damaged or unreadable stored output is recomputed: say where and why.
+        for problem in problems {
+          settings.log.append(
+            .message(problem), level: .warning, at: clock.now(),
+            subject: RunLog.Subject(
+              task: settings.graph.nodes[key.node].slug, taskRunID: taskRunID,
+              mapIndex: key.mapIndex, attempt: 1))
+        }
+      }
+      answers.append(.resultLooked(key, answer))
+    case .startAttempt(let start): launches.append(start)
+    case .persistResult(let key, let taskRunID, let inputs, let output):
+      var failure: RecordedError?
+      do {
+        try settings.resultPlans[key.node]!.persist(
+          output.value, resultContext(key, taskRunID, inputs.values))
+      } catch {
+        failure = RecordedError(error)
+      }
+      answers.append(.resultPersisted(key, failure: failure, at: clock.now()))
+    case .setTimer(let key, let due): timers.append((key, due))
+    case .log(let entry): log(entry)
+    case .finished: break
+    }
+  }
+
+  /// Moves `subject` through its state handlers: every transition of a run passes here.
+  private func transition(
+    _ subject: FlowRunSubject, _ old: RecordedRunState, _ new: RecordedRunState
+  )
+    -> RunState
+  {
+    switch subject {
+    case .flow:
+      return settings.transition(
+        old.state, to: new.state, subject: settings.flow.name,
+        handlers: settings.flow.stateHandlers)
+    case .task(let key):
+      return settings.transition(
+        old.state, to: new.state, subject: settings.graph.nodes[key.node].slug,
+        mapIndex: key.mapIndex,
+        handlers: settings.graph.nodes[key.node].task?.options.stateHandlers ?? [])
+    }
+  }
+
+  private func log(_ entry: FlowRunLogEntry) {
+    let graph = settings.graph
+    switch entry {
+    case .flowStarted(let at): settings.log.append(.flowStarted, at: at)
+    case .taskStarted(let key, let id, let attempt, let at):
+      settings.log.append(
+        .taskStarted, at: at,
+        subject: RunLog.Subject(
+          task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
+          attempt: attempt))
+    case .taskRetrying(let key, let id, let attempt, let reason, let at):
+      settings.log.append(
+        .taskRetrying(reason), level: .warning, at: at,
+        subject: RunLog.Subject(
+          task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
+          attempt: attempt))
+    case .taskFinished(let key, let id, let attempts, let state, let reason, let at):
+      settings.log.append(
+        .taskFinished(state.kind, reason), level: state.kind.isFailed ? .error : .info, at: at,
+        subject: RunLog.Subject(
+          task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
+          attempt: attempts))
+    }
+  }
+
+  private func resultContext(_ key: TaskRunKey, _ taskRunID: UUID, _ inputs: [any Sendable])
+    -> ResultContext
+  {
+    let node = settings.graph.nodes[key.node]
+    return ResultContext(
+      flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+      taskSlug: node.slug, taskRunID: taskRunID, mapIndex: key.mapIndex,
+      scheduledStart: settings.scheduledStart, now: clock.now(),
+      parameters: settings.parameters, inputs: inputs,
+      inputNames: node.task?.options.inputNames ?? [])
+  }
+
+  // MARK: Bodies
+
+  /// Crashes a backend reported while a remote attempt ran, in order.
+  final class CrashLog: Sendable {
+    let events = Mutex<[FlowRunEvent]>([])
+  }
+
+  /// What one attempt (or timer) reports: crashes seen while it ran, then how it ended.
+  struct AttemptReport: Sendable {
+    var crashes: [FlowRunEvent] = []
+    var event: FlowRunEvent?
+  }
+
+  /// Runs one attempt's body, here or on the backend's session, until it ends or its deadline.
+  static func attempt(_ start: AttemptStart, _ settings: RunSettings) async -> AttemptReport {
+    let key = start.key
+    let node = settings.graph.nodes[key.node]
+    let config = node.task!
+    let clock = settings.environment.clock
+    let subject = RunLog.Subject(
+      task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+      attempt: start.attempt)
+    let deadline = start.deadline.map { ($0, config.options.timeout!) }
+    var report = AttemptReport()
+    do {
+      let value: any Sendable
+      if let session = settings.session {
+        let crashes = CrashLog()
+        let call = RemoteTaskCall(
+          flowName: settings.flow.name, node: node, mapIndex: key.mapIndex,
+          attempt: start.attempt, inputs: start.inputs.values, taskRunID: start.taskRunID,
+          run: settings.remoteRun!, log: settings.log, subject: subject, clock: clock,
+          onCrash: { message, rescheduled in
+            let event = FlowRunEvent.attemptCrashed(
+              key, message: message, rescheduled: rescheduled, at: clock.now())
+            crashes.events.withLock { $0.append(event) }
+          })
+        defer { report.crashes = crashes.events.withLock { $0 } }
+        value = try await race(deadline, slug: node.slug, clock) {
+          try await session.invoke(call)
+        }
+      } else {
+        let context = TaskRunContext(
+          flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+          taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+          attempt: start.attempt, parameters: settings.parameters,
+          environment: settings.environment, logSink: settings.log,
+          scheduledStartTime: settings.scheduledStart)
+        let inputs = start.inputs.values
+        value = try await TaskRunContext.$current.withValue(context) {
+          guard config.options.logStdout else {
+            guard deadline != nil else { return try await config.body.call(inputs) }
+            return try await race(deadline, slug: node.slug, clock) {
+              try await config.body.call(inputs)
+            }
+          }
+          let (outcome, lines) = await StdoutCapture.capture {
+            try await race(deadline, slug: node.slug, clock) { try await config.body.call(inputs) }
+          }
+          for line in lines {
+            settings.log.append(.message(line), at: clock.now(), subject: subject)
+          }
+          return try outcome.get()
+        }
+      }
+      report.event = .attemptFinished(
+        key, attempt: start.attempt, .succeeded(FlowValue(value)), at: clock.now())
+    } catch {
+      report.event = .attemptFinished(
+        key, attempt: start.attempt, outcome(of: error, start, config, settings),
+        at: clock.now())
+    }
+    return report
+  }
+
+  /// How an attempt that threw `error` ended, with what the machine needs to decide a retry.
+  private static func outcome(
+    of error: any Error, _ start: AttemptStart, _ config: TaskConfig, _ settings: RunSettings
+  ) -> AttemptOutcome {
+    if let skip = error as? SkipTask { return .skipped(reason: skip.reason) }
+    if error is CancellationError, Task.isCancelled { return .cancelled(RecordedError(error)) }
+    let policy = config.options.retries
+    let retryable = policy.retryIf.shouldRetry(error)
+    let draw =
+      retryable && start.attempt < policy.maxAttempts ? settings.environment.random.nextUInt64() : 0
+    return .failed(
+      AttemptFailure(
+        error: RecordedError(error), timedOut: error is TaskTimeoutError, retryable: retryable,
+        killedWorker: (error as? RemoteTaskError)?.code == .killedWorker, draw: draw))
+  }
+
+  /// Runs `body`, raced against the deadline on the run's clock when there is one.
+  private static func race(
+    _ deadline: (Date, Duration)?, slug: String, _ clock: any WallClock,
+    _ body: @escaping @Sendable () async throws -> any Sendable
+  ) async throws -> any Sendable {
+    guard let (due, timeout) = deadline else { return try await body() }
+    return try await withThrowingTaskGroup(of: (any Sendable).self) { group in
+      group.addTask { try await body() }
+      group.addTask {
+        try await clock.sleep(until: due)
+        throw TaskTimeoutError(task: slug, timeout: timeout)
+      }
+      // Whichever ends first wins; the other is cancelled (a body that ignores cancellation
+      // is still waited for: timeouts are cooperative).
+      defer { group.cancelAll() }
+      return try await group.next()!
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/// Values by task run, kept densely (as many as are live, not one per node) and found without
+/// hashing for unmapped tasks: the machine's hot path looks task runs up many times per event.
+struct TaskRunTable<Value: Sendable>: Sendable {
+  private var values: [Value?] = []
+  private var free: [Int] = []
+  /// For each node, the index of its unmapped task run's value (-1: none).
+  private var plain: [Int32]
+  private var mapped: [TaskRunKey: Int] = [:]
+  /// How many task runs have a value.
+  private(set) var count = 0
+
+  init(nodes: Int) { plain = Array(repeating: -1, count: nodes) }
+
+  var isEmpty: Bool { count == 0 }
+
+  private func slot(_ key: TaskRunKey) -> Int? {
+    if key.mapIndex == nil {
+      let index = plain[key.node]
+      return index < 0 ? nil : Int(index)
+    }
+    return mapped.isEmpty ? nil : mapped[key]
+  }
+
+  /// The value of `key`; assigning a value adds it (remove with ``removeValue(forKey:)``).
+  subscript(key: TaskRunKey) -> Value? {
+    _read {
+      if let index = slot(key) { yield values[index] } else { yield nil }
+    }
+    _modify {
+      if let index = slot(key) {
+        yield &values[index]
+      } else {
+        var added: Value? = nil
+        yield &added
+        if let added { insert(added, key) }
+      }
+    }
+  }
+
+  private mutating func insert(_ value: Value, _ key: TaskRunKey) {
+    let index: Int
+    if let reused = free.popLast() {
+      index = reused
+      values[index] = value
+    } else {
+      index = values.count
+      values.append(value)
+    }
+    if key.mapIndex == nil { plain[key.node] = Int32(index) } else { mapped[key] = index }
+    count += 1
+  }
+
+  /// Removes and returns the value of `key`.
+  mutating func removeValue(forKey key: TaskRunKey) -> Value? {
+    guard let index = slot(key) else { return nil }
+    let value = values[index]
+    values[index] = nil
+    free.append(index)
+    if key.mapIndex == nil { plain[key.node] = -1 } else { mapped[key] = nil }
+    count -= 1
+    return value
+  }
+
+  /// The keys with a value, in node then map-index order.
+  var sortedKeys: [TaskRunKey] {
+    var keys: [TaskRunKey] = []
+    for node in plain.indices where plain[node] >= 0 {
+      keys.append(TaskRunKey(node: node, mapIndex: nil))
+    }
+    keys.append(contentsOf: mapped.keys)
+    return keys.sorted { ($0.node, $0.mapIndex ?? -1) < ($1.node, $1.mapIndex ?? -1) }
+  }
+}
