@@ -106,3 +106,18 @@ func readmeCluster(flow: Flow, secret: String) async throws {
 }
 
 // The README's `sameResultsUnderFaults` is the article's, in ArticleExamples.swift, where it runs.
+
+func readmeRecordAndReplay() async throws {
+  let recorder = FlowRunRecorder(flowName: myFlow.name)
+  let result = try await myFlow.run(observer: recorder.observer)  // every step, as it happens
+  try recorder.history.json().write(to: URL(filePath: "run.json"))
+
+  // Later, or in a test after changing the flow: the same decisions, or the first difference.
+  let recorded = try FlowRunHistory.decode(json: Data(contentsOf: URL(filePath: "run.json")))
+  do {
+    _ = try FlowRunReplayer.replay(recorded, flow: myFlow)
+  } catch let error as FlowReplayError {
+    print(error)  // the first differing event, with the recorded and the replayed actions
+  }
+  print(result.state)
+}
