@@ -15,6 +15,8 @@ let package = Package(
     .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
     .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .library(name: "FlowCLI", targets: ["FlowCLI"]),
+    .library(name: "FlowStoreSQLite", targets: ["FlowStoreSQLite"]),
+    .library(name: "FlowStorePostgres", targets: ["FlowStorePostgres"]),
     .library(name: "TicketModel", targets: ["TicketModel"]),
     .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
@@ -30,6 +32,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
@@ -87,10 +91,27 @@ let package = Package(
       path: "Modules/FlowCluster"
     ),
     .target(
+      name: "FlowStoreSQLite",
+      dependencies: [
+        "FlowCore", .product(name: "SQLiteNIO", package: "sqlite-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/FlowStoreSQLite"
+    ),
+    .target(
+      name: "FlowStorePostgres",
+      dependencies: [
+        "FlowCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      path: "Modules/FlowStorePostgres"
+    ),
+    .target(
       name: "FlowCLI",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowResults", "FlowScheduling",
-        "FlowCluster", "FlowClusterCore", "FlowTesting",
+        "FlowCluster", "FlowClusterCore", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -146,7 +167,7 @@ let package = Package(
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
-        .product(name: "Logging", package: "swift-log"), "FlowTesting",
+        .product(name: "Logging", package: "swift-log"), "FlowTesting", "FlowCLI",
       ],
       path: "Tools/FlowTool"
     ),
@@ -180,6 +201,19 @@ let package = Package(
     .testTarget(
       name: "TicketModelTests", dependencies: ["TicketModel", "FlowExecutors", "FlowTesting"],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
+    .testTarget(
+      name: "FlowStoreConformanceTests",
+      dependencies: [
+        "FlowCore", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+    .testTarget(
+      name: "FlowStoreSQLiteTests",
+      dependencies: [
+        "FlowStoreSQLite", "FlowCore", "FlowExecutors", "FlowTesting",
+        .product(name: "SQLiteNIO", package: "sqlite-nio"),
+      ]),
     .testTarget(
       name: "FlowIntegrationTests",
       dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager"],

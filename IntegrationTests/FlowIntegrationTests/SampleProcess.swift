@@ -46,7 +46,10 @@ struct SampleProcess {
     try FileManager.default.createDirectory(
       at: workingDirectory, withIntermediateDirectories: true)
     process.currentDirectoryURL = workingDirectory
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    // Runs are recorded into the working directory, never into the real ~/.flow.
+    process.environment = ProcessInfo.processInfo.environment.merging(
+      ["FLOW_DATABASE": "sqlite:" + workingDirectory.appendingPathComponent("flow.sqlite").path]
+    ) { $1 }.merging(environment) { $1 }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
