@@ -214,9 +214,17 @@ let package = Package(
         "FlowStoreSQLite", "FlowCore", "FlowExecutors", "FlowTesting",
         .product(name: "SQLiteNIO", package: "sqlite-nio"),
       ]),
+    .executableTarget(
+      name: "RecordingProbe",
+      dependencies: ["FlowCLI", "FlowCore", "FlowResults"],
+      path: "IntegrationTests/RecordingProbe"
+    ),
     .testTarget(
       name: "FlowIntegrationTests",
-      dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager"],
+      dependencies: [
+        "IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager",
+        "RecordingProbe", "FlowCore", "FlowStoreSQLite", "FlowStorePostgres",
+      ],
       path: "IntegrationTests/FlowIntegrationTests"
     ),
   ]

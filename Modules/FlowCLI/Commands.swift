@@ -39,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
           try await RunID.check(resuming, flow: flow.name, in: store)
         }
         let recorder = RunRecorder(
-          store: store,
+          store: store, heartbeatInterval: Heartbeat.interval(),
           command: [SystemCommand.executablePath] + RunID.withoutResume(invocation.arguments))
         return try await runOnce(
           flow, options, parameters: parameters, resuming: resuming, recorder: recorder,

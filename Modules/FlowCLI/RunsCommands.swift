@@ -64,6 +64,17 @@ enum Heartbeat {
   /// The environment variable overriding the heartbeat TTL, in seconds.
   static let ttlVariable = "FLOW_HEARTBEAT_TTL"
 
+  /// The environment variable overriding how often a recorded run beats, in seconds.
+  static let intervalVariable = "FLOW_HEARTBEAT_INTERVAL"
+
+  /// How often a recorded run says it is alive (default 5 s; keep it well below the TTL).
+  static func interval() -> Duration {
+    guard let seconds = CommandContext.environment[intervalVariable].flatMap(Double.init),
+      seconds > 0
+    else { return .seconds(5) }
+    return .milliseconds(Int64(seconds * 1000))
+  }
+
   /// Running runs whose heartbeat is older than this are Crashed.
   static func staleBefore() -> Date {
     let ttl =
