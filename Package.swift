@@ -158,7 +158,7 @@ let package = Package(
       name: "FlowBench",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterCore",
-        "FlowTesting", "TicketModel",
+        "FlowTesting", "TicketModel", "FlowStoreSQLite", "FlowStorePostgres",
       ],
       path: "Tools/FlowBench"
     ),

@@ -208,6 +208,8 @@ struct RunsShowCommand: AsyncParsableCommand {
 
   @OptionGroup var database: DatabaseOptions
   @Argument(help: "The run's ID.") var id: String
+
+  func validate() throws { _ = try RunID.parse(id) }
   @Option(help: "Print the graph coloured by the run's states instead (dot or mermaid).")
   var graph: RunGraphFormat?
   @Flag(help: "Also list every transition.") var transitions = false
@@ -295,6 +297,7 @@ struct RunsLogsCommand: AsyncParsableCommand {
   @Flag(help: "Keep printing new records until the run ends.") var follow = false
 
   func validate() throws {
+    _ = try RunID.parse(id)
     if StoredLogLevel(name: level) == nil {
       throw ValidationError(
         "--level \(level) is not a level; use one of \(StoredLogLevel.names.joined(separator: ", "))"
@@ -345,6 +348,8 @@ struct RunsResumeCommand: AsyncParsableCommand {
 
   @OptionGroup var database: DatabaseOptions
   @Argument(help: "The run's ID.") var id: String
+
+  func validate() throws { _ = try RunID.parse(id) }
 
   func run() async throws {
     let location = try database.location()

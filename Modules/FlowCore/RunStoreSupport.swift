@@ -66,10 +66,11 @@ package enum RunStoreCoding {
     Date(timeIntervalSince1970: Double(micros) / 1_000_000)
   }
 
-  /// `value` as JSON text (sorted keys).
+  /// `value` as JSON text (sorted keys, instants in ISO 8601).
   package static func json<T: Encodable>(_ value: T) -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
     return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
   }
 

@@ -108,11 +108,15 @@ extension Flow {
       group.addTask { .finished(await execute(settings, width: width, startedAt: startedAt)) }
       while let outcome = await group.next() {
         switch outcome {
-        case .finished(let finished): result = finished
-        case .storeFailed(let error): storeError = error
+        case .finished(let finished):
+          result = finished
+          recording.stopWriting()
+        case .storeFailed(let error):
+          // The store stayed down: stop the run.
+          storeError = error
+          group.cancelAll()
         case .writerStopped: break
         }
-        group.cancelAll()
       }
     }
     var final = result!

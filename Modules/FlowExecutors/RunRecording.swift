@@ -81,8 +81,23 @@ final class RunRecording: Sendable {
       $0.logSequence = logSequence
       $0.lastHeartbeat = startedAt
     }
-    // The run is in the store before its first task starts.
-    try await flush()
+    // The run is in the store before its first task starts (retried while the store fails,
+    // up to the recorder's timeout).
+    try await flushRetrying()
+  }
+
+  /// Flushes, retrying every flush interval while the store fails, until the recorder's
+  /// timeout; then throws the store's last error.
+  private func flushRetrying() async throws(RunStoreError) {
+    let deadline = clock.now().addingTimeInterval(recorder.unavailableTimeout.timeInterval)
+    while true {
+      do {
+        return try await flush()
+      } catch {
+        if clock.now() >= deadline || Task.isCancelled { throw error }
+        try? await clock.sleep(for: recorder.flushInterval)
+      }
+    }
   }
 
   /// Buffers a transition of the flow run (`slug` nil) or of a task run.
@@ -139,6 +154,10 @@ final class RunRecording: Sendable {
     }
     if wakeNow { wake.yield() }
   }
+
+  /// Ends the writer once it has written what it is writing (the run has finished). The
+  /// writer is stopped this way, not by cancellation, so that no transaction is cut short.
+  func stopWriting() { wake.finish() }
 
   /// Receives the run log's records.
   var logSink: @Sendable (LogRecord) -> Void { { [self] record in log(record) } }
@@ -266,15 +285,7 @@ final class RunRecording: Sendable {
         buffer.flowRunDirty = true
       }
     }
-    let deadline = clock.now().addingTimeInterval(recorder.unavailableTimeout.timeInterval)
-    while true {
-      do {
-        return try await flush()
-      } catch {
-        if clock.now() >= deadline || Task.isCancelled { throw error }
-        try? await clock.sleep(for: recorder.flushInterval)
-      }
-    }
+    try await flushRetrying()
   }
 
   /// The last store error while the store is failing.

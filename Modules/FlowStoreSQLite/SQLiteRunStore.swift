@@ -39,6 +39,13 @@ public final class SQLiteRunStore: RunStore {
     -> SQLiteRunStore
   {
     let location = "sqlite:\(path)"
+    if !migrating, !FileManager.default.fileExists(atPath: path) {
+      throw RunStoreError(
+        .invalidLocation, location: location,
+        message: "there is no database at \(path): nothing has been recorded there yet; run a "
+          + "flow (it creates the database), run `flow db migrate`, or point --database / "
+          + "FLOW_DATABASE at the database your runs use")
+    }
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
     do {
       try FileManager.default.createDirectory(
@@ -164,18 +171,25 @@ public final class SQLiteRunStore: RunStore {
     }
   }
 
+  /// Runs one statement on the writer to completion, even if the calling task is cancelled
+  /// (a transaction is never cut short between its statements: the future is not cancelled).
+  private func write(_ sql: String, _ binds: [SQLiteData] = []) async throws {
+    let rows: EventLoopFuture<[SQLiteRow]> = writer.query(sql, binds)
+    _ = try await rows.get()
+  }
+
   /// Runs `statements` on the writer in one transaction.
   private func transaction(_ statements: [SQLStatement]) async throws(RunStoreError) {
     try await gate.run { () async throws(RunStoreError) in
       do {
-        _ = try await writer.query("BEGIN IMMEDIATE", [])
+        try await write("BEGIN IMMEDIATE")
         do {
           for statement in statements {
-            _ = try await writer.query(statement.sql, statement.binds.map(Self.bind))
+            try await write(statement.sql, statement.binds.map(Self.bind))
           }
-          _ = try await writer.query("COMMIT", [])
+          try await write("COMMIT")
         } catch {
-          _ = try? await writer.query("ROLLBACK", [])
+          try? await write("ROLLBACK")
           throw error
         }
       } catch {

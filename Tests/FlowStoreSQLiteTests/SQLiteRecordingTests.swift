@@ -184,7 +184,9 @@ struct RecordingFailureTests {
     }
     let flow = Flow("refused") { _ = body() }
     let error = await #expect(throws: FlowValidationError.self) {
-      _ = try await flow.run(environment: .testing(seed: 1), recorder: RunRecorder(store: store))
+      _ = try await flow.run(
+        recorder: RunRecorder(
+          store: store, flushInterval: .milliseconds(10), unavailableTimeout: .milliseconds(100)))
     }
     #expect(error?.code == .unrecordable)
     #expect(error?.message.contains("unavailable") == true)
