@@ -103,7 +103,6 @@ let package = Package(
       dependencies: [
         "FlowCore", .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "Logging", package: "swift-log"),
-        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       path: "Modules/FlowStorePostgres"
     ),

@@ -324,45 +324,44 @@ struct BenchError: Error, CustomStringConvertible {
   var description: String { message }
 }
 
-let workloads: [Workload] =
-  [
-    Workload(
-      key: "sequential_us_per_task", unit: "µs", target: .atMost(2),
-      baseline: "a loop of type-erased async calls", measure: sequentialWorkload),
-    Workload(
-      key: "concurrent_tasks_per_s", unit: "/s", target: .atLeast(200_000),
-      baseline: "a task group with the same width", measure: concurrentWorkload),
-    Workload(
-      key: "chain_us_per_task", unit: "µs", target: .atMost(3),
-      baseline: "a chain of type-erased async calls", measure: chainWorkload),
-    Workload(
-      key: "build_ms_100k", unit: "ms", target: .atMost(200),
-      baseline: "an array of nodes with unique slugs", measure: buildWorkload),
-    Workload(
-      key: "bytes_per_task", unit: "B", target: .atMost(2048),
-      baseline: "the same plain nodes' peak RSS", measure: memoryWorkload),
-    Workload(
-      key: "cron_next_ns", unit: "ns", target: .atMost(1_000),
-      baseline: "Foundation Calendar.nextDate, minute only", measure: cronWorkload),
-    Workload(
-      key: "cluster_tasks_per_s", unit: "/s", target: .atLeast(20_000),
-      baseline: "the same flow, concurrent executor in-process", measure: clusterWorkload),
-    Workload(
-      key: "cluster_chain_tasks_per_s", unit: "/s", target: .atLeast(5_000),
-      baseline: "the same chain, concurrent executor in-process", measure: clusterChainWorkload),
-    Workload(
-      key: "cluster_start_ms", unit: "ms", target: .atMost(150),
-      baseline: "2 processes of flow-bench started and exited", measure: clusterStartWorkload),
-    Workload(
-      key: "cluster_stop_ms", unit: "ms", target: .atMost(50),
-      baseline: "2 idle processes sent SIGKILL and reaped", measure: clusterStopWorkload),
-    Workload(
-      key: "ticket_all_rows_ms", unit: "ms", target: .atMost(1_000),
-      baseline: "parsing the extracted CSV alone", measure: ticketWorkload),
-    Workload(
-      key: "sim_events_per_s", unit: "/s", target: .atLeast(500_000),
-      baseline: "the simulation kernel alone (no cluster)", measure: simulationWorkload),
-  ] + recordingWorkloads
+let workloads: [Workload] = [
+  Workload(
+    key: "sequential_us_per_task", unit: "µs", target: .atMost(2),
+    baseline: "a loop of type-erased async calls", measure: sequentialWorkload),
+  Workload(
+    key: "concurrent_tasks_per_s", unit: "/s", target: .atLeast(200_000),
+    baseline: "a task group with the same width", measure: concurrentWorkload),
+  Workload(
+    key: "chain_us_per_task", unit: "µs", target: .atMost(3),
+    baseline: "a chain of type-erased async calls", measure: chainWorkload),
+  Workload(
+    key: "build_ms_100k", unit: "ms", target: .atMost(200),
+    baseline: "an array of nodes with unique slugs", measure: buildWorkload),
+  Workload(
+    key: "bytes_per_task", unit: "B", target: .atMost(2048),
+    baseline: "the same plain nodes' peak RSS", measure: memoryWorkload),
+  Workload(
+    key: "cron_next_ns", unit: "ns", target: .atMost(1_000),
+    baseline: "Foundation Calendar.nextDate, minute only", measure: cronWorkload),
+  Workload(
+    key: "cluster_tasks_per_s", unit: "/s", target: .atLeast(20_000),
+    baseline: "the same flow, concurrent executor in-process", measure: clusterWorkload),
+  Workload(
+    key: "cluster_chain_tasks_per_s", unit: "/s", target: .atLeast(5_000),
+    baseline: "the same chain, concurrent executor in-process", measure: clusterChainWorkload),
+  Workload(
+    key: "cluster_start_ms", unit: "ms", target: .atMost(150),
+    baseline: "2 processes of flow-bench started and exited", measure: clusterStartWorkload),
+  Workload(
+    key: "cluster_stop_ms", unit: "ms", target: .atMost(50),
+    baseline: "2 idle processes sent SIGKILL and reaped", measure: clusterStopWorkload),
+  Workload(
+    key: "ticket_all_rows_ms", unit: "ms", target: .atMost(1_000),
+    baseline: "parsing the extracted CSV alone", measure: ticketWorkload),
+  Workload(
+    key: "sim_events_per_s", unit: "/s", target: .atLeast(500_000),
+    baseline: "the simulation kernel alone (no cluster)", measure: simulationWorkload),
+]
 
 // MARK: Running and reporting
 
@@ -426,7 +425,7 @@ if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grow
   sizes.graph = taskCount
 }
 var rows: [(workload: Workload, figure: Figure)] = []
-for workload in workloads where only?.contains(workload.key) ?? true {
+for workload in workloads + recordingWorkloads where only?.contains(workload.key) ?? true {
   rows.append((workload, try await workload.measure(sizes)))
 }
 
