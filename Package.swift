@@ -17,6 +17,8 @@ let package = Package(
     .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .library(name: "FlowOrchestration", targets: ["FlowOrchestration"]),
     .library(name: "FlowCLI", targets: ["FlowCLI"]),
+    .library(name: "FlowStoreSQLite", targets: ["FlowStoreSQLite"]),
+    .library(name: "FlowStorePostgres", targets: ["FlowStorePostgres"]),
     .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
@@ -31,6 +33,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
@@ -98,12 +102,28 @@ let package = Package(
       path: "Modules/FlowCluster"
     ),
     .target(
+      name: "FlowStoreSQLite",
+      dependencies: [
+        "FlowCore", .product(name: "SQLiteNIO", package: "sqlite-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/FlowStoreSQLite"
+    ),
+    .target(
+      name: "FlowStorePostgres",
+      dependencies: [
+        "FlowCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/FlowStorePostgres"
+    ),
+    .target(
       name: "FlowOrchestration", dependencies: ["FlowCore"], path: "Modules/FlowOrchestration"),
     .target(
       name: "FlowCLI",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowCluster",
-        "FlowClusterCore", "FlowTesting",
+        "FlowClusterCore", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -150,7 +170,7 @@ let package = Package(
       name: "FlowBench",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterCore",
-        "FlowTesting", "TicketModel",
+        "FlowTesting", "TicketModel", "FlowStoreSQLite", "FlowStorePostgres",
       ],
       path: "Tools/FlowBench"
     ),
@@ -159,7 +179,7 @@ let package = Package(
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
-        .product(name: "Logging", package: "swift-log"), "FlowTesting",
+        .product(name: "Logging", package: "swift-log"), "FlowTesting", "FlowCLI",
       ],
       path: "Tools/FlowTool"
     ),
@@ -218,6 +238,24 @@ let package = Package(
       ],
       resources: [.copy("Resources/incident_event_log_first1000.csv")]),
     .testTarget(
+      name: "FlowStoreConformanceTests",
+      dependencies: [
+        "FlowCore", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+    .testTarget(
+      name: "FlowStoreSQLiteTests",
+      dependencies: [
+        "FlowStoreSQLite", "FlowCore", "FlowExecutors", "FlowTesting",
+        .product(name: "SQLiteNIO", package: "sqlite-nio"),
+      ]),
+    .executableTarget(
+      name: "RecordingProbe",
+      dependencies: ["FlowCLI", "FlowCore", "FlowResults"],
+      path: "IntegrationTests/RecordingProbe"
+    ),
+    .testTarget(
       name: "FlowOrchestrationTests",
       dependencies: ["FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting"]),
     .testTarget(
@@ -227,7 +265,10 @@ let package = Package(
       ]),
     .testTarget(
       name: "FlowIntegrationTests",
-      dependencies: ["IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager"],
+      dependencies: [
+        "IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager",
+        "RecordingProbe", "FlowCore", "FlowStoreSQLite", "FlowStorePostgres",
+      ],
       path: "IntegrationTests/FlowIntegrationTests"
     ),
   ]

@@ -46,7 +46,11 @@ struct SampleProcess {
     try FileManager.default.createDirectory(
       at: workingDirectory, withIntermediateDirectories: true)
     process.currentDirectoryURL = workingDirectory
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    // Runs are recorded into the working directory, never into the real ~/.flow (a test may
+    // pass FLOW_DATABASE "" and its own HOME to use the default location there).
+    process.environment = ProcessInfo.processInfo.environment.merging(
+      ["FLOW_DATABASE": "sqlite:" + workingDirectory.appendingPathComponent("flow.sqlite").path]
+    ) { $1 }.merging(environment) { $1 }.filter { !($0.key == "FLOW_DATABASE" && $0.value.isEmpty) }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

@@ -5,7 +5,8 @@ import FlowScheduling
 import FlowTesting
 import Foundation
 
-/// `run [FLOW] ...`: one run now, even if the flow has a schedule.
+/// `run [FLOW] ...`: one run now, even if the flow has a schedule; recorded into the run
+/// history unless `--database none`.
 struct RunCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "run", abstract: "Run a flow once, now (even if it has a schedule).")
@@ -18,13 +19,43 @@ struct RunCommand: AsyncParsableCommand {
       valueName: "file"))
   var history: String?
 
+  @OptionGroup var database: DatabaseOptions
+
+  @Option(
+    help: ArgumentHelp(
+      "Continue the recorded run with this ID: tasks whose outputs were persisted are not run "
+        + "again.", valueName: "run-id"))
+  var resume: String?
+
   func run() async throws {
     let invocation = RootCommand.invocation
     let flow = try invocation.commandLine.flow(
       named: options.flow, options.context(invocation.commandLine))
     let parameters = try options.parameterValues(for: flow)
-    let succeeded = try await runOnce(
-      flow, options, parameters: parameters, history: history, output: invocation.output)
+    let resuming = try resume.map { try RunID.parse($0) }
+    let location = try database.location()
+    let output = invocation.output
+    let succeeded: Bool
+    do {
+      succeeded = try await location.withStore { store in
+        guard let store else {
+          return try await runOnce(
+            flow, options, parameters: parameters, resuming: resuming, history: history,
+            output: output)
+        }
+        if let resuming {
+          try await RunID.check(resuming, flow: flow.name, in: store)
+        }
+        let recorder = RunRecorder(
+          store: store, heartbeatInterval: Heartbeat.interval(),
+          command: [SystemCommand.executablePath] + RunID.withoutResume(invocation.arguments))
+        return try await runOnce(
+          flow, options, parameters: parameters, resuming: resuming, history: history,
+          recorder: recorder, recordedIn: location, output: output)
+      }
+    } catch let error as RunStoreError {
+      throw CommandFailure(error.description)
+    }
     if !succeeded { throw ExitCode.failure }
   }
 }

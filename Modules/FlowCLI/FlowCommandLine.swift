@@ -43,7 +43,12 @@ public struct FlowCommandLine: Sendable {
     let commandLine: FlowCommandLine
     let output: FlowCommandOutput
     let handlingSignals: Bool
+    let environment: [String: String]
+    let arguments: [String]
   }
+
+  /// The environment of the command being executed (tests inject theirs).
+  static var environment: [String: String]? { current?.environment }
 
   /// Runs the command given by the process's arguments and exits with its status.
   ///
@@ -59,12 +64,15 @@ public struct FlowCommandLine: Sendable {
   ///
   /// With `handlingSignals` (the default), `schedule` turns SIGINT and SIGTERM into a graceful
   /// stop while it runs; pass false where the process's signal handling belongs to someone
-  /// else (signal dispositions are process-wide, e.g. in a test process).
+  /// else (signal dispositions are process-wide, e.g. in a test process). `environment` is what
+  /// the commands read (`FLOW_DATABASE`, `FLOW_LOG_LEVEL`, `HOME`); by default the process's.
   public func execute(
-    _ arguments: [String], output: FlowCommandOutput = .standard, handlingSignals: Bool = true
+    _ arguments: [String], output: FlowCommandOutput = .standard, handlingSignals: Bool = true,
+    environment: [String: String] = ProcessInfo.processInfo.environment
   ) async -> Int32 {
     let invocation = Invocation(
-      commandLine: self, output: output, handlingSignals: handlingSignals)
+      commandLine: self, output: output, handlingSignals: handlingSignals,
+      environment: environment, arguments: arguments)
     return await Self.$current.withValue(invocation) {
       do {
         var command = try RootCommand.parseAsRoot(arguments)
@@ -152,7 +160,8 @@ struct RootCommand: AsyncParsableCommand {
         ?? "Run, schedule, draw and list this executable's flows.",
       subcommands: [
         RunCommand.self, ScheduleCommand.self, VisualizeCommand.self, ListCommand.self,
-        WorkerCommand.self, SimulateCommand.self, ReplayCommand.self,
+        WorkerCommand.self, SimulateCommand.self, ReplayCommand.self, RunsCommand.self,
+        DatabaseCommand.self,
       ],
       defaultSubcommand: RunCommand.self)
   }

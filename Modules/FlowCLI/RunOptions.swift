@@ -244,30 +244,39 @@ struct RunOptions: ParsableArguments {
   }
 }
 
-/// Runs `flow` once with the options, reports the outcome, and returns whether it succeeded.
+/// Runs `flow` once with the options, reports the outcome, and returns whether it succeeded;
+/// with a recorder, the run is recorded and its ID and database are printed.
 func runOnce(
   _ flow: Flow, _ options: RunOptions, parameters: [String: any Sendable],
-  scheduledStart: Date? = nil, history: String? = nil, output: FlowCommandOutput
+  scheduledStart: Date? = nil, resuming: UUID? = nil, history: String? = nil,
+  recorder: RunRecorder? = nil, recordedIn location: RunDatabaseLocation? = nil,
+  output: FlowCommandOutput
 ) async throws -> Bool {
   let logger = try options.logger(label: flow.name)
   let result: FlowRunResult
-  let recorder = history.map { _ in FlowRunRecorder(flowName: flow.name) }
+  let historyRecorder = history.map { _ in FlowRunRecorder(flowName: flow.name) }
+  if let location { output.write("Recording the run in \(location)\n", .standardError) }
   do {
     result = try await flow.run(
       parameters: parameters, executor: options.flowExecutor(logger: logger),
-      environment: RunEnvironment(logger: logger), scheduledStart: scheduledStart,
-      observer: recorder?.observer)
+      environment: RunEnvironment(logger: logger), resuming: resuming,
+      scheduledStart: scheduledStart, observer: historyRecorder?.observer, recorder: recorder)
   } catch {
     throw ValidationError(error.message)
   }
-  if let history, let recorder {
+  if let history, let historyRecorder {
     do {
-      try recorder.history.json().write(to: URL(fileURLWithPath: history))
+      try historyRecorder.history.json().write(to: URL(fileURLWithPath: history))
     } catch {
       throw ValidationError("cannot write the run's history to '\(history)': \(error)")
     }
   }
   output.write(report(result), .standardError)
+  if let location {
+    let id = result.flowRunID.uuidString.lowercased()
+    output.write(
+      "Flow run ID \(id), recorded in \(location) (`flow runs show \(id)`)\n", .standardError)
+  }
   return result.state.isSuccessful
 }
 

@@ -207,7 +207,7 @@ struct FlowRunShell {
     case .flow:
       return settings.transition(
         old.state, to: new.state, subject: settings.flow.name,
-        handlers: settings.flow.stateHandlers)
+        handlers: settings.flow.stateHandlers, isFlow: true)
     case .task(let key):
       return settings.transition(
         old.state, to: new.state, subject: settings.graph.nodes[key.node].slug,

@@ -24,12 +24,16 @@ final class RunSettings: Sendable {
   let session: (any FlowExecutorSession)?
   /// What remote attempts' task contexts need about the run (with a session).
   let remoteRun: RemoteRunContext?
+  /// Where the run's records go (nil: not recorded).
+  let recording: RunRecording?
 
   init(
     flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
     approvals: Set<String>, resultPlans: [ResultPlan?], resuming: UUID?, scheduledStart: Date,
-    log: RunLog? = nil, session: (any FlowExecutorSession)? = nil
+    log: RunLog? = nil, session: (any FlowExecutorSession)? = nil,
+    recording: RunRecording? = nil
   ) {
+    self.recording = recording
     self.flow = flow
     self.graph = flow.graph
     self.environment = environment
@@ -42,7 +46,8 @@ final class RunSettings: Sendable {
     self.log =
       log
       ?? RunLog(
-        flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger)
+        flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger,
+        sink: recording?.logSink)
     self.session = session
     var json: [String: String] = [:]
     if session != nil {
@@ -64,7 +69,15 @@ final class RunSettings: Sendable {
   /// handler that throws, turns the transition into Failed (legal from every unfinished state).
   func transition(
     _ old: RunState, to new: RunState, subject: String, mapIndex: Int? = nil,
-    handlers: [StateHandler]
+    handlers: [StateHandler], isFlow: Bool = false
+  ) -> RunState {
+    let state = decide(old, to: new, subject: subject, mapIndex: mapIndex, handlers: handlers)
+    recording?.transition(slug: isFlow ? nil : subject, mapIndex: mapIndex, from: old, to: state)
+    return state
+  }
+
+  private func decide(
+    _ old: RunState, to new: RunState, subject: String, mapIndex: Int?, handlers: [StateHandler]
   ) -> RunState {
     guard StateTransitions.isLegal(from: old.kind, to: new.kind) else {
       return failure(IllegalTransitionError(from: old.kind, to: new.kind, subject: subject))

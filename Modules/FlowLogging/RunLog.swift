@@ -90,13 +90,17 @@ public final class RunLog: Sendable {
   public let level: Logger.Level
   /// Where records also go as they happen (nil: nowhere).
   public let forward: Logger?
+  /// Receives every kept record as it is appended (a run recorder); nil: nobody.
+  public let sink: (@Sendable (LogRecord) -> Void)?
   private let storage = Mutex(Storage())
 
-  /// A log for one run. Records are also sent to `forward` when its level lets them through.
+  /// A log for one run. Records are also sent to `forward` when its level lets them through,
+  /// and kept ones to `sink`.
   public init(
     flowName: String, flowRunID: UUID, capacity: Int = defaultCapacity, level: Logger.Level = .info,
-    forward: Logger? = nil
+    forward: Logger? = nil, sink: (@Sendable (LogRecord) -> Void)? = nil
   ) {
+    self.sink = sink
     self.flowName = flowName
     self.flowRunID = flowRunID
     self.capacity = max(1, capacity)
@@ -124,6 +128,7 @@ public final class RunLog: Sendable {
         }
         storage.entries.append(entry)
       }
+      sink?(render(entry))
     }
     if let forward, level >= forward.logLevel {
       let record = render(entry)

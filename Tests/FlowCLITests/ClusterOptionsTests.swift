@@ -91,7 +91,8 @@ struct ClusterOptionsTests {
     let recorder = Recorder()
     let captured = Captured()
     let status = await commandLine(recorder).execute(
-      arguments, output: captured.output, handlingSignals: false)
+      arguments, output: captured.output, handlingSignals: false,
+      environment: unrecorded)
     #expect(status == 64)
     #expect(captured.err.contains(message), "stderr: \(captured.err)")
     #expect(recorder.all.isEmpty)
@@ -132,7 +133,8 @@ struct ClusterOptionsTests {
       group.addTask {
         await commandLine(workerRecorder).execute(
           ["worker", "--connect", "\(scheduler.address)", "--token", "s3cret"],
-          output: captured.output, handlingSignals: false)
+          output: captured.output, handlingSignals: false,
+          environment: unrecorded)
       }
       do {
         try await scheduler.waitForWorkers(1, timeout: .seconds(20))

@@ -75,7 +75,8 @@ func execute(_ arguments: String...) async -> (
     arguments
       + (arguments.first == "run" || arguments.first == "schedule"
         ? ["--log-level", "critical"] : []),
-    output: captured.output, handlingSignals: false)
+    output: captured.output, handlingSignals: false,
+    environment: unrecorded)
   return (status, captured, recorder)
 }
 
@@ -86,7 +87,8 @@ struct FlowCLITests {
     let recorder = Recorder()
     let captured = Captured()
     let status = await commandLine(recorder).execute(
-      [], output: captured.output, handlingSignals: false)
+      [], output: captured.output, handlingSignals: false,
+      environment: unrecorded)
     #expect(status == 0, "\(captured.err)")
     #expect(recorder.all == ["10 0.5 x [1] 1/[] nil"])
     #expect(captured.err.contains("Flow run 'main': Success"))
@@ -162,7 +164,8 @@ struct FlowCLITests {
     let recorder = Recorder()
     let captured = Captured()
     let status = await commandLine(recorder).execute(
-      arguments, output: captured.output, handlingSignals: false)
+      arguments, output: captured.output, handlingSignals: false,
+      environment: unrecorded)
     #expect(status == 64)
     #expect(captured.err.contains(message), "stderr: \(captured.err)")
     #expect(recorder.all.isEmpty)
@@ -285,3 +288,6 @@ enum RunOptionsProbe {
     (try? RunOptions.parse(arguments))?.flowExecutor().width
   }
 }
+
+/// The process's environment with recording off: tests never write to the real ~/.flow.
+let unrecorded = ProcessInfo.processInfo.environment.merging(["FLOW_DATABASE": "none"]) { $1 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowCLI
 
 /// The `flow` command: one subcommand per area (`cron` today; `run`, `schedule`, `visualize`,
 /// `worker`… later).
@@ -7,6 +8,9 @@ struct FlowCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "flow",
     abstract: "Work with swift-flow schedules and flows.",
-    subcommands: [CronCommand.self, WorkerCommand.self, DemoCommand.self, SimulateCommand.self]
+    subcommands: [
+      CronCommand.self, WorkerCommand.self, DemoCommand.self, SimulateCommand.self,
+      RunsCommand.self, DatabaseCommand.self,
+    ]
   )
 }

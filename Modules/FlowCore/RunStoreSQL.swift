@@ -1,0 +1,371 @@
+import Foundation
+
+/// A value bound to or read from a SQL statement, in the types both databases share.
+package enum SQLValue: Sendable, Equatable {
+  case integer(Int64)
+  case text(String)
+  case blob(Data)
+  case null
+
+  package var integer: Int64? {
+    if case .integer(let value) = self { return value }
+    return nil
+  }
+
+  package var text: String? {
+    if case .text(let value) = self { return value }
+    return nil
+  }
+}
+
+/// One statement and its binds.
+package struct SQLStatement: Sendable {
+  /// The SQL text.
+  package var sql: String
+  /// The values of its placeholders, in order.
+  package var binds: [SQLValue]
+
+  /// A statement.
+  package init(sql: String, binds: [SQLValue] = []) {
+    self.sql = sql
+    self.binds = binds
+  }
+}
+
+/// One result row, read by column name.
+package typealias SQLRow = [String: SQLValue]
+
+/// The run store's SQL, shared by the SQLite and PostgreSQL adapters; only the placeholder
+/// syntax differs (`?` or `$1`).
+package struct RunStoreSQL: Sendable {
+  private let placeholder: @Sendable (Int) -> String
+  /// Rows per multi-row INSERT.
+  private let rowsPerStatement = 500
+
+  /// SQL with placeholders written by `placeholder(n)` for the n-th bind (from 1).
+  package init(placeholder: @escaping @Sendable (Int) -> String) {
+    self.placeholder = placeholder
+  }
+
+  private func values(rows: Int, columns: Int) -> String {
+    var parts: [String] = []
+    parts.reserveCapacity(rows)
+    var n = 0
+    for _ in 0..<rows {
+      var row: [String] = []
+      for _ in 0..<columns {
+        n += 1
+        row.append(placeholder(n))
+      }
+      parts.append("(" + row.joined(separator: ",") + ")")
+    }
+    return parts.joined(separator: ",")
+  }
+
+  private func insert<Row>(
+    _ rows: [Row], into table: String, columns: [String], suffix: String,
+    _ binds: (Row) -> [SQLValue]
+  ) -> [SQLStatement] {
+    var statements: [SQLStatement] = []
+    var start = 0
+    while start < rows.count {
+      let chunk = rows[start..<min(rows.count, start + rowsPerStatement)]
+      var all: [SQLValue] = []
+      all.reserveCapacity(chunk.count * columns.count)
+      for row in chunk { all.append(contentsOf: binds(row)) }
+      statements.append(
+        SQLStatement(
+          sql: "INSERT INTO \(table) (\(columns.joined(separator: ","))) VALUES "
+            + values(rows: chunk.count, columns: columns.count) + " " + suffix,
+          binds: all))
+      start += rowsPerStatement
+    }
+    return statements
+  }
+
+  private static func id(_ id: UUID) -> SQLValue { .text(id.uuidString.lowercased()) }
+  private static func time(_ date: Date?) -> SQLValue {
+    date.map { .integer(RunStoreCoding.micros($0)) } ?? .null
+  }
+  private static func text(_ text: String?) -> SQLValue { text.map { .text($0) } ?? .null }
+
+  static let flowRunColumns = [
+    "id", "flow_name", "flow_version", "parameters", "executor", "host", "pid", "command",
+    "scheduled_at", "started_at", "ended_at", "state", "message", "heartbeat_at",
+  ]
+  static let taskRunColumns = [
+    "flow_run_id", "slug", "map_index", "task_run_id", "state", "message", "attempts",
+    "crashed_attempts", "started_at", "ended_at", "result_location", "position",
+  ]
+
+  /// The statements that write `batch` (to run inside one transaction).
+  package func write(_ batch: RunStoreBatch) -> [SQLStatement] {
+    var statements: [SQLStatement] = []
+    statements += insert(
+      batch.flows, into: "flows", columns: ["name", "version", "graph", "parameter_schema"],
+      suffix: "ON CONFLICT DO NOTHING"
+    ) { [.text($0.name), .text($0.version), .text($0.graphJSON), .text($0.parameterSchemaJSON)] }
+    let runUpdates = Self.flowRunColumns.dropFirst().map { "\($0) = excluded.\($0)" }
+    statements += insert(
+      batch.flowRuns, into: "flow_runs", columns: Self.flowRunColumns,
+      suffix: "ON CONFLICT (id) DO UPDATE SET " + runUpdates.joined(separator: ", ")
+    ) { run in
+      [
+        Self.id(run.id), .text(run.flowName), .text(run.flowVersion),
+        .text(RunStoreCoding.json(run.parameters)), .text(run.executor), .text(run.host),
+        .integer(Int64(run.processID)), .text(RunStoreCoding.json(run.command)),
+        Self.time(run.scheduledAt), Self.time(run.startedAt), Self.time(run.endedAt),
+        .text(run.state), Self.text(run.message), Self.time(run.heartbeatAt),
+      ]
+    }
+    let taskUpdates = Self.taskRunColumns.dropFirst(3).map { "\($0) = excluded.\($0)" }
+    statements += insert(
+      batch.taskRuns, into: "task_runs", columns: Self.taskRunColumns,
+      suffix: "ON CONFLICT (flow_run_id, slug, map_index) DO UPDATE SET "
+        + taskUpdates.joined(separator: ", ")
+    ) { run in
+      [
+        Self.id(run.flowRunID), .text(run.slug), .integer(Int64(run.mapIndex)),
+        run.taskRunID.map(Self.id) ?? .null, .text(run.state), Self.text(run.message),
+        .integer(Int64(run.attempts)), .integer(Int64(run.crashedAttempts)),
+        Self.time(run.startedAt), Self.time(run.endedAt), Self.text(run.resultLocation),
+        .integer(Int64(run.position)),
+      ]
+    }
+    // Appends are idempotent: a batch retried after an ambiguous failure writes nothing twice.
+    statements += insert(
+      batch.transitions, into: "transitions",
+      columns: [
+        "flow_run_id", "sequence", "slug", "map_index", "from_state", "to_state", "time",
+        "message",
+      ], suffix: "ON CONFLICT DO NOTHING"
+    ) { transition in
+      [
+        Self.id(transition.flowRunID), .integer(transition.sequence), Self.text(transition.slug),
+        .integer(Int64(transition.mapIndex)), .text(transition.from), .text(transition.to),
+        Self.time(transition.time), Self.text(transition.message),
+      ]
+    }
+    statements += insert(
+      batch.logs, into: "logs",
+      columns: ["flow_run_id", "sequence", "time", "level", "message", "metadata"],
+      suffix: "ON CONFLICT DO NOTHING"
+    ) { log in
+      [
+        Self.id(log.flowRunID), .integer(log.sequence), Self.time(log.time),
+        .integer(Int64(log.level.rank)), .text(log.message),
+        .text(RunStoreCoding.json(log.metadata)),
+      ]
+    }
+    statements += insert(
+      batch.events, into: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
+      suffix: "ON CONFLICT DO NOTHING"
+    ) {
+      [
+        Self.id($0.flowRunID), .integer($0.sequence), .blob($0.payload),
+        .integer(Int64($0.version)),
+      ]
+    }
+    for beat in batch.heartbeats {
+      statements.append(
+        SQLStatement(
+          sql: "UPDATE flow_runs SET heartbeat_at = \(placeholder(1)) WHERE id = \(placeholder(2)) "
+            + "AND heartbeat_at < \(placeholder(1))",
+          binds: [Self.time(beat.time), Self.id(beat.flowRunID)]))
+    }
+    return statements
+  }
+
+  /// Inserts engine events (a taken sequence violates the primary key).
+  package func appendEvents(_ events: [RunEventRecord]) -> [SQLStatement] {
+    insert(
+      events, into: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
+      suffix: ""
+    ) {
+      [
+        Self.id($0.flowRunID), .integer($0.sequence), .blob($0.payload),
+        .integer(Int64($0.version)),
+      ]
+    }
+  }
+
+  /// Selects a run's events after `sequence`.
+  package func events(flowRunID: UUID, after sequence: Int64) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT sequence, payload, version FROM run_events WHERE flow_run_id = "
+        + "\(placeholder(1)) AND sequence > \(placeholder(2)) ORDER BY sequence",
+      binds: [Self.id(flowRunID), .integer(sequence)])
+  }
+
+  /// Selects one page of flow runs, newest first (keyset: no OFFSET).
+  package func flowRuns(_ query: FlowRunQuery) -> SQLStatement {
+    var conditions: [String] = []
+    var binds: [SQLValue] = []
+    func bind(_ value: SQLValue) -> String {
+      binds.append(value)
+      return placeholder(binds.count)
+    }
+    if let name = query.flowName { conditions.append("flow_name = \(bind(.text(name)))") }
+    if let since = query.since { conditions.append("started_at >= \(bind(Self.time(since)))") }
+    if let after = query.after {
+      let time = bind(Self.time(after.startedAt))
+      let time2 = bind(Self.time(after.startedAt))
+      let id = bind(Self.id(after.id))
+      conditions.append("(started_at < \(time) OR (started_at = \(time2) AND id < \(id)))")
+    }
+    if let state = query.state {
+      let stale = Self.time(query.staleBefore)
+      switch state {
+      case "Crashed":
+        conditions.append(
+          "(state = 'Crashed' OR (state = 'Running' AND heartbeat_at < \(bind(stale))))")
+      case "Running":
+        conditions.append("(state = 'Running' AND heartbeat_at >= \(bind(stale)))")
+      default:
+        conditions.append("state = \(bind(.text(state)))")
+      }
+    }
+    let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+    return SQLStatement(
+      sql: "SELECT \(Self.flowRunColumns.joined(separator: ",")) FROM flow_runs\(filter) "
+        + "ORDER BY started_at DESC, id DESC LIMIT \(bind(.integer(Int64(max(0, query.limit)))))",
+      binds: binds)
+  }
+
+  /// Selects one flow run.
+  package func flowRun(id: UUID) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT \(Self.flowRunColumns.joined(separator: ",")) FROM flow_runs WHERE id = "
+        + placeholder(1), binds: [Self.id(id)])
+  }
+
+  /// Selects one flow version.
+  package func flow(name: String, version: String) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT name, version, graph, parameter_schema FROM flows WHERE name = "
+        + "\(placeholder(1)) AND version = \(placeholder(2))",
+      binds: [.text(name), .text(version)])
+  }
+
+  /// Selects a run's task runs in flow order.
+  package func taskRuns(flowRunID: UUID) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT \(Self.taskRunColumns.joined(separator: ",")) FROM task_runs WHERE "
+        + "flow_run_id = \(placeholder(1)) ORDER BY position, map_index",
+      binds: [Self.id(flowRunID)])
+  }
+
+  /// Selects a run's transitions in order.
+  package func transitions(flowRunID: UUID) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT flow_run_id, sequence, slug, map_index, from_state, to_state, time, message "
+        + "FROM transitions WHERE flow_run_id = \(placeholder(1)) ORDER BY sequence",
+      binds: [Self.id(flowRunID)])
+  }
+
+  /// Selects a run's logs after `sequence` at `level` or above.
+  package func logs(flowRunID: UUID, after sequence: Int64, level: StoredLogLevel)
+    -> SQLStatement
+  {
+    SQLStatement(
+      sql: "SELECT flow_run_id, sequence, time, level, message, metadata FROM logs WHERE "
+        + "flow_run_id = \(placeholder(1)) AND sequence > \(placeholder(2)) AND level >= "
+        + "\(placeholder(3)) ORDER BY sequence",
+      binds: [Self.id(flowRunID), .integer(sequence), .integer(Int64(level.rank))])
+  }
+
+  /// Selects up to `limit` IDs of runs that ended before `cutoff`, oldest first.
+  package func prunable(endedBefore cutoff: Date, limit: Int) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT id FROM flow_runs WHERE ended_at < \(placeholder(1)) ORDER BY ended_at "
+        + "LIMIT \(placeholder(2))",
+      binds: [Self.time(cutoff), .integer(Int64(limit))])
+  }
+
+  /// Deletes the runs `ids` and everything recorded about them.
+  package func delete(runs ids: [String]) -> [SQLStatement] {
+    guard !ids.isEmpty else { return [] }
+    let list = (1...ids.count).map(placeholder).joined(separator: ",")
+    let binds = ids.map { SQLValue.text($0) }
+    return ["run_events", "logs", "transitions", "task_runs"].map {
+      SQLStatement(sql: "DELETE FROM \($0) WHERE flow_run_id IN (\(list))", binds: binds)
+    } + [SQLStatement(sql: "DELETE FROM flow_runs WHERE id IN (\(list))", binds: binds)]
+  }
+
+  // MARK: Decoding rows
+
+  private static func uuid(_ value: SQLValue?) -> UUID? { value?.text.flatMap(UUID.init) }
+  private static func date(_ value: SQLValue?) -> Date? {
+    value?.integer.map(RunStoreCoding.date)
+  }
+
+  /// A flow run from its row.
+  package static func flowRun(_ row: SQLRow) -> FlowRunRecord? {
+    guard let id = uuid(row["id"]) else { return nil }
+    return FlowRunRecord(
+      id: id, flowName: row["flow_name"]?.text ?? "", flowVersion: row["flow_version"]?.text ?? "",
+      parameters: RunStoreCoding.decode(
+        row["parameters"]?.text ?? "{}", as: [String: String].self, or: [:]),
+      executor: row["executor"]?.text ?? "", host: row["host"]?.text ?? "",
+      processID: Int(row["pid"]?.integer ?? 0),
+      command: RunStoreCoding.decode(row["command"]?.text ?? "[]", as: [String].self, or: []),
+      scheduledAt: date(row["scheduled_at"]) ?? .distantPast,
+      startedAt: date(row["started_at"]) ?? .distantPast, endedAt: date(row["ended_at"]),
+      state: row["state"]?.text ?? "", message: row["message"]?.text,
+      heartbeatAt: date(row["heartbeat_at"]) ?? .distantPast)
+  }
+
+  /// A task run from its row.
+  package static func taskRun(_ row: SQLRow) -> TaskRunRecord? {
+    guard let flowRunID = uuid(row["flow_run_id"]) else { return nil }
+    return TaskRunRecord(
+      flowRunID: flowRunID, slug: row["slug"]?.text ?? "",
+      mapIndex: Int(row["map_index"]?.integer ?? -1), taskRunID: uuid(row["task_run_id"]),
+      state: row["state"]?.text ?? "", message: row["message"]?.text,
+      attempts: Int(row["attempts"]?.integer ?? 0),
+      crashedAttempts: Int(row["crashed_attempts"]?.integer ?? 0),
+      startedAt: date(row["started_at"]), endedAt: date(row["ended_at"]),
+      resultLocation: row["result_location"]?.text,
+      position: Int(row["position"]?.integer ?? 0))
+  }
+
+  /// A transition from its row.
+  package static func transition(_ row: SQLRow) -> TransitionRecord? {
+    guard let flowRunID = uuid(row["flow_run_id"]) else { return nil }
+    return TransitionRecord(
+      flowRunID: flowRunID, sequence: row["sequence"]?.integer ?? 0, slug: row["slug"]?.text,
+      mapIndex: Int(row["map_index"]?.integer ?? -1), from: row["from_state"]?.text ?? "",
+      to: row["to_state"]?.text ?? "", time: date(row["time"]) ?? .distantPast,
+      message: row["message"]?.text)
+  }
+
+  /// A log record from its row.
+  package static func log(_ row: SQLRow) -> StoredLogRecord? {
+    guard let flowRunID = uuid(row["flow_run_id"]) else { return nil }
+    return StoredLogRecord(
+      flowRunID: flowRunID, sequence: row["sequence"]?.integer ?? 0,
+      time: date(row["time"]) ?? .distantPast,
+      level: StoredLogLevel(rank: Int(row["level"]?.integer ?? 2)),
+      message: row["message"]?.text ?? "",
+      metadata: RunStoreCoding.decode(
+        row["metadata"]?.text ?? "{}", as: [String: String].self, or: [:]))
+  }
+
+  /// A flow from its row.
+  package static func flow(_ row: SQLRow) -> FlowRecord? {
+    guard let name = row["name"]?.text, let version = row["version"]?.text else { return nil }
+    return FlowRecord(
+      name: name, version: version, graphJSON: row["graph"]?.text ?? "{}",
+      parameterSchemaJSON: row["parameter_schema"]?.text ?? "{}")
+  }
+
+  /// An event from its row (its run given).
+  package static func event(_ row: SQLRow, flowRunID: UUID) -> RunEventRecord? {
+    guard let sequence = row["sequence"]?.integer, case .blob(let payload)? = row["payload"] else {
+      return nil
+    }
+    return RunEventRecord(
+      flowRunID: flowRunID, sequence: sequence, payload: payload,
+      version: Int(row["version"]?.integer ?? 0))
+  }
+}

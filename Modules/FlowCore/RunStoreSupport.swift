@@ -1,0 +1,131 @@
+import Foundation
+import Synchronization
+
+/// Lets one caller at a time through, across suspension points (a database adapter's single
+/// writer: a transaction's statements must not interleave with another's).
+package final class SerialGate: Sendable {
+  private struct State {
+    var busy = false
+    var waiters: [CheckedContinuation<Void, Never>] = []
+  }
+
+  private let state = Mutex(State())
+
+  /// An open gate.
+  package init() {}
+
+  /// Runs `body` once every earlier caller has finished theirs.
+  package func run<T: Sendable, E: Error>(_ body: () async throws(E) -> T) async throws(E) -> T {
+    await enter()
+    defer { leave() }
+    return try await body()
+  }
+
+  private func enter() async {
+    let entered = state.withLock { state -> Bool in
+      if state.busy { return false }
+      state.busy = true
+      return true
+    }
+    if entered { return }
+    await withCheckedContinuation { continuation in
+      let now = state.withLock { state -> Bool in
+        if state.busy {
+          state.waiters.append(continuation)
+          return false
+        }
+        state.busy = true
+        return true
+      }
+      if now { continuation.resume() }
+    }
+  }
+
+  private func leave() {
+    let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+      if state.waiters.isEmpty {
+        state.busy = false
+        return nil
+      }
+      return state.waiters.removeFirst()
+    }
+    next?.resume()
+  }
+}
+
+/// How the database adapters store values: instants as microseconds since 1970, maps and
+/// lists as JSON text.
+package enum RunStoreCoding {
+  /// `date` in microseconds since 1970.
+  package static func micros(_ date: Date) -> Int64 {
+    Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+  }
+
+  /// The instant `micros` microseconds after 1970.
+  package static func date(_ micros: Int64) -> Date {
+    Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+  }
+
+  /// `value` as JSON text (sorted keys, instants in ISO 8601).
+  package static func json<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+  }
+
+  /// The value JSON `text` holds, or `fallback`.
+  package static func decode<T: Decodable>(_ text: String, as type: T.Type, or fallback: T) -> T {
+    (try? JSONDecoder().decode(T.self, from: Data(text.utf8))) ?? fallback
+  }
+
+  /// The `(version, statements)` migrations of the schema, shared by both databases
+  /// (`BLOB`/`BYTEA` is the only difference, passed in).
+  package static func migrations(blobType: String) -> [(version: Int, statements: [String])] {
+    [
+      (
+        1,
+        [
+          """
+          CREATE TABLE flows (name TEXT NOT NULL, version TEXT NOT NULL, graph TEXT NOT NULL,
+            parameter_schema TEXT NOT NULL, PRIMARY KEY (name, version))
+          """,
+          """
+          CREATE TABLE flow_runs (id TEXT PRIMARY KEY, flow_name TEXT NOT NULL,
+            flow_version TEXT NOT NULL, parameters TEXT NOT NULL, executor TEXT NOT NULL,
+            host TEXT NOT NULL, pid BIGINT NOT NULL, command TEXT NOT NULL,
+            scheduled_at BIGINT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT,
+            state TEXT NOT NULL, message TEXT, heartbeat_at BIGINT NOT NULL)
+          """,
+          "CREATE INDEX flow_runs_by_start ON flow_runs (started_at DESC, id DESC)",
+          "CREATE INDEX flow_runs_by_flow ON flow_runs (flow_name, started_at DESC, id DESC)",
+          "CREATE INDEX flow_runs_by_state ON flow_runs (state, started_at DESC, id DESC)",
+          "CREATE INDEX flow_runs_by_end ON flow_runs (ended_at)",
+          """
+          CREATE TABLE task_runs (flow_run_id TEXT NOT NULL, slug TEXT NOT NULL,
+            map_index BIGINT NOT NULL, task_run_id TEXT, state TEXT NOT NULL, message TEXT,
+            attempts BIGINT NOT NULL, crashed_attempts BIGINT NOT NULL, started_at BIGINT,
+            ended_at BIGINT, result_location TEXT, position BIGINT NOT NULL,
+            PRIMARY KEY (flow_run_id, slug, map_index))
+          """,
+          """
+          CREATE TABLE transitions (flow_run_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+            slug TEXT, map_index BIGINT NOT NULL, from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL, time BIGINT NOT NULL, message TEXT,
+            PRIMARY KEY (flow_run_id, sequence))
+          """,
+          """
+          CREATE TABLE logs (flow_run_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+            time BIGINT NOT NULL, level BIGINT NOT NULL, message TEXT NOT NULL,
+            metadata TEXT NOT NULL, PRIMARY KEY (flow_run_id, sequence))
+          """,
+          """
+          CREATE TABLE run_events (flow_run_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+            payload \(blobType) NOT NULL, version BIGINT NOT NULL,
+            PRIMARY KEY (flow_run_id, sequence))
+          """,
+        ]
+      )
+    ]
+  }
+}

@@ -1,0 +1,49 @@
+import FlowCore
+import Foundation
+
+/// Records runs into a ``RunStore``: the flow, the run, every task run, transition and log
+/// record, and a heartbeat while the run is alive.
+///
+/// Pass one to `flow.run(..., recorder:)`; nothing is recorded without it (no hidden global).
+/// Records are collected off the engine's path and written in batches (one transaction each)
+/// by a writer that runs beside the flow run.
+public struct RunRecorder: Sendable {
+  /// Where records go.
+  public let store: any RunStore
+  /// How often the run says it is alive (readers call a Running run whose heartbeat is older
+  /// than their TTL Crashed; keep this well below it).
+  public var heartbeatInterval: Duration
+  /// How often buffered records are written.
+  public var flushInterval: Duration
+  /// A batch is written early once this many records wait.
+  public var batchSize: Int
+  /// How long the store may keep failing before the run is stopped and ends Crashed.
+  public var unavailableTimeout: Duration
+  /// The most records kept while the store fails; past it the run is stopped (Crashed).
+  public var bufferLimit: Int
+  /// The command line that started the run (replayed by `flow runs resume`).
+  public var command: [String]
+  /// The host and process ID recorded with the run.
+  public var host: String
+  /// The run's process ID.
+  public var processID: Int
+
+  /// A recorder writing into `store`.
+  public init(
+    store: any RunStore, heartbeatInterval: Duration = .seconds(5),
+    flushInterval: Duration = .milliseconds(200), batchSize: Int = 5_000,
+    unavailableTimeout: Duration = .seconds(60), bufferLimit: Int = 2_000_000,
+    command: [String] = [], host: String = SystemHost.name,
+    processID: Int = SystemHost.processID
+  ) {
+    self.store = store
+    self.heartbeatInterval = heartbeatInterval
+    self.flushInterval = flushInterval
+    self.batchSize = max(1, batchSize)
+    self.unavailableTimeout = unavailableTimeout
+    self.bufferLimit = bufferLimit
+    self.command = command
+    self.host = host
+    self.processID = processID
+  }
+}

@@ -1,0 +1,354 @@
+import FlowCore
+import FlowLogging
+import FlowState
+import Foundation
+import Logging
+import Synchronization
+
+/// One flow run's recording: collects its records as the engine produces them (synchronously,
+/// under a lock, off the store's path) and writes them in batches.
+final class RunRecording: Sendable {
+  private struct TaskKey: Hashable {
+    let slug: String
+    let mapIndex: Int
+  }
+
+  private struct Buffer {
+    var flowRun: FlowRunRecord?
+    var flowRunDirty = false
+    var flow: FlowRecord?
+    var transitions: [TransitionRecord] = []
+    var logs: [StoredLogRecord] = []
+    var taskRuns: [TaskKey: TaskRunRecord] = [:]
+    var dirtyTasks: [TaskKey] = []
+    var dirtySet: Set<TaskKey> = []
+    var transitionSequence: Int64 = 0
+    var logSequence: Int64 = 0
+    var lastHeartbeat: Date?
+    var heartbeatDue = false
+    var failingSince: Date?
+    var lastError: RunStoreError?
+    /// The engine's steps not written yet, with their sequence numbers (encoded when written).
+    var steps: [(sequence: Int64, step: FlowRunStep)] = []
+    var eventSequence: Int64 = 0
+
+    var pendingCount: Int { transitions.count + logs.count + dirtyTasks.count + steps.count }
+  }
+
+  let recorder: RunRecorder
+  let clock: any WallClock
+  private let positions: [String: Int]
+  private let buffer = Mutex(Buffer())
+  private let wake: AsyncStream<Void>.Continuation
+  private let wakes: AsyncStream<Void>
+
+  init(recorder: RunRecorder, flow: Flow, clock: any WallClock) {
+    self.recorder = recorder
+    self.clock = clock
+    var positions: [String: Int] = [:]
+    for (index, info) in flow.tasks.enumerated() { positions[info.slug] = index }
+    self.positions = positions
+    (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+  }
+
+  /// Reads where an earlier recording of this run stopped (for a resumed run), and buffers the
+  /// flow and the run's start.
+  func start(
+    flow: Flow, flowRunID: UUID, parameters: [String: any Sendable], executor: String,
+    scheduledAt: Date, startedAt: Date, resuming: Bool
+  ) async throws(RunStoreError) {
+    var transitionSequence: Int64 = 0
+    var logSequence: Int64 = 0
+    var eventSequence: Int64 = 0
+    if resuming {
+      eventSequence =
+        try await recorder.store.events(flowRunID: flowRunID, after: 0).last?.sequence ?? 0
+      transitionSequence =
+        try await recorder.store.transitions(flowRunID: flowRunID).last?.sequence ?? 0
+      logSequence =
+        try await recorder.store.logs(flowRunID: flowRunID, after: 0, minimumLevel: .trace)
+        .last?.sequence ?? 0
+    }
+    var json: [String: String] = [:]
+    for spec in flow.parameters {
+      if let value = parameters[spec.name], let text = spec.json(value) { json[spec.name] = text }
+    }
+    let flowRecord = flow.record
+    let run = FlowRunRecord(
+      id: flowRunID, flowName: flow.name, flowVersion: flowRecord.version, parameters: json,
+      executor: executor, host: recorder.host, processID: recorder.processID,
+      command: recorder.command, scheduledAt: scheduledAt, startedAt: startedAt, endedAt: nil,
+      state: RunState.Kind.running.name, message: "Running flow.", heartbeatAt: startedAt)
+    buffer.withLock {
+      $0.flow = flowRecord
+      $0.flowRun = run
+      $0.flowRunDirty = true
+      $0.transitionSequence = transitionSequence
+      $0.logSequence = logSequence
+      $0.eventSequence = eventSequence
+      $0.lastHeartbeat = startedAt
+    }
+    // The run is in the store before its first task starts (retried while the store fails,
+    // up to the recorder's timeout).
+    try await flushRetrying()
+  }
+
+  /// Flushes, retrying every flush interval while the store fails, until the recorder's
+  /// timeout; then throws the store's last error.
+  private func flushRetrying() async throws(RunStoreError) {
+    let deadline = clock.now().addingTimeInterval(recorder.unavailableTimeout.timeInterval)
+    while true {
+      do {
+        return try await flush()
+      } catch {
+        if clock.now() >= deadline || Task.isCancelled { throw error }
+        try? await clock.sleep(for: recorder.flushInterval)
+      }
+    }
+  }
+
+  /// Buffers a transition of the flow run (`slug` nil) or of a task run.
+  func transition(slug: String?, mapIndex: Int?, from old: RunState, to new: RunState) {
+    let now = clock.now()
+    let wakeNow = buffer.withLock { buffer -> Bool in
+      guard let flowRunID = buffer.flowRun?.id else { return false }
+      buffer.transitionSequence += 1
+      buffer.transitions.append(
+        TransitionRecord(
+          flowRunID: flowRunID, sequence: buffer.transitionSequence, slug: slug,
+          mapIndex: mapIndex ?? -1, from: old.kind.name, to: new.kind.name, time: now,
+          message: new.message))
+      guard let slug else {
+        buffer.flowRun?.state = new.kind.name
+        buffer.flowRun?.message = new.message
+        if new.isFinished { buffer.flowRun?.endedAt = now }
+        buffer.flowRunDirty = true
+        return true
+      }
+      let key = TaskKey(slug: slug, mapIndex: mapIndex ?? -1)
+      var record =
+        buffer.taskRuns[key]
+        ?? TaskRunRecord(
+          flowRunID: flowRunID, slug: slug, mapIndex: mapIndex ?? -1, taskRunID: nil,
+          state: old.kind.name, message: nil, attempts: 0, crashedAttempts: 0, startedAt: nil,
+          endedAt: nil, resultLocation: nil, position: positions[slug] ?? Int.max / 2)
+      record.state = new.kind.name
+      record.message = new.message
+      if new.kind == .running {
+        record.attempts += 1
+        if record.startedAt == nil { record.startedAt = now }
+      }
+      if new.kind == .crashed { record.crashedAttempts += 1 }
+      if new.isFinished { record.endedAt = now }
+      buffer.taskRuns[key] = record
+      if buffer.dirtySet.insert(key).inserted { buffer.dirtyTasks.append(key) }
+      return buffer.pendingCount >= recorder.batchSize
+    }
+    if wakeNow { wake.yield() }
+  }
+
+  /// Buffers one step of the engine (its event and actions), numbered after the run's earlier
+  /// steps (a resumed run continues the numbering).
+  func engineStep(_ step: FlowRunStep) {
+    let wakeNow = buffer.withLock { buffer -> Bool in
+      guard buffer.flowRun != nil else { return false }
+      buffer.eventSequence += 1
+      buffer.steps.append((buffer.eventSequence, step))
+      return buffer.pendingCount >= recorder.batchSize
+    }
+    if wakeNow { wake.yield() }
+  }
+
+  /// Buffers a log record of the run.
+  func log(_ record: LogRecord) {
+    let wakeNow = buffer.withLock { buffer -> Bool in
+      guard let flowRunID = buffer.flowRun?.id else { return false }
+      buffer.logSequence += 1
+      buffer.logs.append(
+        StoredLogRecord(
+          flowRunID: flowRunID, sequence: buffer.logSequence, time: record.time,
+          level: StoredLogLevel(rank: Self.rank(record.level)), message: record.message,
+          metadata: record.metadata))
+      return buffer.pendingCount >= recorder.batchSize
+    }
+    if wakeNow { wake.yield() }
+  }
+
+  /// Ends the writer once it has written what it is writing (the run has finished). The
+  /// writer is stopped this way, not by cancellation, so that no transaction is cut short.
+  func stopWriting() { wake.finish() }
+
+  /// Receives the run log's records.
+  var logSink: @Sendable (LogRecord) -> Void { { [self] record in log(record) } }
+
+  /// Writes batches until cancelled: on every wake (a full batch, a flow-run transition) and
+  /// every flush interval, with a heartbeat every heartbeat interval. Returns the store's error
+  /// once it has failed for longer than the recorder allows; nil when cancelled.
+  func writeUntilCancelled() async -> RunStoreError? {
+    await withTaskGroup(of: RunStoreError?.self) { group in
+      group.addTask { [clock, wake, recorder] in
+        while !Task.isCancelled {
+          do {
+            try await clock.sleep(for: recorder.flushInterval)
+          } catch {
+            return nil
+          }
+          wake.yield()
+        }
+        return nil
+      }
+      group.addTask { [self] in
+        for await _ in wakes {
+          if Task.isCancelled { return nil }
+          do throws(RunStoreError) {
+            try await flushOrGiveUp()
+          } catch {
+            return error
+          }
+        }
+        return nil
+      }
+      let first = await group.next() ?? nil
+      group.cancelAll()
+      return first
+    }
+  }
+
+  private func flushOrGiveUp() async throws(RunStoreError) {
+    do {
+      try await flush()
+    } catch {
+      let (since, pending) = buffer.withLock { ($0.failingSince, $0.pendingCount) }
+      let now = clock.now()
+      if let since,
+        now.timeIntervalSince(since) >= recorder.unavailableTimeout.timeInterval
+          || pending > recorder.bufferLimit
+      {
+        throw error
+      }
+    }
+  }
+
+  /// Writes what is buffered as one batch; on failure keeps it buffered (nothing is dropped)
+  /// and throws.
+  func flush() async throws(RunStoreError) {
+    let now = clock.now()
+    var steps: [(sequence: Int64, step: FlowRunStep)] = []
+    var flowRunID: UUID?
+    var batch = buffer.withLock { buffer -> RunStoreBatch in
+      var batch = RunStoreBatch()
+      if let flow = buffer.flow { batch.flows.append(flow) }
+      if buffer.flowRunDirty, let run = buffer.flowRun { batch.flowRuns.append(run) }
+      batch.transitions = buffer.transitions
+      batch.logs = buffer.logs
+      batch.taskRuns = buffer.dirtyTasks.compactMap { buffer.taskRuns[$0] }
+      steps = buffer.steps
+      flowRunID = buffer.flowRun?.id
+      if let run = buffer.flowRun, run.endedAt == nil,
+        buffer.lastHeartbeat.map({
+          now.timeIntervalSince($0) >= recorder.heartbeatInterval.timeInterval
+        })
+          ?? true
+      {
+        batch.heartbeats.append(RunHeartbeat(flowRunID: run.id, time: now))
+      }
+      return batch
+    }
+    // The engine's steps are encoded here, on the writer's task, not under the lock.
+    if let flowRunID, !steps.isEmpty {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = .sortedKeys
+      batch.events = steps.compactMap { sequence, step in
+        // A step that does not encode is left out rather than the run failing; replaying the
+        // history then reports the gap as a divergence.
+        (try? encoder.encode(step)).map {
+          RunEventRecord(
+            flowRunID: flowRunID, sequence: sequence, payload: $0, version: step.version)
+        }
+      }
+    }
+    if batch.count == batch.flows.count { return }
+    do {
+      try await recorder.store.write(batch)
+    } catch {
+      buffer.withLock {
+        if $0.failingSince == nil { $0.failingSince = now }
+        $0.lastError = error
+      }
+      throw error
+    }
+    buffer.withLock { buffer in
+      buffer.flow = nil
+      if buffer.flowRun == batch.flowRuns.last { buffer.flowRunDirty = false }
+      buffer.transitions.removeFirst(batch.transitions.count)
+      buffer.logs.removeFirst(batch.logs.count)
+      let written = steps.last?.sequence ?? 0
+      buffer.steps.removeAll { $0.sequence <= written }
+      for record in batch.taskRuns {
+        let key = TaskKey(slug: record.slug, mapIndex: record.mapIndex)
+        if buffer.taskRuns[key] == record { buffer.dirtySet.remove(key) }
+      }
+      buffer.dirtyTasks.removeAll { !buffer.dirtySet.contains($0) }
+      if let beat = batch.heartbeats.last {
+        buffer.lastHeartbeat = beat.time
+        buffer.flowRun?.heartbeatAt = beat.time
+      }
+      buffer.failingSince = nil
+      buffer.lastError = nil
+    }
+  }
+
+  /// Buffers the finished run's task runs as the engine reports them (IDs, attempts, times),
+  /// then writes everything still buffered, retrying until the recorder's timeout.
+  func finish(taskRuns: [TaskRun], state: RunState, endedAt: Date) async throws(RunStoreError) {
+    buffer.withLock { buffer in
+      guard let flowRunID = buffer.flowRun?.id else { return }
+      for run in taskRuns {
+        let key = TaskKey(slug: run.slug, mapIndex: run.mapIndex ?? -1)
+        let record = TaskRunRecord(
+          flowRunID: flowRunID, slug: run.slug, mapIndex: run.mapIndex ?? -1, taskRunID: run.id,
+          state: run.state.kind.name, message: run.state.message, attempts: run.attempts,
+          crashedAttempts: run.crashedAttempts, startedAt: run.startedAt,
+          endedAt: run.finishedAt, resultLocation: nil,
+          position: positions[run.slug] ?? Int.max / 2)
+        if buffer.taskRuns[key] != record {
+          buffer.taskRuns[key] = record
+          if buffer.dirtySet.insert(key).inserted { buffer.dirtyTasks.append(key) }
+        }
+      }
+      if buffer.flowRun?.state != state.kind.name || buffer.flowRun?.endedAt == nil {
+        buffer.flowRun?.state = state.kind.name
+        buffer.flowRun?.message = state.message
+        buffer.flowRun?.endedAt = endedAt
+        buffer.flowRunDirty = true
+      }
+    }
+    try await flushRetrying()
+  }
+
+  /// The last store error while the store is failing.
+  var lastError: RunStoreError? { buffer.withLock { $0.lastError } }
+
+  private static func rank(_ level: Logger.Level) -> Int {
+    switch level {
+    case .trace: 0
+    case .debug: 1
+    case .info: 2
+    case .notice: 3
+    case .warning: 4
+    case .error: 5
+    case .critical: 6
+    }
+  }
+}
+
+extension FlowRunResult {
+  /// This result ended Crashed with `message` (the run was stopped because it could not be
+  /// recorded).
+  func crashed(message: String) -> FlowRunResult {
+    FlowRunResult(
+      flowName: flowName, flowRunID: flowRunID, state: RunState(.crashed, message: message),
+      taskRuns: taskRuns, startedAt: startedAt, finishedAt: finishedAt, log: log,
+      nodeStates: nodeStates, slugs: slugs, flowID: flowID)
+  }
+}

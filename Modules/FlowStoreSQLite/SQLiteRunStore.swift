@@ -1,0 +1,319 @@
+import FlowCore
+import Foundation
+import Logging
+internal import NIOCore
+internal import SQLiteNIO
+
+/// The run store on an embedded SQLite database (the default): WAL mode, one writer
+/// connection whose batches are single transactions, and a reader connection that never
+/// blocks it. A busy database is waited for (`busy_timeout`), never reported as "locked".
+///
+/// ```swift
+/// let store = try await SQLiteRunStore.open(path: "/tmp/flow.sqlite")
+/// let result = try await flow.run(recorder: RunRecorder(store: store))
+/// ```
+public final class SQLiteRunStore: RunStore {
+  /// The database file.
+  public let path: String
+  /// `sqlite:` and the file's path.
+  public var description: String { "sqlite:\(path)" }
+  private let writer: SQLiteConnection
+  private let reader: SQLiteConnection
+  private let gate = SerialGate()
+  private let sql = RunStoreSQL(placeholder: { "?\($0)" })
+  /// How long a statement waits for another process's lock before failing.
+  public static let busyTimeoutMilliseconds = 10_000
+
+  private init(path: String, writer: SQLiteConnection, reader: SQLiteConnection) {
+    self.path = path
+    self.writer = writer
+    self.reader = reader
+  }
+
+  /// Opens (creating it and its directory when missing) the database at `path`.
+  ///
+  /// With `migrating` (the default) an older or empty database is upgraded to the current
+  /// schema; without it, one that needs migrating throws ``RunStoreError/Code/needsMigration``.
+  /// A newer database always throws ``RunStoreError/Code/newerSchema``.
+  public static func open(path: String, migrating: Bool = true) async throws(RunStoreError)
+    -> SQLiteRunStore
+  {
+    let location = "sqlite:\(path)"
+    if !migrating, !FileManager.default.fileExists(atPath: path) {
+      throw RunStoreError(
+        .invalidLocation, location: location,
+        message: "there is no database at \(path): nothing has been recorded there yet; run a "
+          + "flow (it creates the database), run `flow db migrate`, or point --database / "
+          + "FLOW_DATABASE at the database your runs use")
+    }
+    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true)
+    } catch {
+      throw RunStoreError(
+        .invalidLocation, location: location,
+        message: "cannot create the directory \(directory): \(error); pick a writable path "
+          + "with --database sqlite:PATH or FLOW_DATABASE",
+        cause: error)
+    }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
+      throw RunStoreError(
+        .invalidLocation, location: location,
+        message: "\(path) is a directory; name a database file, e.g. sqlite:\(path)/flow.sqlite")
+    }
+    let writer: SQLiteConnection
+    let reader: SQLiteConnection
+    do {
+      writer = try await SQLiteConnection.open(storage: .file(path: path))
+    } catch {
+      throw map(error, location: location, path: path)
+    }
+    let store: SQLiteRunStore
+    do {
+      for pragma in [
+        "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = OFF",
+      ] {
+        _ = try await writer.query(pragma, [])
+      }
+      reader = try await SQLiteConnection.open(storage: .file(path: path))
+      _ = try await reader.query("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", [])
+      store = SQLiteRunStore(path: path, writer: writer, reader: reader)
+    } catch {
+      try? await writer.close()
+      throw map(error, location: location, path: path)
+    }
+    do throws(RunStoreError) {
+      let version = try await store.schemaStatus().databaseVersion
+      if version > RunStoreSchema.current {
+        throw RunStoreError.newerSchema(location: location, found: version)
+      }
+      if version < RunStoreSchema.current {
+        guard migrating else {
+          throw RunStoreError.needsMigration(location: location, found: version)
+        }
+        try await store.migrate()
+      }
+    } catch {
+      await store.close()
+      throw error
+    }
+    return store
+  }
+
+  private static func map(_ error: any Error, location: String, path: String) -> RunStoreError {
+    if let error = error as? SQLiteError {
+      switch error.reason {
+      case .notADatabase, .corrupt:
+        return RunStoreError(
+          .notADatabase, location: location,
+          message: "\(path) is not an SQLite database (\(error.message)); point --database "
+            + "sqlite:PATH or FLOW_DATABASE at a database file, or move this file away",
+          cause: error)
+      case .cantOpen, .permission, .readOnly:
+        return RunStoreError(
+          .invalidLocation, location: location,
+          message: "cannot open \(path) (\(error.message)); check that the file and its "
+            + "directory are writable, or pick another path with --database sqlite:PATH",
+          cause: error)
+      default:
+        return RunStoreError(
+          .database, location: location, message: "SQLite failed: \(error.message)",
+          cause: error)
+      }
+    }
+    return RunStoreError(
+      .database, location: location, message: "SQLite failed: \(error)", cause: nil)
+  }
+
+  private func fail(_ error: any Error) -> RunStoreError {
+    if let error = error as? RunStoreError { return error }
+    return Self.map(error, location: description, path: path)
+  }
+
+  private static func bind(_ value: SQLValue) -> SQLiteData {
+    switch value {
+    case .integer(let value): .integer(Int(value))
+    case .text(let value): .text(value)
+    case .blob(let data): .blob(ByteBuffer(bytes: data))
+    case .null: .null
+    }
+  }
+
+  private static func row(_ row: SQLiteRow) -> SQLRow {
+    var result: SQLRow = [:]
+    for column in row.columns {
+      switch column.data {
+      case .integer(let value): result[column.name] = .integer(Int64(value))
+      case .float(let value): result[column.name] = .integer(Int64(value))
+      case .text(let value): result[column.name] = .text(value)
+      case .blob(var buffer):
+        result[column.name] = .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
+      case .null: result[column.name] = .null
+      }
+    }
+    return result
+  }
+
+  private func query(_ statement: SQLStatement, on connection: SQLiteConnection? = nil)
+    async throws(RunStoreError) -> [SQLRow]
+  {
+    do {
+      return try await (connection ?? reader).query(
+        statement.sql, statement.binds.map(Self.bind)
+      ).map(Self.row)
+    } catch {
+      throw fail(error)
+    }
+  }
+
+  /// Runs one statement on the writer to completion, even if the calling task is cancelled
+  /// (a transaction is never cut short between its statements: the future is not cancelled).
+  private func write(_ sql: String, _ binds: [SQLiteData] = []) async throws {
+    let rows: EventLoopFuture<[SQLiteRow]> = writer.query(sql, binds)
+    _ = try await rows.get()
+  }
+
+  /// Runs `statements` on the writer in one transaction.
+  private func transaction(_ statements: [SQLStatement]) async throws(RunStoreError) {
+    try await gate.run { () async throws(RunStoreError) in
+      do {
+        try await write("BEGIN IMMEDIATE")
+        do {
+          for statement in statements {
+            try await write(statement.sql, statement.binds.map(Self.bind))
+          }
+          try await write("COMMIT")
+        } catch {
+          try? await write("ROLLBACK")
+          throw error
+        }
+      } catch {
+        throw fail(error)
+      }
+    }
+  }
+
+  /// Creates the schema or upgrades it to the current version.
+  public func migrate() async throws(RunStoreError) {
+    let version = try await schemaStatus().databaseVersion
+    if version > RunStoreSchema.current {
+      throw RunStoreError.newerSchema(location: description, found: version)
+    }
+    for migration in RunStoreCoding.migrations(blobType: "BLOB") where migration.version > version {
+      var statements = migration.statements.map { SQLStatement(sql: $0, binds: []) }
+      if version == 0 {
+        statements.insert(
+          SQLStatement(
+            sql: "CREATE TABLE IF NOT EXISTS flow_schema (version BIGINT NOT NULL)", binds: []),
+          at: 0)
+      }
+      statements.append(SQLStatement(sql: "DELETE FROM flow_schema", binds: []))
+      statements.append(
+        SQLStatement(
+          sql: "INSERT INTO flow_schema (version) VALUES (?1)",
+          binds: [.integer(Int64(migration.version))]))
+      try await transaction(statements)
+    }
+  }
+
+  /// The database's schema version.
+  public func schemaStatus() async throws(RunStoreError) -> RunStoreSchemaStatus {
+    let tables = try await query(
+      SQLStatement(
+        sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'flow_schema'",
+        binds: []), on: writer)
+    if tables.isEmpty { return RunStoreSchemaStatus(databaseVersion: 0) }
+    let rows = try await query(
+      SQLStatement(sql: "SELECT max(version) AS version FROM flow_schema", binds: []),
+      on: writer)
+    return RunStoreSchemaStatus(databaseVersion: Int(rows.first?["version"]?.integer ?? 0))
+  }
+
+  /// Writes the batch in one transaction.
+  public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
+    guard !batch.isEmpty else { return }
+    try await transaction(sql.write(batch))
+  }
+
+  /// Appends engine events; a taken sequence writes none of them.
+  public func appendEvents(_ events: [RunEventRecord]) async throws(RunStoreError) {
+    guard !events.isEmpty else { return }
+    do {
+      try await transaction(sql.appendEvents(events))
+    } catch {
+      if let cause = error.cause as? SQLiteError,
+        cause.reason == .constraint
+          || cause.message.contains("UNIQUE")
+      {
+        let first = events[0]
+        throw RunStoreError.sequenceTaken(
+          location: description, flowRunID: first.flowRunID, sequence: first.sequence)
+      }
+      throw error
+    }
+  }
+
+  /// The run's engine events after a sequence.
+  public func events(flowRunID: UUID, after sequence: Int64) async throws(RunStoreError)
+    -> [RunEventRecord]
+  {
+    try await query(sql.events(flowRunID: flowRunID, after: sequence)).compactMap {
+      RunStoreSQL.event($0, flowRunID: flowRunID)
+    }
+  }
+
+  /// One page of flow runs, newest first.
+  public func flowRuns(_ query: FlowRunQuery) async throws(RunStoreError) -> [FlowRunRecord] {
+    try await self.query(sql.flowRuns(query)).compactMap(RunStoreSQL.flowRun).map {
+      RunStoreReading.reported($0, staleBefore: query.staleBefore)
+    }
+  }
+
+  /// The flow run with this ID, or nil.
+  public func flowRun(id: UUID) async throws(RunStoreError) -> FlowRunRecord? {
+    try await query(sql.flowRun(id: id)).first.flatMap(RunStoreSQL.flowRun)
+  }
+
+  /// The flow with this name and version, or nil.
+  public func flow(name: String, version: String) async throws(RunStoreError) -> FlowRecord? {
+    try await query(sql.flow(name: name, version: version)).first.flatMap(RunStoreSQL.flow)
+  }
+
+  /// The run's task runs in flow order.
+  public func taskRuns(flowRunID: UUID) async throws(RunStoreError) -> [TaskRunRecord] {
+    try await query(sql.taskRuns(flowRunID: flowRunID)).compactMap(RunStoreSQL.taskRun)
+  }
+
+  /// The run's transitions in order.
+  public func transitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
+    try await query(sql.transitions(flowRunID: flowRunID)).compactMap(RunStoreSQL.transition)
+  }
+
+  /// The run's log records after a sequence, at a level or above.
+  public func logs(flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel)
+    async throws(RunStoreError) -> [StoredLogRecord]
+  {
+    try await query(sql.logs(flowRunID: flowRunID, after: sequence, level: minimumLevel))
+      .compactMap(RunStoreSQL.log)
+  }
+
+  /// Deletes up to `limit` runs that ended before `cutoff`.
+  public func prune(endedBefore cutoff: Date, limit: Int) async throws(RunStoreError) -> Int {
+    let ids = try await query(sql.prunable(endedBefore: cutoff, limit: limit)).compactMap {
+      $0["id"]?.text
+    }
+    try await transaction(sql.delete(runs: ids))
+    return ids.count
+  }
+
+  /// Closes the connections.
+  public func close() async {
+    try? await reader.close()
+    try? await writer.close()
+  }
+}

@@ -1,0 +1,266 @@
+import FlowCore
+import Foundation
+import Synchronization
+
+/// A ``RunStore`` in memory, for tests and the simulator: the same behaviour as the database
+/// adapters (the conformance suite runs on all three), optionally with seeded faults.
+public final class MemoryRunStore: RunStore {
+  /// Faults a store injects, decided by a seeded random source.
+  public struct Faults: Sendable {
+    /// The chance that a write fails (and writes nothing).
+    public var failedCommit: Double
+    /// The random source that decides.
+    public var random: SeededRandomSource
+
+    /// Faults drawn from `random`.
+    public init(failedCommit: Double, random: SeededRandomSource) {
+      self.failedCommit = failedCommit
+      self.random = random
+    }
+  }
+
+  private struct TaskKey: Hashable {
+    let flowRunID: UUID
+    let slug: String
+    let mapIndex: Int
+  }
+
+  private struct Tables {
+    var version = 0
+    var flows: [String: FlowRecord] = [:]
+    var flowRuns: [UUID: FlowRunRecord] = [:]
+    var taskRuns: [TaskKey: TaskRunRecord] = [:]
+    var transitions: [UUID: [TransitionRecord]] = [:]
+    var logs: [UUID: [StoredLogRecord]] = [:]
+    var events: [UUID: [RunEventRecord]] = [:]
+    var unavailable = false
+    var writes = 0
+  }
+
+  private let tables = Mutex(Tables())
+  private let faults: Faults?
+  /// `memory:` and a name.
+  public let description: String
+
+  /// An empty store named `name`, failing as `faults` say.
+  public init(name: String = "test", faults: Faults? = nil) {
+    description = "memory:\(name)"
+    self.faults = faults
+  }
+
+  /// Makes every call fail with ``RunStoreError/Code/unavailable`` until set back to false.
+  public func setUnavailable(_ unavailable: Bool) {
+    tables.withLock { $0.unavailable = unavailable }
+  }
+
+  /// How many batches were written.
+  public var writeCount: Int { tables.withLock { $0.writes } }
+
+  /// Sets the schema version, as a newer (or older) binary would have left it.
+  public func setSchemaVersion(_ version: Int) { tables.withLock { $0.version = version } }
+
+  private func available(_ tables: Tables) throws(RunStoreError) {
+    if tables.unavailable {
+      throw RunStoreError(
+        .unavailable, location: description,
+        message: "the store is unavailable (simulated); retry later")
+    }
+  }
+
+  private func migrated(_ tables: Tables) throws(RunStoreError) {
+    try available(tables)
+    if tables.version > RunStoreSchema.current {
+      throw RunStoreError.newerSchema(
+        location: description, found: tables.version)
+    }
+    if tables.version < RunStoreSchema.current {
+      throw RunStoreError.needsMigration(location: description, found: tables.version)
+    }
+  }
+
+  /// Creates the schema or upgrades it to the current version.
+  public func migrate() async throws(RunStoreError) {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try available(tables)
+      if tables.version > RunStoreSchema.current {
+        throw RunStoreError.newerSchema(location: description, found: tables.version)
+      }
+      tables.version = RunStoreSchema.current
+    }
+  }
+
+  /// The database's schema version.
+  public func schemaStatus() async throws(RunStoreError) -> RunStoreSchemaStatus {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try available(tables)
+      return RunStoreSchemaStatus(databaseVersion: tables.version)
+    }
+  }
+
+  /// Writes the batch in one transaction.
+  public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
+    let fail = faults.map {
+      Double($0.random.nextUInt64() >> 11) / Double(1 << 53) < $0.failedCommit
+    }
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      if fail == true {
+        throw RunStoreError(
+          .unavailable, location: description, message: "the commit failed (simulated fault)")
+      }
+      tables.writes += 1
+      for flow in batch.flows where tables.flows["\(flow.name)\u{0}\(flow.version)"] == nil {
+        tables.flows["\(flow.name)\u{0}\(flow.version)"] = flow
+      }
+      for run in batch.flowRuns { tables.flowRuns[run.id] = run }
+      for run in batch.taskRuns {
+        tables.taskRuns[TaskKey(flowRunID: run.flowRunID, slug: run.slug, mapIndex: run.mapIndex)] =
+          run
+      }
+      // Appends are idempotent, as in the databases: a retried batch writes nothing twice.
+      for transition in batch.transitions
+      where !(tables.transitions[transition.flowRunID] ?? []).contains(where: {
+        $0.sequence == transition.sequence
+      }) {
+        tables.transitions[transition.flowRunID, default: []].append(transition)
+      }
+      for log in batch.logs
+      where !(tables.logs[log.flowRunID] ?? []).contains(where: { $0.sequence == log.sequence }) {
+        tables.logs[log.flowRunID, default: []].append(log)
+      }
+      for event in batch.events
+      where !(tables.events[event.flowRunID] ?? []).contains(where: {
+        $0.sequence == event.sequence
+      }) {
+        tables.events[event.flowRunID, default: []].append(event)
+      }
+      for beat in batch.heartbeats {
+        if let run = tables.flowRuns[beat.flowRunID], run.heartbeatAt < beat.time {
+          tables.flowRuns[beat.flowRunID]?.heartbeatAt = beat.time
+        }
+      }
+    }
+  }
+
+  /// Appends engine events; a taken sequence writes none of them.
+  public func appendEvents(_ events: [RunEventRecord]) async throws(RunStoreError) {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      var seen: Set<String> = []
+      for event in events {
+        let key = "\(event.flowRunID)#\(event.sequence)"
+        let taken = tables.events[event.flowRunID]?.contains { $0.sequence == event.sequence }
+        if taken == true || !seen.insert(key).inserted {
+          throw RunStoreError.sequenceTaken(
+            location: description, flowRunID: event.flowRunID, sequence: event.sequence)
+        }
+      }
+      for event in events { tables.events[event.flowRunID, default: []].append(event) }
+    }
+  }
+
+  /// The run's engine events after a sequence.
+  public func events(flowRunID: UUID, after sequence: Int64) async throws(RunStoreError)
+    -> [RunEventRecord]
+  {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      return (tables.events[flowRunID] ?? []).filter { $0.sequence > sequence }.sorted {
+        $0.sequence < $1.sequence
+      }
+    }
+  }
+
+  /// One page of flow runs, newest first.
+  public func flowRuns(_ query: FlowRunQuery) async throws(RunStoreError) -> [FlowRunRecord] {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      let ordered = tables.flowRuns.values.sorted {
+        ($0.startedAt, $0.id.uuidString) > ($1.startedAt, $1.id.uuidString)
+      }
+      var page: [FlowRunRecord] = []
+      for run in ordered {
+        if let after = query.after,
+          (run.startedAt, run.id.uuidString) >= (after.startedAt, after.id.uuidString)
+        {
+          continue
+        }
+        if let name = query.flowName, run.flowName != name { continue }
+        if let since = query.since, run.startedAt < since { continue }
+        let reported = RunStoreReading.reported(run, staleBefore: query.staleBefore)
+        if let state = query.state, reported.state != state { continue }
+        page.append(reported)
+        if page.count == query.limit { break }
+      }
+      return page
+    }
+  }
+
+  /// The flow run with this ID, or nil.
+  public func flowRun(id: UUID) async throws(RunStoreError) -> FlowRunRecord? {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      return tables.flowRuns[id]
+    }
+  }
+
+  /// The flow with this name and version, or nil.
+  public func flow(name: String, version: String) async throws(RunStoreError) -> FlowRecord? {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      return tables.flows["\(name)\u{0}\(version)"]
+    }
+  }
+
+  /// The run's task runs in flow order.
+  public func taskRuns(flowRunID: UUID) async throws(RunStoreError) -> [TaskRunRecord] {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      return tables.taskRuns.values.filter { $0.flowRunID == flowRunID }.sorted {
+        ($0.position, $0.mapIndex) < ($1.position, $1.mapIndex)
+      }
+    }
+  }
+
+  /// The run's transitions in order.
+  public func transitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      return tables.transitions[flowRunID] ?? []
+    }
+  }
+
+  /// The run's log records after a sequence, at a level or above.
+  public func logs(flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel)
+    async throws(RunStoreError) -> [StoredLogRecord]
+  {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      return (tables.logs[flowRunID] ?? []).filter {
+        $0.sequence > sequence && $0.level >= minimumLevel
+      }
+    }
+  }
+
+  /// Deletes up to `limit` runs that ended before `cutoff`.
+  public func prune(endedBefore cutoff: Date, limit: Int) async throws(RunStoreError) -> Int {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      let doomed = tables.flowRuns.values.filter { run in
+        run.endedAt.map { $0 < cutoff } ?? false
+      }.sorted { $0.endedAt! < $1.endedAt! }.prefix(limit).map(\.id)
+      for id in doomed {
+        tables.flowRuns[id] = nil
+        tables.transitions[id] = nil
+        tables.logs[id] = nil
+        tables.events[id] = nil
+      }
+      let gone = Set(doomed)
+      tables.taskRuns = tables.taskRuns.filter { !gone.contains($0.key.flowRunID) }
+      return doomed.count
+    }
+  }
+
+  /// Closes the connections.
+  public func close() async {}
+}

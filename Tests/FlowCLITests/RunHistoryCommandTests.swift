@@ -1,0 +1,117 @@
+import FlowCore
+import Foundation
+import Testing
+
+@testable import FlowCLI
+
+/// `run` records into the database `--database`/`FLOW_DATABASE` names; `runs` and `db` read it.
+@Suite("Run history commands", .timeLimit(.minutes(1)))
+struct RunHistoryCommandTests {
+  /// A temporary database location and the environment naming it.
+  struct Database {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "flow-cli-\(UUID().uuidString)")
+    var path: String { directory.appendingPathComponent("flow.sqlite").path }
+    var environment: [String: String] {
+      ProcessInfo.processInfo.environment.merging(["FLOW_DATABASE": "sqlite:\(path)"]) { $1 }
+    }
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+  }
+
+  func execute(_ database: Database, _ arguments: String...) async -> (Int32, Captured) {
+    let captured = Captured()
+    let status = await commandLine(Recorder()).execute(
+      arguments, output: captured.output, handlingSignals: false,
+      environment: database.environment)
+    return (status, captured)
+  }
+
+  @Test("run records; runs list, show, logs and db status read it back")
+  func recordAndRead() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (status, run) = await execute(
+      database, "run", "main", "--param", "batch-size=7", "--log-level", "critical")
+    #expect(status == 0, "\(run.err)")
+    #expect(run.err.contains("Recording the run in sqlite:\(database.path)"))
+    let line = try #require(run.err.split(separator: "\n").first { $0.hasPrefix("Flow run ID ") })
+    let id = String(line.dropFirst("Flow run ID ".count).prefix(36))
+
+    let (listed, list) = await execute(database, "runs", "list")
+    #expect(listed == 0)
+    #expect(list.out.contains(id) && list.out.contains("main") && list.out.contains("Success"))
+    let (_, json) = await execute(database, "runs", "list", "--json", "--state", "Success")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+    #expect(object["flowName"] as? String == "main")
+    let (_, none) = await execute(database, "runs", "list", "--flow", "broken")
+    #expect(!none.out.contains(id))
+
+    let (shown, show) = await execute(database, "runs", "show", id, "--transitions")
+    #expect(shown == 0, "\(show.err)")
+    #expect(show.out.contains("Parameters (6):"))
+    #expect(show.out.contains("batch-size"))
+    #expect(show.out.contains("7  (Int, default 10)"))
+    #expect(show.out.contains("Task runs (1):"))
+    #expect(show.out.contains("echo"))
+    #expect(show.out.contains("flow run: Pending → Running"))
+    let (_, dot) = await execute(database, "runs", "show", id, "--graph", "dot")
+    #expect(
+      dot.out.contains("\"echo\" [shape=box, label=\"echo\", style=filled, fillcolor=\"#28a745\"]"))
+
+    let (_, logs) = await execute(database, "runs", "logs", id)
+    #expect(logs.out.contains("Beginning Flow run for 'main'"))
+    #expect(logs.out.contains("[echo] Starting task run..."))
+    let (_, quiet) = await execute(database, "runs", "logs", id, "--level", "error")
+    #expect(quiet.out.isEmpty)
+
+    let (_, db) = await execute(database, "db", "status")
+    #expect(db.out.contains("schema version \(RunStoreSchema.current)"))
+    let (pruned, prune) = await execute(database, "runs", "prune", "--older-than", "0s")
+    #expect(pruned == 0)
+    #expect(prune.out.contains("Pruned 1 flow run(s)"))
+    let (gone, missing) = await execute(database, "runs", "show", id)
+    #expect(gone == 1)
+    #expect(missing.err.contains("no flow run has the ID \(id)"))
+  }
+
+  @Test("--database none records nothing; bad locations and IDs are clear errors")
+  func badInput() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (status, run) = await execute(
+      database, "run", "main", "--database", "none", "--log-level", "critical")
+    #expect(status == 0)
+    #expect(!run.err.contains("Recording"))
+    #expect(!FileManager.default.fileExists(atPath: database.path))
+
+    let (badURL, url) = await execute(database, "runs", "list", "--database", "mysql://x")
+    #expect(badURL == 64)
+    #expect(url.err.contains("is not a database location; write sqlite:PATH"))
+    let (badID, id) = await execute(database, "runs", "show", "not-an-id")
+    #expect(badID == 64)
+    #expect(id.err.contains("is not a run ID"))
+    let (badLevel, level) = await execute(
+      database, "runs", "logs", UUID().uuidString, "--level", "loud")
+    #expect(badLevel == 64)
+    #expect(level.err.contains("--level loud is not a level"))
+    let (badAge, age) = await execute(database, "runs", "prune", "--older-than", "soon")
+    #expect(badAge == 64)
+    #expect(age.err.contains("is not an age"))
+    let (unreachable, server) = await execute(
+      database, "runs", "list", "--database", "postgres://flow:secret@127.0.0.1:1/flow")
+    #expect(unreachable == 1)
+    #expect(server.err.contains("cannot reach the PostgreSQL server"))
+    #expect(!server.err.contains("secret"))
+  }
+
+  @Test("run --resume of an unknown run fails before running anything")
+  func resumeUnknown() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let unknown = UUID().uuidString.lowercased()
+    let (status, run) = await execute(database, "run", "main", "--resume", unknown)
+    #expect(status == 1)
+    #expect(run.err.contains("no flow run has the ID \(unknown)"))
+  }
+}
