@@ -105,6 +105,48 @@ struct SQLiteRecordingTests {
     await store.close()
   }
 
+  @Test("a recorded run cancelled mid-write leaves the database usable")
+  func cancelledRun() async throws {
+    let (path, cleanup) = temporaryDatabase()
+    defer { cleanup() }
+    let store = try await SQLiteRunStore.open(path: path)
+    let noop = task("noop") { () -> Int in 1 }
+    let wait = task("wait") { () async throws -> Int in
+      try await SystemWallClock().sleep(for: .seconds(30))
+      return 1
+    }
+    let flow = Flow("cancelled") {
+      for _ in 0..<2_000 { noop() }
+      _ = wait()
+    }
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask {
+        _ = try? await flow.run(
+          executor: .concurrent(width: 4),
+          recorder: RunRecorder(store: store, flushInterval: .milliseconds(1), batchSize: 50))
+      }
+      try? await SystemWallClock().sleep(for: .milliseconds(300))
+      group.cancelAll()
+    }
+    // No transaction was left open: the next write commits.
+    var batch = RunStoreBatch()
+    let id = UUID()
+    let now = Date(timeIntervalSince1970: 1_772_719_629)
+    batch.flowRuns = [
+      FlowRunRecord(
+        id: id, flowName: "after", flowVersion: "v1", parameters: [:], executor: "sequential",
+        host: "h", processID: 1, command: [], scheduledAt: now, startedAt: now, endedAt: now,
+        state: "Success", message: nil, heartbeatAt: now)
+    ]
+    try await store.write(batch)
+    #expect(try await store.flowRun(id: id)?.state == "Success")
+    let runs = try await store.flowRuns(
+      FlowRunQuery(flowName: "cancelled", staleBefore: .distantPast))
+    // The cancelled run's end was recorded too (its final state, not a run stuck in Running).
+    #expect(runs.first?.endedAt != nil && runs.first?.state != "Running")
+    await store.close()
+  }
+
   @Test("a file that is not a database is refused, naming the file and the fix")
   func notADatabase() async throws {
     let (path, cleanup) = temporaryDatabase()
