@@ -36,6 +36,34 @@ struct SQLiteRecordingTests {
     }
   }
 
+  @Test("the engine's steps are recorded in order and replay through the machine from the store")
+  func recordsTheEventHistory() async throws {
+    let (path, cleanup) = temporaryDatabase()
+    defer { cleanup() }
+    let store = try await SQLiteRunStore.open(path: path)
+    let flow = Self.pipeline()
+    let observed = FlowRunRecorder(flowName: flow.name)
+    let result = try await flow.run(
+      parameters: ["count": 4], environment: .testing(seed: 7), observer: observed.observer,
+      recorder: RunRecorder(store: store))
+    await store.close()
+
+    let reader = try await SQLiteRunStore.open(path: path, migrating: false)
+    let events = try await reader.events(flowRunID: result.flowRunID, after: 0)
+    #expect(events.map(\.sequence) == Array(1...Int64(observed.history.steps.count)))
+    let steps = try events.map { try JSONDecoder().decode(FlowRunStep.self, from: $0.payload) }
+    #expect(steps.map(\.sequence) == observed.history.steps.map(\.sequence))
+    let history = FlowRunHistory(flowName: flow.name, steps: steps)
+    _ = try FlowRunReplayer.replay(history, flow: flow)
+    // A changed flow diverges from the stored history.
+    let changed = Flow("recorded") {
+      _ = task("extract") { (count: Int) -> [Int] in Array(1...count) }(
+        Parameter("count", default: 3))
+    }
+    #expect(throws: FlowReplayError.self) { try FlowRunReplayer.replay(history, flow: changed) }
+    await reader.close()
+  }
+
   @Test("every task run, transition and log record of a run is in the database")
   func recordsARun() async throws {
     let (path, cleanup) = temporaryDatabase()
