@@ -30,7 +30,11 @@ struct FlowRunShell {
     self.width = width
     self.observer = observer
     machine = FlowRunMachine(
-      graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil })
+      graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil },
+      flowHandlers: !settings.flow.stateHandlers.isEmpty,
+      // Unobserved, the machine decides transitions without state handlers itself; observed,
+      // every transition is a step of the history, as replays and resumed runs expect.
+      decidesTransitions: observer == nil)
   }
 
   private var clock: any WallClock { settings.environment.clock }
@@ -122,6 +126,12 @@ struct FlowRunShell {
   /// next event, so that nothing starts after it.
   private mutating func feed(_ event: FlowRunEvent) {
     if case .started = event {
+      // A machine that decides transitions starts tasks within this step: a cancellation
+      // that came first must reach it first.
+      if machine.decidesTransitions, !cancelReported, Task.isCancelled {
+        cancelReported = true
+        step(.cancelRequested(at: clock.now()))
+      }
       step(event)
     } else {
       answers.append(event)
@@ -279,7 +289,7 @@ struct FlowRunShell {
     var report = AttemptReport()
     do {
       let value: any Sendable
-      if let session = settings.session {
+      if settings.hasSession, let session = settings.session {
         let crashes = CrashLog()
         let call = RemoteTaskCall(
           flowName: settings.flow.name, node: node, mapIndex: key.mapIndex,
