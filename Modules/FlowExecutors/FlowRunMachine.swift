@@ -359,20 +359,21 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func prepare(_ node: Int) {
     let key = TaskRunKey(node: node, mapIndex: nil)
-    if cancelRequested, graph.nodes[node].isTask {
+    let graphNode = graph.nodes[node]
+    if cancelRequested, graphNode.isTask {
       let message = "Flow run was cancelled before this task started."
       return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
     }
-    guard let config = graph.nodes[node].task else {
-      if case .parameter(let spec) = graph.nodes[node].kind {
+    guard let config = graphNode.task else {
+      if case .parameter(let spec) = graphNode.kind {
         return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
       }
-      if case .constant(let value) = graph.nodes[node].kind {
+      if case .constant(let value) = graphNode.kind {
         finish(node, RunState(.success, result: value))
       }
       return
     }
-    if graph.nodes[node].isMapped {
+    if graphNode.isMapped {
       prepareMapped(node, config)
     } else {
       prepareChild(key, config, upstream: upstreamStates(node))
@@ -442,7 +443,7 @@ public struct FlowRunMachine: Sendable {
       inputs.append(value)
     }
     let mayResume = !resuming || !graph.upstream[node].contains { ranFresh[$0] }
-    runners[key] = Runner(runID: newID(), inputs: inputs, mayResume: mayResume)
+    runners.insert(Runner(runID: newID(), inputs: inputs, mayResume: mayResume), for: key)
     queued.append(key)
   }
 
@@ -693,19 +694,19 @@ public struct FlowRunMachine: Sendable {
   }
 
   /// Records a finished task run; a Paused run keeps its downstream waiting for an approval.
-  private mutating func store(_ key: TaskRunKey, _ run: TaskRun) {
+  private mutating func store(_ key: TaskRunKey, _ run: consuming TaskRun) {
     let node = key.node
     logFinished(key, run)
     if resuming, run.attempts > 0 || graph.upstream[node].contains(where: { ranFresh[$0] }) {
       ranFresh[node] = true
     }
     if let index = key.mapIndex { return childFinished(node, index, run) }
-    runs[node] = run
     if !run.state.isFinished {  // Paused or held Pending: the downstream keeps waiting
       states[node] = run.state
-      return
+    } else {
+      finish(node, run.state)
     }
-    finish(node, run.state)
+    runs[node] = consume run
   }
 
   private mutating func finish(_ node: Int, _ state: RunState) {

@@ -37,7 +37,10 @@ struct TaskRunTable<Value: Sendable>: Sendable {
     }
   }
 
-  private mutating func insert(_ value: Value, _ key: TaskRunKey) {
+  /// Adds the value of `key`, which has none.
+  mutating func insert(_ value: consuming Value, for key: TaskRunKey) { insert(value, key) }
+
+  private mutating func insert(_ value: consuming Value, _ key: TaskRunKey) {
     let index: Int
     if let reused = free.popLast() {
       index = reused
