@@ -419,9 +419,10 @@ public struct FlowRunMachine: Sendable {
   /// Gathers a task run's inputs and asks for a slot.
   private mutating func makeJob(_ key: TaskRunKey) {
     let node = key.node
+    let arguments = graph.nodes[node].arguments
     var inputs: [any Sendable] = []
-    inputs.reserveCapacity(graph.nodes[node].arguments.count)
-    for (position, argument) in graph.nodes[node].arguments.enumerated() {
+    if !arguments.isEmpty { inputs.reserveCapacity(arguments.count) }
+    for (position, argument) in arguments.enumerated() {
       let value: (any Sendable)?
       if let index = key.mapIndex, argument.isMapped {
         value =
@@ -678,9 +679,9 @@ public struct FlowRunMachine: Sendable {
   private mutating func finishRunner(_ key: TaskRunKey) {
     guard let runner = runners.removeValue(forKey: key) else { return }
     if runner.holdsSlot { slotsInUse -= 1 }
+    let graphNode = graph.nodes[key.node]
     var run = TaskRun(
-      name: graph.nodes[key.node].name, slug: graph.nodes[key.node].slug, mapIndex: key.mapIndex,
-      id: runner.runID,
+      name: graphNode.name, slug: graphNode.slug, mapIndex: key.mapIndex, id: runner.runID,
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed

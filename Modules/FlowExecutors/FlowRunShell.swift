@@ -19,7 +19,11 @@ struct FlowRunShell {
   private(set) var machine: FlowRunMachine
   /// Answers to actions, fed to the machine before anything else happens.
   private var answers: Deque<FlowRunEvent> = []
-  private var launches: Deque<AttemptStart> = []
+  /// Attempts to start, each with its "started" log record when the attempt's child task
+  /// writes it (see ``perform(_:)``).
+  private var launches: Deque<(start: AttemptStart, log: FlowRunLogEntry?)> = []
+  /// An attempt's "started" record, held until its attempt is launched (with child tasks).
+  private var startedLog: (key: TaskRunKey, entry: FlowRunLogEntry)?
   private var timers: [(key: TaskRunKey, due: Date)] = []
   private var cancelReported = false
   private var buffer: [FlowRunAction] = []
@@ -61,7 +65,7 @@ struct FlowRunShell {
   private mutating func runHere() async {
     while !machine.isFinished {
       reportCancellation()
-      if let start = launches.popFirst() {
+      if let (start, _) = launches.popFirst() {
         let report = await Self.attempt(start, settings)
         feed(report)
         continue
@@ -85,8 +89,11 @@ struct FlowRunShell {
       var outstanding = 0
       while true {
         reportCancellation()
-        while let start = launches.popFirst() {
-          group.addTask { [settings] in await Self.attempt(start, settings) }
+        while let (start, started) = launches.popFirst() {
+          group.addTask { [settings] in
+            if let started { Self.log(started, settings) }
+            return await Self.attempt(start, settings)
+          }
           outstanding += 1
         }
         for timer in timers {
@@ -133,6 +140,8 @@ struct FlowRunShell {
         step(.cancelRequested(at: clock.now()))
       }
       step(event)
+    } else if answers.isEmpty, cancelReported || !Task.isCancelled {
+      step(event)  // nothing comes before it: no need to queue it
     } else {
       answers.append(event)
     }
@@ -153,6 +162,7 @@ struct FlowRunShell {
     }
     sequence += 1
     for action in buffer { perform(action) }
+    if let held = startedLog.take() { Self.log(held.entry, settings) }
   }
 
   // MARK: Actions
@@ -191,7 +201,10 @@ struct FlowRunShell {
         }
       }
       answers.append(.resultLooked(key, answer))
-    case .startAttempt(let start): launches.append(start)
+    case .startAttempt(let start):
+      var started: FlowRunLogEntry?
+      if startedLog?.key == start.key { started = startedLog.take()!.entry }
+      launches.append((start, started))
     case .persistResult(let key, let taskRunID, let inputs, let output):
       var failure: RecordedError?
       do {
@@ -202,7 +215,12 @@ struct FlowRunShell {
       }
       answers.append(.resultPersisted(key, failure: failure, at: clock.now()))
     case .setTimer(let key, let due): timers.append((key, due))
-    case .log(let entry): log(entry)
+    case .log(.taskStarted(let key, _, _, _)) where width > 1 || settings.hasSession:
+      // With child tasks, the attempt's child writes its "started" record (the machine gave
+      // its time): the run's task does less per task, and the children more between waits.
+      if let held = startedLog.take() { Self.log(held.entry, settings) }
+      if case .log(let entry) = action { startedLog = (key, entry) }
+    case .log(let entry): Self.log(entry, settings)
     case .finished: break
     }
   }
@@ -226,7 +244,7 @@ struct FlowRunShell {
     }
   }
 
-  private func log(_ entry: FlowRunLogEntry) {
+  private static func log(_ entry: FlowRunLogEntry, _ settings: RunSettings) {
     let graph = settings.graph
     switch entry {
     case .flowStarted(let at): settings.log.append(.flowStarted, at: at)
