@@ -132,22 +132,23 @@ struct FlowRunShell {
   /// the machine waits for the outside world again. A cancellation is reported before the
   /// next event, so that nothing starts after it.
   private mutating func feed(_ event: FlowRunEvent) {
+    let cancelled = !cancelReported && Task.isCancelled
+    if cancelled { cancelReported = true }
     if case .started = event {
-      // A machine that decides transitions starts tasks within this step: a cancellation
-      // that came first must reach it first.
-      if machine.decidesTransitions, !cancelReported, Task.isCancelled {
-        cancelReported = true
+      if cancelled, machine.decidesTransitions {
+        // A machine that decides transitions starts tasks within the start's step: the
+        // cancellation must reach it first.
         step(.cancelRequested(at: clock.now()))
+        step(event)
+      } else {
+        step(event)
+        if cancelled { answers.prepend(.cancelRequested(at: clock.now())) }
       }
-      step(event)
-    } else if answers.isEmpty, cancelReported || !Task.isCancelled {
+    } else if !cancelled, answers.isEmpty {
       step(event)  // nothing comes before it: no need to queue it
     } else {
       answers.append(event)
-    }
-    if !cancelReported, Task.isCancelled {
-      cancelReported = true
-      answers.prepend(.cancelRequested(at: clock.now()))
+      if cancelled { answers.prepend(.cancelRequested(at: clock.now())) }
     }
     while let next = answers.popFirst() { step(next) }
   }
@@ -323,14 +324,15 @@ struct FlowRunShell {
           try await session.invoke(call)
         }
       } else {
-        let context = TaskRunContext(
-          flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
-          taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
-          attempt: start.attempt, parameters: settings.parameters,
-          environment: settings.environment, logSink: settings.log,
-          scheduledStartTime: settings.scheduledStart)
         let inputs = start.inputs.values
-        value = try await TaskRunContext.$current.withValue(context) {
+        value = try await TaskRunContext.$current.withValue(
+          TaskRunContext(
+            flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+            taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+            attempt: start.attempt, parameters: settings.parameters,
+            environment: settings.environment, logSink: settings.log,
+            scheduledStartTime: settings.scheduledStart)
+        ) {
           guard config.options.logStdout else {
             guard deadline != nil else { return try await config.body.call(inputs) }
             return try await race(deadline, slug: node.slug, clock) {
