@@ -756,7 +756,7 @@ public struct FlowRunMachine: Sendable {
   private mutating func finalize() {
     phase = .finalizing
     let cancelled = cancelRequested || !flowState.isRunning
-    for node in graph.nodes.indices where graph.nodes[node].isTask && states[node] == nil {
+    for node in graph.nodes.indices where isUnsettled(node) && graph.nodes[node].isTask {
       if cancelled {
         finalizingLeft += 1
         ask(
@@ -823,6 +823,12 @@ public struct FlowRunMachine: Sendable {
   }
 
   // MARK: Helpers
+
+  /// True when `node` has no state yet (tested in place, without copying a state).
+  private func isUnsettled(_ node: Int) -> Bool {
+    if case .none = states[node] { return true }
+    return false
+  }
 
   /// True when child `i` of mapped `node` maps over child `i` of the mapped task `source`.
   private func isElementwise(_ node: Int, _ source: Int) -> Bool {

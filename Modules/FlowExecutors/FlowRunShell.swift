@@ -24,6 +24,8 @@ struct FlowRunShell {
   private var launches: Deque<(start: AttemptStart, log: FlowRunLogEntry?)> = []
   /// An attempt's "started" record, held until its attempt is launched (with child tasks).
   private var startedLog: (key: TaskRunKey, entry: FlowRunLogEntry)?
+  /// True when attempts run in child tasks (more than one slot, or a backend's session).
+  private let usesChildren: Bool
   private var timers: [(key: TaskRunKey, due: Date)] = []
   private var cancelReported = false
   private var buffer: [FlowRunAction] = []
@@ -33,6 +35,7 @@ struct FlowRunShell {
     self.settings = settings
     self.width = width
     self.observer = observer
+    usesChildren = width > 1 || settings.hasSession
     machine = FlowRunMachine(
       graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil },
       flowHandlers: !settings.flow.stateHandlers.isEmpty,
@@ -54,7 +57,7 @@ struct FlowRunShell {
           flowName: settings.flow.name, flowRunID: settings.flowRunID, idSeed: seed, width: width,
           parameters: settings.parameters.mapValues(FlowValue.init),
           approvals: settings.approvals.sorted(), resuming: settings.resuming, at: startedAt)))
-    if width == 1, settings.session == nil {
+    if !usesChildren {
       await runHere()
     } else {
       await runInGroup()
@@ -163,7 +166,7 @@ struct FlowRunShell {
     }
     sequence += 1
     for action in buffer { perform(action) }
-    if let held = startedLog.take() { Self.log(held.entry, settings) }
+    if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
 
   // MARK: Actions
@@ -216,7 +219,7 @@ struct FlowRunShell {
       }
       answers.append(.resultPersisted(key, failure: failure, at: clock.now()))
     case .setTimer(let key, let due): timers.append((key, due))
-    case .log(.taskStarted(let key, _, _, _)) where width > 1 || settings.hasSession:
+    case .log(.taskStarted(let key, _, _, _)) where usesChildren:
       // With child tasks, the attempt's child writes its "started" record (the machine gave
       // its time): the run's task does less per task, and the children more between waits.
       if let held = startedLog.take() { Self.log(held.entry, settings) }
