@@ -23,8 +23,6 @@ public struct FlowRunMachine: Sendable {
   let graph: FlowGraph
   /// For each node, true when its output is cached, targeted or checkpointed.
   let storesResults: [Bool]
-  /// For each node, true when its task has state handlers: its transitions go to the shell.
-  private let taskHandlers: [Bool]
   /// True when the flow has state handlers: its transitions go to the shell.
   private let flowHandlers: Bool
   /// True when the machine decides the transitions of subjects without state handlers itself
@@ -128,7 +126,6 @@ public struct FlowRunMachine: Sendable {
     self.storesResults = storesResults
     self.flowHandlers = flowHandlers
     self.decidesTransitions = decidesTransitions
-    taskHandlers = graph.nodes.map { !($0.task?.options.stateHandlers.isEmpty ?? true) }
     states = Array(repeating: nil, count: graph.nodes.count)
     runs = Array(repeating: nil, count: graph.nodes.count)
     ranFresh = Array(repeating: false, count: graph.nodes.count)
@@ -149,7 +146,7 @@ public struct FlowRunMachine: Sendable {
     guard decidesTransitions else { return true }
     switch subject {
     case .flow: return flowHandlers
-    case .task(let key): return taskHandlers[key.node]
+    case .task(let key): return !(graph.nodes[key.node].task?.options.stateHandlers.isEmpty ?? true)
     }
   }
 
