@@ -23,6 +23,12 @@ public struct FlowRunMachine: Sendable {
   let graph: FlowGraph
   /// For each node, true when its output is cached, targeted or checkpointed.
   let storesResults: [Bool]
+  /// True when the flow has state handlers: its transitions go to the shell.
+  private let flowHandlers: Bool
+  /// True when the machine decides the transitions of subjects without state handlers itself
+  /// (the transition table is all the shell would apply), without a round trip through the
+  /// shell; false when every transition goes to the shell (the recorded history's shape).
+  public let decidesTransitions: Bool
   private var start: FlowRunStart?
   private var approvals: Set<String> = []
   private var resuming = false
@@ -47,6 +53,9 @@ public struct FlowRunMachine: Sendable {
   private var waiting: TaskRunTable<Continuation>
   /// What to do with the answer about the flow run's transition.
   private var flowWaiting: Continuation?
+  /// Transitions decided here (see ``decidesTransitions``): taken in order once the current
+  /// event is handled, as the shell's answers would be.
+  private var decided: Deque<(subject: FlowRunSubject, next: Continuation, state: RunState)> = []
   /// Mapped nodes waiting for their inputs' elements: the positions asked about.
   private var splitting: [Int: [Int]] = [:]
   /// Mapped nodes waiting for their collected output.
@@ -105,12 +114,18 @@ public struct FlowRunMachine: Sendable {
 
   /// A machine for runs of `flow`.
   public init(flow: Flow) throws(FlowValidationError) {
-    self.init(graph: flow.graph, storesResults: try ResultPlan.plans(for: flow).map { $0 != nil })
+    self.init(
+      graph: flow.graph, storesResults: try ResultPlan.plans(for: flow).map { $0 != nil },
+      flowHandlers: !flow.stateHandlers.isEmpty)
   }
 
-  init(graph: FlowGraph, storesResults: [Bool]) {
+  init(
+    graph: FlowGraph, storesResults: [Bool], flowHandlers: Bool, decidesTransitions: Bool = false
+  ) {
     self.graph = graph
     self.storesResults = storesResults
+    self.flowHandlers = flowHandlers
+    self.decidesTransitions = decidesTransitions
     states = Array(repeating: nil, count: graph.nodes.count)
     runs = Array(repeating: nil, count: graph.nodes.count)
     ranFresh = Array(repeating: false, count: graph.nodes.count)
@@ -124,6 +139,16 @@ public struct FlowRunMachine: Sendable {
 
   /// True once the machine asked for ``FlowRunAction/finished(_:)``.
   public var isFinished: Bool { phase == .finished }
+
+  /// True when transitions of `subject` go to the shell as ``FlowRunAction/transition(_:from:to:)``
+  /// (it has state handlers, or the machine does not decide transitions itself).
+  func awaitsTransition(of subject: FlowRunSubject) -> Bool {
+    guard decidesTransitions else { return true }
+    switch subject {
+    case .flow: return flowHandlers
+    case .task(let key): return !(graph.nodes[key.node].task?.options.stateHandlers.isEmpty ?? true)
+    }
+  }
 
   // MARK: Events
 
@@ -209,6 +234,15 @@ public struct FlowRunMachine: Sendable {
       }
     }
     pump()
+    flush()
+  }
+
+  /// Takes the transitions decided here, in order, as if the shell had answered them.
+  private mutating func flush() {
+    while let (subject, next, state) = decided.popFirst() {
+      resume(subject, next, state)
+      pump()
+    }
   }
 
   /// Grants free slots to waiting task runs, and gates ready tasks when none waits (so that a
@@ -225,8 +259,8 @@ public struct FlowRunMachine: Sendable {
         break
       }
     }
-    if runners.isEmpty, ready.isEmpty, waiting.isEmpty, flowWaiting == nil, splitting.isEmpty,
-      collecting.isEmpty
+    if runners.isEmpty, ready.isEmpty, waiting.isEmpty, flowWaiting == nil, decided.isEmpty,
+      splitting.isEmpty, collecting.isEmpty
     {
       finalize()
     }
@@ -235,11 +269,27 @@ public struct FlowRunMachine: Sendable {
   private mutating func ask(
     _ subject: FlowRunSubject, from old: RunState, to new: RunState, _ next: Continuation
   ) {
+    guard awaitsTransition(of: subject) else {
+      return decided.append((subject, next, legal(subject, from: old, to: new)))
+    }
+    actions.append(.transition(subject, from: RecordedRunState(old), to: RecordedRunState(new)))
     switch subject {
     case .flow: flowWaiting = next
     case .task(let key): waiting[key] = next
     }
-    actions.append(.transition(subject, from: RecordedRunState(old), to: RecordedRunState(new)))
+  }
+
+  /// What the shell's state handlers would answer when there are none: `new`, or Failed when
+  /// the transition table forbids the move.
+  private func legal(_ subject: FlowRunSubject, from old: RunState, to new: RunState) -> RunState {
+    if StateTransitions.isLegal(from: old.kind, to: new.kind) { return new }
+    let name: String
+    switch subject {
+    case .flow: name = start?.flowName ?? ""
+    case .task(let key): name = graph.nodes[key.node].slug
+    }
+    let error = IllegalTransitionError(from: old.kind, to: new.kind, subject: name)
+    return RunState(.failed, message: "\(error)", error: error)
   }
 
   private mutating func resume(_ subject: FlowRunSubject, _ next: Continuation, _ state: RunState) {
@@ -306,20 +356,21 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func prepare(_ node: Int) {
     let key = TaskRunKey(node: node, mapIndex: nil)
-    if cancelRequested, graph.nodes[node].isTask {
+    let graphNode = graph.nodes[node]
+    if cancelRequested, graphNode.isTask {
       let message = "Flow run was cancelled before this task started."
       return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
     }
-    guard let config = graph.nodes[node].task else {
-      if case .parameter(let spec) = graph.nodes[node].kind {
+    guard let config = graphNode.task else {
+      if case .parameter(let spec) = graphNode.kind {
         return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
       }
-      if case .constant(let value) = graph.nodes[node].kind {
+      if case .constant(let value) = graphNode.kind {
         finish(node, RunState(.success, result: value))
       }
       return
     }
-    if graph.nodes[node].isMapped {
+    if graphNode.isMapped {
       prepareMapped(node, config)
     } else {
       prepareChild(key, config, upstream: upstreamStates(node))
@@ -365,9 +416,10 @@ public struct FlowRunMachine: Sendable {
   /// Gathers a task run's inputs and asks for a slot.
   private mutating func makeJob(_ key: TaskRunKey) {
     let node = key.node
+    let arguments = graph.nodes[node].arguments
     var inputs: [any Sendable] = []
-    inputs.reserveCapacity(graph.nodes[node].arguments.count)
-    for (position, argument) in graph.nodes[node].arguments.enumerated() {
+    if !arguments.isEmpty { inputs.reserveCapacity(arguments.count) }
+    for (position, argument) in arguments.enumerated() {
       let value: (any Sendable)?
       if let index = key.mapIndex, argument.isMapped {
         value =
@@ -389,7 +441,7 @@ public struct FlowRunMachine: Sendable {
       inputs.append(value)
     }
     let mayResume = !resuming || !graph.upstream[node].contains { ranFresh[$0] }
-    runners[key] = Runner(runID: newID(), inputs: inputs, mayResume: mayResume)
+    runners.insert(Runner(runID: newID(), inputs: inputs, mayResume: mayResume), for: key)
     queued.append(key)
   }
 
@@ -496,39 +548,44 @@ public struct FlowRunMachine: Sendable {
 
   /// Moves a Pending (or due Retrying) task run to Running for its next attempt.
   private mutating func startAttempt(_ key: TaskRunKey) {
-    guard let runner = runners[key] else { return }
+    guard let attempts = runners[key]?.attempts else { return }
     if cancelRequested {
       return moveRunner(key, to: RunState(.cancelled, message: "Flow run was cancelled."))
     }
-    let attempt = runner.attempts + 1
+    let attempt = attempts + 1
     // A literal for the first attempt: most runs have only that one, and it allocates nothing.
     let message =
       attempt == 1 ? "Starting task run (attempt 1)." : "Starting task run (attempt \(attempt))."
     ask(
-      .task(key), from: runner.state, to: RunState(.running, message: message),
+      .task(key), from: runners[key]!.state, to: RunState(.running, message: message),
       .runnerRunning(attempt: attempt))
   }
 
   private mutating func running(_ key: TaskRunKey, _ state: RunState, _ attempt: Int) {
-    guard runners[key] != nil else { return }
-    runners[key]!.state = state
-    // A state handler held the run back (or ended it): it ends in the state it chose.
-    guard state.isRunning else { return finishRunner(key) }
-    runners[key]!.attempts = attempt
-    if runners[key]!.startedAt == nil {
-      runners[key]!.startedAt = now
-    } else {
-      runners[key]!.retryStarts.append(now)
+    let now = self.now
+    let isRunning = state.isRunning
+    // One access to the runner: it is updated in place, not copied.
+    let started: (runID: UUID, inputs: [any Sendable])? = runners.update(key) { runner in
+      runner.state = state
+      // A state handler held the run back (or ended it): it ends in the state it chose.
+      guard isRunning else { return nil }
+      runner.attempts = attempt
+      if runner.startedAt == nil {
+        runner.startedAt = now
+      } else {
+        runner.retryStarts.append(now)
+      }
+      runner.inAttempt = true
+      return (runner.runID, runner.inputs)
     }
-    runners[key]!.inAttempt = true
-    let runID = runners[key]!.runID
-    actions.append(.log(.taskStarted(key, taskRunID: runID, attempt: attempt, at: now)))
+    guard let started else { return finishRunner(key) }
+    actions.append(.log(.taskStarted(key, taskRunID: started.runID, attempt: attempt, at: now)))
     let timeout = graph.nodes[key.node].task!.options.timeout
     actions.append(
       .startAttempt(
         AttemptStart(
-          key: key, taskRunID: runID, attempt: attempt,
-          inputs: FlowValues(runners[key]!.inputs), deadline: timeout.map { now.adding($0) })))
+          key: key, taskRunID: started.runID, attempt: attempt,
+          inputs: FlowValues(started.inputs), deadline: timeout.map { now.adding($0) })))
   }
 
   private mutating func attemptFinished(
@@ -569,10 +626,9 @@ public struct FlowRunMachine: Sendable {
   }
 
   private mutating func succeed(_ key: TaskRunKey, _ output: FlowValue) {
-    guard let runner = runners[key] else { return }
+    guard let notes = runners[key]?.notes else { return }
     let message =
-      runner.notes.isEmpty
-      ? "Task run succeeded." : "Task run succeeded. " + runner.notes.joined(separator: " ")
+      notes.isEmpty ? "Task run succeeded." : "Task run succeeded. " + notes.joined(separator: " ")
     moveRunner(key, to: RunState(.success, message: message, result: output.value))
   }
 
@@ -593,35 +649,36 @@ public struct FlowRunMachine: Sendable {
   }
 
   private mutating func moveRunner(_ key: TaskRunKey, to state: RunState) {
-    guard let runner = runners[key] else { return }
-    ask(.task(key), from: runner.state, to: state, .runner)
+    guard let old = runners[key]?.state else { return }
+    ask(.task(key), from: old, to: state, .runner)
   }
 
   /// Carries a task run on after its state changed: a timer for a retry, or its end.
   private mutating func advance(_ key: TaskRunKey) {
-    guard let runner = runners[key] else { return }
-    if runner.inAttempt { return }  // the body still runs: its end decides
-    if runner.state.isPending {
-      guard let due = runner.state.scheduledAt else { return startAttempt(key) }
+    guard let inAttempt = runners[key]?.inAttempt else { return }
+    if inAttempt { return }  // the body still runs: its end decides
+    let kind = runners[key]!.state.kind
+    if kind.isPending {
+      guard let due = runners[key]!.state.scheduledAt else { return startAttempt(key) }
       runners[key]!.waitingTimer = true
       // The wait is a timer, not a held slot: other task runs use the slot meanwhile. Only a
       // sequential run (one slot) keeps it, so that its tasks run strictly one after another.
-      if runner.holdsSlot, width > 1 {
+      if runners[key]!.holdsSlot, width > 1 {
         runners[key]!.holdsSlot = false
         slotsInUse -= 1
       }
       return actions.append(.setTimer(key, due: due))
     }
-    if runner.state.isRunning { return }
+    if kind == .running { return }
     finishRunner(key)
   }
 
   private mutating func finishRunner(_ key: TaskRunKey) {
     guard let runner = runners.removeValue(forKey: key) else { return }
     if runner.holdsSlot { slotsInUse -= 1 }
+    let graphNode = graph.nodes[key.node]
     var run = TaskRun(
-      name: graph.nodes[key.node].name, slug: graph.nodes[key.node].slug, mapIndex: key.mapIndex,
-      id: runner.runID,
+      name: graphNode.name, slug: graphNode.slug, mapIndex: key.mapIndex, id: runner.runID,
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
@@ -635,19 +692,19 @@ public struct FlowRunMachine: Sendable {
   }
 
   /// Records a finished task run; a Paused run keeps its downstream waiting for an approval.
-  private mutating func store(_ key: TaskRunKey, _ run: TaskRun) {
+  private mutating func store(_ key: TaskRunKey, _ run: consuming TaskRun) {
     let node = key.node
     logFinished(key, run)
     if resuming, run.attempts > 0 || graph.upstream[node].contains(where: { ranFresh[$0] }) {
       ranFresh[node] = true
     }
     if let index = key.mapIndex { return childFinished(node, index, run) }
-    runs[node] = run
     if !run.state.isFinished {  // Paused or held Pending: the downstream keeps waiting
       states[node] = run.state
-      return
+    } else {
+      finish(node, run.state)
     }
-    finish(node, run.state)
+    runs[node] = consume run
   }
 
   private mutating func finish(_ node: Int, _ state: RunState) {
@@ -696,7 +753,7 @@ public struct FlowRunMachine: Sendable {
   private mutating func finalize() {
     phase = .finalizing
     let cancelled = cancelRequested || !flowState.isRunning
-    for node in graph.nodes.indices where graph.nodes[node].isTask && states[node] == nil {
+    for node in graph.nodes.indices where isUnsettled(node) && graph.nodes[node].isTask {
       if cancelled {
         finalizingLeft += 1
         ask(
@@ -763,6 +820,12 @@ public struct FlowRunMachine: Sendable {
   }
 
   // MARK: Helpers
+
+  /// True when `node` has no state yet (tested in place, without copying a state).
+  private func isUnsettled(_ node: Int) -> Bool {
+    if case .none = states[node] { return true }
+    return false
+  }
 
   /// True when child `i` of mapped `node` maps over child `i` of the mapped task `source`.
   private func isElementwise(_ node: Int, _ source: Int) -> Bool {

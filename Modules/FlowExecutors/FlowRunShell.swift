@@ -19,7 +19,13 @@ struct FlowRunShell {
   private(set) var machine: FlowRunMachine
   /// Answers to actions, fed to the machine before anything else happens.
   private var answers: Deque<FlowRunEvent> = []
-  private var launches: Deque<AttemptStart> = []
+  /// Attempts to start, each with its "started" log record when the attempt's child task
+  /// writes it (see ``perform(_:)``).
+  private var launches: Deque<(start: AttemptStart, log: FlowRunLogEntry?)> = []
+  /// An attempt's "started" record, held until its attempt is launched (with child tasks).
+  private var startedLog: (key: TaskRunKey, entry: FlowRunLogEntry)?
+  /// True when attempts run in child tasks (more than one slot, or a backend's session).
+  private let usesChildren: Bool
   private var timers: [(key: TaskRunKey, due: Date)] = []
   private var cancelReported = false
   private var buffer: [FlowRunAction] = []
@@ -29,8 +35,13 @@ struct FlowRunShell {
     self.settings = settings
     self.width = width
     self.observer = observer
+    usesChildren = width > 1 || settings.hasSession
     machine = FlowRunMachine(
-      graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil })
+      graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil },
+      flowHandlers: !settings.flow.stateHandlers.isEmpty,
+      // Unobserved, the machine decides transitions without state handlers itself; observed,
+      // every transition is a step of the history, as replays and resumed runs expect.
+      decidesTransitions: observer == nil)
   }
 
   private var clock: any WallClock { settings.environment.clock }
@@ -46,7 +57,7 @@ struct FlowRunShell {
           flowName: settings.flow.name, flowRunID: settings.flowRunID, idSeed: seed, width: width,
           parameters: settings.parameters.mapValues(FlowValue.init),
           approvals: settings.approvals.sorted(), resuming: settings.resuming, at: startedAt)))
-    if width == 1, settings.session == nil {
+    if !usesChildren {
       await runHere()
     } else {
       await runInGroup()
@@ -57,7 +68,7 @@ struct FlowRunShell {
   private mutating func runHere() async {
     while !machine.isFinished {
       reportCancellation()
-      if let start = launches.popFirst() {
+      if let (start, _) = launches.popFirst() {
         let report = await Self.attempt(start, settings)
         feed(report)
         continue
@@ -81,8 +92,11 @@ struct FlowRunShell {
       var outstanding = 0
       while true {
         reportCancellation()
-        while let start = launches.popFirst() {
-          group.addTask { [settings] in await Self.attempt(start, settings) }
+        while let (start, started) = launches.popFirst() {
+          group.addTask { [settings] in
+            if let started { Self.log(started, settings) }
+            return await Self.attempt(start, settings)
+          }
           outstanding += 1
         }
         for timer in timers {
@@ -121,14 +135,23 @@ struct FlowRunShell {
   /// the machine waits for the outside world again. A cancellation is reported before the
   /// next event, so that nothing starts after it.
   private mutating func feed(_ event: FlowRunEvent) {
+    let cancelled = !cancelReported && Task.isCancelled
+    if cancelled { cancelReported = true }
     if case .started = event {
-      step(event)
+      if cancelled, machine.decidesTransitions {
+        // A machine that decides transitions starts tasks within the start's step: the
+        // cancellation must reach it first.
+        step(.cancelRequested(at: clock.now()))
+        step(event)
+      } else {
+        step(event)
+        if cancelled { answers.prepend(.cancelRequested(at: clock.now())) }
+      }
+    } else if !cancelled, answers.isEmpty {
+      step(event)  // nothing comes before it: no need to queue it
     } else {
       answers.append(event)
-    }
-    if !cancelReported, Task.isCancelled {
-      cancelReported = true
-      answers.prepend(.cancelRequested(at: clock.now()))
+      if cancelled { answers.prepend(.cancelRequested(at: clock.now())) }
     }
     while let next = answers.popFirst() { step(next) }
   }
@@ -143,6 +166,7 @@ struct FlowRunShell {
     }
     sequence += 1
     for action in buffer { perform(action) }
+    if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
 
   // MARK: Actions
@@ -181,7 +205,10 @@ struct FlowRunShell {
         }
       }
       answers.append(.resultLooked(key, answer))
-    case .startAttempt(let start): launches.append(start)
+    case .startAttempt(let start):
+      var started: FlowRunLogEntry?
+      if startedLog?.key == start.key { started = startedLog.take()!.entry }
+      launches.append((start, started))
     case .persistResult(let key, let taskRunID, let inputs, let output):
       var failure: RecordedError?
       do {
@@ -192,7 +219,12 @@ struct FlowRunShell {
       }
       answers.append(.resultPersisted(key, failure: failure, at: clock.now()))
     case .setTimer(let key, let due): timers.append((key, due))
-    case .log(let entry): log(entry)
+    case .log(.taskStarted(let key, _, _, _)) where usesChildren:
+      // With child tasks, the attempt's child writes its "started" record (the machine gave
+      // its time): the run's task does less per task, and the children more between waits.
+      if let held = startedLog.take() { Self.log(held.entry, settings) }
+      if case .log(let entry) = action { startedLog = (key, entry) }
+    case .log(let entry): Self.log(entry, settings)
     case .finished: break
     }
   }
@@ -216,7 +248,7 @@ struct FlowRunShell {
     }
   }
 
-  private func log(_ entry: FlowRunLogEntry) {
+  private static func log(_ entry: FlowRunLogEntry, _ settings: RunSettings) {
     let graph = settings.graph
     switch entry {
     case .flowStarted(let at): settings.log.append(.flowStarted, at: at)
@@ -279,7 +311,7 @@ struct FlowRunShell {
     var report = AttemptReport()
     do {
       let value: any Sendable
-      if let session = settings.session {
+      if settings.hasSession, let session = settings.session {
         let crashes = CrashLog()
         let call = RemoteTaskCall(
           flowName: settings.flow.name, node: node, mapIndex: key.mapIndex,
@@ -295,14 +327,15 @@ struct FlowRunShell {
           try await session.invoke(call)
         }
       } else {
-        let context = TaskRunContext(
-          flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
-          taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
-          attempt: start.attempt, parameters: settings.parameters,
-          environment: settings.environment, logSink: settings.log,
-          scheduledStartTime: settings.scheduledStart)
         let inputs = start.inputs.values
-        value = try await TaskRunContext.$current.withValue(context) {
+        value = try await TaskRunContext.$current.withValue(
+          TaskRunContext(
+            flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+            taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+            attempt: start.attempt, parameters: settings.parameters,
+            environment: settings.environment, logSink: settings.log,
+            scheduledStartTime: settings.scheduledStart)
+        ) {
           guard config.options.logStdout else {
             guard deadline != nil else { return try await config.body.call(inputs) }
             return try await race(deadline, slug: node.slug, clock) {

@@ -22,6 +22,8 @@ final class RunSettings: Sendable {
   let log: RunLog
   /// Where attempts run when the executor has a backend (a cluster); nil runs them here.
   let session: (any FlowExecutorSession)?
+  /// True when attempts run on `session` (known without copying the existential).
+  let hasSession: Bool
   /// What remote attempts' task contexts need about the run (with a session).
   let remoteRun: RemoteRunContext?
   /// Where the run's records go (nil: not recorded).
@@ -49,6 +51,7 @@ final class RunSettings: Sendable {
         flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger,
         sink: recording?.logSink)
     self.session = session
+    hasSession = session != nil
     var json: [String: String] = [:]
     if session != nil {
       for spec in flow.parameters {

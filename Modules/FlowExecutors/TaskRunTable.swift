@@ -37,7 +37,10 @@ struct TaskRunTable<Value: Sendable>: Sendable {
     }
   }
 
-  private mutating func insert(_ value: Value, _ key: TaskRunKey) {
+  /// Adds the value of `key`, which has none.
+  mutating func insert(_ value: consuming Value, for key: TaskRunKey) { insert(value, key) }
+
+  private mutating func insert(_ value: consuming Value, _ key: TaskRunKey) {
     let index: Int
     if let reused = free.popLast() {
       index = reused
@@ -50,11 +53,16 @@ struct TaskRunTable<Value: Sendable>: Sendable {
     count += 1
   }
 
+  /// Changes the value of `key` in place (nil when there is none), returning what `body` does.
+  mutating func update<Result>(_ key: TaskRunKey, _ body: (inout Value) -> Result?) -> Result? {
+    guard let index = slot(key) else { return nil }
+    return body(&values[index]!)
+  }
+
   /// Removes and returns the value of `key`.
   mutating func removeValue(forKey key: TaskRunKey) -> Value? {
     guard let index = slot(key) else { return nil }
-    let value = values[index]
-    values[index] = nil
+    let value = values[index].take()
     free.append(index)
     if key.mapIndex == nil { plain[key.node] = -1 } else { mapped[key] = nil }
     count -= 1
