@@ -98,7 +98,8 @@ func readmeCluster(flow: Flow, secret: String) async throws {
 {
   try await SimulationSeeds.run(0..<500) { seed in  // prints the seed and the rerun line on failure
     let report = await ClusterSimulation.run(
-      seed: seed, options: .init(workers: 4, flow: .demo(tasks: 50), faults: .all))
+      seed: seed,
+      options: .init(workers: 4, flow: myFlow, standIns: .init(failureRate: 0.05), faults: .all))
     guard report.violations.isEmpty else {
       throw SimulationError(.invariantViolated, report.jsonLine)
     }

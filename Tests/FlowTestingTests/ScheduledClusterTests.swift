@@ -9,17 +9,11 @@ extension HeavySimulations {
   struct ScheduledClusterTests {
     /// A 3-step flow that usually takes a few minutes and now and then over an hour, so that
     /// runs overlap the next fire time.
-    static let slowSometimes = SimulatedFlow(
-      name: "report",
-      tasks: (0..<3).map {
-        SimulatedTask(
-          name: "step-\($0)", upstream: $0 == 0 ? [] : [$0 - 1],
-          retries: RetryPolicy(maxRetries: 2, delay: .seconds(60), backoff: .exponential()),
-          duration: .distribution(
-            .mixture(
-              .uniform(.seconds(10) ... .seconds(90)), .exponential(mean: .seconds(2400)), p: 0.1)),
-          failureRate: 0.03)
-      })
+    static let slowSometimes = Flow.simulationChain(
+      "report", tasks: 3,
+      retries: RetryPolicy(maxRetries: 2, delay: .seconds(60), backoff: .exponential()))
+    static let stepDuration = DurationDistribution.mixture(
+      .uniform(.seconds(10) ... .seconds(90)), .exponential(mean: .seconds(2400)), p: 0.1)
 
     @Test(
       "a cron schedule for 90 days with workers crashing: every fire time accounted for",
@@ -27,11 +21,12 @@ extension HeavySimulations {
     func cronNinetyDays(policy: OverlapPolicy) async throws {
       let started = ContinuousClock.now
       let schedule = try CronSchedule("*/30 * * * *")
-      let report = ScheduledClusterSimulation.run(
+      let report = await ScheduledClusterSimulation.run(
         seed: 90,
         options: .init(
           schedule: schedule, duration: .seconds(90 * 86_400), overlap: policy,
-          flow: Self.slowSometimes,
+          flow: Self.slowSometimes, standIns: .init(failureRate: 0.03),
+          taskDuration: Self.stepDuration,
           cluster: .init(
             workers: 3,
             scheduler: .init(heartbeatInterval: .seconds(600), heartbeatTTL: .seconds(1800))),
@@ -53,9 +48,10 @@ extension HeavySimulations {
     @Test("a scheduled simulation is deterministic")
     func determinism() async throws {
       let options = ScheduledClusterSimulation.Options(
-        schedule: .every(.seconds(600)), duration: .seconds(2 * 86_400), flow: Self.slowSometimes)
+        schedule: .every(.seconds(600)), duration: .seconds(2 * 86_400), flow: Self.slowSometimes,
+        standIns: .init(failureRate: 0.03), taskDuration: Self.stepDuration)
       try await SimulationSeeds.checkDeterminism(seed: 12) {
-        let report = ScheduledClusterSimulation.run(seed: $0, options: options)
+        let report = await ScheduledClusterSimulation.run(seed: $0, options: options)
         try #require(report.violations.isEmpty)
         return report.traceHash
       }

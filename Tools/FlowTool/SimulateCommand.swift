@@ -9,8 +9,10 @@ struct SimulateCommand: AsyncParsableCommand {
     commandName: "simulate",
     abstract: "Run the demo workload on a simulated cluster under faults, per seed.",
     discussion: """
-      Each seed drives everything: the network, the faults, the workers' choices and the task
-      outcomes, on a virtual clock. One JSON line per seed: seed, trace_hash, invariants ("ok"
+      The real engine runs the demo flow (a plan task, then --tasks work tasks mapped over it,
+      each retrying 3 times) with stand-in bodies on a simulated cluster. Each seed drives
+      everything: the network, the faults, the workers' choices and the task outcomes, on a
+      virtual clock. One JSON line per seed: seed, trace_hash, invariants ("ok"
       or the violation), simulated_seconds, events (then state, worker crashes and restarts,
       crashed attempts and the faults injected). The same seed always prints the same line.
       Exits with status 1 if any seed violated an invariant.
@@ -84,17 +86,15 @@ struct SimulateCommand: AsyncParsableCommand {
     if benchmark {
       print(SimulationBenchmark.kernel())
       print(await SimulationBenchmark.cluster(options: .init(workers: workers).with(tasks: tasks)))
-      print(SimulationBenchmark.scheduledDay(workers: 8))
-      print(SimulationBenchmark.scheduledDay(workers: 8, heartbeat: .seconds(5)))
+      print(await SimulationBenchmark.scheduledDay(workers: 8))
+      print(await SimulationBenchmark.scheduledDay(workers: 8, heartbeat: .seconds(5)))
       return
     }
     let options = ClusterSimulation.Options(
-      workers: workers,
-      flow: .demo(
-        tasks: tasks,
-        duration: try duration().map { .fixed($0) }
-          ?? .distribution(.uniform(.milliseconds(200) ... .seconds(2))),
-        failureRate: failureRate),
+      workers: workers, flow: .simulationDemo(),
+      standIns: StandInBodies(failureRate: failureRate, mapWidth: tasks),
+      taskDuration: try duration().map { .fixed($0) }
+        ?? .uniform(.milliseconds(200) ... .seconds(2)),
       faults: try FaultSet(parsing: faults),
       faultWindow: .milliseconds(Int64(faultWindow * 1000)))
     var violated = false
