@@ -16,15 +16,15 @@ extension HeavySimulations {
       .uniform(.seconds(10) ... .seconds(90)), .exponential(mean: .seconds(2400)), p: 0.1)
 
     @Test(
-      "a cron schedule for 90 days with workers crashing: every fire time accounted for",
+      "a cron schedule for 45 days with workers crashing: every fire time accounted for",
       arguments: [OverlapPolicy.skip, .bufferOne, .allowAll])
-    func cronNinetyDays(policy: OverlapPolicy) async throws {
+    func cronFortyFiveDays(policy: OverlapPolicy) async throws {
       let started = ContinuousClock.now
       let schedule = try CronSchedule("*/30 * * * *")
       let report = await ScheduledClusterSimulation.run(
-        seed: 90,
+        seed: 45,
         options: .init(
-          schedule: schedule, duration: .seconds(90 * 86_400), overlap: policy,
+          schedule: schedule, duration: .seconds(45 * 86_400), overlap: policy,
           flow: Self.slowSometimes, standIns: .init(failureRate: 0.03),
           taskDuration: Self.stepDuration,
           cluster: .init(
@@ -32,9 +32,9 @@ extension HeavySimulations {
             scheduler: .init(heartbeatInterval: .seconds(600), heartbeatTTL: .seconds(1800))),
           faults: FaultSet([.crash, .pause, .partition]), meanFaultGap: .seconds(3 * 3600)))
       #expect(report.violations.isEmpty, "\(report.violations.prefix(5))")
-      #expect(report.fireTimes == 90 * 48)
+      #expect(report.fireTimes == 45 * 48)
       #expect(report.summary.runsStarted + report.summary.skipped == report.fireTimes)
-      #expect(report.counters.crashes > 100)
+      #expect(report.counters.crashes > 50, "\(report.counters)")
       #expect(report.succeededRuns > 0)
       if policy == .allowAll {
         #expect(report.summary.skipped == 0)

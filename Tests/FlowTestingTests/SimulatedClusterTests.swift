@@ -35,27 +35,27 @@ struct StutteringScheduler: SimulatedClusterScheduler {
 extension HeavySimulations {
   @Suite("Simulated cluster")
   struct SimulatedClusterTests {
-    @Test("500 seeds of a 50-task flow on 4 workers with every fault on: every invariant holds")
+    @Test("250 seeds of a 50-task flow on 4 workers with every fault on: every invariant holds")
     func fiftyTasksEveryFault() async throws {
       let started = ContinuousClock.now
       var states: [String: Int] = [:]
       var crashes = 0
-      try await SimulationSeeds.run(0..<500) { seed in
+      try await SimulationSeeds.run(0..<250) { seed in
         let report = await ClusterSimulation.run(seed: seed)
         try requireOK(report)
         states[report.flowState, default: 0] += 1
         crashes += report.counters.crashedAttempts
       }
       if SimulationSeeds.requestedSeed == nil {
-        #expect(states.values.reduce(0, +) == 500)
+        #expect(states.values.reduce(0, +) == 250)
         #expect(crashes > 0)  // the faults did hit running attempts
       }
       #expect(ContinuousClock.now - started < .seconds(120))
     }
 
-    @Test("100 seeds of a layered 60-task DAG on 3 workers with every fault on")
+    @Test("50 seeds of a layered 60-task DAG on 3 workers with every fault on")
     func layeredEveryFault() async throws {
-      try await SimulationSeeds.run(0..<100) { seed in
+      try await SimulationSeeds.run(0..<50) { seed in
         try requireOK(
           await ClusterSimulation.run(
             seed: seed,

@@ -73,10 +73,12 @@ public enum ClusterSimulation {
 
     /// The engine simulation these options describe (for the flow with stand-in bodies).
     var engine: EngineSimulation.Options {
-      EngineSimulation.Options(
+      var options = EngineSimulation.Options(
         workers: workers, capacity: capacity, faults: faults, faultWindow: faultWindow,
         meanFaultGap: meanFaultGap, convergence: convergence, taskDuration: taskDuration,
         cluster: cluster, traceRetention: traceRetention)
+      options.throughFaultWindow = true
+      return options
     }
   }
 

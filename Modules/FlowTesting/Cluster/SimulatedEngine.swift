@@ -291,6 +291,9 @@ public enum EngineSimulation {
     public var traceRetention: Int
     /// Flows the workers know besides the one run (flows it starts with `runTask`).
     public var otherFlows: [Flow]
+    /// True: a run that ends early still lets the faults go on until the fault window ends
+    /// (``ClusterSimulation`` does, as `flow simulate` always has).
+    var throughFaultWindow = false
 
     /// Options; by default 4 workers of capacity 2, every fault during the first 20 s,
     /// attempts of 10 ms–1 s, 10 simulated minutes to converge.
@@ -371,7 +374,12 @@ public enum EngineSimulation {
         try await flow.run(parameters: parameters, executor: executor, environment: environment)
       } completion: { [unowned sim] result in
         outcome = result
-        sim.stop()
+        if !options.throughFaultWindow || sim.now >= options.faultWindow { sim.stop() }
+      }
+    }
+    if options.throughFaultWindow {
+      sim.schedule(after: options.faultWindow, .timer) { [unowned sim] in
+        if outcome != nil { sim.stop() }
       }
     }
     sim.schedule(after: limit, .timer) { [unowned sim] in
