@@ -158,7 +158,7 @@ let package = Package(
       name: "FlowTool",
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
+        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors", "FlowCLI",
         .product(name: "Logging", package: "swift-log"), "FlowTesting",
       ],
       path: "Tools/FlowTool"
