@@ -197,6 +197,14 @@ struct SimulateCommand: AsyncParsableCommand {
         + "(parameters take their defaults; inputs and outputs must be Codable)."))
   var runBodies = false
 
+  @Option(
+    name: .customLong("fault-window"), parsing: .unconditional,
+    help: "Seconds of simulated time during which faults happen (then everything heals).")
+  var faultWindow: Double = 20
+
+  @Option(name: .customLong("plant-bug"), help: .hidden)
+  var plantBug: String?
+
   func validate() throws {
     guard (seed == nil) != (seeds == nil) else {
       throw ValidationError("give exactly one of --seed S and --seeds A..B")
@@ -215,6 +223,12 @@ struct SimulateCommand: AsyncParsableCommand {
       throw ValidationError("--failure-rate must be between 0 and 1, got \(failureRate)")
     }
     _ = try duration()
+    guard faultWindow >= 0, faultWindow <= 1e6 else {
+      throw ValidationError("--fault-window must be 0-1000000 seconds, got \(faultWindow)")
+    }
+    if let plantBug, plantBug != "forget-result" {
+      throw ValidationError("--plant-bug takes forget-result, got '\(plantBug)'")
+    }
     if runBodies, failureRate != 0 {
       throw ValidationError(
         "--failure-rate applies to the stand-in bodies; with --run-bodies the real bodies fail "
@@ -243,9 +257,9 @@ struct SimulateCommand: AsyncParsableCommand {
       standIns: StandInBodies(failureRate: failureRate, mapWidth: mapWidth),
       taskDuration: try duration().map { .fixed($0) }
         ?? .uniform(.milliseconds(10) ... .seconds(1)),
-      faults: try FaultSet(parsing: faults))
+      faults: try FaultSet(parsing: faults), faultWindow: window)
     try await report(flow, invocation, rerunFlags: "") { seed in
-      await ClusterSimulation.run(seed: seed, options: options)
+      await ClusterSimulation.run(seed: seed, options: options, scheduler: scheduler)
     }
   }
 
@@ -264,7 +278,9 @@ struct SimulateCommand: AsyncParsableCommand {
         invocation.output.write(
           "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
             + "rerun it with: \(invocation.commandLine.name) simulate \(flow.name) --seed \(seed) "
-            + "--workers \(workers) --faults \(faults)\(rerunFlags)\n", .standardError)
+            + "--workers \(workers) --threads \(threads) --faults \(faults) "
+            + "--fault-window \(faultWindow)\(plantBug.map { " --plant-bug \($0)" } ?? "")"
+            + "\(rerunFlags)\n", .standardError)
       }
     }
     if violated { throw ExitCode.failure }
@@ -276,6 +292,7 @@ struct SimulateCommand: AsyncParsableCommand {
     let commandLine = invocation.commandLine
     let options = EngineSimulation.Options(
       workers: workers, capacity: threads, faults: try FaultSet(parsing: faults),
+      faultWindow: window,
       taskDuration: try duration().map { .fixed($0) }
         ?? .uniform(.milliseconds(10) ... .seconds(1)),
       otherFlows: try commandLine.flows(
@@ -283,8 +300,21 @@ struct SimulateCommand: AsyncParsableCommand {
           resultsDirectory: commandLine.defaultResultsDirectory)
       ).filter { $0.name != flow.name })
     try await report(flow, invocation, rerunFlags: " --run-bodies") { seed in
-      await flow.runOnSimulatedCluster(seed: seed, options: options).simulation
+      await EngineSimulation.run(flow, seed: seed, options: options, scheduler: scheduler)
+        .simulation
     }
+  }
+
+  /// The `--fault-window` as a duration.
+  private var window: Duration { .milliseconds(Int64(faultWindow * 1000)) }
+
+  /// The scheduler state machine: the real one, or with `--plant-bug forget-result` one that
+  /// forgets every fifth result (to see the invariants catch it).
+  private func scheduler(
+    _ configuration: ClusterSchedulerStateMachine.Configuration
+  ) -> any SimulatedClusterScheduler {
+    let real = ClusterSchedulerStateMachine(configuration: configuration)
+    return plantBug == nil ? real : ForgetfulClusterScheduler(real: real, nth: 5)
   }
 
   /// The `--task-duration`, if given.

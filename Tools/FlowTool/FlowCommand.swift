@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 
-/// The `flow` command: one subcommand per area (`cron`, `demo`, `simulate`, and `worker`, which
-/// is FlowCLI's).
+/// The `flow` command: one subcommand per area (`cron`, `demo`, and `worker` and `simulate`,
+/// which are FlowCLI's).
 @main
 struct FlowCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -11,10 +11,13 @@ struct FlowCommand: AsyncParsableCommand {
     subcommands: [CronCommand.self, WorkerCommand.self, DemoCommand.self, SimulateCommand.self]
   )
 
-  /// Runs the command; `worker` goes to FlowCLI's command line whole (its options and help).
+  /// Runs the command; `worker` and `simulate` (but for `simulate --benchmark`) go to FlowCLI's
+  /// command line whole, with its options and help.
   static func main() async {
     let arguments = Array(CommandLine.arguments.dropFirst())
-    if arguments.first == "worker" {
+    if arguments.first == "worker"
+      || (arguments.first == "simulate" && !arguments.contains("--benchmark"))
+    {
       Foundation.exit(await DemoFlows.commandLine.execute(arguments))
     }
     await main(nil)
