@@ -103,17 +103,13 @@ public final class SimulatedCluster {
     var incarnation = 0
     var connection = -1
     var connectionID: ConnectionID?
-    var running: [ClusterTaskID: Running] = [:]
+    /// The attempts whose bodies run on this worker.
+    var running: [ClusterTaskID: SimulationSpawnID] = [:]
     var paused = false
     var held: [() -> Void] = []
     var slowdown = 1.0
     var crashed = false
     var restartPending = false
-  }
-
-  private enum Running {
-    case event(SimulationEventID)
-    case spawn(SimulationSpawnID)
   }
 
   /// Trace kinds of the simulated cluster.
@@ -351,7 +347,7 @@ public final class SimulatedCluster {
       else { return }
       workerHandle(worker, .taskFinished(taskResult))
     }
-    workers[worker].running[id] = .spawn(spawn)
+    workers[worker].running[id] = spawn
   }
 
   private func attemptFinished(_ result: ClusterTaskResult, worker: String) {
@@ -387,10 +383,8 @@ public final class SimulatedCluster {
   }
 
   private func stopBody(_ id: ClusterTaskID, on worker: Int) {
-    switch workers[worker].running.removeValue(forKey: id) {
-    case .event(let event)?: simulator.cancel(event)
-    case .spawn(let spawn)?: simulator.cancelSpawn(spawn)
-    case nil: break
+    if let spawn = workers[worker].running.removeValue(forKey: id) {
+      simulator.cancelSpawn(spawn)
     }
   }
 
