@@ -178,8 +178,8 @@ let package = Package(
       name: "FlowTool",
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
-        .product(name: "Logging", package: "swift-log"), "FlowTesting", "FlowCLI",
+        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors", "FlowCLI",
+        .product(name: "Logging", package: "swift-log"), "FlowTesting",
       ],
       path: "Tools/FlowTool"
     ),
@@ -262,6 +262,7 @@ let package = Package(
       name: "DocumentationTests",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowResults", "FlowScheduling", "FlowCluster", "FlowTesting",
+        "FlowStoreSQLite",
       ]),
     .testTarget(
       name: "FlowIntegrationTests",

@@ -55,7 +55,7 @@ struct FlowSimulateTests {
   @Test("a range of seeds prints one line per seed, in order")
   func seedRange() throws {
     let output = try run(
-      "simulate", "--seeds", "10..14", "--tasks", "20", "--faults", "crash,partition")
+      "simulate", "--seeds", "10..14", "--map-width", "20", "--faults", "crash,partition")
     #expect(output.status == 0, "stderr: \(output.stderr)")
     let seeds = output.stdout.split(separator: "\n").compactMap {
       (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["seed"] as? Int

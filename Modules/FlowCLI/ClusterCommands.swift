@@ -144,9 +144,10 @@ struct SimulateCommand: AsyncParsableCommand {
     discussion: """
       The simulated cluster runs the real scheduler and worker state machines over a simulated
       network on a virtual clock; the seed decides the network, the faults and the outcomes.
-      Task bodies do not run: each task of the flow becomes a simulated task with the flow's
-      upstream edges and retry policy, a simulated duration (--task-duration) and a failure
-      rate (--failure-rate); a mapped task becomes --map-width children. One JSON line per seed
+      The real engine runs the flow's graph (its edges, mapping, retry policies, triggers and
+      timeouts), but task bodies do not run: each is replaced by a stand-in that takes a
+      simulated duration (--task-duration) and fails with a probability (--failure-rate), drawn
+      from the seed; a mapped task gets --map-width children. One JSON line per seed
       (seed, trace hash, invariants, simulated seconds, events, final state); the same seed
       prints the same line. Exits with status 1 if any seed violated an invariant.
       With --run-bodies, the real engine runs the flow (parameters at their defaults) and the
@@ -196,6 +197,14 @@ struct SimulateCommand: AsyncParsableCommand {
         + "(parameters take their defaults; inputs and outputs must be Codable)."))
   var runBodies = false
 
+  @Option(
+    name: .customLong("fault-window"), parsing: .unconditional,
+    help: "Seconds of simulated time during which faults happen (then everything heals).")
+  var faultWindow: Double = 20
+
+  @Option(name: .customLong("plant-bug"), help: .hidden)
+  var plantBug: String?
+
   func validate() throws {
     guard (seed == nil) != (seeds == nil) else {
       throw ValidationError("give exactly one of --seed S and --seeds A..B")
@@ -214,9 +223,15 @@ struct SimulateCommand: AsyncParsableCommand {
       throw ValidationError("--failure-rate must be between 0 and 1, got \(failureRate)")
     }
     _ = try duration()
+    guard faultWindow >= 0, faultWindow <= 1e6 else {
+      throw ValidationError("--fault-window must be 0-1000000 seconds, got \(faultWindow)")
+    }
+    if let plantBug, plantBug != "forget-result" {
+      throw ValidationError("--plant-bug takes forget-result, got '\(plantBug)'")
+    }
     if runBodies, failureRate != 0 {
       throw ValidationError(
-        "--failure-rate applies to the task graph model; with --run-bodies the bodies fail "
+        "--failure-rate applies to the stand-in bodies; with --run-bodies the real bodies fail "
           + "as they do")
     }
     do {
@@ -232,20 +247,19 @@ struct SimulateCommand: AsyncParsableCommand {
     let flow = try commandLine.flow(
       named: flow, FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory))
     if runBodies { return try await runEngine(flow, invocation) }
-    let simulated: SimulatedFlow
     do {
-      simulated = try FlowSimulationModel.simulatedFlow(
-        flow,
-        duration: try duration().map { .fixed($0) }
-          ?? .distribution(.uniform(.milliseconds(10) ... .seconds(1))),
-        failureRate: failureRate, mapWidth: mapWidth)
-    } catch let error as FlowValidationError {
+      try flow.validate()
+    } catch {
       throw ValidationError("flow '\(flow.name)' cannot be simulated: \(error.message)")
     }
     let options = ClusterSimulation.Options(
-      workers: workers, capacity: threads, flow: simulated, faults: try FaultSet(parsing: faults))
+      workers: workers, capacity: threads, flow: flow,
+      standIns: StandInBodies(failureRate: failureRate, mapWidth: mapWidth),
+      taskDuration: try duration().map { .fixed($0) }
+        ?? .uniform(.milliseconds(10) ... .seconds(1)),
+      faults: try FaultSet(parsing: faults), faultWindow: window)
     try await report(flow, invocation, rerunFlags: "") { seed in
-      await ClusterSimulation.run(seed: seed, options: options)
+      await ClusterSimulation.run(seed: seed, options: options, scheduler: scheduler)
     }
   }
 
@@ -264,7 +278,9 @@ struct SimulateCommand: AsyncParsableCommand {
         invocation.output.write(
           "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
             + "rerun it with: \(invocation.commandLine.name) simulate \(flow.name) --seed \(seed) "
-            + "--workers \(workers) --faults \(faults)\(rerunFlags)\n", .standardError)
+            + "--workers \(workers) --threads \(threads) --faults \(faults) "
+            + "--fault-window \(faultWindow)\(plantBug.map { " --plant-bug \($0)" } ?? "")"
+            + "\(rerunFlags)\n", .standardError)
       }
     }
     if violated { throw ExitCode.failure }
@@ -276,6 +292,7 @@ struct SimulateCommand: AsyncParsableCommand {
     let commandLine = invocation.commandLine
     let options = EngineSimulation.Options(
       workers: workers, capacity: threads, faults: try FaultSet(parsing: faults),
+      faultWindow: window,
       taskDuration: try duration().map { .fixed($0) }
         ?? .uniform(.milliseconds(10) ... .seconds(1)),
       otherFlows: try commandLine.flows(
@@ -283,8 +300,21 @@ struct SimulateCommand: AsyncParsableCommand {
           resultsDirectory: commandLine.defaultResultsDirectory)
       ).filter { $0.name != flow.name })
     try await report(flow, invocation, rerunFlags: " --run-bodies") { seed in
-      await flow.runOnSimulatedCluster(seed: seed, options: options).simulation
+      await EngineSimulation.run(flow, seed: seed, options: options, scheduler: scheduler)
+        .simulation
     }
+  }
+
+  /// The `--fault-window` as a duration.
+  private var window: Duration { .milliseconds(Int64(faultWindow * 1000)) }
+
+  /// The scheduler state machine: the real one, or with `--plant-bug forget-result` one that
+  /// forgets every fifth result (to see the invariants catch it).
+  private func scheduler(
+    _ configuration: ClusterSchedulerStateMachine.Configuration
+  ) -> any SimulatedClusterScheduler {
+    let real = ClusterSchedulerStateMachine(configuration: configuration)
+    return plantBug == nil ? real : ForgetfulClusterScheduler(real: real, nth: 5)
   }
 
   /// The `--task-duration`, if given.
@@ -306,47 +336,5 @@ struct SimulateCommand: AsyncParsableCommand {
     } catch {
       throw ValidationError(error.message)
     }
-  }
-}
-
-/// Turns a flow's graph into the simulated cluster's model of it.
-enum FlowSimulationModel {
-  /// Each task of `flow` as a simulated task with its upstream tasks and retry policy; a
-  /// mapped task becomes `mapWidth` children (child i of a mapped task over a mapped task waits
-  /// for child i of it). Parameters and constants are not tasks: edges from them are dropped.
-  static func simulatedFlow(
-    _ flow: Flow, duration: SimulatedTaskDuration, failureRate: Double, mapWidth: Int
-  ) throws(FlowValidationError) -> SimulatedFlow {
-    try flow.validate()
-    let graph = flow.graph
-    var simulatedIndices: [Int: [Int]] = [:]
-    var tasks: [SimulatedTask] = []
-    for node in graph.order ?? [] {
-      let graphNode = graph.nodes[node]
-      guard graphNode.isTask else { continue }
-      let upstream = graph.upstream[node].filter { graph.nodes[$0].isTask }
-      let retries = graphNode.options?.retries ?? .none
-      let width = graphNode.isMapped ? mapWidth : 1
-      var indices: [Int] = []
-      for child in 0..<width {
-        var dependsOn: [Int] = []
-        for source in upstream {
-          let sourceIndices = simulatedIndices[source] ?? []
-          if graphNode.isMapped, graph.nodes[source].isMapped, sourceIndices.count == width {
-            dependsOn.append(sourceIndices[child])
-          } else {
-            dependsOn.append(contentsOf: sourceIndices)
-          }
-        }
-        indices.append(tasks.count)
-        tasks.append(
-          SimulatedTask(
-            name: graphNode.isMapped ? "\(graphNode.slug)[\(child)]" : graphNode.slug,
-            upstream: dependsOn, retries: retries, duration: duration,
-            failureRate: failureRate))
-      }
-      simulatedIndices[node] = indices
-    }
-    return SimulatedFlow(name: flow.name, tasks: tasks)
   }
 }

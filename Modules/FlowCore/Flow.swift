@@ -35,6 +35,18 @@ public struct Flow: Sendable {
     self.graph = FlowGraph(draft: builder.finish(), flowID: builder.id)
   }
 
+  /// A flow around an already built graph (a rewritten copy of another flow's).
+  package init(
+    name: String, schedule: (any Schedule)?, resultStore: (any ResultStore)?,
+    stateHandlers: [StateHandler], graph: FlowGraph
+  ) {
+    self.name = name
+    self.schedule = schedule
+    self.resultStore = resultStore
+    self.stateHandlers = stateHandlers
+    self.graph = graph
+  }
+
   /// Builds a flow and hands back what `build` returns with it: typically the typed references
   /// whose results you will read, so none has to be captured in a variable outside the closure.
   ///

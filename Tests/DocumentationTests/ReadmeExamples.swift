@@ -8,6 +8,7 @@ import FlowCore
 import FlowExecutors
 import FlowResults
 import FlowScheduling
+import FlowStoreSQLite
 import FlowTesting
 import Foundation
 import Testing
@@ -98,7 +99,8 @@ func readmeCluster(flow: Flow, secret: String) async throws {
 {
   try await SimulationSeeds.run(0..<500) { seed in  // prints the seed and the rerun line on failure
     let report = await ClusterSimulation.run(
-      seed: seed, options: .init(workers: 4, flow: .demo(tasks: 50), faults: .all))
+      seed: seed,
+      options: .init(workers: 4, flow: myFlow, standIns: .init(failureRate: 0.05), faults: .all))
     guard report.violations.isEmpty else {
       throw SimulationError(.invariantViolated, report.jsonLine)
     }
@@ -120,4 +122,10 @@ func readmeRecordAndReplay() async throws {
     print(error)  // the first differing event, with the recorded and the replayed actions
   }
   print(result.state)
+}
+
+func readmeRunHistory(flow: Flow) async throws {
+  let store = try await SQLiteRunStore.open(path: "/var/lib/flow/flow.sqlite")
+  let result = try await flow.run(recorder: RunRecorder(store: store))
+  _ = result
 }

@@ -192,11 +192,11 @@ struct ClusterOptionsTests {
     let refused = await execute(
       "simulate", "ticking", "--seed", "1", "--run-bodies", "--failure-rate", "0.5")
     #expect(refused.status == 64)
-    #expect(refused.captured.err.contains("--failure-rate applies to the task graph model"))
+    #expect(refused.captured.err.contains("--failure-rate applies to the stand-in bodies"))
   }
 
-  @Test("a flow's graph becomes the simulated flow: edges, retries, mapped children")
-  func simulationModel() throws {
+  @Test("simulate keeps the flow's graph with stand-in bodies: edges, retries, mapped children")
+  func simulationStandIns() async throws {
     let plan = task("plan") { () -> [Int] in [1, 2] }
     let work = task("work", retries: RetryPolicy(maxRetries: 2, delay: .seconds(1))) {
       (value: Int) -> Int in value
@@ -208,15 +208,28 @@ struct ClusterOptionsTests {
       let worked = work.map(items)
       total(double.map(worked))
     }
-    let simulated = try FlowSimulationModel.simulatedFlow(
-      flow, duration: .fixed(.milliseconds(5)), failureRate: 0, mapWidth: 2)
-    #expect(simulated.name == "mapped")
+    let standIn = flow.withStandInBodies(.init(failureRate: 0, mapWidth: 2))
+    #expect(standIn.name == "mapped")
+    #expect(standIn.tasks.map(\.slug) == flow.tasks.map(\.slug))
+    #expect(standIn.tasks.map(\.upstream) == flow.tasks.map(\.upstream))
+    #expect(standIn.tasks.map(\.isMapped) == flow.tasks.map(\.isMapped))
+    func environment() -> RunEnvironment {
+      RunEnvironment(clock: TestClock(autoAdvance: true), random: SeededRandomSource(seed: 1))
+    }
+    let result = try await standIn.run(environment: environment())
+    #expect(result.state.kind == .success)
+    let labels = Set(result.taskRuns.map(\.label))
     #expect(
-      simulated.tasks.map(\.name) == [
-        "plan", "work[0]", "work[1]", "double[0]", "double[1]", "total",
-      ])
-    #expect(simulated.tasks.map(\.upstream) == [[], [0], [0], [1], [2], [3, 4]])
-    #expect(simulated.tasks[1].retries.maxRetries == 2)
-    #expect(simulated.tasks[0].retries.maxRetries == 0)
+      labels.isSuperset(of: ["plan", "work[0]", "work[1]", "double[0]", "double[1]", "total"]))
+    // Every attempt fails: `plan` has no retries, `work` its own two.
+    let onlyWork = Flow("work-only") { work.map(plan()) }
+    let failing = try await onlyWork.withStandInBodies(.init(failureRate: 1, mapWidth: 2)).run(
+      environment: environment())
+    #expect(failing.state.kind == .failed)
+    #expect(failing.taskRun("plan")?.attempts == 1)
+    let succeeding = Flow("work-only") { work.map(.constant([1, 2, 3])) }
+    let retried = try await succeeding.withStandInBodies(.init(failureRate: 1)).run(
+      environment: environment())
+    #expect(retried.mappedRuns("work").map(\.attempts) == [3, 3, 3])
   }
 }

@@ -1,5 +1,6 @@
 import FlowClusterCore
 import FlowCore
+import FlowExecutors
 import FlowState
 import FlowTesting
 import Foundation
@@ -34,30 +35,33 @@ struct StutteringScheduler: SimulatedClusterScheduler {
 extension HeavySimulations {
   @Suite("Simulated cluster")
   struct SimulatedClusterTests {
-    @Test("500 seeds of a 50-task flow on 4 workers with every fault on: every invariant holds")
+    @Test("250 seeds of a 50-task flow on 4 workers with every fault on: every invariant holds")
     func fiftyTasksEveryFault() async throws {
       let started = ContinuousClock.now
       var states: [String: Int] = [:]
       var crashes = 0
-      try await SimulationSeeds.run(0..<500) { seed in
+      try await SimulationSeeds.run(0..<250) { seed in
         let report = await ClusterSimulation.run(seed: seed)
         try requireOK(report)
         states[report.flowState, default: 0] += 1
         crashes += report.counters.crashedAttempts
       }
       if SimulationSeeds.requestedSeed == nil {
-        #expect(states.values.reduce(0, +) == 500)
+        #expect(states.values.reduce(0, +) == 250)
         #expect(crashes > 0)  // the faults did hit running attempts
       }
       #expect(ContinuousClock.now - started < .seconds(120))
     }
 
-    @Test("100 seeds of a layered 60-task DAG on 3 workers with every fault on")
+    @Test("50 seeds of a layered 60-task DAG on 3 workers with every fault on")
     func layeredEveryFault() async throws {
-      try await SimulationSeeds.run(0..<100) { seed in
+      try await SimulationSeeds.run(0..<50) { seed in
         try requireOK(
           await ClusterSimulation.run(
-            seed: seed, options: .init(workers: 3, flow: .layered(tasks: 60, failureRate: 0.1))))
+            seed: seed,
+            options: .init(
+              workers: 3, flow: .simulationLayered(tasks: 60),
+              standIns: .init(failureRate: 0.1))))
       }
     }
 
@@ -82,40 +86,38 @@ extension HeavySimulations {
       let policy = RetryPolicy(
         maxRetries: 6, delay: .seconds(1), backoff: .exponential(multiplier: 2),
         jitter: .proportional(0.1))
-      let tasks = (0..<30).map {
-        SimulatedTask(
-          name: "t\($0)", retries: policy, duration: .distribution(.fixed(.milliseconds(200))),
-          failureRate: 0.4)
-      }
+      let flaky = task("t", retries: policy) { () -> Int in 0 }
+      let flow = Flow("flaky") { for _ in 0..<30 { flaky() } }.withStandInBodies(
+        .init(failureRate: 0.4))
       var retried = 0
       try await SimulationSeeds.run(0..<40) { seed in
-        let sim = Simulator(seed: seed)
-        let cluster = SimulatedCluster(simulator: sim, configuration: .init(workers: 3))
-        FaultInjector(
-          simulator: sim, network: cluster.network,
-          schedule: FaultSchedule(
-            faults: FaultSet([.drop, .crash]), window: .seconds(60), meanGap: .seconds(2),
-            dropRate: 0.02),
-          targets: cluster.faultTargets
-        ).start()
-        cluster.startFlowRun(SimulatedFlow(name: "flaky", tasks: tasks))
-        sim.schedule(after: .seconds(60)) {}
-        sim.runSynchronously(until: .seconds(900))
-        let violations = cluster.checkInvariants()
-        guard violations.isEmpty else {
-          throw SimulationError(.invariantViolated, violations.joined(separator: "\n"))
-        }
-        let run = cluster.runs[0]
-        for task in tasks.indices where run.attempts[task] > 1 {
+        let report = await EngineSimulation.run(
+          flow, seed: seed,
+          options: .init(
+            workers: 3, faults: FaultSet([.drop, .crash]), faultWindow: .seconds(60),
+            meanFaultGap: .seconds(2), convergence: .seconds(840),
+            taskDuration: .fixed(.milliseconds(200))))
+        try requireOK(report)
+        let result = try #require(report.result)
+        #expect(result.taskRuns.count == 30)
+        for run in result.taskRuns where run.attempts > 1 {
           retried += 1
-          for retry in 1..<run.attempts[task] {
-            // Attempt `retry` failed at endedAt[retry-1]; the next went in after the backoff.
-            let gap = run.submittedAt[task][retry] - run.endedAt[task][retry - 1]
-            let base = Duration.seconds(1) * Double(1 << (retry - 1))
-            #expect(gap >= base * 0.9 && gap <= base * 1.1, "task \(task) retry \(retry): \(gap)")
+          // The run's state records: each Retrying is followed, after the backoff, by Running.
+          let states = result.logs.filter {
+            $0.metadata["task_run_id"] == run.id.uuidString.lowercased()
+              && $0.metadata["state"] != nil
           }
-          let states = run.history[task]
-          #expect(states.filter { $0 == .retrying }.count == run.attempts[task] - 1)
+          var retries = 0
+          for (index, record) in states.enumerated() where record.metadata["state"] == "Retrying" {
+            retries += 1
+            let next = try #require(
+              states.dropFirst(index + 1).first { $0.metadata["state"] == "Running" },
+              "\(run.label)")
+            let gap = next.time.timeIntervalSince(record.time)
+            let base = Double(1 << (retries - 1))
+            #expect(gap >= base * 0.9 && gap <= base * 1.1, "\(run.label) retry \(retries): \(gap)")
+          }
+          #expect(retries == run.attempts - 1, "\(run.label)")
         }
       }
       #expect(retried > 100)
@@ -123,23 +125,30 @@ extension HeavySimulations {
 
     @Test("task bodies that sleep on the virtual clock run on the cluster under crashes")
     func sleepingBodies() async throws {
-      let body = SimulatedTaskDuration.body { context in
-        try await context.clock.sleep(
-          for: .milliseconds(100 + 10 * context.task) * context.slowdown)
+      let first = task("s", retries: RetryPolicy(maxRetries: 2)) { (index: Int) -> Int in
+        try await TaskRunContext.current?.environment.clock.sleep(
+          for: .milliseconds(100 + 10 * index))
+        return index
       }
-      let flow = SimulatedFlow(
-        name: "sleepy",
-        tasks: (0..<20).map {
-          SimulatedTask(
-            name: "s\($0)", upstream: $0 < 5 ? [] : [$0 - 5], retries: RetryPolicy(maxRetries: 2),
-            duration: body)
-        })
+      let next = task("after", retries: RetryPolicy(maxRetries: 2)) {
+        (previous: Int, index: Int) -> Int in
+        try await TaskRunContext.current?.environment.clock.sleep(
+          for: .milliseconds(100 + 10 * index))
+        return previous + index
+      }
+      let flow = Flow("sleepy") {
+        var refs: [Ref<Int>] = []
+        for index in 0..<20 {
+          refs.append(index < 5 ? first(.constant(index)) : next(refs[index - 5], .constant(index)))
+        }
+      }
       var hashes: [UInt64] = []
       for _ in 0..<2 {
-        let report = await ClusterSimulation.run(
-          seed: 9, options: .init(workers: 3, flow: flow, faults: FaultSet([.crash, .pause])))
+        let report = await EngineSimulation.run(
+          flow, seed: 9,
+          options: .init(workers: 3, faults: FaultSet([.crash, .pause]), taskDuration: nil))
         try requireOK(report)
-        #expect(report.flowState == "Success")
+        #expect(report.simulation.flowState == "Success")
         hashes.append(report.traceHash)
       }
       #expect(hashes[0] == hashes[1])

@@ -2,11 +2,14 @@ import FlowClusterCore
 import FlowCore
 import Foundation
 
-/// One seed of the `flow demo` workload on a simulated cluster under faults, from start to
-/// invariants: what `flow simulate` and the simulation tests run.
+/// One seed of a flow's graph with stand-in bodies (``Flow/withStandInBodies(_:)``), by default
+/// the `flow demo` workload, run by the real engine on a simulated cluster under faults, from
+/// start to invariants: what `simulate` without `--run-bodies`, `flow simulate` and the
+/// simulation tests run. Each attempt takes ``Options/taskDuration`` on its worker and fails
+/// with ``StandInBodies/failureRate``; the flow's retry policies, triggers and mapping apply.
 ///
 /// ```swift
-/// let report = await ClusterSimulation.run(seed: 42, options: .init(workers: 4, tasks: 50))
+/// let report = await ClusterSimulation.run(seed: 42, options: .init(workers: 4).with(tasks: 50))
 /// #expect(report.violations.isEmpty, "\(report.jsonLine)")
 /// ```
 public enum ClusterSimulation {
@@ -16,8 +19,13 @@ public enum ClusterSimulation {
     public var workers: Int
     /// Attempts each worker runs at once.
     public var capacity: Int
-    /// The flow to run (by default `SimulatedFlow.demo(tasks: 50)`).
-    public var flow: SimulatedFlow
+    /// The flow whose graph runs (by default ``Flow/simulationDemo(retries:)``); its task
+    /// bodies are replaced by stand-ins.
+    public var flow: Flow
+    /// How the stand-in bodies fail and how wide mapped tasks get.
+    public var standIns: StandInBodies
+    /// How long each attempt takes on its worker (times the worker's slowdown).
+    public var taskDuration: DurationDistribution
     /// Which faults to inject.
     public var faults: FaultSet
     /// Faults happen during this much simulated time from the start; then everything heals.
@@ -31,10 +39,13 @@ public enum ClusterSimulation {
     /// Trace entries kept for the report (the hash covers every event regardless).
     public var traceRetention: Int
 
-    /// Options; by default 4 workers of capacity 4, the 50-task demo flow, every fault during
-    /// the first 20 s, 10 simulated minutes to converge.
+    /// Options; by default 4 workers of capacity 4, the demo flow with 50 work tasks that fail
+    /// 5 % of their attempts and take 200 ms-2 s, every fault during the first 20 s, 10
+    /// simulated minutes to converge.
     public init(
-      workers: Int = 4, capacity: Int = 4, flow: SimulatedFlow = .demo(tasks: 50),
+      workers: Int = 4, capacity: Int = 4, flow: Flow = .simulationDemo(),
+      standIns: StandInBodies = .init(failureRate: 0.05, mapWidth: 50),
+      taskDuration: DurationDistribution = .uniform(.milliseconds(200) ... .seconds(2)),
       faults: FaultSet = .all, faultWindow: Duration = .seconds(20),
       meanFaultGap: Duration = .seconds(1), convergence: Duration = .seconds(600),
       cluster: SimulatedCluster.Configuration = .init(), traceRetention: Int = 64
@@ -42,6 +53,8 @@ public enum ClusterSimulation {
       self.workers = workers
       self.capacity = capacity
       self.flow = flow
+      self.standIns = standIns
+      self.taskDuration = taskDuration
       self.faults = faults
       self.faultWindow = faultWindow
       self.meanFaultGap = meanFaultGap
@@ -50,11 +63,22 @@ public enum ClusterSimulation {
       self.traceRetention = traceRetention
     }
 
-    /// The options with `tasks` demo tasks.
+    /// The options with the demo flow of `tasks` work tasks.
     public func with(tasks: Int) -> Options {
       var copy = self
-      copy.flow = .demo(tasks: tasks)
+      copy.flow = .simulationDemo()
+      copy.standIns.mapWidth = tasks
       return copy
+    }
+
+    /// The engine simulation these options describe (for the flow with stand-in bodies).
+    var engine: EngineSimulation.Options {
+      var options = EngineSimulation.Options(
+        workers: workers, capacity: capacity, faults: faults, faultWindow: faultWindow,
+        meanFaultGap: meanFaultGap, convergence: convergence, taskDuration: taskDuration,
+        cluster: cluster, traceRetention: traceRetention)
+      options.throughFaultWindow = true
+      return options
     }
   }
 
@@ -111,34 +135,10 @@ public enum ClusterSimulation {
     scheduler makeScheduler: (ClusterSchedulerStateMachine.Configuration) ->
       any SimulatedClusterScheduler
   ) async -> Report {
-    let (sim, cluster, injector) = SimulatedCluster.faulty(
-      seed: seed, traceRetention: options.traceRetention, configuration: options.cluster,
-      workers: options.workers, capacity: options.capacity,
-      faults: FaultSchedule(
-        faults: options.faults, window: options.faultWindow, meanGap: options.meanFaultGap),
-      scheduler: makeScheduler)
-    injector.start()
-    let window = options.faultWindow
-    cluster.startFlowRun(options.flow) { _ in
-      if sim.now >= window { sim.stop() }
-    }
-    sim.schedule(after: window, .timer) {
-      if cluster.runs.allSatisfy(\.isFinished) { sim.stop() }
-    }
-    let limit = window + options.convergence
-    if options.flow.tasks.contains(where: { $0.duration.isBody }) {
-      await sim.run(until: limit)
-    } else {
-      sim.runSynchronously(until: limit)
-    }
-    let violations = cluster.checkInvariants(convergedBy: limit)
-    return Report(
-      seed: seed, traceHash: sim.trace.hash, violations: violations,
-      simulatedSeconds: Double(sim.nowNanoseconds) / 1e9, events: sim.eventsProcessed,
-      flowState: cluster.runs.first?.state.name ?? "none", counters: cluster.counters,
-      faultsInjected: Dictionary(
-        uniqueKeysWithValues: injector.injected.map { ($0.key.name, $0.value) }),
-      traceTail: sim.trace.entries)
+    await EngineSimulation.run(
+      options.flow.withStandInBodies(options.standIns), seed: seed, options: options.engine,
+      scheduler: makeScheduler
+    ).simulation
   }
 }
 

@@ -1,14 +1,17 @@
 import FlowClusterCore
 import FlowCore
+import FlowExecutors
 import FlowScheduling
 import Foundation
 
 /// A schedule driving flow runs on a simulated cluster for days or months of simulated time:
 /// FlowScheduling's schedule runner state machine (the logic behind ``ScheduleRunner``) starts
 /// a run at each fire time, as its overlap policy allows, and every fire time is accounted for.
+/// Each run is the real engine running the flow's graph with stand-in bodies
+/// (``Flow/withStandInBodies(_:)``) on the simulated cluster.
 ///
 /// ```swift
-/// let report = ScheduledClusterSimulation.run(
+/// let report = await ScheduledClusterSimulation.run(
 ///   seed: 1, options: .init(schedule: try .cron("*/30 * * * *"), duration: .seconds(90 * 86_400)))
 /// #expect(report.violations.isEmpty)
 /// ```
@@ -24,8 +27,12 @@ public enum ScheduledClusterSimulation {
     /// What happens to a fire time while a run is going (`cancelOther` is treated as
     /// `bufferOne`: the simulated engine does not cancel runs).
     public var overlap: OverlapPolicy
-    /// The flow each fire time runs.
-    public var flow: SimulatedFlow
+    /// The flow each fire time runs; its task bodies are replaced by stand-ins.
+    public var flow: Flow
+    /// How the stand-in bodies fail.
+    public var standIns: StandInBodies
+    /// How long each attempt takes on its worker (times the worker's slowdown).
+    public var taskDuration: DurationDistribution
     /// The cluster's set-up.
     public var cluster: SimulatedCluster.Configuration
     /// Which faults to inject, during the whole duration.
@@ -35,19 +42,16 @@ public enum ScheduledClusterSimulation {
     /// How long a crash, pause, slowdown or partition lasts.
     public var faultLength: DurationDistribution
 
-    /// Options; by default 4 workers with heartbeats every 5 minutes (long simulations need
-    /// sparse heartbeats to stay fast) and crashes and pauses every 2 hours on average.
+    /// Options; by default a chain of 3 tasks (5-60 s each, 2 % of attempts fail, 2 retries
+    /// 30 s apart), 4 workers with heartbeats every 5 minutes (long simulations need sparse
+    /// heartbeats to stay fast) and crashes and pauses every 2 hours on average.
     public init(
       schedule: any Schedule, start: Date = Date(timeIntervalSince1970: 1_767_225_600),
       duration: Duration, overlap: OverlapPolicy = .skip,
-      flow: SimulatedFlow = SimulatedFlow(
-        name: "scheduled",
-        tasks: (0..<3).map {
-          SimulatedTask(
-            name: "step-\($0)", upstream: $0 == 0 ? [] : [$0 - 1],
-            retries: RetryPolicy(maxRetries: 2, delay: .seconds(30)),
-            duration: .distribution(.uniform(.seconds(5) ... .seconds(60))), failureRate: 0.02)
-        }),
+      flow: Flow = .simulationChain(
+        "scheduled", tasks: 3, retries: RetryPolicy(maxRetries: 2, delay: .seconds(30))),
+      standIns: StandInBodies = .init(failureRate: 0.02),
+      taskDuration: DurationDistribution = .uniform(.seconds(5) ... .seconds(60)),
       cluster: SimulatedCluster.Configuration = .init(
         workers: 4,
         scheduler: .init(heartbeatInterval: .seconds(300), heartbeatTTL: .seconds(900))),
@@ -59,6 +63,8 @@ public enum ScheduledClusterSimulation {
       self.duration = duration
       self.overlap = overlap
       self.flow = flow
+      self.standIns = standIns
+      self.taskDuration = taskDuration
       self.cluster = cluster
       self.faults = faults
       self.meanFaultGap = meanFaultGap
@@ -96,9 +102,12 @@ public enum ScheduledClusterSimulation {
   /// Runs one seed: the schedule for `options.duration`, then until every run has ended; checks
   /// that every fire time was started, skipped, buffered or missed as the overlap policy says,
   /// and the cluster's invariants.
-  public static func run(seed: UInt64, options: Options) -> Report {
+  public static func run(seed: UInt64, options: Options) async -> Report {
     let sim = Simulator(seed: seed, startDate: options.start, traceRetention: 0)
     let cluster = SimulatedCluster(simulator: sim, configuration: options.cluster)
+    let flow = options.flow.withStandInBodies(options.standIns)
+    let engine = SimulatedEngine(
+      cluster: cluster, flows: [flow], taskDuration: options.taskDuration)
     let end = options.start.addingTimeInterval(Double(options.duration.simulationNanoseconds) / 1e9)
     let bounded = BoundedSchedule(base: options.schedule, end: end)
     let policy = options.overlap == .cancelOther ? OverlapPolicy.bufferOne : options.overlap
@@ -116,28 +125,43 @@ public enum ScheduledClusterSimulation {
     var events: [ScheduleRunnerEvent] = []
     var violations: [String] = []
     var runningNow = 0
+    var runsStarted = 0
+    var succeededRuns = 0
     var finished: ScheduleRunnerSummary?
     var handle: (ScheduleRunnerStateMachine.Input) -> Void = { _ in }
     let kinds: [ScheduleRunnerEvent.Kind] = [
       .runStarted, .runFinished, .skipped, .buffered, .cancellingRun, .missed, .paused, .stopped,
     ]
-    handle = { input in
+    let executor = engine.executor
+    handle = { [unowned sim] input in
       for action in machine.handle(input) {
         switch action {
         case .startRun(let id, _):
           runningNow += 1
+          runsStarted += 1
           if policy != .allowAll && runningNow > 1 {
             violations.append(
               "overlap policy \(policy) started a run while another was going at \(sim.date)")
           }
-          cluster.startFlowRun(options.flow) { run in
-            sim.schedule(afterNanoseconds: 0) {
-              runningNow -= 1
-              handle(
-                .runFinished(
-                  id: id, outcome: run.state == .success ? .success : .failure("\(run.state)"),
-                  now: sim.date))
+          let environment = sim.environment("engine.run-\(runsStarted)")
+          sim.spawn(node: 0) {
+            try await flow.run(executor: executor, environment: environment)
+          } completion: { [unowned sim] result in
+            runningNow -= 1
+            var outcome = ScheduledRunOutcome.failure("refused")
+            switch result {
+            case .success(let run):
+              violations += engine.checkRun(run, flow: flow)
+              if run.state.kind == .success {
+                succeededRuns += 1
+                outcome = .success
+              } else {
+                outcome = .failure("\(run.state.kind)")
+              }
+            case .failure(let error):
+              violations.append("the flow run of fire time \(id) was refused: \(error)")
             }
+            handle(.runFinished(id: id, outcome: outcome, now: sim.date))
           }
         case .cancelRun:
           break  // not reached: cancelOther is simulated as bufferOne
@@ -155,8 +179,8 @@ public enum ScheduledClusterSimulation {
         }
       }
     }
-    sim.schedule(afterNanoseconds: 0) { handle(.start(now: sim.date)) }
-    sim.runSynchronously(until: options.duration + .seconds(86_400))
+    sim.schedule(afterNanoseconds: 0) { [unowned sim] in handle(.start(now: sim.date)) }
+    await sim.run(until: options.duration + .seconds(86_400))
 
     // Every fire time must be accounted for, once.
     var fireTimes: [Date] = []
@@ -181,7 +205,8 @@ public enum ScheduledClusterSimulation {
     guard let summary = finished else {
       violations.append(
         "the schedule runner never finished: \(runningNow) run(s) still going at \(sim.date)")
-      return report(seed, sim, cluster, violations, fireTimes.count, machine.summary, buffered)
+      return report(
+        seed, sim, cluster, violations, fireTimes.count, machine.summary, buffered, succeededRuns)
     }
     for date in fireTimes {
       let count = started[date, default: 0] + dropped[date, default: 0]
@@ -207,18 +232,20 @@ public enum ScheduledClusterSimulation {
       violations.append("\(summary.runsStarted) runs started but \(summary) ended")
     }
     violations += cluster.checkInvariants()
-    return report(seed, sim, cluster, violations, fireTimes.count, summary, buffered)
+    return report(
+      seed, sim, cluster, violations, fireTimes.count, summary, buffered, succeededRuns)
   }
 
   private static func report(
     _ seed: UInt64, _ sim: Simulator, _ cluster: SimulatedCluster, _ violations: [String],
-    _ fireTimes: Int, _ summary: ScheduleRunnerSummary, _ buffered: Set<Date>
+    _ fireTimes: Int, _ summary: ScheduleRunnerSummary, _ buffered: Set<Date>,
+    _ succeededRuns: Int
   ) -> Report {
     Report(
       seed: seed, traceHash: sim.trace.hash, violations: violations,
       events: sim.eventsProcessed, simulatedSeconds: Double(sim.nowNanoseconds) / 1e9,
       fireTimes: fireTimes, summary: summary, buffered: buffered.count,
-      succeededRuns: cluster.runs.count { $0.state == .success }, counters: cluster.counters)
+      succeededRuns: succeededRuns, counters: cluster.counters)
   }
 }
 

@@ -17,21 +17,15 @@ extension ClusterSchedulerStateMachine: SimulatedClusterScheduler {}
 
 /// A cluster in a ``Simulator``: the real scheduler and worker state machines of
 /// FlowClusterCore, a scheduler (node 0) and `workers` workers (nodes 1…N) over a
-/// ``SimulatedNetwork`` with TCP-like connections, and a small engine that runs flows on it
-/// as the cluster executor does (ready tasks are submitted, results committed, failed
-/// attempts retried with the task's backoff, states moved through FlowState's transitions).
+/// ``SimulatedNetwork`` with TCP-like connections. Flows run on it through the real engine:
+/// a ``SimulatedEngine`` is the executor whose attempts the simulated scheduler places on the
+/// simulated workers (there is no engine in here; the flow-run machine decides everything).
 ///
 /// Workers can crash (they lose everything; a supervisor restarts them), pause (everything
 /// they would do waits), and slow down; their connections break under partitions and lost
 /// frames, and a worker whose connection broke exits and is restarted, as `flow worker`
 /// under a supervisor would be. Every step is an event in the simulator's trace.
-/// ```swift
-/// let sim = Simulator(seed: 7)
-/// let cluster = SimulatedCluster(simulator: sim, configuration: .init(workers: 4))
-/// cluster.startFlowRun(.demo(tasks: 50))
-/// sim.runSynchronously(until: .seconds(600))
-/// #expect(cluster.checkInvariants().isEmpty)
-/// ```
+/// ``EngineSimulation`` and ``ClusterSimulation`` set one up, with faults and invariants.
 public final class SimulatedCluster {
   /// How the simulated cluster is set up.
   public struct Configuration: Sendable {
@@ -80,15 +74,11 @@ public final class SimulatedCluster {
   private var connectionIDs: [Int: ConnectionID] = [:]
   private var nextConnection: UInt64 = 0
   var random: SimulationRandom
-  private let retryRandom: SeededRandomSource
   var nextTaskID: ClusterTaskID = 0
-  private var attempts: [ClusterTaskID: AttemptRecord] = [:]
-  /// Attempts an outside engine submitted (see SimulatedEngineBridge.swift).
-  var externalAttempts: [ClusterTaskID: ExternalAttempt] = [:]
-  /// Every flow run started, in order.
-  public private(set) var runs: [SimulatedFlowRun] = []
-  /// Violations seen while running (a result for an attempt that is not running, a wrong
-  /// output, an illegal transition); ``checkInvariants(convergedBy:)`` adds the final checks.
+  /// The attempts the engine submitted (see SimulatedEngine.swift).
+  var attempts: [ClusterTaskID: EngineAttempt] = [:]
+  /// Violations seen while running (a result delivered twice); ``checkInvariants()`` adds
+  /// the final checks.
   public private(set) var violations: [String] = []
   /// How many worker crashes, pauses, restarts and exits happened.
   public private(set) var counters = Counters()
@@ -113,26 +103,13 @@ public final class SimulatedCluster {
     var incarnation = 0
     var connection = -1
     var connectionID: ConnectionID?
-    var running: [ClusterTaskID: Running] = [:]
+    /// The attempts whose bodies run on this worker.
+    var running: [ClusterTaskID: SimulationSpawnID] = [:]
     var paused = false
     var held: [() -> Void] = []
     var slowdown = 1.0
     var crashed = false
     var restartPending = false
-  }
-
-  private enum Running {
-    case event(SimulationEventID)
-    case spawn(SimulationSpawnID)
-  }
-
-  private struct AttemptRecord {
-    let run: Int
-    let task: Int
-    let attempt: Int
-    var bodies = 0
-    var crashes = 0
-    var finished = false
   }
 
   /// Trace kinds of the simulated cluster.
@@ -149,8 +126,6 @@ public final class SimulatedCluster {
     public static let start = TraceKind("cluster.worker.start")
     /// A worker process exited (node, value: 1 when it failed).
     public static let exit = TraceKind("cluster.worker.exit")
-    /// A task moved to a new state (value: run << 40 | task << 8 | kind).
-    public static let state = TraceKind("cluster.state")
     /// A worker joined or left the scheduler (node, value: 1 joined, 0 left).
     public static let membership = TraceKind("cluster.membership")
   }
@@ -176,7 +151,6 @@ public final class SimulatedCluster {
       mode: .connections(detection: configuration.detection), name: "cluster.net")
     workers = Array(repeating: WorkerNode(), count: configuration.workers)
     random = simulator.randomStream("cluster")
-    retryRandom = simulator.randomSource("cluster.retry-jitter")
     network.traceTag = { Self.tag($0) }
     network.onDeliver = { [unowned self] from, to, messages in deliver(messages, from: from, to: to)
     }
@@ -319,71 +293,17 @@ public final class SimulatedCluster {
 
   // MARK: Task bodies
 
-  private func start(_ assignment: ClusterAssignment, on worker: Int) {
-    if externalAttempts[assignment.taskID] != nil {
-      return startExternal(assignment, on: worker)
-    }
-    guard var record = attempts[assignment.taskID] else {
-      violations.append("worker-\(node(worker)) was assigned unknown attempt \(assignment.taskID)")
-      return
-    }
-    record.bodies += 1
-    attempts[assignment.taskID] = record
-    counters.bodiesStarted += 1
-    simulator.record(Trace.run, node: node(worker), value: assignment.taskID)
-    let task = runs[record.run - 1].flow.tasks[record.task]
-    let fails = Self.attemptFails(
-      seed: simulator.seed, run: record.run, task: record.task, attempt: record.attempt,
-      rate: task.failureRate)
-    let id = assignment.taskID
-    let incarnation = workers[worker].incarnation
-    let finish: (ClusterTaskOutcome) -> Void = { [self] outcome in
-      guard workers[worker].incarnation == incarnation,
-        workers[worker].running.removeValue(forKey: id) != nil
-      else { return }
-      workerHandle(worker, .taskFinished(ClusterTaskResult(taskID: id, outcome: outcome)))
-    }
-    let output = Self.output(run: record.run, task: record.task)
-    let failure = ClusterTaskOutcome.failure(
-      code: "simulatedFailure", message: "attempt \(record.attempt) failed (simulated)")
-    switch task.duration.kind {
-    case .distribution(let distribution):
-      let nanoseconds = Double(distribution.sampleNanoseconds(&random)) * workers[worker].slowdown
-      let event = simulator.schedule(
-        afterNanoseconds: Int64(min(nanoseconds, 1e17)), .timer, node: node(worker), value: id
-      ) { finish(fails ? failure : .success(output)) }
-      workers[worker].running[id] = .event(event)
-    case .body(let body):
-      let context = SimulatedTaskContext(
-        run: record.run, task: record.task, attempt: record.attempt, clock: simulator.clock,
-        slowdown: workers[worker].slowdown)
-      let spawn = simulator.spawn(node: node(worker), value: id) {
-        try await body(context)
-      } completion: { result in
-        switch result {
-        case .success: finish(fails ? failure : .success(output))
-        case .failure(let error) where error is CancellationError: break
-        case .failure(let error):
-          finish(.failure(code: "error", message: "\(error)"))
-        }
-      }
-      workers[worker].running[id] = .spawn(spawn)
-    }
-  }
-
-  // MARK: Attempts of an outside engine
-
-  /// Submits an attempt of an outside engine (the real FlowExecutors engine through
+  /// Submits an attempt of the engine (the real FlowExecutors engine through
   /// ``SimulatedClusterBackend``) to the scheduler; returns its attempt ID.
-  func submitExternal(
+  func submit(
     _ assignment: ClusterAssignment, priority: Int, resources: [String: Double],
-    attempt: ExternalAttempt
+    attempt: EngineAttempt
   ) -> ClusterTaskID {
     nextTaskID += 1
     let id = nextTaskID
     var assignment = assignment
     assignment.taskID = id
-    externalAttempts[id] = attempt
+    attempts[id] = attempt
     simulator.record(Trace.submit, node: 0, value: id)
     schedulerHandle(
       .submit([
@@ -392,21 +312,21 @@ public final class SimulatedCluster {
     return id
   }
 
-  /// The outside engine no longer wants attempt `id` (a timeout, a cancelled run).
-  func cancelExternal(_ id: ClusterTaskID) {
-    guard externalAttempts[id] != nil, !externalAttempts[id]!.finished else { return }
-    externalAttempts[id]!.cancelled = true
+  /// The engine no longer wants attempt `id` (a timeout, a cancelled run).
+  func cancel(_ id: ClusterTaskID) {
+    guard attempts[id] != nil, !attempts[id]!.finished else { return }
+    attempts[id]!.cancelled = true
     schedulerHandle(.cancel(id))
   }
 
-  /// A worker runs an outside engine's attempt: it waits the attempt's drawn duration on the
-  /// virtual clock (times the worker's slowdown), then runs the real body.
-  private func startExternal(_ assignment: ClusterAssignment, on worker: Int) {
+  /// A worker runs an attempt: it waits the attempt's drawn duration on the virtual clock
+  /// (times the worker's slowdown), then runs the body.
+  private func start(_ assignment: ClusterAssignment, on worker: Int) {
     let id = assignment.taskID
-    externalAttempts[id]!.bodies += 1
+    attempts[id]!.bodies += 1
     counters.bodiesStarted += 1
     simulator.record(Trace.run, node: node(worker), value: id)
-    let record = externalAttempts[id]!
+    let record = attempts[id]!
     var nanoseconds = 0.0
     if let duration = record.duration {
       nanoseconds = Double(duration.sampleNanoseconds(&random)) * workers[worker].slowdown
@@ -427,24 +347,24 @@ public final class SimulatedCluster {
       else { return }
       workerHandle(worker, .taskFinished(taskResult))
     }
-    workers[worker].running[id] = .spawn(spawn)
+    workers[worker].running[id] = spawn
   }
 
-  private func externalFinished(_ result: ClusterTaskResult, worker: String) {
+  private func attemptFinished(_ result: ClusterTaskResult, worker: String) {
     simulator.record(Trace.finished, node: 0, value: result.taskID)
-    guard !externalAttempts[result.taskID]!.finished else {
+    guard !attempts[result.taskID]!.finished else {
       violations.append(
-        "attempt \(result.taskID) of '\(externalAttempts[result.taskID]!.label)' finished twice: "
+        "attempt \(result.taskID) of '\(attempts[result.taskID]!.label)' finished twice: "
           + "its result would be committed twice")
       return
     }
-    externalAttempts[result.taskID]!.finished = true
-    externalAttempts[result.taskID]!.onFinished(result, worker)
+    attempts[result.taskID]!.finished = true
+    attempts[result.taskID]!.onFinished(result, worker)
   }
 
-  private func externalViolations(allowedFailures allowed: Int) -> [String] {
+  private func attemptViolations(allowedFailures allowed: Int) -> [String] {
     var found: [String] = []
-    for (id, record) in externalAttempts.sorted(by: { $0.key < $1.key }) {
+    for (id, record) in attempts.sorted(by: { $0.key < $1.key }) {
       if record.crashes > allowed {
         found.append(
           "attempt \(id) of '\(record.label)' was lost with \(record.crashes) workers; "
@@ -463,10 +383,8 @@ public final class SimulatedCluster {
   }
 
   private func stopBody(_ id: ClusterTaskID, on worker: Int) {
-    switch workers[worker].running.removeValue(forKey: id) {
-    case .event(let event)?: simulator.cancel(event)
-    case .spawn(let spawn)?: simulator.cancelSpawn(spawn)
-    case nil: break
+    if let spawn = workers[worker].running.removeValue(forKey: id) {
+      simulator.cancelSpawn(spawn)
     }
   }
 
@@ -518,18 +436,13 @@ public final class SimulatedCluster {
         schedulerHandle(.timerFired(timer))
       }
     case .taskFinished(let result, let worker):
-      if externalAttempts[result.taskID] != nil {
-        externalFinished(result, worker: worker)
-      } else {
-        attemptFinished(result)
-      }
+      attemptFinished(result, worker: worker)
     case .taskCrashed(let id, let worker, let reason, let rescheduled):
       counters.crashedAttempts += 1
       simulator.record(Trace.crashed, node: 0, value: id)
-      attempts[id]?.crashes += 1
-      if let external = externalAttempts[id] {
-        externalAttempts[id]!.crashes += 1
-        external.onCrashed(worker, reason, rescheduled)
+      if let attempt = attempts[id] {
+        attempts[id]!.crashes += 1
+        attempt.onCrashed(worker, reason, rescheduled)
       }
     case .workerJoined(let info):
       simulator.record(Trace.membership, node: 0, peer: node(info), value: 1)
@@ -544,149 +457,6 @@ public final class SimulatedCluster {
     connections[info.connection].map { node($0.worker) } ?? -1
   }
 
-  // MARK: Engine
-
-  /// Starts a run of `flow`; `onFinish` is called when every task has reached a final state.
-  @discardableResult
-  public func startFlowRun(
-    _ flow: SimulatedFlow, onFinish: @escaping (SimulatedFlowRun) -> Void = { _ in }
-  ) -> Int {
-    let number = runs.count + 1
-    var run = SimulatedFlowRun(number: number, flow: flow, startedAt: simulator.now)
-    run.onFinish = onFinish
-    runs.append(run)
-    transitionFlow(number, to: .running)
-    var ready: [Int] = []
-    for (index, task) in flow.tasks.enumerated() where task.upstream.isEmpty {
-      ready.append(index)
-    }
-    submit(run: number, tasks: ready)
-    finishIfDone(number)
-    return number
-  }
-
-  private func submit(run: Int, tasks: [Int]) {
-    guard !tasks.isEmpty else { return }
-    var submissions: [ClusterTaskSubmission] = []
-    for task in tasks {
-      runs[run - 1].attempts[task] += 1
-      runs[run - 1].submittedAt[task].append(simulator.now)
-      let attempt = runs[run - 1].attempts[task]
-      transition(run, task, to: .running)
-      nextTaskID += 1
-      let id = nextTaskID
-      attempts[id] = AttemptRecord(run: run, task: task, attempt: attempt)
-      runs[run - 1].currentAttempt[task] = id
-      simulator.record(Trace.submit, node: 0, value: id)
-      submissions.append(
-        ClusterTaskSubmission(
-          assignment: ClusterAssignment(
-            taskID: id, flow: runs[run - 1].flow.name,
-            task: runs[run - 1].flow.tasks[task].name, attempt: attempt)))
-    }
-    schedulerHandle(.submit(submissions))
-  }
-
-  private func attemptFinished(_ result: ClusterTaskResult) {
-    simulator.record(Trace.finished, node: 0, value: result.taskID)
-    guard var record = attempts[result.taskID] else {
-      violations.append(
-        "the scheduler finished attempt \(result.taskID), which was never submitted")
-      return
-    }
-    guard !record.finished else {
-      violations.append(
-        "attempt \(result.taskID) (run \(record.run), task \(record.task), attempt "
-          + "\(record.attempt)) finished twice: its result would be committed twice")
-      return
-    }
-    record.finished = true
-    attempts[result.taskID] = record
-    let (run, task) = (record.run, record.task)
-    guard runs[run - 1].currentAttempt[task] == result.taskID else {
-      violations.append(
-        "attempt \(result.taskID) of run \(run) task \(task) finished, but it is not the task's "
-          + "current attempt")
-      return
-    }
-    runs[run - 1].currentAttempt[task] = nil
-    runs[run - 1].endedAt[task].append(simulator.now)
-    switch result.outcome {
-    case .success(let output):
-      if output != Self.output(run: run, task: task) {
-        violations.append("run \(run) task \(task) returned a wrong output: results were mixed up")
-      }
-      runs[run - 1].commits[task] += 1
-      transition(run, task, to: .success)
-      release(run, after: task)
-    case .failure(let code, _):
-      let policy = runs[run - 1].flow.tasks[task].retries
-      let attempt = runs[run - 1].attempts[task]
-      if attempt < policy.maxAttempts && !shutDown {
-        transition(run, task, to: .retrying)
-        let delay = policy.delay(afterAttempt: attempt, random: retryRandom)
-        simulator.schedule(after: delay, .timer, node: 0) { [self] in
-          submit(run: run, tasks: [task])
-        }
-      } else {
-        let final: RunState.Kind =
-          code == ClusterSchedulerStateMachine.FailureCode.killedWorker ? .crashed : .failed
-        transition(run, task, to: final)
-        release(run, after: task)
-      }
-    }
-    finishIfDone(run)
-  }
-
-  /// A task reached a final state: its downstream tasks run, or fail their trigger.
-  private func release(_ run: Int, after task: Int) {
-    var ready: [Int] = []
-    var pending = [task]
-    while let finished = pending.popLast() {
-      for downstream in runs[run - 1].downstream[finished] {
-        runs[run - 1].waiting[downstream] -= 1
-        guard runs[run - 1].waiting[downstream] == 0 else { continue }
-        let upstream = runs[run - 1].flow.tasks[downstream].upstream
-        if upstream.allSatisfy({ runs[run - 1].history[$0].last!.isSuccessful }) {
-          ready.append(downstream)
-        } else {
-          transition(run, downstream, to: .triggerFailed)
-          pending.append(downstream)
-        }
-      }
-    }
-    submit(run: run, tasks: ready.sorted())
-  }
-
-  private func finishIfDone(_ run: Int) {
-    guard !runs[run - 1].isFinished,
-      runs[run - 1].history.allSatisfy({ $0.last!.isFinished })
-    else { return }
-    let succeeded = runs[run - 1].history.allSatisfy { $0.last!.isSuccessful }
-    transitionFlow(run, to: succeeded ? .success : .failed)
-    runs[run - 1].finishedAt = simulator.now
-    runs[run - 1].onFinish(runs[run - 1])
-  }
-
-  private func transition(_ run: Int, _ task: Int, to kind: RunState.Kind) {
-    let from = runs[run - 1].history[task].last!
-    runs[run - 1].history[task].append(kind)
-    simulator.record(
-      Trace.state, node: 0, value: UInt64(run) << 40 | UInt64(task) << 8 | UInt64(kind.rawValue))
-    if !StateTransitions.isLegal(from: from, to: kind) {
-      violations.append(
-        "run \(run) task \(task): \(IllegalTransitionError(from: from, to: kind).description)")
-    }
-  }
-
-  private func transitionFlow(_ run: Int, to kind: RunState.Kind) {
-    let from = runs[run - 1].flowHistory.last!
-    runs[run - 1].flowHistory.append(kind)
-    if !StateTransitions.isLegal(from: from, to: kind) {
-      violations.append("flow run \(run): \(IllegalTransitionError(from: from, to: kind))")
-    }
-  }
-
   /// Stops the cluster: the scheduler shuts down, the workers are told goodbye.
   public func shutdown() {
     shutDown = true
@@ -695,79 +465,16 @@ public final class SimulatedCluster {
 
   // MARK: Invariants
 
-  /// Checks the invariants after a run and returns every violation (empty: all hold):
-  /// every flow run reached a final state (by `convergedBy`, when given: liveness after the
-  /// faults stopped); each task's result was committed exactly once if it succeeded and
-  /// never otherwise, none lost; every task made at most `retries + 1` attempts, each attempt
-  /// ran its body at most once more than the times its worker was lost (and was lost at most
-  /// `allowedFailures` times); every state transition was legal.
-  public func checkInvariants(convergedBy deadline: Duration? = nil) -> [String] {
-    var found = violations
-    let allowed = configuration.scheduler.allowedFailures
-    for run in runs {
-      if !run.isFinished {
-        let open = run.history.indices.filter { !run.history[$0].last!.isFinished }
-        found.append(
-          "flow run \(run.number) never reached a final state: it is \(run.flowHistory.last!) "
-            + "after \(run.number == 0 ? "" : "")\(formatDuration(simulator.now)) with "
-            + "\(open.count) unfinished task(s) (first: \(open.prefix(5).map { "task-\($0)" }))")
-      } else if let deadline, let finishedAt = run.finishedAt, finishedAt > deadline {
-        found.append(
-          "flow run \(run.number) finished at \(formatDuration(finishedAt)), after the "
-            + "convergence deadline \(formatDuration(deadline))")
-      }
-      for task in run.history.indices {
-        let final = run.history[task].last!
-        let commits = run.commits[task]
-        if final == .success && commits != 1 {
-          found.append(
-            "run \(run.number) task \(task) succeeded with its result committed \(commits) times")
-        } else if final != .success && commits != 0 {
-          found.append(
-            "run \(run.number) task \(task) is \(final) but its result was committed \(commits) "
-              + "times")
-        }
-        let maxAttempts = run.flow.tasks[task].retries.maxAttempts
-        if run.attempts[task] > maxAttempts {
-          found.append(
-            "run \(run.number) task \(task) made \(run.attempts[task]) attempts; its retry policy "
-              + "allows \(maxAttempts)")
-        }
-      }
-    }
-    found += externalViolations(allowedFailures: allowed)
-    for (id, record) in attempts.sorted(by: { $0.key < $1.key }) {
-      if record.crashes > allowed {
-        found.append(
-          "attempt \(id) was lost with \(record.crashes) workers; allowedFailures is \(allowed)")
-      }
-      // A drain hands back only attempts whose body has not started, so each body run beyond
-      // the first needs a lost worker.
-      if record.bodies > record.crashes + 1 {
-        found.append(
-          "attempt \(id) (run \(record.run) task \(record.task)) ran its body \(record.bodies) "
-            + "times with \(record.crashes) lost workers: it ran twice somewhere")
-      }
-    }
-    return found
+  /// Checks the invariants of the attempts the engine submitted and returns every violation
+  /// (empty: all hold): no result delivered twice; each attempt lost with at most
+  /// `allowedFailures` workers, its body run at most once more than the times its worker was
+  /// lost, and its result not lost (finished unless withdrawn or the cluster shut down). The
+  /// engine's checks (``SimulatedEngine/checkInvariants(_:flow:)``) cover the runs.
+  public func checkInvariants() -> [String] {
+    violations + attemptViolations(allowedFailures: configuration.scheduler.allowedFailures)
   }
 
   // MARK: Helpers
-
-  /// Whether attempt `attempt` of `task` in `run` fails: a function of the seed only.
-  static func attemptFails(seed: UInt64, run: Int, task: Int, attempt: Int, rate: Double) -> Bool {
-    guard rate > 0 else { return false }
-    var hash = FNV1a.mix(FNV1a.offset, seed)
-    hash = FNV1a.mix(hash, UInt64(run) << 40 | UInt64(task) << 8 | UInt64(attempt & 0xFF))
-    var stream = SimulationRandom(seed: hash)
-    return stream.unit() < rate
-  }
-
-  /// The output a task's body returns: 8 bytes that name the run and the task.
-  static func output(run: Int, task: Int) -> [UInt8] {
-    let value = FNV1a.mix(FNV1a.offset, UInt64(run) << 32 | UInt64(task))
-    return (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
-  }
 
   /// A number for a frame in the trace: its first message's kind and first task ID.
   static func tag(_ messages: [ClusterMessage]) -> UInt64 {
@@ -789,59 +496,6 @@ public final class SimulatedCluster {
     case .outputPart(let id, _): return 13 | id << 8
     }
   }
-}
-
-/// One run of a ``SimulatedFlow`` on a ``SimulatedCluster``: every state each task went
-/// through, its attempts and its committed results.
-public struct SimulatedFlowRun {
-  /// The run's number (from 1).
-  public let number: Int
-  /// The flow.
-  public let flow: SimulatedFlow
-  /// When it started, in simulated time.
-  public let startedAt: Duration
-  /// When every task had reached a final state, if it has.
-  public internal(set) var finishedAt: Duration?
-  /// Each task's states, in order, starting with Pending.
-  public internal(set) var history: [[RunState.Kind]]
-  /// The flow run's states, in order, starting with Pending.
-  public internal(set) var flowHistory: [RunState.Kind] = [.pending]
-  /// Attempts each task made.
-  public internal(set) var attempts: [Int]
-  /// Times each task's result was committed.
-  public internal(set) var commits: [Int]
-  /// When each attempt of each task was submitted to the scheduler.
-  public internal(set) var submittedAt: [[Duration]]
-  /// When each finished attempt of each task ended (its result reached the engine).
-  public internal(set) var endedAt: [[Duration]]
-  var currentAttempt: [ClusterTaskID?]
-  var waiting: [Int]
-  let downstream: [[Int]]
-  var onFinish: (SimulatedFlowRun) -> Void = { _ in }
-
-  init(number: Int, flow: SimulatedFlow, startedAt: Duration) {
-    self.number = number
-    self.flow = flow
-    self.startedAt = startedAt
-    let count = flow.tasks.count
-    history = Array(repeating: [.pending], count: count)
-    attempts = Array(repeating: 0, count: count)
-    commits = Array(repeating: 0, count: count)
-    submittedAt = Array(repeating: [], count: count)
-    endedAt = Array(repeating: [], count: count)
-    currentAttempt = Array(repeating: nil, count: count)
-    waiting = flow.tasks.map { Set($0.upstream).count }
-    var downstream = Array(repeating: [Int](), count: count)
-    for (index, task) in flow.tasks.enumerated() {
-      for upstream in Set(task.upstream).sorted() { downstream[upstream].append(index) }
-    }
-    self.downstream = downstream
-  }
-
-  /// True once the flow run reached a final state.
-  public var isFinished: Bool { flowHistory.last!.isFinished }
-  /// The flow run's final (or current) state.
-  public var state: RunState.Kind { flowHistory.last! }
 }
 
 /// `12.345s`.

@@ -8,7 +8,7 @@ import Synchronization
 
 /// An attempt that an outside engine submitted to a ``SimulatedCluster``: how a worker runs
 /// it and whom it tells.
-struct ExternalAttempt {
+struct EngineAttempt {
   /// `slug` or `slug[index]`, for violations.
   let label: String
   /// How long the worker takes before it runs the body (nil: only what the body sleeps).
@@ -139,8 +139,8 @@ public final class SimulatedEngine {
   private let registry: ClusterTaskRegistry
   private let taskDuration: DurationDistribution?
   private var attemptIDs: [Int: ClusterTaskID] = [:]
-  /// Successful results handed to a waiting engine call, by task run label (`slug[index]`).
-  public private(set) var commits: [String: Int] = [:]
+  /// Successful results handed to a waiting engine call, by task run ID.
+  public private(set) var commits: [UUID: Int] = [:]
 
   /// An engine on `cluster` whose workers know the tasks of `flows`; each attempt takes
   /// `taskDuration` (times its worker's slowdown) before its body runs, plus whatever the
@@ -164,23 +164,24 @@ public final class SimulatedEngine {
       case .submit(let callID, let call, let assignment):
         let label = call.mapIndex.map { "\(call.taskSlug)[\($0)]" } ?? call.taskSlug
         let registry = registry
-        let attempt = ExternalAttempt(
+        let taskRunID = call.taskRunID
+        let attempt = EngineAttempt(
           label: label, duration: taskDuration,
           execute: { assignment, worker, environment in
             await registry.execute(assignment, worker: worker, environment: environment)
           },
           onFinished: { [unowned self] result, worker in
             guard bridge.resume(callID, result, worker: worker) else { return }
-            if case .success = result.outcome { commits[label, default: 0] += 1 }
+            if case .success = result.outcome { commits[taskRunID, default: 0] += 1 }
           },
           onCrashed: { worker, reason, rescheduled in
             call.recordCrash(worker: worker, reason: reason, rescheduled: rescheduled)
           })
-        attemptIDs[callID] = cluster.submitExternal(
+        attemptIDs[callID] = cluster.submit(
           assignment, priority: call.options.priority, resources: call.options.resources,
           attempt: attempt)
       case .cancel(let callID):
-        if let id = attemptIDs[callID] { cluster.cancelExternal(id) }
+        if let id = attemptIDs[callID] { cluster.cancel(id) }
       }
     }
     return !requests.isEmpty
@@ -193,7 +194,13 @@ public final class SimulatedEngine {
   /// was legal; plus the cluster's own checks (attempts lost at most `allowedFailures` times,
   /// no body run twice, no result lost or delivered twice).
   public func checkInvariants(_ result: FlowRunResult, flow: Flow) -> [String] {
-    var found = cluster.checkInvariants()
+    cluster.checkInvariants() + checkRun(result, flow: flow)
+  }
+
+  /// The checks of ``checkInvariants(_:flow:)`` that concern one run, without the cluster's
+  /// (for a simulation of many runs, which checks the cluster once at the end).
+  public func checkRun(_ result: FlowRunResult, flow: Flow) -> [String] {
+    var found: [String] = []
     if !result.state.isFinished {
       found.append("flow run of '\(flow.name)' ended \(result.state.kind), not a final state")
     }
@@ -202,7 +209,7 @@ public final class SimulatedEngine {
       if let options = node.options { policies[node.slug] = options.retries }
     }
     for run in result.taskRuns {
-      let commits = commits[run.label] ?? 0
+      let commits = commits[run.id] ?? 0
       if !run.state.isFinished {
         found.append("task run '\(run.label)' ended \(run.state.kind), not a final state")
       }
@@ -284,6 +291,9 @@ public enum EngineSimulation {
     public var traceRetention: Int
     /// Flows the workers know besides the one run (flows it starts with `runTask`).
     public var otherFlows: [Flow]
+    /// True: a run that ends early still lets the faults go on until the fault window ends
+    /// (``ClusterSimulation`` does, as `flow simulate` always has).
+    var throughFaultWindow = false
 
     /// Options; by default 4 workers of capacity 2, every fault during the first 20 s,
     /// attempts of 10 ms–1 s, 10 simulated minutes to converge.
@@ -364,7 +374,12 @@ public enum EngineSimulation {
         try await flow.run(parameters: parameters, executor: executor, environment: environment)
       } completion: { [unowned sim] result in
         outcome = result
-        sim.stop()
+        if !options.throughFaultWindow || sim.now >= options.faultWindow { sim.stop() }
+      }
+    }
+    if options.throughFaultWindow {
+      sim.schedule(after: options.faultWindow, .timer) { [unowned sim] in
+        if outcome != nil { sim.stop() }
       }
     }
     sim.schedule(after: limit, .timer) { [unowned sim] in

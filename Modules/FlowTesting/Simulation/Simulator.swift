@@ -375,7 +375,11 @@ public final class Simulator {
         pendingSpawns.removeAll()
         for spawn in starting {
           let (mailbox, start, signal) = (mailbox, spawn.start, spawn.signal)
-          group.addTask(executorPreference: executor) { await start(mailbox, signal) }
+          mailbox.childStarted()
+          group.addTask(executorPreference: executor) {
+            defer { mailbox.childEnded() }
+            await start(mailbox, signal)
+          }
         }
         progressed = true
       }
@@ -412,6 +416,19 @@ public final class Simulator {
       await Task.yield()
     }
     settle(&group)
+    // A child can still have a job to run on the executor after posting its result (its end,
+    // resumed from another thread): keep draining until every child has ended, then wait.
+    idleRounds = 0
+    while mailbox.runningChildren > 0 {
+      settle(&group)
+      if mailbox.runningChildren == 0 { break }
+      idleRounds += 1
+      precondition(
+        idleRounds < 100_000,
+        "a simulated async body never ended: it waits on something outside the simulation "
+          + "(real I/O, a sleep on the system clock); use the simulator's clock")
+      await Task.yield()
+    }
     await group.waitForAll()
   }
 }
@@ -451,6 +468,16 @@ public struct SimulationSpawnID: Hashable, Sendable {
 /// Where spawned bodies post their results (they run in child tasks, hence the lock).
 final class SpawnMailbox: Sendable {
   private let results = Mutex<[(Int, Result<any Sendable, any Error>)]>([])
+  private let children = Atomic<Int>(0)
+
+  /// A child task that runs a spawned body was added to the group.
+  func childStarted() { children.add(1, ordering: .sequentiallyConsistent) }
+
+  /// A child task ended (its last statement).
+  func childEnded() { children.subtract(1, ordering: .sequentiallyConsistent) }
+
+  /// Child tasks added and not ended yet.
+  var runningChildren: Int { children.load(ordering: .sequentiallyConsistent) }
 
   func post(_ id: Int, _ result: Result<any Sendable, any Error>) {
     results.withLock { $0.append((id, result)) }

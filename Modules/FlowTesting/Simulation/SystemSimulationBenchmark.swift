@@ -69,10 +69,11 @@ public enum SimulationBenchmark {
   /// heartbeats are most of the events of a long simulation).
   public static func scheduledDay(
     workers: Int = 8, heartbeat: Duration = .milliseconds(500), seed: UInt64 = 1
-  ) -> Measurement {
+  ) async -> Measurement {
     let options = ScheduledClusterSimulation.Options(
-      schedule: .every(.seconds(60)), duration: .seconds(86_400),
-      flow: .demo(tasks: 10, duration: .distribution(.uniform(.seconds(1) ... .seconds(20)))),
+      schedule: .every(.seconds(60)), duration: .seconds(86_400), flow: .simulationDemo(),
+      standIns: .init(failureRate: 0.05, mapWidth: 10),
+      taskDuration: .uniform(.seconds(1) ... .seconds(20)),
       cluster: .init(
         workers: workers,
         scheduler: .init(heartbeatInterval: heartbeat, heartbeatTTL: heartbeat * 10)),
@@ -80,7 +81,7 @@ public enum SimulationBenchmark {
       faultLength: .uniform(.seconds(1) ... .seconds(300)))
     let start = ContinuousClock.now
     let cpu = processorSeconds()
-    let report = ScheduledClusterSimulation.run(seed: seed, options: options)
+    let report = await ScheduledClusterSimulation.run(seed: seed, options: options)
     return Measurement(
       name: "sim_scheduled_day_heartbeat_\(heartbeat.simulationNanoseconds / 1_000_000)ms",
       events: report.events, simulatedSeconds: report.simulatedSeconds,
