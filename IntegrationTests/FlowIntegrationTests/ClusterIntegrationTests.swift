@@ -96,23 +96,7 @@ final class FlowProcess: Sendable {
 
 /// Opens a TCP connection to `port` on loopback, sends `bytes`, and half-closes or closes it.
 func sendRaw(_ bytes: [UInt8], port: Int, halfClose: Bool) throws {
-  #if canImport(Glibc)
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  #else
-    let fd = socket(AF_INET, SOCK_STREAM, 0)
-  #endif
-  try #require(fd >= 0)
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = in_port_t(UInt16(port).bigEndian)
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  }
-  try #require(connected == 0, "cannot connect to port \(port)")
-  _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+  let fd = try openRaw(bytes, port: port)
   if halfClose {
     shutdown(fd, Int32(SHUT_WR))
   }
