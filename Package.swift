@@ -12,8 +12,9 @@ let package = Package(
     .library(name: "FlowResults", targets: ["FlowResults"]),
     .library(name: "FlowScheduling", targets: ["FlowScheduling"]),
     .library(name: "FlowTestKit", targets: ["FlowTestKit"]),
+    .library(name: "FlowSimulation", targets: ["FlowSimulation"]),
     .library(name: "FlowTesting", targets: ["FlowTesting"]),
-    .library(name: "FlowClusterCore", targets: ["FlowClusterCore"]),
+    .library(name: "FlowClusterProtocol", targets: ["FlowClusterProtocol"]),
     .library(name: "FlowCluster", targets: ["FlowCluster"]),
     .library(name: "FlowOrchestration", targets: ["FlowOrchestration"]),
     .library(name: "FlowCLI", targets: ["FlowCLI"]),
@@ -73,26 +74,28 @@ let package = Package(
       path: "Modules/FlowTestKit"
     ),
     .target(
-      name: "FlowTesting",
+      name: "FlowSimulation",
       dependencies: [
         "FlowTestKit", "FlowCore", .product(name: "HeapModule", package: "swift-collections"),
-        "FlowState", "FlowScheduling", "FlowClusterCore", "FlowExecutors", "FlowLogging",
+        "FlowState", "FlowScheduling", "FlowClusterProtocol", "FlowCluster", "FlowExecutors",
+        "FlowLogging",
       ],
+      path: "Modules/FlowSimulation"
+    ),
+    .target(
+      name: "FlowTesting",
+      dependencies: ["FlowTestKit", "FlowSimulation", "FlowCore", "FlowExecutors"],
       path: "Modules/FlowTesting"
     ),
     .target(
-      name: "FlowClusterCore",
-      dependencies: [
-        "FlowCore", "FlowExecutors", .product(name: "HeapModule", package: "swift-collections"),
-        .product(name: "Logging", package: "swift-log"),
-        "FlowLogging",
-      ],
-      path: "Modules/FlowClusterCore"
+      name: "FlowClusterProtocol",
+      dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+      path: "Modules/FlowClusterProtocol"
     ),
     .target(
       name: "FlowCluster",
       dependencies: [
-        "FlowClusterCore", "FlowCore", "FlowExecutors",
+        "FlowClusterProtocol", "FlowCore", "FlowExecutors", "FlowLogging",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,7 +126,7 @@ let package = Package(
       name: "FlowCLI",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowCluster",
-        "FlowClusterCore", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
+        "FlowClusterProtocol", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -166,11 +169,17 @@ let package = Package(
         .copy("Resources/LICENSE-DATA.md"),
       ]
     ),
+    .target(
+      name: "FlowSimulationBenchmark",
+      dependencies: ["FlowSimulation", "FlowScheduling"],
+      path: "Tools/FlowSimulationBenchmark"
+    ),
     .executableTarget(
       name: "FlowBench",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterCore",
-        "FlowTesting", "TicketModel", "FlowStoreSQLite", "FlowStorePostgres",
+        "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterProtocol",
+        "FlowTesting", "FlowSimulationBenchmark", "TicketModel", "FlowStoreSQLite",
+        "FlowStorePostgres",
       ],
       path: "Tools/FlowBench"
     ),
@@ -178,8 +187,8 @@ let package = Package(
       name: "FlowTool",
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors", "FlowCLI",
-        .product(name: "Logging", package: "swift-log"), "FlowTesting",
+        "FlowCluster", "FlowClusterProtocol", "FlowCore", "FlowExecutors", "FlowCLI",
+        .product(name: "Logging", package: "swift-log"), "FlowTesting", "FlowSimulationBenchmark",
       ],
       path: "Tools/FlowTool"
     ),
@@ -196,9 +205,12 @@ let package = Package(
       ]),
     .testTarget(
       name: "FlowTestingTests",
+      dependencies: ["FlowTesting", "FlowCore", "FlowState", "FlowExecutors"]),
+    .testTarget(
+      name: "FlowSimulationTests",
       dependencies: [
-        "FlowTesting", "FlowCore", "FlowState", "FlowScheduling", "FlowClusterCore",
-        "FlowExecutors",
+        "FlowSimulation", "FlowTestKit", "FlowCore", "FlowState", "FlowScheduling",
+        "FlowClusterProtocol", "FlowExecutors",
       ]),
     .testTarget(
       name: "FlowLoggingTests",
@@ -214,11 +226,11 @@ let package = Package(
       dependencies: ["FlowScheduling", "FlowCore", "FlowTesting"],
       resources: [.copy("Resources/cron-cronsim.jsonl")]
     ),
-    .testTarget(name: "FlowClusterCoreTests", dependencies: ["FlowClusterCore", "FlowCore"]),
+    .testTarget(name: "FlowClusterProtocolTests", dependencies: ["FlowClusterProtocol"]),
     .testTarget(
       name: "FlowClusterTests",
       dependencies: [
-        "FlowCluster", "FlowClusterCore", "FlowCore", "FlowExecutors",
+        "FlowCluster", "FlowClusterProtocol", "FlowCore", "FlowExecutors",
         .product(name: "Logging", package: "swift-log"),
       ],
       exclude: ["Resources/README.md"],

@@ -1,4 +1,4 @@
-import FlowClusterCore
+import FlowClusterProtocol
 import NIOCore
 
 /// Splits the byte stream into frames and decodes them; an oversized, malformed or truncated

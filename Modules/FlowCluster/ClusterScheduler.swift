@@ -1,4 +1,4 @@
-import FlowClusterCore
+import FlowClusterProtocol
 import FlowExecutors
 import Logging
 import NIOCore

@@ -1,4 +1,4 @@
-import FlowClusterCore
+import FlowClusterProtocol
 import FlowCore
 import Foundation
 import Logging

@@ -1,4 +1,4 @@
-import FlowClusterCore
+import FlowClusterProtocol
 import Logging
 import Synchronization
 

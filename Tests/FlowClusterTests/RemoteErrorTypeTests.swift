@@ -1,5 +1,5 @@
 import FlowCluster
-import FlowClusterCore
+import FlowClusterProtocol
 import FlowCore
 import FlowExecutors
 import Foundation

@@ -1,5 +1,6 @@
 import FlowCore
 import FlowExecutors
+import FlowSimulationBenchmark
 import FlowTesting
 import Foundation
 import TicketModel

@@ -1,6 +1,6 @@
 import ArgumentParser
 import FlowCluster
-import FlowClusterCore
+import FlowClusterProtocol
 import FlowCore
 import FlowExecutors
 import Foundation

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowSimulationBenchmark
 import FlowTesting
 import Foundation
 

@@ -1,0 +1,258 @@
+import FlowClusterProtocol
+import FlowCore
+import FlowExecutors
+import Foundation
+import Logging
+import Synchronization
+
+/// The tasks a worker can run, looked up by flow name and task slug; built once at start-up from
+/// the flows the executable defines (DESIGN rule 3). Nothing else ever runs: a task the
+/// registry does not know is reported back as an error, and no code comes from the network.
+public struct ClusterTaskRegistry: Sendable {
+  private let tasks: [String: TaskConfig]
+  private let names: [String: String]
+  private let parameterSpecs: [String: [String: ParameterSpec]]
+  /// The registered flows' names.
+  public let flowNames: [String]
+
+  /// Indexes every task node of `flows` (by flow name and task slug).
+  public init(flows: [Flow]) {
+    var tasks: [String: TaskConfig] = [:]
+    var names: [String: String] = [:]
+    var specs: [String: [String: ParameterSpec]] = [:]
+    for flow in flows {
+      for node in flow.graph.nodes {
+        guard let config = node.task else { continue }
+        tasks[Self.key(flow.name, node.slug)] = config
+        names[Self.key(flow.name, node.slug)] = node.name
+      }
+      specs[flow.name] = Dictionary(flow.parameters.map { ($0.name, $0) }) { first, _ in first }
+    }
+    self.tasks = tasks
+    self.names = names
+    self.parameterSpecs = specs
+    self.flowNames = flows.map(\.name)
+  }
+
+  /// Decodes a run context's parameter values (JSON) with `flow`'s declared types; returns the
+  /// names of values that do not decode (the worker's build declares the parameter differently)
+  /// apart, so that the caller can say so.
+  public func parameters(flow: String, json: [String: String]) -> (
+    values: [String: any Sendable], undecodable: [String]
+  ) {
+    guard let specs = parameterSpecs[flow] else { return ([:], json.keys.sorted()) }
+    var values: [String: any Sendable] = [:]
+    var undecodable: [String] = []
+    for (name, text) in json {
+      if let spec = specs[name], let value = try? spec.decode(json: Data(text.utf8)) {
+        values[name] = value
+      } else {
+        undecodable.append(name)
+      }
+    }
+    return (values, undecodable.sorted())
+  }
+
+  private static func key(_ flow: String, _ task: String) -> String { flow + "\u{0}" + task }
+
+  /// True when the registry has `task` in `flow`.
+  public func contains(flow: String, task: String) -> Bool { tasks[Self.key(flow, task)] != nil }
+
+  /// Runs one assignment: decodes its inputs, calls the body with a task context whose log
+  /// records are collected, and encodes the output. Never throws: every failure is a result.
+  public func execute(
+    _ assignment: ClusterAssignment, worker: String, environment: RunEnvironment,
+    run: ClusterRunContext? = nil, parameters: [String: any Sendable] = [:]
+  ) async -> ClusterTaskResult {
+    func failure(_ code: RemoteTaskError.Code, _ message: String) -> ClusterTaskResult {
+      ClusterTaskResult(
+        taskID: assignment.taskID, outcome: .failure(code: code.name, message: message))
+    }
+    guard let config = tasks[Self.key(assignment.flow, assignment.task)] else {
+      let known = flowNames.isEmpty ? "none" : flowNames.map { "'\($0)'" }.joined(separator: ", ")
+      return failure(
+        .unknownTask,
+        "worker '\(worker)' has no task '\(assignment.task)' in flow '\(assignment.flow)' "
+          + "(its flows: \(known)); run the same build of the executable on every worker")
+    }
+    let body = config.body
+    guard assignment.inputs.count == body.inputCount else {
+      return failure(
+        .decodeFailed,
+        "task '\(assignment.task)' takes \(body.inputCount) inputs, the assignment has "
+          + "\(assignment.inputs.count); run the same build on the scheduler and the workers")
+    }
+    var inputs: [any Sendable] = []
+    inputs.reserveCapacity(assignment.inputs.count)
+    for (index, bytes) in assignment.inputs.enumerated() {
+      guard let serializer = body.inputSerializers[index] else {
+        return failure(.notCodable, "input \(index + 1) of '\(assignment.task)' is not Codable")
+      }
+      do {
+        inputs.append(
+          try ClusterValueCoding.decode(
+            bytes, serializer, at: "input \(index + 1) of '\(assignment.task)'"))
+      } catch {
+        return failure(.decodeFailed, "\(error)")
+      }
+    }
+    let sink = CollectingLogSink(environment.clock)
+    let key = Self.key(assignment.flow, assignment.task)
+    let context = TaskRunContext(
+      flowName: assignment.flow, flowRunID: run?.flowRunID ?? environment.ids.next(),
+      taskName: names[key] ?? assignment.task, taskSlug: assignment.task,
+      taskRunID: assignment.taskRunID ?? environment.ids.next(),
+      mapIndex: assignment.mapIndex >= 0 ? assignment.mapIndex : nil,
+      attempt: assignment.attempt, parameters: parameters, environment: environment,
+      logSink: sink,
+      scheduledStartTime: run?.scheduledStartTime.map { Date(timeIntervalSince1970: $0) })
+    let outcome: ClusterTaskOutcome
+    do {
+      let value = try await TaskRunContext.$current.withValue(context) {
+        try await Self.call(
+          body, inputs, logStdout: config.options.logStdout, sink: sink,
+          attempt: assignment.attempt, clock: environment.clock)
+      }
+      if let serializer = body.serializer {
+        do {
+          outcome = .success(try ClusterValueCoding.encode(value, serializer))
+        } catch {
+          outcome = .failure(code: RemoteTaskError.Code.notCodable.name, message: "\(error)")
+        }
+      } else {
+        outcome = .failure(
+          code: RemoteTaskError.Code.notCodable.name,
+          message: "the output of '\(assignment.task)' (\(body.outputType)) is not Codable")
+      }
+    } catch let skip as SkipTask {
+      outcome = .failure(code: ClusterRemoteCodes.skip, message: skip.reason)
+    } catch {
+      return ClusterTaskResult(
+        taskID: assignment.taskID,
+        outcome: .failure(
+          code: RemoteTaskError.Code.taskFailed.name, message: String(describing: error)),
+        logs: sink.records, error: ClusterErrorTypes.info(for: error))
+    }
+    return ClusterTaskResult(taskID: assignment.taskID, outcome: outcome, logs: sink.records)
+  }
+}
+
+/// Failure codes of ``ClusterTaskOutcome/failure(code:message:)`` beyond ``RemoteTaskError/Code``.
+public enum ClusterRemoteCodes {
+  /// The body threw `SkipTask`: the engine makes the run Skipped.
+  public static let skip = "skip"
+}
+
+/// Collects what task bodies log on a worker, to ship with the result.
+final class CollectingLogSink: TaskLogSink {
+  private let storage = Mutex<[ClusterLogRecord]>([])
+  private let clock: any WallClock
+
+  init(_ clock: any WallClock) { self.clock = clock }
+
+  var records: [ClusterLogRecord] { storage.withLock { $0 } }
+
+  func logHandler(for context: TaskRunContext) -> any LogHandler {
+    Handler(sink: self, base: ["cluster.task_attempt": .string("\(context.attempt)")])
+  }
+
+  func append(_ record: ClusterLogRecord) { storage.withLock { $0.append(record) } }
+
+  struct Handler: LogHandler {
+    let sink: CollectingLogSink
+    var metadata: Logger.Metadata
+    var logLevel: Logger.Level = .trace
+
+    init(sink: CollectingLogSink, base: Logger.Metadata) {
+      self.sink = sink
+      self.metadata = base
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+      get { metadata[key] }
+      set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+      var merged = metadata
+      if let extra = event.metadata { merged.merge(extra) { $1 } }
+      sink.append(
+        ClusterLogRecord(
+          time: sink.clock.now().timeIntervalSince1970, level: event.level.rawValue,
+          message: "\(event.message)", metadata: merged.mapValues { "\($0)" }))
+    }
+  }
+}
+
+/// Turns an engine call into an assignment and a worker's result back into a value (used by
+/// every transport: SwiftNIO and the simulator).
+public enum ClusterRemoteCoding {
+  /// Encodes `call`'s inputs into an assignment; throws a ``RemoteTaskError`` (`notCodable`)
+  /// for an input or output type that cannot cross a process boundary.
+  public static func assignment(_ call: RemoteTaskCall, id: ClusterTaskID) throws
+    -> ClusterAssignment
+  {
+    let body = call.config.body
+    var inputs: [[UInt8]] = []
+    inputs.reserveCapacity(call.inputs.count)
+    for (index, value) in call.inputs.enumerated() {
+      guard index < body.inputSerializers.count, let serializer = body.inputSerializers[index]
+      else {
+        throw RemoteTaskError(
+          code: .notCodable,
+          message:
+            "input \(index + 1) of task '\(call.taskSlug)' is a \(type(of: value)), which is not "
+            + "Codable: values that cross to a cluster worker must be Codable & Sendable; make "
+            + "the type Codable, or run this flow with .sequential or .concurrent")
+      }
+      do {
+        inputs.append(try ClusterValueCoding.encode(value, serializer))
+      } catch {
+        throw RemoteTaskError(code: .notCodable, message: "\(error)")
+      }
+    }
+    guard body.serializer != nil else {
+      throw RemoteTaskError(
+        code: .notCodable,
+        message:
+          "the output of task '\(call.taskSlug)' is a \(body.outputType), which is not Codable: "
+          + "values that cross from a cluster worker must be Codable & Sendable; make the type "
+          + "Codable, or run this flow with .sequential or .concurrent")
+    }
+    return ClusterAssignment(
+      taskID: id, flow: call.flowName, task: call.taskSlug, attempt: call.attempt,
+      mapIndex: call.mapIndex ?? -1, inputs: inputs)
+  }
+
+  /// Adds the result's log records to the run's log, then decodes the output or throws the
+  /// remote error (`SkipTask` for a skip).
+  public static func value(_ result: ClusterTaskResult, _ call: RemoteTaskCall, worker: String)
+    throws -> any Sendable
+  {
+    for record in result.logs {
+      var metadata = record.metadata
+      metadata["cluster.worker"] = worker
+      call.recordLog(
+        level: Logger.Level(rawValue: record.level) ?? .info, message: record.message,
+        time: Date(timeIntervalSince1970: record.time), metadata: metadata)
+    }
+    switch result.outcome {
+    case .success(let bytes):
+      let serializer = call.config.body.serializer!
+      do {
+        return try ClusterValueCoding.decode(
+          bytes, serializer, at: "the output of '\(call.taskSlug)'")
+      } catch {
+        throw RemoteTaskError(code: .decodeFailed, message: "\(error)", worker: worker)
+      }
+    case .failure(let code, let message):
+      if code == ClusterRemoteCodes.skip { throw SkipTask(message) }
+      if let info = result.error {
+        if let original = ClusterErrorTypes.decode(info) { throw original }
+        throw ClusterTaskBodyError(
+          originalTypeName: info.typeName, message: message, worker: worker)
+      }
+      throw RemoteTaskError(code: .init(name: code), message: message, worker: worker)
+    }
+  }
+}
