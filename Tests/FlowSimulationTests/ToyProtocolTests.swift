@@ -115,7 +115,8 @@ extension HeavySimulations {
       #expect(error.code == .seedFailed)
       #expect(error.message.contains("simulation failed for seed "))
       #expect(error.message.contains("FLOW_SIM_SEED="))
-      #expect(error.message.contains("swift test --filter 'FlowSimulationTests\\..*/plantedBug\\('"))
+      #expect(
+        error.message.contains("swift test --filter 'FlowSimulationTests\\..*/plantedBug\\('"))
       #expect((error.cause as? SimulationError)?.code == .invariantViolated)
     }
   }
