@@ -61,6 +61,7 @@ let package = Package(
         "FlowCore", "FlowState", "FlowLogging", "FlowResults", "FlowScheduling",
         .product(name: "DequeModule", package: "swift-collections"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       path: "Modules/FlowExecutors"
     ),
@@ -100,7 +101,7 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       path: "Modules/FlowCluster"
     ),
@@ -129,6 +130,7 @@ let package = Package(
         "FlowClusterProtocol", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       path: "Modules/FlowCLI"
     ),
@@ -232,6 +234,7 @@ let package = Package(
       dependencies: [
         "FlowCluster", "FlowClusterProtocol", "FlowCore", "FlowExecutors",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       exclude: ["Resources/README.md"],
       resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]

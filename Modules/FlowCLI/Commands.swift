@@ -4,6 +4,7 @@ import FlowExecutors
 import FlowScheduling
 import FlowTesting
 import Foundation
+import ServiceLifecycle
 
 /// `run [FLOW] ...`: one run now, even if the flow has a schedule; recorded into the run
 /// history unless `--database none`.
@@ -126,23 +127,29 @@ struct ScheduleCommand: AsyncParsableCommand {
     let parameters = try options.parameterValues(for: flow)
     let logger = try options.logger(label: flow.name)
     output.write("Scheduling flow '\(flow.name)': \(schedule)\n", .standardError)
-    // Ctrl-C or SIGTERM: the running run finishes first, then the schedule stops; a second
-    // one quits at once.
-    let signals =
-      invocation.handlingSignals ? SystemSignalStop(onRepeat: SystemSignalStop.forceQuit) : nil
-    defer { signals?.cancel() }
-    let summary: ScheduleRunnerSummary
+    // A service in a group: Ctrl-C or SIGTERM (the group's graceful shutdown) lets the running
+    // run finish, then the schedule stops; SIGQUIT cancels the running runs.
+    let service = FlowScheduleService(
+      flow: flow, parameters: parameters, executor: options.flowExecutor(logger: logger),
+      environment: RunEnvironment(logger: logger),
+      options: ScheduleRunnerOptions(maxRuns: maxRuns)
+    ) { _, result in
+      output.write(report(result), .standardError)
+    }
     do {
-      summary = try await flow.runOnSchedule(
-        parameters: parameters, executor: options.flowExecutor(logger: logger),
-        environment: RunEnvironment(logger: logger),
-        options: ScheduleRunnerOptions(maxRuns: maxRuns), stop: signals?.stop
-      ) { _, result in
-        output.write(report(result), .standardError)
+      if invocation.handlingSignals {
+        try await ServiceGroup(
+          configuration: .init(
+            services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [.sigquit], logger: logger)
+        ).run()
+      } else {
+        try await service.run()
       }
-    } catch {
+    } catch let error as FlowValidationError {
       throw ValidationError(error.message)
     }
+    guard let summary = service.summary else { return }
     output.write("Schedule stopped: \(summary)\n", .standardError)
   }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 /// The scheduler's network side: a TCP (optionally TLS) server whose connections feed one
@@ -119,7 +120,7 @@ public final class ClusterScheduler: Sendable {
         .bind(host: options.listen.host, port: options.listen.port).get()
       let port = server.localAddress?.port ?? options.listen.port
       let address = ClusterAddress(host: options.listen.host, port: port)
-      logger.info("cluster scheduler listening", metadata: ["cluster.address": "\(address)"])
+      logger.info("cluster scheduler listening", metadata: [ClusterLogKeys.address: "\(address)"])
       return ClusterScheduler(address: address, group: group, core: core, server: server)
     } catch {
       try? await group.shutdownGracefully()
@@ -267,7 +268,7 @@ final class SchedulerCore {
         guard log else { continue }
         logger.warning(
           "cluster connection refused before reading it: \(reason)",
-          metadata: ["cluster.connection": "\(id)", "cluster.peer": "\(peer)"])
+          metadata: [ClusterLogKeys.connection: "\(id)", ClusterLogKeys.peer: "\(peer)"])
       case .forgetFailure: break
       }
     }
@@ -383,11 +384,12 @@ final class SchedulerCore {
           }
           closing.append(promise.futureResult.recover { _ in })
         }
-        let expected = machine.isStopped || reason.hasPrefix("it said goodbye")
         logger.log(
-          level: expected ? .info : .warning, "cluster connection closed: \(reason)",
+          level: machine.isStopped || reason.isExpected ? .info : .warning,
+          "cluster connection closed: \(reason)",
           metadata: [
-            "cluster.connection": "\(id)", "cluster.peer": "\(peers[id] ?? "unknown")",
+            ClusterLogKeys.connection: "\(id)", ClusterLogKeys.peer: "\(peers[id] ?? "unknown")",
+            ClusterLogKeys.closeCode: "\(reason.code)",
           ])
       case .startTimer(let timer, let after):
         guard !machine.isStopped else { continue }
@@ -399,20 +401,21 @@ final class SchedulerCore {
           continuation.resume(returning: (result, worker))
         }
       case .taskCrashed(let id, let worker, let reason, let rescheduled):
-        waiting[id]?.1.recordCrash(worker: worker, reason: reason, rescheduled: rescheduled)
+        waiting[id]?.1.recordCrash(
+          worker: worker, reason: reason.message, rescheduled: rescheduled)
         logger.warning(
           "cluster attempt crashed with its worker",
           metadata: [
-            "cluster.worker": "\(worker)", "cluster.reason": "\(reason)",
-            "cluster.rescheduled": "\(rescheduled)",
+            ClusterLogKeys.worker: "\(worker)", ClusterLogKeys.reason: "\(reason)",
+            ClusterLogKeys.rescheduled: "\(rescheduled)",
           ])
       case .workerJoined(let info):
         _ = admission.handle(.authenticated(info.connection))
         logger.info(
           "cluster worker joined",
           metadata: [
-            "cluster.worker": "\(info.name)", "cluster.capacity": "\(info.capacity)",
-            "cluster.connection": "\(info.connection)",
+            ClusterLogKeys.worker: "\(info.name)", ClusterLogKeys.capacity: "\(info.capacity)",
+            ClusterLogKeys.connection: "\(info.connection)",
           ])
         let count = machine.workers.count
         let ready = waiters.filter { $0.count <= count }
@@ -422,8 +425,8 @@ final class SchedulerCore {
         logger.info(
           "cluster worker left",
           metadata: [
-            "cluster.worker": "\(name)", "cluster.reason": "\(reason)",
-            "cluster.connection": "\(id)",
+            ClusterLogKeys.worker: "\(name)", ClusterLogKeys.reason: "\(reason)",
+            ClusterLogKeys.connection: "\(id)",
           ])
       case .notice(let text):
         logger.warning("cluster: \(text)")
@@ -462,8 +465,8 @@ final class SchedulerConnectionHandler: ChannelInboundHandler {
       core.value.logger.info(
         "cluster connection error: \(error)",
         metadata: [
-          "cluster.connection": "\(id)",
-          "cluster.peer": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
+          ClusterLogKeys.connection: "\(id)",
+          ClusterLogKeys.peer: "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
         ])
     }
     context.close(promise: nil)
@@ -472,5 +475,14 @@ final class SchedulerConnectionHandler: ChannelInboundHandler {
   func channelInactive(context: ChannelHandlerContext) {
     core.value.closed(id)
     context.fireChannelInactive()
+  }
+}
+
+extension ClusterScheduler: Service {
+  /// Serves workers until the service group shuts down gracefully (or the task is cancelled),
+  /// then says goodbye to every worker, fails what is unfinished, and stops listening.
+  public func run() async throws {
+    try? await gracefulShutdown()
+    await shutdown()
   }
 }

@@ -17,7 +17,7 @@ extension ClusterTaskRegistry {
       sink.append(
         ClusterLogRecord(
           time: time, level: "info", message: line,
-          metadata: ["cluster.task_attempt": "\(attempt)", "log.source": "stdout"]))
+          metadata: [ClusterLogKeys.taskAttempt: "\(attempt)", ClusterLogKeys.source: "stdout"]))
     }
     return try outcome.get()
   }

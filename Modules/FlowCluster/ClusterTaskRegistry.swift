@@ -153,7 +153,7 @@ final class CollectingLogSink: TaskLogSink {
   var records: [ClusterLogRecord] { storage.withLock { $0 } }
 
   func logHandler(for context: TaskRunContext) -> any LogHandler {
-    Handler(sink: self, base: ["cluster.task_attempt": .string("\(context.attempt)")])
+    Handler(sink: self, base: [ClusterLogKeys.taskAttempt: .string("\(context.attempt)")])
   }
 
   func append(_ record: ClusterLogRecord) { storage.withLock { $0.append(record) } }
@@ -231,7 +231,7 @@ public enum ClusterRemoteCoding {
   {
     for record in result.logs {
       var metadata = record.metadata
-      metadata["cluster.worker"] = worker
+      metadata[ClusterLogKeys.worker] = worker
       call.recordLog(
         level: Logger.Level(rawValue: record.level) ?? .info, message: record.message,
         time: Date(timeIntervalSince1970: record.time), metadata: metadata)

@@ -5,11 +5,13 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
-import UnixSignals
+import ServiceLifecycle
+import Synchronization
 
 /// A worker process's main loop: connects to a scheduler, runs the registered tasks it is
-/// assigned, and drains gracefully on SIGTERM or SIGINT (finishes its attempts, or hands them
-/// back after the drain timeout).
+/// assigned, and drains gracefully on graceful shutdown (SIGTERM or SIGINT through a
+/// swift-service-lifecycle `ServiceGroup`): finishes its attempts, or hands them back after the
+/// drain timeout. ``ClusterWorkerService`` is the same loop as a `Service`.
 ///
 /// ```swift
 /// // in the executable's `worker` command:
@@ -30,7 +32,9 @@ public enum ClusterWorker {
   ///   - name: The worker's name in the scheduler's logs (default `host:pid`).
   ///   - tls: TLS settings (trust roots) when the scheduler uses TLS.
   ///   - drainTimeout: How long a drain waits before handing attempts back.
-  ///   - handleSignals: Drain on SIGTERM and SIGINT.
+  ///   - handleSignals: Drain on SIGTERM and SIGINT (runs the worker as a
+  ///     ``ClusterWorkerService`` in a `ServiceGroup` that handles them; without it, the
+  ///     worker drains on the graceful shutdown of the service group it runs in, if any).
   ///   - maxFrameSize: The largest frame the scheduler accepts: a task output that would not
   ///     fit in one goes in parts.
   ///   - maxOutputSize: The largest task output sent; a bigger one fails its task with a
@@ -50,6 +54,32 @@ public enum ClusterWorker {
     maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize, ownsProcess: Bool = false,
     environment: RunEnvironment = .system,
     logger: Logger = Logger(label: "swift-flow.worker", factory: { _ in SwiftLogNoOpLogHandler() })
+  ) async throws -> ClusterWorkerStateMachine.Exit {
+    let service = ClusterWorkerService {
+      try await serve(
+        connect: connect, token: token, threads: threads, resources: resources, flows: flows,
+        name: name, tls: tls, drainTimeout: drainTimeout, maxFrameSize: maxFrameSize,
+        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, environment: environment,
+        logger: logger)
+    }
+    if handleSignals {
+      try await ServiceGroup(
+        configuration: .init(
+          services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+      ).run()
+    } else {
+      try await service.run()
+    }
+    return service.exit
+      ?? ClusterWorkerStateMachine.Exit(
+        reason: ClusterCloseReason(.connectionLost, "stopped"), failed: true)
+  }
+
+  /// The worker's loop; drains on the graceful shutdown of the service group it runs in.
+  static func serve(
+    connect: ClusterAddress, token: String?, threads: Int, resources: [String: Double],
+    flows: [Flow], name: String?, tls: ClusterTLS?, drainTimeout: Duration, maxFrameSize: Int,
+    maxOutputSize: Int, ownsProcess: Bool, environment: RunEnvironment, logger: Logger
   ) async throws -> ClusterWorkerStateMachine.Exit {
     guard threads >= 1 else {
       throw ClusterError(.invalidArgument, "a worker needs at least 1 thread, got \(threads)")
@@ -96,16 +126,32 @@ public enum ClusterWorker {
       try? await group.shutdownGracefully()
       throw ClusterError(.network, "cannot connect to the scheduler at \(connect): \(error)")
     }
-    logger.info("worker connected", metadata: ["cluster.scheduler": "\(connect)"])
-    var exit = ClusterWorkerStateMachine.Exit(reason: "stopped", failed: true)
+    logger.info("worker connected", metadata: [ClusterLogKeys.scheduler: "\(connect)"])
+    var exit = ClusterWorkerStateMachine.Exit(
+      reason: ClusterCloseReason(.connectionLost, "stopped"), failed: true)
+    await withGracefulShutdownHandler {
+      await run(
+        registry: registry, workerName: workerName, threads: threads, commands: commands,
+        loop: loop, core: core, continuation: continuation, environment: environment,
+        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, logger: logger, exit: &exit)
+    } onGracefulShutdown: {
+      loop.execute { core.value.handle(.drainRequested) }
+    }
+    try? await channel.close()
+    try? await group.shutdownGracefully()
+    logger.info("worker stopped: \(exit.reason)")
+    return exit
+  }
+
+  /// Runs assignments as the event loop's core hands them over, until it says the worker exits.
+  private static func run(
+    registry: ClusterTaskRegistry, workerName: String, threads: Int,
+    commands: AsyncStream<WorkerCommand>, loop: any EventLoop, core: NIOLoopBound<WorkerCore>,
+    continuation: AsyncStream<WorkerCommand>.Continuation, environment: RunEnvironment,
+    maxOutputSize: Int, ownsProcess: Bool, logger: Logger,
+    exit: inout ClusterWorkerStateMachine.Exit
+  ) async {
     await withDiscardingTaskGroup { tasks in
-      if handleSignals {
-        tasks.addTask {
-          for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-            loop.execute { core.value.handle(.drainRequested) }
-          }
-        }
-      }
       // At most `threads` bodies run at once; prefetched assignments wait here.
       var active = 0
       var queue: [(ClusterAssignment, ClusterRunContext?)] = []
@@ -170,10 +216,6 @@ public enum ClusterWorker {
       }
       tasks.cancelAll()
     }
-    try? await channel.close()
-    try? await group.shutdownGracefully()
-    logger.info("worker stopped: \(exit.reason)")
-    return exit
   }
 
   /// The result, or a failure naming the sizes when its output would not fit in a frame.
@@ -388,5 +430,46 @@ final class WorkerConnectionHandler: ChannelInboundHandler {
   func channelInactive(context: ChannelHandlerContext) {
     core.value.handle(.connectionLost)
     context.fireChannelInactive()
+  }
+}
+
+/// A cluster worker as a swift-service-lifecycle `Service`: it connects, runs its assignments,
+/// and drains on the group's graceful shutdown (finishes its attempts, or hands them back after
+/// the drain timeout). ``ClusterWorker/run(connect:token:threads:resources:flows:name:tls:drainTimeout:handleSignals:maxFrameSize:maxOutputSize:ownsProcess:environment:logger:)``
+/// runs one in a `ServiceGroup` that turns SIGTERM and SIGINT into that graceful shutdown.
+public final class ClusterWorkerService: Service, Sendable {
+  private let body: @Sendable () async throws -> ClusterWorkerStateMachine.Exit
+  private let outcome = Mutex<ClusterWorkerStateMachine.Exit?>(nil)
+
+  init(_ body: @escaping @Sendable () async throws -> ClusterWorkerStateMachine.Exit) {
+    self.body = body
+  }
+
+  /// A worker of `flows` that joins the scheduler at `connect` (see ``ClusterWorker`` for the
+  /// parameters).
+  public convenience init(
+    connect: ClusterAddress, token: String? = nil, threads: Int = 1,
+    resources: [String: Double] = [:], flows: [Flow], name: String? = nil, tls: ClusterTLS? = nil,
+    drainTimeout: Duration = .seconds(30), environment: RunEnvironment = .system,
+    logger: Logger = Logger(label: "swift-flow.worker", factory: { _ in SwiftLogNoOpLogHandler() })
+  ) {
+    self.init {
+      try await ClusterWorker.serve(
+        connect: connect, token: token, threads: threads, resources: resources, flows: flows,
+        name: name, tls: tls, drainTimeout: drainTimeout,
+        maxFrameSize: ClusterProtocol.defaultMaxFrameSize,
+        maxOutputSize: ClusterProtocol.defaultMaxOutputSize, ownsProcess: false,
+        environment: environment, logger: logger)
+    }
+  }
+
+  /// Why the worker stopped, once ``run()`` returned.
+  public var exit: ClusterWorkerStateMachine.Exit? { outcome.withLock { $0 } }
+
+  /// Runs the worker until the scheduler says goodbye, the connection drops, or a graceful
+  /// shutdown drains it.
+  public func run() async throws {
+    let exit = try await body()
+    outcome.withLock { $0 = exit }
   }
 }

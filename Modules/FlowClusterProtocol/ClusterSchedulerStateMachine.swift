@@ -132,18 +132,19 @@ public struct ClusterSchedulerStateMachine: Sendable {
     /// Send these messages to the connection (in one frame).
     case send(ConnectionID, [ClusterMessage])
     /// Close the connection; `reason` is logged.
-    case close(ConnectionID, reason: String)
+    case close(ConnectionID, reason: ClusterCloseReason)
     /// Fire `timer` once after `after`.
     case startTimer(Timer, after: Duration)
     /// An attempt ended on a worker (or failed on the scheduler: a killed-worker error, a
     /// shutdown), for the engine.
     case taskFinished(ClusterTaskResult, worker: String)
     /// An attempt was lost with its worker; `rescheduled` tells whether it runs again.
-    case taskCrashed(ClusterTaskID, worker: String, reason: String, rescheduled: Bool)
+    case taskCrashed(
+      ClusterTaskID, worker: String, reason: ClusterCloseReason, rescheduled: Bool)
     /// A worker finished its handshake.
     case workerJoined(ClusterWorkerInfo)
     /// A worker left or was lost.
-    case workerLeft(ConnectionID, name: String, reason: String)
+    case workerLeft(ConnectionID, name: String, reason: ClusterCloseReason)
     /// Something worth a warning in the scheduler's log (a refused peer, an ignored message).
     case notice(String)
   }
@@ -161,6 +162,9 @@ public struct ClusterSchedulerStateMachine: Sendable {
   }
 
   private enum Phase: Sendable { case handshaking, active, draining, leaving }
+
+  /// The reason every connection closes with at shutdown.
+  static let shuttingDown = ClusterCloseReason(.shutdown, "the scheduler is shutting down")
 
   private struct Peer: Sendable {
     var phase: Phase
@@ -262,7 +266,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     switch event {
     case .connectionOpened(let id):
       guard !stopped else {
-        actions.append(.close(id, reason: "the scheduler is shutting down"))
+        actions.append(.close(id, reason: Self.shuttingDown))
         break
       }
       peers[id] = Peer(phase: .handshaking)
@@ -275,7 +279,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       place(&actions)
     case .protocolViolation(let id, let error):
       guard peers[id] != nil else { break }
-      drop(id, reason: "\(error)", &actions)
+      drop(id, reason: ClusterCloseReason(error), &actions)
       place(&actions)
     case .connectionClosed(let id):
       guard let peer = peers[id] else { break }
@@ -284,7 +288,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
         actions.append(.notice("connection \(id) closed before its handshake"))
         break
       }
-      lose(id, reason: "its connection closed", &actions)
+      lose(id, reason: ClusterCloseReason(.connectionLost, "its connection closed"), &actions)
       place(&actions)
     case .timerFired(.handshake(let id)):
       guard let peer = peers[id], peer.phase == .handshaking else { break }
@@ -292,7 +296,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
         .timeout,
         "no hello within \(configuration.handshakeTimeout) of connecting; is the peer a "
           + "swift-flow worker of the same version?")
-      drop(id, reason: "\(error)", &actions)
+      drop(id, reason: ClusterCloseReason(error), &actions)
     case .timerFired(.heartbeatCheck(let id)):
       guard var peer = peers[id], peer.phase != .handshaking else { break }
       if peer.seen {
@@ -302,7 +306,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       } else {
         let error = ClusterProtocolError(
           .timeout, "no heartbeat from '\(peer.name)' within \(configuration.heartbeatTTL)")
-        drop(id, reason: "\(error)", &actions)
+        drop(id, reason: ClusterCloseReason(error), &actions)
         place(&actions)
       }
     case .timerFired(.noWorkers(let generation)):
@@ -361,7 +365,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       stopped = true
       for id in peers.keys.sorted() {
         actions.append(.send(id, [.goodbye(reason: "the scheduler is shutting down")]))
-        actions.append(.close(id, reason: "the scheduler is shutting down"))
+        actions.append(.close(id, reason: Self.shuttingDown))
       }
       peers.removeAll()
       for id in jobs.keys.sorted() {
@@ -407,8 +411,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
     if peers[id]!.phase == .handshaking {
       guard case .hello(let hello) = message else {
         let error = ClusterProtocolError(
-          .outOfOrder, "the first message must be a hello, got \(Self.name(of: message))")
-        return drop(id, reason: "\(error)", &actions)
+          .outOfOrder, "the first message must be a hello, got \(message.kind)")
+        return drop(id, reason: ClusterCloseReason(error), &actions)
       }
       return handshake(id, hello, &actions)
     }
@@ -464,13 +468,13 @@ public struct ClusterSchedulerStateMachine: Sendable {
         requeue(taskID)
       }
     case .goodbye(let reason):
-      leave(id, reason: "it said goodbye (\(reason))", &actions)
+      leave(id, reason: ClusterCloseReason(.goodbye, "it said goodbye (\(reason))"), &actions)
     case .hello, .welcome, .refused, .assign, .cancel, .drain, .runContext:
       let error = ClusterProtocolError(
         .outOfOrder,
-        "'\(peers[id]!.name)' sent \(Self.name(of: message)), which a worker never sends after "
+        "'\(peers[id]!.name)' sent \(message.kind), which a worker never sends after "
           + "its handshake")
-      drop(id, reason: "\(error)", &actions)
+      drop(id, reason: ClusterCloseReason(error), &actions)
     }
   }
 
@@ -500,7 +504,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     if let refusal {
       actions.append(.send(id, [.refused(reason: refusal.message)]))
       peers[id] = nil
-      actions.append(.close(id, reason: "refused: \(refusal)"))
+      actions.append(.close(id, reason: ClusterCloseReason(.refused, "refused: \(refusal)")))
       return
     }
     var peer = Peer(phase: .active)
@@ -519,13 +523,17 @@ public struct ClusterSchedulerStateMachine: Sendable {
   }
 
   /// Closes a misbehaving or silent connection; its attempts crash.
-  private mutating func drop(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
+  private mutating func drop(
+    _ id: ConnectionID, reason: ClusterCloseReason, _ actions: inout [Action]
+  ) {
     actions.append(.close(id, reason: reason))
     lose(id, reason: reason, &actions)
   }
 
   /// A worker is gone without handing its attempts back: they crash.
-  private mutating func lose(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
+  private mutating func lose(
+    _ id: ConnectionID, reason: ClusterCloseReason, _ actions: inout [Action]
+  ) {
     guard let peer = peers.removeValue(forKey: id) else { return }
     guard peer.phase != .handshaking else { return }
     for taskID in peer.running.sorted() {
@@ -560,7 +568,9 @@ public struct ClusterSchedulerStateMachine: Sendable {
   }
 
   /// A worker leaves cleanly: what it still holds runs elsewhere, without counting as a crash.
-  private mutating func leave(_ id: ConnectionID, reason: String, _ actions: inout [Action]) {
+  private mutating func leave(
+    _ id: ConnectionID, reason: ClusterCloseReason, _ actions: inout [Action]
+  ) {
     guard let peer = peers.removeValue(forKey: id) else { return }
     for taskID in peer.running.sorted() where jobs[taskID] != nil {
       outputParts[taskID] = nil
@@ -654,25 +664,5 @@ public struct ClusterSchedulerStateMachine: Sendable {
       }
     }
     return best
-  }
-
-  // MARK: Helpers
-
-  static func name(of message: ClusterMessage) -> String {
-    switch message {
-    case .hello: "hello"
-    case .welcome: "welcome"
-    case .refused: "refused"
-    case .assign: "assign"
-    case .results: "results"
-    case .heartbeat: "heartbeat"
-    case .cancel: "cancel"
-    case .drain: "drain"
-    case .draining: "draining"
-    case .handBack: "handBack"
-    case .goodbye: "goodbye"
-    case .runContext: "runContext"
-    case .outputPart: "outputPart"
-    }
   }
 }

@@ -98,7 +98,7 @@ extension ClusterWireFormat {
     var reader = WireReader(body)
     reader.offset = 2
     let count = try reader.count()
-    guard count == 1, try reader.byte() == 1 else {
+    guard count == 1, try reader.byte() == ClusterMessageKind.hello.tag else {
       throw ClusterProtocolError(
         .outOfOrder, "the first frame must hold exactly one message, a hello")
     }
@@ -240,7 +240,7 @@ package struct WireWriter {
     case .hello(let hello):
       // The version and the token come first: the scheduler checks them before it decodes
       // anything else an unauthenticated peer sent.
-      bytes.append(1)
+      bytes.append(ClusterMessageKind.hello.tag)
       varint(UInt64(hello.protocolVersion))
       string(hello.token)
       string(hello.workerName)
@@ -253,14 +253,14 @@ package struct WireWriter {
       varint(UInt64(hello.flows.count))
       for flow in hello.flows { string(flow) }
     case .welcome(let workerID, let heartbeat):
-      bytes.append(2)
+      bytes.append(ClusterMessageKind.welcome.tag)
       varint(workerID)
       int(heartbeat)
     case .refused(let reason):
-      bytes.append(3)
+      bytes.append(ClusterMessageKind.refused.tag)
       string(reason)
     case .assign(let assignments):
-      bytes.append(4)
+      bytes.append(ClusterMessageKind.assign.tag)
       varint(UInt64(assignments.count))
       for assignment in assignments {
         varint(assignment.taskID)
@@ -274,7 +274,7 @@ package struct WireWriter {
         uuid(assignment.taskRunID)
       }
     case .results(let results):
-      bytes.append(5)
+      bytes.append(ClusterMessageKind.results.tag)
       varint(UInt64(results.count))
       for result in results {
         varint(result.taskID)
@@ -300,29 +300,29 @@ package struct WireWriter {
         }
       }
     case .heartbeat(let running):
-      bytes.append(6)
+      bytes.append(ClusterMessageKind.heartbeat.tag)
       int(running)
     case .outputPart(let id, let part):
-      bytes.append(13)
+      bytes.append(ClusterMessageKind.outputPart.tag)
       varint(id)
       blob(part)
     case .cancel(let ids):
-      bytes.append(7)
+      bytes.append(ClusterMessageKind.cancel.tag)
       varint(UInt64(ids.count))
       for id in ids { varint(id) }
     case .drain:
-      bytes.append(8)
+      bytes.append(ClusterMessageKind.drain.tag)
     case .draining:
-      bytes.append(9)
+      bytes.append(ClusterMessageKind.draining.tag)
     case .handBack(let ids):
-      bytes.append(10)
+      bytes.append(ClusterMessageKind.handBack.tag)
       varint(UInt64(ids.count))
       for id in ids { varint(id) }
     case .goodbye(let reason):
-      bytes.append(11)
+      bytes.append(ClusterMessageKind.goodbye.tag)
       string(reason)
     case .runContext(let context):
-      bytes.append(12)
+      bytes.append(ClusterMessageKind.runContext.tag)
       varint(context.run)
       uuid(context.flowRunID)
       if let time = context.scheduledStartTime {
@@ -470,14 +470,14 @@ package struct WireReader {
   package mutating func message() throws(ClusterProtocolError) -> ClusterMessage {
     let tag = try byte()
     switch tag {
-    case 1:
+    case ClusterMessageKind.hello.tag:
       let (version, token) = try helloCredentials()
       return .hello(try helloRest(version: version, token: token))
-    case 2:
+    case ClusterMessageKind.welcome.tag:
       return .welcome(workerID: try varint(), heartbeatMilliseconds: try int())
-    case 3:
+    case ClusterMessageKind.refused.tag:
       return .refused(reason: try string())
-    case 4:
+    case ClusterMessageKind.assign.tag:
       let count = try count()
       var assignments: [ClusterAssignment] = []
       assignments.reserveCapacity(count)
@@ -499,7 +499,7 @@ package struct WireReader {
             inputs: inputs, run: run, taskRunID: taskRunID))
       }
       return .assign(assignments)
-    case 5:
+    case ClusterMessageKind.results.tag:
       let count = try count()
       var results: [ClusterTaskResult] = []
       results.reserveCapacity(count)
@@ -528,13 +528,13 @@ package struct WireReader {
         results.append(ClusterTaskResult(taskID: id, outcome: outcome, logs: logs, error: error))
       }
       return .results(results)
-    case 6: return .heartbeat(running: try int())
-    case 7: return .cancel(try ids())
-    case 8: return .drain
-    case 9: return .draining
-    case 10: return .handBack(try ids())
-    case 11: return .goodbye(reason: try string())
-    case 12:
+    case ClusterMessageKind.heartbeat.tag: return .heartbeat(running: try int())
+    case ClusterMessageKind.cancel.tag: return .cancel(try ids())
+    case ClusterMessageKind.drain.tag: return .drain
+    case ClusterMessageKind.draining.tag: return .draining
+    case ClusterMessageKind.handBack.tag: return .handBack(try ids())
+    case ClusterMessageKind.goodbye.tag: return .goodbye(reason: try string())
+    case ClusterMessageKind.runContext.tag:
       let run = try varint()
       guard let flowRunID = try uuid() else { throw malformed("a run context without a run ID") }
       let time: Double? =
@@ -546,7 +546,7 @@ package struct WireReader {
       return .runContext(
         ClusterRunContext(
           run: run, flowRunID: flowRunID, scheduledStartTime: time, parameters: try strings()))
-    case 13:
+    case ClusterMessageKind.outputPart.tag:
       return .outputPart(try varint(), try blob())
     default:
       offset -= 1

@@ -64,7 +64,7 @@ public struct ClusterWorkerStateMachine: Sendable {
   /// Why the worker stopped.
   public struct Exit: Sendable, Equatable {
     /// What happened.
-    public let reason: String
+    public let reason: ClusterCloseReason
     /// False for a clean stop (a drain, the scheduler's goodbye).
     public let failed: Bool
     /// True when the connection closed under the worker (the scheduler died, or dropped it
@@ -72,7 +72,7 @@ public struct ClusterWorkerStateMachine: Sendable {
     public let lostConnection: Bool
 
     /// Creates an exit.
-    public init(reason: String, failed: Bool, lostConnection: Bool = false) {
+    public init(reason: ClusterCloseReason, failed: Bool, lostConnection: Bool = false) {
       self.reason = reason
       self.failed = failed
       self.lostConnection = lostConnection
@@ -92,7 +92,7 @@ public struct ClusterWorkerStateMachine: Sendable {
     /// Fire `timer` once after `after`.
     case startTimer(Timer, after: Duration)
     /// Close the connection.
-    case close(reason: String)
+    case close(reason: ClusterCloseReason)
     /// The worker is done; the process may exit.
     case exit(Exit)
   }
@@ -158,7 +158,11 @@ public struct ClusterWorkerStateMachine: Sendable {
       }
     case .protocolViolation(let error):
       guard phase != .closed else { break }
-      stop(reason: "the scheduler sent a bad frame: \(error)", failed: true, &actions)
+      stop(
+        reason: ClusterCloseReason(
+          error.code == .timeout ? .timeout : .protocolViolation,
+          "the scheduler sent a bad frame: \(error)"),
+        failed: true, &actions)
     case .taskFinished(let result):
       guard running.remove(result.taskID) != nil, phase != .closed else { break }
       started -= 1
@@ -181,8 +185,9 @@ public struct ClusterWorkerStateMachine: Sendable {
         missed += 1
         if missed >= configuration.missedHeartbeats {
           stop(
-            reason:
-              "the scheduler was silent for \(missed) heartbeat intervals; it is presumed lost",
+            reason: ClusterCloseReason(
+              .timeout,
+              "the scheduler was silent for \(missed) heartbeat intervals; it is presumed lost"),
             failed: true, lostConnection: true, &actions)
           break
         }
@@ -201,12 +206,15 @@ public struct ClusterWorkerStateMachine: Sendable {
     case .connectionLost:
       guard phase != .closed else { break }
       stop(
-        reason: "lost the connection to the scheduler", failed: true, lostConnection: true,
-        &actions)
+        reason: ClusterCloseReason(.connectionLost, "lost the connection to the scheduler"),
+        failed: true, lostConnection: true, &actions)
     case .drainRequested:
       switch phase {
       case .idle, .handshaking:
-        stop(reason: "stopped before the handshake finished", failed: false, &actions)
+        stop(
+          reason: ClusterCloseReason(
+            .stoppedBeforeHandshake, "stopped before the handshake finished"),
+          failed: false, &actions)
       case .active:
         phase = .draining
         actions.append(.send([.draining] + handBackWaiting()))
@@ -233,12 +241,14 @@ public struct ClusterWorkerStateMachine: Sendable {
         actions.append(.startTimer(.heartbeat, after: heartbeat))
         actions.append(.startTimer(.schedulerCheck, after: heartbeat))
       case .refused(let reason):
-        stop(reason: "the scheduler refused this worker: \(reason)", failed: true, &actions)
+        stop(
+          reason: ClusterCloseReason(.refused, "the scheduler refused this worker: \(reason)"),
+          failed: true, &actions)
       default:
         let error = ClusterProtocolError(
           .outOfOrder,
-          "expected welcome or refused, got \(ClusterSchedulerStateMachine.name(of: message))")
-        stop(reason: "\(error)", failed: true, &actions)
+          "expected welcome or refused, got \(message.kind)")
+        stop(reason: ClusterCloseReason(error), failed: true, &actions)
       }
       return
     }
@@ -289,14 +299,15 @@ public struct ClusterWorkerStateMachine: Sendable {
       if !ids.isEmpty { actions.append(.cancel(ids)) }
       clearAccepted()
       phase = .closed
-      actions.append(.close(reason: "the scheduler said goodbye: \(reason)"))
-      actions.append(.exit(Exit(reason: "the scheduler said goodbye: \(reason)", failed: false)))
+      let closing = ClusterCloseReason(.goodbye, "the scheduler said goodbye: \(reason)")
+      actions.append(.close(reason: closing))
+      actions.append(.exit(Exit(reason: closing, failed: false)))
     case .hello, .welcome, .refused, .results, .outputPart, .draining, .handBack:
       let error = ClusterProtocolError(
         .outOfOrder,
-        "the scheduler sent \(ClusterSchedulerStateMachine.name(of: message)), which it never "
+        "the scheduler sent \(message.kind), which it never "
           + "sends after the handshake")
-      stop(reason: "\(error)", failed: true, &actions)
+      stop(reason: ClusterCloseReason(error), failed: true, &actions)
     }
   }
 
@@ -340,13 +351,15 @@ public struct ClusterWorkerStateMachine: Sendable {
   /// Leaves cleanly after a drain.
   private mutating func leave(_ reason: String, _ actions: inout [Action]) {
     phase = .closed
+    let closing = ClusterCloseReason(.drained, reason)
     actions.append(.send([.goodbye(reason: reason)]))
-    actions.append(.close(reason: reason))
-    actions.append(.exit(Exit(reason: reason, failed: false)))
+    actions.append(.close(reason: closing))
+    actions.append(.exit(Exit(reason: closing, failed: false)))
   }
 
   private mutating func stop(
-    reason: String, failed: Bool, lostConnection: Bool = false, _ actions: inout [Action]
+    reason: ClusterCloseReason, failed: Bool, lostConnection: Bool = false,
+    _ actions: inout [Action]
   ) {
     let ids = startedIDs()
     if !ids.isEmpty { actions.append(.cancel(ids)) }

@@ -25,7 +25,9 @@ func assigned(_ actions: [Scheduler.Action], to connection: ConnectionID) -> [Cl
 }
 
 func closes(_ actions: [Scheduler.Action]) -> [(ConnectionID, String)] {
-  actions.compactMap { if case .close(let id, let reason) = $0 { (id, reason) } else { nil } }
+  actions.compactMap {
+    if case .close(let id, let reason) = $0 { (id, reason.message) } else { nil }
+  }
 }
 
 func finished(_ actions: [Scheduler.Action]) -> [ClusterTaskResult] {
@@ -241,7 +243,9 @@ let c3 = ConnectionID(3)
     #expect(crashed.map(\.0) == [1, 2])
     #expect(crashed.allSatisfy { $0.1 == "w1" && $0.2 })
     #expect(assigned(actions, to: c2) == [1, 2])
-    #expect(actions.contains(.workerLeft(c1, name: "w1", reason: "its connection closed")))
+    #expect(
+      actions.contains(
+        .workerLeft(c1, name: "w1", reason: .init(.connectionLost, "its connection closed"))))
     // Each result is reported once.
     let done = scheduler.succeed(1, on: 2) + scheduler.succeed(2, on: 2)
     #expect(finished(done).map(\.taskID) == [1, 2])

@@ -40,7 +40,7 @@ func connectedWorker(capacity: Int = 2) -> Worker {
       return
     }
     #expect(exit.failed)
-    #expect(exit.reason.contains("wrong token"))
+    #expect(exit.reason.message.contains("wrong token"))
   }
 
   @Test func assignmentsRunAndResultsGoBackOnce() {
@@ -74,7 +74,7 @@ func connectedWorker(capacity: Int = 2) -> Worker {
     let done = worker.handle(.taskFinished(result))
     #expect(done.first == .send([.results([result])]))
     #expect(done.contains(.send([.goodbye(reason: "drained")])))
-    #expect(done.last == .exit(.init(reason: "drained", failed: false)))
+    #expect(done.last == .exit(.init(reason: .init(.drained, "drained"), failed: false)))
   }
 
   @Test func prefetchedAssignmentsStartAsSlotsFree() {
@@ -146,7 +146,7 @@ func connectedWorker(capacity: Int = 2) -> Worker {
     #expect(worker.isClosed)
     #expect(
       actions.contains {
-        if case .close(let reason) = $0 { reason.contains("outOfOrder") } else { false }
+        if case .close(let reason) = $0 { reason.message.contains("outOfOrder") } else { false }
       })
   }
 }

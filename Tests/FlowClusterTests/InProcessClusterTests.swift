@@ -117,7 +117,7 @@ func withCluster(
       let exit = try await ClusterWorker.run(
         connect: scheduler.address, token: "wrong", flows: [pointsFlow], handleSignals: false)
       #expect(exit.failed)
-      #expect(exit.reason.contains("token"))
+      #expect(exit.reason.message.contains("token"))
       #expect(await scheduler.workers.count == 1)
       let result = try await pointsFlow.run(executor: .cluster(scheduler))
       #expect(result.state.isSuccessful)
@@ -144,7 +144,7 @@ func withCluster(
     let plain = try await ClusterWorker.run(
       connect: scheduler.address, token: "t", flows: [pointsFlow], handleSignals: false)
     #expect(plain.failed)
-    #expect(plain.reason.contains("speaks TLS"), "\(plain.reason)")
+    #expect(plain.reason.message.contains("speaks TLS"), "\(plain.reason)")
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask {
         try await ClusterWorker.run(

@@ -442,7 +442,7 @@ public final class SimulatedCluster {
       simulator.record(Trace.crashed, node: 0, value: id)
       if let attempt = attempts[id] {
         attempts[id]!.crashes += 1
-        attempt.onCrashed(worker, reason, rescheduled)
+        attempt.onCrashed(worker, reason.message, rescheduled)
       }
     case .workerJoined(let info):
       simulator.record(Trace.membership, node: 0, peer: node(info), value: 1)
