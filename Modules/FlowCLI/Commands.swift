@@ -140,8 +140,11 @@ struct ScheduleCommand: AsyncParsableCommand {
       if invocation.handlingSignals {
         try await ServiceGroup(
           configuration: .init(
-            services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
-            cancellationSignals: [.sigquit], logger: logger)
+            services: [
+              .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [.sigquit],
+            logger: logger)
         ).run()
       } else {
         try await service.run()

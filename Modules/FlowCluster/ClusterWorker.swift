@@ -63,9 +63,11 @@ public enum ClusterWorker {
         logger: logger)
     }
     if handleSignals {
+      // The worker ending (a goodbye, a drain) ends the group, as a graceful shutdown.
       try await ServiceGroup(
         configuration: .init(
-          services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+          services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
       ).run()
     } else {
       try await service.run()
