@@ -57,6 +57,9 @@ public final class ClusterScheduler: Sendable {
   private let server: any Channel
   private let nextID = Atomic<UInt64>(0)
   private let nextRun = Atomic<UInt64>(0)
+  /// Set when ``shutdown()`` begins: later calls fail at once instead of waiting on a loop that
+  /// is gone.
+  private let stopped = Atomic<Bool>(false)
 
   private init(
     address: ClusterAddress, group: MultiThreadedEventLoopGroup, core: NIOLoopBound<SchedulerCore>,
@@ -156,6 +159,9 @@ public final class ClusterScheduler: Sendable {
   /// Returns once `count` workers have joined; throws after `timeout`, or when ``fail(_:)``
   /// reports a reason none will come.
   public func waitForWorkers(_ count: Int, timeout: Duration) async throws {
+    guard !stopped.load(ordering: .acquiring) else {
+      throw ClusterError(.stopped, "the cluster scheduler at \(address) has shut down")
+    }
     try await withCheckedThrowingContinuation {
       (continuation: CheckedContinuation<Void, any Error>) in
       loop.execute { [core] in
@@ -182,6 +188,13 @@ public final class ClusterScheduler: Sendable {
   /// worker gets the run's context once).
   func invoke(_ call: RemoteTaskCall, run: UInt64) async throws -> any Sendable {
     try Task.checkCancellation()
+    guard !stopped.load(ordering: .acquiring) else {
+      throw RemoteTaskError(
+        code: .shutdown,
+        message:
+          "the cluster scheduler at \(address) has shut down; start a new one (or a new local "
+          + "cluster) for this run")
+    }
     let id = nextID.add(1, ordering: .relaxed).newValue
     var assignment = try ClusterRemoteCoding.assignment(call, id: id)
     assignment.run = run
@@ -211,6 +224,7 @@ public final class ClusterScheduler: Sendable {
 
   /// Says goodbye to every worker, fails what is unfinished, and stops listening.
   public func shutdown() async {
+    guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
     let closed = loop.flatSubmit { [core, server] in
       core.value.handle(.shutdown)
       core.value.flushAll()

@@ -33,4 +33,19 @@ import Testing
     #expect(exit.reason.code == .drained)
     #expect(!exit.failed)
   }
+
+  @Test("a run on a scheduler that has shut down fails at once, naming the cause")
+  func aStoppedSchedulerFailsRunsInsteadOfHanging() async throws {
+    let scheduler = try await ClusterScheduler.start(
+      .init(listen: ClusterAddress(host: "127.0.0.1", port: 0)))
+    await scheduler.shutdown()
+    await scheduler.shutdown()  // twice is harmless
+    let late = try await pointsFlow.run(parameters: ["count": 2], executor: .cluster(scheduler))
+    #expect(!late.state.isSuccessful)
+    let failure = late.taskRuns.compactMap { $0.state.message }.joined(separator: "\n")
+    #expect(failure.contains("has shut down"), "\(failure)")
+    await #expect(throws: ClusterError.self) {
+      try await scheduler.waitForWorkers(1, timeout: .seconds(1))
+    }
+  }
 }
