@@ -654,6 +654,13 @@ package struct DeploymentStoreSQL: Sendable {
             "UPDATE deployment_runs SET state = \(b(.text(state))), message = "
               + "\(b(Self.text(message))), ended_at = \(b(Self.time(now))), lease_agent = NULL, "
               + "lease_expires_at = NULL WHERE id = \(id)"))
+        // A run that ended before its recorder wrote its end (it could not start) shows it.
+        let f = binder()
+        _ = try await executor.run(
+          f.statement(
+            "UPDATE flow_runs SET state = \(f(.text(state))), message = \(f(Self.text(message))), "
+              + "ended_at = \(f(Self.time(now))) WHERE id = \(f(Self.id(lease.runID))) AND "
+              + "ended_at IS NULL"))
       case .returned:
         _ = try await executor.run(
           b.statement(

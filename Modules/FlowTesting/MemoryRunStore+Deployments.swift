@@ -347,6 +347,9 @@ extension MemoryRunStore: DeploymentStore {
         run.state = state
         run.message = message
         run.endedAt = now
+        if tables.flowRuns[run.id]?.endedAt == nil {
+          Self.setFlowRun(run.id, state: state, message: message, endedAt: now, in: &tables)
+        }
       case .returned:
         run.state = "Scheduled"
         run.message = DeploymentRunLogic.returnedMessage
