@@ -271,7 +271,11 @@ let package = Package(
     ),
     .testTarget(
       name: "FlowOrchestrationTests",
-      dependencies: ["FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting"]),
+      dependencies: [
+        "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]),
     .testTarget(
       name: "DocumentationTests",
       dependencies: [

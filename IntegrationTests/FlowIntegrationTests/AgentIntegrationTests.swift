@@ -102,7 +102,7 @@ extension SampleSuites {
       try await Task.sleep(for: .seconds(5))
       let stoppedAt = Date()
       kill(serve.processIdentifier, SIGTERM)
-      serve.waitUntilExit()
+      try await scene.waitFor("serve to stop after SIGTERM", timeout: 20) { !serve.isRunning }
       #expect(serve.terminationStatus == 0, "\(scene.log("serve"))")
       let runs = try await scene.withStore { store in
         let deployment = try #require(
@@ -179,11 +179,11 @@ final class AgentScene: @unchecked Sendable {
     return process
   }
 
-  /// Starts an agent named `name` with a 2 s lease.
+  /// Starts an agent named `name` with a 5 s lease (long enough for a loaded CI machine).
   func startAgent(_ name: String) throws -> Process {
     try start(
       [
-        "agent", "--agent-name", name, "--agent-labels", label, "--limit", "4", "--lease", "2",
+        "agent", "--agent-name", name, "--agent-labels", label, "--limit", "4", "--lease", "5",
         "--poll", "0.2", "--log-level", "critical",
       ], log: name)
   }
@@ -223,6 +223,7 @@ final class AgentScene: @unchecked Sendable {
       if Date() > deadline {
         let logs = ["a0", "a1", "a2", "a3", "serve"].map { "\($0): \(log($0).suffix(2000))" }
         Issue.record("timed out waiting for \(what)\n\(logs.joined(separator: "\n"))")
+        stop()
         throw CancellationError()
       }
       try await Task.sleep(for: .milliseconds(100))

@@ -389,13 +389,13 @@ struct AgentCommand: AsyncParsableCommand {
     let invocation = RootCommand.invocation
     let flows = try agent.flows(invocation.commandLine)
     try await database.withDeploymentStore { store in
-      let service = try agent.agent(store: store, flows: flows, wake: nil)
+      let (service, services) = try agent.services(store: store, flows: flows)
       invocation.output.write(
         "Agent \(agent.agentName ?? "\(SystemHost.name)-\(SystemHost.processID)") polling "
           + "\(store.description) for "
           + service.flowKeys.map(\.description).joined(separator: ", ") + "\n",
         .standardError)
-      try await runServices([service], logger: try agent.logger())
+      try await runServices(services, logger: try agent.logger())
     }
   }
 }
@@ -434,8 +434,8 @@ struct ServeCommand: AsyncParsableCommand {
           horizon: .seconds(10), maxAhead: 100, tick: .seconds(1),
           lateAfter: .milliseconds(Int64(lateAfter * 1000))),
         logger: logger, created: { _ in wake.raise() })
-      let service = try agent.agent(store: store, flows: flows, wake: wake)
-      try await runServices([scheduler, service], logger: logger)
+      let services = try agent.services(store: store, flows: flows, wake: wake).services
+      try await runServices([scheduler] + services, logger: logger)
     }
   }
 }

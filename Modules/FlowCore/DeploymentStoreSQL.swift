@@ -26,17 +26,29 @@ package struct DeploymentStoreSQL: Sendable {
   private let skipLocked: String
   /// Appended to a single-row read that a write follows (`FOR UPDATE` on PostgreSQL).
   private let forUpdate: String
+  /// Run in a transaction that makes runs claimable (PostgreSQL's `pg_notify`: agents that
+  /// LISTEN wake at its commit); nil where there is no such thing.
+  private let notify: String?
   private let runs: RunStoreSQL
 
+  /// The channel agents LISTEN on for new claimable runs (PostgreSQL).
+  package static let notificationChannel = "swift_flow_runs_due"
+
   /// SQL for a database with the given placeholders and locking clauses (empty on SQLite,
-  /// whose write transactions are exclusive: `BEGIN IMMEDIATE`).
+  /// whose write transactions are exclusive: `BEGIN IMMEDIATE`) and notification statement.
   package init(
-    placeholder: @escaping @Sendable (Int) -> String, skipLocked: String, forUpdate: String
+    placeholder: @escaping @Sendable (Int) -> String, skipLocked: String, forUpdate: String,
+    notify: String? = nil
   ) {
     self.placeholder = placeholder
     self.skipLocked = skipLocked
     self.forUpdate = forUpdate
+    self.notify = notify
     self.runs = RunStoreSQL(placeholder: placeholder)
+  }
+
+  private func notifyAgents(on executor: any SQLExecutor) async throws {
+    if let notify { _ = try await executor.run(SQLStatement(sql: notify)) }
   }
 
   /// The schema's version-2 statements (projects, deployments, their runs and leases).
@@ -69,6 +81,10 @@ package struct DeploymentStoreSQL: Sendable {
     """,
     "CREATE INDEX deployment_runs_due ON deployment_runs (state, scheduled_at)",
     "CREATE INDEX deployment_runs_by_deployment ON deployment_runs (deployment_id, scheduled_at)",
+    """
+    CREATE TABLE run_labels (run_id TEXT NOT NULL, label TEXT NOT NULL,
+      PRIMARY KEY (run_id, label))
+    """,
     """
     CREATE TABLE run_leases (run_id TEXT NOT NULL, epoch BIGINT NOT NULL,
       agent_id TEXT NOT NULL, claimed_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
@@ -386,9 +402,19 @@ package struct DeploymentStoreSQL: Sendable {
           message: "a flow run with the ID \(run.id.uuidString.lowercased()) already exists; "
             + "ask again with a new run ID")
       }
+      if !run.labels.isEmpty {
+        // One row per label: claims match labels in SQL, so runs no agent can take never
+        // crowd out the ones it can.
+        let l = binder()
+        let rows = Set(run.labels).sorted().map { "(\(l(Self.id(run.id))), \(l(.text($0))))" }
+        _ = try await executor.run(
+          l.statement(
+            "INSERT INTO run_labels (run_id, label) VALUES \(rows.joined(separator: ", "))"))
+      }
       var batch = RunStoreBatch()
       batch.flowRuns = [DeploymentRunLogic.flowRun(run)]
       for statement in runs.write(batch) { _ = try await executor.run(statement) }
+      try await notifyAgents(on: executor)
       return DeploymentRunCreation(run: run, created: true)
     }
   }
@@ -538,19 +564,17 @@ package struct DeploymentStoreSQL: Sendable {
       let flows = claim.flows.map {
         "(flow_name = \(c(.text($0.name))) AND flow_version = \(c(.text($0.version))))"
       }.joined(separator: " OR ")
-      let candidates = try await executor.run(
+      let labels = Set(claim.labels).sorted().map { c(.text($0)) }
+      let foreign =
+        labels.isEmpty ? "" : " AND l.label NOT IN (\(labels.joined(separator: ", ")))"
+      let chosen = try await executor.run(
         c.statement(
-          "SELECT id, labels, scheduled_at FROM deployment_runs WHERE state IN ('Scheduled', "
-            + "'Late', 'Crashed') AND ended_at IS NULL AND cancel_requested = 0 AND "
-            + "scheduled_at <= \(c(now)) AND (\(flows)) ORDER BY scheduled_at, id LIMIT "
-            + "\(c(.integer(Int64(claim.limit * 2 + 8))))\(skipLocked)")
-      )
-      let agentLabels = Set(claim.labels)
-      let chosen = candidates.filter {
-        let labels = RunStoreCoding.decode(
-          $0["labels"]?.text ?? "[]", as: [String].self, or: [])
-        return Set(labels).isSubset(of: agentLabels)
-      }.prefix(claim.limit).compactMap { $0["id"]?.text }
+          "SELECT id FROM deployment_runs WHERE state IN ('Scheduled', 'Late', 'Crashed') AND "
+            + "ended_at IS NULL AND cancel_requested = 0 AND scheduled_at <= \(c(now)) AND "
+            + "(\(flows)) AND NOT EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = "
+            + "deployment_runs.id\(foreign)) ORDER BY scheduled_at, id LIMIT "
+            + "\(c(.integer(Int64(claim.limit))))\(skipLocked)")
+      ).compactMap { $0["id"]?.text }
       guard !chosen.isEmpty else { return [] }
       let u = binder()
       let claimed = try await executor.run(
@@ -670,6 +694,7 @@ package struct DeploymentStoreSQL: Sendable {
         try await setFlowRunState(
           [lease.runID.uuidString.lowercased()], state: "Scheduled",
           message: DeploymentRunLogic.returnedMessage, endedAt: nil, on: executor)
+        try await notifyAgents(on: executor)
       }
       let h = binder()
       _ = try await executor.run(

@@ -58,6 +58,7 @@ public struct DeploymentSchedulerService: Service {
   public func run() async throws {
     var machine = DeploymentSchedulerMachine(options: options)
     var pending = machine.handle(.deployments(try await schedules(), now: clock.now()))
+    var failed: [UUID] = []
     while !Task.isCancelled, !Task.isShuttingDownGracefully {
       var wake: Date?
       while !pending.isEmpty {
@@ -77,8 +78,9 @@ public struct DeploymentSchedulerService: Service {
                 deploymentID: deploymentID, through: fireTimes.map(\.date).max() ?? clock.now(),
                 now: clock.now()))
           } catch {
+            // Proposed again after the next sleep, never in a tight loop against a failing store.
             logger.warning("creating scheduled runs failed: \(error)")
-            pending += machine.handle(.createFailed(deploymentID: deploymentID, now: clock.now()))
+            failed.append(deploymentID)
           }
         case .missed(let deploymentID, let count, let first):
           let from = RunStoreReading.iso8601(first)
@@ -100,6 +102,10 @@ public struct DeploymentSchedulerService: Service {
       } catch {
         return
       }
+      for id in failed {
+        pending += machine.handle(.createFailed(deploymentID: id, now: clock.now()))
+      }
+      failed = []
       // Each tick reloads the deployments (new ones, changed schedules), then lets time pass.
       do {
         pending = machine.handle(.deployments(try await schedules(), now: clock.now()))

@@ -43,7 +43,8 @@ private struct PostgresDatabase: SQLDatabase {
 
 extension PostgresRunStore: DeploymentStore {
   private static let deploymentSQL = DeploymentStoreSQL(
-    placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE")
+    placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE",
+    notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', '')")
   private var database: PostgresDatabase { PostgresDatabase(store: self) }
   private var deploymentSQL: DeploymentStoreSQL { Self.deploymentSQL }
 
@@ -156,5 +157,23 @@ extension PostgresRunStore: DeploymentStore {
   /// Every holding of the run.
   public func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord] {
     try await deploymentSQL.leaseHistory(runID: runID, on: database)
+  }
+
+  /// Calls `wake` each time a run becomes claimable (LISTEN on the store's channel; NOTIFY is
+  /// sent when a run is created or given back), until the calling task is cancelled. Throws
+  /// when the listening connection is lost.
+  public func listenForDueRuns(_ wake: @escaping @Sendable () -> Void) async throws {
+    do {
+      try await client.withConnection { connection in
+        try await connection.listen(on: DeploymentStoreSQL.notificationChannel) { notifications in
+          for try await _ in notifications { wake() }
+        }
+      }
+    } catch is CancellationError {
+      return
+    } catch {
+      if Task.isCancelled { return }
+      throw Self.map(error, location: description)
+    }
   }
 }
