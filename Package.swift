@@ -179,7 +179,8 @@ let package = Package(
       name: "FlowBench",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterCore",
-        "FlowTesting", "TicketModel", "FlowStoreSQLite", "FlowStorePostgres",
+        "FlowTesting", "TicketModel", "FlowStoreSQLite", "FlowStorePostgres", "FlowOrchestration",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tools/FlowBench"
     ),

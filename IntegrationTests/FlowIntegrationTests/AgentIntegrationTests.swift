@@ -23,17 +23,21 @@ extension SampleSuites {
       let scene = try AgentScene(database: database)
       defer { scene.stop() }
       let deployed = try await scene.probe(
-        ["deploy", "agent-probe", "--labels", scene.label, "--crash-retries", "3"])
+        [
+          "deploy", "agent-probe", "--name", "probe-\(scene.label)", "--labels", scene.label,
+          "--crash-retries", "3",
+        ])
       #expect(deployed.status == 0, "\(deployed.stderr)")
       let ids = try await scene.withStore { store in
         let deployment = try #require(
-          try await store.deployment(project: "default", name: "agent-probe"))
+          try await store.deployment(project: "default", name: "probe-\(scene.label)"))
         var ids: [UUID] = []
         for n in 0..<Self.runCount {
           let run = try await store.createDeploymentRun(
             DeploymentRunRequest(
               runID: UUID(), deploymentID: deployment.id, scheduledAt: Date(),
               parameters: ["n": "\(n)"], idempotencyKey: "test-\(n)", now: Date()))
+          #expect(run.created)
           ids.append(run.run.id)
         }
         return ids
