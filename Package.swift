@@ -179,8 +179,7 @@ let package = Package(
       name: "FlowBench",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterCore",
-        "FlowTesting", "TicketModel", "FlowStoreSQLite", "FlowStorePostgres", "FlowOrchestration",
-        .product(name: "Logging", package: "swift-log"),
+        "FlowTesting", "TicketModel", "FlowStoreSQLite", "FlowStorePostgres",
       ],
       path: "Tools/FlowBench"
     ),

@@ -425,8 +425,7 @@ if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grow
   sizes.graph = taskCount
 }
 var rows: [(workload: Workload, figure: Figure)] = []
-for workload in workloads + recordingWorkloads + agentWorkloads
-where only?.contains(workload.key) ?? true {
+for workload in workloads + recordingWorkloads where only?.contains(workload.key) ?? true {
   rows.append((workload, try await workload.measure(sizes)))
 }
 
