@@ -36,14 +36,16 @@ extension SampleSuites {
           let run = try await store.createDeploymentRun(
             DeploymentRunRequest(
               runID: UUID(), deploymentID: deployment.id, scheduledAt: Date(),
-              parameters: ["n": "\(n)"], idempotencyKey: "test-\(n)", now: Date()))
+              parameters: ["n": "\(n)", "delay-ms": "2000"], idempotencyKey: "test-\(n)",
+              now: Date()))
           #expect(run.created)
           ids.append(run.run.id)
         }
         return ids
       }
       let agents = try (0..<3).map { try scene.startAgent("a\($0)") }
-      // Kill the first agent once it holds runs in `slow`, a second one a little later.
+      // Kill the first agent once it holds runs in `slow` (a 2 s body: every run an agent
+      // claimed at once is in it), a second one a little later.
       try await scene.waitFor("an agent to start a run", timeout: 60) {
         scene.sideEffects().contains { $0.hasSuffix(" slow") }
       }
@@ -83,9 +85,14 @@ extension SampleSuites {
       // in runs whose agent was killed while it ran.
       var counts: [String: Int] = [:]
       for line in scene.sideEffects() { counts[line, default: 0] += 1 }
-      for n in 0..<Self.runCount {
-        #expect(counts["\(n) first"] == 1, "run \(n): first ran \(counts["\(n) first"] ?? 0)×")
-        #expect(counts["\(n) last"] == 1, "run \(n): last ran \(counts["\(n) last"] ?? 0)×")
+      for (n, run) in runs.enumerated() {
+        let held = (histories[run.id] ?? []).map { "\($0.agentID)@\($0.epoch)" }
+        #expect(
+          counts["\(n) first"] == 1,
+          "run \(n): first ran \(counts["\(n) first"] ?? 0)×, held by \(held)")
+        #expect(
+          counts["\(n) last"] == 1,
+          "run \(n): last ran \(counts["\(n) last"] ?? 0)×, held by \(held)")
         #expect((counts["\(n) slow"] ?? 0) >= 1)
       }
       print(

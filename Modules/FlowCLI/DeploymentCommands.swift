@@ -232,10 +232,14 @@ enum DeploymentText {
 }
 
 /// `deployments list`.
-struct DeploymentsCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
+public struct DeploymentsCommand: AsyncParsableCommand {
+  /// The command's name, help and subcommands.
+  public static let configuration = CommandConfiguration(
     commandName: "deployments", abstract: "List registered deployments.",
     subcommands: [DeploymentsListCommand.self], defaultSubcommand: DeploymentsListCommand.self)
+
+  /// The command.
+  public init() {}
 }
 
 struct DeploymentsListCommand: AsyncParsableCommand {
@@ -254,10 +258,14 @@ struct DeploymentsListCommand: AsyncParsableCommand {
 }
 
 /// `projects create|list`.
-struct ProjectsCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
+public struct ProjectsCommand: AsyncParsableCommand {
+  /// The command's name, help and subcommands.
+  public static let configuration = CommandConfiguration(
     commandName: "projects", abstract: "Create and list projects (groups of deployments).",
     subcommands: [ProjectsCreateCommand.self, ProjectsListCommand.self])
+
+  /// The command.
+  public init() {}
 }
 
 struct ProjectsCreateCommand: AsyncParsableCommand {
@@ -441,8 +449,9 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 /// `run-deployment PROJECT/NAME`: creates a run of a deployment, optionally waiting for its end.
-struct RunDeploymentCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
+public struct RunDeploymentCommand: AsyncParsableCommand {
+  /// The command's name, help and subcommands.
+  public static let configuration = CommandConfiguration(
     commandName: "run-deployment",
     abstract: "Create a run of a deployment now (an agent runs it); --wait for its final state.")
 
@@ -461,18 +470,23 @@ struct RunDeploymentCommand: AsyncParsableCommand {
   @Option(help: "An idempotency key: asking again with it returns the same run.") var key: String?
   @OptionGroup var database: DatabaseOptions
 
-  func validate() throws { _ = try DeploymentText.qualified(deployment) }
+  /// The command.
+  public init() {}
+
+  /// Checks the deployment's name.
+  public func validate() throws { _ = try DeploymentText.qualified(deployment) }
 
   /// This executable's version of the deployment's flow, if it has it.
   private func declared(_ deployment: DeploymentRecord) -> Flow? {
-    let commandLine = RootCommand.invocation.commandLine
+    guard let commandLine = FlowCommandLine.current?.commandLine else { return nil }
     let context = FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory)
     return (try? commandLine.flows(context))?.first {
       $0.name == deployment.flowName && $0.record.version == deployment.flowVersion
     }
   }
 
-  func run() async throws {
+  /// Creates the run, and with --wait waits for its end.
+  public func run() async throws {
     let (project, name) = try DeploymentText.qualified(deployment)
     let output = CommandContext.output
     let clock = SystemWallClock()
