@@ -122,12 +122,20 @@ let package = Package(
       path: "Modules/FlowStorePostgres"
     ),
     .target(
-      name: "FlowOrchestration", dependencies: ["FlowCore"], path: "Modules/FlowOrchestration"),
+      name: "FlowOrchestration",
+      dependencies: [
+        "FlowCore", "FlowExecutors", "FlowScheduling",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      path: "Modules/FlowOrchestration"),
     .target(
       name: "FlowCLI",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowCluster",
         "FlowClusterProtocol", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
+        "FlowOrchestration",
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -270,9 +278,18 @@ let package = Package(
       dependencies: ["FlowCLI", "FlowCore", "FlowResults"],
       path: "IntegrationTests/RecordingProbe"
     ),
+    .executableTarget(
+      name: "AgentProbe",
+      dependencies: ["FlowCLI", "FlowCore", "FlowResults"],
+      path: "IntegrationTests/AgentProbe"
+    ),
     .testTarget(
       name: "FlowOrchestrationTests",
-      dependencies: ["FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting"]),
+      dependencies: [
+        "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]),
     .testTarget(
       name: "DocumentationTests",
       dependencies: [
@@ -283,7 +300,7 @@ let package = Package(
       name: "FlowIntegrationTests",
       dependencies: [
         "IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager",
-        "RecordingProbe", "FlowCore", "FlowStoreSQLite", "FlowStorePostgres",
+        "RecordingProbe", "AgentProbe", "FlowCore", "FlowStoreSQLite", "FlowStorePostgres",
       ],
       path: "IntegrationTests/FlowIntegrationTests"
     ),

@@ -161,7 +161,8 @@ struct RootCommand: AsyncParsableCommand {
       subcommands: [
         RunCommand.self, ScheduleCommand.self, VisualizeCommand.self, ListCommand.self,
         WorkerCommand.self, SimulateCommand.self, ReplayCommand.self, RunsCommand.self,
-        DatabaseCommand.self,
+        DatabaseCommand.self, DeployCommand.self, DeploymentsCommand.self, ProjectsCommand.self,
+        AgentCommand.self, ServeCommand.self, RunDeploymentCommand.self,
       ],
       defaultSubcommand: RunCommand.self)
   }

@@ -22,7 +22,8 @@ enum StoreKind: String, CustomStringConvertible, CaseIterable, Sendable {
   static let available: [StoreKind] = {
     guard postgresURL != nil else {
       print(
-        "Skipped: the PostgreSQL cases of the run-store conformance and crash-resume suites; set "
+        "Skipped: the PostgreSQL cases of the run-store and deployment-store conformance, crash-resume "
+          + "and agent suites; set "
           + "FLOW_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/DB to run them (`bash .ci/run` "
           + "starts a server and does)")
       return [.memory, .sqlite]

@@ -1,0 +1,252 @@
+import FlowCore
+import FlowStorePostgres
+import FlowStoreSQLite
+import Foundation
+import Testing
+
+/// Agents as real processes on one database: they claim runs with leases, one is killed with
+/// SIGKILL mid-run, another takes its runs over and resumes them from their recorded history.
+extension SampleSuites {
+  @Suite("Agents claim, crash and take over runs", .timeLimit(.minutes(4)))
+  struct AgentIntegrationTests {
+    /// SQLite always, PostgreSQL with FLOW_TEST_POSTGRES_URL.
+    static let databases = CrashResumeTests.databases
+
+    /// How many runs the takeover test queues (FLOW_TEST_AGENT_RUNS for a larger run).
+    static let runCount =
+      ProcessInfo.processInfo.environment["FLOW_TEST_AGENT_RUNS"].flatMap(Int.init) ?? 24
+
+    @Test(
+      "kill -9 an agent mid-run: its runs are taken over and resumed, each exactly once",
+      arguments: databases)
+    func takeover(database: String) async throws {
+      let scene = try AgentScene(database: database)
+      defer { scene.stop() }
+      let deployed = try await scene.probe(
+        [
+          "deploy", "agent-probe", "--name", "probe-\(scene.label)", "--labels", scene.label,
+          "--crash-retries", "3",
+        ])
+      #expect(deployed.status == 0, "\(deployed.stderr)")
+      let ids = try await scene.withStore { store in
+        let deployment = try #require(
+          try await store.deployment(project: "default", name: "probe-\(scene.label)"))
+        var ids: [UUID] = []
+        for n in 0..<Self.runCount {
+          let run = try await store.createDeploymentRun(
+            DeploymentRunRequest(
+              runID: UUID(), deploymentID: deployment.id, scheduledAt: Date(),
+              parameters: ["n": "\(n)", "delay-ms": "2000"], idempotencyKey: "test-\(n)",
+              now: Date()))
+          #expect(run.created)
+          ids.append(run.run.id)
+        }
+        return ids
+      }
+      let agents = try (0..<3).map { try scene.startAgent("a\($0)") }
+      // Kill the first agent once it holds runs in `slow` (a 2 s body: every run an agent
+      // claimed at once is in it), a second one a little later.
+      try await scene.waitFor("an agent to start a run", timeout: 60) {
+        scene.sideEffects().contains { $0.hasSuffix(" slow") }
+      }
+      try await Task.sleep(for: .milliseconds(300))
+      kill(agents[0].processIdentifier, SIGKILL)
+      try await Task.sleep(for: .milliseconds(Int64.random(in: 200...900)))
+      kill(agents[1].processIdentifier, SIGKILL)
+      _ = try scene.startAgent("a3")
+      try await scene.waitFor("every run to finish", timeout: 150) {
+        try await scene.withStore { store in
+          try await store.deploymentRuns(DeploymentRunQuery(limit: 10_000))
+            .filter { ids.contains($0.id) }.allSatisfy(\.isFinished)
+        }
+      }
+      let (runs, histories) = try await scene.withStore { store in
+        var runs: [DeploymentRunRecord] = []
+        var histories: [UUID: [LeaseHistoryRecord]] = [:]
+        for id in ids {
+          runs.append(try #require(try await store.deploymentRun(id: id)))
+          histories[id] = try await store.leaseHistory(runID: id)
+        }
+        return (runs, histories)
+      }
+      #expect(runs.allSatisfy { $0.state == "Success" }, "\(runs.map(\.state))")
+      let crashed = runs.filter { $0.crashes > 0 }
+      #expect(!crashed.isEmpty, "no run was held by the killed agents")
+      for run in runs {
+        let history = histories[run.id] ?? []
+        #expect(history.map(\.epoch) == Array(1...Int64(history.count)))
+        for (held, next) in zip(history, history.dropFirst()) {
+          #expect(
+            held.endedAt <= next.claimedAt,
+            "run \(run.id): epoch \(held.epoch) overlapped epoch \(next.epoch)")
+        }
+      }
+      // Every checkpointed body ran once per run: `first` and `last` once; `slow` again only
+      // in runs whose agent was killed while it ran.
+      var counts: [String: Int] = [:]
+      for line in scene.sideEffects() { counts[line, default: 0] += 1 }
+      for (n, run) in runs.enumerated() {
+        let held = (histories[run.id] ?? []).map { "\($0.agentID)@\($0.epoch)" }
+        #expect(
+          counts["\(n) first"] == 1,
+          "run \(n): first ran \(counts["\(n) first"] ?? 0)×, held by \(held)")
+        #expect(
+          counts["\(n) last"] == 1,
+          "run \(n): last ran \(counts["\(n) last"] ?? 0)×, held by \(held)")
+        #expect((counts["\(n) slow"] ?? 0) >= 1)
+      }
+      print(
+        "Agents on \(database): \(Self.runCount) runs, \(crashed.count) taken over after a "
+          + "kill -9, max epoch \(runs.map(\.leaseEpoch).max() ?? 0)")
+    }
+
+    @Test("serve on an every-second interval makes one run per fire time", arguments: databases)
+    func serve(database: String) async throws {
+      let scene = try AgentScene(database: database)
+      defer { scene.stop() }
+      let serve = try scene.start(
+        [
+          "serve", "tick", "--project", "default", "--name", "tick-\(scene.label)", "--interval",
+          "1s", "--labels", scene.label, "--agent-labels", scene.label, "--poll", "0.2",
+          "--log-level", "critical",
+        ], log: "serve")
+      try await Task.sleep(for: .seconds(5))
+      let stoppedAt = Date()
+      kill(serve.processIdentifier, SIGTERM)
+      try await scene.waitFor("serve to stop after SIGTERM", timeout: 20) { !serve.isRunning }
+      #expect(serve.terminationStatus == 0, "\(scene.log("serve"))")
+      let runs = try await scene.withStore { store in
+        let deployment = try #require(
+          try await store.deployment(project: "default", name: "tick-\(scene.label)"))
+        return try await store.deploymentRuns(
+          DeploymentRunQuery(deploymentID: deployment.id, limit: 1000))
+      }
+      let times = runs.map(\.scheduledAt.timeIntervalSince1970).sorted()
+      #expect(Set(times).count == times.count, "a fire time has two runs")
+      #expect(times.allSatisfy { $0 == $0.rounded() }, "fire times are on whole seconds")
+      for (a, b) in zip(times, times.dropFirst()) { #expect(b - a == 1, "a gap: \(a) → \(b)") }
+      let due = runs.filter { $0.scheduledAt < stoppedAt.addingTimeInterval(-1) }
+      #expect(due.count >= 3, "\(runs.map(\.state))")
+      #expect(due.allSatisfy { $0.state == "Success" }, "\(due.map(\.state))")
+      let lateness = try await scene.withStore { store in
+        var lateness: [Double] = []
+        for run in due {
+          if let record = try await store.flowRun(id: run.id) {
+            lateness.append(record.startedAt.timeIntervalSince(run.scheduledAt))
+          }
+        }
+        return lateness.sorted()
+      }
+      print(
+        "serve on \(database): \(due.count) runs, lateness (fire time to start) "
+          + lateness.map { String(format: "%.0fms", $0 * 1000) }.joined(separator: " "))
+    }
+  }
+}
+
+/// A test's directory, database, label and agent processes.
+final class AgentScene: @unchecked Sendable {
+  // @unchecked: `processes` is only touched under `lock`.
+  let directory: URL
+  let location: String
+  /// The label of this test's deployments and agents: another test's runs on a shared
+  /// PostgreSQL are never claimed here.
+  let label = "t" + UUID().uuidString.prefix(8).lowercased()
+  private let lock = NSLock()
+  private var processes: [Process] = []
+
+  init(database: String) throws {
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "agents-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: directory.appendingPathComponent("results"), withIntermediateDirectories: true)
+    location =
+      database == "sqlite"
+      ? "sqlite:" + directory.appendingPathComponent("flow.sqlite").path
+      : ProcessInfo.processInfo.environment["FLOW_TEST_POSTGRES_URL"]!
+  }
+
+  var results: String { directory.appendingPathComponent("results").path }
+
+  /// Runs the probe to its end.
+  func probe(_ arguments: [String]) async throws -> SampleProcess.Output {
+    try await SampleProcess(name: "AgentProbe").run(
+      arguments + ["--database", location], in: directory)
+  }
+
+  /// Starts the probe with `arguments`, its output in `<log>.log`.
+  func start(_ arguments: [String], log: String) throws -> Process {
+    let process = Process()
+    process.executableURL = try SampleProcess(name: "AgentProbe").binary()
+    process.arguments = arguments + ["--database", location, "--results-dir", results]
+    process.currentDirectoryURL = directory
+    let file = directory.appendingPathComponent("\(log).log")
+    _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: file)
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+    lock.withLock { processes.append(process) }
+    return process
+  }
+
+  /// Starts an agent named `name` with a 5 s lease (long enough for a loaded CI machine).
+  func startAgent(_ name: String) throws -> Process {
+    try start(
+      [
+        "agent", "--agent-name", name, "--agent-labels", label, "--limit", "4", "--lease", "5",
+        "--poll", "0.2", "--log-level", "critical",
+      ], log: name)
+  }
+
+  func log(_ name: String) -> String {
+    (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8))
+      ?? ""
+  }
+
+  /// The lines the task bodies wrote.
+  func sideEffects() -> [String] {
+    let text =
+      (try? String(contentsOfFile: results + "/ran", encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").map(String.init)
+  }
+
+  func withStore<T: Sendable>(_ body: (any DeploymentStore) async throws -> T) async throws -> T {
+    if location.hasPrefix("sqlite:") {
+      let store = try await SQLiteRunStore.open(path: String(location.dropFirst("sqlite:".count)))
+      do {
+        let result = try await body(store)
+        await store.close()
+        return result
+      } catch {
+        await store.close()
+        throw error
+      }
+    }
+    return try await PostgresRunStore.withStore(url: location) { try await body($0) }
+  }
+
+  func waitFor(
+    _ what: String, timeout: Double, _ condition: () async throws -> Bool
+  ) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while try await !condition() {
+      if Date() > deadline {
+        let logs = ["a0", "a1", "a2", "a3", "serve"].map { "\($0): \(log($0).suffix(2000))" }
+        Issue.record("timed out waiting for \(what)\n\(logs.joined(separator: "\n"))")
+        stop()
+        throw CancellationError()
+      }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+  }
+
+  /// Kills every process still running and removes the directory.
+  func stop() {
+    for process in lock.withLock({ processes }) where process.isRunning {
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
+    try? FileManager.default.removeItem(at: directory)
+  }
+}

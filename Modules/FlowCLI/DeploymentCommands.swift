@@ -1,0 +1,535 @@
+import ArgumentParser
+import FlowCore
+import FlowExecutors
+import FlowLogging
+import FlowOrchestration
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Opens the database as a deployment store.
+extension DatabaseOptions {
+  func withDeploymentStore<T: Sendable>(_ body: (any DeploymentStore) async throws -> T)
+    async throws -> T
+  {
+    try await withStore(migrating: true) { store in
+      guard let store = store as? any DeploymentStore else {
+        throw CommandFailure("\(store.description) cannot hold deployments")
+      }
+      return try await body(store)
+    }
+  }
+}
+
+/// Parses the options shared by `deploy` and `serve`.
+struct DeployOptions: ParsableArguments {
+  @Argument(help: "The flows to deploy (default: every flow of the executable).")
+  var flows: [String] = []
+
+  @Option(help: "The project the deployments belong to (`default` is created when missing).")
+  var project = "default"
+
+  @Option(help: "The deployment's name (one flow only; default: the flow's name).")
+  var name: String?
+
+  @Option(help: ArgumentHelp("Create runs on this cron schedule (UTC).", valueName: "expression"))
+  var cron: String?
+
+  @Option(help: ArgumentHelp("Create runs at this interval: 30s, 5m, 1h.", valueName: "duration"))
+  var interval: String?
+
+  @Option(
+    name: .customLong("param"),
+    help: ArgumentHelp(
+      "A default parameter value for the deployment's runs.", valueName: "name=value"))
+  var parameters: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Agents need all these labels to run it (comma-separated).", valueName: "labels"))
+  var labels: String?
+
+  @Option(help: "How many times a run is taken over by another agent after its agent died.")
+  var crashRetries = 3
+
+  func validate() throws {
+    if cron != nil, interval != nil {
+      throw ValidationError("give either --cron or --interval, not both")
+    }
+    if name != nil, flows.count > 1 {
+      throw ValidationError("--name names one deployment; deploy one flow at a time with it")
+    }
+    if crashRetries < 0 { throw ValidationError("--crash-retries must be 0 or more") }
+  }
+
+  var schedule: DeploymentScheduleSpec? {
+    get throws {
+      if let cron {
+        let spec = DeploymentScheduleSpec.cron(cron)
+        do { _ = try spec.makeSchedule() } catch { throw ValidationError("--cron: \(error)") }
+        return spec
+      }
+      if let interval {
+        let seconds = try RunText.parseAge(interval)
+        guard seconds > 0 else { throw ValidationError("--interval must be longer than 0s") }
+        return .interval(seconds: seconds)
+      }
+      return nil
+    }
+  }
+
+  /// Registers the chosen flows of `commandLine`; returns the deployments.
+  func register(
+    _ flows: [Flow], in store: any DeploymentStore, clock: any WallClock, ids: any IDGenerator
+  ) async throws -> [DeploymentRecord] {
+    let chosen: [Flow]
+    if self.flows.isEmpty {
+      chosen = flows
+    } else {
+      chosen = try self.flows.map { name in
+        guard let flow = flows.first(where: { $0.name == name }) else {
+          throw ValidationError(
+            "there is no flow named '\(name)'; the flows are "
+              + flows.map { "'\($0.name)'" }.joined(separator: ", "))
+        }
+        return flow
+      }
+    }
+    let schedule = try schedule
+    let labelList = labels.map(Self.list) ?? []
+    if project == "default" {
+      _ = try await store.createProject(
+        ProjectRecord(
+          name: "default", description: "Deployments without a project", createdAt: clock.now()))
+    }
+    var deployments: [DeploymentRecord] = []
+    for flow in chosen {
+      let record = flow.record
+      let defaults = try Self.parameterValues(
+        parameters, schemaJSON: record.parameterSchemaJSON, flow: flow.name, requireAll: false,
+        declared: flow)
+      let registration = DeploymentRegistration(
+        project: project, name: name ?? flow.name, flow: record, schedule: schedule,
+        defaultParameters: defaults, labels: labelList, crashRetries: crashRetries, id: ids.next())
+      deployments.append(try await store.registerDeployment(registration, now: clock.now()))
+    }
+    return deployments
+  }
+
+  static func list(_ text: String) -> [String] {
+    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+      !$0.isEmpty
+    }.sorted()
+  }
+
+  /// What a parameter type's decoder said was wrong.
+  private static func reason(_ error: any Error) -> String {
+    if let error = error as? DecodingError, case .dataCorrupted(let context) = error {
+      return context.debugDescription
+    }
+    return "\(error)"
+  }
+
+  /// `NAME=VALUE` assignments as JSON text by name, checked against the schema.
+  static func parameterValues(
+    _ assignments: [String], file: String? = nil, schemaJSON: String, flow: String,
+    requireAll: Bool, declared: Flow? = nil
+  ) throws -> [String: String] {
+    let schema: ParameterSchema
+    do { schema = try ParameterSchema(json: schemaJSON) } catch { throw CommandFailure("\(error)") }
+    var values: [String: String] = [:]
+    if let file {
+      let data: Data
+      do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+        throw ValidationError("--param-file: cannot read '\(file)': \(error.localizedDescription)")
+      }
+      guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw ValidationError("--param-file: '\(file)' is not a JSON object of parameter values")
+      }
+      for (name, value) in object {
+        let encoded = try? JSONSerialization.data(
+          withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+        values[name] = encoded.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+      }
+    }
+    for assignment in assignments {
+      guard let equals = assignment.firstIndex(of: "=") else {
+        throw ValidationError("--param '\(assignment)' has no '='; write --param NAME=VALUE")
+      }
+      let name = String(assignment[..<equals])
+      values[name] = schema.jsonText(
+        forInput: String(assignment[assignment.index(after: equals)...]), parameter: name)
+    }
+    var problems = schema.problems(in: values, requireAll: requireAll)
+    // This executable has the flow: its own parameter types check what JSON cannot.
+    for spec in declared?.parameters ?? [] {
+      guard let text = values[spec.name], !problems.contains(where: { $0.parameter == spec.name })
+      else { continue }
+      do {
+        _ = try spec.decode(json: Data(text.utf8))
+      } catch {
+        problems.append(
+          ParameterProblem(
+            parameter: spec.name, expectedType: spec.typeName, value: text,
+            reason: Self.reason(error)))
+      }
+    }
+    if !problems.isEmpty {
+      throw ValidationError(
+        "the parameters of flow '\(flow)' do not match: "
+          + problems.map(\.description).joined(separator: "; "))
+    }
+    return values
+  }
+}
+
+/// `deploy [FLOW...]`: registers deployments in the store.
+struct DeployCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "deploy",
+    abstract: "Register this executable's flows as deployments (a changed graph is a new version).")
+
+  @OptionGroup var deploy: DeployOptions
+  @OptionGroup var database: DatabaseOptions
+  @Option(
+    name: .customLong("results-dir"),
+    help: ArgumentHelp("Where persisted results live.", valueName: "directory"))
+  var resultsDirectory: String?
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let flows = try invocation.commandLine.flows(
+      FlowCommandContext(
+        resultsDirectory: resultsDirectory ?? invocation.commandLine.defaultResultsDirectory))
+    let deployments = try await database.withDeploymentStore { store in
+      try await deploy.register(
+        flows, in: store, clock: SystemWallClock(), ids: SystemIDGenerator())
+    }
+    for deployment in deployments {
+      invocation.output.write(DeploymentText.line(deployment) + "\n", .standardOutput)
+    }
+  }
+}
+
+/// Formats deployments.
+enum DeploymentText {
+  static func line(_ deployment: DeploymentRecord) -> String {
+    "Deployment \(deployment.qualifiedName) version \(deployment.version) (flow "
+      + "\(deployment.flowName)@\(deployment.flowVersion)), schedule: "
+      + "\(deployment.schedule?.description ?? "none")"
+      + (deployment.labels.isEmpty ? "" : ", labels: \(deployment.labels.joined(separator: ","))")
+  }
+
+  /// `PROJECT/NAME` split; a usage error otherwise.
+  static func qualified(_ text: String) throws -> (project: String, name: String) {
+    let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+      throw ValidationError("'\(text)' is not PROJECT/NAME (e.g. default/\(text))")
+    }
+    return (parts[0], parts[1])
+  }
+}
+
+/// `deployments list`.
+public struct DeploymentsCommand: AsyncParsableCommand {
+  /// The command's name, help and subcommands.
+  public static let configuration = CommandConfiguration(
+    commandName: "deployments", abstract: "List registered deployments.",
+    subcommands: [DeploymentsListCommand.self], defaultSubcommand: DeploymentsListCommand.self)
+
+  /// The command.
+  public init() {}
+}
+
+struct DeploymentsListCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list", abstract: "List deployments.")
+  @OptionGroup var database: DatabaseOptions
+  @Option(help: "Only this project's deployments.") var project: String?
+
+  func run() async throws {
+    let deployments = try await database.withDeploymentStore {
+      try await $0.deployments(project: project)
+    }
+    let text = deployments.map(DeploymentText.line).joined(separator: "\n")
+    CommandContext.output.write(text.isEmpty ? "No deployments\n" : text + "\n", .standardOutput)
+  }
+}
+
+/// `projects create|list`.
+public struct ProjectsCommand: AsyncParsableCommand {
+  /// The command's name, help and subcommands.
+  public static let configuration = CommandConfiguration(
+    commandName: "projects", abstract: "Create and list projects (groups of deployments).",
+    subcommands: [ProjectsCreateCommand.self, ProjectsListCommand.self])
+
+  /// The command.
+  public init() {}
+}
+
+struct ProjectsCreateCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "create", abstract: "Create a project.")
+  @OptionGroup var database: DatabaseOptions
+  @Argument(help: "The project's name.") var name: String
+  @Option(help: "What the project is for.") var description = ""
+
+  func validate() throws {
+    if name.isEmpty || name.contains("/") {
+      throw ValidationError("a project name is not empty and has no '/', got '\(name)'")
+    }
+  }
+
+  func run() async throws {
+    let project = try await database.withDeploymentStore {
+      try await $0.createProject(
+        ProjectRecord(name: name, description: description, createdAt: SystemWallClock().now()))
+    }
+    CommandContext.output.write("Project \(project.name)\n", .standardOutput)
+  }
+}
+
+struct ProjectsListCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "list", abstract: "List projects.")
+  @OptionGroup var database: DatabaseOptions
+
+  func run() async throws {
+    let projects = try await database.withDeploymentStore { try await $0.projects() }
+    let lines = projects.map { $0.description.isEmpty ? $0.name : "\($0.name)  \($0.description)" }
+    CommandContext.output.write(
+      lines.isEmpty ? "No projects\n" : lines.joined(separator: "\n") + "\n", .standardOutput)
+  }
+}
+
+/// The options of `agent` and `serve`.
+struct AgentOptions: ParsableArguments {
+  @Option(help: ArgumentHelp("This agent's labels (comma-separated).", valueName: "labels"))
+  var agentLabels: String?
+
+  @Option(help: "At most this many runs at once.") var limit = 4
+
+  @Option(help: "The agent's name in its leases (default: HOST-PID).") var agentName: String?
+
+  @Option(help: ArgumentHelp("How long a lease holds a run, in seconds.", valueName: "seconds"))
+  var lease: Double = 30
+
+  @Option(help: ArgumentHelp("How often to look for work, in seconds.", valueName: "seconds"))
+  var poll: Double = 2
+
+  @Option(help: "Task runs at once inside each flow run (1: sequential).") var width = 1
+
+  @Option(
+    name: .customLong("results-dir"),
+    help: ArgumentHelp("Where persisted results live.", valueName: "directory"))
+  var resultsDirectory: String?
+
+  @Option(
+    name: .customLong("log-level"), help: "trace … critical (default: FLOW_LOG_LEVEL or info).")
+  var logLevel: String?
+
+  func validate() throws {
+    if limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+    if lease < 0.5 { throw ValidationError("--lease must be at least 0.5 seconds") }
+    if poll <= 0 { throw ValidationError("--poll must be more than 0 seconds") }
+    if width < 1 { throw ValidationError("--width must be at least 1") }
+  }
+
+  func logger() throws -> Logger {
+    let level: Logger.Level
+    do {
+      level = try LogLevelSetting.resolve(
+        option: logLevel, environment: CommandContext.environment, fallback: .info)
+    } catch {
+      throw ValidationError("\(LogLevelSetting.environmentVariable) or --log-level: \(error)")
+    }
+    var logger = Logger(label: "swift-flow.agent") { _ in ConsoleLogHandler(level: level) }
+    logger.logLevel = level
+    return logger
+  }
+
+  func flows(_ commandLine: FlowCommandLine) throws -> [Flow] {
+    try commandLine.flows(
+      FlowCommandContext(resultsDirectory: resultsDirectory ?? commandLine.defaultResultsDirectory))
+  }
+
+  func agent(store: any DeploymentStore, flows: [Flow], wake: AgentWakeSignal?) throws
+    -> AgentService
+  {
+    let name = agentName ?? "\(SystemHost.name)-\(SystemHost.processID)"
+    let leaseDuration = Duration.milliseconds(Int64(lease * 1000))
+    let options = AgentMachine.Options(
+      agentID: name, limit: limit, leaseDuration: leaseDuration,
+      poll: .milliseconds(Int64(poll * 1000)), safetyMargin: leaseDuration / 10)
+    return AgentService(
+      store: store, flows: flows, options: options,
+      settings: .init(
+        labels: agentLabels.map(DeployOptions.list) ?? [],
+        executor: width == 1 ? .sequential : .concurrent(width: width),
+        recorderHeartbeat: leaseDuration / 3, logger: try logger()),
+      wake: wake)
+  }
+}
+
+/// Runs `services` until SIGINT or SIGTERM (when the invocation handles signals) or until they end.
+func runServices(_ services: [any Service], logger: Logger) async throws {
+  let handling = RootCommand.invocation.handlingSignals
+  let group = ServiceGroup(
+    configuration: .init(
+      services: services.map {
+        .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
+      },
+      gracefulShutdownSignals: handling ? [.sigterm, .sigint] : [],
+      logger: logger))
+  try await group.run()
+}
+
+/// `agent`: claims and runs the deployments' runs of this executable's flows.
+struct AgentCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "agent",
+    abstract: "Claim and run due runs of this executable's deployed flows (until SIGINT/SIGTERM).")
+
+  @OptionGroup var agent: AgentOptions
+  @OptionGroup var database: DatabaseOptions
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let flows = try agent.flows(invocation.commandLine)
+    try await database.withDeploymentStore { store in
+      let (service, services) = try agent.services(store: store, flows: flows)
+      invocation.output.write(
+        "Agent \(agent.agentName ?? "\(SystemHost.name)-\(SystemHost.processID)") polling "
+          + "\(store.description) for "
+          + service.flowKeys.map(\.description).joined(separator: ", ") + "\n",
+        .standardError)
+      try await runServices(services, logger: try agent.logger())
+    }
+  }
+}
+
+/// `serve`: deploy + scheduler + agent in one process.
+struct ServeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "serve",
+    abstract:
+      "Deploy this executable's flows, then create their scheduled runs and run them, in this process."
+  )
+
+  @OptionGroup var deploy: DeployOptions
+  @OptionGroup var agent: AgentOptions
+  @OptionGroup var database: DatabaseOptions
+  @Option(
+    help: ArgumentHelp(
+      "Runs not started this long after their time are Late, in seconds.", valueName: "seconds"))
+  var lateAfter: Double = 60
+
+  func run() async throws {
+    let invocation = RootCommand.invocation
+    let flows = try agent.flows(invocation.commandLine)
+    try await database.withDeploymentStore { store in
+      let clock = SystemWallClock()
+      let deployments = try await deploy.register(
+        flows, in: store, clock: clock, ids: SystemIDGenerator())
+      for deployment in deployments {
+        invocation.output.write(DeploymentText.line(deployment) + "\n", .standardOutput)
+      }
+      let wake = AgentWakeSignal()
+      let logger = try agent.logger()
+      let scheduler = DeploymentSchedulerService(
+        store: store,
+        options: .init(
+          horizon: .seconds(10), maxAhead: 100, tick: .seconds(1),
+          lateAfter: .milliseconds(Int64(lateAfter * 1000))),
+        logger: logger, created: { _ in wake.raise() })
+      let services = try agent.services(store: store, flows: flows, wake: wake).services
+      try await runServices([scheduler] + services, logger: logger)
+    }
+  }
+}
+
+/// `run-deployment PROJECT/NAME`: creates a run of a deployment, optionally waiting for its end.
+public struct RunDeploymentCommand: AsyncParsableCommand {
+  /// The command's name, help and subcommands.
+  public static let configuration = CommandConfiguration(
+    commandName: "run-deployment",
+    abstract: "Create a run of a deployment now (an agent runs it); --wait for its final state.")
+
+  @Argument(help: "The deployment: PROJECT/NAME.") var deployment: String
+  @Option(
+    name: .customLong("param"), help: ArgumentHelp("A parameter value.", valueName: "name=value"))
+  var parameters: [String] = []
+  @Option(
+    name: .customLong("param-file"),
+    help: ArgumentHelp("A JSON object of parameter values (--param wins).", valueName: "file"))
+  var parameterFile: String?
+  @Flag(help: "Wait until the run reaches a final state; exit 1 unless it succeeded.") var wait =
+    false
+  @Option(help: ArgumentHelp("With --wait, give up after this many seconds.", valueName: "seconds"))
+  var timeout: Double?
+  @Option(help: "An idempotency key: asking again with it returns the same run.") var key: String?
+  @OptionGroup var database: DatabaseOptions
+
+  /// The command.
+  public init() {}
+
+  /// Checks the deployment's name.
+  public func validate() throws { _ = try DeploymentText.qualified(deployment) }
+
+  /// This executable's version of the deployment's flow, if it has it.
+  private func declared(_ deployment: DeploymentRecord) -> Flow? {
+    guard let commandLine = FlowCommandLine.current?.commandLine else { return nil }
+    let context = FlowCommandContext(resultsDirectory: commandLine.defaultResultsDirectory)
+    return (try? commandLine.flows(context))?.first {
+      $0.name == deployment.flowName && $0.record.version == deployment.flowVersion
+    }
+  }
+
+  /// Creates the run, and with --wait waits for its end.
+  public func run() async throws {
+    let (project, name) = try DeploymentText.qualified(deployment)
+    let output = CommandContext.output
+    let clock = SystemWallClock()
+    let final = try await database.withDeploymentStore { store -> DeploymentRunRecord in
+      guard let record = try await store.deployment(project: project, name: name) else {
+        throw CommandFailure(
+          RunStoreError.unknownDeployment(location: store.description, name: deployment).description
+        )
+      }
+      let values = try DeployOptions.parameterValues(
+        parameters, file: parameterFile, schemaJSON: record.parameterSchemaJSON,
+        flow: record.flowName, requireAll: false, declared: declared(record))
+      let runID = SystemIDGenerator().next()
+      let creation: DeploymentRunCreation
+      do {
+        creation = try await store.createDeploymentRun(
+          DeploymentRunRequest(
+            runID: runID, deploymentID: record.id, scheduledAt: clock.now(), parameters: values,
+            idempotencyKey: key ?? "manual:\(runID.uuidString.lowercased())", now: clock.now()))
+      } catch {
+        throw CommandFailure("\(error)")
+      }
+      let id = creation.run.id.uuidString.lowercased()
+      output.write(
+        "Flow run \(id) of \(record.qualifiedName) \(creation.created ? "created" : "already exists") (`flow runs show \(id)`)\n",
+        .standardOutput)
+      guard wait else { return creation.run }
+      let deadline = timeout.map { clock.now().addingTimeInterval($0) }
+      var run = creation.run
+      while !run.isFinished {
+        if let deadline, clock.now() >= deadline {
+          throw CommandFailure("run \(id) is still \(run.state) after \(timeout!)s")
+        }
+        try await clock.sleep(for: .milliseconds(200))
+        run = try await store.deploymentRun(id: run.id) ?? run
+      }
+      return run
+    }
+    if wait {
+      output.write(
+        "Flow run \(final.id.uuidString.lowercased()): \(final.state)"
+          + (final.message.map { " (\($0))" } ?? "") + "\n", .standardOutput)
+      if final.state != "Success" { throw ExitCode.failure }
+    }
+  }
+}

@@ -1,0 +1,328 @@
+import FlowCore
+import FlowExecutors
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// An agent: claims due runs of the flows its executable contains, runs them under leases with
+/// fencing epochs, renews the leases, and honours cancellation at its next renewal. The
+/// decisions are ``AgentMachine``'s; this service performs them against a ``DeploymentStore``.
+///
+/// ```swift
+/// let agent = AgentService(store: store, flows: [flow], options: .init(agentID: "a1"))
+/// let group = ServiceGroup(services: [agent], logger: logger)
+/// try await group.run()
+/// ```
+public struct AgentService: Service {
+  /// How runs are run and recorded.
+  public struct Settings: Sendable {
+    /// The agent's labels (it gets runs whose deployment labels are all among them).
+    public var labels: [String]
+    /// Where task bodies run.
+    public var executor: FlowExecutor
+    /// How often a run's recorder writes its heartbeat.
+    public var recorderHeartbeat: Duration
+    /// The logger for the agent and its runs.
+    public var logger: Logger
+
+    /// Settings; by default no labels, the sequential executor and a 5 s heartbeat.
+    public init(
+      labels: [String] = [], executor: FlowExecutor = .sequential,
+      recorderHeartbeat: Duration = .seconds(5),
+      logger: Logger = Logger(label: "swift-flow.agent")
+    ) {
+      self.labels = labels
+      self.executor = executor
+      self.recorderHeartbeat = recorderHeartbeat
+      self.logger = logger
+    }
+  }
+
+  private let store: any DeploymentStore
+  private let flows: [FlowKey: Flow]
+  private let options: AgentMachine.Options
+  private let settings: Settings
+  private let clock: any WallClock
+  private let wake: AgentWakeSignal?
+
+  /// An agent running `flows` (looked up by name and graph version) from `store`. `wake`, when
+  /// given, tells it that work arrived (PostgreSQL's LISTEN/NOTIFY); it polls regardless.
+  public init(
+    store: any DeploymentStore, flows: [Flow], options: AgentMachine.Options,
+    settings: Settings = Settings(), clock: any WallClock = SystemWallClock(),
+    wake: AgentWakeSignal? = nil
+  ) {
+    self.store = store
+    var registry: [FlowKey: Flow] = [:]
+    for flow in flows { registry[FlowKey(name: flow.name, version: flow.record.version)] = flow }
+    self.flows = registry
+    self.options = options
+    self.settings = settings
+    self.clock = clock
+    self.wake = wake
+  }
+
+  /// The flows this agent can run.
+  public var flowKeys: [FlowKey] { flows.keys.sorted { $0.description < $1.description } }
+
+  /// Runs until stopped (graceful shutdown: no new claims, the held runs finish first) or
+  /// cancelled.
+  public func run() async throws {
+    let (events, inbox) = AsyncStream.makeStream(of: AgentMachine.Event.self)
+    let controls = RunControls()
+    var machine = AgentMachine(options: options)
+    let clock = clock
+    await withGracefulShutdownHandler {
+      await withTaskGroup(of: Void.self) { group in
+        if let wake {
+          group.addTask {
+            for await _ in wake.signals { inbox.yield(.notified(now: clock.now())) }
+          }
+        }
+        inbox.yield(.start(now: clock.now()))
+        for await event in events {
+          for action in machine.handle(event) {
+            if case .finished = action {
+              inbox.finish()
+              continue
+            }
+            perform(action, group: &group, inbox: inbox, controls: controls)
+          }
+        }
+        group.cancelAll()
+      }
+    } onGracefulShutdown: {
+      inbox.yield(.stop(now: clock.now()))
+    }
+  }
+
+  private func perform(
+    _ action: AgentMachine.Action, group: inout TaskGroup<Void>,
+    inbox: AsyncStream<AgentMachine.Event>.Continuation, controls: RunControls
+  ) {
+    let clock = clock
+    switch action {
+    case .claim(let count, let duration):
+      let claim = LeaseClaim(
+        agentID: options.agentID, labels: settings.labels, flows: flowKeys, limit: count,
+        leaseDuration: duration, now: clock.now())
+      group.addTask { [store, settings] in
+        do {
+          let leases = try await store.claimRuns(claim)
+          inbox.yield(.claimed(leases, sentAt: claim.now, now: clock.now()))
+        } catch {
+          settings.logger.warning("claiming runs failed: \(error)")
+          inbox.yield(.claimFailed(now: clock.now()))
+        }
+      }
+    case .startRun(let lease):
+      let control = controls.add(lease.runID)
+      group.addTask {
+        await runFlow(lease, control: control)
+        controls.remove(lease.runID, control)
+        inbox.yield(.runEnded(lease.runID, epoch: lease.epoch, now: clock.now()))
+      }
+    case .renew(let leases, let duration):
+      let sentAt = clock.now()
+      group.addTask { [store, settings] in
+        do {
+          let renewal = try await store.renewLeases(leases, leaseDuration: duration, now: sentAt)
+          inbox.yield(
+            .renewed(renewal.renewed, lost: renewal.lost, sentAt: sentAt, now: clock.now()))
+          if !renewal.cancelRequested.isEmpty {
+            inbox.yield(.cancelRequested(renewal.cancelRequested, now: clock.now()))
+          }
+        } catch {
+          settings.logger.warning("renewing leases failed: \(error)")
+          inbox.yield(.renewFailed(now: clock.now()))
+        }
+      }
+    case .abandon(let id, let reason):
+      settings.logger.warning(
+        "abandoning run", metadata: ["flow.run_id": "\(id)", "reason": "\(reason)"])
+      controls.signal(id, .abandon)
+    case .cancelRun(let id):
+      settings.logger.info("cancelling run", metadata: ["flow.run_id": "\(id)"])
+      controls.signal(id, .cancel)
+    case .armTimer(let date):
+      group.addTask {
+        do {
+          try await clock.sleep(until: date)
+          inbox.yield(.timer(now: clock.now()))
+        } catch {}
+      }
+    case .finished:
+      break
+    }
+  }
+
+  /// Runs the flow of the run held under `lease` to its end (or until it is cancelled or
+  /// abandoned), then gives the lease back with the final state.
+  private func runFlow(_ lease: RunLease, control: RunControl) async {
+    let logger = settings.logger
+    let metadata: Logger.Metadata = [
+      "flow.run_id": "\(lease.runID)", "agent.epoch": "\(lease.epoch)",
+    ]
+    let outcome: LeaseOutcome
+    do {
+      guard let run = try await store.deploymentRun(id: lease.runID) else { return }
+      guard let flow = flows[FlowKey(name: run.flowName, version: run.flowVersion)] else {
+        try await store.releaseLease(
+          lease,
+          outcome: .finished(
+            state: "Failed",
+            message:
+              "this agent's executable has no flow \(run.flowName) version \(run.flowVersion)"),
+          now: clock.now())
+        return
+      }
+      var decoded: [String: any Sendable] = [:]
+      for spec in flow.parameters {
+        guard let text = run.parameters[spec.name] else { continue }
+        decoded[spec.name] = try spec.decode(json: Data(text.utf8))
+      }
+      let parameters = decoded
+      logger.info("running \(run.flowName)", metadata: metadata)
+      let fenced = FencedRunStore(base: store, lease: lease, clock: clock) { _ in
+        control.signal(.abandon)
+      }
+      let recorder = RunRecorder(store: fenced, heartbeatInterval: settings.recorderHeartbeat)
+      let environment = RunEnvironment(clock: clock, logger: logger)
+      let executor = settings.executor
+      let result = await withTaskGroup(of: FlowRunResult?.self) { group in
+        group.addTask {
+          // The run keeps the deployment run's ID; after a crash the recorded history is
+          // resumed: tasks whose outputs were persisted are not run again.
+          try? await flow.run(
+            parameters: parameters, executor: executor, environment: environment,
+            resuming: lease.runID, scheduledStart: run.scheduledAt, recorder: recorder)
+        }
+        group.addTask {
+          await control.wait()
+          return nil
+        }
+        var result: FlowRunResult?
+        var first = true
+        while let next = await group.next() {
+          if first {
+            first = false
+            group.cancelAll()
+          }
+          if let next { result = next }
+        }
+        return result
+      }
+      switch control.current {
+      case .abandon?:
+        logger.warning("stopped a run whose lease was lost", metadata: metadata)
+        return
+      case .cancel?:
+        outcome = .finished(state: "Cancelled", message: "Cancelled on request")
+      case nil:
+        guard let result else {
+          outcome = .finished(state: "Failed", message: "the run could not start")
+          break
+        }
+        outcome = .finished(state: result.state.kind.name, message: result.state.message)
+      }
+    } catch {
+      logger.error("the run failed to start: \(error)", metadata: metadata)
+      outcome = .finished(state: "Failed", message: "the run could not start: \(error)")
+    }
+    do {
+      try await store.releaseLease(lease, outcome: outcome, now: clock.now())
+    } catch {
+      logger.warning("could not give the lease back: \(error)", metadata: metadata)
+    }
+  }
+}
+
+/// Tells an agent that work may be waiting (PostgreSQL's NOTIFY, a local scheduler).
+public final class AgentWakeSignal: Sendable {
+  /// The notifications.
+  public let signals: AsyncStream<Void>
+  private let continuation: AsyncStream<Void>.Continuation
+
+  /// A signal nobody has raised yet.
+  public init() {
+    (signals, continuation) = AsyncStream.makeStream(
+      of: Void.self, bufferingPolicy: .bufferingNewest(1))
+  }
+
+  /// Wakes the agent.
+  public func raise() { continuation.yield() }
+
+  /// No more notifications.
+  public func finish() { continuation.finish() }
+}
+
+/// Why a run is stopped early.
+enum RunStop: Sendable {
+  case cancel
+  case abandon
+}
+
+/// One run's stop signal: set once, awaited by the run's watcher.
+final class RunControl: Sendable {
+  private struct State {
+    var stop: RunStop?
+    var waiter: CheckedContinuation<Void, Never>?
+    var done = false
+  }
+
+  private let state = Mutex(State())
+
+  /// The stop asked for, if any.
+  var current: RunStop? { state.withLock { $0.stop } }
+
+  /// Asks the run to stop (the first reason wins; abandoning overrides a cancellation).
+  func signal(_ stop: RunStop) {
+    let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+      if state.stop == nil || stop == .abandon { state.stop = stop }
+      defer { state.waiter = nil }
+      return state.waiter
+    }
+    waiter?.resume()
+  }
+
+  /// Returns once a stop is asked for, or when the calling task is cancelled.
+  func wait() async {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        let now = state.withLock { state -> Bool in
+          if state.stop != nil || state.done { return true }
+          state.waiter = continuation
+          return false
+        }
+        if now { continuation.resume() }
+      }
+    } onCancel: {
+      let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        state.done = true
+        defer { state.waiter = nil }
+        return state.waiter
+      }
+      waiter?.resume()
+    }
+  }
+}
+
+/// The stop signals of the runs an agent holds.
+final class RunControls: Sendable {
+  private let controls = Mutex<[UUID: RunControl]>([:])
+
+  func add(_ id: UUID) -> RunControl {
+    let control = RunControl()
+    controls.withLock { $0[id] = control }
+    return control
+  }
+
+  func remove(_ id: UUID, _ control: RunControl) {
+    controls.withLock { if $0[id] === control { $0[id] = nil } }
+  }
+
+  func signal(_ id: UUID, _ stop: RunStop) {
+    controls.withLock { $0[id] }?.signal(stop)
+  }
+}

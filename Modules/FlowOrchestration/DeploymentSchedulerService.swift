@@ -1,0 +1,118 @@
+import FlowCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The scheduler service: creates the upcoming runs of every scheduled deployment in the store
+/// (one per deployment and fire time, however many schedulers run: the store's idempotency
+/// key decides) and marks runs not started within the grace period Late. The decisions are
+/// ``DeploymentSchedulerMachine``'s; this service reads deployments and performs the creations.
+public struct DeploymentSchedulerService: Service {
+  private let store: any DeploymentStore
+  private let options: DeploymentSchedulerMachine.Options
+  private let catchUpWindow: Duration
+  private let clock: any WallClock
+  private let ids: any IDGenerator
+  private let logger: Logger
+  private let created: (@Sendable (DeploymentRunRecord) -> Void)?
+
+  /// A scheduler over `store`; `created` is told about each new run (to wake a local agent).
+  public init(
+    store: any DeploymentStore, options: DeploymentSchedulerMachine.Options = .init(),
+    catchUpWindow: Duration = .seconds(300), clock: any WallClock = SystemWallClock(),
+    ids: any IDGenerator = SystemIDGenerator(),
+    logger: Logger = Logger(label: "swift-flow.scheduler"),
+    created: (@Sendable (DeploymentRunRecord) -> Void)? = nil
+  ) {
+    self.store = store
+    self.options = options
+    self.catchUpWindow = catchUpWindow
+    self.clock = clock
+    self.ids = ids
+    self.logger = logger
+    self.created = created
+  }
+
+  /// The deployments with a schedule, as the machine wants them.
+  private func schedules() async throws -> [DeploymentSchedule] {
+    var result: [DeploymentSchedule] = []
+    for deployment in try await store.deployments(project: nil) {
+      guard let spec = deployment.schedule else { continue }
+      do {
+        let schedule = try spec.makeSchedule()
+        result.append(
+          DeploymentSchedule(
+            deploymentID: deployment.id, schedule: schedule, catchUpWindow: catchUpWindow,
+            // A new deployment's runs start after its registration, not a catch-up window
+            // before it.
+            lastScheduled: try await store.latestScheduledFireTime(deploymentID: deployment.id)
+              ?? deployment.createdAt))
+      } catch {
+        logger.error("deployment \(deployment.qualifiedName) has an unusable schedule: \(error)")
+      }
+    }
+    return result
+  }
+
+  /// Runs until cancelled or shut down gracefully.
+  public func run() async throws {
+    var machine = DeploymentSchedulerMachine(options: options)
+    var pending = machine.handle(.deployments(try await schedules(), now: clock.now()))
+    var failed: [UUID] = []
+    while !Task.isCancelled, !Task.isShuttingDownGracefully {
+      var wake: Date?
+      while !pending.isEmpty {
+        let action = pending.removeFirst()
+        switch action {
+        case .createRuns(let deploymentID, let fireTimes):
+          do {
+            for fire in fireTimes {
+              let creation = try await store.createDeploymentRun(
+                .scheduled(
+                  runID: ids.next(), deploymentID: deploymentID, fireTime: fire.date,
+                  now: clock.now()))
+              if creation.created { created?(creation.run) }
+            }
+            pending += machine.handle(
+              .created(
+                deploymentID: deploymentID, through: fireTimes.map(\.date).max() ?? clock.now(),
+                now: clock.now()))
+          } catch {
+            // Proposed again after the next sleep, never in a tight loop against a failing store.
+            logger.warning("creating scheduled runs failed: \(error)")
+            failed.append(deploymentID)
+          }
+        case .missed(let deploymentID, let count, let first):
+          let from = RunStoreReading.iso8601(first)
+          logger.warning(
+            "skipped at least \(count) fire times of deployment \(deploymentID) from \(from)")
+        case .markLate(let cutoff):
+          do {
+            let late = try await store.markLate(scheduledBefore: cutoff, now: clock.now())
+            if !late.isEmpty { logger.warning("\(late.count) runs are Late") }
+          } catch {
+            logger.warning("marking late runs failed: \(error)")
+          }
+        case .armTimer(let date):
+          wake = date
+        }
+      }
+      do {
+        try await clock.sleep(until: wake ?? clock.now().addingTimeInterval(1))
+      } catch {
+        return
+      }
+      for id in failed {
+        pending += machine.handle(.createFailed(deploymentID: id, now: clock.now()))
+      }
+      failed = []
+      // Each tick reloads the deployments (new ones, changed schedules), then lets time pass.
+      do {
+        pending = machine.handle(.deployments(try await schedules(), now: clock.now()))
+      } catch {
+        logger.warning("reading deployments failed: \(error)")
+      }
+      pending += machine.handle(.timer(now: clock.now()))
+    }
+  }
+}

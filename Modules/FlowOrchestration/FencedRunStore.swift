@@ -1,0 +1,98 @@
+import FlowCore
+import Foundation
+
+/// A run store for one deployment run held under a lease: reads go to the store as they are,
+/// and every write carries the lease's epoch (``DeploymentStore/write(_:fencedBy:now:)``). A
+/// fenced write calls `onFenced` so that the agent stops the run at once.
+public struct FencedRunStore: RunStore {
+  /// The shared store.
+  public let base: any DeploymentStore
+  /// The lease the run is held under.
+  public let lease: RunLease
+  private let clock: any WallClock
+  private let onFenced: @Sendable (RunStoreError) -> Void
+
+  /// Writes into `base` under `lease`, timed by `clock`.
+  public init(
+    base: any DeploymentStore, lease: RunLease, clock: any WallClock,
+    onFenced: @escaping @Sendable (RunStoreError) -> Void
+  ) {
+    self.base = base
+    self.lease = lease
+    self.clock = clock
+    self.onFenced = onFenced
+  }
+
+  /// The shared store's description.
+  public var description: String { base.description }
+
+  /// Migrations belong to the shared store's owner: nothing to do here.
+  public func migrate() async throws(RunStoreError) {}
+
+  /// The shared store's schema status.
+  public func schemaStatus() async throws(RunStoreError) -> RunStoreSchemaStatus {
+    try await base.schemaStatus()
+  }
+
+  /// Writes the batch if the lease is still current.
+  public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
+    do {
+      try await base.write(batch, fencedBy: lease, now: clock.now())
+    } catch {
+      if error.code == .staleLease { onFenced(error) }
+      throw error
+    }
+  }
+
+  /// Appends engine events under the lease (idempotently, as batches do).
+  public func appendEvents(_ events: [RunEventRecord]) async throws(RunStoreError) {
+    var batch = RunStoreBatch()
+    batch.events = events
+    try await write(batch)
+  }
+
+  /// Reads from the shared store.
+  public func events(flowRunID: UUID, after sequence: Int64) async throws(RunStoreError)
+    -> [RunEventRecord]
+  {
+    try await base.events(flowRunID: flowRunID, after: sequence)
+  }
+
+  /// Reads from the shared store.
+  public func flowRuns(_ query: FlowRunQuery) async throws(RunStoreError) -> [FlowRunRecord] {
+    try await base.flowRuns(query)
+  }
+
+  /// Reads from the shared store.
+  public func flowRun(id: UUID) async throws(RunStoreError) -> FlowRunRecord? {
+    try await base.flowRun(id: id)
+  }
+
+  /// Reads from the shared store.
+  public func flow(name: String, version: String) async throws(RunStoreError) -> FlowRecord? {
+    try await base.flow(name: name, version: version)
+  }
+
+  /// Reads from the shared store.
+  public func taskRuns(flowRunID: UUID) async throws(RunStoreError) -> [TaskRunRecord] {
+    try await base.taskRuns(flowRunID: flowRunID)
+  }
+
+  /// Reads from the shared store.
+  public func transitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
+    try await base.transitions(flowRunID: flowRunID)
+  }
+
+  /// Reads from the shared store.
+  public func logs(flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel)
+    async throws(RunStoreError) -> [StoredLogRecord]
+  {
+    try await base.logs(flowRunID: flowRunID, after: sequence, minimumLevel: minimumLevel)
+  }
+
+  /// A run's agent prunes nothing.
+  public func prune(endedBefore cutoff: Date, limit: Int) async throws(RunStoreError) -> Int { 0 }
+
+  /// The shared store stays open (its owner closes it).
+  public func close() async {}
+}

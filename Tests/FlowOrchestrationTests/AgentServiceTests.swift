@@ -1,0 +1,128 @@
+import FlowCore
+import FlowExecutors
+import FlowOrchestration
+import FlowTesting
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// The agent and scheduler services over the in-memory store, on the real clock with short
+/// leases: runs are claimed, run, recorded and released; cancellation lands within one
+/// heartbeat; a scheduled deployment gets one run per fire time.
+@Suite("Agent and scheduler services", .timeLimit(.minutes(1)))
+struct AgentServiceTests {
+  static let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+  static func flow() -> Flow {
+    Flow("sleepy") {
+      let seconds = Parameter("seconds", default: 0.0)
+      let nap = task("nap") { (seconds: Double) async throws -> Double in
+        try await SystemWallClock().sleep(for: .milliseconds(Int64(seconds * 1000)))
+        return seconds
+      }
+      _ = nap(seconds)
+    }
+  }
+
+  /// A store with the flow deployed, and the services running while `body` runs.
+  func withAgent(
+    schedule: DeploymentScheduleSpec? = nil,
+    _ body: (MemoryRunStore, DeploymentRecord) async throws -> Void
+  ) async throws {
+    let store = MemoryRunStore()
+    try await store.migrate()
+    let clock = SystemWallClock()
+    _ = try await store.createProject(ProjectRecord(name: "p", createdAt: clock.now()))
+    let flow = Self.flow()
+    let deployment = try await store.registerDeployment(
+      DeploymentRegistration(
+        project: "p", name: "sleepy", flow: flow.record, schedule: schedule, id: UUID()),
+      now: clock.now())
+    let agent = AgentService(
+      store: store, flows: [flow],
+      options: .init(
+        agentID: "a1", limit: 2, leaseDuration: .seconds(5), heartbeat: .milliseconds(250),
+        poll: .milliseconds(50), safetyMargin: .milliseconds(500)),
+      settings: .init(recorderHeartbeat: .milliseconds(300), logger: Self.quiet))
+    var services: [any Service] = [agent]
+    if schedule != nil {
+      services.append(
+        DeploymentSchedulerService(
+          store: store, options: .init(horizon: .seconds(2), tick: .milliseconds(200)),
+          logger: Self.quiet))
+    }
+    let group = ServiceGroup(services: services, logger: Self.quiet)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      do {
+        try await body(store, deployment)
+      } catch {
+        await group.triggerGracefulShutdown()
+        throw error
+      }
+      await group.triggerGracefulShutdown()
+      try await tasks.waitForAll()
+    }
+  }
+
+  func waitUntil(_ condition: () async throws -> Bool) async throws {
+    for _ in 0..<200 {
+      if try await condition() { return }
+      try await SystemWallClock().sleep(for: .milliseconds(25))
+    }
+    Issue.record("timed out")
+  }
+
+  func create(_ store: MemoryRunStore, _ deployment: DeploymentRecord, seconds: Double) async throws
+    -> UUID
+  {
+    try await store.createDeploymentRun(
+      DeploymentRunRequest(
+        runID: UUID(), deploymentID: deployment.id, scheduledAt: Date(),
+        parameters: ["seconds": "\(seconds)"], idempotencyKey: UUID().uuidString, now: Date())
+    ).run.id
+  }
+
+  @Test("a run is claimed, run, recorded under its ID and released with its final state")
+  func runs() async throws {
+    try await withAgent { store, deployment in
+      let id = try await create(store, deployment, seconds: 0)
+      try await waitUntil { try await store.deploymentRun(id: id)?.isFinished == true }
+      let run = try #require(try await store.deploymentRun(id: id))
+      #expect(run.state == "Success" && run.leaseEpoch == 1)
+      let recorded = try #require(try await store.flowRun(id: id))
+      #expect(recorded.state == "Success" && recorded.flowName == "sleepy")
+      #expect(try await store.taskRuns(flowRunID: id).map(\.state) == ["Success"])
+    }
+  }
+
+  @Test("cancellation requested in the store stops a held run within one heartbeat")
+  func cancellation() async throws {
+    try await withAgent { store, deployment in
+      let id = try await create(store, deployment, seconds: 30)
+      try await waitUntil { try await store.deploymentRun(id: id)?.state == "Running" }
+      let asked = Date()
+      _ = try await store.requestCancellation(runID: id, now: Date())
+      try await waitUntil { try await store.deploymentRun(id: id)?.isFinished == true }
+      let run = try #require(try await store.deploymentRun(id: id))
+      #expect(run.state == "Cancelled")
+      // One 250 ms heartbeat, and time for the run to wind down on a loaded machine.
+      #expect(Date().timeIntervalSince(asked) < 3)
+    }
+  }
+
+  @Test("a scheduled deployment gets one run per fire time, and they run")
+  func scheduled() async throws {
+    try await withAgent(schedule: .interval(seconds: 0.5)) { store, deployment in
+      try await waitUntil {
+        try await store.deploymentRuns(DeploymentRunQuery(states: ["Success"])).count >= 3
+      }
+      let runs = try await store.deploymentRuns(
+        DeploymentRunQuery(deploymentID: deployment.id, limit: 100))
+      let times = runs.map(\.scheduledAt)
+      #expect(Set(times).count == times.count)
+      #expect(runs.allSatisfy { $0.origin == .schedule })
+    }
+  }
+}
