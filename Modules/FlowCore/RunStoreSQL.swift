@@ -42,10 +42,85 @@ package struct RunStoreSQL: Sendable {
   private let placeholder: @Sendable (Int) -> String
   /// Rows per multi-row INSERT.
   private let rowsPerStatement = 500
+  /// Inserts bind one array per column (PostgreSQL's `unnest`), not one value per cell.
+  private let arrayInserts: Bool
 
-  /// SQL with placeholders written by `placeholder(n)` for the n-th bind (from 1).
-  package init(placeholder: @escaping @Sendable (Int) -> String) {
+  /// SQL with placeholders written by `placeholder(n)` for the n-th bind (from 1); with
+  /// `arrayInserts` (PostgreSQL), an INSERT binds each column as one array literal and reads
+  /// the rows with `unnest`: one short statement per table instead of thousands of binds.
+  package init(placeholder: @escaping @Sendable (Int) -> String, arrayInserts: Bool = false) {
     self.placeholder = placeholder
+    self.arrayInserts = arrayInserts
+  }
+
+  /// The columns stored as BIGINT (but `flows.version`); `payload` is BYTEA, the rest TEXT.
+  private static let integerColumns: Set<String> = [
+    "pid", "scheduled_at", "started_at", "ended_at", "heartbeat_at", "map_index", "attempts",
+    "crashed_attempts", "position", "sequence", "time", "level", "version",
+  ]
+
+  /// One INSERT of all `rows`, each column bound as a PostgreSQL array literal and read back
+  /// with `unnest`.
+  private func arrayInsert<Row>(
+    _ rows: [Row], into table: String, columns: [String], suffix: String,
+    _ binds: (Row, inout [SQLValue]) -> Void
+  ) -> [SQLStatement] {
+    guard !rows.isEmpty else { return [] }
+    var literals = [String](repeating: "{", count: columns.count)
+    var values: [SQLValue] = []
+    values.reserveCapacity(columns.count)
+    for (index, row) in rows.enumerated() {
+      values.removeAll(keepingCapacity: true)
+      binds(row, &values)
+      for (column, value) in values.enumerated() {
+        if index > 0 { literals[column] += "," }
+        Self.appendArrayElement(value, to: &literals[column])
+      }
+    }
+    var types: [String] = []
+    for (n, column) in columns.enumerated() {
+      // `flows.version` is the graph's hash (text); `run_events.version` a number.
+      let integer =
+        Self.integerColumns.contains(column) && !(table == "flows" && column == "version")
+      let type = column == "payload" ? "bytea" : integer ? "bigint" : "text"
+      types.append("\(placeholder(n + 1))::\(type)[]")
+    }
+    return [
+      SQLStatement(
+        sql: "INSERT INTO \(table) (\(columns.joined(separator: ","))) SELECT * FROM unnest("
+          + types.joined(separator: ",") + ") " + suffix,
+        binds: literals.map { .text($0 + "}") })
+    ]
+  }
+
+  /// `value` as an element of an array literal (`NULL`, a number, or a quoted string).
+  private static func appendArrayElement(_ value: SQLValue, to literal: inout String) {
+    switch value {
+    case .null: literal += "NULL"
+    case .integer(let number): literal += String(number)
+    case .text(let text):
+      literal += "\""
+      if text.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        for character in text.unicodeScalars {
+          if character == "\"" || character == "\\" { literal += "\\" }
+          literal.unicodeScalars.append(character)
+        }
+      } else {
+        literal += text
+      }
+      literal += "\""
+    case .blob(let data):
+      // bytea in hex; the backslash of `\x` is escaped inside the quoted element.
+      let hex = Array("0123456789abcdef".utf8)
+      var bytes: [UInt8] = Array(#""\\x"#.utf8)
+      bytes.reserveCapacity(data.count * 2 + 5)
+      for byte in data {
+        bytes.append(hex[Int(byte >> 4)])
+        bytes.append(hex[Int(byte & 0xf)])
+      }
+      bytes.append(UInt8(ascii: "\""))
+      literal += String(decoding: bytes, as: UTF8.self)
+    }
   }
 
   private func values(rows: Int, columns: Int) -> String {
@@ -67,6 +142,9 @@ package struct RunStoreSQL: Sendable {
     _ rows: [Row], into table: String, columns: [String], suffix: String,
     _ binds: (Row, inout [SQLValue]) -> Void
   ) -> [SQLStatement] {
+    if arrayInserts {
+      return arrayInsert(rows, into: table, columns: columns, suffix: suffix, binds)
+    }
     var statements: [SQLStatement] = []
     var start = 0
     while start < rows.count {
