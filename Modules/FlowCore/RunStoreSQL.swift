@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A value bound to or read from a SQL statement, in the types both databases share.
 package enum SQLValue: Sendable, Equatable {
@@ -41,10 +42,85 @@ package struct RunStoreSQL: Sendable {
   private let placeholder: @Sendable (Int) -> String
   /// Rows per multi-row INSERT.
   private let rowsPerStatement = 500
+  /// Inserts bind one array per column (PostgreSQL's `unnest`), not one value per cell.
+  private let arrayInserts: Bool
 
-  /// SQL with placeholders written by `placeholder(n)` for the n-th bind (from 1).
-  package init(placeholder: @escaping @Sendable (Int) -> String) {
+  /// SQL with placeholders written by `placeholder(n)` for the n-th bind (from 1); with
+  /// `arrayInserts` (PostgreSQL), an INSERT binds each column as one array literal and reads
+  /// the rows with `unnest`: one short statement per table instead of thousands of binds.
+  package init(placeholder: @escaping @Sendable (Int) -> String, arrayInserts: Bool = false) {
     self.placeholder = placeholder
+    self.arrayInserts = arrayInserts
+  }
+
+  /// The columns stored as BIGINT (but `flows.version`); `payload` is BYTEA, the rest TEXT.
+  private static let integerColumns: Set<String> = [
+    "pid", "scheduled_at", "started_at", "ended_at", "heartbeat_at", "map_index", "attempts",
+    "crashed_attempts", "position", "sequence", "time", "level", "version",
+  ]
+
+  /// One INSERT of all `rows`, each column bound as a PostgreSQL array literal and read back
+  /// with `unnest`.
+  private func arrayInsert<Row>(
+    _ rows: [Row], into table: String, columns: [String], suffix: String,
+    _ binds: (Row, inout [SQLValue]) -> Void
+  ) -> [SQLStatement] {
+    guard !rows.isEmpty else { return [] }
+    var literals = [String](repeating: "{", count: columns.count)
+    var values: [SQLValue] = []
+    values.reserveCapacity(columns.count)
+    for (index, row) in rows.enumerated() {
+      values.removeAll(keepingCapacity: true)
+      binds(row, &values)
+      for (column, value) in values.enumerated() {
+        if index > 0 { literals[column] += "," }
+        Self.appendArrayElement(value, to: &literals[column])
+      }
+    }
+    var types: [String] = []
+    for (n, column) in columns.enumerated() {
+      // `flows.version` is the graph's hash (text); `run_events.version` a number.
+      let integer =
+        Self.integerColumns.contains(column) && !(table == "flows" && column == "version")
+      let type = column == "payload" ? "bytea" : integer ? "bigint" : "text"
+      types.append("\(placeholder(n + 1))::\(type)[]")
+    }
+    return [
+      SQLStatement(
+        sql: "INSERT INTO \(table) (\(columns.joined(separator: ","))) SELECT * FROM unnest("
+          + types.joined(separator: ",") + ") " + suffix,
+        binds: literals.map { .text($0 + "}") })
+    ]
+  }
+
+  /// `value` as an element of an array literal (`NULL`, a number, or a quoted string).
+  private static func appendArrayElement(_ value: SQLValue, to literal: inout String) {
+    switch value {
+    case .null: literal += "NULL"
+    case .integer(let number): literal += String(number)
+    case .text(let text):
+      literal += "\""
+      if text.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        for character in text.unicodeScalars {
+          if character == "\"" || character == "\\" { literal += "\\" }
+          literal.unicodeScalars.append(character)
+        }
+      } else {
+        literal += text
+      }
+      literal += "\""
+    case .blob(let data):
+      // bytea in hex; the backslash of `\x` is escaped inside the quoted element.
+      let hex = Array("0123456789abcdef".utf8)
+      var bytes: [UInt8] = Array(#""\\x"#.utf8)
+      bytes.reserveCapacity(data.count * 2 + 5)
+      for byte in data {
+        bytes.append(hex[Int(byte >> 4)])
+        bytes.append(hex[Int(byte & 0xf)])
+      }
+      bytes.append(UInt8(ascii: "\""))
+      literal += String(decoding: bytes, as: UTF8.self)
+    }
   }
 
   private func values(rows: Int, columns: Int) -> String {
@@ -64,26 +140,59 @@ package struct RunStoreSQL: Sendable {
 
   private func insert<Row>(
     _ rows: [Row], into table: String, columns: [String], suffix: String,
-    _ binds: (Row) -> [SQLValue]
+    _ binds: (Row, inout [SQLValue]) -> Void
   ) -> [SQLStatement] {
+    if arrayInserts {
+      return arrayInsert(rows, into: table, columns: columns, suffix: suffix, binds)
+    }
     var statements: [SQLStatement] = []
     var start = 0
     while start < rows.count {
       let chunk = rows[start..<min(rows.count, start + rowsPerStatement)]
       var all: [SQLValue] = []
       all.reserveCapacity(chunk.count * columns.count)
-      for row in chunk { all.append(contentsOf: binds(row)) }
+      for row in chunk { binds(row, &all) }
       statements.append(
         SQLStatement(
-          sql: "INSERT INTO \(table) (\(columns.joined(separator: ","))) VALUES "
-            + values(rows: chunk.count, columns: columns.count) + " " + suffix,
+          sql: insertText(table: table, columns: columns, suffix: suffix, rows: chunk.count),
           binds: all))
       start += rowsPerStatement
     }
     return statements
   }
 
-  private static func id(_ id: UUID) -> SQLValue { .text(id.uuidString.lowercased()) }
+  /// The text of an INSERT of `rows` rows; a full chunk's text is built once per table.
+  private func insertText(table: String, columns: [String], suffix: String, rows: Int) -> String {
+    let build = {
+      "INSERT INTO \(table) (\(columns.joined(separator: ","))) VALUES "
+        + values(rows: rows, columns: columns.count) + " " + suffix
+    }
+    guard rows == rowsPerStatement else { return build() }
+    let key = table + " " + suffix
+    if let text = fullChunks.texts.withLock({ $0[key] }) { return text }
+    let text = build()
+    fullChunks.texts.withLock { $0[key] = text }
+    return text
+  }
+
+  /// The texts of full-chunk INSERTs by table and suffix.
+  private final class FullChunkTexts: Sendable {
+    let texts = Mutex<[String: String]>([:])
+  }
+  private let fullChunks = FullChunkTexts()
+
+  private static func id(_ id: UUID) -> SQLValue { .text(RunStoreCoding.text(id)) }
+
+  /// Renders run IDs, remembering the last one (a batch's records mostly share their run).
+  private struct IDText {
+    var last: (id: UUID, text: SQLValue)?
+    mutating func callAsFunction(_ id: UUID) -> SQLValue {
+      if let last, last.id == id { return last.text }
+      let text = RunStoreSQL.id(id)
+      last = (id, text)
+      return text
+    }
+  }
   private static func time(_ date: Date?) -> SQLValue {
     date.map { .integer(RunStoreCoding.micros($0)) } ?? .null
   }
@@ -101,17 +210,20 @@ package struct RunStoreSQL: Sendable {
   /// The statements that write `batch` (to run inside one transaction).
   package func write(_ batch: RunStoreBatch) -> [SQLStatement] {
     var statements: [SQLStatement] = []
+    var runID = IDText()
     statements += insert(
       batch.flows, into: "flows", columns: ["name", "version", "graph", "parameter_schema"],
       suffix: "ON CONFLICT DO NOTHING"
-    ) { [.text($0.name), .text($0.version), .text($0.graphJSON), .text($0.parameterSchemaJSON)] }
+    ) {
+      $1 += [.text($0.name), .text($0.version), .text($0.graphJSON), .text($0.parameterSchemaJSON)]
+    }
     let runUpdates = Self.flowRunColumns.dropFirst().map { "\($0) = excluded.\($0)" }
     statements += insert(
       batch.flowRuns, into: "flow_runs", columns: Self.flowRunColumns,
       suffix: "ON CONFLICT (id) DO UPDATE SET " + runUpdates.joined(separator: ", ")
-    ) { run in
-      [
-        Self.id(run.id), .text(run.flowName), .text(run.flowVersion),
+    ) { run, binds in
+      binds += [
+        runID(run.id), .text(run.flowName), .text(run.flowVersion),
         .text(RunStoreCoding.json(run.parameters)), .text(run.executor), .text(run.host),
         .integer(Int64(run.processID)), .text(RunStoreCoding.json(run.command)),
         Self.time(run.scheduledAt), Self.time(run.startedAt), Self.time(run.endedAt),
@@ -123,14 +235,19 @@ package struct RunStoreSQL: Sendable {
       batch.taskRuns, into: "task_runs", columns: Self.taskRunColumns,
       suffix: "ON CONFLICT (flow_run_id, slug, map_index) DO UPDATE SET "
         + taskUpdates.joined(separator: ", ")
-    ) { run in
-      [
-        Self.id(run.flowRunID), .text(run.slug), .integer(Int64(run.mapIndex)),
-        run.taskRunID.map(Self.id) ?? .null, .text(run.state), Self.text(run.message),
-        .integer(Int64(run.attempts)), .integer(Int64(run.crashedAttempts)),
-        Self.time(run.startedAt), Self.time(run.endedAt), Self.text(run.resultLocation),
-        .integer(Int64(run.position)),
-      ]
+    ) { run, binds in
+      binds.append(runID(run.flowRunID))
+      binds.append(.text(run.slug))
+      binds.append(.integer(Int64(run.mapIndex)))
+      binds.append(run.taskRunID.map(Self.id) ?? .null)
+      binds.append(.text(run.state))
+      binds.append(Self.text(run.message))
+      binds.append(.integer(Int64(run.attempts)))
+      binds.append(.integer(Int64(run.crashedAttempts)))
+      binds.append(Self.time(run.startedAt))
+      binds.append(Self.time(run.endedAt))
+      binds.append(Self.text(run.resultLocation))
+      binds.append(.integer(Int64(run.position)))
     }
     // Appends are idempotent: a batch retried after an ambiguous failure writes nothing twice.
     statements += insert(
@@ -139,32 +256,36 @@ package struct RunStoreSQL: Sendable {
         "flow_run_id", "sequence", "slug", "map_index", "from_state", "to_state", "time",
         "message",
       ], suffix: "ON CONFLICT DO NOTHING"
-    ) { transition in
-      [
-        Self.id(transition.flowRunID), .integer(transition.sequence), Self.text(transition.slug),
-        .integer(Int64(transition.mapIndex)), .text(transition.from), .text(transition.to),
-        Self.time(transition.time), Self.text(transition.message),
-      ]
+    ) { transition, binds in
+      binds.append(runID(transition.flowRunID))
+      binds.append(.integer(transition.sequence))
+      binds.append(Self.text(transition.slug))
+      binds.append(.integer(Int64(transition.mapIndex)))
+      binds.append(.text(transition.from))
+      binds.append(.text(transition.to))
+      binds.append(Self.time(transition.time))
+      binds.append(Self.text(transition.message))
     }
     statements += insert(
       batch.logs, into: "logs",
       columns: ["flow_run_id", "sequence", "time", "level", "message", "metadata"],
       suffix: "ON CONFLICT DO NOTHING"
-    ) { log in
-      [
-        Self.id(log.flowRunID), .integer(log.sequence), Self.time(log.time),
-        .integer(Int64(log.level.rank)), .text(log.message),
-        .text(RunStoreCoding.json(log.metadata)),
-      ]
+    ) { log, binds in
+      binds.append(runID(log.flowRunID))
+      binds.append(.integer(log.sequence))
+      binds.append(Self.time(log.time))
+      binds.append(.integer(Int64(log.level.rank)))
+      binds.append(.text(log.message))
+      binds.append(.text(RunStoreCoding.json(log.metadata)))
     }
     statements += insert(
       batch.events, into: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
       suffix: "ON CONFLICT DO NOTHING"
-    ) {
-      [
-        Self.id($0.flowRunID), .integer($0.sequence), .blob($0.payload),
-        .integer(Int64($0.version)),
-      ]
+    ) { event, binds in
+      binds.append(runID(event.flowRunID))
+      binds.append(.integer(event.sequence))
+      binds.append(.blob(event.payload))
+      binds.append(.integer(Int64(event.version)))
     }
     for beat in batch.heartbeats {
       statements.append(
@@ -182,7 +303,7 @@ package struct RunStoreSQL: Sendable {
       events, into: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
       suffix: ""
     ) {
-      [
+      $1 += [
         Self.id($0.flowRunID), .integer($0.sequence), .blob($0.payload),
         .integer(Int64($0.version)),
       ]

@@ -66,6 +66,76 @@ package enum RunStoreCoding {
     Date(timeIntervalSince1970: Double(micros) / 1_000_000)
   }
 
+  /// `id` in lowercase hexadecimal with dashes (`uuidString.lowercased()`, without its
+  /// formatting and copy).
+  package static func text(_ id: UUID, uppercase: Bool = false) -> String {
+    let hex = Array((uppercase ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
+    return withUnsafeBytes(of: id.uuid) { bytes in
+      String(unsafeUninitializedCapacity: 36) { out in
+        var n = 0
+        for (index, byte) in bytes.enumerated() {
+          if index == 4 || index == 6 || index == 8 || index == 10 {
+            out[n] = UInt8(ascii: "-")
+            n += 1
+          }
+          out[n] = hex[Int(byte >> 4)]
+          out[n + 1] = hex[Int(byte & 0xf)]
+          n += 2
+        }
+        return n
+      }
+    }
+  }
+
+  /// `map` as a JSON object with sorted keys (what ``json(_:)`` writes, built directly).
+  package static func json(_ map: [String: String]) -> String {
+    var out = "{"
+    for (index, key) in map.keys.sorted().enumerated() {
+      if index > 0 { out += "," }
+      appendJSON(key, to: &out)
+      out += ":"
+      appendJSON(map[key]!, to: &out)
+    }
+    return out + "}"
+  }
+
+  /// `list` as a JSON array.
+  package static func json(_ list: [String]) -> String {
+    var out = "["
+    for (index, element) in list.enumerated() {
+      if index > 0 { out += "," }
+      appendJSON(element, to: &out)
+    }
+    return out + "]"
+  }
+
+  private static func appendJSON(_ text: String, to out: inout String) {
+    out += "\""
+    var plain = true
+    for byte in text.utf8
+    where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+      plain = false
+      break
+    }
+    if plain {
+      out += text
+    } else {
+      for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+          out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+        default: out.unicodeScalars.append(scalar)
+        }
+      }
+    }
+    out += "\""
+  }
+
   /// `value` as JSON text (sorted keys, instants in ISO 8601).
   package static func json<T: Encodable>(_ value: T) -> String {
     let encoder = JSONEncoder()

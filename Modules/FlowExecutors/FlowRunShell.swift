@@ -300,6 +300,8 @@ struct FlowRunShell {
 
   /// Runs one attempt's body, here or on the backend's session, until it ends or its deadline.
   static func attempt(_ start: AttemptStart, _ settings: RunSettings) async -> AttemptReport {
+    // A recorded run waits here while the recorder's buffer is full (back pressure).
+    if let recording = settings.recording { await recording.waitForRoom() }
     let key = start.key
     let node = settings.graph.nodes[key.node]
     let config = node.task!

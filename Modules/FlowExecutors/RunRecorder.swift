@@ -19,7 +19,9 @@ public struct RunRecorder: Sendable {
   public var batchSize: Int
   /// How long the store may keep failing before the run is stopped and ends Crashed.
   public var unavailableTimeout: Duration
-  /// The most records kept while the store fails; past it the run is stopped (Crashed).
+  /// The most records waiting to be written: when this many wait, each task attempt waits
+  /// for the writer before it starts (back pressure; nothing is dropped). While the store
+  /// fails the run waits here until ``unavailableTimeout``, then ends Crashed.
   public var bufferLimit: Int
   /// The command line that started the run (replayed by `flow runs resume`).
   public var command: [String]
@@ -32,7 +34,7 @@ public struct RunRecorder: Sendable {
   public init(
     store: any RunStore, heartbeatInterval: Duration = .seconds(5),
     flushInterval: Duration = .milliseconds(200), batchSize: Int = 5_000,
-    unavailableTimeout: Duration = .seconds(60), bufferLimit: Int = 2_000_000,
+    unavailableTimeout: Duration = .seconds(60), bufferLimit: Int = 100_000,
     command: [String] = [], host: String = SystemHost.name,
     processID: Int = SystemHost.processID
   ) {
@@ -41,7 +43,7 @@ public struct RunRecorder: Sendable {
     self.flushInterval = flushInterval
     self.batchSize = max(1, batchSize)
     self.unavailableTimeout = unavailableTimeout
-    self.bufferLimit = bufferLimit
+    self.bufferLimit = max(1, bufferLimit)
     self.command = command
     self.host = host
     self.processID = processID

@@ -31,6 +31,10 @@ final class RunRecording: Sendable {
     /// The engine's steps not written yet, with their sequence numbers (encoded when written).
     var steps: [(sequence: Int64, step: FlowRunStep)] = []
     var eventSequence: Int64 = 0
+    /// Attempts waiting for room in the buffer (back pressure).
+    var waiters: [CheckedContinuation<Void, Never>] = []
+    /// The writer has stopped: nobody waits for it any more.
+    var released = false
 
     var pendingCount: Int { transitions.count + logs.count + dirtyTasks.count + steps.count }
   }
@@ -176,7 +180,43 @@ final class RunRecording: Sendable {
 
   /// Ends the writer once it has written what it is writing (the run has finished). The
   /// writer is stopped this way, not by cancellation, so that no transaction is cut short.
-  func stopWriting() { wake.finish() }
+  func stopWriting() {
+    wake.finish()
+    release(stopping: true)
+  }
+
+  /// Back pressure: returns at once while fewer than the recorder's ``RunRecorder/bufferLimit``
+  /// records wait; otherwise wakes the writer and waits until it has written enough (or the
+  /// writer stopped, or the calling task is cancelled). Records are never dropped.
+  func waitForRoom() async {
+    let limit = recorder.bufferLimit
+    while buffer.withLock({ $0.pendingCount >= limit && !$0.released }) {
+      if Task.isCancelled { return }
+      wake.yield()
+      await withTaskCancellationHandler {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+          let now = buffer.withLock { buffer -> Bool in
+            if buffer.pendingCount < limit || buffer.released || Task.isCancelled { return true }
+            buffer.waiters.append(continuation)
+            return false
+          }
+          if now { continuation.resume() }
+        }
+      } onCancel: {
+        release(stopping: false)
+      }
+    }
+  }
+
+  /// Resumes every waiting attempt (for good when the writer stops).
+  private func release(stopping: Bool) {
+    let waiters = buffer.withLock { buffer in
+      if stopping { buffer.released = true }
+      defer { buffer.waiters.removeAll() }
+      return buffer.waiters
+    }
+    for waiter in waiters { waiter.resume() }
+  }
 
   /// Receives the run log's records.
   var logSink: @Sendable (LogRecord) -> Void { { [self] record in log(record) } }
@@ -185,7 +225,8 @@ final class RunRecording: Sendable {
   /// every flush interval, with a heartbeat every heartbeat interval. Returns the store's error
   /// once it has failed for longer than the recorder allows; nil when cancelled.
   func writeUntilCancelled() async -> RunStoreError? {
-    await withTaskGroup(of: RunStoreError?.self) { group in
+    defer { release(stopping: true) }
+    return await withTaskGroup(of: RunStoreError?.self) { group in
       group.addTask { [clock, wake, recorder] in
         while !Task.isCancelled {
           do {
@@ -218,11 +259,10 @@ final class RunRecording: Sendable {
     do {
       try await flush()
     } catch {
-      let (since, pending) = buffer.withLock { ($0.failingSince, $0.pendingCount) }
-      let now = clock.now()
-      if let since,
-        now.timeIntervalSince(since) >= recorder.unavailableTimeout.timeInterval
-          || pending > recorder.bufferLimit
+      // The engine waits while the buffer is full (back pressure); the run is stopped only
+      // once the store has failed for longer than the recorder allows.
+      let since = buffer.withLock { $0.failingSince }
+      if let since, clock.now().timeIntervalSince(since) >= recorder.unavailableTimeout.timeInterval
       {
         throw error
       }
@@ -256,8 +296,7 @@ final class RunRecording: Sendable {
     }
     // The engine's steps are encoded here, on the writer's task, not under the lock.
     if let flowRunID, !steps.isEmpty {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = .sortedKeys
+      let encoder = CompactJSONEncoder()
       batch.events = steps.compactMap { sequence, step in
         // A step that does not encode is left out rather than the run failing; replaying the
         // history then reports the gap as a divergence.
@@ -277,7 +316,7 @@ final class RunRecording: Sendable {
       }
       throw error
     }
-    buffer.withLock { buffer in
+    let waiters = buffer.withLock { buffer -> [CheckedContinuation<Void, Never>] in
       buffer.flow = nil
       if buffer.flowRun == batch.flowRuns.last { buffer.flowRunDirty = false }
       buffer.transitions.removeFirst(batch.transitions.count)
@@ -295,7 +334,11 @@ final class RunRecording: Sendable {
       }
       buffer.failingSince = nil
       buffer.lastError = nil
+      guard buffer.pendingCount < recorder.bufferLimit else { return [] }
+      defer { buffer.waiters.removeAll() }
+      return buffer.waiters
     }
+    for waiter in waiters { waiter.resume() }
   }
 
   /// Buffers the finished run's task runs as the engine reports them (IDs, attempts, times),

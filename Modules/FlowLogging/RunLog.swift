@@ -128,10 +128,13 @@ public final class RunLog: Sendable {
         }
         storage.entries.append(entry)
       }
-      sink?(render(entry))
     }
-    if let forward, level >= forward.logLevel {
-      let record = render(entry)
+    let forwarded = forward.map { level >= $0.logLevel } ?? false
+    guard forwarded || (sink != nil && level >= self.level) else { return }
+    // Rendered once for both the sink and the forward logger.
+    let record = render(entry)
+    if level >= self.level { sink?(record) }
+    if forwarded, let forward {
       forward.log(
         level: record.level, "\(record.message)",
         metadata: record.metadata.mapValues { .string($0) })

@@ -18,7 +18,7 @@ public final class PostgresRunStore: RunStore {
   /// The URL with its password hidden.
   public let description: String
   let client: PostgresClient
-  private let sql = RunStoreSQL(placeholder: { "$\($0)" })
+  private let sql = RunStoreSQL(placeholder: { "$\($0)" }, arrayInserts: true)
   let logger = Logger(label: "swift-flow.store.postgres")
 
   private init(client: PostgresClient, description: String) {

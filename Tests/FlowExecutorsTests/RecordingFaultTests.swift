@@ -56,3 +56,43 @@ struct RecordingFaultTests {
     #expect(store.writeCount > 0)
   }
 }
+
+/// Back pressure: when the recorder's buffer is full the engine waits for the writer; it never
+/// drops a record and never buffers without bound.
+@Suite("Recording back pressure", .timeLimit(.minutes(1)))
+struct RecordingBackPressureTests {
+  @Test("a full buffer holds the run while the store is down; every record lands after")
+  func fullBufferWaits() async throws {
+    let store = MemoryRunStore()
+    try await store.migrate()
+    let ran = Counter()
+    let count = 200
+    let body = task("body") { () -> Int in
+      // The store goes down once the run is under way.
+      if ran.increment() == 5 { store.setUnavailable(true) }
+      return 1
+    }
+    let flow = Flow("held") { for _ in 0..<count { _ = body() } }
+    async let finished = flow.run(
+      recorder: RunRecorder(
+        store: store, flushInterval: .milliseconds(5), unavailableTimeout: .seconds(30),
+        bufferLimit: 20))
+    let clock = SystemWallClock()
+    // Wait (on a loaded machine, as long as it takes) for the store to go down.
+    while ran.count < 5 { try await clock.sleep(for: .milliseconds(10)) }
+    try await clock.sleep(for: .milliseconds(300))
+    let held = ran.count
+    try await clock.sleep(for: .milliseconds(300))
+    // The engine is waiting for the writer: no body ran meanwhile, and far fewer than all
+    // (about 7 records a task: a few tasks past the outage fill a buffer of 20).
+    #expect(ran.count == held)
+    #expect(held < 5 + 20)
+    store.setUnavailable(false)
+    let result = try await finished
+    #expect(result.state.isSuccessful)
+    #expect(ran.count == count)
+    #expect(try await store.taskRuns(flowRunID: result.flowRunID).count == count)
+    #expect(
+      try await store.transitions(flowRunID: result.flowRunID).count == 2 * count + 2)
+  }
+}
