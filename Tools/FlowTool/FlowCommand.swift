@@ -11,7 +11,7 @@ struct FlowCommand: AsyncParsableCommand {
     abstract: "Work with swift-flow schedules and flows.",
     subcommands: [
       CronCommand.self, WorkerCommand.self, DemoCommand.self, SimulateCommand.self,
-      RunsCommand.self, DatabaseCommand.self,
+      RunsCommand.self, DatabaseCommand.self, ServerCommand.self,
     ]
   )
 
