@@ -125,7 +125,8 @@ package enum RunStoreCoding {
             PRIMARY KEY (flow_run_id, sequence))
           """,
         ]
-      )
+      ),
+      (2, DeploymentStoreSQL.migration),
     ]
   }
 }

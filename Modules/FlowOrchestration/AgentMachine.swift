@@ -1,3 +1,4 @@
+import FlowCore
 import Foundation
 
 /// An agent's decisions, as a value type without I/O: when to claim runs and how many, when

@@ -1,3 +1,4 @@
+import FlowCore
 import Foundation
 
 /// The store's rules for leases, as a value type: which runs an agent may claim, whose renewal

@@ -17,9 +17,9 @@ internal import PostgresNIO
 public final class PostgresRunStore: RunStore {
   /// The URL with its password hidden.
   public let description: String
-  private let client: PostgresClient
+  let client: PostgresClient
   private let sql = RunStoreSQL(placeholder: { "$\($0)" })
-  private let logger = Logger(label: "swift-flow.store.postgres")
+  let logger = Logger(label: "swift-flow.store.postgres")
 
   private init(client: PostgresClient, description: String) {
     self.client = client
@@ -170,7 +170,7 @@ public final class PostgresRunStore: RunStore {
     }
   }
 
-  private static func bindings(_ values: [SQLValue]) -> PostgresBindings {
+  static func bindings(_ values: [SQLValue]) -> PostgresBindings {
     var bindings = PostgresBindings(capacity: values.count)
     for value in values {
       switch value {
@@ -183,7 +183,7 @@ public final class PostgresRunStore: RunStore {
     return bindings
   }
 
-  private static func rows(_ sequence: PostgresRowSequence) async throws -> [SQLRow] {
+  static func rows(_ sequence: PostgresRowSequence) async throws -> [SQLRow] {
     var rows: [SQLRow] = []
     for try await row in sequence {
       var result: SQLRow = [:]
@@ -205,7 +205,7 @@ public final class PostgresRunStore: RunStore {
     return rows
   }
 
-  private func query(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
+  func query(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
     do {
       let sequence = try await client.query(
         PostgresQuery(unsafeSQL: statement.sql, binds: Self.bindings(statement.binds)),

@@ -17,9 +17,9 @@ public final class SQLiteRunStore: RunStore {
   public let path: String
   /// `sqlite:` and the file's path.
   public var description: String { "sqlite:\(path)" }
-  private let writer: SQLiteConnection
-  private let reader: SQLiteConnection
-  private let gate = SerialGate()
+  let writer: SQLiteConnection
+  let reader: SQLiteConnection
+  let gate = SerialGate()
   private let sql = RunStoreSQL(placeholder: { "?\($0)" })
   /// How long a statement waits for another process's lock before failing.
   public static let busyTimeoutMilliseconds = 10_000
@@ -130,12 +130,12 @@ public final class SQLiteRunStore: RunStore {
       .database, location: location, message: "SQLite failed: \(error)", cause: nil)
   }
 
-  private func fail(_ error: any Error) -> RunStoreError {
+  func fail(_ error: any Error) -> RunStoreError {
     if let error = error as? RunStoreError { return error }
     return Self.map(error, location: description, path: path)
   }
 
-  private static func bind(_ value: SQLValue) -> SQLiteData {
+  static func bind(_ value: SQLValue) -> SQLiteData {
     switch value {
     case .integer(let value): .integer(Int(value))
     case .text(let value): .text(value)
@@ -144,7 +144,7 @@ public final class SQLiteRunStore: RunStore {
     }
   }
 
-  private static func row(_ row: SQLiteRow) -> SQLRow {
+  static func row(_ row: SQLiteRow) -> SQLRow {
     var result: SQLRow = [:]
     for column in row.columns {
       switch column.data {
@@ -159,7 +159,7 @@ public final class SQLiteRunStore: RunStore {
     return result
   }
 
-  private func query(_ statement: SQLStatement, on connection: SQLiteConnection? = nil)
+  func query(_ statement: SQLStatement, on connection: SQLiteConnection? = nil)
     async throws(RunStoreError) -> [SQLRow]
   {
     do {
@@ -173,7 +173,7 @@ public final class SQLiteRunStore: RunStore {
 
   /// Runs one statement on the writer to completion, even if the calling task is cancelled
   /// (a transaction is never cut short between its statements: the future is not cancelled).
-  private func write(_ sql: String, _ binds: [SQLiteData] = []) async throws {
+  func write(_ sql: String, _ binds: [SQLiteData] = []) async throws {
     let rows: EventLoopFuture<[SQLiteRow]> = writer.query(sql, binds)
     _ = try await rows.get()
   }

@@ -19,13 +19,13 @@ public final class MemoryRunStore: RunStore {
     }
   }
 
-  private struct TaskKey: Hashable {
+  struct TaskKey: Hashable {
     let flowRunID: UUID
     let slug: String
     let mapIndex: Int
   }
 
-  private struct Tables {
+  struct Tables {
     var version = 0
     var flows: [String: FlowRecord] = [:]
     var flowRuns: [UUID: FlowRunRecord] = [:]
@@ -35,9 +35,10 @@ public final class MemoryRunStore: RunStore {
     var events: [UUID: [RunEventRecord]] = [:]
     var unavailable = false
     var writes = 0
+    var deployments = MemoryDeploymentTables()
   }
 
-  private let tables = Mutex(Tables())
+  let tables = Mutex(Tables())
   private let faults: Faults?
   /// `memory:` and a name.
   public let description: String
@@ -67,7 +68,7 @@ public final class MemoryRunStore: RunStore {
     }
   }
 
-  private func migrated(_ tables: Tables) throws(RunStoreError) {
+  func migrated(_ tables: Tables) throws(RunStoreError) {
     try available(tables)
     if tables.version > RunStoreSchema.current {
       throw RunStoreError.newerSchema(
@@ -108,6 +109,13 @@ public final class MemoryRunStore: RunStore {
         throw RunStoreError(
           .unavailable, location: description, message: "the commit failed (simulated fault)")
       }
+      Self.apply(batch, to: &tables)
+    }
+  }
+
+  /// Writes `batch` into `tables` (one transaction's worth, under the lock).
+  static func apply(_ batch: RunStoreBatch, to tables: inout Tables) {
+    do {
       tables.writes += 1
       for flow in batch.flows where tables.flows["\(flow.name)\u{0}\(flow.version)"] == nil {
         tables.flows["\(flow.name)\u{0}\(flow.version)"] = flow

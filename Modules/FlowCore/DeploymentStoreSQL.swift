@@ -1,0 +1,767 @@
+import Foundation
+
+/// Runs statements inside one database transaction.
+package protocol SQLExecutor {
+  /// Runs `statement` and returns its rows.
+  func run(_ statement: SQLStatement) async throws -> [SQLRow]
+}
+
+/// What the deployment SQL needs from a database adapter: reads and transactions.
+package protocol SQLDatabase: Sendable {
+  /// The store's description, for errors.
+  var description: String { get }
+  /// Runs one read outside a transaction.
+  func read(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow]
+  /// Runs `body` in one write transaction (committed when it returns, rolled back when it
+  /// throws; a ``RunStoreError`` it throws is rethrown as it is).
+  func transaction<T: Sendable>(_ body: (any SQLExecutor) async throws -> T)
+    async throws(RunStoreError) -> T
+}
+
+/// The deployment store's SQL and logic, shared by the SQLite and PostgreSQL adapters: only
+/// the placeholder syntax and the row-locking clauses differ.
+package struct DeploymentStoreSQL: Sendable {
+  private let placeholder: @Sendable (Int) -> String
+  /// Appended to the claim's candidate query (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+  private let skipLocked: String
+  /// Appended to a single-row read that a write follows (`FOR UPDATE` on PostgreSQL).
+  private let forUpdate: String
+  private let runs: RunStoreSQL
+
+  /// SQL for a database with the given placeholders and locking clauses (empty on SQLite,
+  /// whose write transactions are exclusive: `BEGIN IMMEDIATE`).
+  package init(
+    placeholder: @escaping @Sendable (Int) -> String, skipLocked: String, forUpdate: String
+  ) {
+    self.placeholder = placeholder
+    self.skipLocked = skipLocked
+    self.forUpdate = forUpdate
+    self.runs = RunStoreSQL(placeholder: placeholder)
+  }
+
+  /// The schema's version-2 statements (projects, deployments, their runs and leases).
+  package static let migration: [String] = [
+    """
+    CREATE TABLE projects (name TEXT PRIMARY KEY, description TEXT NOT NULL,
+      created_at BIGINT NOT NULL)
+    """,
+    """
+    CREATE TABLE deployments (id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL,
+      flow_name TEXT NOT NULL, flow_version TEXT NOT NULL, version BIGINT NOT NULL,
+      parameter_schema TEXT NOT NULL, schedule TEXT, default_parameters TEXT NOT NULL,
+      labels TEXT NOT NULL, crash_retries BIGINT NOT NULL, created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL, UNIQUE (project, name))
+    """,
+    """
+    CREATE TABLE deployment_versions (deployment_id TEXT NOT NULL, version BIGINT NOT NULL,
+      flow_version TEXT NOT NULL, parameter_schema TEXT NOT NULL, registered_at BIGINT NOT NULL,
+      PRIMARY KEY (deployment_id, version))
+    """,
+    """
+    CREATE TABLE deployment_runs (id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL,
+      deployment_version BIGINT NOT NULL, flow_name TEXT NOT NULL, flow_version TEXT NOT NULL,
+      idempotency_key TEXT NOT NULL, origin TEXT NOT NULL, parameters TEXT NOT NULL,
+      scheduled_at BIGINT NOT NULL, created_at BIGINT NOT NULL, state TEXT NOT NULL,
+      message TEXT, labels TEXT NOT NULL, lease_agent TEXT, lease_epoch BIGINT NOT NULL,
+      lease_expires_at BIGINT, crashes BIGINT NOT NULL, crash_retries BIGINT NOT NULL,
+      cancel_requested BIGINT NOT NULL, ended_at BIGINT,
+      UNIQUE (deployment_id, idempotency_key))
+    """,
+    "CREATE INDEX deployment_runs_due ON deployment_runs (state, scheduled_at)",
+    "CREATE INDEX deployment_runs_by_deployment ON deployment_runs (deployment_id, scheduled_at)",
+    """
+    CREATE TABLE run_leases (run_id TEXT NOT NULL, epoch BIGINT NOT NULL,
+      agent_id TEXT NOT NULL, claimed_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+      released_at BIGINT, PRIMARY KEY (run_id, epoch))
+    """,
+  ]
+
+  // MARK: Building statements
+
+  /// Collects binds and writes their placeholders (a class: `b.statement("…\(b(x))")`
+  /// must see the binds its argument adds).
+  private final class Binder {
+    let placeholder: @Sendable (Int) -> String
+    var binds: [SQLValue] = []
+
+    init(placeholder: @escaping @Sendable (Int) -> String) { self.placeholder = placeholder }
+
+    func callAsFunction(_ value: SQLValue) -> String {
+      binds.append(value)
+      return placeholder(binds.count)
+    }
+
+    func statement(_ sql: String) -> SQLStatement { SQLStatement(sql: sql, binds: binds) }
+  }
+
+  private func binder() -> Binder { Binder(placeholder: placeholder) }
+
+  private static func id(_ id: UUID) -> SQLValue { .text(id.uuidString.lowercased()) }
+  private static func time(_ date: Date?) -> SQLValue {
+    date.map { .integer(RunStoreCoding.micros($0)) } ?? .null
+  }
+  private static func text(_ text: String?) -> SQLValue { text.map { .text($0) } ?? .null }
+  private static func json<T: Encodable>(_ value: T) -> SQLValue {
+    .text(RunStoreCoding.json(value))
+  }
+  private static func micros(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+  }
+
+  private static let deploymentColumns =
+    "id, project, name, flow_name, flow_version, version, parameter_schema, schedule, "
+    + "default_parameters, labels, crash_retries, created_at, updated_at"
+  private static let runColumns =
+    "id, deployment_id, deployment_version, flow_name, flow_version, idempotency_key, origin, "
+    + "parameters, scheduled_at, created_at, state, message, labels, lease_agent, lease_epoch, "
+    + "lease_expires_at, crashes, crash_retries, cancel_requested, ended_at"
+
+  // MARK: Decoding rows
+
+  private static func uuid(_ value: SQLValue?) -> UUID? { value?.text.flatMap(UUID.init) }
+  private static func date(_ value: SQLValue?) -> Date? {
+    value?.integer.map(RunStoreCoding.date)
+  }
+
+  private static func project(_ row: SQLRow) -> ProjectRecord? {
+    guard let name = row["name"]?.text else { return nil }
+    return ProjectRecord(
+      name: name, description: row["description"]?.text ?? "",
+      createdAt: date(row["created_at"]) ?? .distantPast)
+  }
+
+  private static func deployment(_ row: SQLRow) -> DeploymentRecord? {
+    guard let id = uuid(row["id"]) else { return nil }
+    return DeploymentRecord(
+      id: id, project: row["project"]?.text ?? "", name: row["name"]?.text ?? "",
+      flowName: row["flow_name"]?.text ?? "", flowVersion: row["flow_version"]?.text ?? "",
+      version: Int(row["version"]?.integer ?? 1),
+      parameterSchemaJSON: row["parameter_schema"]?.text ?? "{}",
+      schedule: row["schedule"]?.text.flatMap {
+        RunStoreCoding.decode($0, as: DeploymentScheduleSpec?.self, or: nil)
+      },
+      defaultParameters: RunStoreCoding.decode(
+        row["default_parameters"]?.text ?? "{}", as: [String: String].self, or: [:]),
+      labels: RunStoreCoding.decode(row["labels"]?.text ?? "[]", as: [String].self, or: []),
+      crashRetries: Int(row["crash_retries"]?.integer ?? 0),
+      createdAt: date(row["created_at"]) ?? .distantPast,
+      updatedAt: date(row["updated_at"]) ?? .distantPast)
+  }
+
+  private static func run(_ row: SQLRow) -> DeploymentRunRecord? {
+    guard let id = uuid(row["id"]), let deploymentID = uuid(row["deployment_id"]) else {
+      return nil
+    }
+    return DeploymentRunRecord(
+      id: id, deploymentID: deploymentID,
+      deploymentVersion: Int(row["deployment_version"]?.integer ?? 1),
+      flowName: row["flow_name"]?.text ?? "", flowVersion: row["flow_version"]?.text ?? "",
+      idempotencyKey: row["idempotency_key"]?.text ?? "",
+      origin: DeploymentRunOrigin(name: row["origin"]?.text ?? "manual"),
+      parameters: RunStoreCoding.decode(
+        row["parameters"]?.text ?? "{}", as: [String: String].self, or: [:]),
+      scheduledAt: date(row["scheduled_at"]) ?? .distantPast,
+      createdAt: date(row["created_at"]) ?? .distantPast, state: row["state"]?.text ?? "",
+      message: row["message"]?.text,
+      labels: RunStoreCoding.decode(row["labels"]?.text ?? "[]", as: [String].self, or: []),
+      leaseAgent: row["lease_agent"]?.text, leaseEpoch: row["lease_epoch"]?.integer ?? 0,
+      leaseExpiresAt: date(row["lease_expires_at"]),
+      crashes: Int(row["crashes"]?.integer ?? 0),
+      crashRetries: Int(row["crash_retries"]?.integer ?? 0),
+      cancelRequested: (row["cancel_requested"]?.integer ?? 0) != 0,
+      endedAt: date(row["ended_at"]))
+  }
+
+  // MARK: Projects
+
+  package func createProject(_ project: ProjectRecord, on db: some SQLDatabase)
+    async throws(RunStoreError) -> ProjectRecord
+  {
+    try await db.transaction { executor in
+      let b = binder()
+      let statement = b.statement(
+        "INSERT INTO projects (name, description, created_at) VALUES (\(b(.text(project.name))), "
+          + "\(b(.text(project.description))), \(b(Self.time(project.createdAt)))) "
+          + "ON CONFLICT DO NOTHING")
+      _ = try await executor.run(statement)
+      let s = binder()
+      let select = s.statement(
+        "SELECT name, description, created_at FROM projects WHERE name = \(s(.text(project.name)))"
+      )
+      return try await executor.run(select).first.flatMap(Self.project) ?? project
+    }
+  }
+
+  package func projects(on db: some SQLDatabase) async throws(RunStoreError) -> [ProjectRecord] {
+    try await db.read(
+      SQLStatement(sql: "SELECT name, description, created_at FROM projects ORDER BY name")
+    ).compactMap(Self.project)
+  }
+
+  // MARK: Deployments
+
+  package func registerDeployment(
+    _ registration: DeploymentRegistration, now: Date, on db: some SQLDatabase
+  ) async throws(RunStoreError) -> DeploymentRecord {
+    let location = db.description
+    return try await db.transaction { executor in
+      let p = binder()
+      let project = p.statement(
+        "SELECT name FROM projects WHERE name = \(p(.text(registration.project)))")
+      if try await executor.run(project).isEmpty {
+        throw RunStoreError.unknownProject(location: location, name: registration.project)
+      }
+      var flows = RunStoreBatch()
+      flows.flows = [registration.flow]
+      for statement in runs.write(flows) { _ = try await executor.run(statement) }
+      let s = binder()
+      let select = s.statement(
+        "SELECT \(Self.deploymentColumns) FROM deployments WHERE project = "
+          + "\(s(.text(registration.project))) AND name = \(s(.text(registration.name)))"
+          + forUpdate)
+      let existing = try await executor.run(select).first.flatMap(Self.deployment)
+      let schedule: SQLValue =
+        registration.schedule.map { Self.json($0) } ?? .null
+      var record: DeploymentRecord
+      if var current = existing {
+        let changed = current.flowVersion != registration.flow.version
+        if changed {
+          current.version += 1
+          current.flowVersion = registration.flow.version
+          current.parameterSchemaJSON = registration.flow.parameterSchemaJSON
+        }
+        current.schedule = registration.schedule
+        current.defaultParameters = registration.defaultParameters
+        current.labels = registration.labels
+        current.crashRetries = registration.crashRetries
+        current.updatedAt = now
+        record = current
+        let u = binder()
+        let update = u.statement(
+          "UPDATE deployments SET flow_version = \(u(.text(record.flowVersion))), version = "
+            + "\(u(.integer(Int64(record.version)))), parameter_schema = "
+            + "\(u(.text(record.parameterSchemaJSON))), schedule = \(u(schedule)), "
+            + "default_parameters = \(u(Self.json(record.defaultParameters))), labels = "
+            + "\(u(Self.json(record.labels))), crash_retries = "
+            + "\(u(.integer(Int64(record.crashRetries)))), updated_at = \(u(Self.time(now))) "
+            + "WHERE id = \(u(Self.id(record.id)))")
+        _ = try await executor.run(update)
+        guard changed else { return record }
+      } else {
+        record = DeploymentRecord(
+          id: registration.id, project: registration.project, name: registration.name,
+          flowName: registration.flow.name, flowVersion: registration.flow.version, version: 1,
+          parameterSchemaJSON: registration.flow.parameterSchemaJSON,
+          schedule: registration.schedule, defaultParameters: registration.defaultParameters,
+          labels: registration.labels, crashRetries: registration.crashRetries, createdAt: now,
+          updatedAt: now)
+        let i = binder()
+        let insert = i.statement(
+          "INSERT INTO deployments (\(Self.deploymentColumns)) VALUES (\(i(Self.id(record.id))), "
+            + "\(i(.text(record.project))), \(i(.text(record.name))), "
+            + "\(i(.text(record.flowName))), \(i(.text(record.flowVersion))), "
+            + "\(i(.integer(1))), \(i(.text(record.parameterSchemaJSON))), \(i(schedule)), "
+            + "\(i(Self.json(record.defaultParameters))), \(i(Self.json(record.labels))), "
+            + "\(i(.integer(Int64(record.crashRetries)))), \(i(Self.time(now))), "
+            + "\(i(Self.time(now))))")
+        _ = try await executor.run(insert)
+      }
+      let v = binder()
+      let version = v.statement(
+        "INSERT INTO deployment_versions (deployment_id, version, flow_version, "
+          + "parameter_schema, registered_at) VALUES (\(v(Self.id(record.id))), "
+          + "\(v(.integer(Int64(record.version)))), \(v(.text(record.flowVersion))), "
+          + "\(v(.text(record.parameterSchemaJSON))), \(v(Self.time(now))))")
+      _ = try await executor.run(version)
+      return record
+    }
+  }
+
+  package func deployments(project: String?, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [DeploymentRecord]
+  {
+    let b = binder()
+    let filter = project.map { " WHERE project = \(b(.text($0)))" } ?? ""
+    return try await db.read(
+      b.statement(
+        "SELECT \(Self.deploymentColumns) FROM deployments\(filter) ORDER BY project, name")
+    ).compactMap(Self.deployment)
+  }
+
+  package func deployment(project: String, name: String, on db: some SQLDatabase)
+    async throws(RunStoreError) -> DeploymentRecord?
+  {
+    let b = binder()
+    return try await db.read(
+      b.statement(
+        "SELECT \(Self.deploymentColumns) FROM deployments WHERE project = "
+          + "\(b(.text(project))) AND name = \(b(.text(name)))")
+    ).first.flatMap(Self.deployment)
+  }
+
+  package func deployment(id: UUID, on db: some SQLDatabase) async throws(RunStoreError)
+    -> DeploymentRecord?
+  {
+    let b = binder()
+    return try await db.read(
+      b.statement("SELECT \(Self.deploymentColumns) FROM deployments WHERE id = \(b(Self.id(id)))")
+    ).first.flatMap(Self.deployment)
+  }
+
+  package func deploymentVersions(deploymentID: UUID, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [DeploymentVersionRecord]
+  {
+    let b = binder()
+    return try await db.read(
+      b.statement(
+        "SELECT version, flow_version, parameter_schema, registered_at FROM "
+          + "deployment_versions WHERE deployment_id = \(b(Self.id(deploymentID))) ORDER BY version"
+      )
+    ).map {
+      DeploymentVersionRecord(
+        deploymentID: deploymentID, version: Int($0["version"]?.integer ?? 0),
+        flowVersion: $0["flow_version"]?.text ?? "",
+        parameterSchemaJSON: $0["parameter_schema"]?.text ?? "{}",
+        registeredAt: Self.date($0["registered_at"]) ?? .distantPast)
+    }
+  }
+
+  // MARK: Runs
+
+  private func runByKey(deploymentID: UUID, key: String, on executor: any SQLExecutor)
+    async throws -> DeploymentRunRecord?
+  {
+    let b = binder()
+    return try await executor.run(
+      b.statement(
+        "SELECT \(Self.runColumns) FROM deployment_runs WHERE deployment_id = "
+          + "\(b(Self.id(deploymentID))) AND idempotency_key = \(b(.text(key)))")
+    ).first.flatMap(Self.run)
+  }
+
+  package func createDeploymentRun(_ request: DeploymentRunRequest, on db: some SQLDatabase)
+    async throws(RunStoreError) -> DeploymentRunCreation
+  {
+    let location = db.description
+    return try await db.transaction { executor in
+      if let existing = try await runByKey(
+        deploymentID: request.deploymentID, key: request.idempotencyKey, on: executor)
+      {
+        return DeploymentRunCreation(run: existing, created: false)
+      }
+      let d = binder()
+      guard
+        let deployment = try await executor.run(
+          d.statement(
+            "SELECT \(Self.deploymentColumns) FROM deployments WHERE id = "
+              + d(Self.id(request.deploymentID)))
+        ).first.flatMap(Self.deployment)
+      else {
+        throw RunStoreError.unknownDeployment(
+          location: location, name: request.deploymentID.uuidString.lowercased())
+      }
+      let run = try DeploymentRunLogic.newRun(
+        request, deployment: deployment, location: location)
+      let i = binder()
+      let insert = i.statement(
+        "INSERT INTO deployment_runs (\(Self.runColumns)) VALUES (\(i(Self.id(run.id))), "
+          + "\(i(Self.id(run.deploymentID))), \(i(.integer(Int64(run.deploymentVersion)))), "
+          + "\(i(.text(run.flowName))), \(i(.text(run.flowVersion))), "
+          + "\(i(.text(run.idempotencyKey))), \(i(.text(run.origin.name))), "
+          + "\(i(Self.json(run.parameters))), \(i(Self.time(run.scheduledAt))), "
+          + "\(i(Self.time(run.createdAt))), \(i(.text(run.state))), \(i(.null)), "
+          + "\(i(Self.json(run.labels))), \(i(.null)), \(i(.integer(0))), \(i(.null)), "
+          + "\(i(.integer(0))), \(i(.integer(Int64(run.crashRetries)))), \(i(.integer(0))), "
+          + "\(i(.null))) ON CONFLICT DO NOTHING RETURNING id")
+      if try await executor.run(insert).isEmpty {
+        // Another scheduler created it a moment ago: one run per key.
+        if let existing = try await runByKey(
+          deploymentID: request.deploymentID, key: request.idempotencyKey, on: executor)
+        {
+          return DeploymentRunCreation(run: existing, created: false)
+        }
+        throw RunStoreError(
+          .conflict, location: location,
+          message: "a flow run with the ID \(run.id.uuidString.lowercased()) already exists; "
+            + "ask again with a new run ID")
+      }
+      var batch = RunStoreBatch()
+      batch.flowRuns = [DeploymentRunLogic.flowRun(run)]
+      for statement in runs.write(batch) { _ = try await executor.run(statement) }
+      return DeploymentRunCreation(run: run, created: true)
+    }
+  }
+
+  package func deploymentRun(id: UUID, on db: some SQLDatabase) async throws(RunStoreError)
+    -> DeploymentRunRecord?
+  {
+    let b = binder()
+    return try await db.read(
+      b.statement("SELECT \(Self.runColumns) FROM deployment_runs WHERE id = \(b(Self.id(id)))")
+    ).first.flatMap(Self.run)
+  }
+
+  package func deploymentRuns(_ query: DeploymentRunQuery, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [DeploymentRunRecord]
+  {
+    let b = binder()
+    var conditions: [String] = []
+    if let id = query.deploymentID { conditions.append("deployment_id = \(b(Self.id(id)))") }
+    if !query.states.isEmpty {
+      conditions.append(
+        "state IN (\(query.states.map { b(.text($0)) }.joined(separator: ", ")))")
+    }
+    let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+    return try await db.read(
+      b.statement(
+        "SELECT \(Self.runColumns) FROM deployment_runs\(filter) ORDER BY scheduled_at DESC, "
+          + "id DESC LIMIT \(b(.integer(Int64(max(0, query.limit)))))")
+    ).compactMap(Self.run)
+  }
+
+  package func latestScheduledFireTime(deploymentID: UUID, on db: some SQLDatabase)
+    async throws(RunStoreError) -> Date?
+  {
+    let b = binder()
+    return try await db.read(
+      b.statement(
+        "SELECT max(scheduled_at) AS latest FROM deployment_runs WHERE deployment_id = "
+          + "\(b(Self.id(deploymentID))) AND origin = \(b(.text(DeploymentRunOrigin.schedule.name)))"
+      )
+    ).first.flatMap { Self.date($0["latest"]) }
+  }
+
+  private func setFlowRunState(
+    _ ids: [String], state: String, message: String?, endedAt: Date?, on executor: any SQLExecutor
+  ) async throws {
+    guard !ids.isEmpty else { return }
+    let b = binder()
+    let end = endedAt.map { ", ended_at = \(b(Self.time($0)))" } ?? ""
+    let statement = b.statement(
+      "UPDATE flow_runs SET state = \(b(.text(state))), message = \(b(Self.text(message)))\(end) "
+        + "WHERE id IN (\(ids.map { b(.text($0)) }.joined(separator: ", ")))")
+    _ = try await executor.run(statement)
+  }
+
+  package func requestCancellation(runID: UUID, now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError) -> DeploymentRunRecord
+  {
+    let location = db.description
+    return try await db.transaction { executor in
+      let s = binder()
+      guard
+        var run = try await executor.run(
+          s.statement(
+            "SELECT \(Self.runColumns) FROM deployment_runs WHERE id = \(s(Self.id(runID)))"
+              + forUpdate)
+        ).first.flatMap(Self.run)
+      else {
+        throw RunStoreError.unknownRun(location: location, id: runID.uuidString.lowercased())
+      }
+      guard !run.isFinished else { return run }
+      let held = run.state == "Running" && (run.leaseExpiresAt.map { $0 > now } ?? false)
+      let u = binder()
+      if held {
+        run.cancelRequested = true
+        _ = try await executor.run(
+          u.statement(
+            "UPDATE deployment_runs SET cancel_requested = 1 WHERE id = \(u(Self.id(runID)))"))
+      } else {
+        run.cancelRequested = true
+        run.state = "Cancelled"
+        run.message = "Cancelled before an agent started it"
+        run.endedAt = now
+        run.leaseAgent = nil
+        run.leaseExpiresAt = nil
+        _ = try await executor.run(
+          u.statement(
+            "UPDATE deployment_runs SET cancel_requested = 1, state = 'Cancelled', message = "
+              + "\(u(Self.text(run.message))), ended_at = \(u(Self.time(now))), lease_agent = "
+              + "NULL, lease_expires_at = NULL WHERE id = \(u(Self.id(runID)))"))
+        try await setFlowRunState(
+          [runID.uuidString.lowercased()], state: "Cancelled", message: run.message, endedAt: now,
+          on: executor)
+      }
+      return run
+    }
+  }
+
+  package func markLate(scheduledBefore cutoff: Date, now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [UUID]
+  {
+    try await db.transaction { executor in
+      let b = binder()
+      let ids = try await executor.run(
+        b.statement(
+          "UPDATE deployment_runs SET state = 'Late', message = \(b(.text(DeploymentRunLogic.lateMessage))) "
+            + "WHERE state = 'Scheduled' AND scheduled_at < \(b(Self.time(cutoff))) RETURNING id")
+      ).compactMap { $0["id"]?.text }
+      try await setFlowRunState(
+        ids, state: "Late", message: DeploymentRunLogic.lateMessage, endedAt: nil, on: executor)
+      return ids.compactMap(UUID.init)
+    }
+  }
+
+  // MARK: Leases
+
+  package func claimRuns(_ claim: LeaseClaim, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [RunLease]
+  {
+    guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
+    let now = Self.time(claim.now)
+    let expiry = claim.now.addingTimeInterval(claim.leaseDuration.timeInterval)
+    return try await db.transaction { executor in
+      // Leases that ran out: their agents are presumed dead.
+      let e = binder()
+      let expired = try await executor.run(
+        e.statement(
+          "UPDATE deployment_runs SET state = 'Crashed', crashes = crashes + 1, lease_agent = "
+            + "NULL, lease_expires_at = NULL, message = CASE WHEN crashes + 1 > crash_retries "
+            + "THEN \(e(.text(DeploymentRunLogic.crashedFinalMessage))) ELSE "
+            + "\(e(.text(DeploymentRunLogic.crashedRetryMessage))) END, ended_at = CASE WHEN "
+            + "crashes + 1 > crash_retries THEN \(e(now)) ELSE NULL END WHERE state = 'Running' "
+            + "AND lease_expires_at <= \(e(now)) RETURNING id, ended_at")
+      )
+      let final = expired.filter { $0["ended_at"]?.integer != nil }.compactMap { $0["id"]?.text }
+      let retried = expired.filter { $0["ended_at"]?.integer == nil }.compactMap {
+        $0["id"]?.text
+      }
+      try await setFlowRunState(
+        final, state: "Crashed", message: DeploymentRunLogic.crashedFinalMessage,
+        endedAt: claim.now, on: executor)
+      try await setFlowRunState(
+        retried, state: "Crashed", message: DeploymentRunLogic.crashedRetryMessage, endedAt: nil,
+        on: executor)
+      // Due runs of the agent's flows, oldest first; rows another agent is claiming are skipped.
+      let c = binder()
+      let flows = claim.flows.map {
+        "(flow_name = \(c(.text($0.name))) AND flow_version = \(c(.text($0.version))))"
+      }.joined(separator: " OR ")
+      let candidates = try await executor.run(
+        c.statement(
+          "SELECT id, labels, scheduled_at FROM deployment_runs WHERE state IN ('Scheduled', "
+            + "'Late', 'Crashed') AND ended_at IS NULL AND cancel_requested = 0 AND "
+            + "scheduled_at <= \(c(now)) AND (\(flows)) ORDER BY scheduled_at, id LIMIT "
+            + "\(c(.integer(Int64(claim.limit * 2 + 8))))\(skipLocked)")
+      )
+      let agentLabels = Set(claim.labels)
+      let chosen = candidates.filter {
+        let labels = RunStoreCoding.decode(
+          $0["labels"]?.text ?? "[]", as: [String].self, or: [])
+        return Set(labels).isSubset(of: agentLabels)
+      }.prefix(claim.limit).compactMap { $0["id"]?.text }
+      guard !chosen.isEmpty else { return [] }
+      let u = binder()
+      let claimed = try await executor.run(
+        u.statement(
+          "UPDATE deployment_runs SET state = 'Running', message = NULL, lease_agent = "
+            + "\(u(.text(claim.agentID))), lease_epoch = lease_epoch + 1, lease_expires_at = "
+            + "\(u(Self.time(expiry))) WHERE id IN (\(chosen.map { u(.text($0)) }.joined(separator: ", "))) "
+            + "RETURNING id, lease_epoch, scheduled_at")
+      )
+      let leases =
+        claimed.compactMap { row -> (Int64, RunLease)? in
+          guard let id = Self.uuid(row["id"]), let epoch = row["lease_epoch"]?.integer else {
+            return nil
+          }
+          return (
+            row["scheduled_at"]?.integer ?? 0,
+            RunLease(runID: id, agentID: claim.agentID, epoch: epoch, expiresAt: expiry)
+          )
+        }
+        .sorted { ($0.0, $0.1.runID.uuidString) < ($1.0, $1.1.runID.uuidString) }.map(\.1)
+      let h = binder()
+      let rows = leases.map {
+        "(\(h(Self.id($0.runID))), \(h(.integer($0.epoch))), \(h(.text(claim.agentID))), "
+          + "\(h(now)), \(h(Self.time(expiry))), NULL)"
+      }
+      _ = try await executor.run(
+        h.statement(
+          "INSERT INTO run_leases (run_id, epoch, agent_id, claimed_at, expires_at, released_at) "
+            + "VALUES \(rows.joined(separator: ", "))"))
+      let f = binder()
+      _ = try await executor.run(
+        f.statement(
+          "UPDATE flow_runs SET state = 'Running', message = NULL, heartbeat_at = \(f(now)) "
+            + "WHERE id IN (\(chosen.map { f(.text($0)) }.joined(separator: ", ")))"))
+      return leases
+    }
+  }
+
+  package func renewLeases(
+    _ leases: [RunLease], leaseDuration: Duration, now: Date, on db: some SQLDatabase
+  ) async throws(RunStoreError) -> LeaseRenewal {
+    guard !leases.isEmpty else { return LeaseRenewal(renewed: [], lost: [], cancelRequested: []) }
+    let expiry = now.addingTimeInterval(leaseDuration.timeInterval)
+    return try await db.transaction { executor in
+      var renewal = LeaseRenewal(renewed: [], lost: [], cancelRequested: [])
+      for lease in leases {
+        let b = binder()
+        let row = try await executor.run(
+          b.statement(
+            "UPDATE deployment_runs SET lease_expires_at = \(b(Self.time(expiry))) WHERE id = "
+              + "\(b(Self.id(lease.runID))) AND lease_epoch = \(b(.integer(lease.epoch))) AND "
+              + "state = 'Running' AND ended_at IS NULL AND lease_expires_at > "
+              + "\(b(Self.time(now))) RETURNING cancel_requested")
+        ).first
+        guard let row else {
+          renewal.lost.append(lease.runID)
+          continue
+        }
+        renewal.renewed.append(lease.renewed(until: expiry))
+        if (row["cancel_requested"]?.integer ?? 0) != 0 {
+          renewal.cancelRequested.append(lease.runID)
+        }
+        let h = binder()
+        _ = try await executor.run(
+          h.statement(
+            "UPDATE run_leases SET expires_at = \(h(Self.time(expiry))) WHERE run_id = "
+              + "\(h(Self.id(lease.runID))) AND epoch = \(h(.integer(lease.epoch)))"))
+      }
+      return renewal
+    }
+  }
+
+  /// Throws ``RunStoreError/Code/staleLease`` unless `lease` is the run's current lease at
+  /// `now` (locking the run's row on PostgreSQL until the transaction ends).
+  private func checkLease(
+    _ lease: RunLease, now: Date, location: String, on executor: any SQLExecutor
+  ) async throws {
+    let b = binder()
+    let run = try await executor.run(
+      b.statement(
+        "SELECT \(Self.runColumns) FROM deployment_runs WHERE id = \(b(Self.id(lease.runID)))"
+          + forUpdate)
+    ).first.flatMap(Self.run)
+    if let reason = DeploymentRunLogic.staleReason(run, lease: lease, now: now) {
+      throw RunStoreError.staleLease(location: location, lease: lease, reason: reason)
+    }
+  }
+
+  package func releaseLease(
+    _ lease: RunLease, outcome: LeaseOutcome, now: Date, on db: some SQLDatabase
+  ) async throws(RunStoreError) {
+    let location = db.description
+    try await db.transaction { executor in
+      try await checkLease(lease, now: now, location: location, on: executor)
+      let b = binder()
+      let id = b(Self.id(lease.runID))
+      switch outcome {
+      case .finished(let state, let message):
+        _ = try await executor.run(
+          b.statement(
+            "UPDATE deployment_runs SET state = \(b(.text(state))), message = "
+              + "\(b(Self.text(message))), ended_at = \(b(Self.time(now))), lease_agent = NULL, "
+              + "lease_expires_at = NULL WHERE id = \(id)"))
+      case .returned:
+        _ = try await executor.run(
+          b.statement(
+            "UPDATE deployment_runs SET state = 'Scheduled', message = "
+              + "\(b(.text(DeploymentRunLogic.returnedMessage))), lease_agent = NULL, "
+              + "lease_expires_at = NULL WHERE id = \(id)"))
+        try await setFlowRunState(
+          [lease.runID.uuidString.lowercased()], state: "Scheduled",
+          message: DeploymentRunLogic.returnedMessage, endedAt: nil, on: executor)
+      }
+      let h = binder()
+      _ = try await executor.run(
+        h.statement(
+          "UPDATE run_leases SET released_at = \(h(Self.time(now))) WHERE run_id = "
+            + "\(h(Self.id(lease.runID))) AND epoch = \(h(.integer(lease.epoch)))"))
+    }
+  }
+
+  package func write(
+    _ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date, on db: some SQLDatabase
+  ) async throws(RunStoreError) {
+    let location = db.description
+    let statements = runs.write(batch)
+    try await db.transaction { executor in
+      try await checkLease(lease, now: now, location: location, on: executor)
+      for statement in statements { _ = try await executor.run(statement) }
+    }
+  }
+
+  package func leaseHistory(runID: UUID, on db: some SQLDatabase) async throws(RunStoreError)
+    -> [LeaseHistoryRecord]
+  {
+    let b = binder()
+    return try await db.read(
+      b.statement(
+        "SELECT epoch, agent_id, claimed_at, expires_at, released_at FROM run_leases WHERE "
+          + "run_id = \(b(Self.id(runID))) ORDER BY epoch")
+    ).map {
+      LeaseHistoryRecord(
+        runID: runID, epoch: $0["epoch"]?.integer ?? 0, agentID: $0["agent_id"]?.text ?? "",
+        claimedAt: Self.date($0["claimed_at"]) ?? .distantPast,
+        expiresAt: Self.date($0["expires_at"]) ?? .distantPast,
+        releasedAt: Self.date($0["released_at"]))
+    }
+  }
+}
+
+/// The decisions every deployment store shares (the SQL one and the in-memory one).
+package enum DeploymentRunLogic {
+  /// The message of a run marked Late.
+  package static let lateMessage = "Not started within the grace period after its scheduled time"
+  /// The message of a run whose agent died, to be taken over.
+  package static let crashedRetryMessage =
+    "Its agent stopped renewing the lease (the process died or lost the database); another "
+    + "agent resumes it from its recorded history"
+  /// The message of a run whose agent died once too often.
+  package static let crashedFinalMessage =
+    "Its agent stopped renewing the lease and the deployment's crash-retry limit is reached; "
+    + "resume it by hand with `flow runs resume`"
+  /// The message of a run given back by a stopping agent.
+  package static let returnedMessage = "Given back by a stopping agent; another agent runs it"
+
+  /// The new run `request` asks for, or the parameter problems as an error.
+  package static func newRun(
+    _ request: DeploymentRunRequest, deployment: DeploymentRecord, location: String
+  ) throws(RunStoreError) -> DeploymentRunRecord {
+    var parameters = deployment.defaultParameters
+    for (name, value) in request.parameters { parameters[name] = value }
+    if let schema = try? ParameterSchema(json: deployment.parameterSchemaJSON) {
+      let problems = schema.problems(in: parameters)
+      if !problems.isEmpty {
+        throw RunStoreError.invalidParameters(
+          location: location, deployment: deployment.qualifiedName, problems: problems)
+      }
+    }
+    return DeploymentRunRecord(
+      id: request.runID, deploymentID: deployment.id, deploymentVersion: deployment.version,
+      flowName: deployment.flowName, flowVersion: deployment.flowVersion,
+      idempotencyKey: request.idempotencyKey, origin: request.origin, parameters: parameters,
+      scheduledAt: request.scheduledAt, createdAt: request.now, state: "Scheduled", message: nil,
+      labels: deployment.labels, leaseAgent: nil, leaseEpoch: 0, leaseExpiresAt: nil,
+      crashes: 0, crashRetries: deployment.crashRetries, cancelRequested: false, endedAt: nil)
+  }
+
+  /// The flow run recorded for a new deployment run (Scheduled, no process yet).
+  package static func flowRun(_ run: DeploymentRunRecord) -> FlowRunRecord {
+    FlowRunRecord(
+      id: run.id, flowName: run.flowName, flowVersion: run.flowVersion,
+      parameters: run.parameters, executor: "", host: "", processID: 0, command: [],
+      scheduledAt: run.scheduledAt, startedAt: run.scheduledAt, endedAt: nil, state: run.state,
+      message: nil, heartbeatAt: run.createdAt)
+  }
+
+  /// Why a write under `lease` is refused at `now`, or nil when it is accepted.
+  package static func staleReason(_ run: DeploymentRunRecord?, lease: RunLease, now: Date)
+    -> String?
+  {
+    guard let run else { return "the run is not a deployment run" }
+    if run.leaseEpoch != lease.epoch {
+      return "the run was claimed again with epoch \(run.leaseEpoch)"
+    }
+    if run.isFinished { return "the run already ended \(run.state)" }
+    guard run.state == "Running", let expiry = run.leaseExpiresAt else {
+      return "the lease expired and the run is \(run.state)"
+    }
+    if expiry <= now {
+      return "the lease expired at \(RunStoreReading.iso8601(expiry))"
+    }
+    return nil
+  }
+}

@@ -1,0 +1,168 @@
+import FlowCore
+import Foundation
+internal import NIOCore
+internal import SQLiteNIO
+
+/// Statements on the writer connection inside an immediate transaction.
+private struct SQLiteExecutor: SQLExecutor {
+  let connection: SQLiteConnection
+
+  func run(_ statement: SQLStatement) async throws -> [SQLRow] {
+    // The future is awaited, never cancelled: a transaction is not cut short mid-way.
+    let rows: EventLoopFuture<[SQLiteRow]> = connection.query(
+      statement.sql, statement.binds.map(SQLiteRunStore.bind))
+    return try await rows.get().map(SQLiteRunStore.row)
+  }
+}
+
+/// The SQLite store as the shared deployment SQL sees it.
+private struct SQLiteDatabase: SQLDatabase {
+  let store: SQLiteRunStore
+
+  var description: String { store.description }
+
+  func read(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
+    try await store.query(statement)
+  }
+
+  func transaction<T: Sendable>(_ body: (any SQLExecutor) async throws -> T)
+    async throws(RunStoreError) -> T
+  {
+    let store = store
+    return try await store.gate.run { () async throws(RunStoreError) -> T in
+      do {
+        // An immediate transaction takes the write lock first: claims by agents in other
+        // processes wait for it (busy_timeout) instead of both reading the same due runs.
+        try await store.write("BEGIN IMMEDIATE")
+        do {
+          let result = try await body(SQLiteExecutor(connection: store.writer))
+          try await store.write("COMMIT")
+          return result
+        } catch {
+          try? await store.write("ROLLBACK")
+          throw error
+        }
+      } catch {
+        throw store.fail(error)
+      }
+    }
+  }
+}
+
+extension SQLiteRunStore: DeploymentStore {
+  private static let deploymentSQL = DeploymentStoreSQL(
+    placeholder: { "?\($0)" }, skipLocked: "", forUpdate: "")
+  private var database: SQLiteDatabase { SQLiteDatabase(store: self) }
+  private var deploymentSQL: DeploymentStoreSQL { Self.deploymentSQL }
+
+  /// Creates the project, or returns the existing one.
+  public func createProject(_ project: ProjectRecord) async throws(RunStoreError) -> ProjectRecord {
+    try await deploymentSQL.createProject(project, on: database)
+  }
+
+  /// Every project, by name.
+  public func projects() async throws(RunStoreError) -> [ProjectRecord] {
+    try await deploymentSQL.projects(on: database)
+  }
+
+  /// Registers or re-registers a deployment.
+  public func registerDeployment(_ registration: DeploymentRegistration, now: Date)
+    async throws(RunStoreError) -> DeploymentRecord
+  {
+    try await deploymentSQL.registerDeployment(registration, now: now, on: database)
+  }
+
+  /// The deployments of a project, or of every project.
+  public func deployments(project: String?) async throws(RunStoreError) -> [DeploymentRecord] {
+    try await deploymentSQL.deployments(project: project, on: database)
+  }
+
+  /// The deployment named `name` in `project`, or nil.
+  public func deployment(project: String, name: String) async throws(RunStoreError)
+    -> DeploymentRecord?
+  {
+    try await deploymentSQL.deployment(project: project, name: name, on: database)
+  }
+
+  /// The deployment with this ID, or nil.
+  public func deployment(id: UUID) async throws(RunStoreError) -> DeploymentRecord? {
+    try await deploymentSQL.deployment(id: id, on: database)
+  }
+
+  /// Every version of the deployment, oldest first.
+  public func deploymentVersions(deploymentID: UUID) async throws(RunStoreError)
+    -> [DeploymentVersionRecord]
+  {
+    try await deploymentSQL.deploymentVersions(deploymentID: deploymentID, on: database)
+  }
+
+  /// Creates a run of a deployment (idempotent by key).
+  public func createDeploymentRun(_ request: DeploymentRunRequest) async throws(RunStoreError)
+    -> DeploymentRunCreation
+  {
+    try await deploymentSQL.createDeploymentRun(request, on: database)
+  }
+
+  /// The deployment run with this ID, or nil.
+  public func deploymentRun(id: UUID) async throws(RunStoreError) -> DeploymentRunRecord? {
+    try await deploymentSQL.deploymentRun(id: id, on: database)
+  }
+
+  /// Deployment runs, latest scheduled first.
+  public func deploymentRuns(_ query: DeploymentRunQuery) async throws(RunStoreError)
+    -> [DeploymentRunRecord]
+  {
+    try await deploymentSQL.deploymentRuns(query, on: database)
+  }
+
+  /// The latest fire time with a scheduled run.
+  public func latestScheduledFireTime(deploymentID: UUID) async throws(RunStoreError) -> Date? {
+    try await deploymentSQL.latestScheduledFireTime(deploymentID: deploymentID, on: database)
+  }
+
+  /// Requests cancellation of a run.
+  public func requestCancellation(runID: UUID, now: Date) async throws(RunStoreError)
+    -> DeploymentRunRecord
+  {
+    try await deploymentSQL.requestCancellation(runID: runID, now: now, on: database)
+  }
+
+  /// Marks overdue Scheduled runs Late.
+  public func markLate(scheduledBefore cutoff: Date, now: Date) async throws(RunStoreError)
+    -> [UUID]
+  {
+    try await deploymentSQL.markLate(scheduledBefore: cutoff, now: now, on: database)
+  }
+
+  /// Claims due runs in an immediate transaction.
+  public func claimRuns(_ claim: LeaseClaim) async throws(RunStoreError) -> [RunLease] {
+    try await deploymentSQL.claimRuns(claim, on: database)
+  }
+
+  /// Renews leases.
+  public func renewLeases(_ leases: [RunLease], leaseDuration: Duration, now: Date)
+    async throws(RunStoreError) -> LeaseRenewal
+  {
+    try await deploymentSQL.renewLeases(
+      leases, leaseDuration: leaseDuration, now: now, on: database)
+  }
+
+  /// Gives a lease back.
+  public func releaseLease(_ lease: RunLease, outcome: LeaseOutcome, now: Date)
+    async throws(RunStoreError)
+  {
+    try await deploymentSQL.releaseLease(lease, outcome: outcome, now: now, on: database)
+  }
+
+  /// Writes a batch if the lease is current.
+  public func write(_ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date)
+    async throws(RunStoreError)
+  {
+    try await deploymentSQL.write(batch, fencedBy: lease, now: now, on: database)
+  }
+
+  /// Every holding of the run.
+  public func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord] {
+    try await deploymentSQL.leaseHistory(runID: runID, on: database)
+  }
+}

@@ -1,0 +1,379 @@
+import FlowCore
+import Foundation
+
+/// The in-memory store's deployment tables.
+struct MemoryDeploymentTables {
+  var projects: [String: ProjectRecord] = [:]
+  var deployments: [UUID: DeploymentRecord] = [:]
+  var versions: [UUID: [DeploymentVersionRecord]] = [:]
+  var runs: [UUID: DeploymentRunRecord] = [:]
+  var keys: [String: UUID] = [:]
+  var leases: [UUID: [LeaseHistoryRecord]] = [:]
+
+  static func key(_ deploymentID: UUID, _ key: String) -> String {
+    "\(deploymentID.uuidString)\u{0}\(key)"
+  }
+}
+
+extension MemoryRunStore: DeploymentStore {
+  /// Runs `body` on the tables under the lock, after the schema and availability checks.
+  private func withTables<T>(
+    _ body: (inout Tables) throws(RunStoreError) -> T
+  ) throws(RunStoreError) -> T {
+    try tables.withLock { (tables) throws(RunStoreError) -> T in
+      try migrated(tables)
+      return try body(&tables)
+    }
+  }
+
+  private static func setFlowRun(
+    _ id: UUID, state: String, message: String?, endedAt: Date?, in tables: inout Tables
+  ) {
+    guard tables.flowRuns[id] != nil else { return }
+    tables.flowRuns[id]?.state = state
+    tables.flowRuns[id]?.message = message
+    if let endedAt { tables.flowRuns[id]?.endedAt = endedAt }
+  }
+
+  /// Creates the project, or returns the existing one.
+  public func createProject(_ project: ProjectRecord) async throws(RunStoreError) -> ProjectRecord {
+    try withTables { (tables) throws(RunStoreError) in
+      if let existing = tables.deployments.projects[project.name] { return existing }
+      tables.deployments.projects[project.name] = project
+      return project
+    }
+  }
+
+  /// Every project, by name.
+  public func projects() async throws(RunStoreError) -> [ProjectRecord] {
+    try withTables { (tables) throws(RunStoreError) in
+      tables.deployments.projects.values.sorted { $0.name < $1.name }
+    }
+  }
+
+  /// Registers or re-registers a deployment.
+  public func registerDeployment(_ registration: DeploymentRegistration, now: Date)
+    async throws(RunStoreError) -> DeploymentRecord
+  {
+    let location = description
+    return try withTables { (tables) throws(RunStoreError) in
+      guard tables.deployments.projects[registration.project] != nil else {
+        throw RunStoreError.unknownProject(location: location, name: registration.project)
+      }
+      var flows = RunStoreBatch()
+      flows.flows = [registration.flow]
+      Self.apply(flows, to: &tables)
+      let existing = tables.deployments.deployments.values.first {
+        $0.project == registration.project && $0.name == registration.name
+      }
+      var record: DeploymentRecord
+      var changed = true
+      if var current = existing {
+        changed = current.flowVersion != registration.flow.version
+        if changed {
+          current.version += 1
+          current.flowVersion = registration.flow.version
+          current.parameterSchemaJSON = registration.flow.parameterSchemaJSON
+        }
+        current.schedule = registration.schedule
+        current.defaultParameters = registration.defaultParameters
+        current.labels = registration.labels
+        current.crashRetries = registration.crashRetries
+        current.updatedAt = now
+        record = current
+      } else {
+        record = DeploymentRecord(
+          id: registration.id, project: registration.project, name: registration.name,
+          flowName: registration.flow.name, flowVersion: registration.flow.version, version: 1,
+          parameterSchemaJSON: registration.flow.parameterSchemaJSON,
+          schedule: registration.schedule, defaultParameters: registration.defaultParameters,
+          labels: registration.labels, crashRetries: registration.crashRetries, createdAt: now,
+          updatedAt: now)
+      }
+      tables.deployments.deployments[record.id] = record
+      if changed {
+        tables.deployments.versions[record.id, default: []].append(
+          DeploymentVersionRecord(
+            deploymentID: record.id, version: record.version, flowVersion: record.flowVersion,
+            parameterSchemaJSON: record.parameterSchemaJSON, registeredAt: now))
+      }
+      return record
+    }
+  }
+
+  /// The deployments of a project, or of every project.
+  public func deployments(project: String?) async throws(RunStoreError) -> [DeploymentRecord] {
+    try withTables { (tables) throws(RunStoreError) in
+      tables.deployments.deployments.values.filter { project == nil || $0.project == project }
+        .sorted { ($0.project, $0.name) < ($1.project, $1.name) }
+    }
+  }
+
+  /// The deployment named `name` in `project`, or nil.
+  public func deployment(project: String, name: String) async throws(RunStoreError)
+    -> DeploymentRecord?
+  {
+    try withTables { (tables) throws(RunStoreError) in
+      tables.deployments.deployments.values.first { $0.project == project && $0.name == name }
+    }
+  }
+
+  /// The deployment with this ID, or nil.
+  public func deployment(id: UUID) async throws(RunStoreError) -> DeploymentRecord? {
+    try withTables { (tables) throws(RunStoreError) in tables.deployments.deployments[id] }
+  }
+
+  /// Every version of the deployment, oldest first.
+  public func deploymentVersions(deploymentID: UUID) async throws(RunStoreError)
+    -> [DeploymentVersionRecord]
+  {
+    try withTables { (tables) throws(RunStoreError) in
+      tables.deployments.versions[deploymentID] ?? []
+    }
+  }
+
+  /// Creates a run of a deployment (idempotent by key).
+  public func createDeploymentRun(_ request: DeploymentRunRequest) async throws(RunStoreError)
+    -> DeploymentRunCreation
+  {
+    let location = description
+    return try withTables { (tables) throws(RunStoreError) in
+      let key = MemoryDeploymentTables.key(request.deploymentID, request.idempotencyKey)
+      if let id = tables.deployments.keys[key], let run = tables.deployments.runs[id] {
+        return DeploymentRunCreation(run: run, created: false)
+      }
+      guard let deployment = tables.deployments.deployments[request.deploymentID] else {
+        throw RunStoreError.unknownDeployment(
+          location: location, name: request.deploymentID.uuidString.lowercased())
+      }
+      let run = try DeploymentRunLogic.newRun(
+        request, deployment: deployment, location: location)
+      guard tables.deployments.runs[run.id] == nil else {
+        throw RunStoreError(
+          .conflict, location: location,
+          message: "a flow run with the ID \(run.id.uuidString.lowercased()) already exists; "
+            + "ask again with a new run ID")
+      }
+      tables.deployments.runs[run.id] = run
+      tables.deployments.keys[key] = run.id
+      var batch = RunStoreBatch()
+      batch.flowRuns = [DeploymentRunLogic.flowRun(run)]
+      Self.apply(batch, to: &tables)
+      return DeploymentRunCreation(run: run, created: true)
+    }
+  }
+
+  /// The deployment run with this ID, or nil.
+  public func deploymentRun(id: UUID) async throws(RunStoreError) -> DeploymentRunRecord? {
+    try withTables { (tables) throws(RunStoreError) in tables.deployments.runs[id] }
+  }
+
+  /// Deployment runs, latest scheduled first.
+  public func deploymentRuns(_ query: DeploymentRunQuery) async throws(RunStoreError)
+    -> [DeploymentRunRecord]
+  {
+    try withTables { (tables) throws(RunStoreError) in
+      Array(
+        tables.deployments.runs.values.filter {
+          (query.deploymentID == nil || $0.deploymentID == query.deploymentID)
+            && (query.states.isEmpty || query.states.contains($0.state))
+        }
+        .sorted {
+          ($0.scheduledAt, $0.id.uuidString.lowercased())
+            > ($1.scheduledAt, $1.id.uuidString.lowercased())
+        }
+        .prefix(max(0, query.limit)))
+    }
+  }
+
+  /// The latest fire time with a scheduled run.
+  public func latestScheduledFireTime(deploymentID: UUID) async throws(RunStoreError) -> Date? {
+    try withTables { (tables) throws(RunStoreError) in
+      tables.deployments.runs.values.filter {
+        $0.deploymentID == deploymentID && $0.origin == .schedule
+      }.map(\.scheduledAt).max()
+    }
+  }
+
+  /// Requests cancellation of a run.
+  public func requestCancellation(runID: UUID, now: Date) async throws(RunStoreError)
+    -> DeploymentRunRecord
+  {
+    let location = description
+    return try withTables { (tables) throws(RunStoreError) in
+      guard var run = tables.deployments.runs[runID] else {
+        throw RunStoreError.unknownRun(location: location, id: runID.uuidString.lowercased())
+      }
+      guard !run.isFinished else { return run }
+      run.cancelRequested = true
+      let held = run.state == "Running" && (run.leaseExpiresAt.map { $0 > now } ?? false)
+      if !held {
+        run.state = "Cancelled"
+        run.message = "Cancelled before an agent started it"
+        run.endedAt = now
+        run.leaseAgent = nil
+        run.leaseExpiresAt = nil
+        Self.setFlowRun(runID, state: "Cancelled", message: run.message, endedAt: now, in: &tables)
+      }
+      tables.deployments.runs[runID] = run
+      return run
+    }
+  }
+
+  /// Marks overdue Scheduled runs Late.
+  public func markLate(scheduledBefore cutoff: Date, now: Date) async throws(RunStoreError)
+    -> [UUID]
+  {
+    try withTables { (tables) throws(RunStoreError) in
+      let ids = tables.deployments.runs.values.filter {
+        $0.state == "Scheduled" && $0.scheduledAt < cutoff
+      }.map(\.id)
+      for id in ids {
+        tables.deployments.runs[id]?.state = "Late"
+        tables.deployments.runs[id]?.message = DeploymentRunLogic.lateMessage
+        Self.setFlowRun(
+          id, state: "Late", message: DeploymentRunLogic.lateMessage, endedAt: nil, in: &tables)
+      }
+      return ids
+    }
+  }
+
+  /// Claims due runs.
+  public func claimRuns(_ claim: LeaseClaim) async throws(RunStoreError) -> [RunLease] {
+    guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
+    return try withTables { (tables) throws(RunStoreError) in
+      let now = claim.now
+      for (id, run) in tables.deployments.runs
+      where run.state == "Running" && (run.leaseExpiresAt.map { $0 <= now } ?? false) {
+        var run = run
+        run.crashes += 1
+        run.leaseAgent = nil
+        run.leaseExpiresAt = nil
+        run.state = "Crashed"
+        let final = run.crashes > run.crashRetries
+        run.message =
+          final ? DeploymentRunLogic.crashedFinalMessage : DeploymentRunLogic.crashedRetryMessage
+        if final { run.endedAt = now }
+        tables.deployments.runs[id] = run
+        Self.setFlowRun(
+          id, state: "Crashed", message: run.message, endedAt: final ? now : nil, in: &tables)
+      }
+      let flows = Set(claim.flows)
+      let labels = Set(claim.labels)
+      let due = tables.deployments.runs.values.filter {
+        ["Scheduled", "Late", "Crashed"].contains($0.state) && !$0.isFinished
+          && !$0.cancelRequested && $0.scheduledAt <= now
+          && flows.contains(FlowKey(name: $0.flowName, version: $0.flowVersion))
+          && Set($0.labels).isSubset(of: labels)
+      }
+      .sorted {
+        ($0.scheduledAt, $0.id.uuidString.lowercased())
+          < ($1.scheduledAt, $1.id.uuidString.lowercased())
+      }
+      .prefix(claim.limit)
+      let expiry = now.addingTimeInterval(claim.leaseDuration.timeInterval)
+      return due.map { run in
+        var run = run
+        run.state = "Running"
+        run.message = nil
+        run.leaseAgent = claim.agentID
+        run.leaseEpoch += 1
+        run.leaseExpiresAt = expiry
+        tables.deployments.runs[run.id] = run
+        tables.deployments.leases[run.id, default: []].append(
+          LeaseHistoryRecord(
+            runID: run.id, epoch: run.leaseEpoch, agentID: claim.agentID, claimedAt: now,
+            expiresAt: expiry, releasedAt: nil))
+        if tables.flowRuns[run.id] != nil {
+          tables.flowRuns[run.id]?.state = "Running"
+          tables.flowRuns[run.id]?.message = nil
+          tables.flowRuns[run.id]?.heartbeatAt = now
+        }
+        return RunLease(
+          runID: run.id, agentID: claim.agentID, epoch: run.leaseEpoch, expiresAt: expiry)
+      }
+    }
+  }
+
+  /// Renews leases.
+  public func renewLeases(_ leases: [RunLease], leaseDuration: Duration, now: Date)
+    async throws(RunStoreError) -> LeaseRenewal
+  {
+    try withTables { (tables) throws(RunStoreError) in
+      var renewal = LeaseRenewal(renewed: [], lost: [], cancelRequested: [])
+      let expiry = now.addingTimeInterval(leaseDuration.timeInterval)
+      for lease in leases {
+        guard
+          DeploymentRunLogic.staleReason(
+            tables.deployments.runs[lease.runID], lease: lease, now: now) == nil
+        else {
+          renewal.lost.append(lease.runID)
+          continue
+        }
+        tables.deployments.runs[lease.runID]?.leaseExpiresAt = expiry
+        if let index = tables.deployments.leases[lease.runID]?.firstIndex(where: {
+          $0.epoch == lease.epoch
+        }) {
+          tables.deployments.leases[lease.runID]?[index].expiresAt = expiry
+        }
+        renewal.renewed.append(lease.renewed(until: expiry))
+        if tables.deployments.runs[lease.runID]?.cancelRequested == true {
+          renewal.cancelRequested.append(lease.runID)
+        }
+      }
+      return renewal
+    }
+  }
+
+  private func checkLease(_ lease: RunLease, now: Date, in tables: Tables) throws(RunStoreError) {
+    if let reason = DeploymentRunLogic.staleReason(
+      tables.deployments.runs[lease.runID], lease: lease, now: now)
+    {
+      throw RunStoreError.staleLease(location: description, lease: lease, reason: reason)
+    }
+  }
+
+  /// Gives a lease back.
+  public func releaseLease(_ lease: RunLease, outcome: LeaseOutcome, now: Date)
+    async throws(RunStoreError)
+  {
+    try withTables { (tables) throws(RunStoreError) in
+      try checkLease(lease, now: now, in: tables)
+      guard var run = tables.deployments.runs[lease.runID] else { return }
+      run.leaseAgent = nil
+      run.leaseExpiresAt = nil
+      switch outcome {
+      case .finished(let state, let message):
+        run.state = state
+        run.message = message
+        run.endedAt = now
+      case .returned:
+        run.state = "Scheduled"
+        run.message = DeploymentRunLogic.returnedMessage
+        Self.setFlowRun(
+          run.id, state: "Scheduled", message: run.message, endedAt: nil, in: &tables)
+      }
+      tables.deployments.runs[run.id] = run
+      if let index = tables.deployments.leases[lease.runID]?.firstIndex(where: {
+        $0.epoch == lease.epoch
+      }) {
+        tables.deployments.leases[lease.runID]?[index].releasedAt = now
+      }
+    }
+  }
+
+  /// Writes a batch if the lease is current.
+  public func write(_ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date)
+    async throws(RunStoreError)
+  {
+    try withTables { (tables) throws(RunStoreError) in
+      try checkLease(lease, now: now, in: tables)
+      Self.apply(batch, to: &tables)
+    }
+  }
+
+  /// Every holding of the run.
+  public func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord] {
+    try withTables { (tables) throws(RunStoreError) in tables.deployments.leases[runID] ?? [] }
+  }
+}

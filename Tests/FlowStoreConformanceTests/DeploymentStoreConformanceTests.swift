@@ -1,0 +1,318 @@
+import FlowCore
+import Foundation
+import Testing
+
+/// The deployment store's behaviour, the same on every adapter: projects, versioned
+/// deployments, idempotent runs, leases with fencing epochs, cancellation.
+@Suite("Deployment store conformance", .timeLimit(.minutes(2)))
+struct DeploymentStoreConformanceTests {
+  static let schema =
+    #"{"properties":{"size":{"default":3,"type":"integer","x-swift-type":"Int"},"#
+    + #""name":{"type":"string","x-swift-type":"String"}},"required":["name"],"type":"object"}"#
+
+  static func flow(_ version: String = "v1", name: String = "etl") -> FlowRecord {
+    FlowRecord(
+      name: name, version: version, graphJSON: "{\"v\":\"\(version)\"}",
+      parameterSchemaJSON: schema)
+  }
+
+  static func registration(
+    _ version: String = "v1", name: String = "nightly", labels: [String] = [],
+    crashRetries: Int = 1, id: UUID = uuid(100)
+  ) -> DeploymentRegistration {
+    DeploymentRegistration(
+      project: "data", name: name, flow: flow(version),
+      schedule: .interval(seconds: 60), defaultParameters: ["name": "\"ann\""], labels: labels,
+      crashRetries: crashRetries, id: id)
+  }
+
+  /// A store with project `data` and deployment `nightly` (flow etl@v1).
+  func withDeployment(
+    _ kind: StoreKind, labels: [String] = [], crashRetries: Int = 1,
+    _ body: (any DeploymentStore, DeploymentRecord) async throws -> Void
+  ) async throws {
+    try await kind.withStore { store in
+      let store = try #require(store as? any DeploymentStore)
+      _ = try await store.createProject(ProjectRecord(name: "data", createdAt: instant(0)))
+      let deployment = try await store.registerDeployment(
+        Self.registration(labels: labels, crashRetries: crashRetries), now: instant(0))
+      try await body(store, deployment)
+    }
+  }
+
+  func run(
+    _ store: any DeploymentStore, _ deployment: DeploymentRecord, _ n: Int, at seconds: Double,
+    key: String? = nil, parameters: [String: String] = [:]
+  ) async throws -> DeploymentRunCreation {
+    try await store.createDeploymentRun(
+      DeploymentRunRequest(
+        runID: uuid(n), deploymentID: deployment.id, scheduledAt: instant(seconds),
+        parameters: parameters, idempotencyKey: key ?? "k\(n)", now: instant(0)))
+  }
+
+  func claim(
+    _ store: any DeploymentStore, agent: String = "a1", at seconds: Double, limit: Int = 10,
+    labels: [String] = [], version: String = "v1"
+  ) async throws -> [RunLease] {
+    try await store.claimRuns(
+      LeaseClaim(
+        agentID: agent, labels: labels, flows: [FlowKey(name: "etl", version: version)],
+        limit: limit, leaseDuration: .seconds(30), now: instant(seconds)))
+  }
+
+  @Test("projects are created once and listed by name", arguments: StoreKind.available)
+  func projects(kind: StoreKind) async throws {
+    try await kind.withStore { store in
+      let store = try #require(store as? any DeploymentStore)
+      let first = try await store.createProject(
+        ProjectRecord(name: "ml", description: "models", createdAt: instant(0)))
+      let again = try await store.createProject(
+        ProjectRecord(name: "ml", description: "other", createdAt: instant(5)))
+      #expect(again.description == "models" && same(again.createdAt, first.createdAt))
+      _ = try await store.createProject(ProjectRecord(name: "etl", createdAt: instant(1)))
+      #expect(try await store.projects().map(\.name) == ["etl", "ml"])
+    }
+  }
+
+  @Test(
+    "registering a changed graph makes a new version and keeps the old ones",
+    arguments: StoreKind.available)
+  func versions(kind: StoreKind) async throws {
+    try await kind.withStore { store in
+      let store = try #require(store as? any DeploymentStore)
+      await #expect {
+        _ = try await store.registerDeployment(Self.registration(), now: instant(0))
+      } throws: {
+        ($0 as? RunStoreError)?.code == .unknownProject
+          && "\($0)".contains("flow projects create data")
+      }
+      _ = try await store.createProject(ProjectRecord(name: "data", createdAt: instant(0)))
+      let first = try await store.registerDeployment(Self.registration(), now: instant(1))
+      #expect(
+        first.version == 1 && first.flowVersion == "v1" && first.qualifiedName == "data/nightly")
+      #expect(
+        first.schedule == .interval(seconds: 60) && first.defaultParameters == ["name": "\"ann\""])
+      var same = Self.registration(labels: ["gpu"], id: uuid(999))
+      same.schedule = .cron("*/5 * * * *")
+      let unchanged = try await store.registerDeployment(same, now: instant(2))
+      #expect(unchanged.id == first.id && unchanged.version == 1)
+      #expect(unchanged.labels == ["gpu"] && unchanged.schedule == .cron("*/5 * * * *"))
+      let second = try await store.registerDeployment(Self.registration("v2"), now: instant(3))
+      #expect(second.id == first.id && second.version == 2 && second.flowVersion == "v2")
+      let versions = try await store.deploymentVersions(deploymentID: first.id)
+      #expect(versions.map(\.version) == [1, 2] && versions.map(\.flowVersion) == ["v1", "v2"])
+      #expect(try await store.flow(name: "etl", version: "v1") != nil)
+      #expect(try await store.flow(name: "etl", version: "v2") != nil)
+      let other = try await store.registerDeployment(
+        Self.registration(name: "adhoc", id: uuid(101)), now: instant(4))
+      #expect(try await store.deployments(project: "data").map(\.name) == ["adhoc", "nightly"])
+      #expect(try await store.deployments(project: "none").isEmpty)
+      #expect(try await store.deployment(project: "data", name: "adhoc") == other)
+      #expect(try await store.deployment(id: first.id)?.version == 2)
+      #expect(try await store.deployment(project: "data", name: "missing") == nil)
+    }
+  }
+
+  @Test(
+    "a run per idempotency key, with defaults, checked against the schema",
+    arguments: StoreKind.available)
+  func idempotentRuns(kind: StoreKind) async throws {
+    try await withDeployment(kind) { store, deployment in
+      let created = try await run(store, deployment, 1, at: 10, parameters: ["size": "7"])
+      #expect(created.created && created.run.state == "Scheduled")
+      #expect(created.run.parameters == ["name": "\"ann\"", "size": "7"])
+      #expect(created.run.flowVersion == "v1" && created.run.deploymentVersion == 1)
+      let again = try await run(store, deployment, 2, at: 10, key: "k1")
+      #expect(!again.created && again.run.id == uuid(1))
+      let flowRun = try #require(try await store.flowRun(id: uuid(1)))
+      #expect(flowRun.state == "Scheduled" && flowRun.parameters["size"] == "7")
+      // The scheduler's key: one run per fire time.
+      for n in [3, 4] {
+        _ = try await store.createDeploymentRun(
+          .scheduled(
+            runID: uuid(n), deploymentID: deployment.id, fireTime: instant(60), now: instant(0)))
+      }
+      let scheduled = try await store.deploymentRuns(
+        DeploymentRunQuery(deploymentID: deployment.id))
+      #expect(scheduled.map(\.id) == [uuid(3), uuid(1)])
+      #expect(
+        same(try await store.latestScheduledFireTime(deploymentID: deployment.id), instant(60)))
+      await #expect {
+        _ = try await run(
+          store, deployment, 5, at: 10, parameters: ["size": "\"ten\"", "color": "1"])
+      } throws: {
+        let text = "\($0)"
+        return ($0 as? RunStoreError)?.code == .invalidParameters
+          && text.contains("parameter 'size' expects Int, got \"ten\"")
+          && text.contains("'color'")
+      }
+      #expect(try await store.deploymentRun(id: uuid(5)) == nil)
+      await #expect {
+        _ = try await store.createDeploymentRun(
+          DeploymentRunRequest(
+            runID: uuid(6), deploymentID: uuid(404), scheduledAt: instant(0),
+            idempotencyKey: "x", now: instant(0)))
+      } throws: { ($0 as? RunStoreError)?.code == .unknownDeployment }
+    }
+  }
+
+  @Test(
+    "claims take due runs of known flows and labels, with rising epochs",
+    arguments: StoreKind.available)
+  func claims(kind: StoreKind) async throws {
+    try await withDeployment(kind, labels: ["gpu"]) { store, deployment in
+      _ = try await run(store, deployment, 1, at: 10)
+      _ = try await run(store, deployment, 2, at: 5)
+      _ = try await run(store, deployment, 3, at: 100)
+      #expect(try await claim(store, at: 20).isEmpty, "the agent lacks the gpu label")
+      #expect(try await claim(store, at: 20, labels: ["gpu"], version: "v2").isEmpty)
+      let leases = try await claim(store, at: 20, labels: ["gpu", "x"])
+      #expect(leases.map(\.runID) == [uuid(2), uuid(1)] && leases.allSatisfy { $0.epoch == 1 })
+      #expect(same(leases[0].expiresAt, instant(50)))
+      #expect(try await claim(store, agent: "a2", at: 21, labels: ["gpu"]).isEmpty)
+      let held = try #require(try await store.deploymentRun(id: uuid(1)))
+      #expect(held.state == "Running" && held.leaseAgent == "a1" && held.leaseEpoch == 1)
+      #expect(try await store.flowRun(id: uuid(1))?.state == "Running")
+      // Renewed, the lease outlives its first expiry.
+      let renewal = try await store.renewLeases(
+        leases, leaseDuration: .seconds(30), now: instant(40))
+      #expect(renewal.renewed.count == 2 && renewal.lost.isEmpty)
+      #expect(try await claim(store, agent: "a2", at: 60, labels: ["gpu"]).isEmpty)
+      var batch = RunStoreBatch()
+      batch.flowRuns = [flowRun(uuid(1), flow: "etl", started: 20)]
+      try await store.write(batch, fencedBy: renewal.renewed[1], now: instant(61))
+      try await store.releaseLease(
+        renewal.renewed[1], outcome: .finished(state: "Success", message: nil), now: instant(62))
+      let done = try #require(try await store.deploymentRun(id: uuid(1)))
+      #expect(done.state == "Success" && done.isFinished && done.leaseAgent == nil)
+      let history = try await store.leaseHistory(runID: uuid(1))
+      #expect(history.map(\.epoch) == [1] && history[0].agentID == "a1")
+      #expect(same(history[0].expiresAt, instant(70)) && same(history[0].releasedAt, instant(62)))
+    }
+  }
+
+  @Test(
+    "an expired lease is Crashed, taken over with the next epoch, and its writes are fenced",
+    arguments: StoreKind.available)
+  func fencing(kind: StoreKind) async throws {
+    try await withDeployment(kind, crashRetries: 1) { store, deployment in
+      _ = try await run(store, deployment, 1, at: 0)
+      let first = try #require(try await claim(store, at: 1).first)
+      // Past the lease: a renewal is refused and the writes are fenced, before and after a
+      // takeover.
+      let late = try await store.renewLeases([first], leaseDuration: .seconds(30), now: instant(31))
+      #expect(late.lost == [uuid(1)] && late.renewed.isEmpty)
+      let second = try #require(try await claim(store, agent: "a2", at: 32).first)
+      #expect(second.epoch == 2 && second.agentID == "a2")
+      let crashed = try #require(try await store.deploymentRun(id: uuid(1)))
+      #expect(crashed.crashes == 1 && crashed.state == "Running" && !crashed.isFinished)
+      var batch = RunStoreBatch()
+      batch.flowRuns = [flowRun(uuid(1), flow: "etl", started: 1, state: "Success", ended: 33)]
+      await #expect {
+        try await store.write(batch, fencedBy: first, now: instant(33))
+      } throws: {
+        ($0 as? RunStoreError)?.code == .staleLease && "\($0)".contains("epoch 2")
+      }
+      #expect(try await store.flowRun(id: uuid(1))?.state != "Success")
+      await #expect {
+        try await store.releaseLease(first, outcome: .returned, now: instant(33))
+      } throws: { ($0 as? RunStoreError)?.code == .staleLease }
+      try await store.write(batch, fencedBy: second, now: instant(33))
+      #expect(try await store.flowRun(id: uuid(1))?.state == "Success")
+      // The second agent dies too: past the crash-retry limit the run ends Crashed.
+      #expect(try await claim(store, agent: "a3", at: 100).isEmpty)
+      let final = try #require(try await store.deploymentRun(id: uuid(1)))
+      #expect(final.state == "Crashed" && final.isFinished && final.crashes == 2)
+      #expect(try await store.flowRun(id: uuid(1))?.state == "Crashed")
+      let history = try await store.leaseHistory(runID: uuid(1))
+      #expect(history.map(\.epoch) == [1, 2] && history.map(\.agentID) == ["a1", "a2"])
+      #expect(history[0].endedAt <= history[1].claimedAt, "two live leases overlapped")
+    }
+  }
+
+  @Test(
+    "cancellation ends an unheld run at once and reaches a held one at its renewal",
+    arguments: StoreKind.available)
+  func cancellation(kind: StoreKind) async throws {
+    try await withDeployment(kind) { store, deployment in
+      _ = try await run(store, deployment, 1, at: 0)
+      _ = try await run(store, deployment, 2, at: 0)
+      let cancelled = try await store.requestCancellation(runID: uuid(2), now: instant(1))
+      #expect(cancelled.state == "Cancelled" && cancelled.isFinished)
+      #expect(try await store.flowRun(id: uuid(2))?.state == "Cancelled")
+      let lease = try #require(try await claim(store, at: 2).first)
+      #expect(lease.runID == uuid(1))
+      let flagged = try await store.requestCancellation(runID: uuid(1), now: instant(3))
+      #expect(flagged.state == "Running" && flagged.cancelRequested)
+      let renewal = try await store.renewLeases(
+        [lease], leaseDuration: .seconds(30), now: instant(4))
+      #expect(renewal.cancelRequested == [uuid(1)])
+      try await store.releaseLease(
+        lease, outcome: .finished(state: "Cancelled", message: "by request"), now: instant(5))
+      #expect(try await store.deploymentRun(id: uuid(1))?.state == "Cancelled")
+      await #expect {
+        _ = try await store.requestCancellation(runID: uuid(404), now: instant(6))
+      } throws: { ($0 as? RunStoreError)?.code == .unknownRun }
+    }
+  }
+
+  @Test(
+    "overdue runs are Late and still claimable; a returned run is claimed again",
+    arguments: StoreKind.available)
+  func lateAndReturned(kind: StoreKind) async throws {
+    try await withDeployment(kind) { store, deployment in
+      _ = try await run(store, deployment, 1, at: 0)
+      _ = try await run(store, deployment, 2, at: 50)
+      #expect(try await store.markLate(scheduledBefore: instant(10), now: instant(70)) == [uuid(1)])
+      #expect(try await store.deploymentRun(id: uuid(1))?.state == "Late")
+      #expect(try await store.flowRun(id: uuid(1))?.state == "Late")
+      let leases = try await claim(store, at: 70)
+      #expect(leases.map(\.runID) == [uuid(1), uuid(2)])
+      try await store.releaseLease(leases[0], outcome: .returned, now: instant(71))
+      let again = try await claim(store, agent: "a2", at: 72)
+      #expect(again.map(\.runID) == [uuid(1)] && again[0].epoch == 2)
+      #expect(try await store.deploymentRun(id: uuid(1))?.crashes == 0)
+    }
+  }
+
+  @Test(
+    "concurrent agents never claim one run twice; concurrent schedulers make one run per fire time",
+    arguments: StoreKind.available)
+  func concurrency(kind: StoreKind) async throws {
+    try await withDeployment(kind) { store, deployment in
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for scheduler in 0..<4 {
+          group.addTask {
+            for fire in 0..<20 {
+              _ = try await store.createDeploymentRun(
+                .scheduled(
+                  runID: uuid(1000 * (scheduler + 1) + fire), deploymentID: deployment.id,
+                  fireTime: instant(Double(fire)), now: instant(0)))
+            }
+          }
+        }
+        try await group.waitForAll()
+      }
+      let runs = try await store.deploymentRuns(
+        DeploymentRunQuery(deploymentID: deployment.id, limit: 1000))
+      #expect(runs.count == 20)
+      let claimed = try await withThrowingTaskGroup(of: [RunLease].self) { group in
+        for agent in 0..<4 {
+          group.addTask {
+            var mine: [RunLease] = []
+            for _ in 0..<5 {
+              mine += try await claim(store, agent: "a\(agent)", at: 30, limit: 2)
+            }
+            return mine
+          }
+        }
+        var all: [RunLease] = []
+        for try await leases in group { all += leases }
+        return all
+      }
+      #expect(claimed.count == 20)
+      #expect(Set(claimed.map(\.runID)).count == 20, "a run was claimed twice")
+      #expect(claimed.allSatisfy { $0.epoch == 1 })
+    }
+  }
+}
