@@ -20,15 +20,24 @@ public struct FlowServer: Sendable {
   public let clock: any WallClock
   /// Its metrics.
   public let metrics: ServerMetrics
+  /// Where new runs' IDs come from.
+  public let ids: any IDGenerator
+  /// Where the cross-site request tokens come from.
+  public let random: any RandomSource
+  /// The deployments, when the store keeps them (every adapter of this package does).
+  var deployments: (any DeploymentStore)? { store as? any DeploymentStore }
   let logger: Logger
 
   /// A server over `store`.
   public init(
     store: any RunStoreBrowsing, configuration: FlowServerConfiguration = .init(),
-    clock: any WallClock = SystemWallClock(),
+    clock: any WallClock = SystemWallClock(), ids: any IDGenerator = SystemIDGenerator(),
+    random: any RandomSource = SystemRandomSource(),
     logger: Logger = Logger(label: "swift-flow.server")
   ) {
     self.store = store
+    self.ids = ids
+    self.random = random
     self.configuration = configuration
     self.clock = clock
     self.logger = logger
@@ -44,6 +53,7 @@ public struct FlowServer: Sendable {
     api.register(on: router)
     let pages = PageRoutes(server: self)
     pages.register(on: router)
+    DeploymentRoutes(server: self).register(on: router)
     metrics.register(on: router)
     return router
   }

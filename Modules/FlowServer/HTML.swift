@@ -99,7 +99,7 @@ enum Layout {
     <link rel="stylesheet" href="/assets/flow.css"><script src="/assets/flow.js" defer></script>
     </head><body\(bodyAttributes)>
     <header><a class="brand" href="/runs">swift-flow</a><nav><a href="/runs">Runs</a>
-    <a href="/flows">Flows</a><a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>
+    <a href="/deployments">Deployments</a><a href="/flows">Flows</a><a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>
     </header>
     <main>\(body)</main>
     </body></html>

@@ -96,6 +96,42 @@ enum OpenAPIDocument {
             }
           }
         },
+        "/api/projects": {
+          "get": {"summary": "Every project.", "responses": {"200": {"description": "The projects", "content": {"application/json": {"schema": {"type": "object", "required": ["projects"], "properties": {"projects": {"type": "array", "items": {"type": "object"}}}}}}}}}
+        },
+        "/api/deployments": {
+          "get": {
+            "summary": "The deployments (of one project with `project`).",
+            "parameters": [{"name": "project", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The deployments", "content": {"application/json": {"schema": {"type": "object", "required": ["deployments"], "properties": {"deployments": {"type": "array", "items": {"$ref": "#/components/schemas/Deployment"}}}}}}}}
+          }
+        },
+        "/api/deployments/{id}": {
+          "get": {
+            "summary": "One deployment with its parameter schema and defaults.",
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "responses": {"200": {"description": "The deployment", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Deployment"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+          }
+        },
+        "/api/deployments/{id}/runs": {
+          "post": {
+            "summary": "Queues a run of the deployment (Quick Run without parameters): the deployment's defaults under `parameters`, validated against its schema. The same `idempotencyKey` returns the same run.",
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"parameters": {"type": "object"}, "idempotencyKey": {"type": "string", "maxLength": 200}}}}}},
+            "responses": {
+              "201": {"description": "The queued run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeploymentRun"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
+              "422": {"description": "One message per invalid parameter in `error.fields`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+          }
+        },
+        "/api/flow-runs/{id}/cancel": {
+          "post": {
+            "summary": "Requests cancellation of a deployment's run: a queued run ends Cancelled at once, a running one at its agent's next heartbeat.",
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "responses": {"200": {"description": "The run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeploymentRun"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+          }
+        },
         "/api/flow-runs/{id}/stream": {
           "get": {
             "summary": "Server-sent events of one run: `run` (a FlowRun, when it changes), `transitions` (an array of Transition), `logs` (an array of Log), and `end` once the run is final and everything was sent. Resumes from `Last-Event-ID`.",
@@ -108,6 +144,7 @@ enum OpenAPIDocument {
           }
         }
       },
+      "x-deployments": "Runs created here are queued (state Scheduled); an agent runs them.",
       "components": {
         "parameters": {
           "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
@@ -121,6 +158,8 @@ enum OpenAPIDocument {
         },
         "schemas": {
           "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["status", "code", "message"], "properties": {"status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
+          "Deployment": {"type": "object", "required": ["id", "project", "name", "flowName", "flowVersion", "version", "parameterSchema", "defaultParameters", "labels", "crashRetries"], "properties": {"id": {"type": "string", "format": "uuid"}, "project": {"type": "string"}, "name": {"type": "string"}, "flowName": {"type": "string"}, "flowVersion": {"type": "string"}, "version": {"type": "integer"}, "parameterSchema": {"type": "object"}, "schedule": {"type": "object"}, "defaultParameters": {"type": "object"}, "labels": {"type": "array", "items": {"type": "string"}}, "crashRetries": {"type": "integer"}}},
+          "DeploymentRun": {"type": "object", "required": ["id", "deploymentID", "state", "parameters", "scheduledAt", "origin", "cancelRequested"], "properties": {"id": {"type": "string", "format": "uuid"}, "deploymentID": {"type": "string", "format": "uuid"}, "state": {"type": "string"}, "message": {"type": "string"}, "parameters": {"type": "object"}, "scheduledAt": {"type": "string", "format": "date-time"}, "origin": {"type": "string"}, "cancelRequested": {"type": "boolean"}}},
           "Flow": {"type": "object", "required": ["name", "version", "parameterSchema"], "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "parameterSchema": {"type": "object"}}},
           "FlowRun": {"type": "object", "required": ["id", "flowName", "flowVersion", "parameters", "executor", "host", "processID", "scheduledAt", "startedAt", "state", "heartbeatAt"], "properties": {"id": {"type": "string", "format": "uuid"}, "flowName": {"type": "string"}, "flowVersion": {"type": "string"}, "parameters": {"type": "object"}, "executor": {"type": "string"}, "host": {"type": "string"}, "processID": {"type": "integer"}, "scheduledAt": {"type": "string", "format": "date-time"}, "startedAt": {"type": "string", "format": "date-time"}, "endedAt": {"type": "string", "format": "date-time"}, "durationSeconds": {"type": "number"}, "state": {"type": "string"}, "message": {"type": "string"}, "heartbeatAt": {"type": "string", "format": "date-time"}}},
           "TaskRun": {"type": "object", "required": ["slug", "mapIndex", "label", "state", "attempts", "crashedAttempts"], "properties": {"slug": {"type": "string"}, "mapIndex": {"type": "integer"}, "label": {"type": "string"}, "taskRunID": {"type": "string"}, "state": {"type": "string"}, "message": {"type": "string"}, "attempts": {"type": "integer"}, "crashedAttempts": {"type": "integer"}, "startedAt": {"type": "string", "format": "date-time"}, "endedAt": {"type": "string", "format": "date-time"}, "durationSeconds": {"type": "number"}, "resultLocation": {"type": "string"}}},

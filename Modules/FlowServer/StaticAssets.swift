@@ -58,6 +58,11 @@ enum StaticAssets {
     .logs time { color: #8a96a3; } .l-warning b { color: #ffab00; }
     .l-error b, .l-critical b { color: #ff6b6b; }
     .pager a { margin-left: 12px; }
+    .quick-run { display: inline; }
+    .custom-run .field { margin: 8px 0; } .custom-run label { display: block; font-weight: 600; }
+    .custom-run input, .custom-run select { width: 320px; padding: 4px 6px; }
+    .custom-run .invalid input, .custom-run .invalid select { border: 2px solid var(--failed); }
+    .field-error { color: var(--failed); margin: 2px 0 0; }
     """#
 
   /// `/assets/flow.js`: live updates over server-sent events, the log filter. Values from the
