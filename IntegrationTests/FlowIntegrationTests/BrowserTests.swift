@@ -194,4 +194,94 @@ struct BrowserTests {
       await store.close()
     }
   }
+
+  @Test("Quick Run queues a Scheduled run that appears live; custom parameters: error, then a run")
+  func quickRunAndCustomParameters() async throws {
+    try await Self.withBrowser { directory, database, server, browser in
+      let run = try await SampleProcess(name: "ticket-model-evaluation").run(
+        ["--log-level", "error"], in: directory,
+        environment: ["FLOW_DATABASE": "sqlite:\(database)"])
+      #expect(run.status == 0, "\(run.stderr)")
+      // A deployment of the flow the sample recorded (the agent is issue 16's: here the run
+      // is only queued).
+      let store = try await SQLiteRunStore.open(path: database)
+      let recorded = try #require(
+        try await store.flowRuns(FlowRunQuery(limit: 1, staleBefore: .distantPast)).first)
+      let flow = try #require(
+        try await store.flow(name: recorded.flowName, version: recorded.flowVersion))
+      _ = try await store.createProject(ProjectRecord(name: "tutorial", createdAt: Date()))
+      let deployment = try await store.registerDeployment(
+        DeploymentRegistration(project: "tutorial", name: "tickets", flow: flow, id: UUID()),
+        now: Date())
+      await store.close()
+      let deploymentID = deployment.id.uuidString.lowercased()
+
+      try await browser.open("\(server)/deployments")
+      try await Self.screenshot(browser, "deployments")
+      try await browser.click("form.quick-run button")
+      try await browser.waitUntil("return location.pathname.startsWith('/runs/')")
+      let state =
+        try await browser.execute("return document.querySelector('#run-state .badge').textContent")
+        as? String
+      #expect(state == "Scheduled")
+      try await Self.screenshot(browser, "quick-run")
+
+      // The deployment's page lists the queued run, and a run queued elsewhere appears live.
+      try await browser.open("\(server)/deployments/\(deploymentID)")
+      try await browser.waitUntil(
+        "return document.querySelectorAll('#runs tbody .badge.s-Scheduled').length === 1")
+      try await browser.execute("window.flowMarker = 2; return true")
+      let port = Int(server.split(separator: ":").last ?? "") ?? 0
+      let created = try await LoopbackHTTP.send(
+        method: "POST",
+        url: URL(string: "http://127.0.0.1:\(port)/api/deployments/\(deploymentID)/runs")!,
+        body: Data(#"{"parameters": {"batch-size": 10}}"#.utf8))
+      #expect(String(decoding: created, as: UTF8.self).contains("\"Scheduled\""))
+      let latency = try await browser.waitUntil(
+        "return document.querySelectorAll('#runs tbody .badge.s-Scheduled').length === 2")
+      print("A queued run appeared on the open deployment page in \(latency).")
+      #expect(try await browser.execute("return window.flowMarker") as? Int == 2)
+
+      // Run with custom parameters: a bad value shows the field's error inline.
+      // The ticket flow's parameters are of types a JSON schema cannot check (`BatchSize`,
+      // `Optional<Int>`), so this part uses a deployment of a flow with an `Int` parameter.
+      let typed = try await SQLiteRunStore.open(path: database)
+      let graph =
+        #"{"name":"typed","parameters":[{"defaultJSON":"3","name":"count","type":"Int"}],"#
+        + #""referenceTasks":[],"tasks":[{"mapped":false,"name":"square","slug":"square","#
+        + #""upstream":["count"]}]}"#
+      let typedDeployment = try await typed.registerDeployment(
+        DeploymentRegistration(
+          project: "tutorial", name: "typed",
+          flow: FlowRecord(
+            name: "typed", version: "v1", graphJSON: graph,
+            parameterSchemaJSON:
+              #"{"properties":{"count":{"default":3,"type":"integer","x-swift-type":"Int"}},"#
+              + #""required":[],"type":"object"}"#), id: UUID()), now: Date())
+      await typed.close()
+      try await browser.open(
+        "\(server)/deployments/\(typedDeployment.id.uuidString.lowercased())")
+      try await browser.execute(
+        "document.getElementById('p-count').value = 'lots';"
+          + "document.getElementById('custom-run').submit(); return true")
+      try await browser.waitUntil("return document.querySelector('.field-error') !== null")
+      let error =
+        try await browser.execute(
+          "return document.querySelector('.field.invalid').dataset.parameter + ': ' + "
+            + "document.querySelector('.field-error').textContent") as? String ?? ""
+      #expect(error.hasPrefix("count: "), "\(error)")
+      #expect(error.contains("Int"), "\(error)")
+      try await Self.screenshot(browser, "custom-parameters-error")
+      // A good value: the new run uses it.
+      try await browser.execute(
+        "document.getElementById('p-count').value = '250';"
+          + "document.getElementById('custom-run').submit(); return true")
+      try await browser.waitUntil("return location.pathname.startsWith('/runs/')")
+      let parameters =
+        try await browser.execute(
+          "return document.querySelector('table.parameters').textContent") as? String ?? ""
+      #expect(parameters.contains("count250"), "\(parameters)")
+      try await Self.screenshot(browser, "custom-parameters-run")
+    }
+  }
 }

@@ -296,7 +296,10 @@ struct WebDriver: Sendable {
       if try await execute(script) as? Bool == true { return clock.now - start }
       try await Task.sleep(for: .milliseconds(20))
     }
-    throw BrowserTestError("timed out waiting for: \(script)")
+    let page =
+      (try? await execute("return location.href + ' ' + document.body.textContent.slice(0, 600)"))
+      as? String ?? ""
+    throw BrowserTestError("timed out waiting for: \(script) (page: \(page))")
   }
 
   func quit() async {
