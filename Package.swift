@@ -20,6 +20,7 @@ let package = Package(
     .library(name: "FlowCLI", targets: ["FlowCLI"]),
     .library(name: "FlowStoreSQLite", targets: ["FlowStoreSQLite"]),
     .library(name: "FlowStorePostgres", targets: ["FlowStorePostgres"]),
+    .library(name: "FlowServer", targets: ["FlowServer"]),
     .executable(name: "ticket-model-evaluation", targets: ["TicketModelEvaluation"]),
     .executable(name: "iris-pipeline", targets: ["IrisPipeline"]),
     .executable(name: "flow-bench", targets: ["FlowBench"]),
@@ -36,6 +37,10 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
   ],
   targets: [
     .target(name: "FlowState", path: "Modules/FlowState"),
@@ -122,6 +127,17 @@ let package = Package(
       path: "Modules/FlowStorePostgres"
     ),
     .target(
+      name: "FlowServer",
+      dependencies: [
+        "FlowCore", "FlowState", .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/FlowServer"
+    ),
+    .target(
       name: "FlowOrchestration",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling",
@@ -189,7 +205,7 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterProtocol",
         "FlowTesting", "FlowSimulationBenchmark", "TicketModel", "FlowStoreSQLite",
-        "FlowStorePostgres",
+        "FlowStorePostgres", "FlowServer",
       ],
       path: "Tools/FlowBench"
     ),
@@ -197,7 +213,7 @@ let package = Package(
       name: "FlowTool",
       dependencies: [
         "FlowScheduling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "FlowCluster", "FlowClusterProtocol", "FlowCore", "FlowExecutors", "FlowCLI",
+        "FlowCluster", "FlowClusterProtocol", "FlowCore", "FlowExecutors", "FlowCLI", "FlowServer",
         .product(name: "Logging", package: "swift-log"), "FlowTesting", "FlowSimulationBenchmark",
       ],
       path: "Tools/FlowTool"
@@ -289,6 +305,13 @@ let package = Package(
         "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]),
+    .testTarget(
+      name: "FlowServerTests",
+      dependencies: [
+        "FlowServer", "FlowCore", "FlowExecutors", "FlowTesting", "FlowStoreSQLite",
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
       ]),
     .testTarget(
       name: "DocumentationTests",

@@ -326,3 +326,42 @@ public final class SQLiteRunStore: RunStore {
     try? await writer.close()
   }
 }
+
+// MARK: Browsing (the server's reads)
+
+extension SQLiteRunStore: RunStoreBrowsing {
+  private static func placeholder(_ n: Int) -> String { "?\(n)" }
+
+  /// Every recorded flow version, without its graph.
+  public func flowSummaries() async throws(RunStoreError) -> [FlowSummary] {
+    try await query(sql.flowSummaries()).compactMap(RunStoreSQL.flowSummary)
+  }
+
+  /// A page of the run's transitions after a sequence.
+  public func transitions(flowRunID: UUID, after sequence: Int64, limit: Int)
+    async throws(RunStoreError) -> [TransitionRecord]
+  {
+    try await query(
+      sql.transitions(flowRunID: flowRunID, after: sequence, limit: limit, Self.placeholder)
+    ).compactMap(RunStoreSQL.transition)
+  }
+
+  /// A page of the run's logs after a sequence, at a level or above.
+  public func logs(
+    flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel, limit: Int
+  ) async throws(RunStoreError) -> [StoredLogRecord] {
+    try await query(
+      sql.logs(
+        flowRunID: flowRunID, after: sequence, level: minimumLevel, limit: limit,
+        Self.placeholder)
+    ).compactMap(RunStoreSQL.log)
+  }
+
+  /// A page of the runs that ended after a cursor, oldest end first.
+  public func flowRuns(endedAfter cursor: FlowRunEndCursor?, limit: Int)
+    async throws(RunStoreError) -> [FlowRunRecord]
+  {
+    try await query(sql.flowRuns(endedAfter: cursor, limit: limit, Self.placeholder))
+      .compactMap(RunStoreSQL.flowRun)
+  }
+}

@@ -272,3 +272,58 @@ public final class MemoryRunStore: RunStore {
   /// Closes the connections.
   public func close() async {}
 }
+
+// MARK: Browsing (the server's reads)
+
+extension MemoryRunStore: RunStoreBrowsing {
+  /// Every recorded flow version, without its graph.
+  public func flowSummaries() async throws(RunStoreError) -> [FlowSummary] {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      return tables.flows.values.map {
+        FlowSummary(name: $0.name, version: $0.version, parameterSchemaJSON: $0.parameterSchemaJSON)
+      }.sorted { ($0.name, $0.version) < ($1.name, $1.version) }
+    }
+  }
+
+  /// A page of the run's transitions after a sequence.
+  public func transitions(flowRunID: UUID, after sequence: Int64, limit: Int)
+    async throws(RunStoreError) -> [TransitionRecord]
+  {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      let all = (tables.transitions[flowRunID] ?? []).sorted { $0.sequence < $1.sequence }
+      return Array(all.filter { $0.sequence > sequence }.prefix(max(0, limit)))
+    }
+  }
+
+  /// A page of the run's logs after a sequence, at a level or above.
+  public func logs(
+    flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel, limit: Int
+  ) async throws(RunStoreError) -> [StoredLogRecord] {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      let all = (tables.logs[flowRunID] ?? []).sorted { $0.sequence < $1.sequence }
+      return Array(
+        all.filter { $0.sequence > sequence && $0.level >= minimumLevel }.prefix(max(0, limit)))
+    }
+  }
+
+  /// A page of the runs that ended after a cursor, oldest end first.
+  public func flowRuns(endedAfter cursor: FlowRunEndCursor?, limit: Int)
+    async throws(RunStoreError) -> [FlowRunRecord]
+  {
+    try tables.withLock { (tables) throws(RunStoreError) in
+      try migrated(tables)
+      let key = { (run: FlowRunRecord) in
+        (run.endedAt ?? .distantPast, run.id.uuidString.lowercased())
+      }
+      let ended = tables.flowRuns.values.filter { run in
+        guard run.endedAt != nil else { return false }
+        guard let cursor else { return true }
+        return key(run) > (cursor.endedAt, cursor.id.uuidString.lowercased())
+      }
+      return Array(ended.sorted { key($0) < key($1) }.prefix(max(0, limit)))
+    }
+  }
+}

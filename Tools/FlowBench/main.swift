@@ -33,11 +33,15 @@ struct Sizes: Sendable {
   /// Seeds of the simulated cluster per measurement, and events of the kernel baseline.
   var simulationSeeds = 40
   var kernelEvents = 2_000_000
+  /// The server: tasks of the run whose page is rendered, runs under the run list.
+  var serverTasks = 10_000
+  var serverRuns = 1_000_000
 
   static let quick = Sizes(
     independent: 10_000, chain: 1_000, graph: 10_000, cronCalls: 2_000, repetitions: 3,
     memoryRepetitions: 1, cluster: ClusterSizes(independent: 2_000, chain: 200),
-    sampleRepetitions: 1, simulationSeeds: 4, kernelEvents: 200_000)
+    sampleRepetitions: 1, simulationSeeds: 4, kernelEvents: 200_000, serverTasks: 1_000,
+    serverRuns: 10_000)
 }
 
 /// A limit a figure must stay within.
@@ -440,7 +444,8 @@ if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grow
   sizes.graph = taskCount
 }
 var rows: [(workload: Workload, figure: Figure)] = []
-for workload in workloads + recordingWorkloads where only?.contains(workload.key) ?? true {
+for workload in workloads + recordingWorkloads + serverWorkloads
+where only?.contains(workload.key) ?? true {
   rows.append((workload, try await workload.measure(sizes)))
 }
 

@@ -1,0 +1,134 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Markup built by interpolation: every interpolated `String` is escaped, so a value from a
+/// flow, task, parameter or log line can only ever be text. Trusted markup is interpolated as
+/// `HTML`.
+struct HTML: Sendable, ExpressibleByStringInterpolation {
+  /// The markup.
+  var text: String
+
+  init(stringLiteral value: String) { text = value }
+  init(stringInterpolation: StringInterpolation) { text = stringInterpolation.text }
+  init(trusted text: String) { self.text = text }
+
+  struct StringInterpolation: StringInterpolationProtocol {
+    var text = ""
+
+    init(literalCapacity: Int, interpolationCount: Int) {
+      text.reserveCapacity(literalCapacity + interpolationCount * 16)
+    }
+
+    mutating func appendLiteral(_ literal: String) { text += literal }
+    mutating func appendInterpolation(_ value: String) { HTML.escape(value, into: &text) }
+    mutating func appendInterpolation(_ value: String?) {
+      if let value { HTML.escape(value, into: &text) }
+    }
+    mutating func appendInterpolation(_ value: HTML) { text += value.text }
+    mutating func appendInterpolation(_ values: [HTML]) {
+      for value in values { text += value.text }
+    }
+    mutating func appendInterpolation(_ value: Int) { text += String(value) }
+    mutating func appendInterpolation(_ value: Double, digits: Int) {
+      text += String(format: "%.\(digits)f", value)
+    }
+  }
+
+  /// Appends `value` with `&`, `<`, `>`, `"` and `'` escaped.
+  static func escape(_ value: String, into text: inout String) {
+    var plain = true
+    for byte in value.utf8 where byte == 38 || byte == 60 || byte == 62 || byte == 34 || byte == 39
+    {
+      plain = false
+      break
+    }
+    if plain {
+      text += value
+      return
+    }
+    for character in value.unicodeScalars {
+      switch character {
+      case "&": text += "&amp;"
+      case "<": text += "&lt;"
+      case ">": text += "&gt;"
+      case "\"": text += "&quot;"
+      case "'": text += "&#39;"
+      default: text.unicodeScalars.append(character)
+      }
+    }
+  }
+
+  /// `value` escaped.
+  static func escaped(_ value: String) -> String {
+    var text = ""
+    escape(value, into: &text)
+    return text
+  }
+}
+
+/// HTML responses.
+enum HTMLResponse {
+  /// A page with strict security headers: no script but our own, no framing, no sniffing.
+  static func page(_ html: HTML, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:])
+    -> Response
+  {
+    var fields: HTTPFields = [
+      .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+      HTTPField.Name("Content-Security-Policy")!:
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        + "frame-ancestors 'none'; form-action 'self'",
+      HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+      HTTPField.Name("Referrer-Policy")!: "same-origin",
+    ]
+    fields.append(contentsOf: headers)
+    return Response(
+      status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: html.text))
+    )
+  }
+}
+
+/// The frame around every page.
+enum Layout {
+  static func page(title: String, body: HTML, bodyAttributes: HTML = "") -> HTML {
+    """
+    <!DOCTYPE html>
+    <html lang="en"><head><meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>\(title) · swift-flow</title>
+    <link rel="stylesheet" href="/assets/flow.css"><script src="/assets/flow.js" defer></script>
+    </head><body\(bodyAttributes)>
+    <header><a class="brand" href="/runs">swift-flow</a><nav><a href="/runs">Runs</a>
+    <a href="/deployments">Deployments</a><a href="/flows">Flows</a><a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>
+    </header>
+    <main>\(body)</main>
+    </body></html>
+    """
+  }
+
+  /// A state's badge.
+  static func badge(_ state: String) -> HTML {
+    "<span class=\"badge s-\(cssState(state))\">\(state)</span>"
+  }
+
+  /// The CSS class suffix of a state (`Success`); letters only, so never markup.
+  static func cssState(_ state: String) -> String {
+    let letters = state.unicodeScalars.filter { CharacterSet.letters.contains($0) }
+    return letters.isEmpty ? "Unknown" : String(String.UnicodeScalarView(letters))
+  }
+
+  /// `date` as `2026-12-03 07:12:45` (UTC).
+  static func time(_ date: Date?) -> String {
+    guard let date else { return "" }
+    let text = RunStoreTime.iso8601(date)
+    return String(text.prefix(19)).replacingOccurrences(of: "T", with: " ")
+  }
+
+  /// A duration as `1.234 s`, `2 min 3 s` or `1 h 2 min`.
+  static func duration(_ seconds: TimeInterval?) -> String {
+    guard let seconds, seconds >= 0 else { return "" }
+    if seconds < 60 { return String(format: "%.3f s", seconds) }
+    if seconds < 3600 { return "\(Int(seconds) / 60) min \(Int(seconds) % 60) s" }
+    return "\(Int(seconds) / 3600) h \(Int(seconds) % 3600 / 60) min"
+  }
+}

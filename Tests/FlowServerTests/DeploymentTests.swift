@@ -1,0 +1,118 @@
+import FlowCore
+import FlowServer
+import FlowTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite("Deployments: Quick Run and custom parameters", .timeLimit(.minutes(2)))
+struct DeploymentTests {
+  /// A project and a deployment of the pipeline (parameters `count: Int = 3`, `label: String`).
+  static func deploy(_ fixture: ServerFixture) async throws -> DeploymentRecord {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    _ = try await fixture.store.createProject(ProjectRecord(name: "tickets", createdAt: now))
+    return try await fixture.store.registerDeployment(
+      DeploymentRegistration(
+        project: "tickets", name: "nightly", flow: ServerFixture.pipeline().record,
+        defaultParameters: ["label": "\"default\""], id: UUID()), now: now)
+  }
+
+  @Test("the API queues a run with validated parameters; a bad value is a 422 per field")
+  func apiCreatesRuns() async throws {
+    let fixture = try await ServerFixture()
+    let deployment = try await Self.deploy(fixture)
+    let id = deployment.id.uuidString.lowercased()
+    try await fixture.test { client in
+      let list = try await client.execute(uri: "/api/deployments", method: .get).json()
+      #expect((list["deployments"] as? [[String: Any]])?.first?["name"] as? String == "nightly")
+
+      let quick = try await client.execute(uri: "/api/deployments/\(id)/runs", method: .post)
+      #expect(quick.status == .created, "\(quick.text)")
+      let runID = try #require(try quick.json()["id"] as? String)
+      #expect(try quick.json()["state"] as? String == "Scheduled")
+      let run = try await client.execute(uri: "/api/flow-runs/\(runID)", method: .get).json()
+      #expect(run["state"] as? String == "Scheduled")
+
+      let bad = try await client.execute(
+        uri: "/api/deployments/\(id)/runs", method: .post,
+        body: ByteBuffer(string: #"{"parameters": {"count": "many", "colour": 1, "label": 2}}"#))
+      #expect(bad.status == .unprocessableContent)
+      let fields = try #require(
+        (try bad.json()["error"] as? [String: Any])?["fields"] as? [String: String])
+      #expect(Set(fields.keys) == ["count", "colour", "label"], "\(fields)")
+      #expect(fields["count"]?.contains("Int") == true)
+
+      let good = try await client.execute(
+        uri: "/api/deployments/\(id)/runs", method: .post,
+        body: ByteBuffer(string: #"{"parameters": {"count": 7}, "idempotencyKey": "k1"}"#))
+      #expect(good.status == .created)
+      let again = try await client.execute(
+        uri: "/api/deployments/\(id)/runs", method: .post,
+        body: ByteBuffer(string: #"{"parameters": {"count": 7}, "idempotencyKey": "k1"}"#))
+      #expect(try again.json()["id"] as? String == (try good.json()["id"] as? String))
+      let goodRun = try await client.execute(
+        uri: "/api/flow-runs/\(try good.json()["id"] as? String ?? "")", method: .get
+      ).json()
+      #expect((goodRun["parameters"] as? [String: Any])?["count"] as? Int == 7)
+
+      for body in ["{not json", "[1]", #"{"parameters": 3}"#, #"{"extra": 1}"#] {
+        let response = try await client.execute(
+          uri: "/api/deployments/\(id)/runs", method: .post, body: ByteBuffer(string: body))
+        #expect(response.status == .badRequest, "\(body): \(response.text)")
+      }
+      let unknown = try await client.execute(
+        uri: "/api/deployments/3f2a8c1e-0b7d-4e55-9a41-7c2d9e6f1a20/runs", method: .post)
+      #expect(unknown.status == .notFound)
+
+      let cancelled = try await client.execute(
+        uri: "/api/flow-runs/\(runID)/cancel", method: .post)
+      #expect(try cancelled.json()["state"] as? String == "Cancelled", "\(cancelled.text)")
+    }
+  }
+
+  @Test("the custom-parameters form: inline errors at 422, a run on success, tokens checked")
+  func formCreatesRuns() async throws {
+    let fixture = try await ServerFixture()
+    let deployment = try await Self.deploy(fixture)
+    let id = deployment.id.uuidString.lowercased()
+    try await fixture.test { client in
+      let page = try await client.execute(uri: "/deployments/\(id)", method: .get)
+      #expect(page.status == .ok)
+      let cookie = try #require(page.headers[.setCookie])
+      let token = String(
+        try #require(cookie.firstMatch(of: #/flow_csrf=([0-9a-f]{32})/#)).output.1)
+      #expect(page.text.contains("name=\"p.count\""))
+      #expect(page.text.contains("Quick Run"))
+      let headers: HTTPFields = [
+        .cookie: "flow_csrf=\(token)", .contentType: "application/x-www-form-urlencoded",
+      ]
+
+      let bad = try await client.execute(
+        uri: "/deployments/\(id)/runs", method: .post, headers: headers,
+        body: ByteBuffer(string: "csrf=\(token)&mode=custom&key=a&p.count=%3Cb%3Emany&p.label="))
+      #expect(bad.status == .unprocessableContent)
+      #expect(bad.text.contains("class=\"field-error\" id=\"p-count-error\""))
+      #expect(bad.text.contains("value=\"&lt;b&gt;many\""))
+      #expect(!bad.text.contains("<b>many"))
+
+      let good = try await client.execute(
+        uri: "/deployments/\(id)/runs", method: .post, headers: headers,
+        body: ByteBuffer(string: "csrf=\(token)&mode=custom&key=b&p.count=9&p.label=hello+you"))
+      #expect(good.status == .seeOther)
+      let location = try #require(good.headers[.location])
+      let runID = try #require(UUID(uuidString: String(location.dropFirst("/runs/".count))))
+      let run = try #require(try await fixture.store.flowRun(id: runID))
+      #expect(run.parameters["count"] == "9")
+      #expect(run.parameters["label"] == "\"hello you\"")
+      #expect(run.state == "Scheduled")
+
+      let forged = try await client.execute(
+        uri: "/deployments/\(id)/runs", method: .post,
+        headers: [.contentType: "application/x-www-form-urlencoded"],
+        body: ByteBuffer(string: "csrf=\(token)&mode=quick&key=c"))
+      #expect(forged.status == .forbidden)
+    }
+  }
+}
