@@ -107,7 +107,8 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     let builder = FlowBuilder.active("task '\(name)'")
     var arguments: [GraphArgument] = []
     repeat arguments.append(
-      GraphArgument(source: builder.resolve(each inputs, for: name), mode: .direct))
+      GraphArgument(
+        source: builder.resolve(each inputs, for: name), mode: (each inputs).argumentMode))
     return add(to: builder, arguments: arguments, mapped: false)
   }
 

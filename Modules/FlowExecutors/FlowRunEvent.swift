@@ -50,6 +50,9 @@ public enum FlowRunEvent: Codable, Sendable {
   case timerFired(TaskRunKey, at: Date)
   /// The flow run was cancelled.
   case cancelRequested(at: Date)
+  /// The branch conditions of a task built under `when(...)` were tested: `unmet` is the
+  /// position of the first that does not hold (nil: all hold, the task may run). Version 2.
+  case conditionsChecked(node: Int, unmet: Int?)
 }
 
 /// What a flow run starts with.
@@ -153,6 +156,9 @@ public enum FlowRunAction: Codable, Sendable {
   case persistResult(TaskRunKey, taskRunID: UUID, inputs: FlowValues, output: FlowValue)
   /// Fire ``FlowRunEvent/timerFired(_:at:)`` at `due`.
   case setTimer(TaskRunKey, due: Date)
+  /// Test the branch conditions of a task built under `when(...)` against their values;
+  /// answer with ``FlowRunEvent/conditionsChecked(node:unmet:)``. Version 2.
+  case checkConditions(node: Int, values: FlowValues)
   /// Append a record to the run's log.
   case log(FlowRunLogEntry)
   /// The run is over, in this state.

@@ -18,7 +18,9 @@ import Synchronization
 /// ```
 public struct FlowRunMachine: Sendable {
   /// The version of the events and actions this machine reads and writes.
-  public static let version = 1
+  /// Version 2 added branch conditions (``FlowRunAction/checkConditions(node:values:)``),
+  /// outcome inputs and loops; version-1 histories still replay.
+  public static let version = 2
 
   let graph: FlowGraph
   /// For each node, true when its output is cached, targeted or checkpointed.
@@ -60,6 +62,8 @@ public struct FlowRunMachine: Sendable {
   private var splitting: [Int: [Int]] = [:]
   /// Mapped nodes waiting for their collected output.
   private var collecting: Set<Int> = []
+  /// Task nodes whose branch conditions the shell is testing.
+  private var checking: Set<Int> = []
   /// Elements of mapped inputs by node and argument position, until the parent maps.
   private var pendingSplits: [Int: [Int: [any Sendable]]] = [:]
   private var finalizingLeft = 0
@@ -189,6 +193,18 @@ public struct FlowRunMachine: Sendable {
       var splits: [Int: [any Sendable]] = [:]
       for (position, values) in zip(positions, elements) { splits[position] = values.values }
       continueMapped(node, splits)
+    case .conditionsChecked(let node, let unmet):
+      guard checking.remove(node) != nil else { return }
+      if let unmet {
+        let condition = graph.nodes[node].conditions[unmet]
+        let message =
+          "Branch condition \(condition.label) did not hold, so this task was skipped."
+        ask(
+          .task(TaskRunKey(node: node, mapIndex: nil)), from: .pending,
+          to: RunState(.skipped, message: message), .record)
+      } else {
+        prepareTask(node)
+      }
     case .collected(let node, let output):
       guard collecting.remove(node) != nil, var state = mapped[node]?.parent else { return }
       state.result = output.value
@@ -260,7 +276,7 @@ public struct FlowRunMachine: Sendable {
       }
     }
     if runners.isEmpty, ready.isEmpty, waiting.isEmpty, flowWaiting == nil, decided.isEmpty,
-      splitting.isEmpty, collecting.isEmpty
+      splitting.isEmpty, collecting.isEmpty, checking.isEmpty
     {
       finalize()
     }
@@ -361,7 +377,7 @@ public struct FlowRunMachine: Sendable {
       let message = "Flow run was cancelled before this task started."
       return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
     }
-    guard let config = graphNode.task else {
+    guard graphNode.isTask else {
       if case .parameter(let spec) = graphNode.kind {
         return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
       }
@@ -370,6 +386,33 @@ public struct FlowRunMachine: Sendable {
       }
       return
     }
+    let conditions = graphNode.conditions
+    guard conditions.isEmpty else {
+      // The shell tests the values (the machine never looks into one, so that a recorded
+      // history, which keeps only their types, replays).
+      var values: [any Sendable] = []
+      for condition in conditions {
+        guard let value = states[condition.source]?.result else {
+          let source = graph.nodes[condition.source]
+          let kind = states[condition.source]?.kind ?? .pending
+          let message =
+            "Branch condition \(condition.label) has no value ('\(source.slug)' ended "
+            + "\(kind) without a result), so this task was skipped."
+          return ask(.task(key), from: .pending, to: RunState(.skipped, message: message), .record)
+        }
+        values.append(value)
+      }
+      checking.insert(node)
+      return actions.append(.checkConditions(node: node, values: FlowValues(values)))
+    }
+    prepareTask(node)
+  }
+
+  /// Gates a task node whose branch conditions hold.
+  private mutating func prepareTask(_ node: Int) {
+    let key = TaskRunKey(node: node, mapIndex: nil)
+    let graphNode = graph.nodes[node]
+    let config = graphNode.task!
     if graphNode.isMapped {
       prepareMapped(node, config)
     } else {
@@ -420,6 +463,10 @@ public struct FlowRunMachine: Sendable {
     var inputs: [any Sendable] = []
     if !arguments.isEmpty { inputs.reserveCapacity(arguments.count) }
     for (position, argument) in arguments.enumerated() {
+      if case .outcome(let wrap) = argument.mode {
+        inputs.append(wrap(states[argument.source]!))
+        continue
+      }
       let value: (any Sendable)?
       if let index = key.mapIndex, argument.isMapped {
         value =

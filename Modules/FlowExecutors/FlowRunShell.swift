@@ -219,6 +219,10 @@ struct FlowRunShell {
       }
       answers.append(.resultPersisted(key, failure: failure, at: clock.now()))
     case .setTimer(let key, let due): timers.append((key, due))
+    case .checkConditions(let node, let values):
+      let conditions = settings.graph.nodes[node].conditions
+      let unmet = Array(zip(conditions, values.values)).firstIndex { !$0.holds($1) }
+      answers.append(.conditionsChecked(node: node, unmet: unmet))
     case .log(.taskStarted(let key, _, _, _)) where usesChildren:
       // With child tasks, the attempt's child writes its "started" record (the machine gave
       // its time): the run's task does less per task, and the children more between waits.

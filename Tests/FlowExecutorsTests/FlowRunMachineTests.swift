@@ -28,6 +28,7 @@ struct FlowRunMachineTests {
         + (start.deadline.map { " until +\(Int($0.timeIntervalSince(t0)))" } ?? "")
     case .persistResult(let key, _, _, _): return "persist \(key)"
     case .setTimer(let key, let due): return "timer \(key) +\(Int(due.timeIntervalSince(t0)))"
+    case .checkConditions(let node, _): return "check \(node)"
     case .log(let entry):
       switch entry {
       case .flowStarted: return "log flowStarted"
