@@ -52,6 +52,27 @@ func readmeResults() async throws {
   _ = (resumed, model)
 }
 
+func readmeBranchingAndOutcomes() async throws {
+  let trainTree = task("train_tree") { (rows: [Row]) -> Model in Model(rows: rows, depth: 4) }
+  let trainLinear = task("train_linear") { (rows: [Row]) -> Model in Model(rows: rows, depth: 0) }
+  let evaluate = task("evaluate") { (model: Model) -> Double in model.score() }
+  let notify = task("notify", trigger: .allFinished) { (score: Outcome<Double>) -> String in
+    if let value = score.value { return "score \(value)" }
+    return "evaluation ended \(score.kind): \(score.message ?? "")"  // e.g. Failed: its error
+  }
+
+  let (models, message) = Flow.building("choose-model") {
+    let kind = Parameter("model", default: "tree")
+    let rows = Parameter("rows", default: [Row]())
+    let model = merge(  // the branch that ran
+      when(kind, equals: "tree") { trainTree(rows) },  // Skipped unless model == "tree"
+      when(kind, equals: "linear") { trainLinear(rows) })
+    return notify(evaluate(model).outcome)  // runs even when evaluate fails
+  }
+  let linear = try await models.run(parameters: ["model": "linear"])
+  print(try linear.result(of: message))  // "score …"; train_tree ended Skipped
+}
+
 func readmeTestClock(flow: Flow) async throws {
   let clock = TestClock(now: Date(timeIntervalSince1970: 1_700_000_000))
   async let result = flow.run(environment: .testing(seed: 7, clock: clock))
