@@ -65,6 +65,14 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     return copy
   }
 
+  /// Lets one run of this task take at most `max` loop iterations (``LoopAgain``); one more
+  /// fails it with a ``LoopLimitError`` (default 1,000).
+  public func looping(max: Int) -> Self {
+    var copy = self
+    copy.options.maxLoopIterations = max
+    return copy
+  }
+
   /// Abstract resources each run holds on its cluster worker (`["GPU": 1]`): it only runs on a
   /// worker that offers them (`flow worker --resources GPU=2`), and only while they are free.
   public func resources(_ resources: [String: Double]) -> Self {

@@ -105,6 +105,9 @@ public struct FlowRunMachine: Sendable {
     var waitingTimer = false
     var inAttempt = false
     var output: FlowValue?
+    /// The loop iteration the body runs (from 1), and the payload the previous one passed.
+    var iteration = 1
+    var loopPayload: FlowValue?
   }
 
   private enum Continuation {
@@ -612,7 +615,9 @@ public struct FlowRunMachine: Sendable {
     let now = self.now
     let isRunning = state.isRunning
     // One access to the runner: it is updated in place, not copied.
-    let started: (runID: UUID, inputs: [any Sendable])? = runners.update(key) { runner in
+    let started: (runID: UUID, inputs: [any Sendable], loop: LoopIteration?)? = runners.update(
+      key
+    ) { runner in
       runner.state = state
       // A state handler held the run back (or ended it): it ends in the state it chose.
       guard isRunning else { return nil }
@@ -623,7 +628,10 @@ public struct FlowRunMachine: Sendable {
         runner.retryStarts.append(now)
       }
       runner.inAttempt = true
-      return (runner.runID, runner.inputs)
+      return (
+        runner.runID, runner.inputs,
+        runner.loopPayload.map { LoopIteration(count: runner.iteration, payload: $0) }
+      )
     }
     guard let started else { return finishRunner(key) }
     actions.append(.log(.taskStarted(key, taskRunID: started.runID, attempt: attempt, at: now)))
@@ -632,7 +640,38 @@ public struct FlowRunMachine: Sendable {
       .startAttempt(
         AttemptStart(
           key: key, taskRunID: started.runID, attempt: attempt,
-          inputs: FlowValues(started.inputs), deadline: timeout.map { now.adding($0) })))
+          inputs: FlowValues(started.inputs), deadline: timeout.map { now.adding($0) },
+          loop: started.loop)))
+  }
+
+  /// The body asked for another iteration: it starts now, as attempt 1 of that iteration
+  /// (the retry policy counts per iteration), unless that is over the task's limit.
+  private mutating func looped(_ key: TaskRunKey, _ payload: FlowValue) {
+    let options = graph.nodes[key.node].task!.options
+    guard var runner = runners[key] else { return }
+    if cancelRequested {
+      return moveRunner(key, to: RunState(.cancelled, message: "Flow run was cancelled."))
+    }
+    guard runner.iteration < options.maxLoopIterations else {
+      let error = LoopLimitError(
+        task: graph.nodes[key.node].slug, limit: options.maxLoopIterations)
+      return moveRunner(key, to: RunState(.failed, message: error.description, error: error))
+    }
+    runner.iteration += 1
+    runner.loopPayload = payload
+    runner.attempts = 1
+    runner.retryStarts.append(now)
+    runner.inAttempt = true
+    runners[key] = runner
+    actions.append(
+      .log(.taskLooped(key, taskRunID: runner.runID, iteration: runner.iteration, at: now)))
+    let timeout = options.timeout
+    actions.append(
+      .startAttempt(
+        AttemptStart(
+          key: key, taskRunID: runner.runID, attempt: 1, inputs: FlowValues(runner.inputs),
+          deadline: timeout.map { now.adding($0) },
+          loop: LoopIteration(count: runner.iteration, payload: payload))))
   }
 
   private mutating func attemptFinished(
@@ -660,6 +699,7 @@ public struct FlowRunMachine: Sendable {
         .persistResult(
           key, taskRunID: runner.runID, inputs: FlowValues(runner.inputs), output: output))
     case .skipped(let reason): moveRunner(key, to: RunState(.skipped, message: reason))
+    case .looped(let payload): looped(key, payload)
     case .cancelled(let error):
       moveRunner(
         key, to: RunState(.cancelled, message: "Flow run was cancelled.", error: error.error))
@@ -729,6 +769,7 @@ public struct FlowRunMachine: Sendable {
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
+    run.loopIterations = runner.iteration
     store(key, run)
   }
 

@@ -268,6 +268,12 @@ struct FlowRunShell {
         subject: RunLog.Subject(
           task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
           attempt: attempt))
+    case .taskLooped(let key, let id, let iteration, let at):
+      settings.log.append(
+        .message("Looping: starting loop iteration \(iteration)."), at: at,
+        subject: RunLog.Subject(
+          task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
+          attempt: 1))
     case .taskFinished(let key, let id, let attempts, let state, let reason, let at):
       settings.log.append(
         .taskFinished(state.kind, reason), level: state.kind.isFailed ? .error : .info, at: at,
@@ -338,7 +344,8 @@ struct FlowRunShell {
             taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
             attempt: start.attempt, parameters: settings.parameters,
             environment: settings.environment, logSink: settings.log,
-            scheduledStartTime: settings.scheduledStart)
+            scheduledStartTime: settings.scheduledStart, loopCount: start.loop?.count ?? 1,
+            loopPayload: start.loop?.payload.value)
         ) {
           guard config.options.logStdout else {
             guard deadline != nil else { return try await config.body.call(inputs) }
@@ -370,6 +377,7 @@ struct FlowRunShell {
     of error: any Error, _ start: AttemptStart, _ config: TaskConfig, _ settings: RunSettings
   ) -> AttemptOutcome {
     if let skip = error as? SkipTask { return .skipped(reason: skip.reason) }
+    if let loop = error as? any LoopRequest { return .looped(payload: FlowValue(loop.loopPayload)) }
     if error is CancellationError, Task.isCancelled { return .cancelled(RecordedError(error)) }
     let policy = config.options.retries
     let retryable = policy.retryIf.shouldRetry(error)

@@ -34,6 +34,7 @@ struct FlowRunMachineTests {
       case .flowStarted: return "log flowStarted"
       case .taskStarted(let key, _, let attempt, _): return "log started \(key) #\(attempt)"
       case .taskRetrying(let key, _, _, _, _): return "log retrying \(key)"
+      case .taskLooped(let key, _, let iteration, _): return "log looped \(key) #\(iteration)"
       case .taskFinished(let key, _, _, let state, _, _): return "log finished \(key) \(state)"
       }
     case .finished(let state): return "finished \(state.state.kind)"
