@@ -43,6 +43,9 @@ package struct GraphArgument: Sendable {
     /// The upstream's outcome (its output, or how it failed or skipped), made by `wrap` from
     /// its final state (see `Ref.outcome`).
     case outcome(wrap: @Sendable (RunState) -> any Sendable)
+    /// The outcomes of a mapped upstream's children by map index, made by `wrap` from their
+    /// states (nil when the upstream did not map) and the upstream's own state.
+    case outcomes(wrap: @Sendable ([RunState]?, RunState) -> any Sendable)
   }
 
   package let source: Int
@@ -51,6 +54,14 @@ package struct GraphArgument: Sendable {
   package var isMapped: Bool {
     if case .mapped = mode { return true }
     return false
+  }
+
+  /// True for an `Outcome` input (`ref.outcome`, `ref.outcomes()`).
+  package var isOutcome: Bool {
+    switch mode {
+    case .outcome, .outcomes: true
+    case .direct, .mapped, .unmapped: false
+    }
   }
 }
 

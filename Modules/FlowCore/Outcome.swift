@@ -112,4 +112,42 @@ extension Ref {
       node: Int(node), flowID: flowID,
       outcomeOf: { state in Outcome<Value>(state) })
   }
+
+  /// The outcome of each child of this mapped task, by map index: a task taking it sees
+  /// every position, failed and skipped children included (a reduce over `[Outcome<T>]`
+  /// whose positions are the map indices). For a task that did not map (it was skipped, or
+  /// its input failed) the list is empty; for one that is not mapped, its elements are
+  /// successes.
+  public func outcomes<Element: Sendable>() -> Ref<[Outcome<Element>]> where Value == [Element] {
+    Ref<[Outcome<Element>]>(
+      node: Int(node), flowID: flowID,
+      outcomesOf: { children, parent in
+        if let children { return children.map { Outcome<Element>($0) } }
+        let elements = parent.result as? [Element] ?? []
+        return elements.map { Outcome<Element>(kind: parent.kind, value: $0) }
+      })
+  }
+}
+
+/// Concatenates the lists of `nested` (Prefect's `flatten`): map over the elements of a mapped
+/// task's list outputs with `task.map(flatten(lists))`.
+///
+/// ```swift
+/// let words = flatten(splitWords.map(lines))  // [[String]] → [String]
+/// let lengths = length.map(words)
+/// ```
+public func flatten<Element: Sendable>(_ nested: Ref<[[Element]]>) -> Ref<[Element]> {
+  let builder = FlowBuilder.active("`flatten(...)`")
+  let source = builder.resolve(nested, for: "flatten")
+  let body = TaskBody(
+    call: { inputs in (inputs[0] as! [[Element]]).flatMap { $0 } },
+    collect: { outputs in outputs.map { $0 as! [Element] } },
+    outputType: String(describing: [Element].self),
+    serializer: ResultSerializer.automatic(for: [Element].self), inputCount: 1,
+    inputSerializers: [ResultSerializer.automatic(for: [[Element]].self)])
+  let node = NodeDraft(
+    kind: .task(TaskConfig(body: body, options: TaskOptions())), name: "flatten",
+    slug: "flatten", arguments: [GraphArgument(source: source, mode: .direct)], waitsFor: [],
+    isMapped: false)
+  return Ref(node: builder.add(node, definition: nil), flowID: builder.id)
 }

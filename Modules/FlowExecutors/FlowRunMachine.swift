@@ -470,6 +470,11 @@ public struct FlowRunMachine: Sendable {
         inputs.append(wrap(states[argument.source]!))
         continue
       }
+      if case .outcomes(let wrap) = argument.mode {
+        let children = mapped[argument.source]?.children.map { $0?.state ?? .pending }
+        inputs.append(wrap(children, states[argument.source]!))
+        continue
+      }
       let value: (any Sendable)?
       if let index = key.mapIndex, argument.isMapped {
         value =
