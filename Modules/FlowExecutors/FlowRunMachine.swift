@@ -545,7 +545,8 @@ public struct FlowRunMachine: Sendable {
         + "length, and pass inputs that are the same for every run with `unmapped(...)`."
       return ask(.task(key), from: .pending, to: RunState(.failed, message: message), .record)
     }
-    let count = lengths.first?.count ?? 0
+    // A map whose inputs are all `unmapped` runs the task once, as Prefect does.
+    let count = lengths.first?.count ?? 1
     pendingSplits[node] = splits
     ask(
       .task(key), from: .pending,
