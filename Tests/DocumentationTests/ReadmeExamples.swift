@@ -73,6 +73,33 @@ func readmeBranchingAndOutcomes() async throws {
   print(try linear.result(of: message))  // "score …"; train_tree ended Skipped
 }
 
+func readmeLoopsAndMaps() async throws {
+  let fibonacci = task("fibonacci") { (limit: Int) throws -> Int in
+    let pair = TaskRunContext.current?.loopPayload([Int].self) ?? [0, 1]  // nil in iteration 1
+    if pair[1] > limit { return pair[0] }  // this output flows downstream
+    throw LoopAgain([pair[1], pair[0] + pair[1]])  // run again with a new payload
+  }.looping(max: 100)
+  let words = task("words") { (line: String) -> [String] in
+    line.split(separator: " ").map(String.init)
+  }
+  let length = task("length") { (word: String) throws -> Int in
+    guard !word.isEmpty else { throw SkipTask("empty word") }
+    return word.count
+  }
+  let summary = task("summary", trigger: .allFinished, skipOnUpstreamSkip: false) {
+    (lengths: [Outcome<Int>]) -> String in  // position i is map index i
+    lengths.enumerated().map { "\($0): \($1.value.map(String.init) ?? $1.kind.name)" }
+      .joined(separator: ", ")
+  }
+
+  let (loops, refs) = Flow.building("loops-and-maps") {
+    let lengths = length.map(flatten(words.map(["a bc", "def"])))  // over "a", "bc", "def"
+    return (fibonacci(1_000), summary(lengths.outcomes()))
+  }
+  let run = try await loops.run()
+  print(try run.result(of: refs.0), try run.taskRun(of: refs.0).loopIterations)  // 987 17
+}
+
 func readmeTestClock(flow: Flow) async throws {
   let clock = TestClock(now: Date(timeIntervalSince1970: 1_700_000_000))
   async let result = flow.run(environment: .testing(seed: 7, clock: clock))
