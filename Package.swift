@@ -122,7 +122,7 @@ let package = Package(
     .target(
       name: "FlowCLI",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowCluster",
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowState", "FlowCluster",
         "FlowClusterCore", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
