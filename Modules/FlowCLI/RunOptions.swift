@@ -239,7 +239,10 @@ struct RunOptions: ParsableArguments {
       return try ParameterInput.resolve(
         for: flow, assignments: parameters, file: parameterFile)
     } catch {
-      throw ValidationError(error.message)
+      let example = ParameterInput.example(flow)
+      throw ValidationError(
+        error.message
+          + (example.isEmpty ? "" : "\nExample: run \(flow.name) \(example)"))
     }
   }
 }

@@ -53,3 +53,31 @@ struct ApproveTests {
     #expect(captured.err.contains("'build', 'deploy'"))
   }
 }
+
+/// `--param` and `--param-file` errors: the usage, an example from the flow's parameters, and
+/// where in the file the JSON broke.
+@Suite("Parameter errors")
+struct ParameterErrorTests {
+  @Test("a bad --param shows the run usage and an example built from the flow's parameters")
+  func usageAndExample() async {
+    let (status, captured, _) = await execute("run", "main", "--param", "batch-size=lots")
+    #expect(status == 64)
+    #expect(captured.err.contains("expects a value of type Int, and 'lots' is not one"))
+    #expect(captured.err.contains("Usage:"))
+    #expect(
+      captured.err.contains(
+        "Example: run main --param batch-size=10 --param ratio=0.5 --param name='\"x\"'"))
+  }
+
+  @Test("a malformed --param-file names the line and column")
+  func fileLineAndColumn() async throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "params-\(UUID().uuidString).json")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data("{\n  \"batch-size\": 5,\n  \"ratio\": tru\n}\n".utf8).write(to: file)
+    let (status, captured, _) = await execute("run", "main", "--param-file", file.path)
+    // The parser reports where it gave up: just past `tru`.
+    #expect(status == 64)
+    #expect(captured.err.contains("is not valid JSON at line 3, column 15"), "\(captured.err)")
+  }
+}
