@@ -97,6 +97,14 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     return copy
   }
 
+  /// Persists every output in `store` at the formatted `location` (Prefect's `result=` with a
+  /// location template): unlike a target, a value already there does not make the task Cached.
+  public func checkpoint(to store: any ResultStore, location: String) -> Self {
+    var copy = self
+    copy.options.checkpoint = CheckpointPolicy(store: store, location: location)
+    return copy
+  }
+
   /// Reuses an output for `duration` when `validator` accepts it (Prefect's `cache_for` and
   /// `cache_validator`); tasks sharing a `key` share entries.
   public func cached(

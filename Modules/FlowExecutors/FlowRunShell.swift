@@ -68,14 +68,6 @@ struct FlowRunShell {
   private mutating func runHere() async {
     while !machine.isFinished {
       reportCancellation()
-      // A retry that is due starts before the next ready task: attempts start at their time.
-      if !launches.isEmpty, let due = timers.indices.min(by: { timers[$0].due < timers[$1].due }),
-        timers[due].due <= clock.now()
-      {
-        let timer = timers.remove(at: due)
-        feed(.timerFired(timer.key, at: clock.now()))
-        continue
-      }
       if let (start, _) = launches.popFirst() {
         let report = await Self.attempt(start, settings)
         feed(report)
@@ -203,6 +195,14 @@ struct FlowRunShell {
       case .failed(let error): answer = .failed(RecordedError(error))
       case .run(let notes, let problems):
         answer = .run(notes: notes)
+        // Why each stored value or cache entry was not reused, for whoever looks at debug.
+        for note in notes {
+          settings.log.append(
+            .message(note), level: .debug, at: clock.now(),
+            subject: RunLog.Subject(
+              task: settings.graph.nodes[key.node].slug, taskRunID: taskRunID,
+              mapIndex: key.mapIndex, attempt: 1))
+        }
         // A damaged or unreadable stored output is recomputed: say where and why.
         for problem in problems {
           settings.log.append(
