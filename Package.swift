@@ -148,7 +148,7 @@ let package = Package(
     .target(
       name: "FlowCLI",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowCluster",
+        "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowState", "FlowCluster",
         "FlowClusterProtocol", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
         "FlowOrchestration",
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),

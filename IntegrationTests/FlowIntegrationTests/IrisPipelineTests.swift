@@ -80,6 +80,25 @@ extension SampleSuites {
       }
     }
 
+    @Test("--param model=centroid trains the nearest-centroid branch; the k-NN branch is skipped")
+    func chooseModel() async throws {
+      let directory = temporaryDirectory()
+      defer { try? FileManager.default.removeItem(at: directory) }
+      let output = try await sample.run(
+        ["run", "main-flow", "--param", "model=centroid"], in: directory)
+      #expect(output.status == 0, "stderr: \(output.stderr)")
+      let log = output.stderr
+      // Expected 29 of 30 (virginica 9 of 10) from an independent Python nearest-centroid
+      // classifier over the same shuffle (seed 2).
+      #expect(log.contains("Model accuracy on test set: 96.67"))
+      #expect(log.contains("Task 'report_accuracy':   virginica: 9 of 10"))
+      #expect(
+        log.contains(
+          "Task 'train_model': Finished task run for task with final state: 'Skipped' (Branch "
+            + "condition when(model == \"knn\") did not hold"))
+      #expect(log.contains("Task 'train_centroid_model': Starting task run"))
+    }
+
     @Test("the graph renders without running anything; list shows the flows")
     func graphAndList() async throws {
       let dot = try await sample.run(["visualize", "data-engineer"])

@@ -2,6 +2,9 @@ import ArgumentParser
 import FlowCluster
 import FlowClusterProtocol
 import FlowCore
+import FlowExecutors
+import FlowLogging
+import FlowState
 import FlowTesting
 import Foundation
 import Logging
@@ -259,7 +262,7 @@ struct SimulateCommand: AsyncParsableCommand {
         ?? .uniform(.milliseconds(10) ... .seconds(1)),
       faults: try FaultSet(parsing: faults), faultWindow: window)
     try await report(flow, invocation, rerunFlags: "") { seed in
-      await ClusterSimulation.run(seed: seed, options: options, scheduler: scheduler)
+      (await ClusterSimulation.run(seed: seed, options: options, scheduler: scheduler), nil)
     }
   }
 
@@ -267,12 +270,20 @@ struct SimulateCommand: AsyncParsableCommand {
   /// and the command that reruns it; fails when any seed did.
   private func report(
     _ flow: Flow, _ invocation: FlowCommandLine.Invocation, rerunFlags: String,
-    _ simulate: (UInt64) async -> ClusterSimulation.Report
+    _ simulate: (UInt64) async -> (ClusterSimulation.Report, FlowRunResult?)
   ) async throws {
     var violated = false
+    var failedSeeds: [UInt64] = []
     for seed in try seedList() {
-      let report = await simulate(seed)
-      invocation.output.write(report.jsonLine + "\n", .standardOutput)
+      let (report, result) = await simulate(seed)
+      invocation.output.write(
+        Self.jsonLine(report, failing: result.map(Self.failingTasks)) + "\n", .standardOutput)
+      // With real bodies a failed run is a failure of the command; stand-in runs fail by
+      // design (--failure-rate, lost workers), and only broken invariants fail the command.
+      let kind = RunState.Kind.all.first { $0.name == report.flowState }
+      if result != nil, report.violations.isEmpty, kind?.isSuccessful != true {
+        failedSeeds.append(seed)
+      }
       if !report.violations.isEmpty {
         violated = true
         invocation.output.write(
@@ -283,7 +294,32 @@ struct SimulateCommand: AsyncParsableCommand {
             + "\(rerunFlags)\n", .standardError)
       }
     }
-    if violated { throw ExitCode.failure }
+    if !failedSeeds.isEmpty {
+      invocation.output.write(
+        "the flow run did not succeed for seed\(failedSeeds.count == 1 ? "" : "s") "
+          + failedSeeds.map(String.init).joined(separator: ", ")
+          + " (its failing tasks are in the JSON line's \"failing_tasks\")\n",
+        .standardError)
+    }
+    if violated || !failedSeeds.isEmpty { throw ExitCode.failure }
+  }
+
+  /// The report's JSON line, with `"failing_tasks"` (task, state, reason) when the run's
+  /// result is known.
+  static func jsonLine(_ report: ClusterSimulation.Report, failing: [[String: String]]?) -> String {
+    let line = report.jsonLine
+    guard let failing, line.hasSuffix("}") else { return line }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let json = (try? encoder.encode(failing)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    return line.dropLast() + ",\"failing_tasks\":\(json)}"
+  }
+
+  /// Each failed task run of `result`: its label, state and reason.
+  static func failingTasks(_ result: FlowRunResult) -> [[String: String]] {
+    result.taskRuns.filter(\.state.isFailed).map { run in
+      ["task": run.label, "state": run.state.kind.name, "reason": run.state.message ?? ""]
+    }
   }
 
   /// `--run-bodies`: the real engine and the flow's real bodies on the simulated cluster,
@@ -300,8 +336,17 @@ struct SimulateCommand: AsyncParsableCommand {
           resultsDirectory: commandLine.defaultResultsDirectory)
       ).filter { $0.name != flow.name })
     try await report(flow, invocation, rerunFlags: " --run-bodies") { seed in
-      await EngineSimulation.run(flow, seed: seed, options: options, scheduler: scheduler)
-        .simulation
+      // What the bodies print goes to standard error, never among the JSON lines.
+      var simulated: EngineSimulation.Report?
+      let (_, lines) = await StdoutCapture.capture {
+        simulated = await EngineSimulation.run(
+          flow, seed: seed, options: options, scheduler: scheduler)
+      }
+      guard let report = simulated else {
+        preconditionFailure("the simulation's body always returns a report")
+      }
+      for line in lines { invocation.output.write(line + "\n", .standardError) }
+      return (report.simulation, report.result)
     }
   }
 

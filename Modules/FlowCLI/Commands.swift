@@ -28,11 +28,24 @@ struct RunCommand: AsyncParsableCommand {
         + "again.", valueName: "run-id"))
   var resume: String?
 
+  @Option(
+    name: .customLong("approve"),
+    help: ArgumentHelp(
+      "Approve this `manualOnly` task to run (its slug; repeat for several).", valueName: "task"))
+  var approvals: [String] = []
+
   func run() async throws {
     let invocation = RootCommand.invocation
     let flow = try invocation.commandLine.flow(
       named: options.flow, options.context(invocation.commandLine))
     let parameters = try options.parameterValues(for: flow)
+    let slugs = flow.tasks.map(\.slug)
+    for slug in approvals where !slugs.contains(slug) {
+      throw ValidationError(
+        "--approve \(slug): flow '\(flow.name)' has no task '\(slug)'; its tasks are "
+          + slugs.map { "'\($0)'" }.joined(separator: ", "))
+    }
+    let approving = Set(approvals)
     let resuming = try resume.map { try RunID.parse($0) }
     let location = try database.location()
     let output = invocation.output
@@ -41,8 +54,8 @@ struct RunCommand: AsyncParsableCommand {
       succeeded = try await location.withStore { store in
         guard let store else {
           return try await runOnce(
-            flow, options, parameters: parameters, resuming: resuming, history: history,
-            output: output)
+            flow, options, parameters: parameters, resuming: resuming, approving: approving,
+            history: history, output: output)
         }
         if let resuming {
           try await RunID.check(resuming, flow: flow.name, in: store)
@@ -51,8 +64,8 @@ struct RunCommand: AsyncParsableCommand {
           store: store, heartbeatInterval: Heartbeat.interval(),
           command: [SystemCommand.executablePath] + RunID.withoutResume(invocation.arguments))
         return try await runOnce(
-          flow, options, parameters: parameters, resuming: resuming, history: history,
-          recorder: recorder, recordedIn: location, output: output)
+          flow, options, parameters: parameters, resuming: resuming, approving: approving,
+          history: history, recorder: recorder, recordedIn: location, output: output)
       }
     } catch let error as RunStoreError {
       throw CommandFailure(error.description)

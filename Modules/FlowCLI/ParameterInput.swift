@@ -93,8 +93,8 @@ package enum ParameterInput {
     } catch {
       throw ParameterInputError(
         message:
-          "--param-file: '\(file)' is not valid JSON (\(reason(error))); write an object such "
-          + "as {\"batch-size\": 500}")
+          "--param-file: '\(file)' is not valid JSON\(position(of: error, in: data)) "
+          + "(\(reason(error))); write an object such as {\"batch-size\": 500}")
     }
     guard let dictionary = object as? [String: Any] else {
       throw ParameterInputError(
@@ -112,6 +112,34 @@ package enum ParameterInput {
       texts.append((name, String(decoding: json, as: UTF8.self), "--param-file '\(file)'"))
     }
     return texts
+  }
+
+  /// ` at line L, column C` for a JSON error that names the character where it happened.
+  static func position(of error: any Error, in data: Data) -> String {
+    let debug = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+    guard let match = debug.firstMatch(of: #/character (\d+)/#), let offset = Int(match.1),
+      offset <= data.count
+    else { return "" }
+    var line = 1
+    var column = 1
+    for byte in data.prefix(offset) {
+      if byte == UInt8(ascii: "\n") {
+        line += 1
+        column = 1
+      } else if byte & 0xC0 != 0x80 {  // count characters, not UTF-8 continuation bytes
+        column += 1
+      }
+    }
+    return " at line \(line), column \(column)"
+  }
+
+  /// An example `--param` for each of `flow`'s parameters, from its default or its type.
+  package static func example(_ flow: Flow) -> String {
+    flow.parameters.map { spec in
+      let value = spec.defaultJSON ?? "<\(spec.typeName)>"
+      let quoted = value.contains(" ") || value.contains("\"") ? "'\(value)'" : value
+      return "--param \(spec.name)=\(quoted)"
+    }.joined(separator: " ")
   }
 
   private static func reason(_ error: any Error) -> String {

@@ -239,7 +239,10 @@ struct RunOptions: ParsableArguments {
       return try ParameterInput.resolve(
         for: flow, assignments: parameters, file: parameterFile)
     } catch {
-      throw ValidationError(error.message)
+      let example = ParameterInput.example(flow)
+      throw ValidationError(
+        error.message
+          + (example.isEmpty ? "" : "\nExample: run \(flow.name) \(example)"))
     }
   }
 }
@@ -248,8 +251,9 @@ struct RunOptions: ParsableArguments {
 /// with a recorder, the run is recorded and its ID and database are printed.
 func runOnce(
   _ flow: Flow, _ options: RunOptions, parameters: [String: any Sendable],
-  scheduledStart: Date? = nil, resuming: UUID? = nil, history: String? = nil,
-  recorder: RunRecorder? = nil, recordedIn location: RunDatabaseLocation? = nil,
+  scheduledStart: Date? = nil, resuming: UUID? = nil, approving: Set<String> = [],
+  history: String? = nil, recorder: RunRecorder? = nil,
+  recordedIn location: RunDatabaseLocation? = nil,
   output: FlowCommandOutput
 ) async throws -> Bool {
   let logger = try options.logger(label: flow.name)
@@ -259,7 +263,7 @@ func runOnce(
   do {
     result = try await flow.run(
       parameters: parameters, executor: options.flowExecutor(logger: logger),
-      environment: RunEnvironment(logger: logger), resuming: resuming,
+      environment: RunEnvironment(logger: logger), approving: approving, resuming: resuming,
       scheduledStart: scheduledStart, observer: historyRecorder?.observer, recorder: recorder)
   } catch {
     throw ValidationError(error.message)
@@ -287,6 +291,11 @@ func report(_ result: FlowRunResult) -> String {
     let failing = result.taskRuns.filter { $0.state.isFailed }
     if !failing.isEmpty { lines.append("Failing tasks:") }
     for run in failing { lines.append("  \(run.label): \(run.state)") }
+  }
+  let paused = result.taskRuns.filter { $0.state.isPaused }
+  if !paused.isEmpty {
+    lines.append("Waiting for approval (run again with --approve TASK):")
+    for run in paused { lines.append("  \(run.label): \(run.state)") }
   }
   return lines.joined(separator: "\n") + "\n"
 }

@@ -126,6 +126,12 @@ public struct ClusterTaskRegistry: Sendable {
       }
     } catch let skip as SkipTask {
       outcome = .failure(code: ClusterRemoteCodes.skip, message: skip.reason)
+    } catch is any LoopRequest {
+      outcome = .failure(
+        code: RemoteTaskError.Code.taskFailed.name,
+        message:
+          "task '\(assignment.task)' threw LoopAgain, and loops do not run on cluster workers "
+          + "yet; run this flow with .sequential or .concurrent")
     } catch {
       return ClusterTaskResult(
         taskID: assignment.taskID,

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a task persists its output, and under which location (Prefect's `result=` and
 /// `target=`).
 public struct CheckpointPolicy: Sendable {
@@ -6,11 +8,37 @@ public struct CheckpointPolicy: Sendable {
   /// A location template (`{flow_name}/{task_slug}-{date:%Y-%m-%d}`); when a value exists at
   /// the formatted location, the task ends Cached without running. Nil: a location per run.
   public let target: String?
+  /// A location template for the output that is not a target (Prefect's `result=` with a
+  /// formatted location): the output is written there, and the next run still runs the task.
+  public let location: String?
 
   /// Creates a checkpoint policy.
-  public init(store: any ResultStore, target: String? = nil) {
+  public init(store: any ResultStore, target: String? = nil, location: String? = nil) {
     self.store = store
     self.target = target
+    self.location = location
+  }
+}
+
+/// What a custom cache validator sees of one cache entry and of the run that might reuse it.
+public struct CacheCandidate: Sendable {
+  /// The cached output.
+  public let value: any Sendable
+  /// When the entry expires (it has not yet).
+  public let expires: Date
+  /// The task run's inputs, in order.
+  public let inputs: [any Sendable]
+  /// The flow run's parameter values by name.
+  public let parameters: [String: any Sendable]
+
+  /// Creates a candidate.
+  public init(
+    value: any Sendable, expires: Date, inputs: [any Sendable], parameters: [String: any Sendable]
+  ) {
+    self.value = value
+    self.expires = expires
+    self.inputs = inputs
+    self.parameters = parameters
   }
 }
 
@@ -51,10 +79,36 @@ public struct CacheValidator: Sendable, CustomStringConvertible {
     case partialInputs([String])
     /// The named parameters must be equal.
     case partialParameters([String])
+    /// No entry is ever reused (Prefect's `never_use`).
+    case never
+    /// A function of the entry, the inputs and the parameters decides (named for messages).
+    case custom(String)
   }
 
   /// The rule.
   public let rule: Rule
+  /// For ``Rule/custom(_:)``: true when the entry may be reused.
+  let accepts: (@Sendable (CacheCandidate) -> Bool)?
+
+  init(rule: Rule, accepts: (@Sendable (CacheCandidate) -> Bool)? = nil) {
+    self.rule = rule
+    self.accepts = accepts
+  }
+
+  /// Never reuses an entry (Prefect's `never_use`): the task always runs; entries are still
+  /// written, for other tasks sharing the key.
+  public static let neverUse = CacheValidator(rule: .never)
+  /// Reuses an unexpired entry when `accepts` says so: any function of the cached value, the
+  /// inputs and the parameters; `name` appears in the Cached state's message and in the
+  /// debug log of a rejected entry.
+  public static func custom(
+    _ name: String, _ accepts: @escaping @Sendable (CacheCandidate) -> Bool
+  ) -> CacheValidator {
+    CacheValidator(rule: .custom(name), accepts: accepts)
+  }
+
+  /// Whether a custom validator accepts `candidate` (true for the other rules).
+  package func accepts(_ candidate: CacheCandidate) -> Bool { accepts?(candidate) ?? true }
 
   /// Reuses any entry that has not expired.
   public static let durationOnly = CacheValidator(rule: .durationOnly)
@@ -79,6 +133,8 @@ public struct CacheValidator: Sendable, CustomStringConvertible {
     case .allParameters: "allParameters"
     case .partialInputs(let names): "partialInputs(\(names))"
     case .partialParameters(let names): "partialParameters(\(names))"
+    case .never: "neverUse"
+    case .custom(let name): "custom(\(name))"
     }
   }
 }

@@ -13,6 +13,8 @@ package struct GraphDraft: Sendable {
   var names: [String: (calls: Int, definition: ObjectIdentifier?)] = [:]
   /// Every slug given to a task or parameter so far.
   var usedSlugs: Set<String> = []
+  /// The conditions of the `when(...)` blocks being built, outermost first.
+  var branches: [BranchCondition] = []
 }
 
 /// Collects nodes while a flow-building closure runs; found through a task-local.
@@ -51,6 +53,10 @@ package final class FlowBuilder: Sendable {
   package func add(_ node: NodeDraft, definition: ObjectIdentifier? = nil) -> Int {
     draft.withLock { draft in
       var node = node
+      if node.isTask, !draft.branches.isEmpty {
+        node.conditions = draft.branches
+        node.waitsFor.append(contentsOf: draft.branches.map(\.source).filter { $0 >= 0 })
+      }
       if node.isTask {
         // One hash lookup for both facts about the name.
         let entry = draft.names[node.name, default: (0, definition)]
@@ -128,6 +134,15 @@ package final class FlowBuilder: Sendable {
       // No tasks at all restores the default (the terminal tasks), as in Prefect.
       draft.referenceNodes = nodes.isEmpty ? nil : nodes
     }
+  }
+
+  /// Runs `body` with `condition` added to the conditions of every task it adds.
+  package func withBranch<Result>(_ condition: BranchCondition, _ body: () throws -> Result)
+    rethrows -> Result
+  {
+    draft.withLock { $0.branches.append(condition) }
+    defer { draft.withLock { _ = $0.branches.popLast() } }
+    return try body()
   }
 
   package func record(_ problem: FlowValidationError) {

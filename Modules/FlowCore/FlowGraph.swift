@@ -40,6 +40,12 @@ package struct GraphArgument: Sendable {
     case mapped(split: @Sendable (any Sendable) -> [any Sendable])
     /// Under `map`, the upstream output is passed whole to every child.
     case unmapped
+    /// The upstream's outcome (its output, or how it failed or skipped), made by `wrap` from
+    /// its final state (see `Ref.outcome`).
+    case outcome(wrap: @Sendable (RunState) -> any Sendable)
+    /// The outcomes of a mapped upstream's children by map index, made by `wrap` from their
+    /// states (nil when the upstream did not map) and the upstream's own state.
+    case outcomes(wrap: @Sendable ([RunState]?, RunState) -> any Sendable)
   }
 
   package let source: Int
@@ -48,6 +54,31 @@ package struct GraphArgument: Sendable {
   package var isMapped: Bool {
     if case .mapped = mode { return true }
     return false
+  }
+
+  /// True for an `Outcome` input (`ref.outcome`, `ref.outcomes()`).
+  package var isOutcome: Bool {
+    switch mode {
+    case .outcome, .outcomes: true
+    case .direct, .mapped, .unmapped: false
+    }
+  }
+}
+
+/// A condition a task was built under (`when(...)`): the node whose value decides, and whether
+/// the value lets the branch run.
+package struct BranchCondition: Sendable {
+  /// The node whose value is tested.
+  package let source: Int
+  /// How the condition reads in messages: `when(model == "tree")`.
+  package let label: String
+  /// True when the value lets the branch run.
+  package let holds: @Sendable (any Sendable) -> Bool
+
+  package init(source: Int, label: String, holds: @escaping @Sendable (any Sendable) -> Bool) {
+    self.source = source
+    self.label = label
+    self.holds = holds
   }
 }
 
@@ -69,6 +100,8 @@ package struct NodeDraft: Sendable {
   package var waitsFor: [Int]
   /// True for the result of `map`: one child run per element.
   package var isMapped: Bool
+  /// The branch conditions the task was built under (`when`): all must hold for it to run.
+  package var conditions: [BranchCondition] = []
 
   package var isTask: Bool {
     if case .task = kind { return true }
@@ -94,6 +127,8 @@ package final class GraphNode: Sendable {
   package let arguments: [GraphArgument]
   package let waitsFor: [Int]
   package let isMapped: Bool
+  /// The branch conditions the task was built under (`when`): all must hold for it to run.
+  package let conditions: [BranchCondition]
   /// The body and options of a task node; nil for parameters and constants. A class, so that
   /// the engine passes it around without copying the options.
   package let task: TaskConfig?
@@ -109,6 +144,7 @@ package final class GraphNode: Sendable {
     arguments = draft.arguments
     waitsFor = draft.waitsFor
     isMapped = draft.isMapped
+    conditions = draft.conditions
     if case .task(let config) = draft.kind {
       task = config
     } else {

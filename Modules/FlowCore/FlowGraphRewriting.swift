@@ -31,7 +31,7 @@ extension Flow {
         NodeDraft(
           kind: kind, name: node.name, slug: node.slug,
           arguments: change?.arguments ?? node.arguments, waitsFor: node.waitsFor,
-          isMapped: node.isMapped))
+          isMapped: node.isMapped, conditions: node.conditions))
     }
     return Flow(
       name: name, schedule: schedule, resultStore: resultStore, stateHandlers: stateHandlers,

@@ -85,7 +85,7 @@ extension Flow {
     let all = graph.nodes.enumerated().flatMap { target, node in
       node.arguments.map { argument -> (Int, Int, EdgeStyle) in
         switch argument.mode {
-        case .direct: (target, argument.source, .data)
+        case .direct, .outcome, .outcomes: (target, argument.source, .data)
         case .mapped: (target, argument.source, .mapped)
         case .unmapped: (target, argument.source, .unmapped)
         }

@@ -1,3 +1,5 @@
+import FlowState
+
 /// A typed reference to a value that a flow will produce: a task's output, a parameter or a
 /// constant. Building a flow creates references; running it fills them.
 ///
@@ -6,11 +8,44 @@ public struct Ref<Value: Sendable>: Sendable {
   package let node: Int32
   package let flowID: UInt32
   package let isUnmapped: Bool
+  /// For ``outcome``: makes the typed outcome a downstream receives from the upstream's state.
+  package let outcomeOf: (@Sendable (RunState) -> any Sendable)?
+  /// For `outcomes()`: makes the typed outcomes by map index from the children's states.
+  package let outcomesOf: (@Sendable ([RunState]?, RunState) -> any Sendable)?
 
   package init(node: Int, flowID: UInt32, isUnmapped: Bool = false) {
     self.node = Int32(node)
     self.flowID = flowID
     self.isUnmapped = isUnmapped
+    self.outcomeOf = nil
+    self.outcomesOf = nil
+  }
+
+  package init(node: Int, flowID: UInt32, outcomeOf: @escaping @Sendable (RunState) -> any Sendable)
+  {
+    self.node = Int32(node)
+    self.flowID = flowID
+    self.isUnmapped = false
+    self.outcomeOf = outcomeOf
+    self.outcomesOf = nil
+  }
+
+  package init(
+    node: Int, flowID: UInt32,
+    outcomesOf: @escaping @Sendable ([RunState]?, RunState) -> any Sendable
+  ) {
+    self.node = Int32(node)
+    self.flowID = flowID
+    self.isUnmapped = false
+    self.outcomeOf = nil
+    self.outcomesOf = outcomesOf
+  }
+
+  /// How a task takes this reference as an argument: its output, or its outcome.
+  package var argumentMode: GraphArgument.Mode {
+    if let outcomeOf { return .outcome(wrap: outcomeOf) }
+    if let outcomesOf { return .outcomes(wrap: outcomesOf) }
+    return .direct
   }
 
   /// Makes this task wait for `upstream` without taking their outputs (Prefect's

@@ -65,6 +65,14 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     return copy
   }
 
+  /// Lets one run of this task take at most `max` loop iterations (``LoopAgain``); one more
+  /// fails it with a ``LoopLimitError`` (default 1,000).
+  public func looping(max: Int) -> Self {
+    var copy = self
+    copy.options.maxLoopIterations = max
+    return copy
+  }
+
   /// Abstract resources each run holds on its cluster worker (`["GPU": 1]`): it only runs on a
   /// worker that offers them (`flow worker --resources GPU=2`), and only while they are free.
   public func resources(_ resources: [String: Double]) -> Self {
@@ -89,6 +97,14 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     return copy
   }
 
+  /// Persists every output in `store` at the formatted `location` (Prefect's `result=` with a
+  /// location template): unlike a target, a value already there does not make the task Cached.
+  public func checkpoint(to store: any ResultStore, location: String) -> Self {
+    var copy = self
+    copy.options.checkpoint = CheckpointPolicy(store: store, location: location)
+    return copy
+  }
+
   /// Reuses an output for `duration` when `validator` accepts it (Prefect's `cache_for` and
   /// `cache_validator`); tasks sharing a `key` share entries.
   public func cached(
@@ -107,7 +123,8 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     let builder = FlowBuilder.active("task '\(name)'")
     var arguments: [GraphArgument] = []
     repeat arguments.append(
-      GraphArgument(source: builder.resolve(each inputs, for: name), mode: .direct))
+      GraphArgument(
+        source: builder.resolve(each inputs, for: name), mode: (each inputs).argumentMode))
     return add(to: builder, arguments: arguments, mapped: false)
   }
 

@@ -27,6 +27,9 @@ public struct TaskOptions: Sendable {
   public var priority: Int
   /// On a cluster, abstract resources each run holds on its worker (`["GPU": 1]`).
   public var resources: [String: Double]
+  /// The most loop iterations (``LoopAgain``) one task run may take before it fails
+  /// (default 1,000).
+  public var maxLoopIterations: Int
 
   /// Creates options; the defaults are Prefect's.
   public init(
@@ -46,5 +49,6 @@ public struct TaskOptions: Sendable {
     self.inputNames = []
     self.priority = 0
     self.resources = [:]
+    self.maxLoopIterations = 1_000
   }
 }

@@ -26,6 +26,10 @@ public struct TaskRunContext: Sendable {
   /// When the flow run was scheduled for (its fire time when a schedule started it; else when
   /// it started), as Prefect's `prefect.context.scheduled_start_time`; nil outside a flow run.
   public let scheduledStartTime: Date?
+  /// The loop iteration this attempt runs, from 1 (Prefect's `task_loop_count`).
+  public let loopCount: Int
+  /// The payload the previous iteration passed to ``LoopAgain``; nil in the first.
+  private let payload: (any Sendable)?
   private let logSink: (any TaskLogSink)?
 
   /// The task run's logger: its records carry the run's metadata and are kept with the run
@@ -39,8 +43,11 @@ public struct TaskRunContext: Sendable {
   public init(
     flowName: String, flowRunID: UUID, taskName: String, taskSlug: String, taskRunID: UUID,
     mapIndex: Int?, attempt: Int, parameters: [String: any Sendable], environment: RunEnvironment,
-    logSink: (any TaskLogSink)? = nil, scheduledStartTime: Date? = nil
+    logSink: (any TaskLogSink)? = nil, scheduledStartTime: Date? = nil, loopCount: Int = 1,
+    loopPayload: (any Sendable)? = nil
   ) {
+    self.loopCount = loopCount
+    self.payload = loopPayload
     self.flowName = flowName
     self.flowRunID = flowRunID
     self.taskName = taskName
@@ -52,6 +59,12 @@ public struct TaskRunContext: Sendable {
     self.environment = environment
     self.logSink = logSink
     self.scheduledStartTime = scheduledStartTime
+  }
+
+  /// The payload the previous loop iteration passed to ``LoopAgain``, as `type` (Prefect's
+  /// `task_loop_result`); nil in the first iteration or for another type.
+  public func loopPayload<Payload>(_ type: Payload.Type = Payload.self) -> Payload? {
+    payload as? Payload
   }
 
   /// The context of the task body running in the current Swift task, if any.

@@ -50,6 +50,9 @@ public enum FlowRunEvent: Codable, Sendable {
   case timerFired(TaskRunKey, at: Date)
   /// The flow run was cancelled.
   case cancelRequested(at: Date)
+  /// The branch conditions of a task built under `when(...)` were tested: `unmet` is the
+  /// position of the first that does not hold (nil: all hold, the task may run). Version 2.
+  case conditionsChecked(node: Int, unmet: Int?)
 }
 
 /// What a flow run starts with.
@@ -105,6 +108,8 @@ public enum AttemptOutcome: Codable, Sendable {
   case skipped(reason: String)
   /// The flow run was cancelled while it ran.
   case cancelled(RecordedError)
+  /// It threw `LoopAgain`: run the next iteration with this payload. Version 2.
+  case looped(payload: FlowValue)
   /// It threw (or timed out).
   case failed(AttemptFailure)
 }
@@ -153,6 +158,9 @@ public enum FlowRunAction: Codable, Sendable {
   case persistResult(TaskRunKey, taskRunID: UUID, inputs: FlowValues, output: FlowValue)
   /// Fire ``FlowRunEvent/timerFired(_:at:)`` at `due`.
   case setTimer(TaskRunKey, due: Date)
+  /// Test the branch conditions of a task built under `when(...)` against their values;
+  /// answer with ``FlowRunEvent/conditionsChecked(node:unmet:)``. Version 2.
+  case checkConditions(node: Int, values: FlowValues)
   /// Append a record to the run's log.
   case log(FlowRunLogEntry)
   /// The run is over, in this state.
@@ -171,6 +179,17 @@ public struct AttemptStart: Codable, Sendable {
   public var inputs: FlowValues
   /// When the attempt times out (nil: never).
   public var deadline: Date?
+  /// The loop iteration after the first, with the previous iteration's payload (nil in the
+  /// first iteration; absent from version-1 histories).
+  public var loop: LoopIteration? = nil
+}
+
+/// A loop iteration after the first (see `LoopAgain`).
+public struct LoopIteration: Codable, Sendable {
+  /// The iteration's number, from 2.
+  public var count: Int
+  /// What the previous iteration passed to `LoopAgain`.
+  public var payload: FlowValue
 }
 
 /// A log record the machine asks for.
@@ -181,6 +200,8 @@ public enum FlowRunLogEntry: Codable, Sendable {
   case taskStarted(TaskRunKey, taskRunID: UUID, attempt: Int, at: Date)
   /// An attempt failed and will be retried.
   case taskRetrying(TaskRunKey, taskRunID: UUID, attempt: Int, reason: String, at: Date)
+  /// A task run's body asked for another loop iteration, which starts now. Version 2.
+  case taskLooped(TaskRunKey, taskRunID: UUID, iteration: Int, at: Date)
   /// A task run reached its final (or held) state.
   case taskFinished(
     TaskRunKey, taskRunID: UUID, attempts: Int, state: RecordedKind, reason: String?,

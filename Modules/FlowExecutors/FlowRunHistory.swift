@@ -30,7 +30,7 @@ public typealias FlowRunObserver = @Sendable (FlowRunStep) -> Void
 /// FlowTesting).
 public struct FlowRunHistory: Codable, Sendable {
   /// The history format's version; a reader refuses a newer one.
-  public static let currentVersion = 1
+  public static let currentVersion = 2
   /// The format version this history was written with.
   public var version: Int
   /// The flow's name.

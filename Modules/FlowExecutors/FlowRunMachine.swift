@@ -18,7 +18,9 @@ import Synchronization
 /// ```
 public struct FlowRunMachine: Sendable {
   /// The version of the events and actions this machine reads and writes.
-  public static let version = 1
+  /// Version 2 added branch conditions (``FlowRunAction/checkConditions(node:values:)``),
+  /// outcome inputs and loops; version-1 histories still replay.
+  public static let version = 2
 
   let graph: FlowGraph
   /// For each node, true when its output is cached, targeted or checkpointed.
@@ -60,6 +62,8 @@ public struct FlowRunMachine: Sendable {
   private var splitting: [Int: [Int]] = [:]
   /// Mapped nodes waiting for their collected output.
   private var collecting: Set<Int> = []
+  /// Task nodes whose branch conditions the shell is testing.
+  private var checking: Set<Int> = []
   /// Elements of mapped inputs by node and argument position, until the parent maps.
   private var pendingSplits: [Int: [Int: [any Sendable]]] = [:]
   private var finalizingLeft = 0
@@ -101,6 +105,9 @@ public struct FlowRunMachine: Sendable {
     var waitingTimer = false
     var inAttempt = false
     var output: FlowValue?
+    /// The loop iteration the body runs (from 1), and the payload the previous one passed.
+    var iteration = 1
+    var loopPayload: FlowValue?
   }
 
   private enum Continuation {
@@ -189,6 +196,18 @@ public struct FlowRunMachine: Sendable {
       var splits: [Int: [any Sendable]] = [:]
       for (position, values) in zip(positions, elements) { splits[position] = values.values }
       continueMapped(node, splits)
+    case .conditionsChecked(let node, let unmet):
+      guard checking.remove(node) != nil else { return }
+      if let unmet {
+        let condition = graph.nodes[node].conditions[unmet]
+        let message =
+          "Branch condition \(condition.label) did not hold, so this task was skipped."
+        ask(
+          .task(TaskRunKey(node: node, mapIndex: nil)), from: .pending,
+          to: RunState(.skipped, message: message), .record)
+      } else {
+        prepareTask(node)
+      }
     case .collected(let node, let output):
       guard collecting.remove(node) != nil, var state = mapped[node]?.parent else { return }
       state.result = output.value
@@ -260,7 +279,7 @@ public struct FlowRunMachine: Sendable {
       }
     }
     if runners.isEmpty, ready.isEmpty, waiting.isEmpty, flowWaiting == nil, decided.isEmpty,
-      splitting.isEmpty, collecting.isEmpty
+      splitting.isEmpty, collecting.isEmpty, checking.isEmpty
     {
       finalize()
     }
@@ -361,7 +380,7 @@ public struct FlowRunMachine: Sendable {
       let message = "Flow run was cancelled before this task started."
       return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
     }
-    guard let config = graphNode.task else {
+    guard graphNode.isTask else {
       if case .parameter(let spec) = graphNode.kind {
         return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
       }
@@ -370,6 +389,33 @@ public struct FlowRunMachine: Sendable {
       }
       return
     }
+    let conditions = graphNode.conditions
+    guard conditions.isEmpty else {
+      // The shell tests the values (the machine never looks into one, so that a recorded
+      // history, which keeps only their types, replays).
+      var values: [any Sendable] = []
+      for condition in conditions {
+        guard let value = states[condition.source]?.result else {
+          let source = graph.nodes[condition.source]
+          let kind = states[condition.source]?.kind ?? .pending
+          let message =
+            "Branch condition \(condition.label) has no value ('\(source.slug)' ended "
+            + "\(kind) without a result), so this task was skipped."
+          return ask(.task(key), from: .pending, to: RunState(.skipped, message: message), .record)
+        }
+        values.append(value)
+      }
+      checking.insert(node)
+      return actions.append(.checkConditions(node: node, values: FlowValues(values)))
+    }
+    prepareTask(node)
+  }
+
+  /// Gates a task node whose branch conditions hold.
+  private mutating func prepareTask(_ node: Int) {
+    let key = TaskRunKey(node: node, mapIndex: nil)
+    let graphNode = graph.nodes[node]
+    let config = graphNode.task!
     if graphNode.isMapped {
       prepareMapped(node, config)
     } else {
@@ -420,6 +466,15 @@ public struct FlowRunMachine: Sendable {
     var inputs: [any Sendable] = []
     if !arguments.isEmpty { inputs.reserveCapacity(arguments.count) }
     for (position, argument) in arguments.enumerated() {
+      if case .outcome(let wrap) = argument.mode {
+        inputs.append(wrap(states[argument.source]!))
+        continue
+      }
+      if case .outcomes(let wrap) = argument.mode {
+        let children = mapped[argument.source]?.children.map { $0?.state ?? .pending }
+        inputs.append(wrap(children, states[argument.source]!))
+        continue
+      }
       let value: (any Sendable)?
       if let index = key.mapIndex, argument.isMapped {
         value =
@@ -490,7 +545,8 @@ public struct FlowRunMachine: Sendable {
         + "length, and pass inputs that are the same for every run with `unmapped(...)`."
       return ask(.task(key), from: .pending, to: RunState(.failed, message: message), .record)
     }
-    let count = lengths.first?.count ?? 0
+    // A map whose inputs are all `unmapped` runs the task once, as Prefect does.
+    let count = lengths.first?.count ?? 1
     pendingSplits[node] = splits
     ask(
       .task(key), from: .pending,
@@ -565,7 +621,9 @@ public struct FlowRunMachine: Sendable {
     let now = self.now
     let isRunning = state.isRunning
     // One access to the runner: it is updated in place, not copied.
-    let started: (runID: UUID, inputs: [any Sendable])? = runners.update(key) { runner in
+    let started: (runID: UUID, inputs: [any Sendable], loop: LoopIteration?)? = runners.update(
+      key
+    ) { runner in
       runner.state = state
       // A state handler held the run back (or ended it): it ends in the state it chose.
       guard isRunning else { return nil }
@@ -576,7 +634,10 @@ public struct FlowRunMachine: Sendable {
         runner.retryStarts.append(now)
       }
       runner.inAttempt = true
-      return (runner.runID, runner.inputs)
+      return (
+        runner.runID, runner.inputs,
+        runner.loopPayload.map { LoopIteration(count: runner.iteration, payload: $0) }
+      )
     }
     guard let started else { return finishRunner(key) }
     actions.append(.log(.taskStarted(key, taskRunID: started.runID, attempt: attempt, at: now)))
@@ -585,7 +646,38 @@ public struct FlowRunMachine: Sendable {
       .startAttempt(
         AttemptStart(
           key: key, taskRunID: started.runID, attempt: attempt,
-          inputs: FlowValues(started.inputs), deadline: timeout.map { now.adding($0) })))
+          inputs: FlowValues(started.inputs), deadline: timeout.map { now.adding($0) },
+          loop: started.loop)))
+  }
+
+  /// The body asked for another iteration: it starts now, as attempt 1 of that iteration
+  /// (the retry policy counts per iteration), unless that is over the task's limit.
+  private mutating func looped(_ key: TaskRunKey, _ payload: FlowValue) {
+    let options = graph.nodes[key.node].task!.options
+    guard var runner = runners[key] else { return }
+    if cancelRequested {
+      return moveRunner(key, to: RunState(.cancelled, message: "Flow run was cancelled."))
+    }
+    guard runner.iteration < options.maxLoopIterations else {
+      let error = LoopLimitError(
+        task: graph.nodes[key.node].slug, limit: options.maxLoopIterations)
+      return moveRunner(key, to: RunState(.failed, message: error.description, error: error))
+    }
+    runner.iteration += 1
+    runner.loopPayload = payload
+    runner.attempts = 1
+    runner.retryStarts.append(now)
+    runner.inAttempt = true
+    runners[key] = runner
+    actions.append(
+      .log(.taskLooped(key, taskRunID: runner.runID, iteration: runner.iteration, at: now)))
+    let timeout = options.timeout
+    actions.append(
+      .startAttempt(
+        AttemptStart(
+          key: key, taskRunID: runner.runID, attempt: 1, inputs: FlowValues(runner.inputs),
+          deadline: timeout.map { now.adding($0) },
+          loop: LoopIteration(count: runner.iteration, payload: payload))))
   }
 
   private mutating func attemptFinished(
@@ -613,6 +705,7 @@ public struct FlowRunMachine: Sendable {
         .persistResult(
           key, taskRunID: runner.runID, inputs: FlowValues(runner.inputs), output: output))
     case .skipped(let reason): moveRunner(key, to: RunState(.skipped, message: reason))
+    case .looped(let payload): looped(key, payload)
     case .cancelled(let error):
       moveRunner(
         key, to: RunState(.cancelled, message: "Flow run was cancelled.", error: error.error))
@@ -682,6 +775,7 @@ public struct FlowRunMachine: Sendable {
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
+    run.loopIterations = runner.iteration
     store(key, run)
   }
 

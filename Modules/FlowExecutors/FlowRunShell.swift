@@ -195,6 +195,14 @@ struct FlowRunShell {
       case .failed(let error): answer = .failed(RecordedError(error))
       case .run(let notes, let problems):
         answer = .run(notes: notes)
+        // Why each stored value or cache entry was not reused, for whoever looks at debug.
+        for note in notes {
+          settings.log.append(
+            .message(note), level: .debug, at: clock.now(),
+            subject: RunLog.Subject(
+              task: settings.graph.nodes[key.node].slug, taskRunID: taskRunID,
+              mapIndex: key.mapIndex, attempt: 1))
+        }
         // A damaged or unreadable stored output is recomputed: say where and why.
         for problem in problems {
           settings.log.append(
@@ -219,6 +227,10 @@ struct FlowRunShell {
       }
       answers.append(.resultPersisted(key, failure: failure, at: clock.now()))
     case .setTimer(let key, let due): timers.append((key, due))
+    case .checkConditions(let node, let values):
+      let conditions = settings.graph.nodes[node].conditions
+      let unmet = Array(zip(conditions, values.values)).firstIndex { !$0.holds($1) }
+      answers.append(.conditionsChecked(node: node, unmet: unmet))
     case .log(.taskStarted(let key, _, _, _)) where usesChildren:
       // With child tasks, the attempt's child writes its "started" record (the machine gave
       // its time): the run's task does less per task, and the children more between waits.
@@ -264,6 +276,12 @@ struct FlowRunShell {
         subject: RunLog.Subject(
           task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
           attempt: attempt))
+    case .taskLooped(let key, let id, let iteration, let at):
+      settings.log.append(
+        .message("Looping: starting loop iteration \(iteration)."), at: at,
+        subject: RunLog.Subject(
+          task: graph.nodes[key.node].slug, taskRunID: id, mapIndex: key.mapIndex,
+          attempt: 1))
     case .taskFinished(let key, let id, let attempts, let state, let reason, let at):
       settings.log.append(
         .taskFinished(state.kind, reason), level: state.kind.isFailed ? .error : .info, at: at,
@@ -336,7 +354,8 @@ struct FlowRunShell {
             taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
             attempt: start.attempt, parameters: settings.parameters,
             environment: settings.environment, logSink: settings.log,
-            scheduledStartTime: settings.scheduledStart)
+            scheduledStartTime: settings.scheduledStart, loopCount: start.loop?.count ?? 1,
+            loopPayload: start.loop?.payload.value)
         ) {
           guard config.options.logStdout else {
             guard deadline != nil else { return try await config.body.call(inputs) }
@@ -368,6 +387,7 @@ struct FlowRunShell {
     of error: any Error, _ start: AttemptStart, _ config: TaskConfig, _ settings: RunSettings
   ) -> AttemptOutcome {
     if let skip = error as? SkipTask { return .skipped(reason: skip.reason) }
+    if let loop = error as? any LoopRequest { return .looped(payload: FlowValue(loop.loopPayload)) }
     if error is CancellationError, Task.isCancelled { return .cancelled(RecordedError(error)) }
     let policy = config.options.retries
     let retryable = policy.retryIf.shouldRetry(error)

@@ -26,6 +26,9 @@ public struct TaskRun: Sendable {
   public let finishedAt: Date?
   /// Attempts lost with a cluster worker and rescheduled (each shows as Crashed in the log).
   public var crashedAttempts = 0
+  /// How many loop iterations the run took (``LoopAgain``); 1 when it did not loop. Every
+  /// iteration's start counts in ``attempts`` and ``attemptStartTimes``.
+  public var loopIterations = 1
 
   /// Time from the first attempt's start to the final state.
   public var duration: Duration? {

@@ -21,15 +21,18 @@ extension FlowValidationError.Code {
 package final class ResultPlan: Sendable {
   let checkpoint: CheckpointPolicy?
   let target: TargetTemplate?
+  /// A formatted location that is not a target (`checkpoint(to:location:)`).
+  let location: TargetTemplate?
   let cache: CachePolicy?
   let serializer: ResultSerializer
 
   init(
-    checkpoint: CheckpointPolicy?, target: TargetTemplate?, cache: CachePolicy?,
-    serializer: ResultSerializer
+    checkpoint: CheckpointPolicy?, target: TargetTemplate?, location: TargetTemplate? = nil,
+    cache: CachePolicy?, serializer: ResultSerializer
   ) {
     self.checkpoint = checkpoint
     self.target = target
+    self.location = location
     self.cache = cache
     self.serializer = serializer
   }
@@ -91,9 +94,19 @@ package final class ResultPlan: Sendable {
           throw problem(.badTarget, "task '\(node.slug)': \(error.message)")
         }
       }
+      var location: TargetTemplate?
+      if let source = checkpoint?.location {
+        do {
+          location = try TargetTemplate(
+            source, parameters: parameters, inputNames: options.inputNames)
+        } catch {
+          throw problem(.badTarget, "task '\(node.slug)': \(error.message)")
+        }
+      }
       plans.append(
         ResultPlan(
-          checkpoint: checkpoint, target: target, cache: options.cache, serializer: serializer))
+          checkpoint: checkpoint, target: target, location: location, cache: options.cache,
+          serializer: serializer))
     }
     return plans
   }
@@ -125,7 +138,7 @@ package final class ResultPlan: Sendable {
     var notes: [String] = []
     var problems: [String] = []
     if let checkpoint {
-      let location = target?.render(context) ?? context.defaultLocation
+      let location = checkpointLocation(context)
       if target != nil || resuming {
         do {
           if let value = try reuse(checkpoint.store, at: location) {
@@ -154,6 +167,15 @@ package final class ResultPlan: Sendable {
           switch accepts(stored, cache, context) {
           case .success(let message):
             let value = try serializer.decode(stored, at: location)
+            let expires = Date(timeIntervalSince1970: Double(stored.metadata["expires"] ?? "") ?? 0)
+            let candidate = CacheCandidate(
+              value: value, expires: expires, inputs: context.inputs,
+              parameters: context.parameters)
+            guard cache.validator.accepts(candidate) else {
+              notes.append(
+                "Cache entry '\(location)' was not used: validator \(cache.validator) rejected it.")
+              break
+            }
             return .cached(RunState(.cached, message: message, result: value))
           case .failure(let rejection):
             notes.append("Cache entry '\(location)' was not used: \(rejection.reason).")
@@ -185,6 +207,9 @@ package final class ResultPlan: Sendable {
   private func accepts(_ stored: StoredResult, _ cache: CachePolicy, _ context: ResultContext)
     -> Result<String, Rejection>
   {
+    if cache.validator.rule == .never {
+      return .failure(Rejection(reason: "validator neverUse never reuses an entry"))
+    }
     let expires = Date(timeIntervalSince1970: Double(stored.metadata["expires"] ?? "") ?? 0)
     guard context.now < expires else {
       return .failure(Rejection(reason: "it expired at \(expires.formatted(.iso8601))"))
@@ -209,7 +234,7 @@ package final class ResultPlan: Sendable {
     -> [(String, String?)]
   {
     switch validator.rule {
-    case .durationOnly: return []
+    case .durationOnly, .never, .custom: return []
     case .allInputs: return [("inputs", ValueDigest.of(context.inputs))]
     case .allParameters:
       let sorted = context.parameters.keys.sorted()
@@ -228,6 +253,11 @@ package final class ResultPlan: Sendable {
     }
   }
 
+  /// Where the checkpoint goes: the target, else the location template, else the run's own.
+  private func checkpointLocation(_ context: ResultContext) -> String {
+    target?.render(context) ?? location?.render(context) ?? context.defaultLocation
+  }
+
   private func cacheLocation(_ context: ResultContext) -> String {
     let key = cache?.key ?? "\(context.flowName)/\(context.taskSlug)"
     return "cache/" + (context.mapIndex.map { "\(key)/\($0)" } ?? key)
@@ -239,7 +269,7 @@ package final class ResultPlan: Sendable {
   package func persist(_ value: any Sendable, _ context: ResultContext) throws(ResultStoreError) {
     var stored = try serializer.encode(value)
     if let checkpoint {
-      try checkpoint.store.write(stored, at: target?.render(context) ?? context.defaultLocation)
+      try checkpoint.store.write(stored, at: checkpointLocation(context))
     }
     if let cache {
       let expires = context.now.addingTimeInterval(cache.duration.timeInterval)

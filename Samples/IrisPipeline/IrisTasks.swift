@@ -47,6 +47,33 @@ struct NearestNeighbours: Codable, Sendable {
   }
 }
 
+/// A nearest-centroid classifier: the mean of each class's training rows.
+struct NearestCentroid: Codable, Sendable {
+  let centroids: [[Double]]
+
+  /// The class whose centroid is nearest (Euclidean); a tie goes to the lower class index.
+  func predict(_ row: [Double]) -> Int {
+    let distances = centroids.map { centroid in
+      zip(row, centroid).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+    }
+    return distances.indices.min { (distances[$0], $0) < (distances[$1], $1) } ?? 0
+  }
+}
+
+/// The model the `model` parameter chose: k nearest neighbours or nearest centroid.
+enum IrisClassifier: Codable, Sendable {
+  case neighbours(NearestNeighbours)
+  case centroid(NearestCentroid)
+
+  /// The predicted class of `row`.
+  func predict(_ row: [Double]) -> Int {
+    switch self {
+    case .neighbours(let model): model.predict(row)
+    case .centroid(let model): model.predict(row)
+    }
+  }
+}
+
 /// A row of the CSV that cannot be read, with its line number.
 struct IrisFormatError: Error, CustomStringConvertible {
   let line: Int
@@ -157,13 +184,27 @@ func makeIrisFlows(dataPath: String, resultsDirectory: String) -> [Flow] {
   }
   let readSplit = readProcessed(SplitData.self, "split_data")
   let readClasses = readProcessed([String].self, "get_classes")
-  let train = task("train_model") { (split: SplitData, k: Int) throws -> NearestNeighbours in
+  let train = task("train_model") { (split: SplitData, k: Int) throws -> IrisClassifier in
     guard k >= 1 && k <= split.trainLabels.count else {
       throw IrisFormatError(line: 0, reason: "n_neighbors must be between 1 and the train size")
     }
-    return NearestNeighbours(k: k, features: split.trainFeatures, labels: split.trainLabels)
+    return .neighbours(
+      NearestNeighbours(k: k, features: split.trainFeatures, labels: split.trainLabels))
   }
-  let predict = task("predict") { (model: NearestNeighbours, split: SplitData) -> [Int] in
+  let trainCentroid = task("train_centroid_model") { (split: SplitData) -> IrisClassifier in
+    let classes = (split.trainLabels.max() ?? -1) + 1
+    var sums = Array(repeating: [0.0, 0.0, 0.0, 0.0], count: classes)
+    var counts = Array(repeating: 0, count: classes)
+    for (row, label) in zip(split.trainFeatures, split.trainLabels) {
+      for column in row.indices { sums[label][column] += row[column] }
+      counts[label] += 1
+    }
+    return .centroid(
+      NearestCentroid(
+        centroids: zip(sums, counts).map { sum, count in sum.map { $0 / Double(max(1, count)) } }
+      ))
+  }
+  let predict = task("predict") { (model: IrisClassifier, split: SplitData) -> [Int] in
     split.testFeatures.map(model.predict)
   }
   let reportAccuracy = task("report_accuracy", logStdout: true) {
@@ -182,9 +223,13 @@ func makeIrisFlows(dataPath: String, resultsDirectory: String) -> [Flow] {
     let ratio = Parameter("test_data_ratio", default: 0.2)
     let seed = Parameter("split_seed", default: 2)
     let neighbours = Parameter("n_neighbors", default: 5)
+    let kind = Parameter("model", default: "knn")
     let split = readSplit(ratio, seed)
     let classes = readClasses(ratio, seed)
-    let model = train(split, neighbours)
+    // The `model` parameter chooses the classifier: only the chosen branch trains.
+    let model = merge(
+      when(kind, equals: "knn") { train(split, neighbours) },
+      when(kind, equals: "centroid") { trainCentroid(split) })
     reportAccuracy(predict(model, split), split, classes)
   }
   let mainFlow = Flow("main-flow") {
@@ -192,6 +237,7 @@ func makeIrisFlows(dataPath: String, resultsDirectory: String) -> [Flow] {
     _ = Parameter("test_data_ratio", default: 0.2)
     _ = Parameter("split_seed", default: 2)
     _ = Parameter("n_neighbors", default: 5)
+    _ = Parameter("model", default: "knn")
     let engineering = dataEngineer.runTask("data-engineer")()
     dataScience.runTask("data-science")().after(engineering)
   }

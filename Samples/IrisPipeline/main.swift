@@ -15,7 +15,8 @@ LoggingSystem.bootstrap { label in
 
 await FlowCommandLine(
   name: "iris-pipeline",
-  abstract: "Prepare the Iris data, then train and evaluate a k-nearest-neighbours classifier.",
+  abstract:
+    "Prepare the Iris data, then train and evaluate a classifier (--param model=knn or centroid).",
   defaultResultsDirectory: "data/processed"
 ) { context in
   guard let data = Bundle.module.path(forResource: "iris", ofType: "csv") else {

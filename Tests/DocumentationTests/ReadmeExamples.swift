@@ -52,6 +52,54 @@ func readmeResults() async throws {
   _ = (resumed, model)
 }
 
+func readmeBranchingAndOutcomes() async throws {
+  let trainTree = task("train_tree") { (rows: [Row]) -> Model in Model(rows: rows, depth: 4) }
+  let trainLinear = task("train_linear") { (rows: [Row]) -> Model in Model(rows: rows, depth: 0) }
+  let evaluate = task("evaluate") { (model: Model) -> Double in model.score() }
+  let notify = task("notify", trigger: .allFinished) { (score: Outcome<Double>) -> String in
+    if let value = score.value { return "score \(value)" }
+    return "evaluation ended \(score.kind): \(score.message ?? "")"  // e.g. Failed: its error
+  }
+
+  let (models, message) = Flow.building("choose-model") {
+    let kind = Parameter("model", default: "tree")
+    let rows = Parameter("rows", default: [Row]())
+    let model = merge(  // the branch that ran
+      when(kind, equals: "tree") { trainTree(rows) },  // Skipped unless model == "tree"
+      when(kind, equals: "linear") { trainLinear(rows) })
+    return notify(evaluate(model).outcome)  // runs even when evaluate fails
+  }
+  let linear = try await models.run(parameters: ["model": "linear"])
+  print(try linear.result(of: message))  // "score …"; train_tree ended Skipped
+}
+
+func readmeLoopsAndMaps() async throws {
+  let fibonacci = task("fibonacci") { (limit: Int) throws -> Int in
+    let pair = TaskRunContext.current?.loopPayload([Int].self) ?? [0, 1]  // nil in iteration 1
+    if pair[1] > limit { return pair[0] }  // this output flows downstream
+    throw LoopAgain([pair[1], pair[0] + pair[1]])  // run again with a new payload
+  }.looping(max: 100)
+  let words = task("words") { (line: String) -> [String] in
+    line.split(separator: " ").map(String.init)
+  }
+  let length = task("length") { (word: String) throws -> Int in
+    guard !word.isEmpty else { throw SkipTask("empty word") }
+    return word.count
+  }
+  let summary = task("summary", trigger: .allFinished, skipOnUpstreamSkip: false) {
+    (lengths: [Outcome<Int>]) -> String in  // position i is map index i
+    lengths.enumerated().map { "\($0): \($1.value.map(String.init) ?? $1.kind.name)" }
+      .joined(separator: ", ")
+  }
+
+  let (loops, refs) = Flow.building("loops-and-maps") {
+    let lengths = length.map(flatten(words.map(["a bc", "def"])))  // over "a", "bc", "def"
+    return (fibonacci(1_000), summary(lengths.outcomes()))
+  }
+  let run = try await loops.run()
+  print(try run.result(of: refs.0), try run.taskRun(of: refs.0).loopIterations)  // 987 17
+}
+
 func readmeTestClock(flow: Flow) async throws {
   let clock = TestClock(now: Date(timeIntervalSince1970: 1_700_000_000))
   async let result = flow.run(environment: .testing(seed: 7, clock: clock))

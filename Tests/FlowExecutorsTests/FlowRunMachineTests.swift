@@ -28,11 +28,13 @@ struct FlowRunMachineTests {
         + (start.deadline.map { " until +\(Int($0.timeIntervalSince(t0)))" } ?? "")
     case .persistResult(let key, _, _, _): return "persist \(key)"
     case .setTimer(let key, let due): return "timer \(key) +\(Int(due.timeIntervalSince(t0)))"
+    case .checkConditions(let node, _): return "check \(node)"
     case .log(let entry):
       switch entry {
       case .flowStarted: return "log flowStarted"
       case .taskStarted(let key, _, let attempt, _): return "log started \(key) #\(attempt)"
       case .taskRetrying(let key, _, _, _, _): return "log retrying \(key)"
+      case .taskLooped(let key, _, let iteration, _): return "log looped \(key) #\(iteration)"
       case .taskFinished(let key, _, _, let state, _, _): return "log finished \(key) \(state)"
       }
     case .finished(let state): return "finished \(state.state.kind)"

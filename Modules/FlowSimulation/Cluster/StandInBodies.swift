@@ -79,7 +79,8 @@ extension Flow {
         var inputSerializers: [ResultSerializer?] = []
         var arguments: [GraphArgument] = []
         for (index, argument) in node.arguments.enumerated() {
-          guard isStandIn(argument.source) else {
+          // An outcome input is made from the upstream's state: its type stays the original.
+          guard isStandIn(argument.source), !argument.isOutcome else {
             inputSerializers.append(
               index < original.inputSerializers.count ? original.inputSerializers[index] : nil)
             arguments.append(argument)
