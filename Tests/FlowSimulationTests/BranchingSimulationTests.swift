@@ -1,7 +1,8 @@
 import FlowCore
 import FlowExecutors
+import FlowSimulation
 import FlowState
-import FlowTesting
+import FlowTestKit
 import Foundation
 import Testing
 
