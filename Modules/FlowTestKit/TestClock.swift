@@ -28,7 +28,7 @@ public final class TestClock: WallClock {
     var queue = Heap<Sleeper>()
     var waiting: [Int: CheckedContinuation<Void, any Error>] = [:]
     var cancelledEarly: Set<Int> = []
-    var countWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    var countWaiters: [(id: Int, count: Int, continuation: CheckedContinuation<Void, Never>)] = []
   }
 
   private let state: Mutex<State>
@@ -101,14 +101,31 @@ public final class TestClock: WallClock {
 
   /// Suspends until at least `count` tasks are sleeping on the clock: the handshake that lets
   /// a test advance time exactly when the code under test waits.
+  /// Returns early when the waiting task is cancelled (a test's time limit, say), so a
+  /// handshake that never comes cannot hang the test run.
   public func waitForSleepers(_ count: Int = 1) async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let ready = state.withLock { state in
-        if state.waiting.count >= count { return true }
-        state.countWaiters.append((count, continuation))
-        return false
+    let id = state.withLock { state in
+      defer { state.nextID += 1 }
+      return state.nextID
+    }
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let ready = state.withLock { state in
+          if state.waiting.count >= count || state.cancelledEarly.remove(id) != nil { return true }
+          state.countWaiters.append((id, count, continuation))
+          return false
+        }
+        if ready { continuation.resume() }
       }
-      if ready { continuation.resume() }
+    } onCancel: {
+      let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        guard let index = state.countWaiters.firstIndex(where: { $0.id == id }) else {
+          state.cancelledEarly.insert(id)
+          return nil
+        }
+        return state.countWaiters.remove(at: index).continuation
+      }
+      continuation?.resume()
     }
   }
 

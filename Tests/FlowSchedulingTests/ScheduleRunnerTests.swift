@@ -57,7 +57,7 @@ private struct Harness {
   }
 }
 
-@Suite("The schedule runner", .timeLimit(.minutes(1)))
+@Suite("The schedule runner", .timeLimit(.minutes(5)))
 struct ScheduleRunnerTests {
   private let berlin = zone("Europe/Berlin")
 

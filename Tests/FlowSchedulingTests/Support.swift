@@ -27,11 +27,15 @@ final class EventLog: Sendable {
   private struct State {
     var events: [ScheduleRunnerEvent] = []
     var counts: [String: Int] = [:]
-    var countWaiters: [(kind: String, count: Int, continuation: CheckedContinuation<Void, Never>)] =
-      []
+    var countWaiters:
+      [(id: Int, kind: String, count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     var waiters:
-      [(condition: @Sendable ([ScheduleRunnerEvent]) -> Bool, CheckedContinuation<Void, Never>)] =
-        []
+      [(
+        id: Int, condition: @Sendable ([ScheduleRunnerEvent]) -> Bool,
+        continuation: CheckedContinuation<Void, Never>
+      )] = []
+    var nextID = 0
+    var cancelledEarly: Set<Int> = []
   }
 
   private let state = Mutex(State())
@@ -61,7 +65,7 @@ final class EventLog: Sendable {
       }
       if !state.waiters.isEmpty {
         let events = state.events
-        ready += state.waiters.filter { $0.condition(events) }.map(\.1)
+        ready += state.waiters.filter { $0.condition(events) }.map(\.continuation)
         state.waiters.removeAll { $0.condition(events) }
       }
       return ready
@@ -69,27 +73,52 @@ final class EventLog: Sendable {
     for waiter in ready { waiter.resume() }
   }
 
-  /// Suspends until at least `count` events of `kind` have been recorded.
+  /// Suspends until at least `count` events of `kind` have been recorded (or the task is
+  /// cancelled, so that a test's time limit ends the test instead of hanging the run).
   func waitFor(_ count: Int, _ kind: ScheduleRunnerEvent.Kind) async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let ready = state.withLock { state in
-        if state.counts[kind.name, default: 0] >= count { return true }
-        state.countWaiters.append((kind.name, count, continuation))
-        return false
-      }
-      if ready { continuation.resume() }
-    }
+    await wait(
+      ready: { $0.counts[kind.name, default: 0] >= count },
+      register: { state, id, continuation in
+        state.countWaiters.append((id, kind.name, count, continuation))
+      })
   }
 
-  /// Suspends until `condition` holds for the events recorded.
+  /// Suspends until `condition` holds for the events recorded (or the task is cancelled).
   func waitUntil(_ condition: @escaping @Sendable ([ScheduleRunnerEvent]) -> Bool) async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let ready = state.withLock { state in
-        if condition(state.events) { return true }
-        state.waiters.append((condition, continuation))
-        return false
+    await wait(
+      ready: { condition($0.events) },
+      register: { state, id, continuation in state.waiters.append((id, condition, continuation)) })
+  }
+
+  private func wait(
+    ready: (State) -> Bool,
+    register: (inout State, Int, CheckedContinuation<Void, Never>) -> Void
+  ) async {
+    let id = state.withLock { state in
+      defer { state.nextID += 1 }
+      return state.nextID
+    }
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let now = state.withLock { state in
+          if ready(state) || state.cancelledEarly.remove(id) != nil { return true }
+          register(&state, id, continuation)
+          return false
+        }
+        if now { continuation.resume() }
       }
-      if ready { continuation.resume() }
+    } onCancel: {
+      let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        if let index = state.countWaiters.firstIndex(where: { $0.id == id }) {
+          return state.countWaiters.remove(at: index).continuation
+        }
+        if let index = state.waiters.firstIndex(where: { $0.id == id }) {
+          return state.waiters.remove(at: index).continuation
+        }
+        state.cancelledEarly.insert(id)
+        return nil
+      }
+      continuation?.resume()
     }
   }
 }

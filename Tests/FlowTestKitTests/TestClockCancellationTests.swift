@@ -17,6 +17,20 @@ struct TestClockCancellationTests {
     #expect(await clock.advanceToNextDeadline() == false)
   }
 
+  @Test("a cancelled waitForSleepers returns, so a test's time limit cannot hang the run")
+  func cancellingAWaiterForSleepersReturns() async {
+    let clock = TestClock(now: clockStart)
+    let waiter = Task { await clock.waitForSleepers(1) }  // nobody ever sleeps
+    waiter.cancel()
+    await waiter.value
+    let late = Task {
+      withUnsafeCurrentTask { $0?.cancel() }
+      await clock.waitForSleepers(1)  // cancelled before it waits
+    }
+    await late.value
+    #expect(clock.sleeperCount == 0)
+  }
+
   @Test func aTaskCancelledBeforeItSleepsThrowsAtOnce() async {
     let clock = TestClock(now: clockStart)
     let sleeper = Task {
