@@ -43,7 +43,10 @@ private final class CapturedLogs: Sendable {
 private final class RunnerEvents: Sendable {
   private struct State {
     var events: [ScheduleRunnerEvent] = []
-    var waiters: [(kind: String, count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    var waiters:
+      [(id: Int, kind: String, count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    var nextID = 0
+    var cancelledEarly: Set<Int> = []
   }
 
   private let state = Mutex(State())
@@ -65,14 +68,32 @@ private final class RunnerEvents: Sendable {
     for waiter in ready { waiter.resume() }
   }
 
+  /// Suspends until `count` events of `kind` were recorded, or the task is cancelled (so a
+  /// time limit ends the test instead of leaving the run waiting).
   func waitFor(_ count: Int, _ kind: ScheduleRunnerEvent.Kind) async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let ready = state.withLock { state in
-        if state.events.filter({ $0.kind == kind }).count >= count { return true }
-        state.waiters.append((kind.name, count, continuation))
-        return false
+    let id = state.withLock { state in
+      defer { state.nextID += 1 }
+      return state.nextID
+    }
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let ready = state.withLock { state in
+          if state.events.filter({ $0.kind == kind }).count >= count { return true }
+          if state.cancelledEarly.remove(id) != nil { return true }
+          state.waiters.append((id, kind.name, count, continuation))
+          return false
+        }
+        if ready { continuation.resume() }
       }
-      if ready { continuation.resume() }
+    } onCancel: {
+      let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        guard let index = state.waiters.firstIndex(where: { $0.id == id }) else {
+          state.cancelledEarly.insert(id)
+          return nil
+        }
+        return state.waiters.remove(at: index).continuation
+      }
+      continuation?.resume()
     }
   }
 }
