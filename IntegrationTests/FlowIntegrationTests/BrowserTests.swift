@@ -195,41 +195,61 @@ struct BrowserTests {
     }
   }
 
-  @Test("Quick Run queues a Scheduled run that appears live; custom parameters: error, then a run")
+  @Test("Quick Run through an agent reaches Success live; custom parameters: error, then a run")
   func quickRunAndCustomParameters() async throws {
     try await Self.withBrowser { directory, database, server, browser in
-      let run = try await SampleProcess(name: "ticket-model-evaluation").run(
-        ["--log-level", "error"], in: directory,
-        environment: ["FLOW_DATABASE": "sqlite:\(database)"])
-      #expect(run.status == 0, "\(run.stderr)")
-      // A deployment of the flow the sample recorded (the agent is issue 16's: here the run
-      // is only queued).
+      // The ticket sample deployed into the server's database, and an agent of the same
+      // executable on it: runs queued in the browser are picked up and run for real.
+      let ticket = SampleProcess(name: "ticket-model-evaluation")
+      let deployed = try await ticket.run(
+        [
+          "deploy", "ticket-model-evaluation", "--name", "tickets", "--database",
+          "sqlite:\(database)",
+        ],
+        in: directory)
+      #expect(deployed.status == 0, "\(deployed.stderr)")
       let store = try await SQLiteRunStore.open(path: database)
-      let recorded = try #require(
-        try await store.flowRuns(FlowRunQuery(limit: 1, staleBefore: .distantPast)).first)
-      let flow = try #require(
-        try await store.flow(name: recorded.flowName, version: recorded.flowVersion))
-      _ = try await store.createProject(ProjectRecord(name: "tutorial", createdAt: Date()))
-      let deployment = try await store.registerDeployment(
-        DeploymentRegistration(project: "tutorial", name: "tickets", flow: flow, id: UUID()),
-        now: Date())
+      let deployment = try await store.deployment(project: "default", name: "tickets")
       await store.close()
-      let deploymentID = deployment.id.uuidString.lowercased()
+      let deploymentID = try #require(deployment).id.uuidString.lowercased()
+      let agent = try ChildProcess(
+        try ticket.binary(),
+        ["agent", "--database", "sqlite:\(database)", "--poll", "0.2", "--agent-name", "browser"],
+        in: directory)
+      defer { agent.stop() }
+      // Waits for `script` while the agent runs; names the agent's output when it times out.
+      func waitWhileRunning(_ script: String) async throws -> Duration {
+        do {
+          return try await browser.waitUntil(script, timeout: .seconds(120))
+        } catch {
+          throw BrowserTestError("\(error)\nagent: \(agent.output.suffix(3000))")
+        }
+      }
+      let nodes = "document.querySelectorAll('svg.schematic g.node:not(.parameter)')"
+      let finished =
+        "return document.querySelector('#run-state .badge').textContent === 'Success' && "
+        + "\(nodes).length === 10 && "
+        + "Array.from(\(nodes)).every(function (n) { return n.dataset.state === 'Success'; })"
 
-      try await browser.open("\(server)/deployments")
-      try await Self.screenshot(browser, "deployments")
+      // Quick Run: the new run's page follows it from Scheduled to Success without a reload.
+      try await browser.open("\(server)/deployments/\(deploymentID)")
+      try await Self.screenshot(browser, "deployment")
       try await browser.click("form.quick-run button")
       try await browser.waitUntil("return location.pathname.startsWith('/runs/')")
-      let state =
-        try await browser.execute("return document.querySelector('#run-state .badge').textContent")
-        as? String
-      #expect(state == "Scheduled")
-      try await Self.screenshot(browser, "quick-run")
+      try await browser.execute("window.flowMarker = 1; return true")
+      let quick = try await waitWhileRunning(finished)
+      print("A Quick Run reached Success on its open page \(quick) after it was queued.")
+      #expect(try await browser.execute("return window.flowMarker") as? Int == 1)  // no reload
+      let fills =
+        try await browser.execute(
+          "return Array.from(\(nodes)).map(function (n) { "
+            + "return getComputedStyle(n.querySelector('rect')).fill; })") as? [String] ?? []
+      #expect(fills.count == 10 && fills.allSatisfy { $0 == "rgb(40, 167, 69)" }, "\(fills)")
+      try await Self.screenshot(browser, "quick-run-success")
 
-      // The deployment's page lists the queued run, and a run queued elsewhere appears live.
+      // The deployment's page lists the run, and a run queued elsewhere appears live.
       try await browser.open("\(server)/deployments/\(deploymentID)")
-      try await browser.waitUntil(
-        "return document.querySelectorAll('#runs tbody .badge.s-Scheduled').length === 1")
+      try await browser.waitUntil("return document.querySelectorAll('#runs tbody tr').length === 1")
       try await browser.execute("window.flowMarker = 2; return true")
       let port = Int(server.split(separator: ":").last ?? "") ?? 0
       let created = try await LoopbackHTTP.send(
@@ -238,50 +258,62 @@ struct BrowserTests {
         body: Data(#"{"parameters": {"batch-size": 10}}"#.utf8))
       #expect(String(decoding: created, as: UTF8.self).contains("\"Scheduled\""))
       let latency = try await browser.waitUntil(
-        "return document.querySelectorAll('#runs tbody .badge.s-Scheduled').length === 2")
+        "return document.querySelectorAll('#runs tbody tr').length === 2")
       print("A queued run appeared on the open deployment page in \(latency).")
       #expect(try await browser.execute("return window.flowMarker") as? Int == 2)
 
-      // Run with custom parameters: a bad value shows the field's error inline.
-      // The ticket flow's parameters are of types a JSON schema cannot check (`BatchSize`,
-      // `Optional<Int>`), so this part uses a deployment of a flow with an `Int` parameter.
-      let typed = try await SQLiteRunStore.open(path: database)
-      let graph =
-        #"{"name":"typed","parameters":[{"defaultJSON":"3","name":"count","type":"Int"}],"#
-        + #""referenceTasks":[],"tasks":[{"mapped":false,"name":"square","slug":"square","#
-        + #""upstream":["count"]}]}"#
-      let typedDeployment = try await typed.registerDeployment(
-        DeploymentRegistration(
-          project: "tutorial", name: "typed",
-          flow: FlowRecord(
-            name: "typed", version: "v1", graphJSON: graph,
-            parameterSchemaJSON:
-              #"{"properties":{"count":{"default":3,"type":"integer","x-swift-type":"Int"}},"#
-              + #""required":[],"type":"object"}"#), id: UUID()), now: Date())
-      await typed.close()
-      try await browser.open(
-        "\(server)/deployments/\(typedDeployment.id.uuidString.lowercased())")
+      // Run with custom parameters: a bad value shows the field's error inline, and no run.
+      for (bad, expected) in [("lots", "\"all\""), ("0", "from 1 to 10000000")] {
+        try await browser.open("\(server)/deployments/\(deploymentID)")
+        try await browser.execute(
+          "document.getElementById('p-batch-size').value = '\(bad)';"
+            + "document.getElementById('custom-run').submit(); return true")
+        try await browser.waitUntil("return document.querySelector('.field-error') !== null")
+        let error =
+          try await browser.execute(
+            "return document.querySelector('.field.invalid').dataset.parameter + ': ' + "
+              + "document.querySelector('.field-error').textContent") as? String ?? ""
+        #expect(error.hasPrefix("batch-size: "), "\(error)")
+        #expect(error.contains("BatchSize") && error.contains(expected), "\(error)")
+        print("batch-size=\(bad): \(error)")
+      }
+      try await Self.screenshot(browser, "custom-parameters-error")
+      try await browser.open("\(server)/deployments/\(deploymentID)")
       try await browser.execute(
-        "document.getElementById('p-count').value = 'lots';"
+        "document.getElementById('p-sample-seed').value = 'seven';"
           + "document.getElementById('custom-run').submit(); return true")
       try await browser.waitUntil("return document.querySelector('.field-error') !== null")
-      let error =
+      let seedError =
         try await browser.execute(
-          "return document.querySelector('.field.invalid').dataset.parameter + ': ' + "
-            + "document.querySelector('.field-error').textContent") as? String ?? ""
-      #expect(error.hasPrefix("count: "), "\(error)")
-      #expect(error.contains("Int"), "\(error)")
-      try await Self.screenshot(browser, "custom-parameters-error")
-      // A good value: the new run uses it.
+          "return document.querySelector('.field.invalid').dataset.parameter") as? String
+      #expect(seedError == "sample-seed")
+      // Good values: the new run uses them and reaches Success.
+      try await browser.open("\(server)/deployments/\(deploymentID)")
       try await browser.execute(
-        "document.getElementById('p-count').value = '250';"
+        "document.getElementById('p-batch-size').value = '250';"
+          + "document.getElementById('p-sample-seed').value = '7';"
           + "document.getElementById('custom-run').submit(); return true")
       try await browser.waitUntil("return location.pathname.startsWith('/runs/')")
       let parameters =
         try await browser.execute(
-          "return document.querySelector('table.parameters').textContent") as? String ?? ""
-      #expect(parameters.contains("count250"), "\(parameters)")
+          "return Array.from(document.querySelectorAll('table.parameters tr')).map("
+            + "function (r) { return r.textContent.replace(/\\s+/g, ' ').trim(); })")
+        as? [String] ?? []
+      #expect(
+        parameters.contains { $0.hasPrefix("batch-size") && $0.contains("250") }, "\(parameters)")
+      #expect(
+        parameters.contains { $0.hasPrefix("sample-seed") && $0.contains("7") }, "\(parameters)")
+      try await browser.execute("window.flowMarker = 3; return true")
+      let custom = try await waitWhileRunning(finished)
+      print("The custom run reached Success on its open page in \(custom).")
+      #expect(try await browser.execute("return window.flowMarker") as? Int == 3)
       try await Self.screenshot(browser, "custom-parameters-run")
+      let runs = try await SQLiteRunStore.open(path: database)
+      let recorded = try await runs.flowRuns(FlowRunQuery(limit: 10, staleBefore: .distantPast))
+      await runs.close()
+      #expect(recorded.count == 3, "\(recorded.map(\.state))")
+      let used = recorded.first { $0.parameters["batch-size"] == "250" }
+      #expect(used?.state == "Success" && used?.parameters["sample-seed"] == "7", "\(recorded)")
     }
   }
 }

@@ -10,10 +10,14 @@ final class ChildProcess: @unchecked Sendable {
   private var lines: [String] = []
   let name: String
 
-  init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
+  init(
+    _ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+    in directory: URL? = nil
+  ) throws {
     name = executable.lastPathComponent
     process.executableURL = executable
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let err = Pipe()
     process.standardError = err

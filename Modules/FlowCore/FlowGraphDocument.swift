@@ -132,12 +132,17 @@ extension Flow {
   }
 
   /// The parameters as a JSON schema: one property per parameter with its Swift type
-  /// (`x-swift-type`) and default; the ones without a default are required.
+  /// (`x-swift-type`), the JSON values it accepts (``ParameterValueSchema``) and default; the
+  /// ones without a default are required.
   public var parameterSchemaJSON: String {
     var properties: [String] = []
     for spec in parameters {
       var fields = ["\"x-swift-type\":\(Self.quoted(spec.typeName))"]
-      if let json = Self.jsonSchemaType(spec.typeName) { fields.append("\"type\":\"\(json)\"") }
+      if let schema = spec.valueSchema {
+        fields += schema.jsonFields
+      } else if let json = Self.jsonSchemaType(spec.typeName) {
+        fields.append("\"type\":\"\(json)\"")
+      }
       if let value = spec.defaultJSON { fields.append("\"default\":\(value)") }
       properties.append("\(Self.quoted(spec.name)):{\(fields.sorted().joined(separator: ","))}")
     }

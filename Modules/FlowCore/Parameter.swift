@@ -39,6 +39,9 @@ public struct ParameterSpec: Sendable {
   public let typeName: String
   /// The default value; nil for a required parameter.
   public let defaultValue: (any Sendable)?
+  /// The JSON values the type decodes from, when it states them (``ParameterSchemaDescribing``:
+  /// the standard scalars, arrays, dictionaries, optionals of those, and types that adopt it).
+  public let valueSchema: ParameterValueSchema?
   private let convert: @Sendable (any Sendable) -> (any Sendable)?
   private let decodeJSON: @Sendable (Data) throws -> any Sendable
   private let encodeJSON: @Sendable (any Sendable) -> String?
@@ -47,6 +50,7 @@ public struct ParameterSpec: Sendable {
     self.name = name
     typeName = String(describing: Value.self)
     defaultValue = value
+    valueSchema = (Value.self as? any ParameterSchemaDescribing.Type)?.parameterValueSchema
     convert = { value in
       if let value = value as? Value { return value }
       // A whole number given for a floating-point parameter (`["ratio": 1]` for a `Double`), as

@@ -49,6 +49,9 @@ public struct ParameterSchema: Sendable, Equatable {
     public var defaultJSON: String?
     /// It has no default: a value must be given.
     public var isRequired: Bool
+    /// The JSON values it accepts (types, an integer range, allowed strings, alternatives),
+    /// when the schema states them.
+    public var valueSchema: ParameterValueSchema?
   }
 
   /// The parameters, by name.
@@ -65,12 +68,14 @@ public struct ParameterSchema: Sendable, Equatable {
     for (name, value) in object["properties"] as? [String: Any] ?? [:] {
       let fields = value as? [String: Any] ?? [:]
       let defaultJSON = fields["default"].flatMap(Self.jsonText)
+      let valueSchema = ParameterValueSchema(jsonObject: fields)
       properties[name] = Property(
-        name: name, swiftType: fields["x-swift-type"] as? String ?? fields["type"] as? String ?? "",
-        jsonType: fields["type"] as? String
+        name: name,
+        swiftType: fields["x-swift-type"] as? String ?? valueSchema?.primaryType ?? "",
+        jsonType: valueSchema?.primaryType
           ?? Self.containerType(fields["x-swift-type"] as? String ?? ""),
         defaultJSON: defaultJSON,
-        isRequired: required.contains(name))
+        isRequired: required.contains(name), valueSchema: valueSchema)
     }
     self.properties = properties
   }
@@ -134,7 +139,7 @@ public struct ParameterSchema: Sendable, Equatable {
   private static func jsonText(_ value: Any) -> String? {
     guard
       let data = try? JSONSerialization.data(
-        withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+        withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
     else { return nil }
     return String(decoding: data, as: UTF8.self)
   }
@@ -149,17 +154,17 @@ public struct ParameterSchema: Sendable, Equatable {
     // Containers by their first character: an empty `{}` or `[]` decodes as either.
     if trimmed.first == "[" { value = .array }
     if trimmed.first == "{" { value = .object }
+    if let schema = property.valueSchema {
+      if case .integer(let number) = value, property.jsonType == "integer",
+        let reason = rangeProblem(number, property.swiftType)
+      {
+        return reason
+      }
+      return schema.mismatch(value)
+    }
     guard let type = property.jsonType else { return nil }
     switch (type, value) {
-    case ("integer", .integer(let number)):
-      if property.swiftType.hasPrefix("U"), number < 0 { return "must not be negative" }
-      if property.swiftType == "Int32", number < Int64(Int32.min) || number > Int64(Int32.max) {
-        return "out of Int32's range"
-      }
-      if property.swiftType == "UInt32", number > Int64(UInt32.max) {
-        return "out of UInt32's range"
-      }
-      return nil
+    case ("integer", .integer(let number)): return rangeProblem(number, property.swiftType)
     case ("integer", _): return "not an integer"
     case ("number", .integer), ("number", .number): return nil
     case ("number", _): return "not a number"
@@ -176,31 +181,14 @@ public struct ParameterSchema: Sendable, Equatable {
   }
 }
 
-/// A JSON value's kind, as the parameter check needs it.
-private enum SchemaJSONValue: Decodable {
-  case null, boolean
-  case integer(Int64)
-  case number, string, array, object
-
-  init(from decoder: any Decoder) throws {
-    let container = try decoder.singleValueContainer()
-    if container.decodeNil() {
-      self = .null
-    } else if (try? container.decode(Bool.self)) != nil {
-      self = .boolean
-    } else if let value = try? container.decode(Int64.self) {
-      self = .integer(value)
-    } else if (try? container.decode(Double.self)) != nil {
-      self = .number
-    } else if (try? container.decode(String.self)) != nil {
-      self = .string
-    } else if (try? container.decode([SchemaJSONValue].self)) != nil {
-      self = .array
-    } else {
-      _ = try container.decode([String: SchemaJSONValue].self)
-      self = .object
-    }
+/// Why `number` is out of the range of the Swift integer type `swiftType`, or nil.
+private func rangeProblem(_ number: Int64, _ swiftType: String) -> String? {
+  if swiftType.hasPrefix("U"), number < 0 { return "must not be negative" }
+  if swiftType == "Int32", number < Int64(Int32.min) || number > Int64(Int32.max) {
+    return "out of Int32's range"
   }
+  if swiftType == "UInt32", number > Int64(UInt32.max) { return "out of UInt32's range" }
+  return nil
 }
 
 /// A parameter schema that cannot be read.

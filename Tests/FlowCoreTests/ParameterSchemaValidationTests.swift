@@ -51,4 +51,58 @@ struct ParameterSchemaValidationTests {
     #expect(schema.properties["name"]?.isRequired == true)
     #expect(throws: ParameterSchemaError.self) { try ParameterSchema(json: "[1]") }
   }
+
+  /// A wrapper decoded from a count or `"all"`, as the ticket sample's batch size is.
+  struct Rows: Codable, Sendable, ParameterSchemaDescribing {
+    var count: Int?
+    static let parameterValueSchema = ParameterValueSchema.anyOf([
+      .integer(in: 1...100), .string(oneOf: ["all"]),
+    ])
+  }
+
+  /// A Codable wrapper that states nothing: its values are not checked by JSON type.
+  struct Opaque: Codable, Sendable { var text: String }
+
+  static let wrapped = Flow("wrapped") {
+    let rows = Parameter("rows", default: Rows(count: 10))
+    let seed = Parameter("seed", default: Int?.none)
+    let url = Parameter("url", default: String?.none)
+    let maybeRows = Parameter("maybe-rows", default: Rows?.none)
+    let opaque = Parameter("opaque", default: Opaque(text: "x"))
+    let echo = task("echo") { (rows: Rows, seed: Int?, url: String?, maybe: Rows?, o: Opaque) in
+      "\(rows.count ?? 0)\(seed ?? 0)\(url ?? "")\(maybe?.count ?? 0)\(o.text)"
+    }
+    echo(rows, seed, url, maybeRows, opaque)
+  }
+
+  @Test("optionals and wrapper types that state their JSON values are checked")
+  func wrappersAndOptionals() throws {
+    let schema = try ParameterSchema(json: Self.wrapped.parameterSchemaJSON)
+    #expect(
+      schema.problems(in: [
+        "rows": "100", "seed": "7", "url": "\"https://x\"", "maybe-rows": "\"all\"",
+        "opaque": "{}",
+      ]).isEmpty)
+    #expect(
+      schema.problems(in: ["rows": "\"all\"", "seed": "null", "url": "null", "maybe-rows": "null"])
+        .isEmpty)
+    let problems = schema.problems(in: [
+      "rows": "\"lots\"", "seed": "\"seven\"", "url": "3", "maybe-rows": "0",
+    ])
+    #expect(problems.map(\.parameter) == ["maybe-rows", "rows", "seed", "url"])
+    let rows = try #require(problems.first { $0.parameter == "rows" })
+    #expect(rows.reason == "must be an integer from 1 to 100 or \"all\"", "\(rows)")
+    #expect(rows.expectedType.hasSuffix("Rows"))
+    #expect(problems.first { $0.parameter == "seed" }?.reason == "must be an integer or null")
+    #expect(
+      problems.first { $0.parameter == "maybe-rows" }?.reason
+        == "must be an integer from 1 to 100 or \"all\" or null")
+    #expect(schema.problems(in: ["rows": "101"]).map(\.parameter) == ["rows"])
+    // Form text: a string for optional strings, JSON for integers, a string when not JSON.
+    #expect(schema.jsonText(forInput: "https://x", parameter: "url") == "\"https://x\"")
+    #expect(schema.jsonText(forInput: "7", parameter: "seed") == "7")
+    #expect(schema.jsonText(forInput: "all", parameter: "rows") == "\"all\"")
+    #expect(schema.properties["seed"]?.jsonType == "integer")
+    #expect(schema.properties["opaque"]?.valueSchema == nil)
+  }
 }

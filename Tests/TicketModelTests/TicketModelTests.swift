@@ -186,6 +186,20 @@ struct TicketModelTests {
     }
   }
 
+  @Test("the stored parameter schema checks batch-size and sample-seed without the sample's code")
+  func parameterSchema() throws {
+    let schema = try ParameterSchema(json: TicketModel.flow().parameterSchemaJSON)
+    let good = ["batch-size": "\"all\"", "sample-seed": "null", "data-url": "\"/tmp/x.zip\""]
+    #expect(schema.problems(in: good).isEmpty)
+    #expect(schema.problems(in: ["batch-size": "500", "sample-seed": "7"]).isEmpty)
+    // The same values the command line refuses (`batchSizeParameter`) are refused here too.
+    for bad in ["\"abc\"", "0", "-3", "1.5", "\"ALL\"", "9223372036854775807", "10000001"] {
+      let problems = schema.problems(in: ["batch-size": bad])
+      #expect(problems.map(\.parameter) == ["batch-size"], "\(bad)")
+    }
+    #expect(schema.problems(in: ["sample-seed": "\"seven\""]).map(\.parameter) == ["sample-seed"])
+  }
+
   @Test("data-url downloads over HTTP from a local server", .timeLimit(.minutes(1)))
   func download() async throws {
     let server = try LocalHTTPServer(directory: try fixtureURL().deletingLastPathComponent())

@@ -50,6 +50,14 @@ public struct BatchSize: Sendable, Codable, Equatable, CustomStringConvertible {
   public var description: String { rows.map(String.init) ?? "all" }
 }
 
+extension BatchSize: ParameterSchemaDescribing {
+  /// A count from 1 to ``maxRows`` or `"all"`: what the server and `run-deployment` check a
+  /// value against before a run is queued.
+  public static let parameterValueSchema = ParameterValueSchema.anyOf([
+    .integer(in: 1...Int64(maxRows)), .string(oneOf: ["all"]),
+  ])
+}
+
 /// The rows of one trial: each row's priority code and target.
 public typealias TicketBatch = TicketTable
 
