@@ -186,9 +186,9 @@ struct ClusterHostileTests {
     try #require(pids.count == 2)
     try await Task.sleep(for: .milliseconds(500))
     kill(demo.process.processIdentifier, SIGKILL)
-    let gone = try await eventually(.seconds(5)) { !pids.contains(where: isAlive) }
+    let gone = try await eventually(.seconds(15)) { !pids.contains(where: isAlive) }
     for pid in pids where isAlive(pid) { kill(pid, SIGKILL) }
-    #expect(gone, "local workers outlived their killed parent by more than 5 s")
+    #expect(gone, "local workers outlived their killed parent by more than 15 s")
     _ = try await demo.exit()
   }
 
@@ -208,7 +208,9 @@ struct ClusterHostileTests {
     let status = try await worker.exit(timeout: .seconds(20))
     let took = clock.now - started
     #expect(status == 1)
-    #expect(took < .seconds(5), "the worker outlived its scheduler by \(took)")
+    // Before the fix a worker outlived its scheduler by 67 s; 15 s leaves room for a loaded
+    // 2-core machine (5.9 s was seen with three builds running).
+    #expect(took < .seconds(15), "the worker outlived its scheduler by \(took)")
     _ = try await demo.exit()
   }
 
