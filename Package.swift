@@ -303,7 +303,7 @@ let package = Package(
       name: "FlowOrchestrationTests",
       dependencies: [
         "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
-        .product(name: "Logging", package: "swift-log"),
+        "FlowStorePostgres", .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(

@@ -142,6 +142,20 @@ public struct AgentService: Service {
       settings.logger.warning(
         "abandoning run", metadata: ["flow.run_id": "\(id)", "reason": "\(reason)"])
       controls.signal(id, .abandon)
+    case .giveBack(let lease, let reason):
+      settings.logger.notice(
+        "giving a claimed run back",
+        metadata: ["flow.run_id": "\(lease.runID)", "reason": "\(reason)"])
+      group.addTask { [store, settings] in
+        do {
+          try await store.releaseLease(lease, outcome: .returned, now: clock.now())
+        } catch {
+          // Its lease lapses instead; the run is then taken over as a crashed one.
+          settings.logger.warning(
+            "could not give a claimed run back: \(error)",
+            metadata: ["flow.run_id": "\(lease.runID)"])
+        }
+      }
     case .cancelRun(let id):
       settings.logger.info("cancelling run", metadata: ["flow.run_id": "\(id)"])
       controls.signal(id, .cancel)
