@@ -205,7 +205,8 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterProtocol",
         "FlowTesting", "FlowSimulationBenchmark", "TicketModel", "FlowStoreSQLite",
-        "FlowStorePostgres", "FlowServer",
+        "FlowStorePostgres", "FlowServer", "FlowOrchestration",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tools/FlowBench"
     ),
