@@ -99,6 +99,11 @@ public struct AgentMachine: Sendable {
   private var held: [UUID: Held] = [:]
   /// When the claim in flight was sent; nil when none is.
   private var claimSentAt: Date?
+  /// How many runs the claim in flight asked for.
+  private var claimCount = 0
+  /// The last claim got all it asked for: more runs are likely waiting, so a run's end claims
+  /// again at once instead of at the next poll.
+  private var backlog = false
   private var renewing = false
   private var nextPoll = Date.distantPast
   private var nextRenewal = Date.distantFuture
@@ -138,7 +143,10 @@ public struct AgentMachine: Sendable {
       now = at
       // The answer to the claim in flight (sent when it was, or a moment later by the shell),
       // not to an earlier one given up.
-      if let sent = claimSentAt, sentAt >= sent { claimSentAt = nil }
+      if let sent = claimSentAt, sentAt >= sent {
+        claimSentAt = nil
+        backlog = leases.count >= claimCount
+      }
       for lease in leases {
         let deadline = believedUntil(sentAt: sentAt)
         if stopping || held.count >= options.limit || deadline <= at {
@@ -173,7 +181,10 @@ public struct AgentMachine: Sendable {
       renewing = false
     case .runEnded(let id, let epoch, let at):
       now = at
-      if held[id]?.lease.epoch == epoch { held.removeValue(forKey: id) }
+      if held[id]?.lease.epoch == epoch {
+        held.removeValue(forKey: id)
+        if backlog { nextPoll = min(nextPoll, at) }
+      }
     case .cancelRequested(let ids, let at):
       now = at
       for id in ids where held[id]?.cancelling == false {
@@ -192,6 +203,7 @@ public struct AgentMachine: Sendable {
     }
     if !stopping, claimSentAt == nil, now >= nextPoll, held.count < options.limit {
       claimSentAt = now
+      claimCount = options.limit - held.count
       nextPoll = now.addingTimeInterval(options.poll.timeInterval)
       actions.append(
         .claim(count: options.limit - held.count, leaseDuration: options.leaseDuration))

@@ -128,6 +128,21 @@ struct AgentMachineTests {
     )
   }
 
+  @Test("after a claim that got all it asked for, a run's end claims again at once")
+  func backlogClaimsAtOnce() {
+    var machine = agent(limit: 2)
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimed([lease(a), lease(b)], sentAt: t0, now: t0 + 0.1))
+    #expect(
+      machine.handle(.runEnded(a, epoch: 1, now: t0 + 1)).first
+        == .claim(count: 1, leaseDuration: .seconds(30)))
+    // That claim found nothing: the next end waits for the poll.
+    _ = machine.handle(.claimed([], sentAt: t0 + 1, now: t0 + 1.1))
+    #expect(
+      !machine.handle(.runEnded(b, epoch: 1, now: t0 + 2)).contains(
+        .claim(count: 2, leaseDuration: .seconds(30))))
+  }
+
   @Test("cancellation requested in the store cancels a held run once")
   func cancels() {
     var machine = agent(limit: 1)
