@@ -205,7 +205,8 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowClusterProtocol",
         "FlowTesting", "FlowSimulationBenchmark", "TicketModel", "FlowStoreSQLite",
-        "FlowStorePostgres", "FlowServer",
+        "FlowStorePostgres", "FlowServer", "FlowOrchestration",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tools/FlowBench"
     ),
@@ -303,7 +304,7 @@ let package = Package(
       name: "FlowOrchestrationTests",
       dependencies: [
         "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
-        .product(name: "Logging", package: "swift-log"),
+        "FlowStorePostgres", .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(

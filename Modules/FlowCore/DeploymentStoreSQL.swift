@@ -745,8 +745,9 @@ package enum DeploymentRunLogic {
   package static let crashedFinalMessage =
     "Its agent stopped renewing the lease and the deployment's crash-retry limit is reached; "
     + "resume it by hand with `flow runs resume`"
-  /// The message of a run given back by a stopping agent.
-  package static let returnedMessage = "Given back by a stopping agent; another agent runs it"
+  /// The message of a run an agent claimed and gave back without running it.
+  package static let returnedMessage =
+    "Given back unstarted by the agent that claimed it; another agent runs it"
 
   /// The new run `request` asks for, or the parameter problems as an error.
   package static func newRun(

@@ -67,7 +67,7 @@ public struct AgentMachine: Sendable {
   /// Something to do.
   public enum Action: Sendable, Equatable {
     /// Claim up to `count` due runs for `leaseDuration`, then report `claimed` (or
-    /// `claimFailed`).
+    /// `claimFailed`). One claim is in flight at a time.
     case claim(count: Int, leaseDuration: Duration)
     /// Run the flow run under `lease`: every write it makes carries the lease's epoch.
     case startRun(RunLease)
@@ -75,6 +75,10 @@ public struct AgentMachine: Sendable {
     case renew([RunLease], leaseDuration: Duration)
     /// Stop working on the run at once and write nothing more for it: the lease is lost.
     case abandon(UUID, reason: String)
+    /// Give a claimed run back without running it (the agent is full, stopping, or the claim
+    /// came too late): release the lease as returned, so that it is claimable again at once.
+    /// The store refuses it if the lease is no longer current; either way nothing runs it here.
+    case giveBack(RunLease, reason: String)
     /// Cancel the run (cancellation was requested): it ends Cancelled under its lease.
     case cancelRun(UUID)
     /// Wake at `date` and report `timer`.
@@ -93,7 +97,13 @@ public struct AgentMachine: Sendable {
   /// The agent's options.
   public let options: Options
   private var held: [UUID: Held] = [:]
-  private var claiming = false
+  /// When the claim in flight was sent; nil when none is.
+  private var claimSentAt: Date?
+  /// How many runs the claim in flight asked for.
+  private var claimCount = 0
+  /// The last claim got all it asked for: more runs are likely waiting, so a run's end claims
+  /// again at once instead of at the next poll.
+  private var backlog = false
   private var renewing = false
   private var nextPoll = Date.distantPast
   private var nextRenewal = Date.distantFuture
@@ -121,23 +131,29 @@ public struct AgentMachine: Sendable {
     case .timer(let at):
       now = at
       if let armed, armed <= at { self.armed = nil }
-      // A claim or renewal still unanswered at its next turn is given up and sent again (a
-      // late answer is still taken).
-      if claiming, at >= nextPoll { claiming = false }
+      // A claim unanswered for as long as its leases could be believed is given up and sent
+      // again (its late answer is given back); sending one every poll instead would pile
+      // claims up behind a busy database. A renewal unanswered at its next turn is sent again.
+      if let sent = claimSentAt, at >= believedUntil(sentAt: sent) { claimSentAt = nil }
       if renewing, at >= nextRenewal { renewing = false }
     case .notified(let at):
       now = at
       nextPoll = min(nextPoll, at)
     case .claimed(let leases, let sentAt, let at):
       now = at
-      claiming = false
+      // The answer to the claim in flight (sent when it was, or a moment later by the shell),
+      // not to an earlier one given up.
+      if let sent = claimSentAt, sentAt >= sent {
+        claimSentAt = nil
+        backlog = leases.count >= claimCount
+      }
       for lease in leases {
         let deadline = believedUntil(sentAt: sentAt)
         if stopping || held.count >= options.limit || deadline <= at {
-          // Not ours to run after all: let the lease lapse without touching the run.
-          actions.append(
-            .abandon(
-              lease.runID, reason: "claimed while \(stopping ? "stopping" : "full or too late")"))
+          // Not ours to run after all: give it back at once (letting the lease lapse would
+          // leave the run Running for a whole lease, then count a crash against it).
+          let why = stopping ? "stopping" : deadline <= at ? "too late" : "full"
+          actions.append(.giveBack(lease, reason: "claimed while \(why)"))
           continue
         }
         held[lease.runID] = Held(lease: lease, deadline: deadline)
@@ -148,7 +164,7 @@ public struct AgentMachine: Sendable {
       }
     case .claimFailed(let at):
       now = at
-      claiming = false
+      claimSentAt = nil
     case .renewed(let leases, let lost, let sentAt, let at):
       now = at
       renewing = false
@@ -165,7 +181,10 @@ public struct AgentMachine: Sendable {
       renewing = false
     case .runEnded(let id, let epoch, let at):
       now = at
-      if held[id]?.lease.epoch == epoch { held.removeValue(forKey: id) }
+      if held[id]?.lease.epoch == epoch {
+        held.removeValue(forKey: id)
+        if backlog { nextPoll = min(nextPoll, at) }
+      }
     case .cancelRequested(let ids, let at):
       now = at
       for id in ids where held[id]?.cancelling == false {
@@ -177,13 +196,14 @@ public struct AgentMachine: Sendable {
       stopping = true
     }
     fence(now: now, into: &actions)
-    if stopping, held.isEmpty, !claiming {
+    if stopping, held.isEmpty, claimSentAt == nil {
       done = true
       actions.append(.finished)
       return actions
     }
-    if !stopping, !claiming, now >= nextPoll, held.count < options.limit {
-      claiming = true
+    if !stopping, claimSentAt == nil, now >= nextPoll, held.count < options.limit {
+      claimSentAt = now
+      claimCount = options.limit - held.count
       nextPoll = now.addingTimeInterval(options.poll.timeInterval)
       actions.append(
         .claim(count: options.limit - held.count, leaseDuration: options.leaseDuration))
@@ -216,8 +236,14 @@ public struct AgentMachine: Sendable {
   private mutating func arm(now: Date, into actions: inout [Action]) {
     var wake = held.values.map(\.deadline).min() ?? .distantFuture
     if !held.isEmpty { wake = min(wake, nextRenewal) }
-    // The next poll, also while a claim is in flight (an answer that never comes is retried).
-    if !stopping, held.count < options.limit, nextPoll > now { wake = min(wake, nextPoll) }
+    if let sent = claimSentAt {
+      // While the claim is in flight: look again every poll (the next claim waits for its
+      // answer), and give it up once its leases could no longer be believed.
+      if nextPoll <= now { nextPoll = now.addingTimeInterval(options.poll.timeInterval) }
+      wake = min(wake, nextPoll, believedUntil(sentAt: sent))
+    } else if !stopping, held.count < options.limit, nextPoll > now {
+      wake = min(wake, nextPoll)
+    }
     guard wake < .distantFuture else { return }
     if let armed, armed > now, armed <= wake { return }
     armed = wake

@@ -142,6 +142,20 @@ public struct AgentService: Service {
       settings.logger.warning(
         "abandoning run", metadata: ["flow.run_id": "\(id)", "reason": "\(reason)"])
       controls.signal(id, .abandon)
+    case .giveBack(let lease, let reason):
+      settings.logger.notice(
+        "giving a claimed run back",
+        metadata: ["flow.run_id": "\(lease.runID)", "reason": "\(reason)"])
+      group.addTask { [store, settings] in
+        do {
+          try await store.releaseLease(lease, outcome: .returned, now: clock.now())
+        } catch {
+          // Its lease lapses instead; the run is then taken over as a crashed one.
+          settings.logger.warning(
+            "could not give a claimed run back: \(error)",
+            metadata: ["flow.run_id": "\(lease.runID)"])
+        }
+      }
     case .cancelRun(let id):
       settings.logger.info("cancelling run", metadata: ["flow.run_id": "\(id)"])
       controls.signal(id, .cancel)
@@ -188,15 +202,21 @@ public struct AgentService: Service {
         control.signal(.abandon)
       }
       let recorder = RunRecorder(store: fenced, heartbeatInterval: settings.recorderHeartbeat)
-      let environment = RunEnvironment(clock: clock, logger: logger)
+      // The run keeps the deployment run's ID. A run claimed before (epoch > 1) may have a
+      // recorded history, which is resumed: tasks whose outputs were persisted are not run
+      // again. A first claim has none, so it starts afresh under that ID without reading it.
+      let fresh = lease.epoch == 1
+      let environment = RunEnvironment(
+        clock: clock,
+        ids: FirstIDGenerator(first: fresh ? lease.runID : nil, then: SystemIDGenerator()),
+        logger: logger)
       let executor = settings.executor
       let result = await withTaskGroup(of: FlowRunResult?.self) { group in
         group.addTask {
-          // The run keeps the deployment run's ID; after a crash the recorded history is
-          // resumed: tasks whose outputs were persisted are not run again.
           try? await flow.run(
             parameters: parameters, executor: executor, environment: environment,
-            resuming: lease.runID, scheduledStart: run.scheduledAt, recorder: recorder)
+            resuming: fresh ? nil : lease.runID, scheduledStart: run.scheduledAt,
+            recorder: recorder)
         }
         group.addTask {
           await control.wait()
@@ -255,6 +275,24 @@ public final class AgentWakeSignal: Sendable {
 
   /// No more notifications.
   public func finish() { continuation.finish() }
+}
+
+/// Gives `first` once (a fresh deployment run's ID, for its flow run), then `then`'s IDs.
+final class FirstIDGenerator: IDGenerator {
+  private let first: Mutex<UUID?>
+  private let then: any IDGenerator
+
+  init(first: UUID?, then: any IDGenerator) {
+    self.first = Mutex(first)
+    self.then = then
+  }
+
+  func next() -> UUID {
+    first.withLock { first in
+      defer { first = nil }
+      return first
+    } ?? then.next()
+  }
 }
 
 /// Why a run is stopped early.

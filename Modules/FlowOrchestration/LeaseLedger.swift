@@ -118,6 +118,14 @@ public struct LeaseLedger: Sendable {
     return true
   }
 
+  /// Gives the run held under `lease` back unfinished (claimable again, no crash counted);
+  /// false when the lease is no longer current.
+  public mutating func giveBack(_ lease: RunLease, now: Date) -> Bool {
+    guard isCurrent(lease, now: now) else { return false }
+    entries[lease.runID]?.lease = nil
+    return true
+  }
+
   /// Ends a run nobody holds (cancelled before it started); false when it is held or finished.
   public mutating func finishUnheld(_ runID: UUID) -> Bool {
     guard let entry = entries[runID], !entry.finished, entry.lease == nil else { return false }

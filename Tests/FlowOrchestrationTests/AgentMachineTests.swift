@@ -76,10 +76,47 @@ struct AgentMachineTests {
         == .abandon(a, reason: "its lease could not be renewed in time"))
   }
 
-  @Test("a claim or renewal that is never answered is sent again at its next turn")
+  @Test("one claim at a time: a slow claim is not sent again every poll")
+  func oneClaimInFlight() {
+    var machine = agent(limit: 2)
+    #expect(machine.handle(.start(now: t0)).first == .claim(count: 2, leaseDuration: .seconds(30)))
+    // Unanswered at the next polls: no second claim, only a look every poll.
+    #expect(machine.handle(.timer(now: t0 + 5)) == [.armTimer(t0 + 10)])
+    #expect(machine.handle(.timer(now: t0 + 6)).isEmpty)
+    // Answered: the next poll claims again.
+    #expect(
+      machine.handle(.claimed([lease(a)], sentAt: t0, now: t0 + 7)) == [.startRun(lease(a))])
+    #expect(
+      machine.handle(.timer(now: t0 + 10)).contains(.claim(count: 1, leaseDuration: .seconds(30))))
+  }
+
+  @Test(
+    "a claim never answered is sent again once its leases could no longer be believed; its late answer is given back"
+  )
   func lostAnswersAreRetried() {
     var machine = agent(limit: 1)
     _ = machine.handle(.start(now: t0))
+    #expect(
+      machine.handle(.timer(now: t0 + 28)).first == .claim(count: 1, leaseDuration: .seconds(30)))
+    #expect(
+      machine.handle(.claimed([lease(b)], sentAt: t0, now: t0 + 28.5))
+        == [.giveBack(lease(b), reason: "claimed while too late")])
+    #expect(machine.heldRuns.isEmpty, "the late answer did not end the claim in flight")
+    _ = machine.handle(.claimed([lease(a)], sentAt: t0 + 28, now: t0 + 29))
+    #expect(machine.heldRuns == [a])
+    #expect(
+      machine.handle(.timer(now: t0 + 38)).contains(.renew([lease(a)], leaseDuration: .seconds(30)))
+    )
+    #expect(
+      machine.handle(.timer(now: t0 + 48)).contains(.renew([lease(a)], leaseDuration: .seconds(30)))
+    )
+  }
+
+  @Test("a renewal that is never answered is sent again at its next turn")
+  func lostRenewalsAreRetried() {
+    var machine = agent(limit: 1)
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimFailed(now: t0 + 1))
     #expect(
       machine.handle(.timer(now: t0 + 5)).first == .claim(count: 1, leaseDuration: .seconds(30)))
     _ = machine.handle(.claimed([lease(a)], sentAt: t0 + 5, now: t0 + 6))
@@ -89,6 +126,21 @@ struct AgentMachineTests {
     #expect(
       machine.handle(.timer(now: t0 + 25)).contains(.renew([lease(a)], leaseDuration: .seconds(30)))
     )
+  }
+
+  @Test("after a claim that got all it asked for, a run's end claims again at once")
+  func backlogClaimsAtOnce() {
+    var machine = agent(limit: 2)
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimed([lease(a), lease(b)], sentAt: t0, now: t0 + 0.1))
+    #expect(
+      machine.handle(.runEnded(a, epoch: 1, now: t0 + 1)).first
+        == .claim(count: 1, leaseDuration: .seconds(30)))
+    // That claim found nothing: the next end waits for the poll.
+    _ = machine.handle(.claimed([], sentAt: t0 + 1, now: t0 + 1.1))
+    #expect(
+      !machine.handle(.runEnded(b, epoch: 1, now: t0 + 2)).contains(
+        .claim(count: 2, leaseDuration: .seconds(30))))
   }
 
   @Test("cancellation requested in the store cancels a held run once")
@@ -108,7 +160,7 @@ struct AgentMachineTests {
     let stopping = machine.handle(.stop(now: t0 + 1))
     #expect(!stopping.contains { if case .claim = $0 { true } else { false } })
     let late = machine.handle(.claimed([lease(b)], sentAt: t0, now: t0 + 1))
-    #expect(late == [.abandon(b, reason: "claimed while stopping")])
+    #expect(late == [.giveBack(lease(b), reason: "claimed while stopping")])
     #expect(
       !machine.handle(.runEnded(a, epoch: 0, now: t0 + 2)).contains(.finished), "an older holding")
     #expect(machine.handle(.runEnded(a, epoch: 1, now: t0 + 2)) == [.finished])

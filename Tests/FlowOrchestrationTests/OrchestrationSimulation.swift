@@ -284,6 +284,12 @@ final class OrchestrationSimulation {
       nextStep(lease.runID, epoch: lease.epoch, agent, incarnation)
     case .abandon(let id, _):
       agent.executing.removeValue(forKey: id)
+    case .giveBack(let lease, _):
+      request(from: agent) { [self] () -> Bool? in
+        expireLeases()
+        return ledger.giveBack(lease, now: storeNow())
+      } answer: { _ in
+      }
     case .cancelRun:
       break
     case .armTimer(let date):

@@ -444,7 +444,7 @@ if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grow
   sizes.graph = taskCount
 }
 var rows: [(workload: Workload, figure: Figure)] = []
-for workload in workloads + recordingWorkloads + serverWorkloads
+for workload in workloads + recordingWorkloads + serverWorkloads + agentWorkloads
 where only?.contains(workload.key) ?? true {
   rows.append((workload, try await workload.measure(sizes)))
 }
