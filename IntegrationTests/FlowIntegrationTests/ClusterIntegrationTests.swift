@@ -190,7 +190,7 @@ struct ClusterIntegrationTests {
   @Test("garbage, an oversized frame and a half-closed connection are dropped with a reason")
   func badPeers() async throws {
     let demo = try FlowProcess([
-      "demo", "--tasks", "6", "--task-duration", "300ms", "--executor", "cluster", "--listen",
+      "demo", "--tasks", "6", "--task-duration", "2s", "--executor", "cluster", "--listen",
       "127.0.0.1:0", "--min-workers", "1", "--log-level", "info",
     ])
     let listening = try await demo.line(containing: "listening on")
@@ -198,7 +198,9 @@ struct ClusterIntegrationTests {
     let scheduler = try port(of: listening)
     let worker = try FlowProcess(["worker", "--connect", address])
     _ = try await demo.line(containing: "worker joined", timeout: .seconds(60)) as String?
-    // An HTTP request reads as a huge length prefix; a small frame of garbage as malformed.
+    // The run lasts long enough (6 × 2 s on one worker) for the bad peers below to reach the
+    // scheduler before it ends, also on a loaded machine. An HTTP request reads as a huge length
+    // prefix; a small frame of garbage as malformed.
     try sendRaw(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), port: scheduler, halfClose: false)
     try sendRaw([0, 0, 0, 8] + Array("GARBAGE!".utf8), port: scheduler, halfClose: false)
     try sendRaw([0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3], port: scheduler, halfClose: false)
