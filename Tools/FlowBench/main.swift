@@ -479,15 +479,16 @@ if arguments.contains("--json") {
     "flow-bench \(quick ? "--quick (small sizes; targets not judged)" : "") on \(width) cores: "
       + "\(sizes.independent) independent tasks, a chain of \(sizes.chain), a graph of "
       + "\(sizes.graph); medians of \(sizes.repetitions)")
+  let keyWidth = max(27, (rows.map(\.0.key.count).max() ?? 0) + 2)
   print(
-    pad("workload", 27) + pad("value", 14) + pad("target", 14) + pad("pass", 6)
+    pad("workload", keyWidth) + pad("value", 14) + pad("target", 14) + pad("pass", 6)
       + pad("baseline", 14) + pad("cost vs baseline", 18) + "baseline is")
   var missed = 0
   for (workload, figure) in rows {
     let met = workload.target.met(by: figure)
     if !met { missed += 1 }
     print(
-      pad(workload.key, 27) + pad(format(figure.value) + " " + workload.unit, 14)
+      pad(workload.key, keyWidth) + pad(format(figure.value) + " " + workload.unit, 14)
         + pad(workload.target.text, 14) + pad(quick ? "—" : met ? "yes" : "NO", 6)
         + pad(format(figure.baseline) + " " + workload.unit, 14)
         + pad(format(ratio(workload, figure)) + "×", 18) + workload.baseline)
