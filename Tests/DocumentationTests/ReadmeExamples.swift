@@ -52,7 +52,7 @@ func readmeResults() async throws {
   _ = (resumed, model)
 }
 
-func readmeBranchingAndOutcomes() async throws {
+func readmeBranchingAndOutcomes() async throws -> String {
   let trainTree = task("train_tree") { (rows: [Row]) -> Model in Model(rows: rows, depth: 4) }
   let trainLinear = task("train_linear") { (rows: [Row]) -> Model in Model(rows: rows, depth: 0) }
   let evaluate = task("evaluate") { (model: Model) -> Double in model.score() }
@@ -71,9 +71,10 @@ func readmeBranchingAndOutcomes() async throws {
   }
   let linear = try await models.run(parameters: ["model": "linear"])
   print(try linear.result(of: message))  // "score …"; train_tree ended Skipped
+  return try linear.result(of: message)
 }
 
-func readmeLoopsAndMaps() async throws {
+func readmeLoopsAndMaps() async throws -> (fibonacci: Int, iterations: Int) {
   let fibonacci = task("fibonacci") { (limit: Int) throws -> Int in
     let pair = TaskRunContext.current?.loopPayload([Int].self) ?? [0, 1]  // nil in iteration 1
     if pair[1] > limit { return pair[0] }  // this output flows downstream
@@ -98,6 +99,7 @@ func readmeLoopsAndMaps() async throws {
   }
   let run = try await loops.run()
   print(try run.result(of: refs.0), try run.taskRun(of: refs.0).loopIterations)  // 987 17
+  return (try run.result(of: refs.0), try run.taskRun(of: refs.0).loopIterations)
 }
 
 func readmeTestClock(flow: Flow) async throws {
@@ -142,7 +144,7 @@ func readmeCluster(flow: Flow, secret: String) async throws {
   _ = (local, shared)
 }
 
-// The README shows this as a `@Test`; here it is only compiled (500 seeds of 50 tasks).
+// The README shows this as a Swift Testing test; here it is only compiled (500 seeds of 50 tasks).
 func survivesFaults() async throws {
   try await SimulationSeeds.run(0..<500) { seed in  // prints the seed and the rerun line on failure
     let report = await ClusterSimulation.run(

@@ -5,7 +5,9 @@ import Testing
 struct ReadmeExamplesRunTests {
   @Test("branching with merge and an outcome input; a loop, flatten and outcomes()")
   func run() async throws {
-    try await readmeBranchingAndOutcomes()
-    try await readmeLoopsAndMaps()
+    // The linear branch ran and its evaluation succeeded, so notify reports its score.
+    #expect(try await readmeBranchingAndOutcomes().hasPrefix("score "))
+    let loop = try await readmeLoopsAndMaps()
+    #expect(loop.fibonacci == 987 && loop.iterations == 17)
   }
 }
