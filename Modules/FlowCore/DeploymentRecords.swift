@@ -451,3 +451,33 @@ public struct LeaseHistoryRecord: Sendable, Equatable, Codable {
   /// The instant the holding ended: its release, or its expiry.
   public var endedAt: Date { min(releasedAt ?? expiresAt, expiresAt) }
 }
+
+extension DeploymentRecord {
+  /// A first registration: version 1 of the deployment.
+  public init(registering registration: DeploymentRegistration, now: Date) {
+    self.init(
+      id: registration.id, project: registration.project, name: registration.name,
+      flowName: registration.flow.name, flowVersion: registration.flow.version, version: 1,
+      parameterSchemaJSON: registration.flow.parameterSchemaJSON,
+      schedule: registration.schedule, defaultParameters: registration.defaultParameters,
+      labels: registration.labels, crashRetries: registration.crashRetries, createdAt: now,
+      updatedAt: now)
+  }
+
+  /// Applies a re-registration: a changed graph makes a new version; schedule, defaults,
+  /// labels and crash retries always take the new values. Returns whether the graph changed.
+  public mutating func reregister(_ registration: DeploymentRegistration, now: Date) -> Bool {
+    let changed = flowVersion != registration.flow.version
+    if changed {
+      version += 1
+      flowVersion = registration.flow.version
+      parameterSchemaJSON = registration.flow.parameterSchemaJSON
+    }
+    schedule = registration.schedule
+    defaultParameters = registration.defaultParameters
+    labels = registration.labels
+    crashRetries = registration.crashRetries
+    updatedAt = now
+    return changed
+  }
+}

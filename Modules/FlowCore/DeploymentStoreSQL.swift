@@ -241,17 +241,7 @@ package struct DeploymentStoreSQL: Sendable {
         registration.schedule.map { Self.json($0) } ?? .null
       var record: DeploymentRecord
       if var current = existing {
-        let changed = current.flowVersion != registration.flow.version
-        if changed {
-          current.version += 1
-          current.flowVersion = registration.flow.version
-          current.parameterSchemaJSON = registration.flow.parameterSchemaJSON
-        }
-        current.schedule = registration.schedule
-        current.defaultParameters = registration.defaultParameters
-        current.labels = registration.labels
-        current.crashRetries = registration.crashRetries
-        current.updatedAt = now
+        let changed = current.reregister(registration, now: now)
         record = current
         let u = binder()
         let update = u.statement(
@@ -265,13 +255,7 @@ package struct DeploymentStoreSQL: Sendable {
         _ = try await executor.run(update)
         guard changed else { return record }
       } else {
-        record = DeploymentRecord(
-          id: registration.id, project: registration.project, name: registration.name,
-          flowName: registration.flow.name, flowVersion: registration.flow.version, version: 1,
-          parameterSchemaJSON: registration.flow.parameterSchemaJSON,
-          schedule: registration.schedule, defaultParameters: registration.defaultParameters,
-          labels: registration.labels, crashRetries: registration.crashRetries, createdAt: now,
-          updatedAt: now)
+        record = DeploymentRecord(registering: registration, now: now)
         let i = binder()
         let insert = i.statement(
           "INSERT INTO deployments (\(Self.deploymentColumns)) VALUES (\(i(Self.id(record.id))), "

@@ -69,26 +69,10 @@ extension MemoryRunStore: DeploymentStore {
       var record: DeploymentRecord
       var changed = true
       if var current = existing {
-        changed = current.flowVersion != registration.flow.version
-        if changed {
-          current.version += 1
-          current.flowVersion = registration.flow.version
-          current.parameterSchemaJSON = registration.flow.parameterSchemaJSON
-        }
-        current.schedule = registration.schedule
-        current.defaultParameters = registration.defaultParameters
-        current.labels = registration.labels
-        current.crashRetries = registration.crashRetries
-        current.updatedAt = now
+        changed = current.reregister(registration, now: now)
         record = current
       } else {
-        record = DeploymentRecord(
-          id: registration.id, project: registration.project, name: registration.name,
-          flowName: registration.flow.name, flowVersion: registration.flow.version, version: 1,
-          parameterSchemaJSON: registration.flow.parameterSchemaJSON,
-          schedule: registration.schedule, defaultParameters: registration.defaultParameters,
-          labels: registration.labels, crashRetries: registration.crashRetries, createdAt: now,
-          updatedAt: now)
+        record = DeploymentRecord(registering: registration, now: now)
       }
       tables.deployments.deployments[record.id] = record
       if changed {
