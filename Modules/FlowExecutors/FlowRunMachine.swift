@@ -754,9 +754,9 @@ public struct FlowRunMachine: Sendable {
     if kind.isPending {
       guard let due = runners[key]!.state.scheduledAt else { return startAttempt(key) }
       runners[key]!.waitingTimer = true
-      // The wait is a timer, not a held slot: other task runs use the slot meanwhile. Only a
-      // sequential run (one slot) keeps it, so that its tasks run strictly one after another.
-      if runners[key]!.holdsSlot, width > 1 {
+      // The wait is a timer, not a held slot: other task runs use the slot meanwhile, on every
+      // executor (one body still runs at a time on a sequential one).
+      if runners[key]!.holdsSlot {
         runners[key]!.holdsSlot = false
         slotsInUse -= 1
       }

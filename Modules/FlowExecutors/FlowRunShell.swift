@@ -68,6 +68,14 @@ struct FlowRunShell {
   private mutating func runHere() async {
     while !machine.isFinished {
       reportCancellation()
+      // A retry that is due starts before the next ready task: attempts start at their time.
+      if !launches.isEmpty, let due = timers.indices.min(by: { timers[$0].due < timers[$1].due }),
+        timers[due].due <= clock.now()
+      {
+        let timer = timers.remove(at: due)
+        feed(.timerFired(timer.key, at: clock.now()))
+        continue
+      }
       if let (start, _) = launches.popFirst() {
         let report = await Self.attempt(start, settings)
         feed(report)

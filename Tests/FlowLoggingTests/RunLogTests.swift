@@ -61,6 +61,20 @@ struct RunLogTests {
           "Finished task run for task with final state: 'Retrying' "
           + "(Attempt 1 of 2 failed; retrying in 30.0 seconds: Flaky())",
         metadata: about("flaky", attempt: 1, state: "Retrying")),
+      // A retry's wait holds no slot, on .sequential too: skipper and after_skip run during it.
+      .init(
+        level: .info, message: "Starting task run...",
+        metadata: about("skipper", attempt: 1, state: "Running")),
+      .init(
+        level: .info,
+        message: "Finished task run for task with final state: 'Skipped' (nothing to do)",
+        metadata: about("skipper", attempt: 1, state: "Skipped")),
+      .init(
+        level: .info,
+        message:
+          "Finished task run for task with final state: 'Skipped' (Upstream task 'skipper' was "
+          + "skipped; set `skipOnUpstreamSkip: false` to run anyway.)",
+        metadata: about("after_skip", attempt: 0, state: "Skipped")),
       .init(
         level: .info, message: "Starting task run...",
         metadata: about("flaky", attempt: 2, state: "Running")),
@@ -70,24 +84,11 @@ struct RunLogTests {
         metadata: about("flaky", attempt: 2, state: "Success")),
       .init(
         level: .info, message: "Starting task run...",
-        metadata: about("skipper", attempt: 1, state: "Running")),
-      .init(
-        level: .info,
-        message: "Finished task run for task with final state: 'Skipped' (nothing to do)",
-        metadata: about("skipper", attempt: 1, state: "Skipped")),
-      .init(
-        level: .info, message: "Starting task run...",
         metadata: about("broken", attempt: 1, state: "Running")),
       .init(
         level: .error,
         message: "Finished task run for task with final state: 'Failed' (Flaky())",
         metadata: about("broken", attempt: 1, state: "Failed")),
-      .init(
-        level: .info,
-        message:
-          "Finished task run for task with final state: 'Skipped' (Upstream task 'skipper' was "
-          + "skipped; set `skipOnUpstreamSkip: false` to run anyway.)",
-        metadata: about("after_skip", attempt: 0, state: "Skipped")),
       .init(
         level: .error, message: "Flow run FAILED: some reference tasks failed: broken",
         metadata: flowRun.merging(["state": "Failed"]) { $1 }),
@@ -98,7 +99,7 @@ struct RunLogTests {
     #expect(result.droppedLogCount == 0)
     // Records are stamped with the run's clock: the second attempt ran 30 virtual seconds later.
     let times = result.logs.map { $0.time.timeIntervalSince(start) }
-    #expect(times == [0, 0, 0, 0, 30, 30, 30, 30, 30, 30, 30, 30, 30])
+    #expect(times == [0, 0, 0, 0, 0, 0, 0, 30, 30, 30, 30, 30, 30])
     #expect(result.state.kind == .failed)
   }
 
