@@ -40,6 +40,14 @@ public struct ResultSerializer: Sendable {
     }
   }
 
+  /// True when `value` is nothing to persist: a `Void` output or `nil` (Prefect writes nothing
+  /// for `None`).
+  public func isNothing(_ value: any Sendable) -> Bool {
+    if name == "void" { return true }
+    let mirror = Mirror(reflecting: value)
+    return mirror.displayStyle == .optional && mirror.children.isEmpty
+  }
+
   /// The serializer for `type`: pass-through for `Data` and `String`, a marker for `Void`,
   /// JSON for other `Codable` types; nil for a type that cannot be persisted.
   public static func automatic<T: Sendable>(for type: T.Type) -> ResultSerializer? {

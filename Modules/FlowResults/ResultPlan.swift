@@ -163,22 +163,35 @@ package final class ResultPlan: Sendable {
     if let cache {
       let location = cacheLocation(context)
       do {
-        if let stored = try cache.store.read(at: location) {
+        // Every unexpired entry of the key is a candidate, newest first (Prefect 1 tries each
+        // cached state of the key with the validator).
+        let list = try CacheEntries.read(from: cache.store, at: location)
+        for (index, stored) in list.entries.enumerated() {
+          let which = list.entries.count > 1 ? " (entry \(index + 1) of \(list.entries.count))" : ""
           switch accepts(stored, cache, context) {
           case .success(let message):
-            let value = try serializer.decode(stored, at: location)
-            let expires = Date(timeIntervalSince1970: Double(stored.metadata["expires"] ?? "") ?? 0)
+            let value: any Sendable
+            do {
+              value = try serializer.decode(stored, at: location)
+            } catch {
+              notes.append("Cache entry '\(location)'\(which) was not used: \(error.message).")
+              problems.append(
+                "Cache entry '\(location)'\(which) in \(cache.store.description) cannot be "
+                  + "used: \(error)")
+              continue
+            }
             let candidate = CacheCandidate(
-              value: value, expires: expires, inputs: context.inputs,
+              value: value, expires: CacheEntries.expiry(of: stored), inputs: context.inputs,
               parameters: context.parameters)
             guard cache.validator.accepts(candidate) else {
               notes.append(
-                "Cache entry '\(location)' was not used: validator \(cache.validator) rejected it.")
-              break
+                "Cache entry '\(location)'\(which) was not used: validator \(cache.validator) "
+                  + "rejected it.")
+              continue
             }
             return .cached(RunState(.cached, message: message, result: value))
           case .failure(let rejection):
-            notes.append("Cache entry '\(location)' was not used: \(rejection.reason).")
+            notes.append("Cache entry '\(location)'\(which) was not used: \(rejection.reason).")
           }
         }
       } catch  where error.code == .badLocation {
@@ -210,7 +223,7 @@ package final class ResultPlan: Sendable {
     if cache.validator.rule == .never {
       return .failure(Rejection(reason: "validator neverUse never reuses an entry"))
     }
-    let expires = Date(timeIntervalSince1970: Double(stored.metadata["expires"] ?? "") ?? 0)
+    let expires = CacheEntries.expiry(of: stored)
     guard context.now < expires else {
       return .failure(Rejection(reason: "it expired at \(expires.formatted(.iso8601))"))
     }
@@ -258,17 +271,19 @@ package final class ResultPlan: Sendable {
     target?.render(context) ?? location?.render(context) ?? context.defaultLocation
   }
 
+  /// One location per cache key, shared by a mapped task's children (as in Prefect).
   private func cacheLocation(_ context: ResultContext) -> String {
-    let key = cache?.key ?? "\(context.flowName)/\(context.taskSlug)"
-    return "cache/" + (context.mapIndex.map { "\(key)/\($0)" } ?? key)
+    "cache/" + (cache?.key ?? "\(context.flowName)/\(context.taskSlug)")
   }
 
   // MARK: After the run
 
   /// Writes the checkpoint (at the target, or the run's default location) and the cache entry.
+  /// A `nil` or `Void` output writes no checkpoint (Prefect writes nothing for `None`), so a
+  /// target of such a task is never hit; its cache entry is still kept.
   package func persist(_ value: any Sendable, _ context: ResultContext) throws(ResultStoreError) {
     var stored = try serializer.encode(value)
-    if let checkpoint {
+    if let checkpoint, !serializer.isNothing(value) {
       try checkpoint.store.write(stored, at: checkpointLocation(context))
     }
     if let cache {
@@ -281,7 +296,7 @@ package final class ResultPlan: Sendable {
       {
         stored.metadata[key] = value
       }
-      try cache.store.write(stored, at: cacheLocation(context))
+      try CacheEntries.add(stored, to: cache.store, at: cacheLocation(context), now: context.now)
     }
   }
 }

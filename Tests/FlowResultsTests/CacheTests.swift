@@ -230,7 +230,7 @@ struct CacheTests {
     #expect(store.locations == ["cache/first/one", "cache/second/one"])
   }
 
-  @Test("mapped children have one entry each")
+  @Test("mapped children share their key: one list of entries, one per distinct input")
   func mappedEntries() async throws {
     let store = MemoryResultStore()
     let calls = Counter()
@@ -241,15 +241,83 @@ struct CacheTests {
     var ref: Ref<[Int]>!
     let flow = Flow("mapped") { ref = double.map(Parameter("xs", default: [1, 2, 3])) }
     _ = try await flow.run(environment: environment())
-    #expect(
-      store.locations == [
-        "cache/mapped/double/0", "cache/mapped/double/1", "cache/mapped/double/2",
-      ])
+    #expect(store.locations == ["cache/mapped/double"])
+    #expect(try CacheEntries.read(from: store, at: "cache/mapped/double").entries.count == 3)
     let second = try await flow.run(
       parameters: ["xs": [1, 5, 3]], environment: environment(seed: 2))
     #expect(second.mappedRuns("double").map(\.state.kind) == [.cached, .success, .cached])
     #expect(try second.result(of: ref) == [2, 10, 6])
     #expect(calls.count == 4)
+    #expect(try CacheEntries.read(from: store, at: "cache/mapped/double").entries.count == 4)
+  }
+
+  @Test("a child reuses an entry its sibling map index wrote (as in Prefect)")
+  func siblingEntry() async throws {
+    let store = MemoryResultStore()
+    let calls = Counter()
+    let double = task("double") { (x: Int) -> Int in
+      calls.increment()
+      return x * 2
+    }.cached(for: .seconds(3600), in: store)
+    let (flow, ref) = Flow.building("siblings") { double.map([4, 7]) }
+    _ = try await flow.run(environment: environment())
+    // Index 0 now gets 7, which index 1 computed in the first run; index 1 gets 4.
+    let (swapped, swappedRef) = Flow.building("siblings") { double.map([7, 4]) }
+    let second = try await swapped.run(environment: environment(seed: 2))
+    #expect(second.mappedRuns("double").map(\.state.kind) == [.cached, .cached])
+    #expect(try second.result(of: swappedRef) == [14, 8])
+    #expect(calls.count == 2)
+    _ = ref
+  }
+
+  @Test("every unexpired entry of a key is kept and tried, newest first; expired ones are dropped")
+  func everyUnexpiredEntry() async throws {
+    let store = MemoryResultStore()
+    let calls = Counter()
+    let square = task("square") { (x: Int) -> Int in
+      calls.increment()
+      return x * x
+    }.cached(for: .seconds(600), in: store)
+    let flow = Flow("entries") { square(Parameter("x", default: 1)) }
+    let clock = TestClock(now: fixedStart)
+    var kinds: [RunState.Kind] = []
+    // Second 0: x=1 runs; 60: x=2 runs; 120: x=1 hits the older entry (not only the latest);
+    // 630: the x=1 entry of second 0 expired (runs), x=2's still hits; 700: x=2's expired.
+    for (seed, (second, x)) in [(0, 1), (60, 2), (120, 1), (630, 1), (630, 2), (700, 2)]
+      .enumerated()
+    {
+      await clock.advance(to: fixedStart.addingTimeInterval(Double(second)))
+      let result = try await flow.run(
+        parameters: ["x": x], environment: environment(seed: UInt64(seed), clock: clock))
+      kinds.append(try #require(result.taskRun("square")?.state.kind))
+    }
+    #expect(kinds == [.success, .success, .cached, .success, .cached, .success])
+    #expect(calls.count == 4)
+    // Left: x=2 (second 700) and x=1 (second 630); expired ones were dropped on each write.
+    let entries = try CacheEntries.read(from: store, at: "cache/entries/square").entries
+    #expect(
+      entries.map { $0.metadata["expires"].flatMap(Double.init) } == [
+        fixedStart.timeIntervalSince1970 + 700 + 600, fixedStart.timeIntervalSince1970 + 630 + 600,
+      ])
+  }
+
+  @Test("each rejected entry is logged at debug with its reason")
+  func rejectedEntriesLogged() async throws {
+    let store = MemoryResultStore()
+    let square = task("square") { (x: Int) -> Int in x * x }
+      .cached(for: .seconds(600), in: store)
+    let flow = Flow("rejections") { square(Parameter("x", default: 1)) }
+    _ = try await flow.run(environment: environment())
+    _ = try await flow.run(parameters: ["x": 2], environment: environment(seed: 2))
+    let third = try await flow.run(parameters: ["x": 3], environment: environment(seed: 3))
+    let debug = third.logs.filter { $0.level == .debug }.map(\.message)
+    #expect(
+      debug == [
+        "Cache entry 'cache/rejections/square' (entry 1 of 2) was not used: inputs changed "
+          + "(validator allInputs).",
+        "Cache entry 'cache/rejections/square' (entry 2 of 2) was not used: inputs changed "
+          + "(validator allInputs).",
+      ])
   }
 
   @Test("order of checks: a target hit wins over a valid cache entry")
@@ -325,9 +393,9 @@ struct CacheTests {
       .cached(for: .seconds(90), in: store)
     _ = try await Flow("meta") { add(Parameter("a", default: 1), 2) }
       .run(environment: environment())
-    let file = try #require(
-      ParsedResultFile(contentsOf: dir.appendingPathComponent("cache/meta/add")))
-    let metadata = file.header.metadata
+    let entries = try CacheEntries.read(from: store, at: "cache/meta/add").entries
+    #expect(entries.count == 1)
+    let metadata = try #require(entries.first).metadata
     #expect(metadata["expires"].flatMap(Double.init) == fixedStart.timeIntervalSince1970 + 90)
     #expect(metadata["inputs"] != nil)
     #expect(metadata["input:a"] != nil)
@@ -335,6 +403,6 @@ struct CacheTests {
     #expect(metadata["input:a"] != metadata["input:b"])
     #expect(metadata["parameters"] != nil)
     #expect(metadata["parameter:a"] == metadata["input:a"])
-    #expect(try store.read(Int.self, at: "cache/meta/add") == 3)
+    #expect(entries.first?.payload == Data("3".utf8))
   }
 }

@@ -29,10 +29,12 @@ struct RegressionTests {
       changed.taskRun("echo")?.state.message
         == "Task run succeeded. Cache entry 'cache/miss/echo' was not used: input 'x' changed "
         + "(validator partialInputs([\"x\"])).")
+    // The key keeps every unexpired entry (x=1 and x=2 here): each miss is said, in order.
     #expect(
       expired.taskRun("echo")?.state.message
-        == "Task run succeeded. Cache entry 'cache/miss/echo' was not used: it expired at "
-        + "2026-03-05T14:17:09Z.")
+        == "Task run succeeded. Cache entry 'cache/miss/echo' (entry 1 of 2) was not used: it "
+        + "expired at 2026-03-05T14:17:09Z. Cache entry 'cache/miss/echo' (entry 2 of 2) was not "
+        + "used: it expired at 2026-03-05T14:17:09Z.")
   }
 
   @Test("a store directory that is a file: a nested location's failure names the cause")
