@@ -59,9 +59,11 @@ package final class FlowBuilder: Sendable {
       }
       if node.isTask {
         // One hash lookup for both facts about the name.
+        // Built-in nodes (`merge`, `flatten`) have no definition: they never clash with a
+        // user's task of the same name, which simply gets the next slug (`merge-2`).
         let entry = draft.names[node.name, default: (0, definition)]
         let duplicate =
-          entry.definition != definition
+          definition != nil && entry.definition != nil && entry.definition != definition
           && !draft.problems.contains {
             $0.code == .duplicateTaskName && $0.culprits == [node.name]
           }
@@ -70,7 +72,7 @@ package final class FlowBuilder: Sendable {
           count += 1
           node.slug = count == 1 ? node.name : "\(node.name)-\(count)"
         } while !draft.usedSlugs.insert(node.slug).inserted
-        draft.names[node.name, default: (0, definition)].calls = count
+        draft.names[node.name] = (count, entry.definition ?? definition)
         if duplicate { draft.problems.append(Self.duplicateTask(node.name)) }
       }
       if case .parameter = node.kind {
