@@ -121,6 +121,8 @@ struct ScheduleCommand: AsyncParsableCommand {
     name: .customLong("max-runs"), parsing: .unconditional, help: "Stop after this many runs.")
   var maxRuns: Int?
 
+  @OptionGroup var override: ScheduleOverride
+
   func validate() throws {
     if let maxRuns, maxRuns < 1 {
       throw ValidationError("--max-runs must be at least 1, got \(maxRuns)")
@@ -132,19 +134,26 @@ struct ScheduleCommand: AsyncParsableCommand {
     let output = invocation.output
     let flow = try invocation.commandLine.flow(
       named: options.flow, options.context(invocation.commandLine))
-    guard let schedule = flow.schedule else {
+    let replacement = try override.schedule()
+    guard let schedule = replacement ?? flow.schedule else {
       throw ValidationError(
         "flow '\(flow.name)' has no schedule; give it one (`Flow(\"\(flow.name)\", schedule: "
-          + ".every(.seconds(60)))`) or use `run` to run it once")
+          + ".every(.seconds(60)))`), pass --cron EXPR or --interval DURATION, or use `run` to "
+          + "run it once")
     }
+    let scheduled = flow.withSchedule(schedule)
     let parameters = try options.parameterValues(for: flow)
     let logger = try options.logger(label: flow.name)
-    output.write("Scheduling flow '\(flow.name)': \(schedule)\n", .standardError)
+    let environment = RunEnvironment(logger: logger)
+    output.write(
+      ScheduleOverride.announcement(
+        flow: flow.name, schedule: schedule, overridden: replacement != nil,
+        now: environment.clock.now()), .standardError)
     // A service in a group: Ctrl-C or SIGTERM (the group's graceful shutdown) lets the running
     // run finish, then the schedule stops; SIGQUIT cancels the running runs.
     let service = FlowScheduleService(
-      flow: flow, parameters: parameters, executor: options.flowExecutor(logger: logger),
-      environment: RunEnvironment(logger: logger),
+      flow: scheduled, parameters: parameters, executor: options.flowExecutor(logger: logger),
+      environment: environment,
       options: ScheduleRunnerOptions(maxRuns: maxRuns)
     ) { _, result in
       output.write(report(result), .standardError)
@@ -166,7 +175,7 @@ struct ScheduleCommand: AsyncParsableCommand {
       throw ValidationError(error.message)
     }
     guard let summary = service.summary else { return }
-    output.write("Schedule stopped: \(summary)\n", .standardError)
+    output.write(ScheduleOverride.report(summary), .standardError)
   }
 }
 

@@ -137,15 +137,24 @@ public struct FlowCommandOutput: Sendable {
   }
 
   private let sink: @Sendable (String, Stream) -> Void
+  /// True when standard error is a terminal: `run` then keeps a live progress line there.
+  public let standardErrorIsTerminal: Bool
 
-  /// An output writing with `sink`.
-  public init(_ sink: @escaping @Sendable (String, Stream) -> Void) { self.sink = sink }
+  /// An output writing with `sink`; `standardErrorIsTerminal` asks for the live progress line.
+  public init(
+    standardErrorIsTerminal: Bool = false, _ sink: @escaping @Sendable (String, Stream) -> Void
+  ) {
+    self.sink = sink
+    self.standardErrorIsTerminal = standardErrorIsTerminal
+  }
 
   /// Writes `text` to `stream`.
   public func write(_ text: String, _ stream: Stream) { sink(text, stream) }
 
   /// The process's standard output and standard error.
-  public static let standard = FlowCommandOutput { text, stream in
+  public static let standard = FlowCommandOutput(
+    standardErrorIsTerminal: SystemCommand.standardErrorIsTerminal
+  ) { text, stream in
     let handle: FileHandle = stream == .standardOutput ? .standardOutput : .standardError
     handle.write(Data(text.utf8))
   }

@@ -260,14 +260,29 @@ func runOnce(
   let result: FlowRunResult
   let historyRecorder = history.map { _ in FlowRunRecorder(flowName: flow.name) }
   if let location { output.write("Recording the run in \(location)\n", .standardError) }
+  let environment = RunEnvironment(logger: logger)
+  // On a terminal, a live progress line (Dask's progress bar); plain log lines otherwise.
+  let progress =
+    output.standardErrorIsTerminal
+    ? RunProgress(flow: flow, clock: environment.clock) { output.write($0, .standardError) } : nil
+  var observer = historyRecorder?.observer
+  if let progress {
+    let history = observer
+    let live = progress.observer
+    observer = { step in
+      history?(step)
+      live(step)
+    }
+  }
   do {
     result = try await flow.run(
       parameters: parameters, executor: options.flowExecutor(logger: logger),
-      environment: RunEnvironment(logger: logger), approving: approving, resuming: resuming,
-      scheduledStart: scheduledStart, observer: historyRecorder?.observer, recorder: recorder)
+      environment: environment, approving: approving, resuming: resuming,
+      scheduledStart: scheduledStart, observer: observer, recorder: recorder)
   } catch {
     throw ValidationError(error.message)
   }
+  progress?.finish()
   if let history, let historyRecorder {
     do {
       try historyRecorder.history.json().write(to: URL(fileURLWithPath: history))

@@ -8,6 +8,9 @@ enum SystemCommand {
     Bundle.main.executableURL?.path ?? CommandLine.arguments.first ?? "flow"
   }
 
+  /// True when standard error is a terminal (not a file or a pipe).
+  static var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
   /// Runs `command` (an executable path and its arguments) with this process's standard
   /// streams and environment, and returns its exit status.
   static func run(_ command: [String], environment: [String: String]) async throws -> Int32 {

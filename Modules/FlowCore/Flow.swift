@@ -66,6 +66,13 @@ public struct Flow: Sendable {
     return (flow, references!)
   }
 
+  /// The same flow on another schedule (`nil`: none), e.g. the command line's `--cron`.
+  public func withSchedule(_ schedule: (any Schedule)?) -> Flow {
+    Flow(
+      name: name, schedule: schedule, resultStore: resultStore, stateHandlers: stateHandlers,
+      graph: graph)
+  }
+
   /// The flow's tasks in the order they were added, with their slugs.
   public var tasks: [TaskInfo] {
     graph.nodes.indices.filter { graph.nodes[$0].isTask }.map(info)
