@@ -108,6 +108,16 @@ public struct FlowRunMachine: Sendable {
     /// The loop iteration the body runs (from 1), and the payload the previous one passed.
     var iteration = 1
     var loopPayload: FlowValue?
+    /// The state the trigger (or a missing input) decided, held while the task's target is
+    /// checked first (Prefect checks a target before the trigger): used unless it exists.
+    var unlessTargetExists: RunState?
+  }
+
+  /// Stands for an input whose upstream left no value while a target is checked before the
+  /// trigger: a target naming it renders to a location that is never written, and no cache
+  /// validator that compares inputs accepts it (it is not Encodable).
+  private struct MissingInput: Sendable, CustomStringConvertible {
+    var description: String { "missing-input" }
   }
 
   private enum Continuation {
@@ -435,6 +445,11 @@ public struct FlowRunMachine: Sendable {
       }
     }
     if let proposed = gate(key.node, config, upstream) {
+      // A task whose target exists is Cached even when its trigger fails (Prefect checks the
+      // target before the trigger); skips and pauses are decided before.
+      if proposed.kind == .triggerFailed, config.options.checkpoint?.target != nil {
+        return makeJob(key, unlessTargetExists: proposed)
+      }
       return ask(.task(key), from: .pending, to: proposed, .gate)
     }
     makeJob(key)
@@ -460,7 +475,8 @@ public struct FlowRunMachine: Sendable {
   }
 
   /// Gathers a task run's inputs and asks for a slot.
-  private mutating func makeJob(_ key: TaskRunKey) {
+  private mutating func makeJob(_ key: TaskRunKey, unlessTargetExists gate: RunState? = nil) {
+    var gated = gate
     let node = key.node
     let arguments = graph.nodes[node].arguments
     var inputs: [any Sendable] = []
@@ -485,18 +501,29 @@ public struct FlowRunMachine: Sendable {
         value = states[argument.source]!.result
       }
       guard let value else {
+        if gated != nil {
+          inputs.append(MissingInput())
+          continue
+        }
         let source = graph.nodes[argument.source].slug
         let message =
           "Input \(position + 1) comes from '\(source)', which ended "
           + "\(states[argument.source]!.kind) without a result. A task that runs after upstream "
           + "failures must wait for them with `.after(...)` instead of taking their outputs."
-        return ask(
-          .task(key), from: .pending, to: RunState(.triggerFailed, message: message), .record)
+        let failed = RunState(.triggerFailed, message: message)
+        if graph.nodes[node].task?.options.checkpoint?.target != nil {
+          gated = failed  // its target is still checked first
+          inputs.append(MissingInput())
+          continue
+        }
+        return ask(.task(key), from: .pending, to: failed, .record)
       }
       inputs.append(value)
     }
     let mayResume = !resuming || !graph.upstream[node].contains { ranFresh[$0] }
-    runners.insert(Runner(runID: newID(), inputs: inputs, mayResume: mayResume), for: key)
+    var runner = Runner(runID: newID(), inputs: inputs, mayResume: mayResume)
+    runner.unlessTargetExists = gated
+    runners.insert(runner, for: key)
     queued.append(key)
   }
 
@@ -592,6 +619,11 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func resultLooked(_ key: TaskRunKey, _ lookup: ResultLookup) {
     guard runners[key]?.begun == true else { return }
+    if let gated = runners[key]!.unlessTargetExists {
+      // Checked before the trigger: Cached when the target exists, else what the trigger said.
+      if case .cached(let cached) = lookup { return moveRunner(key, to: cached.state) }
+      return moveRunner(key, to: gated)
+    }
     switch lookup {
     case .cached(let cached): moveRunner(key, to: cached.state)
     case .failed(let error):
