@@ -35,7 +35,11 @@ struct FlowRunShell {
     self.settings = settings
     self.width = width
     self.observer = observer
-    usesChildren = width > 1 || settings.hasSession
+    // A local task with a timeout runs in a child task, so that the run can leave a body that
+    // ignores cancellation behind at its deadline (a hard timeout).
+    usesChildren =
+      width > 1 || settings.hasSession
+      || settings.graph.nodes.contains { $0.task?.options.timeout != nil }
     machine = FlowRunMachine(
       graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil },
       flowHandlers: !settings.flow.stateHandlers.isEmpty,
@@ -101,11 +105,24 @@ struct FlowRunShell {
       while true {
         reportCancellation()
         while let (start, started) = launches.popFirst() {
+          // A local attempt with a deadline races it in two children: the run goes on at the
+          // deadline even if the body ignores cancellation (its late outcome is discarded).
+          let deadline =
+            start.deadline != nil && !settings.hasSession ? AttemptDeadline() : nil
           group.addTask { [settings] in
             if let started { Self.log(started, settings) }
-            return await Self.attempt(start, settings)
+            return await Self.attempt(start, settings, deadline: deadline)
           }
           outstanding += 1
+          if let deadline, let due = start.deadline {
+            group.addTask { [settings, clock] in
+              guard await deadline.sleep(until: due, on: clock), deadline.claim(.deadline) else {
+                return AttemptReport(event: nil)
+              }
+              return Self.timedOut(start, settings)
+            }
+            outstanding += 1
+          }
         }
         for timer in timers {
           group.addTask { [clock] in
@@ -136,6 +153,12 @@ struct FlowRunShell {
 
   private mutating func feed(_ report: AttemptReport) {
     for crash in report.crashes { feed(crash) }
+    if let late = report.late {
+      // The attempt already ended TimedOut at its deadline: say what became of its body.
+      settings.log.append(
+        .message(late.message), level: .warning, at: clock.now(), subject: late.subject)
+      return
+    }
     if let event = report.event { feed(event) }
   }
 
@@ -322,10 +345,26 @@ struct FlowRunShell {
   struct AttemptReport: Sendable {
     var crashes: [FlowRunEvent] = []
     var event: FlowRunEvent?
+    /// Set when the body ended after its deadline had already ended the attempt: logged, and
+    /// its outcome discarded.
+    var late: (message: String, subject: RunLog.Subject)?
+  }
+
+  /// The report of an attempt whose deadline passed before its body ended.
+  static func timedOut(_ start: AttemptStart, _ settings: RunSettings) -> AttemptReport {
+    let node = settings.graph.nodes[start.key.node]
+    let config = node.task!
+    let error = TaskTimeoutError(task: node.slug, timeout: config.options.timeout!)
+    return AttemptReport(
+      event: .attemptFinished(
+        start.key, attempt: start.attempt, outcome(of: error, start, config, settings),
+        at: settings.environment.clock.now()))
   }
 
   /// Runs one attempt's body, here or on the backend's session, until it ends or its deadline.
-  static func attempt(_ start: AttemptStart, _ settings: RunSettings) async -> AttemptReport {
+  static func attempt(
+    _ start: AttemptStart, _ settings: RunSettings, deadline hard: AttemptDeadline? = nil
+  ) async -> AttemptReport {
     // A recorded run waits here while the recorder's buffer is full (back pressure).
     if let recording = settings.recording { await recording.waitForRoom() }
     let key = start.key
@@ -335,8 +374,10 @@ struct FlowRunShell {
     let subject = RunLog.Subject(
       task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
       attempt: start.attempt)
-    let deadline = start.deadline.map { ($0, config.options.timeout!) }
+    // With a hard deadline (raced by another child), the body is not raced here.
+    let deadline = hard == nil ? start.deadline.map { ($0, config.options.timeout!) } : nil
     var report = AttemptReport()
+    var caught: (any Error)?
     do {
       let value: any Sendable
       if settings.hasSession, let session = settings.session {
@@ -366,13 +407,17 @@ struct FlowRunShell {
             loopPayload: start.loop?.payload.value)
         ) {
           guard config.options.logStdout else {
+            if let hard { return try await hard.run { try await config.body.call(inputs) } }
             guard deadline != nil else { return try await config.body.call(inputs) }
             return try await race(deadline, slug: node.slug, clock) {
               try await config.body.call(inputs)
             }
           }
           let (outcome, lines) = await StdoutCapture.capture {
-            try await race(deadline, slug: node.slug, clock) { try await config.body.call(inputs) }
+            if let hard { return try await hard.run { try await config.body.call(inputs) } }
+            return try await race(deadline, slug: node.slug, clock) {
+              try await config.body.call(inputs)
+            }
           }
           for line in lines {
             settings.log.append(.message(line), at: clock.now(), subject: subject)
@@ -383,9 +428,26 @@ struct FlowRunShell {
       report.event = .attemptFinished(
         key, attempt: start.attempt, .succeeded(FlowValue(value)), at: clock.now())
     } catch {
+      caught = error
       report.event = .attemptFinished(
         key, attempt: start.attempt, outcome(of: error, start, config, settings),
         at: clock.now())
+    }
+    if let hard, !hard.claim(.body) {
+      let how =
+        switch caught {
+        case nil: "returned"
+        case is CancellationError: "stopped when cancelled"
+        case let error?: "failed (\(error))"
+        }
+      let timeout = config.options.timeout!
+      report.late = (
+        "Attempt \(start.attempt) of task '\(node.slug)' \(how) at "
+          + "\(clock.now().formatted(.iso8601)), after its timeout of \(timeout) had ended it "
+          + "TimedOut; its outcome was discarded.",
+        subject
+      )
+      report.event = nil
     }
     return report
   }
@@ -419,8 +481,8 @@ struct FlowRunShell {
         try await clock.sleep(until: due)
         throw TaskTimeoutError(task: slug, timeout: timeout)
       }
-      // Whichever ends first wins; the other is cancelled (a body that ignores cancellation
-      // is still waited for: timeouts are cooperative).
+      // Whichever ends first wins; the other is cancelled (on a backend's session a remote
+      // body that ignores cancellation is still waited for; local bodies use AttemptDeadline).
       defer { group.cancelAll() }
       return try await group.next()!
     }
