@@ -214,8 +214,9 @@ struct RunOptions: ParsableArguments {
     FlowCommandContext(resultsDirectory: resultsDirectory ?? commandLine.defaultResultsDirectory)
   }
 
-  /// A logger writing run logs to standard error in the chosen format, at the chosen level.
-  func logger(label: String) throws -> Logger {
+  /// A logger writing run logs to standard error in the chosen format, at the chosen level;
+  /// `clearsProgressLine`: text lines first erase a live progress line.
+  func logger(label: String, clearsProgressLine: Bool = false) throws -> Logger {
     let level: Logger.Level
     do {
       level = try LogLevelSetting.resolve(
@@ -226,7 +227,10 @@ struct RunOptions: ParsableArguments {
     }
     var logger: Logger
     switch logFormat {
-    case .text: logger = Logger(label: label) { _ in ConsoleLogHandler(level: level) }
+    case .text:
+      logger = Logger(label: label) { _ in
+        ConsoleLogHandler(level: level, clearsLine: clearsProgressLine)
+      }
     case .json: logger = Logger(label: label) { _ in JSONLinesLogHandler(level: level) }
     }
     logger.logLevel = level
@@ -256,7 +260,8 @@ func runOnce(
   recordedIn location: RunDatabaseLocation? = nil,
   output: FlowCommandOutput
 ) async throws -> Bool {
-  let logger = try options.logger(label: flow.name)
+  let logger = try options.logger(
+    label: flow.name, clearsProgressLine: output.standardErrorIsTerminal)
   let result: FlowRunResult
   let historyRecorder = history.map { _ in FlowRunRecorder(flowName: flow.name) }
   if let location { output.write("Recording the run in \(location)\n", .standardError) }

@@ -26,17 +26,20 @@ public struct ConsoleLogHandler: LogHandler {
   private let stream: Stream
   private let timeZone: TimeZone
   private let clock: any WallClock
+  private let clearsLine: Bool
 
   /// A handler printing to `stream` at `level` and above, stamping lines with `clock` (pass a
-  /// run's `TestClock` to see virtual times) in `timeZone`.
+  /// run's `TestClock` to see virtual times) in `timeZone`; with `clearsLine`, each line first
+  /// erases the terminal's current line (a live progress line the command line redraws).
   public init(
     level: Logger.Level = .info, stream: Stream = .standardError, timeZone: TimeZone = .current,
-    clock: any WallClock = SystemWallClock()
+    clock: any WallClock = SystemWallClock(), clearsLine: Bool = false
   ) {
     self.logLevel = level
     self.stream = stream
     self.timeZone = timeZone
     self.clock = clock
+    self.clearsLine = clearsLine
   }
 
   /// Metadata by key.
@@ -51,7 +54,7 @@ public struct ConsoleLogHandler: LogHandler {
     let line = Self.format(
       time: record.time, level: record.level, message: record.message,
       metadata: record.metadata, timeZone: timeZone)
-    ConsoleOutput.write(line + "\n", to: stream)
+    ConsoleOutput.write((clearsLine ? "\r\u{1B}[K" : "") + line + "\n", to: stream)
   }
 
   /// One record as a console line, without the line break: `└── HH:MM:SS | LEVEL   | ` (the
