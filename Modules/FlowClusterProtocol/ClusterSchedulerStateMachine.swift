@@ -677,7 +677,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
         window = self.window(key: key)
         last = (key, window)
       }
-      let choice = bestWorker(for: job, window: window, order)
+      let choice = bestWorker(for: job, window: window, order, refilling: batches)
       guard let id = choice.worker else {
         waiting.append(next)
         if choice.full { break }  // no room for it: it goes first once a worker has room
@@ -718,10 +718,15 @@ public struct ClusterSchedulerStateMachine: Sendable {
   }
 
   /// The least-loaded worker with room for `job` (at `window` per thread) and its resources;
-  /// `full` when no worker has room for it at all (as opposed to lacking resources).
-  private func bestWorker(for job: Job, window: Int, _ order: [ConnectionID]) -> (
-    worker: ConnectionID?, full: Bool
-  ) {
+  /// `full` when no worker has room for it at all (as opposed to lacking resources). A deep
+  /// window is refilled in batches: a worker gets more once it holds at most half of it (or
+  /// when it already gets some in this frame), so frames carry many assignments, not one per
+  /// result.
+  private func bestWorker(
+    for job: Job, window: Int, _ order: [ConnectionID],
+    refilling batches: [ConnectionID: [ClusterAssignment]]
+  ) -> (worker: ConnectionID?, full: Bool) {
+    let deep = window > 1 + configuration.prefetchPerThread
     var best: ConnectionID?
     var bestScore = (0, 0)
     var room = false
@@ -729,6 +734,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       let peer = peers[id]!
       let free = peer.free(window: window)
       guard free > 0 else { continue }
+      guard !deep || batches[id] != nil || free * 2 >= peer.capacity * window else { continue }
       room = true
       guard peer.fits(job.submission.resources) else { continue }
       // Least loaded first; a worker this attempt already crashed ranks last.
