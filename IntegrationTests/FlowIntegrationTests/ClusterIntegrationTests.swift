@@ -138,6 +138,32 @@ struct ClusterIntegrationTests {
   }
 
   @Test(
+    "loops run on worker processes: each iteration counted and logged, the limit enforced")
+  func loopsOnWorkers() async throws {
+    let common = ["demo", "--shape", "loop", "--tasks", "24"]
+    let sequential = try FlowProcess(common + ["--executor", "sequential"])
+    let cluster = try FlowProcess(common + ["--executor", "cluster", "--workers", "2"])
+    // Items 10, 11, 22 and 23 ask for 11 or 12 iterations, over the limit of 10: the flow run
+    // fails, and the demo exits 1 after its JSON line.
+    #expect(try await sequential.exit() == 1, "\(sequential.stderr)")
+    #expect(try await cluster.exit() == 1, "\(cluster.stderr)")
+    let expected = try sequential.json()
+    let actual = try cluster.json()
+    for key in [
+      "state", "tasks", "succeeded", "failed", "result_sum", "loop_iterations", "loop_log_lines",
+      "loop_limit_failures",
+    ] {
+      #expect("\(expected[key]!)" == "\(actual[key]!)", "\(key)")
+    }
+    #expect(actual["succeeded"] as? Int == 20, "\(cluster.stderr)")
+    #expect(actual["loop_limit_failures"] as? Int == 4)
+    // Twice 1 + (1+2) + … + (1+…+10); 2 × (1+…+10) iterations that returned, 4 × 10 stopped.
+    #expect(actual["result_sum"] as? Int == 440)
+    #expect(actual["loop_iterations"] as? Int == 150)
+    #expect(actual["loop_log_lines"] as? Int == 150 - 24)  // every iteration after the first
+  }
+
+  @Test(
     "kill -9 of a worker mid-run: the run succeeds, lost attempts are Crashed, results arrive once")
   func workerKilled() async throws {
     let demo = try FlowProcess([

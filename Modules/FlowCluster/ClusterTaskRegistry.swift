@@ -105,8 +105,18 @@ public struct ClusterTaskRegistry: Sendable {
       mapIndex: assignment.mapIndex >= 0 ? assignment.mapIndex : nil,
       attempt: assignment.attempt, parameters: parameters, environment: environment,
       logSink: sink,
-      scheduledStartTime: run?.scheduledStartTime.map { Date(timeIntervalSince1970: $0) })
+      scheduledStartTime: run?.scheduledStartTime.map { Date(timeIntervalSince1970: $0) },
+      loopCount: max(1, assignment.loopCount),
+      loopPayload: assignment.loopPayload.isEmpty
+        ? nil : LoopPayloadJSON(assignment.loopPayload))
     let outcome: ClusterTaskOutcome
+    let started = environment.clock.now()
+    // How long the body ran on the worker's clock (the scheduler batches short tasks deeper).
+    func elapsed() -> UInt64 {
+      // At least 1: 0 means "not measured" on the wire.
+      let seconds = environment.clock.now().timeIntervalSince(started)
+      return seconds > 0 ? max(1, UInt64(min(seconds * 1e9, 1e18))) : 1
+    }
     do {
       let value = try await TaskRunContext.$current.withValue(context) {
         try await Self.call(
@@ -126,20 +136,31 @@ public struct ClusterTaskRegistry: Sendable {
       }
     } catch let skip as SkipTask {
       outcome = .failure(code: ClusterRemoteCodes.skip, message: skip.reason)
-    } catch is any LoopRequest {
-      outcome = .failure(
-        code: RemoteTaskError.Code.taskFailed.name,
-        message:
-          "task '\(assignment.task)' threw LoopAgain, and loops do not run on cluster workers "
-          + "yet; run this flow with .sequential or .concurrent")
+    } catch let loop as any LoopRequest {
+      if let payload = LoopPayloadJSON(encoding: loop.loopPayload) {
+        // The JSON is UTF-8 text: it travels as the message of a `loop` outcome.
+        outcome = .failure(
+          code: ClusterRemoteCodes.loop, message: String(decoding: payload.bytes, as: UTF8.self))
+      } else {
+        outcome = .failure(
+          code: RemoteTaskError.Code.notCodable.name,
+          message:
+            "task '\(assignment.task)' threw LoopAgain with a \(type(of: loop.loopPayload)), "
+            + "which is not Codable: a loop payload that crosses to the scheduler must be "
+            + "Codable & Sendable; make the type Codable, or run this flow with .sequential or "
+            + ".concurrent")
+      }
     } catch {
       return ClusterTaskResult(
         taskID: assignment.taskID,
         outcome: .failure(
           code: RemoteTaskError.Code.taskFailed.name, message: String(describing: error)),
-        logs: sink.records, error: ClusterErrorTypes.info(for: error))
+        logs: sink.records, error: ClusterErrorTypes.info(for: error),
+        runNanoseconds: elapsed())
     }
-    return ClusterTaskResult(taskID: assignment.taskID, outcome: outcome, logs: sink.records)
+    return ClusterTaskResult(
+      taskID: assignment.taskID, outcome: outcome, logs: sink.records,
+      runNanoseconds: elapsed())
   }
 }
 
@@ -147,6 +168,9 @@ public struct ClusterTaskRegistry: Sendable {
 public enum ClusterRemoteCodes {
   /// The body threw `SkipTask`: the engine makes the run Skipped.
   public static let skip = "skip"
+  /// The body threw `LoopAgain`: the message is the payload's JSON, and the engine runs the
+  /// next iteration.
+  public static let loop = "loop"
 }
 
 /// Collects what task bodies log on a worker, to ship with the result.
@@ -225,9 +249,25 @@ public enum ClusterRemoteCoding {
           + "values that cross from a cluster worker must be Codable & Sendable; make the type "
           + "Codable, or run this flow with .sequential or .concurrent")
     }
+    var loopPayload: [UInt8] = []
+    if let payload = call.loopPayload {
+      if let encoded = payload as? LoopPayloadJSON {
+        loopPayload = encoded.bytes
+      } else if let encoded = LoopPayloadJSON(encoding: payload) {
+        loopPayload = encoded.bytes
+      } else {
+        throw RemoteTaskError(
+          code: .notCodable,
+          message:
+            "the loop payload of task '\(call.taskSlug)' is a \(type(of: payload)), which is "
+            + "not Codable: a payload that crosses to a cluster worker must be Codable & "
+            + "Sendable; make the type Codable, or run this flow with .sequential or .concurrent")
+      }
+    }
     return ClusterAssignment(
       taskID: id, flow: call.flowName, task: call.taskSlug, attempt: call.attempt,
-      mapIndex: call.mapIndex ?? -1, inputs: inputs)
+      mapIndex: call.mapIndex ?? -1, inputs: inputs, loopCount: call.loopCount,
+      loopPayload: loopPayload)
   }
 
   /// Adds the result's log records to the run's log, then decodes the output or throws the
@@ -253,6 +293,9 @@ public enum ClusterRemoteCoding {
       }
     case .failure(let code, let message):
       if code == ClusterRemoteCodes.skip { throw SkipTask(message) }
+      if code == ClusterRemoteCodes.loop {
+        throw RemoteLoopRequest(LoopPayloadJSON(Array(message.utf8)))
+      }
       if let info = result.error {
         if let original = ClusterErrorTypes.decode(info) { throw original }
         throw ClusterTaskBodyError(

@@ -90,7 +90,9 @@ public enum ClusterWorker {
     let workerName = name ?? SystemProcessInfo.defaultWorkerName
     let configuration = ClusterWorkerStateMachine.Configuration(
       name: workerName, capacity: threads, resources: resources, token: token ?? "",
-      flows: registry.flowNames, drainTimeout: drainTimeout)
+      flows: registry.flowNames, drainTimeout: drainTimeout,
+      // Results of short tasks travel together (at most 0.5 ms late); a chain's never wait.
+      resultBatch: 16, resultDelay: .microseconds(500))
     var sslContext: NIOSSLContext?
     if let tls { sslContext = try clientContext(tls) }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -64,12 +64,19 @@ public struct ClusterAssignment: Sendable, Equatable {
   public var run: UInt64
   /// The task run's ID, for the task's context (nil: the worker makes one up).
   public var taskRunID: UUID?
+  /// The loop iteration this attempt runs, from 1 (see `LoopAgain`).
+  public var loopCount: Int
+  /// The previous iteration's `LoopAgain` payload as JSON (empty in the first iteration).
+  public var loopPayload: [UInt8]
 
   /// Creates an assignment.
   public init(
     taskID: ClusterTaskID, flow: String, task: String, attempt: Int = 1, mapIndex: Int = -1,
-    inputs: [[UInt8]] = [], run: UInt64 = 0, taskRunID: UUID? = nil
+    inputs: [[UInt8]] = [], run: UInt64 = 0, taskRunID: UUID? = nil, loopCount: Int = 1,
+    loopPayload: [UInt8] = []
   ) {
+    self.loopCount = loopCount
+    self.loopPayload = loopPayload
     self.taskID = taskID
     self.flow = flow
     self.task = task
@@ -145,12 +152,16 @@ public struct ClusterTaskResult: Sendable, Equatable {
   /// For a body's error: its type's name, and its JSON when the type is registered
   /// (`ClusterErrorTypes` (FlowCluster)), so that the scheduler can rethrow it as its own type.
   public var error: ClusterErrorInfo?
+  /// How long the body ran on the worker's clock, in nanoseconds (0: not measured); the
+  /// scheduler keeps a mean per task to decide how deep it may batch that task's assignments.
+  public var runNanoseconds: UInt64
 
   /// Creates a result.
   public init(
     taskID: ClusterTaskID, outcome: ClusterTaskOutcome, logs: [ClusterLogRecord] = [],
-    error: ClusterErrorInfo? = nil
+    error: ClusterErrorInfo? = nil, runNanoseconds: UInt64 = 0
   ) {
+    self.runNanoseconds = runNanoseconds
     self.taskID = taskID
     self.outcome = outcome
     self.logs = logs
@@ -193,7 +204,7 @@ public enum ClusterMessage: Sendable, Equatable {
 /// Constants of the wire protocol.
 public enum ClusterProtocol {
   /// The version this build speaks; a hello with another version is refused.
-  public static let version: UInt16 = 3
+  public static let version: UInt16 = 4
   /// The default largest frame (16 MiB); a bigger length prefix closes the connection.
   public static let defaultMaxFrameSize = 16 << 20
   /// The default largest task output (256 MiB), sent in parts when it exceeds a frame.

@@ -75,14 +75,25 @@ public struct ClusterSchedulerStateMachine: Sendable {
     /// The largest task output accepted from a worker (sent in parts when it exceeds a
     /// frame); a bigger one fails its task with a message that says so.
     public var maxOutputSize: Int
+    /// The most assignments per thread a worker may hold of a task observed to be short (its
+    /// mean run time, as workers report it, times this window stays within
+    /// ``batchLatencyBound``), so that many travel per frame; a task not observed yet, or
+    /// longer, gets `1 + prefetchPerThread`, so long tasks spread across workers. 0: off.
+    public var shortTaskWindow: Int
+    /// The most a deep window may add to the wait of the last task queued on a thread: a task
+    /// of mean run time `t` is queued at most `batchLatencyBound / t` deep per thread.
+    public var batchLatencyBound: Duration
 
     /// Creates a configuration.
     public init(
       token: String? = nil, heartbeatInterval: Duration = .milliseconds(500),
       heartbeatTTL: Duration = .seconds(5), handshakeTimeout: Duration = .seconds(10),
       allowedFailures: Int = 3, maxBatch: Int = 512, prefetchPerThread: Int = 0,
-      noWorkerTimeout: Duration? = nil, maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize
+      noWorkerTimeout: Duration? = nil, maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize,
+      shortTaskWindow: Int = 32, batchLatencyBound: Duration = .milliseconds(2)
     ) {
+      self.shortTaskWindow = max(0, shortTaskWindow)
+      self.batchLatencyBound = batchLatencyBound
       self.token = token
       self.heartbeatInterval = heartbeatInterval
       self.heartbeatTTL = heartbeatTTL
@@ -174,11 +185,11 @@ public struct ClusterSchedulerStateMachine: Sendable {
     var inUse: [String: Double] = [:]
     var running: Set<ClusterTaskID> = []
     var seen = false
-    var limit = 0
     /// The runs whose context this worker has.
     var runs: Set<UInt64> = []
 
-    var free: Int { phase == .active ? limit - running.count : 0 }
+    /// Room for one more assignment of a task allowed `window` per thread.
+    func free(window: Int) -> Int { phase == .active ? capacity * window - running.count : 0 }
 
     func fits(_ need: [String: Double]) -> Bool {
       for (name, amount) in need where (inUse[name] ?? 0) + amount > (resources[name] ?? 0) + 1e-9 {
@@ -222,6 +233,26 @@ public struct ClusterSchedulerStateMachine: Sendable {
   private var noWorkerArmed = false
   /// The leading parts of big outputs, by attempt, while they arrive.
   private var outputParts: [ClusterTaskID: [UInt8]] = [:]
+  /// The mean run time of each task (by flow and task name), as workers reported it.
+  private var runTimes: [TaskKey: RunTimeMean] = [:]
+
+  /// A task by flow and name.
+  private struct TaskKey: Hashable, Sendable {
+    let flow: String
+    let task: String
+  }
+
+  /// A running mean of a task's run times: the plain mean of the first 16, then an
+  /// exponential one (the latest 16 weigh most), so that a task that gets slower is noticed.
+  struct RunTimeMean: Sendable, Equatable {
+    var nanoseconds: Double = 0
+    var count = 0
+
+    mutating func add(_ sample: UInt64) {
+      count += 1
+      nanoseconds += (Double(sample) - nanoseconds) / Double(min(count, 16))
+    }
+  }
 
   /// Creates a scheduler with no workers and no work.
   public init(configuration: Configuration = Configuration()) {
@@ -245,6 +276,26 @@ public struct ClusterSchedulerStateMachine: Sendable {
   public var runningCount: Int { jobs.values.count { $0.worker != nil } }
   /// True after ``Event/shutdown``.
   public var isStopped: Bool { stopped }
+
+  /// How many assignments of task `task` of flow `flow` each worker thread may hold now: deep
+  /// for a task observed to be short, `1 + prefetchPerThread` otherwise.
+  public func window(flow: String, task: String) -> Int {
+    window(key: TaskKey(flow: flow, task: task))
+  }
+
+  private func window(key: TaskKey) -> Int {
+    let base = 1 + configuration.prefetchPerThread
+    guard configuration.shortTaskWindow > base, let mean = runTimes[key] else { return base }
+    let bound =
+      Double(configuration.batchLatencyBound.components.seconds) * 1e9
+      + Double(configuration.batchLatencyBound.components.attoseconds) * 1e-9
+    let deep = min(Double(configuration.shortTaskWindow), bound / max(1, mean.nanoseconds))
+    return max(base, Int(deep))
+  }
+
+  private var deepestWindow: Int {
+    max(1 + configuration.prefetchPerThread, configuration.shortTaskWindow)
+  }
 
   private func info(_ id: ConnectionID, _ peer: Peer) -> ClusterWorkerInfo {
     ClusterWorkerInfo(
@@ -455,6 +506,11 @@ public struct ClusterSchedulerStateMachine: Sendable {
         }
         jobs[result.taskID] = nil
         release(result.taskID, job, from: id)
+        if result.runNanoseconds > 0 {
+          let assignment = job.submission.assignment
+          runTimes[TaskKey(flow: assignment.flow, task: assignment.task), default: RunTimeMean()]
+            .add(result.runNanoseconds)
+        }
         actions.append(.taskFinished(result, worker: peers[id]!.name))
       }
     case .heartbeat:
@@ -510,7 +566,6 @@ public struct ClusterSchedulerStateMachine: Sendable {
     var peer = Peer(phase: .active)
     peer.name = hello.workerName
     peer.capacity = hello.capacity
-    peer.limit = hello.capacity * (1 + configuration.prefetchPerThread)
     peer.resources = hello.resources
     peer.seen = true
     peers[id] = peer
@@ -599,19 +654,33 @@ public struct ClusterSchedulerStateMachine: Sendable {
   // MARK: Placement
 
   /// Assigns queued attempts: by priority, to the least-loaded worker with room and resources.
+  /// A worker has room for an attempt while it holds fewer than its threads times the task's
+  /// window (deep for a task observed to be short). The first attempt that finds no room stops
+  /// placement, so nothing overtakes it; one that only lacks resources waits aside.
   private mutating func place(_ actions: inout [Action]) {
     guard !queue.isEmpty, !stopped else { return }
-    var free = 0
-    for peer in peers.values { free += max(0, peer.free) }
-    guard free > 0 else { return }
+    let deepest = deepestWindow
+    guard peers.values.contains(where: { $0.free(window: deepest) > 0 }) else { return }
     let order = peers.keys.sorted()
     var batches: [ConnectionID: [ClusterAssignment]] = [:]
     var contexts: [ConnectionID: [ClusterMessage]] = [:]
     var waiting: [Queued] = []
-    while free > 0, let next = queue.popMax() {
+    var last: (key: TaskKey, window: Int)?
+    while let next = queue.popMax() {
       guard let job = jobs[next.id], job.worker == nil else { continue }
-      guard let id = bestWorker(for: job, order) else {
+      let assignment = job.submission.assignment
+      let key = TaskKey(flow: assignment.flow, task: assignment.task)
+      let window: Int
+      if let last, last.key == key {
+        window = last.window
+      } else {
+        window = self.window(key: key)
+        last = (key, window)
+      }
+      let choice = bestWorker(for: job, window: window, order, refilling: batches)
+      guard let id = choice.worker else {
         waiting.append(next)
+        if choice.full { break }  // no room for it: it goes first once a worker has room
         if !job.warned, !peers.values.contains(where: { $0.couldEverFit(job.submission.resources) })
         {
           jobs[next.id]!.warned = true
@@ -633,8 +702,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       if let context = job.submission.context, peers[id]!.runs.insert(context.run).inserted {
         contexts[id, default: []].append(.runContext(context))
       }
-      batches[id, default: []].append(job.submission.assignment)
-      free -= 1
+      batches[id, default: []].append(assignment)
     }
     for item in waiting { queue.insert(item) }
     for id in order {
@@ -649,13 +717,26 @@ public struct ClusterSchedulerStateMachine: Sendable {
     }
   }
 
-  private func bestWorker(for job: Job, _ order: [ConnectionID]) -> ConnectionID? {
+  /// The least-loaded worker with room for `job` (at `window` per thread) and its resources;
+  /// `full` when no worker has room for it at all (as opposed to lacking resources). A deep
+  /// window is refilled in batches: a worker gets more once it holds at most half of it (or
+  /// when it already gets some in this frame), so frames carry many assignments, not one per
+  /// result.
+  private func bestWorker(
+    for job: Job, window: Int, _ order: [ConnectionID],
+    refilling batches: [ConnectionID: [ClusterAssignment]]
+  ) -> (worker: ConnectionID?, full: Bool) {
+    let deep = window > 1 + configuration.prefetchPerThread
     var best: ConnectionID?
     var bestScore = (0, 0)
+    var room = false
     for id in order {
       let peer = peers[id]!
-      let free = peer.free
-      guard free > 0, peer.fits(job.submission.resources) else { continue }
+      let free = peer.free(window: window)
+      guard free > 0 else { continue }
+      guard !deep || batches[id] != nil || free * 2 >= peer.capacity * window else { continue }
+      room = true
+      guard peer.fits(job.submission.resources) else { continue }
       // Least loaded first; a worker this attempt already crashed ranks last.
       let score = (job.crashedOn.contains(peer.name) ? 0 : 1, free)
       if best == nil || score > bestScore {
@@ -663,6 +744,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
         bestScore = score
       }
     }
-    return best
+    return (best, !room)
   }
+
 }

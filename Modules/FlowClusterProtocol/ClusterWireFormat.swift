@@ -272,6 +272,13 @@ package struct WireWriter {
         for input in assignment.inputs { blob(input) }
         varint(assignment.run)
         uuid(assignment.taskRunID)
+        // One byte outside loops: 0, or the loop count followed by the payload.
+        if assignment.loopCount == 1, assignment.loopPayload.isEmpty {
+          varint(0)
+        } else {
+          int(max(1, assignment.loopCount))
+          blob(assignment.loopPayload)
+        }
       }
     case .results(let results):
       bytes.append(ClusterMessageKind.results.tag)
@@ -298,6 +305,7 @@ package struct WireWriter {
           string(log.message)
           strings(log.metadata)
         }
+        varint(result.runNanoseconds)
       }
     case .heartbeat(let running):
       bytes.append(ClusterMessageKind.heartbeat.tag)
@@ -493,10 +501,18 @@ package struct WireReader {
         for _ in 0..<inputCount { inputs.append(try blob()) }
         let run = try varint()
         let taskRunID = try uuid()
+        var loopCount = try int()
+        var loopPayload: [UInt8] = []
+        if loopCount == 0 {
+          loopCount = 1
+        } else {
+          loopPayload = try blob()
+        }
         assignments.append(
           ClusterAssignment(
             taskID: id, flow: flow, task: task, attempt: attempt, mapIndex: mapIndex,
-            inputs: inputs, run: run, taskRunID: taskRunID))
+            inputs: inputs, run: run, taskRunID: taskRunID, loopCount: loopCount,
+            loopPayload: loopPayload))
       }
       return .assign(assignments)
     case ClusterMessageKind.results.tag:
@@ -525,7 +541,11 @@ package struct WireReader {
               time: try double(), level: try string(), message: try string(),
               metadata: try strings()))
         }
-        results.append(ClusterTaskResult(taskID: id, outcome: outcome, logs: logs, error: error))
+        let runNanoseconds = try varint()
+        results.append(
+          ClusterTaskResult(
+            taskID: id, outcome: outcome, logs: logs, error: error,
+            runNanoseconds: runNanoseconds))
       }
       return .results(results)
     case ClusterMessageKind.heartbeat.tag: return .heartbeat(running: try int())

@@ -17,12 +17,20 @@ public struct ClusterWorkerStateMachine: Sendable {
     public var drainTimeout: Duration
     /// Heartbeats from the scheduler missed in a row before the worker gives up on it.
     public var missedHeartbeats: Int
+    /// The most results held back to travel in one frame while more accepted attempts are still
+    /// to finish (1: each result goes at once). The last accepted attempt's result never waits.
+    public var resultBatch: Int
+    /// The longest a held result waits for others before it is sent.
+    public var resultDelay: Duration
 
     /// Creates a configuration.
     public init(
       name: String, capacity: Int, resources: [String: Double] = [:], token: String = "",
-      flows: [String] = [], drainTimeout: Duration = .seconds(30), missedHeartbeats: Int = 10
+      flows: [String] = [], drainTimeout: Duration = .seconds(30), missedHeartbeats: Int = 10,
+      resultBatch: Int = 1, resultDelay: Duration = .microseconds(500)
     ) {
+      self.resultBatch = max(1, resultBatch)
+      self.resultDelay = resultDelay
       self.name = name
       self.capacity = capacity
       self.resources = resources
@@ -41,6 +49,8 @@ public struct ClusterWorkerStateMachine: Sendable {
     case schedulerCheck
     /// The drain's deadline.
     case drainDeadline
+    /// Time to send the results held back (see ``Configuration/resultBatch``).
+    case sendResults
   }
 
   /// Something that happened.
@@ -118,6 +128,9 @@ public struct ClusterWorkerStateMachine: Sendable {
   private var missed = 0
   /// The ID the scheduler gave this worker (0 before the handshake).
   public private(set) var workerID: UInt64 = 0
+  /// Results held back to travel together, and whether their timer runs.
+  private var held: [ClusterTaskResult] = []
+  private var sendTimerArmed = false
 
   /// Creates a worker that has not connected yet.
   public init(configuration: Configuration) {
@@ -166,12 +179,22 @@ public struct ClusterWorkerStateMachine: Sendable {
     case .taskFinished(let result):
       guard running.remove(result.taskID) != nil, phase != .closed else { break }
       started -= 1
-      actions.append(.send([.results([result])]))
+      held.append(result)
+      if running.isEmpty || phase != .active || held.count >= configuration.resultBatch {
+        sendHeld(&actions)
+      } else if !sendTimerArmed {
+        sendTimerArmed = true
+        actions.append(.startTimer(.sendResults, after: configuration.resultDelay))
+      }
       if phase == .draining, running.isEmpty {
         leave("drained", &actions)
       } else {
         startWaiting(&actions)
       }
+    case .timerFired(.sendResults):
+      sendTimerArmed = false
+      guard phase == .active || phase == .draining else { break }
+      sendHeld(&actions)
     case .timerFired(.heartbeat):
       guard phase == .active || phase == .draining else { break }
       actions.append(.send([.heartbeat(running: running.count)]))
@@ -195,6 +218,7 @@ public struct ClusterWorkerStateMachine: Sendable {
       actions.append(.startTimer(.schedulerCheck, after: heartbeat))
     case .timerFired(.drainDeadline):
       guard phase == .draining else { break }
+      sendHeld(&actions)
       let ids = running.sorted()
       if !ids.isEmpty {
         actions.append(.cancel(ids))
@@ -217,6 +241,7 @@ public struct ClusterWorkerStateMachine: Sendable {
           failed: false, &actions)
       case .active:
         phase = .draining
+        sendHeld(&actions)
         actions.append(.send([.draining] + handBackWaiting()))
         if running.isEmpty {
           leave("drained", &actions)
@@ -277,6 +302,7 @@ public struct ClusterWorkerStateMachine: Sendable {
         }
       }
       if !cancelled.isEmpty { actions.append(.cancel(cancelled)) }
+      if running.isEmpty { sendHeld(&actions) }
       if phase == .active { startWaiting(&actions) }
       if phase == .draining, running.isEmpty { leave("drained", &actions) }
     case .heartbeat:
@@ -287,6 +313,7 @@ public struct ClusterWorkerStateMachine: Sendable {
     case .drain:
       if phase == .active {
         phase = .draining
+        sendHeld(&actions)
         actions.append(.send([.draining] + handBackWaiting()))
         if running.isEmpty {
           leave("drained at the scheduler's request", &actions)
@@ -309,6 +336,13 @@ public struct ClusterWorkerStateMachine: Sendable {
           + "sends after the handshake")
       stop(reason: ClusterCloseReason(error), failed: true, &actions)
     }
+  }
+
+  /// Sends the results held back, if any, in one message.
+  private mutating func sendHeld(_ actions: inout [Action]) {
+    guard !held.isEmpty else { return }
+    actions.append(.send([.results(held)]))
+    held.removeAll(keepingCapacity: true)
   }
 
   /// Starts waiting attempts while slots are free.
@@ -342,6 +376,7 @@ public struct ClusterWorkerStateMachine: Sendable {
   }
 
   private mutating func clearAccepted() {
+    held.removeAll()
     running.removeAll()
     waiting.removeAll()
     waitingHead = 0

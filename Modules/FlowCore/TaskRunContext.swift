@@ -64,7 +64,10 @@ public struct TaskRunContext: Sendable {
   /// The payload the previous loop iteration passed to ``LoopAgain``, as `type` (Prefect's
   /// `task_loop_result`); nil in the first iteration or for another type.
   public func loopPayload<Payload>(_ type: Payload.Type = Payload.self) -> Payload? {
-    payload as? Payload
+    if let value = payload as? Payload { return value }
+    // On a cluster worker the payload arrives as JSON: it decodes as the type asked for.
+    guard let encoded = payload as? LoopPayloadJSON else { return nil }
+    return encoded.decode(Payload.self)
   }
 
   /// The context of the task body running in the current Swift task, if any.

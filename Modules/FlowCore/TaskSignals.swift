@@ -1,3 +1,5 @@
+import Foundation
+
 /// Thrown by a task body to end its run Skipped rather than Failed (Prefect's `SKIP` signal).
 public struct SkipTask: Error, Sendable, CustomStringConvertible {
   /// Why the task skipped itself.
@@ -59,6 +61,45 @@ package protocol LoopRequest: Error {
 }
 
 extension LoopAgain: LoopRequest {
+  package var loopPayload: any Sendable { payload }
+}
+
+/// A ``LoopAgain`` payload that crossed a process boundary (a cluster worker's iteration): its
+/// JSON, decoded as whatever type the next iteration asks for in
+/// ``TaskRunContext/loopPayload(_:)``.
+package struct LoopPayloadJSON: Sendable, CustomStringConvertible {
+  /// The payload's JSON (UTF-8).
+  package let bytes: [UInt8]
+
+  /// Wraps JSON bytes.
+  package init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+  /// Encodes a payload; nil when its type is not `Encodable` (or it does not encode).
+  package init?(encoding payload: any Sendable) {
+    guard let value = payload as? any Encodable,
+      let data = try? JSONEncoder().encode(value)
+    else { return nil }
+    self.bytes = [UInt8](data)
+  }
+
+  /// The payload as `type`; nil when it does not decode as one.
+  package func decode<Payload>(_ type: Payload.Type) -> Payload? {
+    guard let decodable = type as? any Decodable.Type else { return nil }
+    return (try? JSONDecoder().decode(decodable, from: Data(bytes))) as? Payload
+  }
+
+  /// Names what it is, not its content.
+  package var description: String { "a loop payload (\(bytes.count) bytes of JSON)" }
+}
+
+/// A ``LoopAgain`` that a cluster worker reported: the engine loops exactly as for a local one.
+package struct RemoteLoopRequest: LoopRequest, Sendable {
+  /// The payload, as JSON.
+  package let payload: LoopPayloadJSON
+
+  /// Wraps the payload.
+  package init(_ payload: LoopPayloadJSON) { self.payload = payload }
+
   package var loopPayload: any Sendable { payload }
 }
 

@@ -77,6 +77,10 @@ public final class RemoteTaskCall: Sendable {
   public let taskRunID: UUID
   /// The flow run's context (ID, parameters, scheduled start).
   public let run: RemoteRunContext
+  /// The loop iteration this attempt runs, from 1 (see `LoopAgain`).
+  public let loopCount: Int
+  /// What the previous loop iteration passed to `LoopAgain` (nil in the first).
+  public let loopPayload: (any Sendable)?
   /// The task's options (priority and resources matter to a cluster).
   public var options: TaskOptions { config.options }
   package let config: TaskConfig
@@ -89,7 +93,7 @@ public final class RemoteTaskCall: Sendable {
   init(
     flowName: String, node: GraphNode, mapIndex: Int?, attempt: Int, inputs: [any Sendable],
     taskRunID: UUID, run: RemoteRunContext, log: RunLog, subject: RunLog.Subject,
-    clock: any WallClock,
+    clock: any WallClock, loopCount: Int = 1, loopPayload: (any Sendable)? = nil,
     onCrash: @escaping @Sendable (_ message: String, _ rescheduled: Bool) -> Void = { _, _ in }
   ) {
     self.flowName = flowName
@@ -100,6 +104,8 @@ public final class RemoteTaskCall: Sendable {
     self.inputs = inputs
     self.taskRunID = taskRunID
     self.run = run
+    self.loopCount = loopCount
+    self.loopPayload = loopPayload
     self.config = node.task!
     self.log = log
     self.subject = subject

@@ -386,6 +386,7 @@ struct FlowRunShell {
           flowName: settings.flow.name, node: node, mapIndex: key.mapIndex,
           attempt: start.attempt, inputs: start.inputs.values, taskRunID: start.taskRunID,
           run: settings.remoteRun!, log: settings.log, subject: subject, clock: clock,
+          loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value,
           onCrash: { message, rescheduled in
             let event = FlowRunEvent.attemptCrashed(
               key, message: message, rescheduled: rescheduled, at: clock.now())

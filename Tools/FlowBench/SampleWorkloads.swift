@@ -9,7 +9,8 @@ import TicketModel
 
 /// The ticket sample's flow, end to end in-process (reading the bundled zip, extracting and
 /// parsing the CSV, the model, four metrics, the summary), with `batch-size` `all`; the
-/// baseline is parsing the already extracted CSV alone.
+/// baseline is the least any reader of the data must do: read the bundled zip, inflate its CSV
+/// member and read every byte of it once (counting lines).
 func ticketWorkload(_ sizes: Sizes) async throws -> Figure {
   let flow = TicketModel.flow(schedule: nil)
   let time = try await median(sizes.sampleRepetitions) {
@@ -25,11 +26,15 @@ func ticketWorkload(_ sizes: Sizes) async throws -> Figure {
   guard let archive = TicketData.bundledArchive else {
     throw BenchError(message: "the ticket sample's bundled zip is missing; rebuild flow-bench")
   }
-  let csv = try TicketData.unzipIfNeeded(
-    [UInt8](try Data(contentsOf: archive)), source: archive.path)
   let baseline = try await median(sizes.sampleRepetitions) {
-    let table = try TicketData.parse(csv: csv)
-    precondition(table.count == ticketRows)
+    let csv = try TicketData.unzipIfNeeded(
+      [UInt8](try Data(contentsOf: archive)), source: archive.path)
+    let lines = csv.withUnsafeBufferPointer { buffer in
+      var lines = 0
+      for byte in buffer where byte == 0x0A { lines += 1 }
+      return lines
+    }
+    precondition(lines > ticketRows)
   }
   return Figure(value: time * 1e3, baseline: baseline * 1e3)
 }

@@ -13,7 +13,8 @@ struct DemoCommand: AsyncParsableCommand {
     abstract: "Run a synthetic flow and print one JSON line with its outcome.",
     discussion: """
       --shape fan plans N items and maps a task over them; --shape chain runs N dependent
-      steps (N is 10, 100 or 1000). With --executor cluster, --workers W starts a local
+      steps (N is 10, 100 or 1000); --shape loop maps a task that loops (`LoopAgain`)
+      index % 12 + 1 times over N items, at most 10 iterations (so 1 in 6 fail). With --executor cluster, --workers W starts a local
       cluster of `flow worker` processes; --listen HOST:PORT (with --token beyond loopback)
       waits for --min-workers workers started by hand instead. Progress lines go to standard
       error: `flow-demo: listening on ADDRESS`, `flow-demo: ready, worker pids P,Q`.
@@ -32,7 +33,7 @@ struct DemoCommand: AsyncParsableCommand {
   @Option(help: "The seed that decides which tasks fail.")
   var seed: Int = 1
 
-  @Option(help: "fan or chain.")
+  @Option(help: "fan, chain or loop.")
   var shape: String = "fan"
 
   @Option(help: "sequential, concurrent or cluster.")
@@ -141,8 +142,11 @@ struct DemoCommand: AsyncParsableCommand {
         throw ValidationError("--shape chain runs 10, 100 or 1000 tasks")
       }
       flow = chain
+    case "loop":
+      flow = DemoFlows.loops
+      parameters = ["tasks": tasks]
     default:
-      throw ValidationError("--shape is fan or chain, got '\(shape)'")
+      throw ValidationError("--shape is fan, chain or loop, got '\(shape)'")
     }
     let clock = ContinuousClock()
     var readySeconds: Double?
@@ -192,8 +196,9 @@ struct DemoCommand: AsyncParsableCommand {
       await stop()
       stopSeconds = Self.seconds(clock.now - stopStart)
     }
-    let units = result.taskRuns.filter { $0.slug == (shape == "fan" ? "work" : $0.slug) }
-      .filter { shape == "chain" || $0.mapIndex != nil }
+    let mapped = ["fan": "work", "loop": "loop"][shape]
+    let units = result.taskRuns.filter { $0.slug == (mapped ?? $0.slug) }
+      .filter { mapped == nil || $0.mapIndex != nil }
     var sum = 0
     for run in units where run.state.isSuccessful {
       if let value = run.state.result as? Int { sum += value }
@@ -207,6 +212,15 @@ struct DemoCommand: AsyncParsableCommand {
       ("result_sum", "\(sum)"), ("wall_seconds", String(format: "%.4f", wall)),
       ("executor", "\"\(executor)\""),
     ]
+    if shape == "loop" {
+      let iterations = units.reduce(0) { $0 + $1.loopIterations }
+      let logged = result.logs.count { $0.message.hasPrefix("Looping: starting loop iteration") }
+      let limited = units.count { $0.state.message?.contains("over its limit") == true }
+      fields += [
+        ("loop_iterations", "\(iterations)"), ("loop_log_lines", "\(logged)"),
+        ("loop_limit_failures", "\(limited)"),
+      ]
+    }
     if let readySeconds { fields.append(("ready_seconds", String(format: "%.4f", readySeconds))) }
     if let stopSeconds { fields.append(("stop_seconds", String(format: "%.4f", stopSeconds))) }
     print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")

@@ -77,8 +77,30 @@ enum DemoFlows {
     }
   }
 
+  static let loopPlan = task("loop-plan") { (count: Int) -> [Int] in Array(0..<max(0, count)) }
+
+  /// The most iterations one `loop` run may take (`.looping(max:)`).
+  static let maxLoopIterations = 10
+
+  /// Runs `index % 12 + 1` iterations, each adding its loop count to the payload it passes on,
+  /// and returns 1 + 2 + … + its last count; a run that asks for more than
+  /// ``maxLoopIterations`` iterations fails with a `LoopLimitError`.
+  static let loop = task("loop") { (index: Int) throws -> Int in
+    let context = TaskRunContext.current
+    let count = context?.loopCount ?? 1
+    let sum = (context?.loopPayload(Int.self) ?? 0) + count
+    if count < index % 12 + 1 { throw LoopAgain(sum) }
+    return sum
+  }.looping(max: maxLoopIterations)
+
+  /// `flow-demo-loop`: maps `loop` over 0..<N.
+  static let loops = Flow("flow-demo-loop") {
+    let count = Parameter("tasks", default: 24)
+    loop.map(loopPlan(count))
+  }
+
   /// Every flow a `flow worker` can run.
-  static var all: [Flow] { [fanOut, chain(maxChain), chain(100), chain(10)] }
+  static var all: [Flow] { [fanOut, chain(maxChain), chain(100), chain(10), loops] }
 
   /// A number in [0, 1) from the seed and the index (SplitMix64), the same in every process.
   static func unitInterval(seed: Int, index: Int) -> Double {

@@ -191,7 +191,7 @@ public final class SimulatedEngine {
   /// Checks a finished run of `flow` against what the cluster saw and returns every
   /// violation (empty: all hold): the run and every task run reached a final state; each
   /// successful task run's result was committed exactly once, and no other's; no task run
-  /// made more attempts than its retry policy allows; every state transition in the run's log
+  /// made more attempts than its retry policy allows (per loop iteration); every state transition in the run's log
   /// was legal; plus the cluster's own checks (attempts lost at most `allowedFailures` times,
   /// no body run twice, no result lost or delivered twice).
   public func checkInvariants(_ result: FlowRunResult, flow: Flow) -> [String] {
@@ -221,10 +221,12 @@ public final class SimulatedEngine {
           "task run '\(run.label)' is \(run.state.kind) but a result was committed \(commits) times"
         )
       }
-      if let policy = policies[run.slug], run.attempts > policy.maxAttempts {
+      // Retries count per loop iteration: each iteration starts again at attempt 1.
+      let iterations = max(1, run.loopIterations)
+      if let policy = policies[run.slug], run.attempts > policy.maxAttempts * iterations {
         found.append(
-          "task run '\(run.label)' made \(run.attempts) attempts; its retry policy allows "
-            + "\(policy.maxAttempts)")
+          "task run '\(run.label)' made \(run.attempts) attempts in \(iterations) loop "
+            + "iterations; its retry policy allows \(policy.maxAttempts) per iteration")
       }
       if run.state.error is IllegalTransitionError {
         found.append("task run '\(run.label)': \(run.state.message ?? "an illegal transition")")
