@@ -134,6 +134,7 @@ let package = Package(
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
       ],
       path: "Modules/FlowServer"
     ),
@@ -229,6 +230,7 @@ let package = Package(
       dependencies: [
         "FlowExecutors", "FlowCore", "FlowResults", "FlowScheduling", "FlowState", "FlowTesting",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(
       name: "FlowTestingTests",
@@ -318,7 +320,8 @@ let package = Package(
       name: "DocumentationTests",
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowResults", "FlowScheduling", "FlowCluster", "FlowTesting",
-        "FlowStoreSQLite",
+        "FlowStoreSQLite", .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(
       name: "FlowIntegrationTests",

@@ -287,7 +287,7 @@ struct SimulateCommand: AsyncParsableCommand {
       if !report.violations.isEmpty {
         violated = true
         invocation.output.write(
-          "seed \(seed) violated: \(report.violations.joined(separator: "; "))\n"
+          "seed \(seed) violated: \(report.violations.map(\.description).joined(separator: "; "))\n"
             + "rerun it with: \(invocation.commandLine.name) simulate \(flow.name) --seed \(seed) "
             + "--workers \(workers) --threads \(threads) --faults \(faults) "
             + "--fault-window \(faultWindow)\(plantBug.map { " --plant-bug \($0)" } ?? "")"

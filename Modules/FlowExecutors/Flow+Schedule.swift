@@ -25,8 +25,8 @@ extension Flow {
   ///
   /// ```swift
   /// let flow = Flow("etl", schedule: .every(.seconds(600))) { ... }
-  /// let signals = SystemSignalStop()  // Ctrl-C: the current run finishes, then it returns
-  /// let summary = try await flow.runOnSchedule(stop: signals.stop) { request, result in
+  /// let stop = ScheduleStopSignal()  // stop.requestStop(reason:): the current run finishes
+  /// let summary = try await flow.runOnSchedule(stop: stop) { request, result in
   ///   print(request.scheduledDate, result.state)
   /// }
   /// ```
@@ -36,7 +36,8 @@ extension Flow {
   ///   - environment: The clock the runner sleeps on and each run uses, and the logger.
   ///   - options: Overlap policy, catch-up window, `maxRuns`, `pauseAfterFailures`; its
   ///     `onEvent` still sees every runner event.
-  ///   - stop: Requests a graceful stop (``SystemSignalStop`` requests it on SIGINT/SIGTERM).
+  ///   - stop: Requests a graceful stop (``FlowScheduleService`` requests it when its
+  ///     `ServiceGroup` shuts down gracefully, on SIGTERM or SIGINT).
   ///   - onRun: Called with each finished run, before the runner learns how it ended.
   /// - Throws: ``FlowValidationError`` before anything runs: code `noSchedule` when the flow
   ///   has no schedule, or the flow or `parameters` are invalid. A run whose merged parameters

@@ -157,8 +157,7 @@ extension Flow {
     var shell = FlowRunShell(settings: settings, width: width, observer: observer)
     await shell.run(startedAt: startedAt)
     let state = shell.machine.flowState
-    let runs = shell.machine.taskRuns
-    let nodeStates = shell.machine.nodeStates
+    let (runs, nodeStates) = shell.takeResults()
     await settings.session?.stop()
     let finishedAt = clock.now()
     settings.log.append(

@@ -428,9 +428,27 @@ public struct FlowRunMachine: Sendable {
     let config = graphNode.task!
     if graphNode.isMapped {
       prepareMapped(node, config)
+    } else if passesWithoutListing(node, config.options) {
+      makeJob(key)
     } else {
       prepareChild(key, config, upstream: upstreamStates(node))
     }
+  }
+
+  /// True when an unmapped task's gate lets it run for sure without listing its upstream
+  /// states: its trigger is ``Trigger/allSuccessful`` and every upstream task run succeeded
+  /// without being skipped (when skips propagate) and without mapping (the common case, kept
+  /// free of allocations).
+  private func passesWithoutListing(_ node: Int, _ options: TaskOptions) -> Bool {
+    guard options.trigger.runsWhenAllSucceeded else { return false }
+    let skips = options.skipOnUpstreamSkip
+    for source in graph.upstream[node] where graph.nodes[source].isTask {
+      if !mapped.isEmpty, mapped[source] != nil { return false }
+      guard case .some(let state) = states[source], state.kind.isSuccessful,
+        !(skips && state.kind == .skipped)
+      else { return false }
+    }
+    return true
   }
 
   /// Gates one task run (a plain task, or a child of a mapped task).
@@ -911,7 +929,28 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func finishFlow() {
     if flowState.isFinished { return complete() }
-    ask(.flow, from: flowState, to: FinalState.forFlow(referenceStates: references), .flowFinal)
+    ask(.flow, from: flowState, to: finalFlowState(), .flowFinal)
+  }
+
+  /// The flow run's final state from its reference tasks' runs. When every reference task is
+  /// unmapped and succeeded (the common end of a run), that is known from the states alone,
+  /// without listing one ``UpstreamState`` per reference task.
+  private func finalFlowState() -> RunState {
+    var allSucceeded = true
+    for node in graph.referenceNodes {
+      if !mapped.isEmpty, mapped[node] != nil {
+        allSucceeded = false
+        break
+      }
+      guard case .some(let state) = states[node], state.kind.isSuccessful else {
+        allSucceeded = false
+        break
+      }
+    }
+    // The same answer FinalState.forFlow gives when no reference state failed, was cancelled
+    // or is unfinished (successful kinds are none of these).
+    if allSucceeded { return RunState(.success, message: FinalState.allSucceededMessage) }
+    return FinalState.forFlow(referenceStates: references)
   }
 
   private mutating func complete() {
@@ -936,6 +975,27 @@ public struct FlowRunMachine: Sendable {
 
   /// The final state of each node of the graph (Pending when it never finished).
   public var nodeStates: [RunState] { states.map { $0 ?? .pending } }
+
+  /// ``taskRuns`` and ``nodeStates``, moved out of the machine rather than copied (it keeps
+  /// neither): what a shell returns once the run is over.
+  mutating func takeResults() -> (taskRuns: [TaskRun], nodeStates: [RunState]) {
+    var runs: [TaskRun?] = []
+    swap(&runs, &self.runs)
+    var all: [TaskRun] = []
+    all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
+    for node in runs.indices {
+      if let run = runs[node].take() { all.append(run) }
+      if !mapped.isEmpty, let progress = mapped[node] {
+        all.append(contentsOf: progress.children.compactMap { $0 })
+      }
+    }
+    var states: [RunState?] = []
+    swap(&states, &self.states)
+    var final: [RunState] = []
+    final.reserveCapacity(states.count)
+    for node in states.indices { final.append(states[node].take() ?? .pending) }
+    return (all, final)
+  }
 
   /// The states of the reference tasks' runs.
   private var references: [UpstreamState] {

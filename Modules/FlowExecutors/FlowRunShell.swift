@@ -30,6 +30,8 @@ struct FlowRunShell {
   private var cancelReported = false
   private var buffer: [FlowRunAction] = []
   private var sequence = 0
+  /// Set when the run's task is cancelled.
+  private let cancellation = CancellationFlag()
 
   init(settings: RunSettings, width: Int, observer: FlowRunObserver?) {
     self.settings = settings
@@ -40,6 +42,11 @@ struct FlowRunShell {
     usesChildren =
       width > 1 || settings.hasSession
       || settings.graph.nodes.contains { $0.task?.options.timeout != nil }
+    // Each task run writes a "started" and a "finished" record (more when it retries or
+    // loops): room for those at once, not by repeated growth.
+    if settings.log.wants(.info) {
+      settings.log.reserveCapacity(2 * settings.graph.nodes.count + 2)
+    }
     machine = FlowRunMachine(
       graph: settings.graph, storesResults: settings.resultPlans.map { $0 != nil },
       flowHandlers: !settings.flow.stateHandlers.isEmpty,
@@ -50,8 +57,24 @@ struct FlowRunShell {
 
   private var clock: any WallClock { settings.environment.clock }
 
+  /// The run's task runs and node states, moved out of the machine once the run is over.
+  mutating func takeResults() -> (taskRuns: [TaskRun], nodeStates: [RunState]) {
+    machine.takeResults()
+  }
+
   /// Runs the flow run to its end.
   mutating func run(startedAt: Date) async {
+    // The run's task learns of its cancellation once, through a flag, rather than asking
+    // `Task.isCancelled` before every event.
+    let cancellation = cancellation
+    await withTaskCancellationHandler {
+      await runUntilFinished(startedAt: startedAt)
+    } onCancel: {
+      cancellation.set()
+    }
+  }
+
+  private mutating func runUntilFinished(startedAt: Date) async {
     let seed = withUnsafeBytes(of: settings.environment.ids.next().uuid) {
       $0.loadUnaligned(as: UInt64.self)
     }
@@ -145,7 +168,7 @@ struct FlowRunShell {
   }
 
   private mutating func reportCancellation(force: Bool = false) {
-    guard !cancelReported, force || Task.isCancelled else { return }
+    guard !cancelReported, force || cancellation.isSet else { return }
     cancelReported = true
     answers.append(.cancelRequested(at: clock.now()))
     while let next = answers.popFirst() { step(next) }
@@ -166,7 +189,7 @@ struct FlowRunShell {
   /// the machine waits for the outside world again. A cancellation is reported before the
   /// next event, so that nothing starts after it.
   private mutating func feed(_ event: FlowRunEvent) {
-    let cancelled = !cancelReported && Task.isCancelled
+    let cancelled = !cancelReported && cancellation.isSet
     if cancelled { cancelReported = true }
     if case .started = event {
       if cancelled, machine.decidesTransitions {
@@ -332,6 +355,15 @@ struct FlowRunShell {
       scheduledStart: settings.scheduledStart, now: clock.now(),
       parameters: settings.parameters, inputs: inputs,
       inputNames: node.task?.options.inputNames ?? [])
+  }
+
+  /// Whether the run's task was cancelled, set by its cancellation handler.
+  final class CancellationFlag: Sendable {
+    private let flag = Atomic(false)
+
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+
+    func set() { flag.store(true, ordering: .releasing) }
   }
 
   // MARK: Bodies

@@ -141,6 +141,14 @@ public final class RunLog: Sendable {
     }
   }
 
+  /// Makes room for `count` more entries (at most the capacity) at once, so that a run that
+  /// knows how many records it will write does not grow the log step by step.
+  public func reserveCapacity(_ count: Int) {
+    storage.withLock { storage in
+      storage.entries.reserveCapacity(min(capacity, storage.entries.count + max(0, count)))
+    }
+  }
+
   /// How many records were dropped because the log was full.
   public var droppedCount: Int { storage.withLock { $0.dropped } }
 

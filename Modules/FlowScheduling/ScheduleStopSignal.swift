@@ -3,8 +3,9 @@ import Synchronization
 /// Asks a running ``ScheduleRunner`` to stop gracefully: no new run starts, the running ones
 /// finish without being cancelled, then ``ScheduleRunner/run(stop:_:)`` returns.
 ///
-/// ``SystemSignalStop`` requests it on SIGINT and SIGTERM; cancelling the runner's task instead
-/// stops it at once, cancelling the running runs.
+/// FlowExecutors' `FlowScheduleService` requests it when its `ServiceGroup` shuts down gracefully
+/// (on SIGTERM or SIGINT); cancelling the runner's task instead stops it at once, cancelling the
+/// running runs.
 public final class ScheduleStopSignal: Sendable {
   private let signal = OneShotSignal()
   private let firstReason = Mutex<String?>(nil)

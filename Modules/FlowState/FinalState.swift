@@ -5,6 +5,9 @@
 /// - Otherwise, any has not finished (Paused, or held Pending) → Paused: the run waits.
 /// - Otherwise (all Success, Cached, Mapped or Skipped) → Success.
 public enum FinalState {
+  /// The message of a flow run whose reference tasks all succeeded.
+  public static let allSucceededMessage = "All reference tasks succeeded."
+
   /// The flow run's final state for these reference task states.
   public static func forFlow(referenceStates: [UpstreamState]) -> RunState {
     func labels(_ predicate: (RunState) -> Bool) -> String {
@@ -22,7 +25,7 @@ public enum FinalState {
       return RunState(
         .paused, message: "Some reference tasks are waiting: \(labels { !$0.isFinished }).")
     }
-    return RunState(.success, message: "All reference tasks succeeded.")
+    return RunState(.success, message: allSucceededMessage)
   }
 }
 

@@ -34,11 +34,22 @@ public struct Trigger: Sendable, CustomStringConvertible {
   /// The trigger's name, quoted in TriggerFailed messages.
   public let name: String
   private let decide: @Sendable ([UpstreamState]) -> TriggerDecision
+  /// True only for ``allSuccessful``: an engine may then let a task run whose upstream runs all
+  /// succeeded without listing their states (the decision is `.run` for those).
+  public let runsWhenAllSucceeded: Bool
 
   /// A custom trigger.
   public init(name: String, decide: @escaping @Sendable ([UpstreamState]) -> TriggerDecision) {
+    self.init(name: name, runsWhenAllSucceeded: false, decide: decide)
+  }
+
+  private init(
+    name: String, runsWhenAllSucceeded: Bool,
+    decide: @escaping @Sendable ([UpstreamState]) -> TriggerDecision
+  ) {
     self.name = name
     self.decide = decide
+    self.runsWhenAllSucceeded = runsWhenAllSucceeded
   }
 
   /// Decides for these upstream states.
@@ -50,10 +61,11 @@ public struct Trigger: Sendable, CustomStringConvertible {
   /// A trigger that fails unless `holds`; its message names the upstream runs for which
   /// `culprit` is true (the ones that made it fail), with their states.
   private static func requiring(
-    _ name: String, _ failure: String, culprit: @escaping @Sendable (UpstreamState) -> Bool,
+    _ name: String, _ failure: String, runsWhenAllSucceeded: Bool = false,
+    culprit: @escaping @Sendable (UpstreamState) -> Bool,
     holds: @escaping @Sendable ([UpstreamState]) -> Bool
   ) -> Trigger {
-    Trigger(name: name) { upstream in
+    Trigger(name: name, runsWhenAllSucceeded: runsWhenAllSucceeded) { upstream in
       guard !upstream.isEmpty, !holds(upstream) else { return .run }
       let culprits = upstream.filter(culprit)
       var named = culprits.prefix(5).map { "'\($0.label)' (\($0.state.kind))" }
@@ -65,7 +77,7 @@ public struct Trigger: Sendable, CustomStringConvertible {
 
   /// Runs when every upstream run succeeded (the default).
   public static let allSuccessful = requiring(
-    "allSuccessful", "some of the upstream tasks did not succeed",
+    "allSuccessful", "some of the upstream tasks did not succeed", runsWhenAllSucceeded: true,
     culprit: { !$0.state.isSuccessful },
     holds: { $0.allSatisfy(\.state.isSuccessful) })
 

@@ -11,6 +11,8 @@ import FlowScheduling
 import FlowStoreSQLite
 import FlowTesting
 import Foundation
+import Logging
+import ServiceLifecycle
 
 func readmeAPIInAFewLines() async throws {
   let load = task(
@@ -119,14 +121,19 @@ func readmeLogging(flow: Flow) async throws {
 
 func readmeSchedules() async throws {
   let flow = Flow("etl", schedule: try .cron("*/15 * * * *", timeZone: berlin)) { extract() }
-  let signals = SystemSignalStop()  // SIGINT/SIGTERM: the current run finishes, then it returns
-  let summary = try await flow.runOnSchedule(
+  let service = FlowScheduleService(
+    flow: flow,
     options: ScheduleRunnerOptions(
       overlap: .bufferOne, catchUpWindow: .seconds(300),
-      pauseAfterFailures: 3),
-    stop: signals.stop
+      pauseAfterFailures: 3)
   ) { request, result in print(request.scheduledDate, result.state) }
-  _ = summary
+  // SIGTERM or SIGINT: the current run finishes, then the service and the group return.
+  try await ServiceGroup(
+    configuration: .init(
+      services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+      gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "etl"))
+  ).run()
+  print(service.summary!)
 }
 
 func readmeCluster(flow: Flow, secret: String) async throws {

@@ -6,6 +6,7 @@ import FlowState
 import FlowTesting
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -278,32 +279,32 @@ struct ScheduledRunTests {
     #expect(clock.sleeperCount == 0)
   }
 
-  @Test("SIGTERM, through SystemSignalStop: the current run finishes, then the loop ends")
-  func sigterm() async throws {
-    let signals = SystemSignalStop(signals: [SIGTERM])
-    defer { signals.cancel() }
+  @Test(
+    "FlowScheduleService: the group's graceful shutdown (what SIGTERM and SIGINT trigger) lets the current run finish, then the loop ends"
+  )
+  func gracefulShutdown() async throws {
+    let holder = GroupHolder()
     let slow = task("slow") { () async throws -> Int in
-      // Send SIGTERM to this process until the handler has seen it (its dispatch source
-      // registers asynchronously); the default action is ignored while it is installed.
-      for _ in 0..<100 where !signals.stop.isStopRequested {
-        kill(getpid(), SIGTERM)
-        for _ in 0..<10 where !signals.stop.isStopRequested {
-          try await Task.sleep(for: .milliseconds(10))
-        }
-      }
-      return signals.stop.isStopRequested ? 1 : 0
+      await holder.group.withLock { $0 }?.triggerGracefulShutdown()
+      return 1
     }
-    let flow = Flow("sigterm", schedule: .every(.seconds(60), from: testStart)) { slow() }
+    let flow = Flow("shutdown", schedule: .every(.seconds(60), from: testStart)) { slow() }
     let clock = TestClock(now: testStart)
     let results = Log<FlowRunResult>()
-    async let summary = flow.runOnSchedule(
-      environment: testEnvironment(clock: clock), stop: signals.stop
-    ) { _, result in results.append(result) }
+    let service = FlowScheduleService(flow: flow, environment: testEnvironment(clock: clock)) {
+      _, result in results.append(result)
+    }
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+        logger: Logger(label: "graceful-shutdown")))
+    holder.group.withLock { $0 = group }
+    async let running: Void = group.run()
     await clock.waitForSleepers(1)
     await clock.advanceToNextDeadline()
-    let result = try await summary
-    #expect(result.stopReason == .stopRequested && result.succeeded == 1)
-    #expect(signals.receivedSignals.first == SIGTERM)
+    try await running
+    let summary = try #require(service.summary)
+    #expect(summary.stopReason == .stopRequested && summary.succeeded == 1)
     let run = try #require(results.all.first)
     #expect(run.state.isSuccessful)
     #expect(try run.run("slow").state.result as? Int == 1)
@@ -329,4 +330,9 @@ struct ScheduledRunTests {
     }
     #expect(error?.code == .unknownParameter)
   }
+}
+
+/// The service group of a test, for a task body that shuts it down.
+private final class GroupHolder: Sendable {
+  let group = Mutex<ServiceGroup?>(nil)
 }

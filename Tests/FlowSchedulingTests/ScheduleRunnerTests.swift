@@ -436,45 +436,4 @@ struct ScheduleRunnerTests {
     #expect(result.cancelled == 1 && result.stopReason == .cancelled)
     #expect(h.clock.sleeperCount == 0)
   }
-
-  @Test("SystemSignalStop: a signal requests the stop; the process survives")
-  func systemSignal() async throws {
-    let signals = SystemSignalStop(signals: [SIGUSR2])
-    defer { signals.cancel() }
-    let clock = TestClock(now: t0)
-    let runner = ScheduleRunner(schedule: DateSchedule([at(60)]), clock: clock)
-    async let summary = runner.run(stop: signals.stop) { _ in .success }
-    // The dispatch source registers asynchronously: send until it has seen one.
-    for _ in 0..<500 where !signals.stop.isStopRequested {
-      kill(getpid(), SIGUSR2)
-      try await Task.sleep(for: .milliseconds(10))
-    }
-    let result = await summary
-    #expect(result.stopReason == .stopRequested)
-    #expect(signals.receivedSignals.first == SIGUSR2)
-    #expect(signals.stop.reason == "SIGUSR2")
-  }
-}
-
-@Suite struct SecondSignalTests {
-  @Test("SystemSignalStop: a second signal calls onRepeat (the schedule command's force quit)")
-  func secondSignalForcesTheRepeatAction() async throws {
-    let repeats = Mutex<[Int32]>([])
-    let signals = SystemSignalStop(
-      signals: [SIGUSR1], onRepeat: { number in repeats.withLock { $0.append(number) } })
-    defer { signals.cancel() }
-    for _ in 0..<500 where !signals.stop.isStopRequested {
-      kill(getpid(), SIGUSR1)
-      try await Task.sleep(for: .milliseconds(10))
-    }
-    #expect(signals.stop.isStopRequested)
-    let before = signals.receivedSignals.count
-    let repeatsBefore = repeats.withLock { $0.count }
-    kill(getpid(), SIGUSR1)
-    for _ in 0..<500 where repeats.withLock({ $0.count }) == repeatsBefore {
-      try await Task.sleep(for: .milliseconds(10))
-    }
-    #expect(signals.receivedSignals.count > before)
-    #expect(repeats.withLock { $0 }.last == SIGUSR1)
-  }
 }

@@ -60,7 +60,8 @@ func requireOK(_ report: EngineSimulation.Report) throws {
   guard report.violations.isEmpty else {
     throw SimulationError(
       .invariantViolated,
-      report.violations.joined(separator: "\n") + "\n" + report.jsonLine + "\nlast events:\n"
+      report.violations.map(\.description).joined(separator: "\n") + "\n" + report.jsonLine
+        + "\nlast events:\n"
         + report.simulation.traceTail.suffix(20).map(\.description).joined(separator: "\n"))
   }
 }

@@ -89,7 +89,7 @@ public enum ClusterSimulation {
     /// The hash of every event of the simulation.
     public let traceHash: UInt64
     /// Every invariant that did not hold (empty: all held).
-    public let violations: [String]
+    public let violations: [InvariantViolation]
     /// Simulated time when the simulation ended.
     public let simulatedSeconds: Double
     /// Events that fired.
@@ -105,7 +105,7 @@ public enum ClusterSimulation {
 
     /// `"ok"`, or the first violation (and how many more).
     public var invariants: String {
-      guard let first = violations.first else { return "ok" }
+      guard let first = violations.first?.description else { return "ok" }
       return violations.count == 1 ? first : "\(first) (and \(violations.count - 1) more)"
     }
 

@@ -79,7 +79,7 @@ public enum ScheduledClusterSimulation {
     /// The hash of every event.
     public let traceHash: UInt64
     /// Every invariant that did not hold (empty: all held).
-    public let violations: [String]
+    public let violations: [InvariantViolation]
     /// Events that fired.
     public let events: Int
     /// Simulated time at the end.
@@ -123,7 +123,7 @@ public enum ScheduledClusterSimulation {
     ).start()
 
     var events: [ScheduleRunnerEvent] = []
-    var violations: [String] = []
+    var violations: [InvariantViolation] = []
     var runningNow = 0
     var runsStarted = 0
     var succeededRuns = 0
@@ -140,8 +140,7 @@ public enum ScheduledClusterSimulation {
           runningNow += 1
           runsStarted += 1
           if policy != .allowAll && runningNow > 1 {
-            violations.append(
-              "overlap policy \(policy) started a run while another was going at \(sim.date)")
+            violations.append(.overlappingStart(policy: policy, at: sim.date))
           }
           let environment = sim.environment("engine.run-\(runsStarted)")
           sim.spawn(node: 0) {
@@ -159,7 +158,7 @@ public enum ScheduledClusterSimulation {
                 outcome = .failure("\(run.state.kind)")
               }
             case .failure(let error):
-              violations.append("the flow run of fire time \(id) was refused: \(error)")
+              violations.append(.scheduledRunRefused(fireTime: "\(id)", error: "\(error)"))
             }
             handle(.runFinished(id: id, outcome: outcome, now: sim.date))
           }
@@ -203,8 +202,7 @@ public enum ScheduledClusterSimulation {
       }
     }
     guard let summary = finished else {
-      violations.append(
-        "the schedule runner never finished: \(runningNow) run(s) still going at \(sim.date)")
+      violations.append(.scheduleRunnerUnfinished(running: runningNow, at: sim.date))
       return report(
         seed, sim, cluster, violations, fireTimes.count, machine.summary, buffered, succeededRuns)
     }
@@ -212,24 +210,25 @@ public enum ScheduledClusterSimulation {
       let count = started[date, default: 0] + dropped[date, default: 0]
       if count != 1 {
         violations.append(
-          "fire time \(date) was started \(started[date, default: 0]) and skipped "
-            + "\(dropped[date, default: 0]) times; the overlap policy \(policy) must do exactly "
-            + "one of them")
+          .fireTimeMiscounted(
+            fireTime: date, started: started[date, default: 0], skipped: dropped[date, default: 0],
+            policy: policy))
       }
       if policy == .skip && buffered.contains(date) {
-        violations.append("fire time \(date) was buffered under the skip policy")
+        violations.append(.bufferedUnderSkip(fireTime: date))
       }
       if policy == .allowAll && dropped[date] != nil {
-        violations.append("fire time \(date) was skipped under allowAll")
+        violations.append(.skippedUnderAllowAll(fireTime: date))
       }
     }
     if started.count + dropped.count + missed != fireTimes.count || missed != 0 {
       violations.append(
-        "\(fireTimes.count) fire times, but \(started.count) started, \(dropped.count) skipped "
-          + "and \(missed) missed")
+        .fireTimesUnaccounted(
+          fireTimes: fireTimes.count, started: started.count, skipped: dropped.count,
+          missed: missed))
     }
     if summary.runsStarted != summary.succeeded + summary.failed + summary.cancelled {
-      violations.append("\(summary.runsStarted) runs started but \(summary) ended")
+      violations.append(.runsUnaccounted(started: summary.runsStarted, summary: "\(summary)"))
     }
     violations += cluster.checkInvariants()
     return report(
@@ -237,7 +236,8 @@ public enum ScheduledClusterSimulation {
   }
 
   private static func report(
-    _ seed: UInt64, _ sim: Simulator, _ cluster: SimulatedCluster, _ violations: [String],
+    _ seed: UInt64, _ sim: Simulator, _ cluster: SimulatedCluster,
+    _ violations: [InvariantViolation],
     _ fireTimes: Int, _ summary: ScheduleRunnerSummary, _ buffered: Set<Date>,
     _ succeededRuns: Int
   ) -> Report {

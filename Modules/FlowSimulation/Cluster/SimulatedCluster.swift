@@ -79,7 +79,7 @@ public final class SimulatedCluster {
   var attempts: [ClusterTaskID: EngineAttempt] = [:]
   /// Violations seen while running (a result delivered twice); ``checkInvariants()`` adds
   /// the final checks.
-  public private(set) var violations: [String] = []
+  public private(set) var violations: [InvariantViolation] = []
   /// How many worker crashes, pauses, restarts and exits happened.
   public private(set) var counters = Counters()
   private var shutDown = false
@@ -354,29 +354,29 @@ public final class SimulatedCluster {
     simulator.record(Trace.finished, node: 0, value: result.taskID)
     guard !attempts[result.taskID]!.finished else {
       violations.append(
-        "attempt \(result.taskID) of '\(attempts[result.taskID]!.label)' finished twice: "
-          + "its result would be committed twice")
+        .resultDeliveredTwice(attempt: result.taskID, task: attempts[result.taskID]!.label))
       return
     }
     attempts[result.taskID]!.finished = true
     attempts[result.taskID]!.onFinished(result, worker)
   }
 
-  private func attemptViolations(allowedFailures allowed: Int) -> [String] {
-    var found: [String] = []
+  private func attemptViolations(allowedFailures allowed: Int) -> [InvariantViolation] {
+    var found: [InvariantViolation] = []
     for (id, record) in attempts.sorted(by: { $0.key < $1.key }) {
       if record.crashes > allowed {
         found.append(
-          "attempt \(id) of '\(record.label)' was lost with \(record.crashes) workers; "
-            + "allowedFailures is \(allowed)")
+          .attemptLostTooOften(
+            attempt: id, task: record.label, lostWorkers: record.crashes,
+            allowedFailures: allowed))
       }
       if record.bodies > record.crashes + 1 {
         found.append(
-          "attempt \(id) of '\(record.label)' ran its body \(record.bodies) times with "
-            + "\(record.crashes) lost workers: it ran twice somewhere")
+          .bodyRanTwice(
+            attempt: id, task: record.label, bodies: record.bodies, lostWorkers: record.crashes))
       }
       if !record.finished, !record.cancelled, !shutDown {
-        found.append("attempt \(id) of '\(record.label)' never finished: its result was lost")
+        found.append(.resultLost(attempt: id, task: record.label))
       }
     }
     return found
@@ -470,7 +470,7 @@ public final class SimulatedCluster {
   /// `allowedFailures` workers, its body run at most once more than the times its worker was
   /// lost, and its result not lost (finished unless withdrawn or the cluster shut down). The
   /// engine's checks (``SimulatedEngine/checkInvariants(_:flow:)``) cover the runs.
-  public func checkInvariants() -> [String] {
+  public func checkInvariants() -> [InvariantViolation] {
     violations + attemptViolations(allowedFailures: configuration.scheduler.allowedFailures)
   }
 

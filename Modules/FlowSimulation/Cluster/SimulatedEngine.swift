@@ -194,16 +194,16 @@ public final class SimulatedEngine {
   /// made more attempts than its retry policy allows (per loop iteration); every state transition in the run's log
   /// was legal; plus the cluster's own checks (attempts lost at most `allowedFailures` times,
   /// no body run twice, no result lost or delivered twice).
-  public func checkInvariants(_ result: FlowRunResult, flow: Flow) -> [String] {
+  public func checkInvariants(_ result: FlowRunResult, flow: Flow) -> [InvariantViolation] {
     cluster.checkInvariants() + checkRun(result, flow: flow)
   }
 
   /// The checks of ``checkInvariants(_:flow:)`` that concern one run, without the cluster's
   /// (for a simulation of many runs, which checks the cluster once at the end).
-  public func checkRun(_ result: FlowRunResult, flow: Flow) -> [String] {
-    var found: [String] = []
+  public func checkRun(_ result: FlowRunResult, flow: Flow) -> [InvariantViolation] {
+    var found: [InvariantViolation] = []
     if !result.state.isFinished {
-      found.append("flow run of '\(flow.name)' ended \(result.state.kind), not a final state")
+      found.append(.flowRunUnfinished(flow: flow.name, state: result.state.kind))
     }
     var policies: [String: RetryPolicy] = [:]
     for node in flow.graph.nodes {
@@ -212,24 +212,23 @@ public final class SimulatedEngine {
     for run in result.taskRuns {
       let commits = commits[run.id] ?? 0
       if !run.state.isFinished {
-        found.append("task run '\(run.label)' ended \(run.state.kind), not a final state")
+        found.append(.taskRunUnfinished(task: run.label, state: run.state.kind))
       }
-      if run.state.kind == .success, commits != 1 {
-        found.append("task run '\(run.label)' succeeded with its result committed \(commits) times")
-      } else if run.state.kind != .success, commits != 0 {
-        found.append(
-          "task run '\(run.label)' is \(run.state.kind) but a result was committed \(commits) times"
-        )
+      if run.state.kind == .success ? commits != 1 : commits != 0 {
+        found.append(.resultCommitCount(task: run.label, state: run.state.kind, commits: commits))
       }
       // Retries count per loop iteration: each iteration starts again at attempt 1.
       let iterations = max(1, run.loopIterations)
       if let policy = policies[run.slug], run.attempts > policy.maxAttempts * iterations {
         found.append(
-          "task run '\(run.label)' made \(run.attempts) attempts in \(iterations) loop "
-            + "iterations; its retry policy allows \(policy.maxAttempts) per iteration")
+          .tooManyAttempts(
+            task: run.label, attempts: run.attempts, iterations: iterations,
+            allowed: policy.maxAttempts))
       }
       if run.state.error is IllegalTransitionError {
-        found.append("task run '\(run.label)': \(run.state.message ?? "an illegal transition")")
+        found.append(
+          .illegalTaskTransition(
+            task: run.label, message: run.state.message ?? "an illegal transition"))
       }
     }
     found += Self.transitionViolations(result.logs)
@@ -238,8 +237,8 @@ public final class SimulatedEngine {
 
   /// Replays each task run's and the flow run's states from the run's log and reports every
   /// transition the table forbids.
-  static func transitionViolations(_ records: [LogRecord]) -> [String] {
-    var found: [String] = []
+  static func transitionViolations(_ records: [LogRecord]) -> [InvariantViolation] {
+    var found: [InvariantViolation] = []
     var current: [String: RunState.Kind] = [:]
     for record in records {
       guard let name = record.metadata["state"], !record.message.hasPrefix("Crashed:"),
@@ -250,7 +249,7 @@ public final class SimulatedEngine {
         ?? "flow run"
       let from = current[subject] ?? .pending
       if !StateTransitions.isLegal(from: from, to: kind) {
-        found.append("\(subject): illegal transition \(from) → \(kind)")
+        found.append(.illegalLoggedTransition(subject: subject, from: from, to: kind))
       }
       current[subject] = kind
     }
@@ -333,7 +332,7 @@ public enum EngineSimulation {
     /// The hash of every event of the simulation.
     public var traceHash: UInt64 { simulation.traceHash }
     /// Every invariant that did not hold (empty: all held).
-    public var violations: [String] { simulation.violations }
+    public var violations: [InvariantViolation] { simulation.violations }
     /// `"ok"`, or the first violation (and how many more).
     public var invariants: String { simulation.invariants }
     /// One JSON object on one line, as `flow simulate` prints it.
@@ -390,7 +389,7 @@ public enum EngineSimulation {
       sim.stop()
     }
     await sim.run(until: limit)
-    var violations: [String] = []
+    var violations: [InvariantViolation] = []
     var state = "none"
     var result: FlowRunResult?
     switch outcome {
@@ -398,16 +397,13 @@ public enum EngineSimulation {
       result = run
       state = run.state.kind.name
       if deadlinePassed {
-        violations.append(
-          "the flow run never reached a final state: it was still running at "
-            + "\(formatDuration(limit)), \(formatDuration(options.convergence)) after the faults "
-            + "stopped")
+        violations.append(.runNeverFinished(limit: limit, convergence: options.convergence))
       }
       violations += engine.checkInvariants(run, flow: flow)
     case .failure(let error)?:
-      violations.append("the flow run was refused: \(error)")
+      violations.append(.runRefused(error: "\(error)"))
     case nil:
-      violations.append("the flow run never returned")
+      violations.append(.runNeverReturned)
     }
     return Report(
       result: result,
