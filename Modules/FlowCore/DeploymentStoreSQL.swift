@@ -515,8 +515,8 @@ package struct DeploymentStoreSQL: Sendable {
 
   // MARK: Leases
 
-  package func claimRuns(_ claim: LeaseClaim, on db: some SQLDatabase)
-    async throws(RunStoreError) -> [RunLease]
+  package func claim(_ claim: LeaseClaim, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [ClaimedRun]
   {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
     let now = Self.time(claim.now)
@@ -566,19 +566,16 @@ package struct DeploymentStoreSQL: Sendable {
           "UPDATE deployment_runs SET state = 'Running', message = NULL, lease_agent = "
             + "\(u(.text(claim.agentID))), lease_epoch = lease_epoch + 1, lease_expires_at = "
             + "\(u(Self.time(expiry))) WHERE id IN (\(chosen.map { u(.text($0)) }.joined(separator: ", "))) "
-            + "RETURNING id, lease_epoch, scheduled_at")
+            + "RETURNING \(Self.runColumns)")
       )
-      let leases =
-        claimed.compactMap { row -> (Int64, RunLease)? in
-          guard let id = Self.uuid(row["id"]), let epoch = row["lease_epoch"]?.integer else {
-            return nil
-          }
-          return (
-            row["scheduled_at"]?.integer ?? 0,
-            RunLease(runID: id, agentID: claim.agentID, epoch: epoch, expiresAt: expiry)
-          )
-        }
-        .sorted { ($0.0, $0.1.runID.uuidString) < ($1.0, $1.1.runID.uuidString) }.map(\.1)
+      // The runs as claimed go back with their leases: the agent need not read them again.
+      let runs = claimed.compactMap(Self.run).sorted {
+        ($0.scheduledAt, $0.id.uuidString.lowercased())
+          < ($1.scheduledAt, $1.id.uuidString.lowercased())
+      }
+      let leases = runs.map {
+        RunLease(runID: $0.id, agentID: claim.agentID, epoch: $0.leaseEpoch, expiresAt: expiry)
+      }
       let h = binder()
       let rows = leases.map {
         "(\(h(Self.id($0.runID))), \(h(.integer($0.epoch))), \(h(.text(claim.agentID))), "
@@ -593,7 +590,7 @@ package struct DeploymentStoreSQL: Sendable {
         f.statement(
           "UPDATE flow_runs SET state = 'Running', message = NULL, heartbeat_at = \(f(now)) "
             + "WHERE id IN (\(chosen.map { f(.text($0)) }.joined(separator: ", ")))"))
-      return leases
+      return zip(leases, runs).map { ClaimedRun(lease: $0, run: $1) }
     }
   }
 
@@ -631,72 +628,110 @@ package struct DeploymentStoreSQL: Sendable {
     }
   }
 
-  /// Throws ``RunStoreError/Code/staleLease`` unless `lease` is the run's current lease at
-  /// `now` (locking the run's row on PostgreSQL until the transaction ends).
-  private func checkLease(
-    _ lease: RunLease, now: Date, location: String, on executor: any SQLExecutor
-  ) async throws {
-    let b = binder()
-    let run = try await executor.run(
-      b.statement(
-        "SELECT \(Self.runColumns) FROM deployment_runs WHERE id = \(b(Self.id(lease.runID)))"
-          + forUpdate)
-    ).first.flatMap(Self.run)
-    if let reason = DeploymentRunLogic.staleReason(run, lease: lease, now: now) {
-      throw RunStoreError.staleLease(location: location, lease: lease, reason: reason)
-    }
-  }
-
-  package func releaseLease(
-    _ lease: RunLease, outcome: LeaseOutcome, now: Date, on db: some SQLDatabase
-  ) async throws(RunStoreError) {
+  /// Writes `writes` in one transaction: one statement locks every run's row (in ID order, so
+  /// that two agents' transactions never wait on each other in a cycle) and reads the current
+  /// leases; each write under a stale lease is refused on its own, the others' records are
+  /// written together (one statement per table), then their releases (a few statements for
+  /// all of them).
+  package func write(_ writes: [FencedWrite], now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [RunStoreError?]
+  {
+    guard !writes.isEmpty else { return [] }
     let location = db.description
-    try await db.transaction { executor in
-      try await checkLease(lease, now: now, location: location, on: executor)
+    return try await db.transaction { executor in
+      let ids = Set(writes.map(\.lease.runID)).map { $0.uuidString.lowercased() }.sorted()
       let b = binder()
-      let id = b(Self.id(lease.runID))
-      switch outcome {
-      case .finished(let state, let message):
+      var current: [UUID: DeploymentRunRecord] = [:]
+      for row in try await executor.run(
+        b.statement(
+          "SELECT \(Self.runColumns) FROM deployment_runs WHERE id IN "
+            + "(\(ids.map { b(.text($0)) }.joined(separator: ", "))) ORDER BY id" + forUpdate))
+      {
+        if let run = Self.run(row) { current[run.id] = run }
+      }
+      var results: [RunStoreError?] = []
+      var merged = FencedBatchMerger()
+      var finished: [FinishedKey: [UUID]] = [:]
+      var finishedOrder: [FinishedKey] = []
+      var returned: [UUID] = []
+      var released: [RunLease] = []
+      for write in writes {
+        let lease = write.lease
+        if let reason = DeploymentRunLogic.staleReason(current[lease.runID], lease: lease, now: now)
+        {
+          results.append(RunStoreError.staleLease(location: location, lease: lease, reason: reason))
+          continue
+        }
+        results.append(nil)
+        merged.add(write.batch)
+        guard let release = write.release else { continue }
+        released.append(lease)
+        // A later write of this run in the same list sees it released, as it would one by one.
+        current[lease.runID]?.leaseAgent = nil
+        current[lease.runID]?.leaseExpiresAt = nil
+        switch release {
+        case .finished(let state, let message):
+          let key = FinishedKey(state: state, message: message)
+          if finished[key] == nil { finishedOrder.append(key) }
+          finished[key, default: []].append(lease.runID)
+          current[lease.runID]?.state = state
+          current[lease.runID]?.endedAt = now
+        case .returned:
+          returned.append(lease.runID)
+          current[lease.runID]?.state = "Scheduled"
+        }
+      }
+      for statement in runs.write(merged.batch) { _ = try await executor.run(statement) }
+      for key in finishedOrder {
+        let runIDs = finished[key, default: []].map { $0.uuidString.lowercased() }
+        let u = binder()
         _ = try await executor.run(
-          b.statement(
-            "UPDATE deployment_runs SET state = \(b(.text(state))), message = "
-              + "\(b(Self.text(message))), ended_at = \(b(Self.time(now))), lease_agent = NULL, "
-              + "lease_expires_at = NULL WHERE id = \(id)"))
+          u.statement(
+            "UPDATE deployment_runs SET state = \(u(.text(key.state))), message = "
+              + "\(u(Self.text(key.message))), ended_at = \(u(Self.time(now))), lease_agent = "
+              + "NULL, lease_expires_at = NULL WHERE id IN "
+              + "(\(runIDs.map { u(.text($0)) }.joined(separator: ", ")))"))
         // A run that ended before its recorder wrote its end (it could not start) shows it.
         let f = binder()
         _ = try await executor.run(
           f.statement(
-            "UPDATE flow_runs SET state = \(f(.text(state))), message = \(f(Self.text(message))), "
-              + "ended_at = \(f(Self.time(now))) WHERE id = \(f(Self.id(lease.runID))) AND "
-              + "ended_at IS NULL"))
-      case .returned:
+            "UPDATE flow_runs SET state = \(f(.text(key.state))), message = "
+              + "\(f(Self.text(key.message))), ended_at = \(f(Self.time(now))) WHERE id IN "
+              + "(\(runIDs.map { f(.text($0)) }.joined(separator: ", "))) AND ended_at IS NULL"))
+      }
+      if !returned.isEmpty {
+        let runIDs = returned.map { $0.uuidString.lowercased() }
+        let u = binder()
         _ = try await executor.run(
-          b.statement(
+          u.statement(
             "UPDATE deployment_runs SET state = 'Scheduled', message = "
-              + "\(b(.text(DeploymentRunLogic.returnedMessage))), lease_agent = NULL, "
-              + "lease_expires_at = NULL WHERE id = \(id)"))
+              + "\(u(.text(DeploymentRunLogic.returnedMessage))), lease_agent = NULL, "
+              + "lease_expires_at = NULL WHERE id IN "
+              + "(\(runIDs.map { u(.text($0)) }.joined(separator: ", ")))"))
         try await setFlowRunState(
-          [lease.runID.uuidString.lowercased()], state: "Scheduled",
-          message: DeploymentRunLogic.returnedMessage, endedAt: nil, on: executor)
+          runIDs, state: "Scheduled", message: DeploymentRunLogic.returnedMessage, endedAt: nil,
+          on: executor)
         try await notifyAgents(on: executor)
       }
-      let h = binder()
-      _ = try await executor.run(
-        h.statement(
-          "UPDATE run_leases SET released_at = \(h(Self.time(now))) WHERE run_id = "
-            + "\(h(Self.id(lease.runID))) AND epoch = \(h(.integer(lease.epoch)))"))
+      if !released.isEmpty {
+        let h = binder()
+        let time = h(Self.time(now))
+        let holdings = released.map {
+          "(run_id = \(h(Self.id($0.runID))) AND epoch = \(h(.integer($0.epoch))))"
+        }
+        _ = try await executor.run(
+          h.statement(
+            "UPDATE run_leases SET released_at = \(time) WHERE "
+              + holdings.joined(separator: " OR ")))
+      }
+      return results
     }
   }
 
-  package func write(
-    _ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date, on db: some SQLDatabase
-  ) async throws(RunStoreError) {
-    let location = db.description
-    let statements = runs.write(batch)
-    try await db.transaction { executor in
-      try await checkLease(lease, now: now, location: location, on: executor)
-      for statement in statements { _ = try await executor.run(statement) }
-    }
+  /// The final state and message shared by released runs (one UPDATE each).
+  private struct FinishedKey: Hashable {
+    let state: String
+    let message: String?
   }
 
   package func leaseHistory(runID: UUID, on db: some SQLDatabase) async throws(RunStoreError)

@@ -71,6 +71,8 @@ public struct AgentService: Service {
   public func run() async throws {
     let (events, inbox) = AsyncStream.makeStream(of: AgentMachine.Event.self)
     let controls = RunControls()
+    let claimed = ClaimedRecords()
+    let writes = FencedWriteQueue(store: store, clock: clock)
     var machine = AgentMachine(options: options)
     let clock = clock
     await withGracefulShutdownHandler {
@@ -87,7 +89,9 @@ public struct AgentService: Service {
               inbox.finish()
               continue
             }
-            perform(action, group: &group, inbox: inbox, controls: controls)
+            perform(
+              action, group: &group, inbox: inbox, controls: controls, claimed: claimed,
+              writes: writes)
           }
         }
         group.cancelAll()
@@ -99,7 +103,8 @@ public struct AgentService: Service {
 
   private func perform(
     _ action: AgentMachine.Action, group: inout TaskGroup<Void>,
-    inbox: AsyncStream<AgentMachine.Event>.Continuation, controls: RunControls
+    inbox: AsyncStream<AgentMachine.Event>.Continuation, controls: RunControls,
+    claimed: ClaimedRecords, writes: FencedWriteQueue
   ) {
     let clock = clock
     switch action {
@@ -109,8 +114,9 @@ public struct AgentService: Service {
         leaseDuration: duration, now: clock.now())
       group.addTask { [store, settings] in
         do {
-          let leases = try await store.claimRuns(claim)
-          inbox.yield(.claimed(leases, sentAt: claim.now, now: clock.now()))
+          let runs = try await store.claim(claim)
+          claimed.add(runs)
+          inbox.yield(.claimed(runs.map(\.lease), sentAt: claim.now, now: clock.now()))
         } catch {
           settings.logger.warning("claiming runs failed: \(error)")
           inbox.yield(.claimFailed(now: clock.now()))
@@ -118,8 +124,9 @@ public struct AgentService: Service {
       }
     case .startRun(let lease):
       let control = controls.add(lease.runID)
+      let record = claimed.take(lease)
       group.addTask {
-        await runFlow(lease, control: control)
+        await runFlow(lease, record: record, control: control, writes: writes)
         controls.remove(lease.runID, control)
         inbox.yield(.runEnded(lease.runID, epoch: lease.epoch, now: clock.now()))
       }
@@ -146,6 +153,7 @@ public struct AgentService: Service {
       settings.logger.notice(
         "giving a claimed run back",
         metadata: ["flow.run_id": "\(lease.runID)", "reason": "\(reason)"])
+      _ = claimed.take(lease)
       group.addTask { [store, settings] in
         do {
           try await store.releaseLease(lease, outcome: .returned, now: clock.now())
@@ -173,22 +181,36 @@ public struct AgentService: Service {
 
   /// Runs the flow of the run held under `lease` to its end (or until it is cancelled or
   /// abandoned), then gives the lease back with the final state.
-  private func runFlow(_ lease: RunLease, control: RunControl) async {
+  private func runFlow(
+    _ lease: RunLease, record: DeploymentRunRecord?, control: RunControl,
+    writes: FencedWriteQueue
+  ) async {
     let logger = settings.logger
     let metadata: Logger.Metadata = [
       "flow.run_id": "\(lease.runID)", "agent.epoch": "\(lease.epoch)",
     ]
     let outcome: LeaseOutcome
     do {
-      guard let run = try await store.deploymentRun(id: lease.runID) else { return }
+      // The claim returned the run; it is read again only if that record went missing.
+      let found: DeploymentRunRecord?
+      if let record {
+        found = record
+      } else {
+        found = try await store.deploymentRun(id: lease.runID)
+      }
+      guard let run = found else { return }
       guard let flow = flows[FlowKey(name: run.flowName, version: run.flowVersion)] else {
-        try await store.releaseLease(
-          lease,
-          outcome: .finished(
-            state: "Failed",
-            message:
-              "this agent's executable has no flow \(run.flowName) version \(run.flowVersion)"),
-          now: clock.now())
+        if let error = await writes.submit(
+          FencedWrite(
+            lease: lease,
+            release: .finished(
+              state: "Failed",
+              message:
+                "this agent's executable has no flow \(run.flowName) version \(run.flowVersion)"
+            )))
+        {
+          logger.warning("could not give the lease back: \(error)", metadata: metadata)
+        }
         return
       }
       var decoded: [String: any Sendable] = [:]
@@ -198,7 +220,7 @@ public struct AgentService: Service {
       }
       let parameters = decoded
       logger.info("running \(run.flowName)", metadata: metadata)
-      let fenced = FencedRunStore(base: store, lease: lease, clock: clock) { _ in
+      let fenced = FencedRunStore(base: store, lease: lease, writes: writes) { _ in
         control.signal(.abandon)
       }
       let recorder = RunRecorder(store: fenced, heartbeatInterval: settings.recorderHeartbeat)
@@ -250,9 +272,7 @@ public struct AgentService: Service {
       logger.error("the run failed to start: \(error)", metadata: metadata)
       outcome = .finished(state: "Failed", message: "the run could not start: \(error)")
     }
-    do {
-      try await store.releaseLease(lease, outcome: outcome, now: clock.now())
-    } catch {
+    if let error = await writes.submit(FencedWrite(lease: lease, release: outcome)) {
       logger.warning("could not give the lease back: \(error)", metadata: metadata)
     }
   }
@@ -292,6 +312,26 @@ final class FirstIDGenerator: IDGenerator {
       defer { first = nil }
       return first
     } ?? then.next()
+  }
+}
+
+/// The runs as their claims returned them, until their runs start (or are given back).
+final class ClaimedRecords: Sendable {
+  private let records = Mutex<[UUID: DeploymentRunRecord]>([:])
+
+  func add(_ runs: [ClaimedRun]) {
+    records.withLock { records in
+      for claimed in runs { records[claimed.lease.runID] = claimed.run }
+    }
+  }
+
+  /// The run claimed under `lease`, once (nil when it was claimed under another epoch).
+  func take(_ lease: RunLease) -> DeploymentRunRecord? {
+    records.withLock { records in
+      guard let run = records[lease.runID], run.leaseEpoch == lease.epoch else { return nil }
+      records[lease.runID] = nil
+      return run
+    }
   }
 }
 
