@@ -25,6 +25,7 @@ public final class FencedWriteQueue: Sendable {
     var waiting: [Waiting] = []
     var flushing = false
     var nextID = 0
+    var flushes = 0
   }
 
   private let store: any DeploymentStore
@@ -39,6 +40,9 @@ public final class FencedWriteQueue: Sendable {
     self.clock = clock
     self.maximumRecords = max(1, maximumRecords)
   }
+
+  /// How many transactions the queue has sent (for tests and benchmarks).
+  package var flushes: Int { state.withLock { $0.flushes } }
 
   /// Writes `write` with the others waiting; returns nil once written, or the error that
   /// refused it (``RunStoreError/Code/staleLease`` when its lease is no longer current).
@@ -83,6 +87,7 @@ public final class FencedWriteQueue: Sendable {
         runs.insert(next.write.lease.runID)
         state.waiting.removeFirst()
       }
+      state.flushes += 1
       return taken
     }
     let results = await write(batch.map(\.write))

@@ -13,6 +13,16 @@ struct MemoryDeploymentTables {
   static func key(_ deploymentID: UUID, _ key: String) -> String {
     "\(deploymentID.uuidString)\u{0}\(key)"
   }
+
+  /// Forgets the deployment runs (and their leases) of the pruned flow runs `ids`.
+  mutating func prune(_ ids: Set<UUID>) {
+    for id in ids {
+      if let run = runs.removeValue(forKey: id) {
+        keys[Self.key(run.deploymentID, run.idempotencyKey)] = nil
+      }
+      leases[id] = nil
+    }
+  }
 }
 
 extension MemoryRunStore: DeploymentStore {

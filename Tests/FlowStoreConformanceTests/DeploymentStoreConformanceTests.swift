@@ -296,6 +296,27 @@ struct DeploymentStoreConformanceTests {
   }
 
   @Test(
+    "pruning a finished deployment run removes its deployment record and lease history too",
+    arguments: StoreKind.available)
+  func pruneDeploymentRuns(kind: StoreKind) async throws {
+    try await withDeployment(kind, labels: ["gpu"]) { store, deployment in
+      _ = try await run(store, deployment, 1, at: 0)
+      _ = try await run(store, deployment, 2, at: 0)
+      let leases = try await claim(store, at: 1, limit: 1, labels: ["gpu"])
+      try await store.releaseLease(
+        leases[0], outcome: .finished(state: "Success", message: nil), now: instant(10))
+      #expect(try await store.prune(endedBefore: instant(100), limit: 10) == 1)
+      #expect(try await store.deploymentRun(id: uuid(1)) == nil)
+      #expect(try await store.flowRun(id: uuid(1)) == nil)
+      #expect(try await store.leaseHistory(runID: uuid(1)).isEmpty)
+      // The unfinished run stays, and the pruned run's key may be used again.
+      #expect(try await store.deploymentRun(id: uuid(2))?.state == "Scheduled")
+      let again = try await run(store, deployment, 3, at: 0, key: "k1")
+      #expect(again.created && again.run.id == uuid(3))
+    }
+  }
+
+  @Test(
     "cancellation ends an unheld run at once and reaches a held one at its renewal",
     arguments: StoreKind.available)
   func cancellation(kind: StoreKind) async throws {
