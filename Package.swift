@@ -150,7 +150,7 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowState", "FlowCluster",
         "FlowClusterProtocol", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
-        "FlowOrchestration",
+        "FlowOrchestration", "FlowResults",
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -304,7 +304,7 @@ let package = Package(
       name: "FlowOrchestrationTests",
       dependencies: [
         "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
-        "FlowStorePostgres", .product(name: "Logging", package: "swift-log"),
+        "FlowStorePostgres", "FlowResults", .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(

@@ -25,17 +25,24 @@ public struct AgentService: Service {
     public var recorderHeartbeat: Duration
     /// The logger for the agent and its runs.
     public var logger: Logger
+    /// Durable execution: where runs persist every task output that can be persisted (unless
+    /// the task opts out, ``TaskDefinition/noCheckpoint()``), so that a run taken over after
+    /// its agent died does not run those tasks again (``Flow/persistingOutputs(in:)``). Agents
+    /// that may take over each other's runs must share it. Nil: only what the flows persist.
+    public var resultStore: (any ResultStore)?
 
-    /// Settings; by default no labels, the sequential executor and a 5 s heartbeat.
+    /// Settings; by default no labels, the sequential executor, a 5 s heartbeat and no
+    /// durable result store.
     public init(
       labels: [String] = [], executor: FlowExecutor = .sequential,
       recorderHeartbeat: Duration = .seconds(5),
-      logger: Logger = Logger(label: "swift-flow.agent")
+      logger: Logger = Logger(label: "swift-flow.agent"), resultStore: (any ResultStore)? = nil
     ) {
       self.labels = labels
       self.executor = executor
       self.recorderHeartbeat = recorderHeartbeat
       self.logger = logger
+      self.resultStore = resultStore
     }
   }
 
@@ -199,7 +206,7 @@ public struct AgentService: Service {
         found = try await store.deploymentRun(id: lease.runID)
       }
       guard let run = found else { return }
-      guard let flow = flows[FlowKey(name: run.flowName, version: run.flowVersion)] else {
+      guard let registered = flows[FlowKey(name: run.flowName, version: run.flowVersion)] else {
         if let error = await writes.submit(
           FencedWrite(
             lease: lease,
@@ -213,6 +220,7 @@ public struct AgentService: Service {
         }
         return
       }
+      let flow = settings.resultStore.map { registered.persistingOutputs(in: $0) } ?? registered
       var decoded: [String: any Sendable] = [:]
       for spec in flow.parameters {
         guard let text = run.parameters[spec.name] else { continue }
