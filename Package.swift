@@ -304,7 +304,8 @@ let package = Package(
       name: "FlowOrchestrationTests",
       dependencies: [
         "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
-        "FlowStorePostgres", "FlowResults", .product(name: "Logging", package: "swift-log"),
+        "FlowStorePostgres", "FlowStoreSQLite", "FlowResults",
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(
