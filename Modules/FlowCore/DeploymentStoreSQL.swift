@@ -29,6 +29,10 @@ package struct DeploymentStoreSQL: Sendable {
   /// Run in a transaction that makes runs claimable (PostgreSQL's `pg_notify`: agents that
   /// LISTEN wake at its commit); nil where there is no such thing.
   private let notify: String?
+  /// An SQL expression for the database's clock in microseconds since 1970 (PostgreSQL's
+  /// `clock_timestamp()`): when set, leases are claimed, renewed and checked by it, not by
+  /// the `now` the agents pass, so that agents with skewed clocks agree. Nil: the caller's.
+  private let databaseNow: String?
   private let runs: RunStoreSQL
 
   /// The channel agents LISTEN on for new claimable runs (PostgreSQL).
@@ -38,13 +42,22 @@ package struct DeploymentStoreSQL: Sendable {
   /// whose write transactions are exclusive: `BEGIN IMMEDIATE`) and notification statement.
   package init(
     placeholder: @escaping @Sendable (Int) -> String, skipLocked: String, forUpdate: String,
-    notify: String? = nil
+    notify: String? = nil, databaseNow: String? = nil
   ) {
     self.placeholder = placeholder
     self.skipLocked = skipLocked
     self.forUpdate = forUpdate
     self.notify = notify
+    self.databaseNow = databaseNow
     self.runs = RunStoreSQL(placeholder: placeholder)
+  }
+
+  /// The time leases are judged by inside a transaction: the database's clock when it has one
+  /// (read once per transaction), else `given`.
+  private func leaseTime(_ given: Date, on executor: any SQLExecutor) async throws -> Date {
+    guard let databaseNow else { return given }
+    let row = try await executor.run(SQLStatement(sql: "SELECT \(databaseNow) AS now")).first
+    return Self.date(row?["now"]) ?? given
   }
 
   private func notifyAgents(on executor: any SQLExecutor) async throws {
@@ -519,9 +532,10 @@ package struct DeploymentStoreSQL: Sendable {
     async throws(RunStoreError) -> [ClaimedRun]
   {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
-    let now = Self.time(claim.now)
-    let expiry = claim.now.addingTimeInterval(claim.leaseDuration.timeInterval)
     return try await db.transaction { executor in
+      let claimedAt = try await leaseTime(claim.now, on: executor)
+      let now = Self.time(claimedAt)
+      let expiry = claimedAt.addingTimeInterval(claim.leaseDuration.timeInterval)
       // Leases that ran out: their agents are presumed dead.
       let e = binder()
       let expired = try await executor.run(
@@ -539,7 +553,7 @@ package struct DeploymentStoreSQL: Sendable {
       }
       try await setFlowRunState(
         final, state: "Crashed", message: DeploymentRunLogic.crashedFinalMessage,
-        endedAt: claim.now, on: executor)
+        endedAt: claimedAt, on: executor)
       try await setFlowRunState(
         retried, state: "Crashed", message: DeploymentRunLogic.crashedRetryMessage, endedAt: nil,
         on: executor)
@@ -598,8 +612,9 @@ package struct DeploymentStoreSQL: Sendable {
     _ leases: [RunLease], leaseDuration: Duration, now: Date, on db: some SQLDatabase
   ) async throws(RunStoreError) -> LeaseRenewal {
     guard !leases.isEmpty else { return LeaseRenewal(renewed: [], lost: [], cancelRequested: []) }
-    let expiry = now.addingTimeInterval(leaseDuration.timeInterval)
     return try await db.transaction { executor in
+      let renewedAt = try await leaseTime(now, on: executor)
+      let expiry = renewedAt.addingTimeInterval(leaseDuration.timeInterval)
       var renewal = LeaseRenewal(renewed: [], lost: [], cancelRequested: [])
       for lease in leases {
         let b = binder()
@@ -608,7 +623,7 @@ package struct DeploymentStoreSQL: Sendable {
             "UPDATE deployment_runs SET lease_expires_at = \(b(Self.time(expiry))) WHERE id = "
               + "\(b(Self.id(lease.runID))) AND lease_epoch = \(b(.integer(lease.epoch))) AND "
               + "state = 'Running' AND ended_at IS NULL AND lease_expires_at > "
-              + "\(b(Self.time(now))) RETURNING cancel_requested")
+              + "\(b(Self.time(renewedAt))) RETURNING cancel_requested")
         ).first
         guard let row else {
           renewal.lost.append(lease.runID)
@@ -642,12 +657,16 @@ package struct DeploymentStoreSQL: Sendable {
       let ids = Set(writes.map(\.lease.runID)).map { $0.uuidString.lowercased() }.sorted()
       let b = binder()
       var current: [UUID: DeploymentRunRecord] = [:]
+      // The database's clock, when leases go by it, is read by the same statement.
+      let clock = databaseNow.map { ", \($0) AS database_now" } ?? ""
+      var judgedAt = now
       for row in try await executor.run(
         b.statement(
-          "SELECT \(Self.runColumns) FROM deployment_runs WHERE id IN "
+          "SELECT \(Self.runColumns)\(clock) FROM deployment_runs WHERE id IN "
             + "(\(ids.map { b(.text($0)) }.joined(separator: ", "))) ORDER BY id" + forUpdate))
       {
         if let run = Self.run(row) { current[run.id] = run }
+        if let time = Self.date(row["database_now"]) { judgedAt = time }
       }
       var results: [RunStoreError?] = []
       var merged = FencedBatchMerger()
@@ -657,7 +676,8 @@ package struct DeploymentStoreSQL: Sendable {
       var released: [RunLease] = []
       for write in writes {
         let lease = write.lease
-        if let reason = DeploymentRunLogic.staleReason(current[lease.runID], lease: lease, now: now)
+        if let reason = DeploymentRunLogic.staleReason(
+          current[lease.runID], lease: lease, now: judgedAt)
         {
           results.append(RunStoreError.staleLease(location: location, lease: lease, reason: reason))
           continue
@@ -675,7 +695,7 @@ package struct DeploymentStoreSQL: Sendable {
           if finished[key] == nil { finishedOrder.append(key) }
           finished[key, default: []].append(lease.runID)
           current[lease.runID]?.state = state
-          current[lease.runID]?.endedAt = now
+          current[lease.runID]?.endedAt = judgedAt
         case .returned:
           returned.append(lease.runID)
           current[lease.runID]?.state = "Scheduled"
@@ -688,7 +708,7 @@ package struct DeploymentStoreSQL: Sendable {
         _ = try await executor.run(
           u.statement(
             "UPDATE deployment_runs SET state = \(u(.text(key.state))), message = "
-              + "\(u(Self.text(key.message))), ended_at = \(u(Self.time(now))), lease_agent = "
+              + "\(u(Self.text(key.message))), ended_at = \(u(Self.time(judgedAt))), lease_agent = "
               + "NULL, lease_expires_at = NULL WHERE id IN "
               + "(\(runIDs.map { u(.text($0)) }.joined(separator: ", ")))"))
         // A run that ended before its recorder wrote its end (it could not start) shows it.
@@ -696,7 +716,7 @@ package struct DeploymentStoreSQL: Sendable {
         _ = try await executor.run(
           f.statement(
             "UPDATE flow_runs SET state = \(f(.text(key.state))), message = "
-              + "\(f(Self.text(key.message))), ended_at = \(f(Self.time(now))) WHERE id IN "
+              + "\(f(Self.text(key.message))), ended_at = \(f(Self.time(judgedAt))) WHERE id IN "
               + "(\(runIDs.map { f(.text($0)) }.joined(separator: ", "))) AND ended_at IS NULL"))
       }
       if !returned.isEmpty {
@@ -715,7 +735,7 @@ package struct DeploymentStoreSQL: Sendable {
       }
       if !released.isEmpty {
         let h = binder()
-        let time = h(Self.time(now))
+        let time = h(Self.time(judgedAt))
         let holdings = released.map {
           "(run_id = \(h(Self.id($0.runID))) AND epoch = \(h(.integer($0.epoch))))"
         }

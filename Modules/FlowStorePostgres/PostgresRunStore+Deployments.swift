@@ -41,12 +41,38 @@ private struct PostgresDatabase: SQLDatabase {
   }
 }
 
+/// Whose clock a PostgreSQL store judges leases by: when claims, renewals and fenced writes
+/// happen, and so when a lease expires.
+public struct PostgresLeaseClock: Sendable, Hashable, CustomStringConvertible {
+  /// `database` or `caller`.
+  public let name: String
+
+  /// The server's clock (`clock_timestamp()`), the default: agents on machines whose clocks
+  /// disagree still agree on every lease, and an agent's skewed clock cannot stretch one.
+  public static let database = PostgresLeaseClock(name: "database")
+  /// The `now` each call passes, as SQLite and the in-memory store do (tests that drive
+  /// leases with a virtual clock).
+  public static let caller = PostgresLeaseClock(name: "caller")
+
+  /// The clock's name.
+  public var description: String { name }
+}
+
 extension PostgresRunStore: DeploymentStore {
-  private static let deploymentSQL = DeploymentStoreSQL(
-    placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE",
-    notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', '')")
+  private static func deploymentSQL(databaseNow: String?) -> DeploymentStoreSQL {
+    DeploymentStoreSQL(
+      placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE",
+      notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', '')",
+      databaseNow: databaseNow)
+  }
+  /// Microseconds since 1970 on the server's clock.
+  private static let databaseClockSQL = deploymentSQL(
+    databaseNow: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT")
+  private static let callerClockSQL = deploymentSQL(databaseNow: nil)
   private var database: PostgresDatabase { PostgresDatabase(store: self) }
-  private var deploymentSQL: DeploymentStoreSQL { Self.deploymentSQL }
+  private var deploymentSQL: DeploymentStoreSQL {
+    leaseClock == .caller ? Self.callerClockSQL : Self.databaseClockSQL
+  }
 
   /// Creates the project, or returns the existing one.
   public func createProject(_ project: ProjectRecord) async throws(RunStoreError) -> ProjectRecord {

@@ -95,4 +95,49 @@ struct FencedWriteQueueTests {
       #expect(queue.flushes <= 50)
     }
   }
+
+  @Test(
+    "on PostgreSQL leases go by the database's clock: a skewed agent clock neither shortens nor stretches them",
+    .enabled(if: agentTestPostgresURL != nil))
+  func databaseClock() async throws {
+    try await withStore(.postgres) { store in
+      let label = "clock-" + UUID().uuidString.prefix(8).lowercased()
+      let flow = FlowRecord(
+        name: label, version: "v1", graphJSON: "{}", parameterSchemaJSON: "{}")
+      _ = try await store.createProject(ProjectRecord(name: "clock", createdAt: Date()))
+      let deployment = try await store.registerDeployment(
+        DeploymentRegistration(project: "clock", name: label, flow: flow, id: UUID()),
+        now: Date())
+      let run = try await store.createDeploymentRun(
+        DeploymentRunRequest(
+          runID: UUID(), deploymentID: deployment.id, scheduledAt: Date().addingTimeInterval(-1),
+          idempotencyKey: "1", now: Date())
+      ).run
+      // An agent whose clock is an hour ahead: the lease still ends a second after the
+      // server's now, not an hour and a second after its own.
+      let claimed = try await store.claim(
+        LeaseClaim(
+          agentID: "ahead", flows: [FlowKey(name: label, version: "v1")], limit: 1,
+          leaseDuration: .seconds(1), now: Date().addingTimeInterval(3600)))
+      let lease = try #require(claimed.first?.lease)
+      #expect(lease.runID == run.id)
+      #expect(abs(lease.expiresAt.timeIntervalSinceNow) < 30, "\(lease.expiresAt)")
+      // An agent whose clock is an hour behind cannot stretch it: once the server's second has
+      // passed, its write is fenced and its renewal lost, whatever its own clock says.
+      try await Task.sleep(for: .milliseconds(1_500))
+      let behind = Date().addingTimeInterval(-3600)
+      var batch = RunStoreBatch()
+      batch.logs = [
+        StoredLogRecord(
+          flowRunID: run.id, sequence: 1, time: behind, level: StoredLogLevel(rank: 2),
+          message: "late", metadata: [:])
+      ]
+      let results = try await store.write([FencedWrite(lease: lease, batch: batch)], now: behind)
+      #expect(results.first??.code == .staleLease)
+      #expect(try await store.logs(flowRunID: run.id, after: 0, minimumLevel: .trace).isEmpty)
+      let renewal = try await store.renewLeases(
+        [lease], leaseDuration: .seconds(30), now: behind)
+      #expect(renewal.lost == [run.id])
+    }
+  }
 }
