@@ -151,7 +151,7 @@ let package = Package(
       dependencies: [
         "FlowCore", "FlowExecutors", "FlowLogging", "FlowScheduling", "FlowState", "FlowCluster",
         "FlowClusterProtocol", "FlowTesting", "FlowStoreSQLite", "FlowStorePostgres",
-        "FlowOrchestration",
+        "FlowOrchestration", "FlowResults",
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -306,7 +306,8 @@ let package = Package(
       name: "FlowOrchestrationTests",
       dependencies: [
         "FlowOrchestration", "FlowCore", "FlowScheduling", "FlowTesting", "FlowExecutors",
-        "FlowStorePostgres", .product(name: "Logging", package: "swift-log"),
+        "FlowStorePostgres", "FlowStoreSQLite", "FlowResults",
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(

@@ -7,6 +7,8 @@ import Foundation
 // `agent-probe`: `first` → `slow` → `last`, each checkpointed under --results-dir, each
 // appending "<n> <task>" to `<results-dir>/ran` when its body runs (n is the run's parameter);
 // `slow` sleeps `delay-ms`, so that a test can kill an agent mid-run.
+// `agent-probe-durable`: the same tasks without a result store of their own: the agent's
+// durable outputs (under <results-dir>/durable, on by default) keep them from running twice.
 // `tick`: one fast task, for `serve` on an every-second schedule.
 
 func note(_ line: String, in directory: String) {
@@ -40,6 +42,11 @@ await FlowCommandLine(name: "agent-probe", defaultResultsDirectory: "probe-resul
   let tick = task("tick") { () -> Int in 1 }
   return [
     Flow("agent-probe", resultStore: store) {
+      let n = Parameter<Int>(required: "n")
+      let delay = Parameter("delay-ms", default: 600)
+      _ = last(slow(first(n), delay))
+    },
+    Flow("agent-probe-durable") {
       let n = Parameter<Int>(required: "n")
       let delay = Parameter("delay-ms", default: 600)
       _ = last(slow(first(n), delay))

@@ -16,15 +16,19 @@ extension SampleSuites {
     static let runCount =
       ProcessInfo.processInfo.environment["FLOW_TEST_AGENT_RUNS"].flatMap(Int.init) ?? 24
 
+    /// The probe's flow with its own result store, and the one that relies on the agents'
+    /// durable outputs (persisted by default).
+    static let flows = ["agent-probe", "agent-probe-durable"]
+
     @Test(
       "kill -9 an agent mid-run: its runs are taken over and resumed, each exactly once",
-      arguments: databases)
-    func takeover(database: String) async throws {
+      arguments: databases, flows)
+    func takeover(database: String, flow: String) async throws {
       let scene = try AgentScene(database: database)
       defer { scene.stop() }
       let deployed = try await scene.probe(
         [
-          "deploy", "agent-probe", "--name", "probe-\(scene.label)", "--labels", scene.label,
+          "deploy", flow, "--name", "probe-\(scene.label)", "--labels", scene.label,
           "--crash-retries", "3",
         ])
       #expect(deployed.status == 0, "\(deployed.stderr)")
@@ -96,7 +100,7 @@ extension SampleSuites {
         #expect((counts["\(n) slow"] ?? 0) >= 1)
       }
       print(
-        "Agents on \(database): \(Self.runCount) runs, \(crashed.count) taken over after a "
+        "Agents on \(database) (\(flow)): \(Self.runCount) runs, \(crashed.count) taken over after a "
           + "kill -9, max epoch \(runs.map(\.leaseEpoch).max() ?? 0)")
     }
 

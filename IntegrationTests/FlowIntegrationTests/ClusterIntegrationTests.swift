@@ -106,6 +106,29 @@ func sendRaw(_ bytes: [UInt8], port: Int, halfClose: Bool) throws {
   close(fd)
 }
 
+/// A loopback TCP port that was free a moment ago (bound to port 0, read, closed).
+func freePort() throws -> Int {
+  #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+  #endif
+  try #require(fd >= 0)
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = 0
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let bound = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+    }
+  }
+  try #require(bound, "cannot bind a loopback port")
+  return Int(UInt16(bigEndian: address.sin_port))
+}
+
 func port(of line: String) throws -> Int {
   let address = try #require(line.split(separator: " ").last)
   return try #require(Int(address.split(separator: ":").last ?? ""))
@@ -191,6 +214,23 @@ struct ClusterIntegrationTests {
     // handler counts them) before it ran again.
     #expect(result["crashed_states"] as? Int == result["crashed_attempts"] as? Int)
     #expect(demo.stderr.contains("crashed"))
+  }
+
+  @Test("a worker started before its scheduler waits for it (--connect-retry), then runs its tasks")
+  func workerBeforeScheduler() async throws {
+    let address = "127.0.0.1:\(try freePort())"
+    let worker = try FlowProcess([
+      "worker", "--connect", address, "--connect-retry", "120", "--log-level", "notice",
+    ])
+    _ = try await worker.line(containing: "scheduler not reachable yet")
+    try await Task.sleep(for: .seconds(1))
+    #expect(worker.process.isRunning, "\(worker.stderr)")
+    let demo = try FlowProcess([
+      "demo", "--tasks", "6", "--executor", "cluster", "--listen", address, "--min-workers", "1",
+    ])
+    #expect(try await demo.exit() == 0, "\(demo.stderr)")
+    #expect(try demo.json()["succeeded"] as? Int == 6)
+    #expect(try await worker.exit() == 0, "\(worker.stderr)")
   }
 
   @Test("a worker with a wrong token is refused; the run goes on with the others")

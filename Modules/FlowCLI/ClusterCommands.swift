@@ -18,7 +18,9 @@ struct WorkerCommand: AsyncParsableCommand {
       Start the scheduler with `run --executor cluster --listen HOST:PORT [--token T]` (or let
       `run --executor cluster --workers N` start local workers, which run this command). The
       worker runs until the scheduler says goodbye or the connection drops; SIGTERM or SIGINT
-      drains it (running tasks finish, or are handed back after --drain-timeout seconds).
+      drains it (running tasks finish, or are handed back after --drain-timeout seconds). A
+      worker started before its scheduler retries with backoff for --connect-retry seconds;
+      one whose scheduler went away restarts and retries for up to 3 s, then stops.
       """)
 
   @Option(help: ArgumentHelp("The scheduler's address.", valueName: "host:port"))
@@ -59,6 +61,11 @@ struct WorkerCommand: AsyncParsableCommand {
   var drainTimeout: Int = 30
 
   @Option(
+    name: .customLong("connect-retry"), parsing: .unconditional,
+    help: "Seconds to keep trying to reach a scheduler that is not up yet (0: one try).")
+  var connectRetry: Int = 30
+
+  @Option(
     name: .customLong("log-level"),
     help: "trace, debug, info, notice, warning, error or critical (default: warning).")
   var logLevel: String = "warning"
@@ -94,6 +101,10 @@ struct WorkerCommand: AsyncParsableCommand {
     if threads > RunOptions.maxThreads {
       throw ValidationError("--threads must be 1-\(RunOptions.maxThreads), got \(threads)")
     }
+    if !(0...86_400).contains(connectRetry) {
+      throw ValidationError(
+        "--connect-retry must be 0-86400 seconds (one day), got \(connectRetry)")
+    }
     if !(0...86_400).contains(drainTimeout) {
       throw ValidationError(
         "--drain-timeout must be 0-86400 seconds (one day), got \(drainTimeout)")
@@ -126,7 +137,8 @@ struct WorkerCommand: AsyncParsableCommand {
         resources: try offeredResources(), flows: flows, name: name,
         tls: tlsTrustRoots.map { ClusterTLS(trustRootsPath: $0, verifyHostname: false) },
         drainTimeout: .seconds(drainTimeout), handleSignals: invocation.handlingSignals,
-        ownsProcess: invocation.handlingSignals, logger: logger)
+        ownsProcess: invocation.handlingSignals, connectRetry: .seconds(connectRetry),
+        logger: logger)
     } catch {
       invocation.output.write("\(commandLine.name) worker: \(error)\n", .standardError)
       throw ExitCode.failure

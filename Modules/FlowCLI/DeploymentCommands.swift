@@ -3,6 +3,7 @@ import FlowCore
 import FlowExecutors
 import FlowLogging
 import FlowOrchestration
+import FlowResults
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -324,9 +325,30 @@ struct AgentOptions: ParsableArguments {
     help: ArgumentHelp("Where persisted results live.", valueName: "directory"))
   var resultsDirectory: String?
 
+  @Flag(
+    name: .customLong("no-durable-outputs"),
+    help: ArgumentHelp(
+      "Do not persist task outputs for durable execution (a run taken over after its agent "
+        + "died then runs every task again). By default every Codable output is persisted "
+        + "under <results-dir>/durable (~/.flow/durable without one), unless its task says "
+        + "noCheckpoint()."))
+  var noDurableOutputs = false
+
   @Option(
     name: .customLong("log-level"), help: "trace … critical (default: FLOW_LOG_LEVEL or info).")
   var logLevel: String?
+
+  /// Where runs persist their task outputs for durable execution (nil: nowhere).
+  func durableResultStore(_ commandLine: FlowCommandLine) -> (any ResultStore)? {
+    guard !noDurableOutputs else { return nil }
+    // Without a results directory: beside the default database (`~/.flow/durable`).
+    let home = CommandContext.environment["HOME"] ?? NSHomeDirectory()
+    let directory =
+      resultsDirectory ?? commandLine.defaultResultsDirectory
+      ?? URL(fileURLWithPath: home).appendingPathComponent(".flow").path
+    return LocalResultStore(
+      directory: URL(fileURLWithPath: directory).appendingPathComponent("durable"))
+  }
 
   func validate() throws {
     if limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
@@ -366,7 +388,8 @@ struct AgentOptions: ParsableArguments {
       settings: .init(
         labels: agentLabels.map(DeployOptions.list) ?? [],
         executor: width == 1 ? .sequential : .concurrent(width: width),
-        recorderHeartbeat: leaseDuration / 3, logger: try logger()),
+        recorderHeartbeat: leaseDuration / 3, logger: try logger(),
+        resultStore: durableResultStore(RootCommand.invocation.commandLine)),
       wake: wake)
   }
 }

@@ -43,6 +43,9 @@ public enum ClusterWorker {
   ///     closes under it (the scheduler died, or dropped it while it was paused), it restarts
   ///     itself at once, abandoning running bodies, to rejoin, or to stop when the scheduler is
   ///     gone. A local cluster's worker also stops when its parent process dies.
+  ///   - connectRetry: How long to keep trying to reach a scheduler that is not up yet (or is
+  ///     restarting), with backoff from 100 ms to 2 s between attempts; then the worker fails
+  ///     with an error naming the address, the attempts and the last failure. Zero: one try.
   ///   - environment: The clock, random source and IDs task bodies see.
   ///   - logger: Where the worker logs its connection events.
   @discardableResult
@@ -52,15 +55,15 @@ public enum ClusterWorker {
     drainTimeout: Duration = .seconds(30), handleSignals: Bool = true,
     maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
     maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize, ownsProcess: Bool = false,
-    environment: RunEnvironment = .system,
+    connectRetry: Duration = .zero, environment: RunEnvironment = .system,
     logger: Logger = Logger(label: "swift-flow.worker", factory: { _ in SwiftLogNoOpLogHandler() })
   ) async throws -> ClusterWorkerStateMachine.Exit {
     let service = ClusterWorkerService {
       try await serve(
         connect: connect, token: token, threads: threads, resources: resources, flows: flows,
         name: name, tls: tls, drainTimeout: drainTimeout, maxFrameSize: maxFrameSize,
-        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, environment: environment,
-        logger: logger)
+        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, connectRetry: connectRetry,
+        environment: environment, logger: logger)
     }
     if handleSignals {
       // The worker ending (a goodbye, a drain) ends the group, as a graceful shutdown.
@@ -81,7 +84,8 @@ public enum ClusterWorker {
   static func serve(
     connect: ClusterAddress, token: String?, threads: Int, resources: [String: Double],
     flows: [Flow], name: String?, tls: ClusterTLS?, drainTimeout: Duration, maxFrameSize: Int,
-    maxOutputSize: Int, ownsProcess: Bool, environment: RunEnvironment, logger: Logger
+    maxOutputSize: Int, ownsProcess: Bool, connectRetry: Duration = .zero,
+    environment: RunEnvironment, logger: Logger
   ) async throws -> ClusterWorkerStateMachine.Exit {
     guard threads >= 1 else {
       throw ClusterError(.invalidArgument, "a worker needs at least 1 thread, got \(threads)")
@@ -106,29 +110,47 @@ public enum ClusterWorker {
           logger: logger, loop: loop, maxFrameSize: maxFrameSize), eventLoop: loop)
     }.get()
     let channel: any Channel
-    do {
-      let hostname = connect.host
-      let context = sslContext
-      channel = try await ClientBootstrap(group: group)
-        .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        .connectTimeout(.seconds(10))
-        .channelInitializer { channel in
-          channel.eventLoop.makeCompletedFuture {
-            if let context {
-              let verify = tls?.verifyHostname ?? true
-              try channel.pipeline.syncOperations.addHandler(
-                NIOSSLClientHandler(context: context, serverHostname: verify ? hostname : nil))
-            }
-            try channel.pipeline.syncOperations.addHandlers(
-              ByteToMessageHandler(
-                ClusterFrameChannelDecoder(maxFrameSize: maxFrameSize)),
-              WorkerConnectionHandler(core: core))
-          }
+    let clock = environment.clock
+    // A worker that restarted itself to rejoin waits only briefly: a scheduler that restarts
+    // is back within it, and a worker whose scheduler is gone stops promptly.
+    let rejoining =
+      ownsProcess && ProcessInfo.processInfo.environment[SystemProcessInfo.rejoinVariable] != nil
+    let connectRetry = rejoining ? min(connectRetry, Self.rejoinRetry) : connectRetry
+    let giveUpAt = clock.now().addingTimeInterval(connectRetry.timeInterval)
+    var attempts = 0
+    var backoff = Duration.milliseconds(100)
+    while true {
+      attempts += 1
+      do {
+        channel = try await connectOnce(
+          connect, group: group, sslContext: sslContext, tls: tls, core: core,
+          maxFrameSize: maxFrameSize)
+        break
+      } catch {
+        // A scheduler not up yet (or restarting) is waited for, with backoff, up to the bound.
+        if connectRetry > .zero, clock.now() < giveUpAt, !Task.isCancelled {
+          logger.notice(
+            "scheduler not reachable yet; retrying in \(backoff)",
+            metadata: [ClusterLogKeys.scheduler: "\(connect)", "error": "\(error)"])
+          do {
+            try await clock.sleep(
+              until: min(clock.now().addingTimeInterval(backoff.timeInterval), giveUpAt))
+          } catch {}
+          backoff = min(backoff * 2, .seconds(2))
+          continue
         }
-        .connect(host: connect.host, port: connect.port).get()
-    } catch {
-      try? await group.shutdownGracefully()
-      throw ClusterError(.network, "cannot connect to the scheduler at \(connect): \(error)")
+        try? await group.shutdownGracefully()
+        let tried =
+          connectRetry > .zero
+          ? " after \(attempts) attempts over \(connectRetry)" : ""
+        let advice =
+          connectRetry > .zero
+          ? "start the scheduler (`run --executor cluster --listen HOST:PORT`) or wait longer "
+            + "with --connect-retry SECONDS"
+          : "start the scheduler first, or let the worker wait for it with --connect-retry SECONDS"
+        throw ClusterError(
+          .network, "cannot connect to the scheduler at \(connect)\(tried): \(error); \(advice)")
+      }
     }
     logger.info("worker connected", metadata: [ClusterLogKeys.scheduler: "\(connect)"])
     var exit = ClusterWorkerStateMachine.Exit(
@@ -145,6 +167,35 @@ public enum ClusterWorker {
     try? await group.shutdownGracefully()
     logger.info("worker stopped: \(exit.reason)")
     return exit
+  }
+
+  /// How long a worker that restarted itself to rejoin keeps trying to reach its scheduler.
+  static let rejoinRetry = Duration.seconds(3)
+
+  /// One connection attempt to the scheduler at `connect`.
+  private static func connectOnce(
+    _ connect: ClusterAddress, group: MultiThreadedEventLoopGroup, sslContext: NIOSSLContext?,
+    tls: ClusterTLS?, core: NIOLoopBound<WorkerCore>, maxFrameSize: Int
+  ) async throws -> any Channel {
+    let hostname = connect.host
+    let context = sslContext
+    return try await ClientBootstrap(group: group)
+      .channelOption(.socketOption(.tcp_nodelay), value: 1)
+      .connectTimeout(.seconds(10))
+      .channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          if let context {
+            let verify = tls?.verifyHostname ?? true
+            try channel.pipeline.syncOperations.addHandler(
+              NIOSSLClientHandler(context: context, serverHostname: verify ? hostname : nil))
+          }
+          try channel.pipeline.syncOperations.addHandlers(
+            ByteToMessageHandler(
+              ClusterFrameChannelDecoder(maxFrameSize: maxFrameSize)),
+            WorkerConnectionHandler(core: core))
+        }
+      }
+      .connect(host: connect.host, port: connect.port).get()
   }
 
   /// Runs assignments as the event loop's core hands them over, until it says the worker exits.
@@ -439,7 +490,7 @@ final class WorkerConnectionHandler: ChannelInboundHandler {
 
 /// A cluster worker as a swift-service-lifecycle `Service`: it connects, runs its assignments,
 /// and drains on the group's graceful shutdown (finishes its attempts, or hands them back after
-/// the drain timeout). ``ClusterWorker/run(connect:token:threads:resources:flows:name:tls:drainTimeout:handleSignals:maxFrameSize:maxOutputSize:ownsProcess:environment:logger:)``
+/// the drain timeout). ``ClusterWorker/run(connect:token:threads:resources:flows:name:tls:drainTimeout:handleSignals:maxFrameSize:maxOutputSize:ownsProcess:connectRetry:environment:logger:)``
 /// runs one in a `ServiceGroup` that turns SIGTERM and SIGINT into that graceful shutdown.
 public final class ClusterWorkerService: Service, Sendable {
   private let body: @Sendable () async throws -> ClusterWorkerStateMachine.Exit

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Times are passed in (`now`), never read by the store, so that the in-memory store, the
 /// simulator and the databases decide alike. Every write an agent makes for a run it holds
-/// goes through ``write(_:fencedBy:now:)``: a write under a lease that is no longer the run's
+/// goes through ``write(_:now:)``: a write under a lease that is no longer the run's
 /// current one throws ``RunStoreError/Code/staleLease`` and writes nothing.
 ///
 /// ```swift
@@ -58,21 +58,50 @@ public protocol DeploymentStore: RunStore {
   func markLate(scheduledBefore cutoff: Date, now: Date) async throws(RunStoreError) -> [UUID]
   /// Marks runs whose lease expired Crashed (claimable again within their crash-retry limit,
   /// final beyond it), then claims up to `claim.limit` due runs the agent can run, oldest
-  /// first, each with the next fencing epoch.
-  func claimRuns(_ claim: LeaseClaim) async throws(RunStoreError) -> [RunLease]
+  /// first, each with the next fencing epoch; returns each lease with its run as claimed.
+  func claim(_ claim: LeaseClaim) async throws(RunStoreError) -> [ClaimedRun]
   /// Extends the leases still current; reports the lost ones and requested cancellations.
   func renewLeases(_ leases: [RunLease], leaseDuration: Duration, now: Date)
     async throws(RunStoreError) -> LeaseRenewal
-  /// Gives the lease back: the run finished, or is returned for another agent. Throws
-  /// ``RunStoreError/Code/staleLease`` when the lease is no longer current.
-  func releaseLease(_ lease: RunLease, outcome: LeaseOutcome, now: Date)
-    async throws(RunStoreError)
-  /// Writes `batch` in one transaction if `lease` is still the run's current, unexpired lease;
-  /// otherwise throws ``RunStoreError/Code/staleLease`` and writes nothing.
-  func write(_ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date)
-    async throws(RunStoreError)
+  /// Writes every run's records (and releases, see ``FencedWrite``) in one transaction. Each
+  /// write whose lease is no longer the run's current, unexpired lease at `now` is refused on
+  /// its own: its result is a ``RunStoreError/Code/staleLease`` error and nothing of it is
+  /// written, while the others are. Returns one result per write, in order (nil: written);
+  /// throws only when the transaction itself fails (then nothing is written).
+  func write(_ writes: [FencedWrite], now: Date) async throws(RunStoreError) -> [RunStoreError?]
   /// Every holding of the run, by epoch.
   func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord]
+}
+
+extension DeploymentStore {
+  /// Claims due runs (``claim(_:)``) and returns their leases.
+  public func claimRuns(_ claim: LeaseClaim) async throws(RunStoreError) -> [RunLease] {
+    try await self.claim(claim).map(\.lease)
+  }
+
+  /// Gives the lease back: the run finished, or is returned for another agent. Throws
+  /// ``RunStoreError/Code/staleLease`` when the lease is no longer current.
+  public func releaseLease(_ lease: RunLease, outcome: LeaseOutcome, now: Date)
+    async throws(RunStoreError)
+  {
+    if let error = try await write([FencedWrite(lease: lease, release: outcome)], now: now).first,
+      let error
+    {
+      throw error
+    }
+  }
+
+  /// Writes `batch` in one transaction if `lease` is still the run's current, unexpired lease;
+  /// otherwise throws ``RunStoreError/Code/staleLease`` and writes nothing.
+  public func write(_ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date)
+    async throws(RunStoreError)
+  {
+    if let error = try await write([FencedWrite(lease: lease, batch: batch)], now: now).first,
+      let error
+    {
+      throw error
+    }
+  }
 }
 
 extension RunStoreError.Code {

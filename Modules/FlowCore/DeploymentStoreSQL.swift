@@ -29,6 +29,10 @@ package struct DeploymentStoreSQL: Sendable {
   /// Run in a transaction that makes runs claimable (PostgreSQL's `pg_notify`: agents that
   /// LISTEN wake at its commit); nil where there is no such thing.
   private let notify: String?
+  /// An SQL expression for the database's clock in microseconds since 1970 (PostgreSQL's
+  /// `clock_timestamp()`): when set, leases are claimed, renewed and checked by it, not by
+  /// the `now` the agents pass, so that agents with skewed clocks agree. Nil: the caller's.
+  private let databaseNow: String?
   private let runs: RunStoreSQL
 
   /// The channel agents LISTEN on for new claimable runs (PostgreSQL).
@@ -38,13 +42,22 @@ package struct DeploymentStoreSQL: Sendable {
   /// whose write transactions are exclusive: `BEGIN IMMEDIATE`) and notification statement.
   package init(
     placeholder: @escaping @Sendable (Int) -> String, skipLocked: String, forUpdate: String,
-    notify: String? = nil
+    notify: String? = nil, databaseNow: String? = nil
   ) {
     self.placeholder = placeholder
     self.skipLocked = skipLocked
     self.forUpdate = forUpdate
     self.notify = notify
+    self.databaseNow = databaseNow
     self.runs = RunStoreSQL(placeholder: placeholder)
+  }
+
+  /// The time leases are judged by inside a transaction: the database's clock when it has one
+  /// (read once per transaction), else `given`.
+  private func leaseTime(_ given: Date, on executor: any SQLExecutor) async throws -> Date {
+    guard let databaseNow else { return given }
+    let row = try await executor.run(SQLStatement(sql: "SELECT \(databaseNow) AS now")).first
+    return Self.date(row?["now"]) ?? given
   }
 
   private func notifyAgents(on executor: any SQLExecutor) async throws {
@@ -515,13 +528,14 @@ package struct DeploymentStoreSQL: Sendable {
 
   // MARK: Leases
 
-  package func claimRuns(_ claim: LeaseClaim, on db: some SQLDatabase)
-    async throws(RunStoreError) -> [RunLease]
+  package func claim(_ claim: LeaseClaim, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [ClaimedRun]
   {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
-    let now = Self.time(claim.now)
-    let expiry = claim.now.addingTimeInterval(claim.leaseDuration.timeInterval)
     return try await db.transaction { executor in
+      let claimedAt = try await leaseTime(claim.now, on: executor)
+      let now = Self.time(claimedAt)
+      let expiry = claimedAt.addingTimeInterval(claim.leaseDuration.timeInterval)
       // Leases that ran out: their agents are presumed dead.
       let e = binder()
       let expired = try await executor.run(
@@ -539,7 +553,7 @@ package struct DeploymentStoreSQL: Sendable {
       }
       try await setFlowRunState(
         final, state: "Crashed", message: DeploymentRunLogic.crashedFinalMessage,
-        endedAt: claim.now, on: executor)
+        endedAt: claimedAt, on: executor)
       try await setFlowRunState(
         retried, state: "Crashed", message: DeploymentRunLogic.crashedRetryMessage, endedAt: nil,
         on: executor)
@@ -566,19 +580,16 @@ package struct DeploymentStoreSQL: Sendable {
           "UPDATE deployment_runs SET state = 'Running', message = NULL, lease_agent = "
             + "\(u(.text(claim.agentID))), lease_epoch = lease_epoch + 1, lease_expires_at = "
             + "\(u(Self.time(expiry))) WHERE id IN (\(chosen.map { u(.text($0)) }.joined(separator: ", "))) "
-            + "RETURNING id, lease_epoch, scheduled_at")
+            + "RETURNING \(Self.runColumns)")
       )
-      let leases =
-        claimed.compactMap { row -> (Int64, RunLease)? in
-          guard let id = Self.uuid(row["id"]), let epoch = row["lease_epoch"]?.integer else {
-            return nil
-          }
-          return (
-            row["scheduled_at"]?.integer ?? 0,
-            RunLease(runID: id, agentID: claim.agentID, epoch: epoch, expiresAt: expiry)
-          )
-        }
-        .sorted { ($0.0, $0.1.runID.uuidString) < ($1.0, $1.1.runID.uuidString) }.map(\.1)
+      // The runs as claimed go back with their leases: the agent need not read them again.
+      let runs = claimed.compactMap(Self.run).sorted {
+        ($0.scheduledAt, $0.id.uuidString.lowercased())
+          < ($1.scheduledAt, $1.id.uuidString.lowercased())
+      }
+      let leases = runs.map {
+        RunLease(runID: $0.id, agentID: claim.agentID, epoch: $0.leaseEpoch, expiresAt: expiry)
+      }
       let h = binder()
       let rows = leases.map {
         "(\(h(Self.id($0.runID))), \(h(.integer($0.epoch))), \(h(.text(claim.agentID))), "
@@ -593,7 +604,7 @@ package struct DeploymentStoreSQL: Sendable {
         f.statement(
           "UPDATE flow_runs SET state = 'Running', message = NULL, heartbeat_at = \(f(now)) "
             + "WHERE id IN (\(chosen.map { f(.text($0)) }.joined(separator: ", ")))"))
-      return leases
+      return zip(leases, runs).map { ClaimedRun(lease: $0, run: $1) }
     }
   }
 
@@ -601,8 +612,9 @@ package struct DeploymentStoreSQL: Sendable {
     _ leases: [RunLease], leaseDuration: Duration, now: Date, on db: some SQLDatabase
   ) async throws(RunStoreError) -> LeaseRenewal {
     guard !leases.isEmpty else { return LeaseRenewal(renewed: [], lost: [], cancelRequested: []) }
-    let expiry = now.addingTimeInterval(leaseDuration.timeInterval)
     return try await db.transaction { executor in
+      let renewedAt = try await leaseTime(now, on: executor)
+      let expiry = renewedAt.addingTimeInterval(leaseDuration.timeInterval)
       var renewal = LeaseRenewal(renewed: [], lost: [], cancelRequested: [])
       for lease in leases {
         let b = binder()
@@ -611,7 +623,7 @@ package struct DeploymentStoreSQL: Sendable {
             "UPDATE deployment_runs SET lease_expires_at = \(b(Self.time(expiry))) WHERE id = "
               + "\(b(Self.id(lease.runID))) AND lease_epoch = \(b(.integer(lease.epoch))) AND "
               + "state = 'Running' AND ended_at IS NULL AND lease_expires_at > "
-              + "\(b(Self.time(now))) RETURNING cancel_requested")
+              + "\(b(Self.time(renewedAt))) RETURNING cancel_requested")
         ).first
         guard let row else {
           renewal.lost.append(lease.runID)
@@ -631,72 +643,115 @@ package struct DeploymentStoreSQL: Sendable {
     }
   }
 
-  /// Throws ``RunStoreError/Code/staleLease`` unless `lease` is the run's current lease at
-  /// `now` (locking the run's row on PostgreSQL until the transaction ends).
-  private func checkLease(
-    _ lease: RunLease, now: Date, location: String, on executor: any SQLExecutor
-  ) async throws {
-    let b = binder()
-    let run = try await executor.run(
-      b.statement(
-        "SELECT \(Self.runColumns) FROM deployment_runs WHERE id = \(b(Self.id(lease.runID)))"
-          + forUpdate)
-    ).first.flatMap(Self.run)
-    if let reason = DeploymentRunLogic.staleReason(run, lease: lease, now: now) {
-      throw RunStoreError.staleLease(location: location, lease: lease, reason: reason)
-    }
-  }
-
-  package func releaseLease(
-    _ lease: RunLease, outcome: LeaseOutcome, now: Date, on db: some SQLDatabase
-  ) async throws(RunStoreError) {
+  /// Writes `writes` in one transaction: one statement locks every run's row (in ID order, so
+  /// that two agents' transactions never wait on each other in a cycle) and reads the current
+  /// leases; each write under a stale lease is refused on its own, the others' records are
+  /// written together (one statement per table), then their releases (a few statements for
+  /// all of them).
+  package func write(_ writes: [FencedWrite], now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [RunStoreError?]
+  {
+    guard !writes.isEmpty else { return [] }
     let location = db.description
-    try await db.transaction { executor in
-      try await checkLease(lease, now: now, location: location, on: executor)
+    return try await db.transaction { executor in
+      let ids = Set(writes.map(\.lease.runID)).map { $0.uuidString.lowercased() }.sorted()
       let b = binder()
-      let id = b(Self.id(lease.runID))
-      switch outcome {
-      case .finished(let state, let message):
+      var current: [UUID: DeploymentRunRecord] = [:]
+      // The database's clock, when leases go by it, is read by the same statement.
+      let clock = databaseNow.map { ", \($0) AS database_now" } ?? ""
+      var judgedAt = now
+      for row in try await executor.run(
+        b.statement(
+          "SELECT \(Self.runColumns)\(clock) FROM deployment_runs WHERE id IN "
+            + "(\(ids.map { b(.text($0)) }.joined(separator: ", "))) ORDER BY id" + forUpdate))
+      {
+        if let run = Self.run(row) { current[run.id] = run }
+        if let time = Self.date(row["database_now"]) { judgedAt = time }
+      }
+      var results: [RunStoreError?] = []
+      var merged = FencedBatchMerger()
+      var finished: [FinishedKey: [UUID]] = [:]
+      var finishedOrder: [FinishedKey] = []
+      var returned: [UUID] = []
+      var released: [RunLease] = []
+      for write in writes {
+        let lease = write.lease
+        if let reason = DeploymentRunLogic.staleReason(
+          current[lease.runID], lease: lease, now: judgedAt)
+        {
+          results.append(RunStoreError.staleLease(location: location, lease: lease, reason: reason))
+          continue
+        }
+        results.append(nil)
+        merged.add(write.batch)
+        guard let release = write.release else { continue }
+        released.append(lease)
+        // A later write of this run in the same list sees it released, as it would one by one.
+        current[lease.runID]?.leaseAgent = nil
+        current[lease.runID]?.leaseExpiresAt = nil
+        switch release {
+        case .finished(let state, let message):
+          let key = FinishedKey(state: state, message: message)
+          if finished[key] == nil { finishedOrder.append(key) }
+          finished[key, default: []].append(lease.runID)
+          current[lease.runID]?.state = state
+          current[lease.runID]?.endedAt = judgedAt
+        case .returned:
+          returned.append(lease.runID)
+          current[lease.runID]?.state = "Scheduled"
+        }
+      }
+      for statement in runs.write(merged.batch) { _ = try await executor.run(statement) }
+      for key in finishedOrder {
+        let runIDs = finished[key, default: []].map { $0.uuidString.lowercased() }
+        let u = binder()
         _ = try await executor.run(
-          b.statement(
-            "UPDATE deployment_runs SET state = \(b(.text(state))), message = "
-              + "\(b(Self.text(message))), ended_at = \(b(Self.time(now))), lease_agent = NULL, "
-              + "lease_expires_at = NULL WHERE id = \(id)"))
+          u.statement(
+            "UPDATE deployment_runs SET state = \(u(.text(key.state))), message = "
+              + "\(u(Self.text(key.message))), ended_at = \(u(Self.time(judgedAt))), lease_agent = "
+              + "NULL, lease_expires_at = NULL WHERE id IN "
+              + "(\(runIDs.map { u(.text($0)) }.joined(separator: ", ")))"))
         // A run that ended before its recorder wrote its end (it could not start) shows it.
         let f = binder()
         _ = try await executor.run(
           f.statement(
-            "UPDATE flow_runs SET state = \(f(.text(state))), message = \(f(Self.text(message))), "
-              + "ended_at = \(f(Self.time(now))) WHERE id = \(f(Self.id(lease.runID))) AND "
-              + "ended_at IS NULL"))
-      case .returned:
+            "UPDATE flow_runs SET state = \(f(.text(key.state))), message = "
+              + "\(f(Self.text(key.message))), ended_at = \(f(Self.time(judgedAt))) WHERE id IN "
+              + "(\(runIDs.map { f(.text($0)) }.joined(separator: ", "))) AND ended_at IS NULL"))
+      }
+      if !returned.isEmpty {
+        let runIDs = returned.map { $0.uuidString.lowercased() }
+        let u = binder()
         _ = try await executor.run(
-          b.statement(
+          u.statement(
             "UPDATE deployment_runs SET state = 'Scheduled', message = "
-              + "\(b(.text(DeploymentRunLogic.returnedMessage))), lease_agent = NULL, "
-              + "lease_expires_at = NULL WHERE id = \(id)"))
+              + "\(u(.text(DeploymentRunLogic.returnedMessage))), lease_agent = NULL, "
+              + "lease_expires_at = NULL WHERE id IN "
+              + "(\(runIDs.map { u(.text($0)) }.joined(separator: ", ")))"))
         try await setFlowRunState(
-          [lease.runID.uuidString.lowercased()], state: "Scheduled",
-          message: DeploymentRunLogic.returnedMessage, endedAt: nil, on: executor)
+          runIDs, state: "Scheduled", message: DeploymentRunLogic.returnedMessage, endedAt: nil,
+          on: executor)
         try await notifyAgents(on: executor)
       }
-      let h = binder()
-      _ = try await executor.run(
-        h.statement(
-          "UPDATE run_leases SET released_at = \(h(Self.time(now))) WHERE run_id = "
-            + "\(h(Self.id(lease.runID))) AND epoch = \(h(.integer(lease.epoch)))"))
+      if !released.isEmpty {
+        let h = binder()
+        let time = h(Self.time(judgedAt))
+        let holdings = released.map {
+          "(run_id = \(h(Self.id($0.runID))) AND epoch = \(h(.integer($0.epoch))))"
+        }
+        _ = try await executor.run(
+          h.statement(
+            "UPDATE run_leases SET released_at = \(time) WHERE "
+              + holdings.joined(separator: " OR ")))
+      }
+      return results
     }
   }
 
-  package func write(
-    _ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date, on db: some SQLDatabase
-  ) async throws(RunStoreError) {
-    let location = db.description
-    let statements = runs.write(batch)
-    try await db.transaction { executor in
-      try await checkLease(lease, now: now, location: location, on: executor)
-      for statement in statements { _ = try await executor.run(statement) }
-    }
+  /// The final state and message shared by released runs (one UPDATE each).
+  private struct FinishedKey: Hashable {
+    let state: String
+    let message: String?
   }
 
   package func leaseHistory(runID: UUID, on db: some SQLDatabase) async throws(RunStoreError)

@@ -52,3 +52,25 @@ extension GraphArgument {
     GraphArgument(source: source, mode: mode)
   }
 }
+
+extension Flow {
+  /// This flow with the output of every task that can persist it (its output type is
+  /// `Codable`), has no checkpoint of its own and did not opt out (``TaskDefinition/noCheckpoint()``)
+  /// checkpointed in `store` at a location per run: a run resumed under the same ID (a
+  /// deployment's run taken over by another agent) finds those outputs and does not run those
+  /// tasks again. A flow with its own result store already persists every output and is
+  /// returned as it is. The graph, and so the flow's version, is unchanged.
+  public func persistingOutputs(in store: any ResultStore) -> Flow {
+    guard resultStore == nil else { return self }
+    return rewritingNodes(resultStore: nil, stateHandlers: stateHandlers) { node in
+      guard case .task(let config) = node.kind, config.options.checkpoint == nil,
+        config.options.checkpointsByDefault, config.body.serializer != nil
+      else { return nil }
+      var options = config.options
+      options.checkpoint = CheckpointPolicy(store: store)
+      return NodeRewrite(
+        kind: .task(TaskConfig.make(body: config.body, options: options)),
+        arguments: node.arguments)
+    }
+  }
+}

@@ -403,7 +403,8 @@ package struct RunStoreSQL: Sendable {
       binds: [Self.time(cutoff), .integer(Int64(limit))])
   }
 
-  /// Deletes the runs `ids` and everything recorded about them.
+  /// Deletes the runs `ids` and everything recorded about them (a deployment's run too, with
+  /// its labels and lease history: retention is the same for both).
   package func delete(runs ids: [String]) -> [SQLStatement] {
     guard !ids.isEmpty else { return [] }
     let list = (1...ids.count).map(placeholder).joined(separator: ",")
@@ -411,6 +412,10 @@ package struct RunStoreSQL: Sendable {
     return ["run_events", "logs", "transitions", "task_runs"].map {
       SQLStatement(sql: "DELETE FROM \($0) WHERE flow_run_id IN (\(list))", binds: binds)
     } + [SQLStatement(sql: "DELETE FROM flow_runs WHERE id IN (\(list))", binds: binds)]
+      + ["run_labels", "run_leases"].map {
+        SQLStatement(sql: "DELETE FROM \($0) WHERE run_id IN (\(list))", binds: binds)
+      }
+      + [SQLStatement(sql: "DELETE FROM deployment_runs WHERE id IN (\(list))", binds: binds)]
   }
 
   // MARK: Decoding rows

@@ -97,6 +97,15 @@ public struct TaskDefinition<each Input: Sendable, Output: Sendable>: Sendable {
     return copy
   }
 
+  /// Persists no output by default (Prefect's `checkpoint=False`): not in the flow's result
+  /// store, nor for a deployment's durable execution, where a run taken over by another agent
+  /// runs this task again. For outputs too big or too private to store, or cheap to remake.
+  public func noCheckpoint() -> Self {
+    var copy = self
+    copy.options.checkpointsByDefault = false
+    return copy
+  }
+
   /// Persists every output in `store` at the formatted `location` (Prefect's `result=` with a
   /// location template): unlike a target, a value already there does not make the task Cached.
   public func checkpoint(to store: any ResultStore, location: String) -> Self {

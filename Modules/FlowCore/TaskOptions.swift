@@ -19,6 +19,10 @@ public struct TaskOptions: Sendable {
   public var logStdout: Bool
   /// Where the output is persisted (and the target location that makes the task Cached).
   public var checkpoint: CheckpointPolicy?
+  /// When false (``TaskDefinition/noCheckpoint()``), the output is not persisted unless
+  /// ``checkpoint`` says so: neither in the flow's result store nor for a deployment's durable
+  /// execution (the task then runs again when its run is taken over). True by default.
+  public var checkpointsByDefault: Bool
   /// How long the output may be reused, and what must match.
   public var cache: CachePolicy?
   /// Names of the inputs, in order, for target templates and `partialInputs` validators.
@@ -45,6 +49,7 @@ public struct TaskOptions: Sendable {
     self.tags = tags
     self.logStdout = logStdout
     self.checkpoint = nil
+    self.checkpointsByDefault = true
     self.cache = nil
     self.inputNames = []
     self.priority = 0

@@ -101,8 +101,8 @@ public struct AgentMachine: Sendable {
   private var claimSentAt: Date?
   /// How many runs the claim in flight asked for.
   private var claimCount = 0
-  /// The last claim got all it asked for: more runs are likely waiting, so a run's end claims
-  /// again at once instead of at the next poll.
+  /// The last claim got all it asked for: more runs are likely waiting, so once half the slots
+  /// are free a run's end claims again at once instead of at the next poll.
   private var backlog = false
   private var renewing = false
   private var nextPoll = Date.distantPast
@@ -183,7 +183,12 @@ public struct AgentMachine: Sendable {
       now = at
       if held[id]?.lease.epoch == epoch {
         held.removeValue(forKey: id)
-        if backlog { nextPoll = min(nextPoll, at) }
+        // With a backlog, claim again once half the slots are free (or none is held): one
+        // claim then brings several runs instead of one per run's end.
+        let free = options.limit - held.count
+        if backlog, free >= (options.limit + 1) / 2 || held.isEmpty {
+          nextPoll = min(nextPoll, at)
+        }
       }
     case .cancelRequested(let ids, let at):
       now = at

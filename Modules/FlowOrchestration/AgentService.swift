@@ -25,17 +25,24 @@ public struct AgentService: Service {
     public var recorderHeartbeat: Duration
     /// The logger for the agent and its runs.
     public var logger: Logger
+    /// Durable execution: where runs persist every task output that can be persisted (unless
+    /// the task opts out, ``TaskDefinition/noCheckpoint()``), so that a run taken over after
+    /// its agent died does not run those tasks again (``Flow/persistingOutputs(in:)``). Agents
+    /// that may take over each other's runs must share it. Nil: only what the flows persist.
+    public var resultStore: (any ResultStore)?
 
-    /// Settings; by default no labels, the sequential executor and a 5 s heartbeat.
+    /// Settings; by default no labels, the sequential executor, a 5 s heartbeat and no
+    /// durable result store.
     public init(
       labels: [String] = [], executor: FlowExecutor = .sequential,
       recorderHeartbeat: Duration = .seconds(5),
-      logger: Logger = Logger(label: "swift-flow.agent")
+      logger: Logger = Logger(label: "swift-flow.agent"), resultStore: (any ResultStore)? = nil
     ) {
       self.labels = labels
       self.executor = executor
       self.recorderHeartbeat = recorderHeartbeat
       self.logger = logger
+      self.resultStore = resultStore
     }
   }
 
@@ -71,6 +78,8 @@ public struct AgentService: Service {
   public func run() async throws {
     let (events, inbox) = AsyncStream.makeStream(of: AgentMachine.Event.self)
     let controls = RunControls()
+    let claimed = ClaimedRecords()
+    let writes = FencedWriteQueue(store: store, clock: clock)
     var machine = AgentMachine(options: options)
     let clock = clock
     await withGracefulShutdownHandler {
@@ -87,7 +96,9 @@ public struct AgentService: Service {
               inbox.finish()
               continue
             }
-            perform(action, group: &group, inbox: inbox, controls: controls)
+            perform(
+              action, group: &group, inbox: inbox, controls: controls, claimed: claimed,
+              writes: writes)
           }
         }
         group.cancelAll()
@@ -99,7 +110,8 @@ public struct AgentService: Service {
 
   private func perform(
     _ action: AgentMachine.Action, group: inout TaskGroup<Void>,
-    inbox: AsyncStream<AgentMachine.Event>.Continuation, controls: RunControls
+    inbox: AsyncStream<AgentMachine.Event>.Continuation, controls: RunControls,
+    claimed: ClaimedRecords, writes: FencedWriteQueue
   ) {
     let clock = clock
     switch action {
@@ -109,8 +121,9 @@ public struct AgentService: Service {
         leaseDuration: duration, now: clock.now())
       group.addTask { [store, settings] in
         do {
-          let leases = try await store.claimRuns(claim)
-          inbox.yield(.claimed(leases, sentAt: claim.now, now: clock.now()))
+          let runs = try await store.claim(claim)
+          claimed.add(runs)
+          inbox.yield(.claimed(runs.map(\.lease), sentAt: claim.now, now: clock.now()))
         } catch {
           settings.logger.warning("claiming runs failed: \(error)")
           inbox.yield(.claimFailed(now: clock.now()))
@@ -118,8 +131,9 @@ public struct AgentService: Service {
       }
     case .startRun(let lease):
       let control = controls.add(lease.runID)
+      let record = claimed.take(lease)
       group.addTask {
-        await runFlow(lease, control: control)
+        await runFlow(lease, record: record, control: control, writes: writes)
         controls.remove(lease.runID, control)
         inbox.yield(.runEnded(lease.runID, epoch: lease.epoch, now: clock.now()))
       }
@@ -146,6 +160,7 @@ public struct AgentService: Service {
       settings.logger.notice(
         "giving a claimed run back",
         metadata: ["flow.run_id": "\(lease.runID)", "reason": "\(reason)"])
+      _ = claimed.take(lease)
       group.addTask { [store, settings] in
         do {
           try await store.releaseLease(lease, outcome: .returned, now: clock.now())
@@ -173,24 +188,39 @@ public struct AgentService: Service {
 
   /// Runs the flow of the run held under `lease` to its end (or until it is cancelled or
   /// abandoned), then gives the lease back with the final state.
-  private func runFlow(_ lease: RunLease, control: RunControl) async {
+  private func runFlow(
+    _ lease: RunLease, record: DeploymentRunRecord?, control: RunControl,
+    writes: FencedWriteQueue
+  ) async {
     let logger = settings.logger
     let metadata: Logger.Metadata = [
       "flow.run_id": "\(lease.runID)", "agent.epoch": "\(lease.epoch)",
     ]
     let outcome: LeaseOutcome
     do {
-      guard let run = try await store.deploymentRun(id: lease.runID) else { return }
-      guard let flow = flows[FlowKey(name: run.flowName, version: run.flowVersion)] else {
-        try await store.releaseLease(
-          lease,
-          outcome: .finished(
-            state: "Failed",
-            message:
-              "this agent's executable has no flow \(run.flowName) version \(run.flowVersion)"),
-          now: clock.now())
+      // The claim returned the run; it is read again only if that record went missing.
+      let found: DeploymentRunRecord?
+      if let record {
+        found = record
+      } else {
+        found = try await store.deploymentRun(id: lease.runID)
+      }
+      guard let run = found else { return }
+      guard let registered = flows[FlowKey(name: run.flowName, version: run.flowVersion)] else {
+        if let error = await writes.submit(
+          FencedWrite(
+            lease: lease,
+            release: .finished(
+              state: "Failed",
+              message:
+                "this agent's executable has no flow \(run.flowName) version \(run.flowVersion)"
+            )))
+        {
+          logger.warning("could not give the lease back: \(error)", metadata: metadata)
+        }
         return
       }
+      let flow = settings.resultStore.map { registered.persistingOutputs(in: $0) } ?? registered
       var decoded: [String: any Sendable] = [:]
       for spec in flow.parameters {
         guard let text = run.parameters[spec.name] else { continue }
@@ -198,7 +228,7 @@ public struct AgentService: Service {
       }
       let parameters = decoded
       logger.info("running \(run.flowName)", metadata: metadata)
-      let fenced = FencedRunStore(base: store, lease: lease, clock: clock) { _ in
+      let fenced = FencedRunStore(base: store, lease: lease, writes: writes) { _ in
         control.signal(.abandon)
       }
       let recorder = RunRecorder(store: fenced, heartbeatInterval: settings.recorderHeartbeat)
@@ -250,9 +280,7 @@ public struct AgentService: Service {
       logger.error("the run failed to start: \(error)", metadata: metadata)
       outcome = .finished(state: "Failed", message: "the run could not start: \(error)")
     }
-    do {
-      try await store.releaseLease(lease, outcome: outcome, now: clock.now())
-    } catch {
+    if let error = await writes.submit(FencedWrite(lease: lease, release: outcome)) {
       logger.warning("could not give the lease back: \(error)", metadata: metadata)
     }
   }
@@ -292,6 +320,26 @@ final class FirstIDGenerator: IDGenerator {
       defer { first = nil }
       return first
     } ?? then.next()
+  }
+}
+
+/// The runs as their claims returned them, until their runs start (or are given back).
+final class ClaimedRecords: Sendable {
+  private let records = Mutex<[UUID: DeploymentRunRecord]>([:])
+
+  func add(_ runs: [ClaimedRun]) {
+    records.withLock { records in
+      for claimed in runs { records[claimed.lease.runID] = claimed.run }
+    }
+  }
+
+  /// The run claimed under `lease`, once (nil when it was claimed under another epoch).
+  func take(_ lease: RunLease) -> DeploymentRunRecord? {
+    records.withLock { records in
+      guard let run = records[lease.runID], run.leaseEpoch == lease.epoch else { return nil }
+      records[lease.runID] = nil
+      return run
+    }
   }
 }
 

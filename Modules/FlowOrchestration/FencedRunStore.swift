@@ -2,24 +2,35 @@ import FlowCore
 import Foundation
 
 /// A run store for one deployment run held under a lease: reads go to the store as they are,
-/// and every write carries the lease's epoch (``DeploymentStore/write(_:fencedBy:now:)``). A
-/// fenced write calls `onFenced` so that the agent stops the run at once.
+/// and every write carries the lease's epoch (``DeploymentStore/write(_:now:)``), through the
+/// agent's ``FencedWriteQueue`` (one transaction for the writes of all its runs). A fenced
+/// write calls `onFenced` so that the agent stops the run at once.
 public struct FencedRunStore: RunStore {
   /// The shared store.
   public let base: any DeploymentStore
   /// The lease the run is held under.
   public let lease: RunLease
-  private let clock: any WallClock
+  private let writes: FencedWriteQueue
   private let onFenced: @Sendable (RunStoreError) -> Void
 
-  /// Writes into `base` under `lease`, timed by `clock`.
+  /// Writes into `base` under `lease`, on its own, timed by `clock`.
   public init(
     base: any DeploymentStore, lease: RunLease, clock: any WallClock,
     onFenced: @escaping @Sendable (RunStoreError) -> Void
   ) {
+    self.init(
+      base: base, lease: lease, writes: FencedWriteQueue(store: base, clock: clock),
+      onFenced: onFenced)
+  }
+
+  /// Writes into `base` under `lease` through `writes`, shared with the agent's other runs.
+  public init(
+    base: any DeploymentStore, lease: RunLease, writes: FencedWriteQueue,
+    onFenced: @escaping @Sendable (RunStoreError) -> Void
+  ) {
     self.base = base
     self.lease = lease
-    self.clock = clock
+    self.writes = writes
     self.onFenced = onFenced
   }
 
@@ -36,9 +47,7 @@ public struct FencedRunStore: RunStore {
 
   /// Writes the batch if the lease is still current.
   public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
-    do {
-      try await base.write(batch, fencedBy: lease, now: clock.now())
-    } catch {
+    if let error = await writes.submit(FencedWrite(lease: lease, batch: batch)) {
       if error.code == .staleLease { onFenced(error) }
       throw error
     }

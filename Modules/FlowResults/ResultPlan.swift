@@ -64,7 +64,10 @@ package final class ResultPlan: Sendable {
       }
       let options = config.options
       let body = config.body
-      let checkpoint = options.checkpoint ?? flow.resultStore.map { CheckpointPolicy(store: $0) }
+      let checkpoint =
+        options.checkpoint
+        ?? (options.checkpointsByDefault
+          ? flow.resultStore.map { CheckpointPolicy(store: $0) } : nil)
       guard checkpoint != nil || options.cache != nil else {
         plans.append(nil)
         continue

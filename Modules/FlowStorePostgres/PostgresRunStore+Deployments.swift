@@ -41,12 +41,38 @@ private struct PostgresDatabase: SQLDatabase {
   }
 }
 
+/// Whose clock a PostgreSQL store judges leases by: when claims, renewals and fenced writes
+/// happen, and so when a lease expires.
+public struct PostgresLeaseClock: Sendable, Hashable, CustomStringConvertible {
+  /// `database` or `caller`.
+  public let name: String
+
+  /// The server's clock (`clock_timestamp()`), the default: agents on machines whose clocks
+  /// disagree still agree on every lease, and an agent's skewed clock cannot stretch one.
+  public static let database = PostgresLeaseClock(name: "database")
+  /// The `now` each call passes, as SQLite and the in-memory store do (tests that drive
+  /// leases with a virtual clock).
+  public static let caller = PostgresLeaseClock(name: "caller")
+
+  /// The clock's name.
+  public var description: String { name }
+}
+
 extension PostgresRunStore: DeploymentStore {
-  private static let deploymentSQL = DeploymentStoreSQL(
-    placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE",
-    notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', '')")
+  private static func deploymentSQL(databaseNow: String?) -> DeploymentStoreSQL {
+    DeploymentStoreSQL(
+      placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE",
+      notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', '')",
+      databaseNow: databaseNow)
+  }
+  /// Microseconds since 1970 on the server's clock.
+  private static let databaseClockSQL = deploymentSQL(
+    databaseNow: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT")
+  private static let callerClockSQL = deploymentSQL(databaseNow: nil)
   private var database: PostgresDatabase { PostgresDatabase(store: self) }
-  private var deploymentSQL: DeploymentStoreSQL { Self.deploymentSQL }
+  private var deploymentSQL: DeploymentStoreSQL {
+    leaseClock == .caller ? Self.callerClockSQL : Self.databaseClockSQL
+  }
 
   /// Creates the project, or returns the existing one.
   public func createProject(_ project: ProjectRecord) async throws(RunStoreError) -> ProjectRecord {
@@ -128,8 +154,8 @@ extension PostgresRunStore: DeploymentStore {
   }
 
   /// Claims due runs with `FOR UPDATE SKIP LOCKED`: agents never wait for each other.
-  public func claimRuns(_ claim: LeaseClaim) async throws(RunStoreError) -> [RunLease] {
-    try await deploymentSQL.claimRuns(claim, on: database)
+  public func claim(_ claim: LeaseClaim) async throws(RunStoreError) -> [ClaimedRun] {
+    try await deploymentSQL.claim(claim, on: database)
   }
 
   /// Renews leases.
@@ -140,18 +166,11 @@ extension PostgresRunStore: DeploymentStore {
       leases, leaseDuration: leaseDuration, now: now, on: database)
   }
 
-  /// Gives a lease back.
-  public func releaseLease(_ lease: RunLease, outcome: LeaseOutcome, now: Date)
-    async throws(RunStoreError)
+  /// Writes runs' records under their leases in one transaction, each fenced on its own.
+  public func write(_ writes: [FencedWrite], now: Date) async throws(RunStoreError)
+    -> [RunStoreError?]
   {
-    try await deploymentSQL.releaseLease(lease, outcome: outcome, now: now, on: database)
-  }
-
-  /// Writes a batch if the lease is current.
-  public func write(_ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date)
-    async throws(RunStoreError)
-  {
-    try await deploymentSQL.write(batch, fencedBy: lease, now: now, on: database)
+    try await deploymentSQL.write(writes, now: now, on: database)
   }
 
   /// Every holding of the run.

@@ -20,10 +20,13 @@ public final class PostgresRunStore: RunStore {
   let client: PostgresClient
   private let sql = RunStoreSQL(placeholder: { "$\($0)" }, arrayInserts: true)
   let logger = Logger(label: "swift-flow.store.postgres")
+  /// Whose clock judges leases (``PostgresLeaseClock/database`` unless told otherwise).
+  public let leaseClock: PostgresLeaseClock
 
-  private init(client: PostgresClient, description: String) {
+  private init(client: PostgresClient, description: String, leaseClock: PostgresLeaseClock) {
     self.client = client
     self.description = description
+    self.leaseClock = leaseClock
   }
 
   /// `url` with its password replaced by `***`.
@@ -75,9 +78,11 @@ public final class PostgresRunStore: RunStore {
   }
 
   /// Connects to the server at `url`, checks (and with `migrating`, upgrades) the schema, runs
-  /// `body` with the store, then closes the pool.
+  /// `body` with the store, then closes the pool. Leases go by the server's clock unless
+  /// `leaseClock` is ``PostgresLeaseClock/caller``.
   public static func withStore<T: Sendable>(
-    url: String, migrating: Bool = true, _ body: (PostgresRunStore) async throws -> T
+    url: String, migrating: Bool = true, leaseClock: PostgresLeaseClock = .database,
+    _ body: (PostgresRunStore) async throws -> T
   ) async throws -> T {
     let configuration = try configuration(url: url)
     let shown = redacted(url)
@@ -98,7 +103,7 @@ public final class PostgresRunStore: RunStore {
     var background = Logger(label: "swift-flow.store.postgres")
     background.logLevel = .error
     let client = PostgresClient(configuration: configuration, backgroundLogger: background)
-    let store = PostgresRunStore(client: client, description: shown)
+    let store = PostgresRunStore(client: client, description: shown, leaseClock: leaseClock)
     return try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await client.run() }
       defer { group.cancelAll() }

@@ -135,8 +135,8 @@ extension SQLiteRunStore: DeploymentStore {
   }
 
   /// Claims due runs in an immediate transaction.
-  public func claimRuns(_ claim: LeaseClaim) async throws(RunStoreError) -> [RunLease] {
-    try await deploymentSQL.claimRuns(claim, on: database)
+  public func claim(_ claim: LeaseClaim) async throws(RunStoreError) -> [ClaimedRun] {
+    try await deploymentSQL.claim(claim, on: database)
   }
 
   /// Renews leases.
@@ -147,18 +147,11 @@ extension SQLiteRunStore: DeploymentStore {
       leases, leaseDuration: leaseDuration, now: now, on: database)
   }
 
-  /// Gives a lease back.
-  public func releaseLease(_ lease: RunLease, outcome: LeaseOutcome, now: Date)
-    async throws(RunStoreError)
+  /// Writes runs' records under their leases in one transaction, each fenced on its own.
+  public func write(_ writes: [FencedWrite], now: Date) async throws(RunStoreError)
+    -> [RunStoreError?]
   {
-    try await deploymentSQL.releaseLease(lease, outcome: outcome, now: now, on: database)
-  }
-
-  /// Writes a batch if the lease is current.
-  public func write(_ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date)
-    async throws(RunStoreError)
-  {
-    try await deploymentSQL.write(batch, fencedBy: lease, now: now, on: database)
+    try await deploymentSQL.write(writes, now: now, on: database)
   }
 
   /// Every holding of the run.

@@ -13,6 +13,16 @@ struct MemoryDeploymentTables {
   static func key(_ deploymentID: UUID, _ key: String) -> String {
     "\(deploymentID.uuidString)\u{0}\(key)"
   }
+
+  /// Forgets the deployment runs (and their leases) of the pruned flow runs `ids`.
+  mutating func prune(_ ids: Set<UUID>) {
+    for id in ids {
+      if let run = runs.removeValue(forKey: id) {
+        keys[Self.key(run.deploymentID, run.idempotencyKey)] = nil
+      }
+      leases[id] = nil
+    }
+  }
 }
 
 extension MemoryRunStore: DeploymentStore {
@@ -223,7 +233,7 @@ extension MemoryRunStore: DeploymentStore {
   }
 
   /// Claims due runs.
-  public func claimRuns(_ claim: LeaseClaim) async throws(RunStoreError) -> [RunLease] {
+  public func claim(_ claim: LeaseClaim) async throws(RunStoreError) -> [ClaimedRun] {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
     return try withTables { (tables) throws(RunStoreError) in
       let now = claim.now
@@ -273,8 +283,10 @@ extension MemoryRunStore: DeploymentStore {
           tables.flowRuns[run.id]?.message = nil
           tables.flowRuns[run.id]?.heartbeatAt = now
         }
-        return RunLease(
-          runID: run.id, agentID: claim.agentID, epoch: run.leaseEpoch, expiresAt: expiry)
+        return ClaimedRun(
+          lease: RunLease(
+            runID: run.id, agentID: claim.agentID, epoch: run.leaseEpoch, expiresAt: expiry),
+          run: run)
       }
     }
   }
@@ -309,53 +321,51 @@ extension MemoryRunStore: DeploymentStore {
     }
   }
 
-  private func checkLease(_ lease: RunLease, now: Date, in tables: Tables) throws(RunStoreError) {
-    if let reason = DeploymentRunLogic.staleReason(
-      tables.deployments.runs[lease.runID], lease: lease, now: now)
-    {
-      throw RunStoreError.staleLease(location: description, lease: lease, reason: reason)
-    }
-  }
-
-  /// Gives a lease back.
-  public func releaseLease(_ lease: RunLease, outcome: LeaseOutcome, now: Date)
-    async throws(RunStoreError)
+  /// Writes runs' records under their leases, each fenced on its own, all at once.
+  public func write(_ writes: [FencedWrite], now: Date) async throws(RunStoreError)
+    -> [RunStoreError?]
   {
     try withTables { (tables) throws(RunStoreError) in
-      try checkLease(lease, now: now, in: tables)
-      guard var run = tables.deployments.runs[lease.runID] else { return }
-      run.leaseAgent = nil
-      run.leaseExpiresAt = nil
-      switch outcome {
-      case .finished(let state, let message):
-        run.state = state
-        run.message = message
-        run.endedAt = now
-        if tables.flowRuns[run.id]?.endedAt == nil {
-          Self.setFlowRun(run.id, state: state, message: message, endedAt: now, in: &tables)
+      writes.map { write in
+        let lease = write.lease
+        if let reason = DeploymentRunLogic.staleReason(
+          tables.deployments.runs[lease.runID], lease: lease, now: now)
+        {
+          return RunStoreError.staleLease(location: description, lease: lease, reason: reason)
         }
-      case .returned:
-        run.state = "Scheduled"
-        run.message = DeploymentRunLogic.returnedMessage
-        Self.setFlowRun(
-          run.id, state: "Scheduled", message: run.message, endedAt: nil, in: &tables)
-      }
-      tables.deployments.runs[run.id] = run
-      if let index = tables.deployments.leases[lease.runID]?.firstIndex(where: {
-        $0.epoch == lease.epoch
-      }) {
-        tables.deployments.leases[lease.runID]?[index].releasedAt = now
+        Self.apply(write.batch, to: &tables)
+        if let outcome = write.release {
+          Self.release(lease, outcome: outcome, now: now, in: &tables)
+        }
+        return nil
       }
     }
   }
 
-  /// Writes a batch if the lease is current.
-  public func write(_ batch: RunStoreBatch, fencedBy lease: RunLease, now: Date)
-    async throws(RunStoreError)
-  {
-    try withTables { (tables) throws(RunStoreError) in
-      try checkLease(lease, now: now, in: tables)
-      Self.apply(batch, to: &tables)
+  private static func release(
+    _ lease: RunLease, outcome: LeaseOutcome, now: Date, in tables: inout Tables
+  ) {
+    guard var run = tables.deployments.runs[lease.runID] else { return }
+    run.leaseAgent = nil
+    run.leaseExpiresAt = nil
+    switch outcome {
+    case .finished(let state, let message):
+      run.state = state
+      run.message = message
+      run.endedAt = now
+      if tables.flowRuns[run.id]?.endedAt == nil {
+        setFlowRun(run.id, state: state, message: message, endedAt: now, in: &tables)
+      }
+    case .returned:
+      run.state = "Scheduled"
+      run.message = DeploymentRunLogic.returnedMessage
+      setFlowRun(run.id, state: "Scheduled", message: run.message, endedAt: nil, in: &tables)
+    }
+    tables.deployments.runs[run.id] = run
+    if let index = tables.deployments.leases[lease.runID]?.firstIndex(where: {
+      $0.epoch == lease.epoch
+    }) {
+      tables.deployments.leases[lease.runID]?[index].releasedAt = now
     }
   }
 

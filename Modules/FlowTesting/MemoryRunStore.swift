@@ -265,6 +265,7 @@ public final class MemoryRunStore: RunStore {
       }
       let gone = Set(doomed)
       tables.taskRuns = tables.taskRuns.filter { !gone.contains($0.key.flowRunID) }
+      tables.deployments.prune(gone)
       return doomed.count
     }
   }

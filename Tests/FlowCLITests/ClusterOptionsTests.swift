@@ -118,9 +118,19 @@ struct ClusterOptionsTests {
       .init(listen: ClusterAddress(host: "127.0.0.1", port: 0)))
     let address = scheduler.address
     await scheduler.shutdown()
-    let (status, captured, _) = await execute("worker", "--connect", "\(address)")
+    let (status, captured, _) = await execute(
+      "worker", "--connect", "\(address)", "--connect-retry", "0")
     #expect(status == 1)
     #expect(captured.err.contains("demo worker: cannot connect to the scheduler at \(address)"))
+    #expect(captured.err.contains("--connect-retry SECONDS"), "\(captured.err)")
+    // Bounded: with a retry window it tries again with backoff, then names the attempts.
+    let (again, retried, _) = await execute(
+      "worker", "--connect", "\(address)", "--connect-retry", "1")
+    #expect(again == 1)
+    #expect(
+      retried.err.contains("cannot connect to the scheduler at \(address) after "), "\(retried.err)"
+    )
+    #expect(retried.err.contains("attempts over 1"), "\(retried.err)")
   }
 
   @Test("`worker` registers the executable's flows and runs their tasks for a scheduler")

@@ -143,6 +143,22 @@ struct AgentMachineTests {
         .claim(count: 2, leaseDuration: .seconds(30))))
   }
 
+  @Test("with a backlog, a run's end claims again once half the slots are free")
+  func backlogClaimsInBatches() {
+    var machine = agent(limit: 4)
+    let ids = (1...4).map { UUID(uuidString: "00000000-0000-0000-0000-00000000000\($0)")! }
+    _ = machine.handle(.start(now: t0))
+    _ = machine.handle(.claimed(ids.map { lease($0) }, sentAt: t0, now: t0 + 0.1))
+    #expect(
+      !machine.handle(.runEnded(ids[0], epoch: 1, now: t0 + 1)).contains { action in
+        if case .claim = action { return true }
+        return false
+      })
+    #expect(
+      machine.handle(.runEnded(ids[1], epoch: 1, now: t0 + 1.5)).first
+        == .claim(count: 2, leaseDuration: .seconds(30)))
+  }
+
   @Test("cancellation requested in the store cancels a held run once")
   func cancels() {
     var machine = agent(limit: 1)

@@ -231,6 +231,92 @@ struct DeploymentStoreConformanceTests {
   }
 
   @Test(
+    "one transaction of several runs' writes fences off only the run whose lease is stale",
+    arguments: StoreKind.available)
+  func batchFencing(kind: StoreKind) async throws {
+    try await withDeployment(kind, crashRetries: 3) { store, deployment in
+      for n in 1...3 { _ = try await run(store, deployment, n, at: 0) }
+      let mine = try await claim(store, at: 1)
+      #expect(mine.map(\.epoch) == [1, 1, 1])
+      // Run 2's lease runs out and another agent takes it over (epoch 2); runs 1 and 3 are
+      // renewed and stay this agent's.
+      let kept = try await store.renewLeases(
+        [mine[0], mine[2]], leaseDuration: .seconds(60), now: instant(20))
+      #expect(kept.renewed.count == 2)
+      let taken = try await store.claim(
+        LeaseClaim(
+          agentID: "a2", flows: [FlowKey(name: "etl", version: "v1")], limit: 10,
+          leaseDuration: .seconds(30), now: instant(40)))
+      #expect(taken.map(\.lease.runID) == [mine[1].runID] && taken[0].lease.epoch == 2)
+      #expect(taken[0].run.state == "Running" && taken[0].run.leaseAgent == "a2")
+      #expect(taken[0].run.parameters == ["name": "\"ann\""] && taken[0].run.crashes == 1)
+      func records(_ id: UUID, state: String) -> RunStoreBatch {
+        var batch = RunStoreBatch()
+        batch.flowRuns = [flowRun(id, flow: "etl", started: 1, state: state, ended: 41)]
+        batch.transitions = [
+          TransitionRecord(
+            flowRunID: id, sequence: 1, slug: nil, mapIndex: -1, from: "Running", to: state,
+            time: instant(41), message: nil)
+        ]
+        return batch
+      }
+      let results = try await store.write(
+        [
+          FencedWrite(lease: kept.renewed[0], batch: records(mine[0].runID, state: "Success")),
+          FencedWrite(lease: mine[1], batch: records(mine[1].runID, state: "Success")),
+          FencedWrite(
+            lease: kept.renewed[1], batch: records(mine[2].runID, state: "Failed"),
+            release: .finished(state: "Failed", message: "boom")),
+          FencedWrite(lease: kept.renewed[1], batch: records(mine[2].runID, state: "Success")),
+        ], now: instant(41))
+      #expect(results.count == 4 && results[0] == nil && results[2] == nil)
+      #expect(results[1]?.code == .staleLease && "\(results[1]!)".contains("epoch 2"))
+      #expect(
+        results[3]?.code == .staleLease, "a write after the run's release in the same list")
+      #expect(try await store.flowRun(id: mine[0].runID)?.state == "Success")
+      #expect(try await store.transitions(flowRunID: mine[0].runID).count == 1)
+      // The fenced run's records are untouched: nothing of the stale write landed.
+      #expect(try await store.flowRun(id: mine[1].runID)?.state == "Running")
+      #expect(try await store.transitions(flowRunID: mine[1].runID).isEmpty)
+      let released = try #require(try await store.deploymentRun(id: mine[2].runID))
+      #expect(released.state == "Failed" && released.message == "boom" && released.isFinished)
+      #expect(try await store.flowRun(id: mine[2].runID)?.state == "Failed")
+      let history = try await store.leaseHistory(runID: mine[2].runID)
+      #expect(history.count == 1 && same(history[0].releasedAt, instant(41)))
+      #expect(
+        try await store.leaseHistory(runID: mine[1].runID).allSatisfy { $0.releasedAt == nil })
+      // The run taken over still writes under its new lease.
+      #expect(
+        try await store.write(
+          [FencedWrite(lease: taken[0].lease, release: .returned)], now: instant(42)
+        )
+        .allSatisfy { $0 == nil })
+      #expect(try await store.deploymentRun(id: mine[1].runID)?.state == "Scheduled")
+    }
+  }
+
+  @Test(
+    "pruning a finished deployment run removes its deployment record and lease history too",
+    arguments: StoreKind.available)
+  func pruneDeploymentRuns(kind: StoreKind) async throws {
+    try await withDeployment(kind, labels: ["gpu"]) { store, deployment in
+      _ = try await run(store, deployment, 1, at: 0)
+      _ = try await run(store, deployment, 2, at: 0)
+      let leases = try await claim(store, at: 1, limit: 1, labels: ["gpu"])
+      try await store.releaseLease(
+        leases[0], outcome: .finished(state: "Success", message: nil), now: instant(10))
+      #expect(try await store.prune(endedBefore: instant(100), limit: 10) == 1)
+      #expect(try await store.deploymentRun(id: uuid(1)) == nil)
+      #expect(try await store.flowRun(id: uuid(1)) == nil)
+      #expect(try await store.leaseHistory(runID: uuid(1)).isEmpty)
+      // The unfinished run stays, and the pruned run's key may be used again.
+      #expect(try await store.deploymentRun(id: uuid(2))?.state == "Scheduled")
+      let again = try await run(store, deployment, 3, at: 0, key: "k1")
+      #expect(again.created && again.run.id == uuid(3))
+    }
+  }
+
+  @Test(
     "cancellation ends an unheld run at once and reaches a held one at its renewal",
     arguments: StoreKind.available)
   func cancellation(kind: StoreKind) async throws {
