@@ -36,12 +36,19 @@ final class RunRecording: Sendable {
     /// The writer has stopped: nobody waits for it any more.
     var released = false
 
-    var pendingCount: Int { transitions.count + logs.count + dirtyTasks.count + steps.count }
+    /// Records taken by the batch being written (counted until it is written).
+    var inFlight = 0
+
+    var pendingCount: Int {
+      inFlight + transitions.count + logs.count + dirtyTasks.count + steps.count
+    }
   }
 
   let recorder: RunRecorder
   let clock: any WallClock
   private let positions: [String: Int]
+  /// The graph's slugs by node index (the engine's steps name nodes by index).
+  private let slugs: [String]
   private let buffer = Mutex(Buffer())
   private let wake: AsyncStream<Void>.Continuation
   private let wakes: AsyncStream<Void>
@@ -52,6 +59,7 @@ final class RunRecording: Sendable {
     var positions: [String: Int] = [:]
     for (index, info) in flow.tasks.enumerated() { positions[info.slug] = index }
     self.positions = positions
+    slugs = flow.graph.nodes.map(\.slug)
     (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
   }
 
@@ -152,15 +160,49 @@ final class RunRecording: Sendable {
   }
 
   /// Buffers one step of the engine (its event and actions), numbered after the run's earlier
-  /// steps (a resumed run continues the numbering).
+  /// steps (a resumed run continues the numbering). The step's task-run log entries give the
+  /// task runs their IDs and the engine's times and attempts, as the finished run reports
+  /// them: a task run is written once, not again when the run ends.
   func engineStep(_ step: FlowRunStep) {
     let wakeNow = buffer.withLock { buffer -> Bool in
       guard buffer.flowRun != nil else { return false }
       buffer.eventSequence += 1
       buffer.steps.append((buffer.eventSequence, step))
+      for action in step.actions {
+        guard case .log(let entry) = action else { continue }
+        switch entry {
+        case .taskStarted(let key, let taskRunID, let attempt, let at):
+          update(&buffer, key) { record in
+            record.taskRunID = taskRunID
+            if attempt == 1 || record.startedAt == nil { record.startedAt = at }
+          }
+        case .taskFinished(let key, let taskRunID, let attempts, _, _, let at):
+          update(&buffer, key) { record in
+            record.taskRunID = taskRunID
+            record.attempts = attempts
+            record.endedAt = at
+          }
+        default: continue
+        }
+      }
       return buffer.pendingCount >= recorder.batchSize
     }
     if wakeNow { wake.yield() }
+  }
+
+  /// Changes the buffered record of the task run `key` (one a transition buffered), marking
+  /// it for writing when it changed.
+  private func update(
+    _ buffer: inout Buffer, _ key: TaskRunKey, _ change: (inout TaskRunRecord) -> Void
+  ) {
+    guard key.node < slugs.count else { return }
+    let taskKey = TaskKey(slug: slugs[key.node], mapIndex: key.mapIndex ?? -1)
+    guard var record = buffer.taskRuns[taskKey] else { return }
+    let old = record
+    change(&record)
+    guard record != old else { return }
+    buffer.taskRuns[taskKey] = record
+    if buffer.dirtySet.insert(taskKey).inserted { buffer.dirtyTasks.append(taskKey) }
   }
 
   /// Buffers a log record of the run.
@@ -279,10 +321,13 @@ final class RunRecording: Sendable {
       var batch = RunStoreBatch()
       if let flow = buffer.flow { batch.flows.append(flow) }
       if buffer.flowRunDirty, let run = buffer.flowRun { batch.flowRuns.append(run) }
-      batch.transitions = buffer.transitions
-      batch.logs = buffer.logs
+      // The appended records move into the batch (the engine appends to new arrays, rather
+      // than copying these while they are written); a failed write puts them back in front.
+      swap(&batch.transitions, &buffer.transitions)
+      swap(&batch.logs, &buffer.logs)
+      swap(&steps, &buffer.steps)
+      buffer.inFlight = batch.transitions.count + batch.logs.count + steps.count
       batch.taskRuns = buffer.dirtyTasks.compactMap { buffer.taskRuns[$0] }
-      steps = buffer.steps
       flowRunID = buffer.flowRun?.id
       if let run = buffer.flowRun, run.endedAt == nil,
         buffer.lastHeartbeat.map({
@@ -294,16 +339,16 @@ final class RunRecording: Sendable {
       }
       return batch
     }
-    // The engine's steps are encoded here, on the writer's task, not under the lock.
+    // The engine's steps are encoded here, on the writer's task, not under the lock, in the
+    // compact binary form (``FlowRunStepCoding``).
     if let flowRunID, !steps.isEmpty {
-      let encoder = CompactJSONEncoder()
-      batch.events = steps.compactMap { sequence, step in
-        // A step that does not encode is left out rather than the run failing; replaying the
-        // history then reports the gap as a divergence.
-        (try? encoder.encode(step)).map {
+      var writer = FlowRunStepWriter()
+      batch.events.reserveCapacity(steps.count)
+      for (sequence, step) in steps {
+        batch.events.append(
           RunEventRecord(
-            flowRunID: flowRunID, sequence: sequence, payload: $0, version: step.version)
-        }
+            flowRunID: flowRunID, sequence: sequence, payload: writer.encode(step),
+            version: step.version))
       }
     }
     if batch.count == batch.flows.count { return }
@@ -313,16 +358,18 @@ final class RunRecording: Sendable {
       buffer.withLock {
         if $0.failingSince == nil { $0.failingSince = now }
         $0.lastError = error
+        // Nothing is dropped: the batch's records go back before those appended meanwhile.
+        $0.transitions.insert(contentsOf: batch.transitions, at: 0)
+        $0.logs.insert(contentsOf: batch.logs, at: 0)
+        $0.steps.insert(contentsOf: steps, at: 0)
+        $0.inFlight = 0
       }
       throw error
     }
     let waiters = buffer.withLock { buffer -> [CheckedContinuation<Void, Never>] in
       buffer.flow = nil
       if buffer.flowRun == batch.flowRuns.last { buffer.flowRunDirty = false }
-      buffer.transitions.removeFirst(batch.transitions.count)
-      buffer.logs.removeFirst(batch.logs.count)
-      let written = steps.last?.sequence ?? 0
-      buffer.steps.removeAll { $0.sequence <= written }
+      buffer.inFlight = 0
       for record in batch.taskRuns {
         let key = TaskKey(slug: record.slug, mapIndex: record.mapIndex)
         if buffer.taskRuns[key] == record { buffer.dirtySet.remove(key) }

@@ -1,4 +1,5 @@
 import DequeModule
+import FlowCore
 import FlowState
 import Foundation
 import Logging
@@ -93,6 +94,8 @@ public final class RunLog: Sendable {
   /// Receives every kept record as it is appended (a run recorder); nil: nobody.
   public let sink: (@Sendable (LogRecord) -> Void)?
   private let storage = Mutex(Storage())
+  /// `flowRunID` in lowercase, rendered once for every record's metadata.
+  private let flowRunIDText: String
 
   /// A log for one run. Records are also sent to `forward` when its level lets them through,
   /// and kept ones to `sink`.
@@ -103,6 +106,7 @@ public final class RunLog: Sendable {
     self.sink = sink
     self.flowName = flowName
     self.flowRunID = flowRunID
+    flowRunIDText = RunStoreCoding.text(flowRunID)
     self.capacity = max(1, capacity)
     self.level = level
     let live = forward.flatMap { $0.handler is SwiftLogNoOpLogHandler ? nil : $0 }
@@ -160,10 +164,10 @@ public final class RunLog: Sendable {
   private func render(_ entry: Entry) -> LogRecord {
     var metadata = entry.metadata?.flattened ?? [:]
     metadata["flow"] = flowName
-    metadata["flow_run_id"] = flowRunID.uuidString.lowercased()
+    metadata["flow_run_id"] = flowRunIDText
     if let subject = entry.subject {
       metadata["task"] = subject.task
-      metadata["task_run_id"] = subject.taskRunID.uuidString.lowercased()
+      metadata["task_run_id"] = RunStoreCoding.text(subject.taskRunID)
       if let index = subject.mapIndex { metadata["map_index"] = String(index) }
       metadata["attempt"] = String(subject.attempt)
     }

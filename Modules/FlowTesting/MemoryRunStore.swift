@@ -5,17 +5,43 @@ import Synchronization
 /// A ``RunStore`` in memory, for tests and the simulator: the same behaviour as the database
 /// adapters (the conformance suite runs on all three), optionally with seeded faults.
 public final class MemoryRunStore: RunStore {
-  /// Faults a store injects, decided by a seeded random source.
+  /// Faults a store injects, decided by a seeded random source: each write draws, in order,
+  /// whether it starts an outage, whether it is slow, and whether it fails.
   public struct Faults: Sendable {
     /// The chance that a write fails (and writes nothing).
     public var failedCommit: Double
+    /// The chance that a write takes ``commitDelay`` before it commits (or fails).
+    public var slowCommit: Double
+    /// How long a slow write takes.
+    public var commitDelay: Duration
+    /// The chance that a write starts an outage: it and every call for ``outageLength`` fail
+    /// with ``RunStoreError/Code/unavailable``.
+    public var outage: Double
+    /// How long an outage lasts.
+    public var outageLength: Duration
+    /// The clock slow writes sleep on and outages are timed by.
+    public var clock: any WallClock
     /// The random source that decides.
     public var random: SeededRandomSource
 
     /// Faults drawn from `random`.
-    public init(failedCommit: Double, random: SeededRandomSource) {
+    public init(
+      failedCommit: Double, slowCommit: Double = 0, commitDelay: Duration = .zero,
+      outage: Double = 0, outageLength: Duration = .zero, clock: any WallClock = SystemWallClock(),
+      random: SeededRandomSource
+    ) {
       self.failedCommit = failedCommit
+      self.slowCommit = slowCommit
+      self.commitDelay = commitDelay
+      self.outage = outage
+      self.outageLength = outageLength
+      self.clock = clock
       self.random = random
+    }
+
+    /// True with chance `probability` (one draw from ``random``).
+    func draw(_ probability: Double) -> Bool {
+      Double(random.nextUInt64() >> 11) / Double(1 << 53) < probability
     }
   }
 
@@ -34,6 +60,10 @@ public final class MemoryRunStore: RunStore {
     var logs: [UUID: [StoredLogRecord]] = [:]
     var events: [UUID: [RunEventRecord]] = [:]
     var unavailable = false
+    /// The end of a simulated outage (``Faults/outage``).
+    var outageUntil: Date?
+    /// Writes that failed, were slow, and outages started (simulated faults).
+    var faultCounts = FaultCounts()
     var writes = 0
     var deployments = MemoryDeploymentTables()
   }
@@ -56,6 +86,27 @@ public final class MemoryRunStore: RunStore {
 
   /// How many batches were written.
   public var writeCount: Int { tables.withLock { $0.writes } }
+
+  /// How many simulated faults a faulty store injected.
+  public struct FaultCounts: Sendable, Equatable, CustomStringConvertible {
+    /// Writes that failed.
+    public var failedCommits = 0
+    /// Writes that were slow.
+    public var slowCommits = 0
+    /// Outages started.
+    public var outages = 0
+    /// Calls refused during an outage.
+    public var refusedInOutage = 0
+
+    /// `failed 3, slow 5, outages 1 (7 calls refused)`.
+    public var description: String {
+      "failed \(failedCommits), slow \(slowCommits), outages \(outages) "
+        + "(\(refusedInOutage) calls refused)"
+    }
+  }
+
+  /// The faults injected so far.
+  public var faultCounts: FaultCounts { tables.withLock { $0.faultCounts } }
 
   /// Sets the schema version, as a newer (or older) binary would have left it.
   public func setSchemaVersion(_ version: Int) { tables.withLock { $0.version = version } }
@@ -100,12 +151,32 @@ public final class MemoryRunStore: RunStore {
 
   /// Writes the batch in one transaction.
   public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
-    let fail = faults.map {
-      Double($0.random.nextUInt64() >> 11) / Double(1 << 53) < $0.failedCommit
+    var fail = false
+    if let faults {
+      let now = faults.clock.now()
+      let startsOutage = faults.draw(faults.outage)
+      let slow = faults.draw(faults.slowCommit)
+      fail = faults.draw(faults.failedCommit)
+      try tables.withLock { (tables) throws(RunStoreError) in
+        if startsOutage, tables.outageUntil.map({ now >= $0 }) ?? true {
+          tables.outageUntil = now.addingTimeInterval(faults.outageLength.timeInterval)
+          tables.faultCounts.outages += 1
+        }
+        if let until = tables.outageUntil, now < until {
+          tables.faultCounts.refusedInOutage += 1
+          throw RunStoreError(
+            .unavailable, location: description,
+            message: "the store is unavailable until \(RunStoreReading.iso8601(until)) "
+              + "(simulated outage)")
+        }
+        if slow { tables.faultCounts.slowCommits += 1 }
+        if fail { tables.faultCounts.failedCommits += 1 }
+      }
+      if slow { try? await faults.clock.sleep(for: faults.commitDelay) }
     }
     try tables.withLock { (tables) throws(RunStoreError) in
       try migrated(tables)
-      if fail == true {
+      if fail {
         throw RunStoreError(
           .unavailable, location: description, message: "the commit failed (simulated fault)")
       }

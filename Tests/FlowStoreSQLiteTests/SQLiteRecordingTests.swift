@@ -51,7 +51,7 @@ struct SQLiteRecordingTests {
     let reader = try await SQLiteRunStore.open(path: path, migrating: false)
     let events = try await reader.events(flowRunID: result.flowRunID, after: 0)
     #expect(events.map(\.sequence) == Array(1...Int64(observed.history.steps.count)))
-    let steps = try events.map { try JSONDecoder().decode(FlowRunStep.self, from: $0.payload) }
+    let steps = try events.map { try FlowRunStepCoding.decode($0.payload) }
     #expect(steps.map(\.sequence) == observed.history.steps.map(\.sequence))
     let history = FlowRunHistory(flowName: flow.name, steps: steps)
     _ = try FlowRunReplayer.replay(history, flow: flow)

@@ -1,0 +1,95 @@
+import FlowCore
+import FlowExecutors
+import FlowTesting
+import Foundation
+import Synchronization
+import Testing
+
+/// A store that counts the task-run records of every batch before handing it on.
+private final class CountingStore: RunStore {
+  let base = MemoryRunStore()
+  let taskRunWrites = Mutex<[String: Int]>([:])
+  /// The task-run records of the batch that recorded the flow run's end.
+  let lastBatchTaskRuns = Mutex<Int?>(nil)
+  var description: String { base.description }
+
+  func migrate() async throws(RunStoreError) { try await base.migrate() }
+  func schemaStatus() async throws(RunStoreError) -> RunStoreSchemaStatus {
+    try await base.schemaStatus()
+  }
+  func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
+    taskRunWrites.withLock { counts in
+      for run in batch.taskRuns { counts[run.label, default: 0] += 1 }
+    }
+    if batch.flowRuns.contains(where: { $0.endedAt != nil }) {
+      lastBatchTaskRuns.withLock { $0 = batch.taskRuns.count }
+    }
+    try await base.write(batch)
+  }
+  func appendEvents(_ events: [RunEventRecord]) async throws(RunStoreError) {
+    try await base.appendEvents(events)
+  }
+  func events(flowRunID: UUID, after sequence: Int64) async throws(RunStoreError)
+    -> [RunEventRecord]
+  {
+    try await base.events(flowRunID: flowRunID, after: sequence)
+  }
+  func flowRuns(_ query: FlowRunQuery) async throws(RunStoreError) -> [FlowRunRecord] {
+    try await base.flowRuns(query)
+  }
+  func flowRun(id: UUID) async throws(RunStoreError) -> FlowRunRecord? {
+    try await base.flowRun(id: id)
+  }
+  func flow(name: String, version: String) async throws(RunStoreError) -> FlowRecord? {
+    try await base.flow(name: name, version: version)
+  }
+  func taskRuns(flowRunID: UUID) async throws(RunStoreError) -> [TaskRunRecord] {
+    try await base.taskRuns(flowRunID: flowRunID)
+  }
+  func transitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
+    try await base.transitions(flowRunID: flowRunID)
+  }
+  func logs(flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel)
+    async throws(RunStoreError) -> [StoredLogRecord]
+  {
+    try await base.logs(flowRunID: flowRunID, after: sequence, minimumLevel: minimumLevel)
+  }
+  func prune(endedBefore cutoff: Date, limit: Int) async throws(RunStoreError) -> Int {
+    try await base.prune(endedBefore: cutoff, limit: limit)
+  }
+  func close() async {}
+}
+
+/// What the recorder writes, beside what it must write.
+@Suite("Recording writes", .timeLimit(.minutes(1)))
+struct RecordingWritesTests {
+  @Test(
+    "the run's end rewrites no task run: each has the engine's ID, times and attempts already",
+    arguments: [FlowExecutor.sequential, .concurrent(width: 3)])
+  func endRewritesNothing(executor: FlowExecutor) async throws {
+    let store = CountingStore()
+    try await store.migrate()
+    let count = 60
+    let body = task("body") { () -> Int in 1 }
+    let flow = Flow("once") { for _ in 0..<count { _ = body() } }
+    // Small batches and a small buffer: the writer keeps up with the run, and the last batch
+    // holds only the last few task runs (it used to rewrite all of them with their IDs).
+    let result = try await flow.run(
+      executor: executor,
+      recorder: RunRecorder(
+        store: store, flushInterval: .milliseconds(1), batchSize: 10, bufferLimit: 20))
+    #expect(result.state.isSuccessful)
+    let last = try #require(store.lastBatchTaskRuns.withLock { $0 })
+    #expect(last < 10, "the run's last batch wrote \(last) task runs")
+    let writes = store.taskRunWrites.withLock { $0 }
+    #expect(writes.count == count)
+    let recorded = try await store.taskRuns(flowRunID: result.flowRunID)
+    for run in result.taskRuns {
+      let match = recorded.first { $0.slug == run.slug }
+      #expect(match?.taskRunID == run.id)
+      #expect(match?.startedAt == run.startedAt)
+      #expect(match?.endedAt == run.finishedAt)
+      #expect(match?.attempts == run.attempts)
+    }
+  }
+}
