@@ -98,7 +98,7 @@ enum Layout {
     <title>\(title) · swift-flow</title>
     <link rel="stylesheet" href="/assets/flow.css"><script src="/assets/flow.js" defer></script>
     </head><body\(bodyAttributes)>
-    <header><a class="brand" href="/runs">swift-flow</a><nav><a href="/runs">Runs</a>
+    <header><a class="brand" href="/runs">swift-flow</a><nav><a href="/dashboard">Dashboard</a><a href="/runs">Runs</a>
     <a href="/deployments">Deployments</a><a href="/flows">Flows</a><a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>
     </header>
     <main>\(body)</main>
@@ -122,6 +122,13 @@ enum Layout {
     guard let date else { return "" }
     let text = RunStoreTime.iso8601(date)
     return String(text.prefix(19)).replacingOccurrences(of: "T", with: " ")
+  }
+
+  /// An age as `12 s`, `5 min` or `3 h`.
+  static func age(_ seconds: Double) -> String {
+    if seconds < 120 { return "\(Int(seconds)) s" }
+    if seconds < 7200 { return "\(Int(seconds) / 60) min" }
+    return "\(Int(seconds) / 3600) h"
   }
 
   /// A duration as `1.234 s`, `2 min 3 s` or `1 h 2 min`.
