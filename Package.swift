@@ -328,6 +328,7 @@ let package = Package(
       dependencies: [
         "IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager",
         "RecordingProbe", "AgentProbe", "FlowCore", "FlowStoreSQLite", "FlowStorePostgres",
+        "FlowClusterProtocol",
       ],
       path: "IntegrationTests/FlowIntegrationTests"
     ),

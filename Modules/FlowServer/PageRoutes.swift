@@ -197,7 +197,7 @@ struct PageRoutes: Sendable {
         <dt>Version</dt><dd><code>\(run.flowVersion)</code></dd>
         <dt>Started</dt><dd>\(Layout.time(run.startedAt))</dd>
         <dt>Ended</dt><dd id="run-ended">\(Layout.time(run.endedAt))</dd>
-        <dt>Executor</dt><dd><span id="run-executor">\(run.executor)</span>\(run.executor.contains("cluster") ? HTML(" · <a id=\"cluster-link\" href=\"/runs/\(id)/cluster\">cluster dashboard</a>") : "")</dd>
+        <dt>Executor</dt><dd><span id="run-executor">\(run.executor)</span>\(run.executor.lowercased().contains("cluster") ? HTML(" · <a id=\"cluster-link\" href=\"/runs/\(id)/cluster\">cluster dashboard</a>") : "")</dd>
         <dt>Host</dt><dd id="run-host">\(Self.hostText(run))</dd>
         <dt>Message</dt><dd id="run-message">\(run.message)</dd></dl>
         </section>
