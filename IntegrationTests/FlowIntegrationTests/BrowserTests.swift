@@ -377,6 +377,20 @@ struct BrowserTests {
           "return Array.from(\(nodes)).map(function (n) { "
             + "return getComputedStyle(n.querySelector('rect')).fill; })") as? [String] ?? []
       #expect(fills.count == 10 && fills.allSatisfy { $0 == "rgb(40, 167, 69)" }, "\(fills)")
+      // The agent's host, process and executor replace the queued record's, without a reload.
+      let host =
+        try await browser.execute(
+          "return document.getElementById('run-host').textContent") as? String ?? ""
+      #expect(!host.contains("pid 0") && host.contains("(pid "), "\(host)")
+      let executor =
+        try await browser.execute(
+          "return document.getElementById('run-executor').textContent") as? String ?? ""
+      #expect(!executor.isEmpty)
+      // The timeline drew a bar per attempt as the transitions arrived.
+      let bars =
+        try await browser.execute(
+          "return document.querySelectorAll('#timeline rect').length") as? Int ?? 0
+      #expect(bars >= 10, "timeline bars: \(bars)")
       try await Self.screenshot(browser, "quick-run-success")
 
       // The deployment's page lists the run, and a run queued elsewhere appears live.
