@@ -227,8 +227,8 @@ struct ClusterView: Sendable {
       text += "\(Int64((bar.started.timeIntervalSince(origin) * 1000).rounded()))\" data-e=\""
       text += "\(Int64((bar.ended.timeIntervalSince(origin) * 1000).rounded()))\" fill=\""
       text += bar.succeeded ? Self.colour(bar.slug) : "#eb0000"
-      text += "\" x=\"\(String(format: "%.1f", x))\" y=\"\(lane * Self.laneHeight)\" "
-      text += "width=\"\(String(format: "%.1f", w))\" height=\"\(Self.laneHeight - 3)\"><title>"
+      text += "\" x=\"\(Layout.fixed(x, digits: 1))\" y=\"\(lane * Self.laneHeight)\" "
+      text += "width=\"\(Layout.fixed(w, digits: 1))\" height=\"\(Self.laneHeight - 3)\"><title>"
       HTML.escape(
         "\(bar.label) on \(bar.lane.worker) thread \(bar.lane.thread + 1): "
           + Layout.duration(bar.ended.timeIntervalSince(bar.started))
@@ -286,8 +286,8 @@ struct ClusterView: Sendable {
       var rects = ""
       for (cls, count) in parts where count > 0 {
         rects +=
-          "<rect class=\"\(cls)\" x=\"\(String(format: "%.1f", x))\" y=\"0\" "
-          + "width=\"\(String(format: "%.1f", Double(count) * scale))\" height=\"14\"/>"
+          "<rect class=\"\(cls)\" x=\"\(Layout.fixed(x, digits: 1))\" y=\"0\" "
+          + "width=\"\(Layout.fixed(Double(count) * scale, digits: 1))\" height=\"14\"/>"
         x += Double(count) * scale
       }
       progressRows.append(

@@ -205,9 +205,9 @@ struct RunCounts: Encodable, Sendable {
         y -= h
         text +=
           "<rect class=\"s-\(Layout.cssState(state))\" data-state=\"\(Layout.cssState(state))\" "
-          + "data-count=\"\(count)\" x=\"\(String(format: "%.1f", x))\" "
-          + "y=\"\(String(format: "%.1f", y))\" width=\"\(String(format: "%.1f", slot - 2))\" "
-          + "height=\"\(String(format: "%.1f", h))\"><title>"
+          + "data-count=\"\(count)\" x=\"\(Layout.fixed(x, digits: 1))\" "
+          + "y=\"\(Layout.fixed(y, digits: 1))\" width=\"\(Layout.fixed(slot - 2, digits: 1))\" "
+          + "height=\"\(Layout.fixed(h, digits: 1))\"><title>"
         HTML.escape("\(Layout.time(bucket.start)): \(count) \(state)", into: &text)
         text += "</title></rect>"
       }

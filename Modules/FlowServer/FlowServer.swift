@@ -29,6 +29,8 @@ public struct FlowServer: Sendable {
   let logger: Logger
   /// The one reader of the store behind every live stream (see ``LiveHub``).
   let hub: LiveHub
+  /// The laid-out schematics of the flow versions shown lately.
+  let schematics = SchematicCache()
 
   /// A server over `store`.
   public init(

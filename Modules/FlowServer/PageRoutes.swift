@@ -121,26 +121,27 @@ struct PageRoutes: Sendable {
   }
 
   func runPageHTML(_ run: FlowRunRecord, taskOffset: Int) async throws -> HTML {
-    async let flowRecord = store.flow(name: run.flowName, version: run.flowVersion)
     async let taskRuns = store.taskRuns(flowRunID: run.id)
     async let transitions = store.transitions(flowRunID: run.id)
     async let logs = store.logs(
       flowRunID: run.id, after: 0, minimumLevel: .trace, limit: Self.initialLogLines)
+    let layout = try await server.schematics.layout(
+      name: run.flowName, version: run.flowVersion, store: store)
     return Self.runPage(
-      run: run, flow: try await flowRecord, taskRuns: try await taskRuns,
+      run: run, layout: layout, taskRuns: try await taskRuns,
       transitions: try await transitions, logs: try await logs, taskOffset: taskOffset,
       now: server.clock.now())
   }
 
   static func runPage(
-    run: FlowRunRecord, flow: FlowRecord?, taskRuns: [TaskRunRecord],
+    run: FlowRunRecord, layout: SchematicLayout?, taskRuns: [TaskRunRecord],
     transitions: [TransitionRecord], logs: [StoredLogRecord], taskOffset: Int, now: Date
   ) -> HTML {
     let id = run.id.uuidString.lowercased()
     let states = NodeStates(taskRuns)
     let schematic: HTML
-    if let flow, let document = FlowGraphDocument(json: flow.graphJSON) {
-      schematic = SchematicSVG.render(SchematicLayout(document), states: states)
+    if let layout {
+      schematic = SchematicSVG.render(layout, states: states)
     } else {
       schematic = "<p class=\"empty\">The flow's graph was not recorded.</p>"
     }

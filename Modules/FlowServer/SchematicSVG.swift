@@ -174,8 +174,8 @@ struct Timeline: Sendable {
         "\" data-s=\"\(Int64((bar.start.timeIntervalSince(start) * 1000).rounded()))\" "
         + "data-e=\"\(Int64((bar.end.timeIntervalSince(start) * 1000).rounded()))\" "
         + "data-lane=\"\(bar.lane)\"\(bar.isOpen ? " data-open=\"1\"" : "")"
-        + " x=\"\(String(format: "%.1f", x))\" "
-        + "y=\"\(bar.lane * Self.laneHeight)\" width=\"\(String(format: "%.1f", w))\" "
+        + " x=\"\(Layout.fixed(x, digits: 1))\" "
+        + "y=\"\(bar.lane * Self.laneHeight)\" width=\"\(Layout.fixed(w, digits: 1))\" "
         + "height=\"\(Self.laneHeight - 2)\"><title>"
       HTML.escape(
         "\(bar.label) attempt \(bar.attempt): \(bar.state), "
