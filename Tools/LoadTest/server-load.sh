@@ -3,7 +3,8 @@
 # throwaway PostgreSQL, the ticket sample deployed, 4 agents of it running queued runs, and
 # `wrk` with 50 concurrent connections on the run list (/runs), then on one run's page
 # (/runs/ID), for DURATION seconds each. Prints requests per second, the p99 latency and how
-# many runs the agents finished meanwhile. A benchmark, not a test: nothing fails on a figure.
+# many runs the agents finished meanwhile, beside /healthz (the server without a store read)
+# under the same load. A benchmark, not a test: nothing fails on a figure.
 #
 #   bash Tools/LoadTest/server-load.sh            # debug binaries (swift build first)
 #   CONFIG=release DURATION=30 bash Tools/LoadTest/server-load.sh
@@ -86,6 +87,7 @@ measure() {
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $CONFIG binaries; server $URL"
+measure "baseline: /healthz (no store read)" "/healthz"
 measure "run list (/runs)" "/runs"
 measure "run page (/runs/$RUN)" "/runs/$RUN"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
