@@ -129,7 +129,8 @@ let package = Package(
     .target(
       name: "FlowServer",
       dependencies: [
-        "FlowCore", "FlowState", .product(name: "Hummingbird", package: "hummingbird"),
+        "FlowCore", "FlowState", "FlowClusterProtocol", "FlowOrchestration",
+        .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -314,6 +315,8 @@ let package = Package(
       name: "FlowServerTests",
       dependencies: [
         "FlowServer", "FlowCore", "FlowExecutors", "FlowTesting", "FlowStoreSQLite",
+        "FlowStorePostgres", "FlowClusterProtocol",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
       ]),
@@ -329,6 +332,7 @@ let package = Package(
       dependencies: [
         "IrisPipeline", "TicketModelEvaluation", "FlowTool", "TaxiResourceManager",
         "RecordingProbe", "AgentProbe", "FlowCore", "FlowStoreSQLite", "FlowStorePostgres",
+        "FlowClusterProtocol",
       ],
       path: "IntegrationTests/FlowIntegrationTests"
     ),

@@ -1,3 +1,4 @@
+import FlowClusterProtocol
 import FlowCore
 import FlowStoreSQLite
 import Foundation
@@ -149,6 +150,8 @@ struct BrowserTests {
       #expect(scripts == 1)
       let node = "document.querySelector('svg.schematic g.node:not(.parameter)')"
       #expect(try await browser.execute("return \(node).dataset.state") as? String == "Running")
+      let bar = "document.querySelector('#timeline rect[data-label]')"
+      #expect(try await browser.execute("return \(bar).dataset.open") as? String == "1")
       try await Self.screenshot(browser, "hostile-running")
 
       // The task and the run finish in the database; the open page follows without a reload.
@@ -183,6 +186,11 @@ struct BrowserTests {
           + "document.querySelector('#run-state .badge').textContent === 'Success' && "
           + "document.getElementById('logs').textContent.includes('done <u>here</u>')")
       print("A state change reached the open page in \(latency) (target ≤ 500 ms).")
+      // The timeline's bar ended with the task, coloured by its state.
+      try await browser.waitUntil("return \(bar).classList.contains('s-Success')")
+      #expect(
+        try await browser.execute("return document.querySelectorAll('#timeline rect').length")
+          as? Int == 1)
       #expect(latency < .seconds(2))
       #expect(try await browser.execute("return window.flowMarker") as? Int == 1)  // no reload
       let fill =
@@ -191,6 +199,130 @@ struct BrowserTests {
       #expect(fill == "rgb(40, 167, 69)")
       #expect(await browser.alertText() == nil)
       try await Self.screenshot(browser, "hostile-finished")
+      await store.close()
+    }
+  }
+
+  @Test("the dashboard; a real 2-worker cluster run's dashboard: a lane per worker thread")
+  func dashboardAndCluster() async throws {
+    try await Self.withBrowser { directory, database, server, browser in
+      let run = try await SampleProcess(name: "ticket-model-evaluation").run(
+        ["--executor", "cluster", "--workers", "2", "--threads", "2", "--log-level", "error"],
+        in: directory, environment: ["FLOW_DATABASE": "sqlite:\(database)"])
+      #expect(run.status == 0, "\(run.stderr)")
+      let idLine = try #require(
+        run.stderr.split(separator: "\n").first { $0.hasPrefix("Flow run ID ") })
+      let id = String(idLine.dropFirst("Flow run ID ".count).prefix(36)).lowercased()
+
+      try await browser.open("\(server)/dashboard")
+      try await browser.waitUntil(
+        "return document.querySelectorAll('svg.run-chart rect.s-Success').length === 1 && "
+          + "document.querySelectorAll('table#runs tbody tr').length === 1")
+      try await Self.screenshot(browser, "dashboard")
+
+      try await browser.open("\(server)/runs/\(id)")
+      try await browser.click("#cluster-link")
+      try await browser.waitUntil("return location.pathname === '/runs/\(id)/cluster'")
+      // Two workers of two threads each: four lanes, a bar per task attempt, both workers.
+      let store = try await SQLiteRunStore.open(path: database)
+      let tasks = try await store.taskRuns(flowRunID: UUID(uuidString: id)!)
+      await store.close()
+      let attempts = tasks.filter { $0.state != "Mapped" }.count
+      try await browser.waitUntil(
+        "return document.querySelectorAll('svg.task-stream g.lane').length === 4 && "
+          + "document.querySelectorAll('svg.task-stream g.bars rect').length === \(attempts) && "
+          + "document.querySelectorAll('table#workers tbody tr').length === 2")
+      let done =
+        try await browser.execute(
+          "return Array.from(document.querySelectorAll('#progress td.count')).map(c => c.textContent)"
+        )
+        as? [String] ?? []
+      // Every task is done: `k / k` on each row.
+      #expect(
+        !done.isEmpty
+          && done.allSatisfy {
+            let parts = $0.split(separator: " ")
+            return parts.count == 3 && parts[0] == parts[2]
+          }, "\(done)")
+      try await Self.screenshot(browser, "cluster-dashboard")
+    }
+  }
+
+  @Test("the cluster dashboard follows a running run: new workers, lanes, bars and progress")
+  func clusterDashboardIsLive() async throws {
+    try await Self.withBrowser { _, database, server, browser in
+      let store = try await SQLiteRunStore.open(path: database)
+      let id = UUID()
+      let start = Date()
+      func report(_ sequence: Int64, worker: String, thread: Int, index: Int, at: Date)
+        -> StoredLogRecord
+      {
+        var record = ClusterAttemptReport.record(
+          ClusterTaskResult(taskID: 1, outcome: .success([])), slot: thread, threads: 2,
+          running: 1, started: at, ended: at.addingTimeInterval(0.2), load: 0.5)
+        record.metadata[ClusterLogKeys.worker] = worker
+        record.metadata["task"] = "square"
+        record.metadata["map_index"] = String(index)
+        return StoredLogRecord(
+          flowRunID: id, sequence: sequence, time: at, level: StoredLogLevel(rank: 2),
+          message: record.message, metadata: record.metadata)
+      }
+      var batch = RunStoreBatch()
+      batch.flowRuns = [
+        FlowRunRecord(
+          id: id, flowName: "squares", flowVersion: "v1", parameters: [:],
+          executor: "cluster(127.0.0.1:1)", host: "test", processID: 1, command: [],
+          scheduledAt: start, startedAt: start, endedAt: nil, state: "Running", message: nil,
+          heartbeatAt: start.addingTimeInterval(3600))
+      ]
+      batch.logs = [report(1, worker: "w1", thread: 0, index: 0, at: start)]
+      batch.transitions = [
+        TransitionRecord(
+          flowRunID: id, sequence: 1, slug: "square", mapIndex: 0, from: "Pending", to: "Running",
+          time: start, message: nil),
+        TransitionRecord(
+          flowRunID: id, sequence: 2, slug: "square", mapIndex: 0, from: "Running", to: "Success",
+          time: start, message: nil),
+      ]
+      batch.taskRuns = [
+        TaskRunRecord(
+          flowRunID: id, slug: "square", mapIndex: 0, taskRunID: nil, state: "Success",
+          message: nil, attempts: 1, crashedAttempts: 0, startedAt: start, endedAt: start,
+          resultLocation: nil, position: 0)
+      ]
+      try await store.write(batch)
+      try await browser.open("\(server)/runs/\(id.uuidString.lowercased())/cluster")
+      try await browser.waitUntil(
+        "return document.getElementById('cluster').dataset.live === 'open' && "
+          + "document.querySelectorAll('svg.task-stream g.lane').length === 2")
+      try await browser.execute("window.flowMarker = 1; return true")
+
+      let later = Date()
+      var more = RunStoreBatch()
+      more.logs = [
+        report(2, worker: "w2", thread: 1, index: 1, at: later),
+        report(3, worker: "w1", thread: 1, index: 2, at: later),
+      ]
+      more.transitions = [
+        TransitionRecord(
+          flowRunID: id, sequence: 3, slug: "square", mapIndex: 1, from: "Pending", to: "Running",
+          time: later, message: nil),
+        TransitionRecord(
+          flowRunID: id, sequence: 4, slug: "square", mapIndex: 1, from: "Running", to: "Success",
+          time: later, message: nil),
+        TransitionRecord(
+          flowRunID: id, sequence: 5, slug: "square", mapIndex: 2, from: "Pending", to: "Running",
+          time: later, message: nil),
+      ]
+      try await store.write(more)
+      let latency = try await browser.waitUntil(
+        "return document.querySelectorAll('svg.task-stream g.lane').length === 4 && "
+          + "document.querySelectorAll('svg.task-stream g.bars rect').length === 3 && "
+          + "document.querySelectorAll('table#workers tbody tr').length === 2 && "
+          + "document.querySelector('#progress td.count').textContent === '2 / 3'")
+      print("Attempt reports reached the open cluster dashboard in \(latency).")
+      #expect(try await browser.execute("return window.flowMarker") as? Int == 1)  // no reload
+      try await Self.screenshot(browser, "cluster-dashboard-live")
       await store.close()
     }
   }
@@ -245,6 +377,20 @@ struct BrowserTests {
           "return Array.from(\(nodes)).map(function (n) { "
             + "return getComputedStyle(n.querySelector('rect')).fill; })") as? [String] ?? []
       #expect(fills.count == 10 && fills.allSatisfy { $0 == "rgb(40, 167, 69)" }, "\(fills)")
+      // The agent's host, process and executor replace the queued record's, without a reload.
+      let host =
+        try await browser.execute(
+          "return document.getElementById('run-host').textContent") as? String ?? ""
+      #expect(!host.contains("pid 0") && host.contains("(pid "), "\(host)")
+      let executor =
+        try await browser.execute(
+          "return document.getElementById('run-executor').textContent") as? String ?? ""
+      #expect(!executor.isEmpty)
+      // The timeline drew a bar per attempt as the transitions arrived.
+      let bars =
+        try await browser.execute(
+          "return document.querySelectorAll('#timeline rect').length") as? Int ?? 0
+      #expect(bars >= 10, "timeline bars: \(bars)")
       try await Self.screenshot(browser, "quick-run-success")
 
       // The deployment's page lists the run, and a run queued elsewhere appears live.

@@ -231,24 +231,36 @@ public enum ClusterWorker {
         if decoded.count > ClusterWorkerStateMachine.keptRunContexts { decoded.removeFirst() }
         return values
       }
+      // Which of the `threads` slots are free: each attempt runs on one, and its result says
+      // which (the cluster dashboard draws one lane per slot).
+      var freeSlots = Array((0..<max(threads, 1)).reversed())
       func start(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) {
         active += 1
+        let slot = freeSlots.popLast() ?? active - 1
+        let running = active
         let values = parameters(assignment, run)
         tasks.addTask {
-          let result = Self.fitting(
+          let started = environment.clock.now()
+          var result = Self.fitting(
             await registry.execute(
               assignment, worker: workerName, environment: environment, run: run,
               parameters: values), assignment, maxOutputSize: maxOutputSize)
-          loop.execute { core.value.finished(result) }
-          continuation.yield(.done)
+          result.logs.append(
+            ClusterAttemptReport.record(
+              result, slot: slot, threads: threads, running: running, started: started,
+              ended: environment.clock.now(), load: SystemProcessInfo.loadAverage()))
+          let finished = result
+          loop.execute { core.value.finished(finished) }
+          continuation.yield(.done(slot: slot))
         }
       }
       for await command in commands {
         switch command {
         case .run(let assignment, let run):
           if active < threads { start(assignment, run) } else { queue.append((assignment, run)) }
-        case .done:
+        case .done(let slot):
           active -= 1
+          if slot < threads { freeSlots.append(slot) }
           if head < queue.count {
             start(queue[head].0, queue[head].1)
             head += 1
@@ -309,7 +321,7 @@ public enum ClusterWorker {
 
 enum WorkerCommand: Sendable {
   case run(ClusterAssignment, ClusterRunContext?)
-  case done
+  case done(slot: Int)
   case exit(ClusterWorkerStateMachine.Exit)
 }
 

@@ -12,6 +12,14 @@ enum SystemProcessInfo {
     Bundle.main.executableURL?.path ?? CommandLine.arguments.first
   }
 
+  /// The host's load average over the last minute (`/proc/loadavg`), when the system tells.
+  static func loadAverage() -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else {
+      return nil
+    }
+    return text.split(separator: " ").first.flatMap { Double($0) }
+  }
+
   /// A random token for a local cluster (128 bits, hex).
   static func randomToken() -> String {
     var generator = SystemRandomNumberGenerator()

@@ -1,4 +1,5 @@
 import FlowCore
+import FlowOrchestration
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -236,6 +237,7 @@ struct DeploymentRoutes: Sendable {
   func deploymentList(_ request: Request) async throws -> Response {
     let (token, cookie) = csrfToken(request)
     let deployments = try await store().deployments(project: nil)
+    let now = server.clock.now()
     var rows: [HTML] = []
     for deployment in deployments {
       let id = deployment.id.uuidString.lowercased()
@@ -244,6 +246,7 @@ struct DeploymentRoutes: Sendable {
         <tr data-deployment="\(id)"><td><a href="/deployments/\(id)">\(deployment.qualifiedName)</a></td>
         <td>\(deployment.flowName)</td><td>v\(deployment.version)</td>
         <td>\(deployment.schedule?.description ?? "none")</td>
+        <td class="next-runs">\(Self.nextFireTimes(deployment.schedule, after: now))</td>
         <td>\(deployment.labels.joined(separator: ", "))</td>
         <td>\(Self.quickRunForm(id: id, csrf: token, key: server.ids.next()))</td></tr>
         """)
@@ -254,7 +257,7 @@ struct DeploymentRoutes: Sendable {
         body: """
           <h1>Deployments</h1>
           <table class="deployments"><thead><tr><th>Deployment</th><th>Flow</th><th>Version</th>
-          <th>Schedule</th><th>Labels</th><th></th></tr></thead><tbody>\(rows)</tbody></table>
+          <th>Schedule</th><th>Next runs</th><th>Labels</th><th></th></tr></thead><tbody>\(rows)</tbody></table>
           \(deployments.isEmpty ? HTML("<p class=\"empty\">No deployment yet: register one with `<executable> deploy`.</p>") : "")
           """), headers: cookie)
   }
@@ -312,6 +315,7 @@ struct DeploymentRoutes: Sendable {
         <dl class="facts"><dt>Flow</dt><dd>\(deployment.flowName) <code>\(deployment.flowVersion)</code></dd>
         <dt>Version</dt><dd>v\(deployment.version)</dd>
         <dt>Schedule</dt><dd>\(deployment.schedule?.description ?? "none")</dd>
+        <dt>Next runs</dt><dd class="next-runs">\(Self.nextFireTimes(deployment.schedule, after: server.clock.now(), count: 5))</dd>
         <dt>Labels</dt><dd>\(deployment.labels.joined(separator: ", "))</dd>
         <dt>Crash retries</dt><dd>\(deployment.crashRetries)</dd></dl>
         \(Self.quickRunForm(id: id, csrf: csrf, key: server.ids.next()))
@@ -326,6 +330,28 @@ struct DeploymentRoutes: Sendable {
         <thead><tr><th>State</th><th>Flow</th><th>Run</th><th>Started</th><th>Duration</th><th>Host</th></tr></thead>
         <tbody>\(runRows)</tbody></table>
         """)
+  }
+
+  /// The schedule's next `count` fire times after `now`, one per line; `none` without a
+  /// schedule, or what is wrong with a stored schedule this binary cannot read.
+  static func nextFireTimes(_ spec: DeploymentScheduleSpec?, after now: Date, count: Int = 3)
+    -> HTML
+  {
+    guard let spec else { return "none" }
+    let schedule: any Schedule
+    do {
+      schedule = try spec.makeSchedule()
+    } catch {
+      return "<span class=\"error\">\(error.message)</span>"
+    }
+    var times: [HTML] = []
+    var instant = now
+    while times.count < count, let event = schedule.nextEvent(after: instant) {
+      times.append("<time>\(Layout.time(event.date))</time>")
+      instant = event.date
+    }
+    return times.isEmpty
+      ? "no more fire times" : HTML(trusted: times.map(\.text).joined(separator: "<br>"))
   }
 
   /// Letters and digits of `name` (an element ID).

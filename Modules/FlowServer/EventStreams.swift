@@ -85,13 +85,25 @@ struct RunStream: Sendable {
     var previous: FlowRunRecord?
     var lastWrite = server.clock.now()
     while true {
-      guard let stored = try await store.flowRun(id: run.id) else { return }
+      let snapshot = try await server.hub.run(run.id, from: position, store: store)
+      guard let stored = snapshot.run else { return }
       let current = RunStoreReading.reported(stored, staleBefore: server.staleBefore)
       var frames: [ByteBuffer] = []
-      let transitions = try await store.transitions(
-        flowRunID: run.id, after: position.transitions, limit: Self.pageSize)
-      let logs = try await store.logs(
-        flowRunID: run.id, after: position.logs, minimumLevel: .trace, limit: Self.pageSize)
+      // What the hub keeps comes from memory; a stream further behind reads its backlog.
+      let transitions: [TransitionRecord]
+      if let kept = snapshot.transitions(after: position.transitions, limit: Self.pageSize) {
+        transitions = kept
+      } else {
+        transitions = try await store.transitions(
+          flowRunID: run.id, after: position.transitions, limit: Self.pageSize)
+      }
+      let logs: [StoredLogRecord]
+      if let kept = snapshot.logs(after: position.logs, limit: Self.pageSize) {
+        logs = kept
+      } else {
+        logs = try await store.logs(
+          flowRunID: run.id, after: position.logs, minimumLevel: .trace, limit: Self.pageSize)
+      }
       if let last = transitions.last { position.transitions = last.sequence }
       if let last = logs.last { position.logs = last.sequence }
       if !transitions.isEmpty {
@@ -111,7 +123,9 @@ struct RunStream: Sendable {
           ServerSentEvents.frame(event: "run", data: ServerJSON.encode(FlowRunJSON(current))))
         previous = current
       }
-      let drained = transitions.count < Self.pageSize && logs.count < Self.pageSize
+      let drained =
+        snapshot.caughtUp && position.transitions >= snapshot.lastTransition
+        && position.logs >= snapshot.lastLog
       if Self.isFinal(current), drained {
         frames.append(ServerSentEvents.frame(event: "end", data: "{}"))
         try await writer.write(contentsOf: frames)
@@ -141,13 +155,13 @@ struct RunListStream: Sendable {
   }
 
   private func stream(_ writer: inout any ResponseBodyWriter) async throws {
-    var first = filter
-    first.after = nil
+    let key = LiveHub.RunListKey(
+      flowName: filter.flowName, state: filter.state, limit: filter.limit)
     var seen: [UUID: FlowRunRecord] = [:]
     var lastWrite = server.clock.now()
     while true {
-      let staleBefore = server.staleBefore
-      let page = try await server.store.flowRuns(first.query(staleBefore: staleBefore))
+      let page = try await server.hub.runList(
+        key, staleBefore: { [server] in server.staleBefore }, store: server.store)
       var frames: [ByteBuffer] = []
       for run in page.reversed() where seen[run.id] != run {
         frames.append(

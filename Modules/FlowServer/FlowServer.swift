@@ -27,6 +27,10 @@ public struct FlowServer: Sendable {
   /// The deployments, when the store keeps them (every adapter of this package does).
   var deployments: (any DeploymentStore)? { store as? any DeploymentStore }
   let logger: Logger
+  /// The one reader of the store behind every live stream (see ``LiveHub``).
+  let hub: LiveHub
+  /// The laid-out schematics of the flow versions shown lately.
+  let schematics = SchematicCache()
 
   /// A server over `store`.
   public init(
@@ -42,7 +46,12 @@ public struct FlowServer: Sendable {
     self.clock = clock
     self.logger = logger
     self.metrics = ServerMetrics()
+    self.hub = LiveHub(clock: clock, interval: configuration.pollInterval)
   }
+
+  /// How many times the live streams of this server read the store so far (all tabs share
+  /// these reads).
+  package var liveStoreReads: Int { hub.reads.load(ordering: .relaxed) }
 
   /// The routes: the API under `/api`, the pages, the assets and `/metrics`.
   public func router() -> Router<BasicRequestContext> {
@@ -54,6 +63,8 @@ public struct FlowServer: Sendable {
     let pages = PageRoutes(server: self)
     pages.register(on: router)
     DeploymentRoutes(server: self).register(on: router)
+    DashboardRoutes(server: self).register(on: router)
+    ClusterRoutes(server: self).register(on: router)
     metrics.register(on: router)
     return router
   }

@@ -98,7 +98,7 @@ enum Layout {
     <title>\(title) · swift-flow</title>
     <link rel="stylesheet" href="/assets/flow.css"><script src="/assets/flow.js" defer></script>
     </head><body\(bodyAttributes)>
-    <header><a class="brand" href="/runs">swift-flow</a><nav><a href="/runs">Runs</a>
+    <header><a class="brand" href="/runs">swift-flow</a><nav><a href="/dashboard">Dashboard</a><a href="/runs">Runs</a>
     <a href="/deployments">Deployments</a><a href="/flows">Flows</a><a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>
     </header>
     <main>\(body)</main>
@@ -113,6 +113,13 @@ enum Layout {
 
   /// The CSS class suffix of a state (`Success`); letters only, so never markup.
   static func cssState(_ state: String) -> String {
+    // The usual case, ASCII letters only, without a character-set lookup per character (a
+    // 10,000-task page asks this for every node and bar).
+    if !state.isEmpty,
+      state.utf8.allSatisfy({ (65...90).contains($0) || (97...122).contains($0) })
+    {
+      return state
+    }
     let letters = state.unicodeScalars.filter { CharacterSet.letters.contains($0) }
     return letters.isEmpty ? "Unknown" : String(String.UnicodeScalarView(letters))
   }
@@ -120,14 +127,43 @@ enum Layout {
   /// `date` as `2026-12-03 07:12:45` (UTC).
   static func time(_ date: Date?) -> String {
     guard let date else { return "" }
+    // The C library's UTC breakdown: Foundation's formatter costs tens of microseconds a call,
+    // and a run page has a time per task row and log line.
+    var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+    var parts = tm()
+    if seconds >= 0, gmtime_r(&seconds, &parts) != nil {
+      func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : String(value) }
+      return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+        + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
     let text = RunStoreTime.iso8601(date)
     return String(text.prefix(19)).replacingOccurrences(of: "T", with: " ")
+  }
+
+  /// `value` (≥ 0) with `digits` decimals (1 to 3), like `String(format: "%.1f")` but without
+  /// Foundation's formatter, which the SVG of a large run calls tens of thousands of times.
+  static func fixed(_ value: Double, digits: Int) -> String {
+    guard value.isFinite, value >= 0, value < 1e12 else {
+      return String(format: "%.\(digits)f", value)
+    }
+    let scale = digits == 1 ? 10 : digits == 2 ? 100 : 1000
+    let scaled = Int((value * Double(scale)).rounded())
+    let fraction = String(scaled % scale)
+    let padding = String(repeating: "0", count: String(scale).count - 1 - fraction.count)
+    return "\(scaled / scale).\(padding)\(fraction)"
+  }
+
+  /// An age as `12 s`, `5 min` or `3 h`.
+  static func age(_ seconds: Double) -> String {
+    if seconds < 120 { return "\(Int(seconds)) s" }
+    if seconds < 7200 { return "\(Int(seconds) / 60) min" }
+    return "\(Int(seconds) / 3600) h"
   }
 
   /// A duration as `1.234 s`, `2 min 3 s` or `1 h 2 min`.
   static func duration(_ seconds: TimeInterval?) -> String {
     guard let seconds, seconds >= 0 else { return "" }
-    if seconds < 60 { return String(format: "%.3f s", seconds) }
+    if seconds < 60 { return fixed(seconds, digits: 3) + " s" }
     if seconds < 3600 { return "\(Int(seconds) / 60) min \(Int(seconds) % 60) s" }
     return "\(Int(seconds) / 3600) h \(Int(seconds) % 3600 / 60) min"
   }

@@ -132,6 +132,26 @@ enum OpenAPIDocument {
             "responses": {"200": {"description": "The run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeploymentRun"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
           }
         },
+        "/api/agents": {
+          "get": {
+            "summary": "The agents seen in the lease history: an agent renews the leases of the runs it works on, so a held lease is its heartbeat; health is Active (holds leases), Unresponsive (its latest lease expired unreleased) or Idle.",
+            "responses": {"200": {"description": "The agents", "content": {"application/json": {"schema": {"type": "object", "required": ["agents"], "properties": {"agents": {"type": "array", "items": {"$ref": "#/components/schemas/Agent"}}}}}}}, "404": {"$ref": "#/components/responses/Error"}}
+          }
+        },
+        "/api/run-counts": {
+          "get": {
+            "summary": "Runs started per interval over the last `hours` (24 intervals), by state (a Running run with a stale heartbeat counts as Crashed).",
+            "parameters": [{"name": "hours", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 720, "default": 24}}],
+            "responses": {"200": {"description": "The counts", "content": {"application/json": {"schema": {"type": "object", "required": ["since", "bucketSeconds", "buckets"], "properties": {"since": {"type": "string", "format": "date-time"}, "bucketSeconds": {"type": "number"}, "buckets": {"type": "array", "items": {"type": "object", "required": ["start", "counts"], "properties": {"start": {"type": "string", "format": "date-time"}, "counts": {"type": "object", "additionalProperties": {"type": "integer"}}}}}}}}}}, "400": {"$ref": "#/components/responses/Error"}}
+          }
+        },
+        "/api/flow-runs/{id}/cluster": {
+          "get": {
+            "summary": "The run's cluster view: its workers (threads, running attempts, load, last report), every attempt with the worker thread that ran it, and the progress per task.",
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "responses": {"200": {"description": "The cluster view", "content": {"application/json": {"schema": {"type": "object", "required": ["workers", "attempts", "progress"], "properties": {"workers": {"type": "array", "items": {"type": "object"}}, "attempts": {"type": "array", "items": {"type": "object"}}, "progress": {"type": "array", "items": {"type": "object"}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+          }
+        },
         "/api/flow-runs/{id}/stream": {
           "get": {
             "summary": "Server-sent events of one run: `run` (a FlowRun, when it changes), `transitions` (an array of Transition), `logs` (an array of Log), and `end` once the run is final and everything was sent. Resumes from `Last-Event-ID`.",
@@ -158,6 +178,7 @@ enum OpenAPIDocument {
         },
         "schemas": {
           "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["status", "code", "message"], "properties": {"status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
+          "Agent": {"type": "object", "required": ["agentID", "health", "held", "leases", "lost", "firstClaimAt", "lastClaimAt", "lastSeenAt", "lastSeenSecondsAgo"], "properties": {"agentID": {"type": "string"}, "health": {"type": "string", "enum": ["Active", "Unresponsive", "Idle"]}, "held": {"type": "integer"}, "heldUntil": {"type": "string", "format": "date-time"}, "leases": {"type": "integer"}, "lost": {"type": "integer"}, "firstClaimAt": {"type": "string", "format": "date-time"}, "lastClaimAt": {"type": "string", "format": "date-time"}, "lastReleaseAt": {"type": "string", "format": "date-time"}, "lastSeenAt": {"type": "string", "format": "date-time"}, "lastSeenSecondsAgo": {"type": "number"}}},
           "Deployment": {"type": "object", "required": ["id", "project", "name", "flowName", "flowVersion", "version", "parameterSchema", "defaultParameters", "labels", "crashRetries"], "properties": {"id": {"type": "string", "format": "uuid"}, "project": {"type": "string"}, "name": {"type": "string"}, "flowName": {"type": "string"}, "flowVersion": {"type": "string"}, "version": {"type": "integer"}, "parameterSchema": {"type": "object"}, "schedule": {"type": "object"}, "defaultParameters": {"type": "object"}, "labels": {"type": "array", "items": {"type": "string"}}, "crashRetries": {"type": "integer"}}},
           "DeploymentRun": {"type": "object", "required": ["id", "deploymentID", "state", "parameters", "scheduledAt", "origin", "cancelRequested"], "properties": {"id": {"type": "string", "format": "uuid"}, "deploymentID": {"type": "string", "format": "uuid"}, "state": {"type": "string"}, "message": {"type": "string"}, "parameters": {"type": "object"}, "scheduledAt": {"type": "string", "format": "date-time"}, "origin": {"type": "string"}, "cancelRequested": {"type": "boolean"}}},
           "Flow": {"type": "object", "required": ["name", "version", "parameterSchema"], "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "parameterSchema": {"type": "object"}}},

@@ -13,7 +13,7 @@ struct PageRoutes: Sendable {
   static let initialLogLines = 1000
 
   func register(on router: Router<BasicRequestContext>) {
-    router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/runs"]) }
+    router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/dashboard"]) }
     router.get("/assets/flow.css") { _, _ in
       Self.asset(StaticAssets.css, type: "text/css; charset=utf-8")
     }
@@ -121,26 +121,27 @@ struct PageRoutes: Sendable {
   }
 
   func runPageHTML(_ run: FlowRunRecord, taskOffset: Int) async throws -> HTML {
-    async let flowRecord = store.flow(name: run.flowName, version: run.flowVersion)
     async let taskRuns = store.taskRuns(flowRunID: run.id)
     async let transitions = store.transitions(flowRunID: run.id)
     async let logs = store.logs(
       flowRunID: run.id, after: 0, minimumLevel: .trace, limit: Self.initialLogLines)
+    let layout = try await server.schematics.layout(
+      name: run.flowName, version: run.flowVersion, store: store)
     return Self.runPage(
-      run: run, flow: try await flowRecord, taskRuns: try await taskRuns,
+      run: run, layout: layout, taskRuns: try await taskRuns,
       transitions: try await transitions, logs: try await logs, taskOffset: taskOffset,
       now: server.clock.now())
   }
 
   static func runPage(
-    run: FlowRunRecord, flow: FlowRecord?, taskRuns: [TaskRunRecord],
+    run: FlowRunRecord, layout: SchematicLayout?, taskRuns: [TaskRunRecord],
     transitions: [TransitionRecord], logs: [StoredLogRecord], taskOffset: Int, now: Date
   ) -> HTML {
     let id = run.id.uuidString.lowercased()
     let states = NodeStates(taskRuns)
     let schematic: HTML
-    if let flow, let document = FlowGraphDocument(json: flow.graphJSON) {
-      schematic = SchematicSVG.render(SchematicLayout(document), states: states)
+    if let layout {
+      schematic = SchematicSVG.render(layout, states: states)
     } else {
       schematic = "<p class=\"empty\">The flow's graph was not recorded.</p>"
     }
@@ -197,8 +198,8 @@ struct PageRoutes: Sendable {
         <dt>Version</dt><dd><code>\(run.flowVersion)</code></dd>
         <dt>Started</dt><dd>\(Layout.time(run.startedAt))</dd>
         <dt>Ended</dt><dd id="run-ended">\(Layout.time(run.endedAt))</dd>
-        <dt>Executor</dt><dd>\(run.executor)</dd>
-        <dt>Host</dt><dd>\(run.host) (pid \(run.processID))</dd>
+        <dt>Executor</dt><dd><span id="run-executor">\(run.executor)</span>\(run.executor.lowercased().contains("cluster") ? HTML(" · <a id=\"cluster-link\" href=\"/runs/\(id)/cluster\">cluster dashboard</a>") : "")</dd>
+        <dt>Host</dt><dd id="run-host">\(Self.hostText(run))</dd>
         <dt>Message</dt><dd id="run-message">\(run.message)</dd></dl>
         </section>
         <h2>Parameters</h2>
@@ -218,6 +219,12 @@ struct PageRoutes: Sendable {
         """)
   }
 
+  /// `host (pid 123)`, or `not started yet` for a queued run no agent has started.
+  static func hostText(_ run: FlowRunRecord) -> String {
+    run.processID == 0 && run.host.isEmpty
+      ? "not started yet" : "\(run.host) (pid \(run.processID))"
+  }
+
   static func logLine(_ log: StoredLogRecord) -> HTML {
     let task = log.metadata["task"].map { " [\($0)]" } ?? ""
     return """
@@ -229,12 +236,25 @@ struct PageRoutes: Sendable {
 
   func flowList() async throws -> Response {
     let flows = try await store.flowSummaries()
+    let deployments = try await server.deployments?.deployments(project: nil) ?? []
+    let now = server.clock.now()
     var rows: [HTML] = []
     for flow in flows {
       let link = "/runs?flow=" + Self.queryEscaped(flow.name)
+      var schedules: [HTML] = []
+      for deployment in deployments
+      where deployment.flowName == flow.name && deployment.flowVersion == flow.version {
+        let id = deployment.id.uuidString.lowercased()
+        schedules.append(
+          """
+          <div class="flow-deployment"><a href="/deployments/\(id)">\(deployment.qualifiedName)</a>: \(deployment.schedule?.description ?? "no schedule")
+          <div class="next-runs">\(DeploymentRoutes.nextFireTimes(deployment.schedule, after: now, count: 1))</div></div>
+          """)
+      }
       rows.append(
         """
         <tr><td><a href="\(link)">\(flow.name)</a></td><td><code>\(flow.version)</code></td>
+        <td>\(schedules.isEmpty ? HTML("<span class=\"empty\">not deployed</span>") : HTML(trusted: schedules.map(\.text).joined()))</td>
         <td><code>\(flow.parameterSchemaJSON)</code></td></tr>
         """)
     }
@@ -243,7 +263,7 @@ struct PageRoutes: Sendable {
         title: "Flows",
         body: """
           <h1>Flows</h1>
-          <table><thead><tr><th>Flow</th><th>Version</th><th>Parameters</th></tr></thead>
+          <table class="flows"><thead><tr><th>Flow</th><th>Version</th><th>Deployments, schedule and next run</th><th>Parameters</th></tr></thead>
           <tbody>\(rows)</tbody></table>
           \(flows.isEmpty ? HTML("<p class=\"empty\">No flow has been recorded yet.</p>") : "")
           """))

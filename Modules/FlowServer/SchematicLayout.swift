@@ -1,5 +1,6 @@
 import FlowCore
 import Foundation
+import Synchronization
 
 /// A flow's DAG laid out in layers for drawing: parameters on top, each task one layer below
 /// its lowest upstream node, a layer's nodes ordered by where their upstream nodes are, and a
@@ -128,5 +129,31 @@ struct NodeStates: Sendable {
       return state == "Cached" || state == "Mapped" ? "Success" : state
     }
     return counts.keys.sorted().first ?? "Pending"
+  }
+}
+
+/// Laid-out schematics by flow name and version: a version is a hash of the graph, so its
+/// layout never changes, and the run page of a large flow need not read and lay out its graph
+/// again for every view.
+final class SchematicCache: Sendable {
+  private let layouts = Mutex<[String: SchematicLayout]>([:])
+  /// Flow versions kept at most.
+  static let capacity = 32
+
+  /// The layout of flow `name` at `version`, or nil when its graph was not recorded.
+  func layout(name: String, version: String, store: any RunStoreBrowsing) async throws
+    -> SchematicLayout?
+  {
+    let key = "\(version) \(name)"
+    if let known = layouts.withLock({ $0[key] }) { return known }
+    guard let flow = try await store.flow(name: name, version: version),
+      let document = FlowGraphDocument(json: flow.graphJSON)
+    else { return nil }
+    let layout = SchematicLayout(document)
+    layouts.withLock { layouts in
+      if layouts.count >= Self.capacity { layouts.removeAll() }
+      layouts[key] = layout
+    }
+    return layout
   }
 }

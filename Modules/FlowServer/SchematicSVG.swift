@@ -83,6 +83,8 @@ struct Timeline: Sendable {
     var end: Date
     var state: String
     var lane: Int
+    /// Still running: the page's script extends it until its task's next transition.
+    var isOpen = false
   }
 
   var bars: [Bar] = []
@@ -124,7 +126,7 @@ struct Timeline: Sendable {
         Bar(
           label: label, attempt: started.attempt, start: started.start,
           end: max(end, started.start),
-          state: "Running", lane: 0))
+          state: "Running", lane: 0, isOpen: true))
     }
     found.sort { ($0.start, $0.end) < ($1.start, $1.end) }
     var laneEnds: [Date] = []
@@ -154,17 +156,26 @@ struct Timeline: Sendable {
   func svg() -> HTML {
     let span = max(end.timeIntervalSince(start), 0.001)
     let height = max(lanes, 1) * Self.laneHeight + 20
+    // Times are milliseconds: the start's since 1970, the bars' since the start, so that the
+    // page's script can add and stretch bars as transitions arrive.
+    let origin = Int64((start.timeIntervalSince1970 * 1000).rounded())
     var text =
-      "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Self.width)\" "
-      + "height=\"\(height)\" viewBox=\"0 0 \(Self.width) \(height)\" role=\"img\" "
+      "<svg class=\"timeline\" id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
+      + "width=\"\(Self.width)\" height=\"\(height)\" viewBox=\"0 0 \(Self.width) \(height)\" "
+      + "data-start=\"\(origin)\" data-span=\"\(Int64((span * 1000).rounded()))\" role=\"img\" "
       + "aria-label=\"Timeline of the task-run attempts\">"
-    text.reserveCapacity(bars.count * 160)
+    text.reserveCapacity(bars.count * 200)
     for bar in bars {
       let x = bar.start.timeIntervalSince(start) / span * Double(Self.width)
       let w = max(bar.end.timeIntervalSince(bar.start) / span * Double(Self.width), 1)
+      text += "<rect class=\"s-\(Layout.cssState(bar.state))\" data-label=\""
+      HTML.escape(bar.label, into: &text)
       text +=
-        "<rect class=\"s-\(Layout.cssState(bar.state))\" x=\"\(String(format: "%.1f", x))\" "
-        + "y=\"\(bar.lane * Self.laneHeight)\" width=\"\(String(format: "%.1f", w))\" "
+        "\" data-s=\"\(Int64((bar.start.timeIntervalSince(start) * 1000).rounded()))\" "
+        + "data-e=\"\(Int64((bar.end.timeIntervalSince(start) * 1000).rounded()))\" "
+        + "data-lane=\"\(bar.lane)\"\(bar.isOpen ? " data-open=\"1\"" : "")"
+        + " x=\"\(Layout.fixed(x, digits: 1))\" "
+        + "y=\"\(bar.lane * Self.laneHeight)\" width=\"\(Layout.fixed(w, digits: 1))\" "
         + "height=\"\(Self.laneHeight - 2)\"><title>"
       HTML.escape(
         "\(bar.label) attempt \(bar.attempt): \(bar.state), "
@@ -172,9 +183,9 @@ struct Timeline: Sendable {
       text += "</title></rect>"
     }
     let axis = max(lanes, 1) * Self.laneHeight + 14
-    text += "<text x=\"0\" y=\"\(axis)\">0 s</text>"
+    text += "<text class=\"axis-start\" x=\"0\" y=\"\(axis)\">0 s</text>"
     text +=
-      "<text x=\"\(Self.width)\" y=\"\(axis)\" text-anchor=\"end\">"
+      "<text class=\"axis-end\" x=\"\(Self.width)\" y=\"\(axis)\" text-anchor=\"end\">"
       + "\(HTML.escaped(Layout.duration(span)))</text></svg>"
     return HTML(trusted: text)
   }

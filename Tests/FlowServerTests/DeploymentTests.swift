@@ -19,56 +19,59 @@ struct DeploymentTests {
         defaultParameters: ["label": "\"default\""], id: UUID()), now: now)
   }
 
-  @Test("the API queues a run with validated parameters; a bad value is a 422 per field")
-  func apiCreatesRuns() async throws {
-    let fixture = try await ServerFixture()
-    let deployment = try await Self.deploy(fixture)
-    let id = deployment.id.uuidString.lowercased()
-    try await fixture.test { client in
-      let list = try await client.execute(uri: "/api/deployments", method: .get).json()
-      #expect((list["deployments"] as? [[String: Any]])?.first?["name"] as? String == "nightly")
+  @Test(
+    "the API queues a run with validated parameters; a bad value is a 422 per field",
+    arguments: ServerStoreKind.available)
+  func apiCreatesRuns(kind: ServerStoreKind) async throws {
+    try await ServerFixture.with(kind) { fixture in
+      let deployment = try await Self.deploy(fixture)
+      let id = deployment.id.uuidString.lowercased()
+      try await fixture.test { client in
+        let list = try await client.execute(uri: "/api/deployments", method: .get).json()
+        #expect((list["deployments"] as? [[String: Any]])?.first?["name"] as? String == "nightly")
 
-      let quick = try await client.execute(uri: "/api/deployments/\(id)/runs", method: .post)
-      #expect(quick.status == .created, "\(quick.text)")
-      let runID = try #require(try quick.json()["id"] as? String)
-      #expect(try quick.json()["state"] as? String == "Scheduled")
-      let run = try await client.execute(uri: "/api/flow-runs/\(runID)", method: .get).json()
-      #expect(run["state"] as? String == "Scheduled")
+        let quick = try await client.execute(uri: "/api/deployments/\(id)/runs", method: .post)
+        #expect(quick.status == .created, "\(quick.text)")
+        let runID = try #require(try quick.json()["id"] as? String)
+        #expect(try quick.json()["state"] as? String == "Scheduled")
+        let run = try await client.execute(uri: "/api/flow-runs/\(runID)", method: .get).json()
+        #expect(run["state"] as? String == "Scheduled")
 
-      let bad = try await client.execute(
-        uri: "/api/deployments/\(id)/runs", method: .post,
-        body: ByteBuffer(string: #"{"parameters": {"count": "many", "colour": 1, "label": 2}}"#))
-      #expect(bad.status == .unprocessableContent)
-      let fields = try #require(
-        (try bad.json()["error"] as? [String: Any])?["fields"] as? [String: String])
-      #expect(Set(fields.keys) == ["count", "colour", "label"], "\(fields)")
-      #expect(fields["count"]?.contains("Int") == true)
+        let bad = try await client.execute(
+          uri: "/api/deployments/\(id)/runs", method: .post,
+          body: ByteBuffer(string: #"{"parameters": {"count": "many", "colour": 1, "label": 2}}"#))
+        #expect(bad.status == .unprocessableContent)
+        let fields = try #require(
+          (try bad.json()["error"] as? [String: Any])?["fields"] as? [String: String])
+        #expect(Set(fields.keys) == ["count", "colour", "label"], "\(fields)")
+        #expect(fields["count"]?.contains("Int") == true)
 
-      let good = try await client.execute(
-        uri: "/api/deployments/\(id)/runs", method: .post,
-        body: ByteBuffer(string: #"{"parameters": {"count": 7}, "idempotencyKey": "k1"}"#))
-      #expect(good.status == .created)
-      let again = try await client.execute(
-        uri: "/api/deployments/\(id)/runs", method: .post,
-        body: ByteBuffer(string: #"{"parameters": {"count": 7}, "idempotencyKey": "k1"}"#))
-      #expect(try again.json()["id"] as? String == (try good.json()["id"] as? String))
-      let goodRun = try await client.execute(
-        uri: "/api/flow-runs/\(try good.json()["id"] as? String ?? "")", method: .get
-      ).json()
-      #expect((goodRun["parameters"] as? [String: Any])?["count"] as? Int == 7)
+        let good = try await client.execute(
+          uri: "/api/deployments/\(id)/runs", method: .post,
+          body: ByteBuffer(string: #"{"parameters": {"count": 7}, "idempotencyKey": "k1"}"#))
+        #expect(good.status == .created)
+        let again = try await client.execute(
+          uri: "/api/deployments/\(id)/runs", method: .post,
+          body: ByteBuffer(string: #"{"parameters": {"count": 7}, "idempotencyKey": "k1"}"#))
+        #expect(try again.json()["id"] as? String == (try good.json()["id"] as? String))
+        let goodRun = try await client.execute(
+          uri: "/api/flow-runs/\(try good.json()["id"] as? String ?? "")", method: .get
+        ).json()
+        #expect((goodRun["parameters"] as? [String: Any])?["count"] as? Int == 7)
 
-      for body in ["{not json", "[1]", #"{"parameters": 3}"#, #"{"extra": 1}"#] {
-        let response = try await client.execute(
-          uri: "/api/deployments/\(id)/runs", method: .post, body: ByteBuffer(string: body))
-        #expect(response.status == .badRequest, "\(body): \(response.text)")
+        for body in ["{not json", "[1]", #"{"parameters": 3}"#, #"{"extra": 1}"#] {
+          let response = try await client.execute(
+            uri: "/api/deployments/\(id)/runs", method: .post, body: ByteBuffer(string: body))
+          #expect(response.status == .badRequest, "\(body): \(response.text)")
+        }
+        let unknown = try await client.execute(
+          uri: "/api/deployments/3f2a8c1e-0b7d-4e55-9a41-7c2d9e6f1a20/runs", method: .post)
+        #expect(unknown.status == .notFound)
+
+        let cancelled = try await client.execute(
+          uri: "/api/flow-runs/\(runID)/cancel", method: .post)
+        #expect(try cancelled.json()["state"] as? String == "Cancelled", "\(cancelled.text)")
       }
-      let unknown = try await client.execute(
-        uri: "/api/deployments/3f2a8c1e-0b7d-4e55-9a41-7c2d9e6f1a20/runs", method: .post)
-      #expect(unknown.status == .notFound)
-
-      let cancelled = try await client.execute(
-        uri: "/api/flow-runs/\(runID)/cancel", method: .post)
-      #expect(try cancelled.json()["state"] as? String == "Cancelled", "\(cancelled.text)")
     }
   }
 

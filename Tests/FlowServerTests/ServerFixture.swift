@@ -12,13 +12,34 @@ struct Boom: Error, CustomStringConvertible {
 
 /// A store holding real recorded runs, and a server over it.
 struct ServerFixture {
-  let store: MemoryRunStore
+  let store: any RunStoreDashboard & DeploymentStore
   let server: FlowServer
 
+  /// A server over a new in-memory store.
   init(configuration: FlowServerConfiguration = .init(port: 0)) async throws {
-    store = MemoryRunStore()
+    let store = MemoryRunStore()
     try await store.migrate()
-    server = FlowServer(store: store, configuration: configuration)
+    self.init(store: store, configuration: configuration)
+  }
+
+  /// A server over `store`.
+  init(
+    store: any RunStoreDashboard & DeploymentStore,
+    configuration: FlowServerConfiguration = .init(port: 0),
+    clock: any WallClock = SystemWallClock()
+  ) {
+    self.store = store
+    server = FlowServer(store: store, configuration: configuration, clock: clock)
+  }
+
+  /// Runs `body` with a server over a new, empty store of `kind`, then removes the store.
+  static func with(
+    _ kind: ServerStoreKind, configuration: FlowServerConfiguration = .init(port: 0),
+    clock: any WallClock = SystemWallClock(), _ body: (ServerFixture) async throws -> Void
+  ) async throws {
+    try await kind.withStore { store in
+      try await body(ServerFixture(store: store, configuration: configuration, clock: clock))
+    }
   }
 
   /// extract → map(square) → total with a parameter, and a task whose name is markup.
