@@ -234,11 +234,21 @@ public enum ClusterWorker {
       // Which of the `threads` slots are free: each attempt runs on one, and its result says
       // which (the cluster dashboard draws one lane per slot).
       var freeSlots = Array((0..<max(threads, 1)).reversed())
+      // The host's load average, read from /proc at most once a second (reading it for every
+      // attempt cost the cluster's short tasks a file read each).
+      var load: Double?
+      var loadReadAt = Date.distantPast
       func start(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) {
         active += 1
         let slot = freeSlots.popLast() ?? active - 1
         let running = active
         let values = parameters(assignment, run)
+        let now = environment.clock.now()
+        if now.timeIntervalSince(loadReadAt) >= 1 {
+          load = SystemProcessInfo.loadAverage()
+          loadReadAt = now
+        }
+        let hostLoad = load
         tasks.addTask {
           let started = environment.clock.now()
           var result = Self.fitting(
@@ -248,7 +258,7 @@ public enum ClusterWorker {
           result.logs.append(
             ClusterAttemptReport.record(
               result, slot: slot, threads: threads, running: running, started: started,
-              ended: environment.clock.now(), load: SystemProcessInfo.loadAverage()))
+              ended: environment.clock.now(), load: hostLoad))
           let finished = result
           loop.execute { core.value.finished(finished) }
           continuation.yield(.done(slot: slot))

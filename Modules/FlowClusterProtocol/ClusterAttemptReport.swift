@@ -86,8 +86,8 @@ public struct ClusterAttemptReport: Sendable, Equatable {
       Keys.ended: String(ended.timeIntervalSince1970),
       Keys.outcome: succeeded ? "success" : "failure", ClusterLogKeys.source: "cluster",
     ]
-    if let load { metadata[Keys.load] = String(format: "%.2f", load) }
-    let seconds = String(format: "%.3f", ended.timeIntervalSince(started))
+    if let load { metadata[Keys.load] = String((load * 100).rounded() / 100) }
+    let seconds = String((ended.timeIntervalSince(started) * 1000).rounded() / 1000)
     return ClusterLogRecord(
       time: ended.timeIntervalSince1970, level: "info",
       message: "ran on worker thread \(slot + 1) of \(threads) in \(seconds) s", metadata: metadata)
