@@ -98,6 +98,9 @@ public final class MemoryRunStore: RunStore {
     /// Calls refused during an outage.
     public var refusedInOutage = 0
 
+    /// No faults yet.
+    public init() {}
+
     /// `failed 3, slow 5, outages 1 (7 calls refused)`.
     public var description: String {
       "failed \(failedCommits), slow \(slowCommits), outages \(outages) "
