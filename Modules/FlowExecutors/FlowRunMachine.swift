@@ -43,8 +43,16 @@ public struct FlowRunMachine: Sendable {
   private var remaining: [Int]
   /// Nodes whose upstream finished, to be gated.
   private var ready: Deque<Int> = []
-  /// The run record of each task node (for a mapped task, the parent's).
-  private var runs: [TaskRun?]
+  /// The run record of each task node (for a mapped task, the parent's), in the order they
+  /// were stored: each is written once, and a run whose records came in flow order hands them
+  /// back without a copy (see ``takeResults()``).
+  private var runs: [TaskRun] = []
+  /// For each node, the position of its run record in `runs` (-1: none yet).
+  private var runIndex: [Int32]
+  /// True while `runs` holds its records in node order.
+  private var runsInNodeOrder = true
+  /// The node whose run record `runs` got last (-1: none).
+  private var lastRunNode = -1
   /// The children of mapped tasks that have mapped.
   private var mapped: [Int: MappedProgress] = [:]
   /// Nodes whose body ran in this run, or downstream of one that did (only when resuming).
@@ -144,7 +152,9 @@ public struct FlowRunMachine: Sendable {
     self.flowHandlers = flowHandlers
     self.decidesTransitions = decidesTransitions
     states = Array(repeating: nil, count: graph.nodes.count)
-    runs = Array(repeating: nil, count: graph.nodes.count)
+    runIndex = Array(repeating: -1, count: graph.nodes.count)
+    // Room for every node's record at once: its memory is touched only as records are written.
+    runs.reserveCapacity(graph.nodes.count)
     ranFresh = Array(repeating: false, count: graph.nodes.count)
     remaining = graph.upstream.map { $0.count }
     runners = TaskRunTable(nodes: graph.nodes.count)
@@ -848,7 +858,7 @@ public struct FlowRunMachine: Sendable {
     } else {
       finish(node, run.state)
     }
-    runs[node] = consume run
+    setRun(node, run)
   }
 
   private mutating func finish(_ node: Int, _ state: RunState) {
@@ -885,8 +895,8 @@ public struct FlowRunMachine: Sendable {
   private mutating func completeMapped(_ node: Int, _ state: RunState) {
     let key = TaskRunKey(node: node, mapIndex: nil)
     let run = taskRun(key, state, id: mapped[node]!.runID)
-    runs[node] = run
     logFinished(key, run)
+    setRun(node, run)
     finish(node, state)
   }
 
@@ -921,8 +931,9 @@ public struct FlowRunMachine: Sendable {
       finishMapped(node)
     } else {
       let key = TaskRunKey(node: node, mapIndex: nil)
-      runs[node] = taskRun(key, state, id: newID())
-      logFinished(key, runs[node]!)
+      let run = taskRun(key, state, id: newID())
+      logFinished(key, run)
+      setRun(node, run)
       states[node] = state
     }
   }
@@ -965,7 +976,7 @@ public struct FlowRunMachine: Sendable {
     var all: [TaskRun] = []
     all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
     for node in graph.nodes.indices {
-      if let run = runs[node] { all.append(run) }
+      if node < runIndex.count, runIndex[node] >= 0 { all.append(runs[Int(runIndex[node])]) }
       if !mapped.isEmpty, let progress = mapped[node] {
         all.append(contentsOf: progress.children.compactMap { $0 })
       }
@@ -979,22 +990,42 @@ public struct FlowRunMachine: Sendable {
   /// ``taskRuns`` and ``nodeStates``, moved out of the machine rather than copied (it keeps
   /// neither): what a shell returns once the run is over.
   mutating func takeResults() -> (taskRuns: [TaskRun], nodeStates: [RunState]) {
-    var runs: [TaskRun?] = []
+    var runs: [TaskRun] = []
     swap(&runs, &self.runs)
     var all: [TaskRun] = []
-    all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
-    for node in runs.indices {
-      if let run = runs[node].take() { all.append(run) }
-      if !mapped.isEmpty, let progress = mapped[node] {
-        all.append(contentsOf: progress.children.compactMap { $0 })
+    if mapped.isEmpty, runsInNodeOrder {
+      // Stored in flow order (a sequential run, a chain): already the answer.
+      swap(&all, &runs)
+    } else {
+      all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
+      for node in runIndex.indices {
+        if runIndex[node] >= 0 { all.append(runs[Int(runIndex[node])]) }
+        if !mapped.isEmpty, let progress = mapped[node] {
+          all.append(contentsOf: progress.children.compactMap { $0 })
+        }
       }
+      runs.removeAll()
     }
+    runIndex.removeAll()
     var states: [RunState?] = []
     swap(&states, &self.states)
     var final: [RunState] = []
     final.reserveCapacity(states.count)
     for node in states.indices { final.append(states[node].take() ?? .pending) }
     return (all, final)
+  }
+
+  /// Stores `node`'s run record (replacing one it had).
+  private mutating func setRun(_ node: Int, _ run: consuming TaskRun) {
+    let index = runIndex[node]
+    if index >= 0 {
+      runs[Int(index)] = run
+      return
+    }
+    if node < lastRunNode { runsInNodeOrder = false }
+    lastRunNode = node
+    runIndex[node] = Int32(runs.count)
+    runs.append(run)
   }
 
   /// The states of the reference tasks' runs.
