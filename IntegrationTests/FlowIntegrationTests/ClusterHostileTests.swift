@@ -161,7 +161,9 @@ struct ClusterHostileTests {
   @Test("a local cluster replaces a killed worker and the run succeeds")
   func localClusterReplacesLostWorkers() async throws {
     let demo = try FlowProcess([
-      "demo", "--tasks", "4", "--task-duration", "1s", "--executor", "cluster", "--workers", "1",
+      // Tasks of 4 s, so that the kill lands mid-run even when a loaded machine delivers the
+      // ready line late (with 1 s tasks a CI run saw the run end before the kill).
+      "demo", "--tasks", "4", "--task-duration", "4s", "--executor", "cluster", "--workers", "1",
       "--log-level", "warning",
     ])
     let ready = try await demo.line(containing: "ready, worker pids")
