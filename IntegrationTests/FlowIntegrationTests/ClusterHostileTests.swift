@@ -177,6 +177,26 @@ struct ClusterHostileTests {
     #expect(demo.stderr.contains("starting a replacement"), "\(demo.stderr)")
   }
 
+  @Test("a hard timeout on a cluster: a body that ignores cancellation gets its worker replaced")
+  func hardTimeoutReplacesTheWorker() async throws {
+    // `stuck` 0 blocks its thread for 30 s and has a 2 s timeout; `after-stuck` (3 s) runs on
+    // the same worker when the 2 s grace period ends, so it is lost with the old process and
+    // runs again on the new one.
+    let demo = try FlowProcess([
+      "demo", "--shape", "stuck", "--tasks", "8", "--executor", "cluster", "--workers", "1",
+      "--threads", "4", "--log-level", "warning",
+    ])
+    #expect(try await demo.exit() == 0, "\(demo.stderr)")
+    let result = try demo.json()
+    #expect(result["timed_out"] as? Int == 1, "\(result)")
+    #expect(result["succeeded"] as? Int == 7, "\(result)")
+    #expect(result["after_stuck"] as? String == "Success", "\(result)")
+    #expect((result["crashed_attempts"] as? Int ?? 0) >= 1, "\(result)")
+    // Not waited for: the stuck body would hold the run for 30 s.
+    #expect((result["wall_seconds"] as? Double ?? 99) < 25, "\(result)")
+    #expect(demo.stderr.contains("replacing this worker process"), "\(demo.stderr)")
+  }
+
   @Test("a local cluster's workers stop at once when their parent is killed")
   func localWorkersDieWithTheirParent() async throws {
     let demo = try FlowProcess([

@@ -58,6 +58,12 @@ public struct ClusterTaskRegistry: Sendable {
   /// True when the registry has `task` in `flow`.
   public func contains(flow: String, task: String) -> Bool { tasks[Self.key(flow, task)] != nil }
 
+  /// The timeout of `task` in `flow`, when it has one (its attempts can be cancelled at their
+  /// deadline, so the worker keeps a way to stop each of them).
+  public func timeout(flow: String, task: String) -> Duration? {
+    tasks[Self.key(flow, task)]?.options.timeout
+  }
+
   /// Runs one assignment: decodes its inputs, calls the body with a task context whose log
   /// records are collected, and encodes the output. Never throws: every failure is a result.
   public func execute(

@@ -103,11 +103,13 @@ public enum ClusterWorker {
     if ownsProcess { await ParentProcessWatch.start(on: group, logger: logger) }
     let loop = group.next()
     let (commands, continuation) = AsyncStream<WorkerCommand>.makeStream()
+    let stops = AttemptStops()
     let core = try await loop.submit {
       NIOLoopBound(
         WorkerCore(
           machine: ClusterWorkerStateMachine(configuration: configuration), commands: continuation,
-          logger: logger, loop: loop, maxFrameSize: maxFrameSize), eventLoop: loop)
+          logger: logger, loop: loop, maxFrameSize: maxFrameSize, stops: stops,
+          ownsProcess: ownsProcess), eventLoop: loop)
     }.get()
     let channel: any Channel
     let clock = environment.clock
@@ -159,7 +161,8 @@ public enum ClusterWorker {
       await run(
         registry: registry, workerName: workerName, threads: threads, commands: commands,
         loop: loop, core: core, continuation: continuation, environment: environment,
-        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, logger: logger, exit: &exit)
+        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, stops: stops, logger: logger,
+        exit: &exit)
     } onGracefulShutdown: {
       loop.execute { core.value.handle(.drainRequested) }
     }
@@ -171,6 +174,43 @@ public enum ClusterWorker {
 
   /// How long a worker that restarted itself to rejoin keeps trying to reach its scheduler.
   static let rejoinRetry = Duration.seconds(3)
+
+  /// How long an attempt cancelled at its deadline may go on ignoring cancellation before the
+  /// worker process that runs it is replaced (a hard timeout on a cluster).
+  public static let hardTimeoutGrace = Duration.seconds(2)
+
+  /// Runs `assignment`; with `stop`, the body is cancelled when `stop` yields (its attempt's
+  /// deadline passed), and this returns only once the body does.
+  static func execute(
+    _ assignment: ClusterAssignment, registry: ClusterTaskRegistry, worker: String,
+    environment: RunEnvironment, run: ClusterRunContext?, parameters: [String: any Sendable],
+    stop: AsyncStream<Void>?
+  ) async -> ClusterTaskResult {
+    guard let stop else {
+      return await registry.execute(
+        assignment, worker: worker, environment: environment, run: run, parameters: parameters)
+    }
+    return await withTaskGroup(of: ClusterTaskResult?.self) { group in
+      group.addTask {
+        await registry.execute(
+          assignment, worker: worker, environment: environment, run: run,
+          parameters: parameters)
+      }
+      group.addTask {
+        for await _ in stop { break }
+        return nil
+      }
+      var result: ClusterTaskResult?
+      while let next = await group.next() {
+        if let next { result = next }
+        group.cancelAll()  // the body ended, or was asked to stop: end the other child
+      }
+      return result
+        ?? ClusterTaskResult(
+          taskID: assignment.taskID,
+          outcome: .failure(code: "cancelled", message: "the attempt was cancelled"))
+    }
+  }
 
   /// One connection attempt to the scheduler at `connect`.
   private static func connectOnce(
@@ -203,7 +243,7 @@ public enum ClusterWorker {
     registry: ClusterTaskRegistry, workerName: String, threads: Int,
     commands: AsyncStream<WorkerCommand>, loop: any EventLoop, core: NIOLoopBound<WorkerCore>,
     continuation: AsyncStream<WorkerCommand>.Continuation, environment: RunEnvironment,
-    maxOutputSize: Int, ownsProcess: Bool, logger: Logger,
+    maxOutputSize: Int, ownsProcess: Bool, stops: AttemptStops, logger: Logger,
     exit: inout ClusterWorkerStateMachine.Exit
   ) async {
     await withDiscardingTaskGroup { tasks in
@@ -249,12 +289,18 @@ public enum ClusterWorker {
           loadReadAt = now
         }
         let hostLoad = load
+        // An attempt of a task with a timeout can be stopped on its own: its body races a
+        // cancel signal in a group of its own (other attempts pay nothing for it).
+        let stop =
+          registry.timeout(flow: assignment.flow, task: assignment.task) != nil
+          ? stops.started(assignment.taskID) : nil
         tasks.addTask {
           let started = environment.clock.now()
           var result = Self.fitting(
-            await registry.execute(
-              assignment, worker: workerName, environment: environment, run: run,
-              parameters: values), assignment, maxOutputSize: maxOutputSize)
+            await Self.execute(
+              assignment, registry: registry, worker: workerName, environment: environment,
+              run: run, parameters: values, stop: stop), assignment, maxOutputSize: maxOutputSize)
+          if stop != nil { stops.ended(assignment.taskID) }
           result.logs.append(
             ClusterAttemptReport.record(
               result, slot: slot, threads: threads, running: running, started: started,
@@ -343,15 +389,22 @@ final class WorkerCore {
   let loop: any EventLoop
   var channel: (any Channel)?
   let maxFrameSize: Int
+  /// The attempts whose bodies can be stopped, shared with the task loop.
+  let stops: AttemptStops
+  /// The worker is its process (the `worker` command), which may be replaced.
+  let ownsProcess: Bool
   private var outbox: [ClusterMessage] = []
   private var finishedResults: [ClusterTaskResult] = []
   private var flushScheduled = false
 
   init(
     machine: ClusterWorkerStateMachine, commands: AsyncStream<WorkerCommand>.Continuation,
-    logger: Logger, loop: any EventLoop, maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize
+    logger: Logger, loop: any EventLoop, maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
+    stops: AttemptStops = AttemptStops(), ownsProcess: Bool = false
   ) {
     self.maxFrameSize = maxFrameSize
+    self.stops = stops
+    self.ownsProcess = ownsProcess
     self.machine = machine
     self.commands = commands
     self.logger = logger
@@ -360,6 +413,43 @@ final class WorkerCore {
 
   func handle(_ event: ClusterWorkerStateMachine.Event) {
     perform(machine.handle(event))
+  }
+
+  /// An attempt cancelled at its deadline still runs after the grace period: Swift cannot stop
+  /// a body that ignores cancellation, so the process that runs it is replaced (it restarts
+  /// and rejoins; the scheduler assigns its other running attempts again). Prefect 1 and Dask
+  /// leave such a thread behind for good.
+  private func hardTimeoutPassed() {
+    let grace = ClusterWorker.hardTimeoutGrace
+    guard ownsProcess else {
+      logger.error(
+        """
+        an attempt cancelled at its deadline ignored cancellation for \(grace); an in-process \
+        worker cannot be replaced, so the body keeps one of its threads until it returns
+        """)
+      return
+    }
+    if machine.isClosed {
+      // The worker is leaving anyway: it exits instead of waiting for the body.
+      logger.error(
+        """
+        an attempt cancelled at its deadline ignored cancellation for \(grace); the worker is \
+        stopping and exits without it
+        """)
+      SystemProcessInfo.terminate(status: 1)
+    }
+    logger.error(
+      """
+      an attempt cancelled at its deadline ignored cancellation for \(grace); replacing this \
+      worker process (the scheduler assigns its other running attempts again)
+      """)
+    // Closed first, so that the scheduler learns at once (the socket would outlive `exec`).
+    let restart: @Sendable (Result<Void, any Error>) -> Void = { _ in
+      SystemProcessInfo.restartToRejoin()
+      SystemProcessInfo.terminate(status: 1)
+    }
+    guard let channel else { return restart(.success(())) }
+    channel.close().whenComplete(restart)
   }
 
   /// Buffers a result; results that end close together go back in one frame.
@@ -451,8 +541,16 @@ final class WorkerCore {
       case .run(let assignment):
         commands.yield(.run(assignment, machine.runContext(assignment.run)))
       case .cancel(let ids):
-        // Best effort: the machine drops their results; bodies finish on their own.
+        // The machine drops their results. Bodies of tasks with a timeout are cancelled; one
+        // that ignores it past the grace period has its process replaced (a hard timeout).
+        // Other bodies finish on their own.
         logger.debug("worker cancelled \(ids.count) attempts")
+        for id in ids where stops.cancel(id) {
+          loop.assumeIsolated().scheduleTask(in: ClusterWorker.hardTimeoutGrace.timeAmount) {
+            [self] in
+            if stops.isStuck(id) { hardTimeoutPassed() }
+          }
+        }
       case .startTimer(let timer, let after):
         guard !machine.isClosed else { continue }
         loop.assumeIsolated().scheduleTask(in: after.timeAmount) { [self] in

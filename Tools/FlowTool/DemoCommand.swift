@@ -14,7 +14,9 @@ struct DemoCommand: AsyncParsableCommand {
     discussion: """
       --shape fan plans N items and maps a task over them; --shape chain runs N dependent
       steps (N is 10, 100 or 1000); --shape loop maps a task that loops (`LoopAgain`)
-      index % 12 + 1 times over N items, at most 10 iterations (so 1 in 6 fail). With --executor cluster, --workers W starts a local
+      index % 12 + 1 times over N items, at most 10 iterations (so 1 in 6 fail); --shape stuck
+      maps a task with a 2 s timeout whose first run blocks its thread for 30 s, ignoring
+      cancellation (on a cluster its worker process is replaced), then a 3 s task. With --executor cluster, --workers W starts a local
       cluster of `flow worker` processes; --listen HOST:PORT (with --token beyond loopback)
       waits for --min-workers workers started by hand instead. Progress lines go to standard
       error: `flow-demo: listening on ADDRESS`, `flow-demo: ready, worker pids P,Q`.
@@ -145,8 +147,11 @@ struct DemoCommand: AsyncParsableCommand {
     case "loop":
       flow = DemoFlows.loops
       parameters = ["tasks": tasks]
+    case "stuck":
+      flow = DemoFlows.stuckRuns
+      parameters = ["tasks": tasks]
     default:
-      throw ValidationError("--shape is fan, chain or loop, got '\(shape)'")
+      throw ValidationError("--shape is fan, chain, loop or stuck, got '\(shape)'")
     }
     let clock = ContinuousClock()
     var readySeconds: Double?
@@ -196,7 +201,7 @@ struct DemoCommand: AsyncParsableCommand {
       await stop()
       stopSeconds = Self.seconds(clock.now - stopStart)
     }
-    let mapped = ["fan": "work", "loop": "loop"][shape]
+    let mapped = ["fan": "work", "loop": "loop", "stuck": "stuck"][shape]
     let units = result.taskRuns.filter { $0.slug == (mapped ?? $0.slug) }
       .filter { mapped == nil || $0.mapIndex != nil }
     var sum = 0
@@ -207,6 +212,7 @@ struct DemoCommand: AsyncParsableCommand {
       ("state", "\"\(result.state.kind)\""), ("tasks", "\(units.count)"),
       ("succeeded", "\(units.count { $0.state.isSuccessful })"),
       ("failed", "\(units.count { $0.state.isFailed })"),
+      ("timed_out", "\(units.count { $0.state.kind == .timedOut })"),
       ("crashed_attempts", "\(result.taskRuns.reduce(0) { $0 + $1.crashedAttempts })"),
       ("crashed_states", "\(DemoFlows.crashedStates.load(ordering: .relaxed))"),
       ("result_sum", "\(sum)"), ("wall_seconds", String(format: "%.4f", wall)),
@@ -220,6 +226,9 @@ struct DemoCommand: AsyncParsableCommand {
         ("loop_iterations", "\(iterations)"), ("loop_log_lines", "\(logged)"),
         ("loop_limit_failures", "\(limited)"),
       ]
+    }
+    if shape == "stuck", let after = result.taskRuns.first(where: { $0.slug == "after-stuck" }) {
+      fields.append(("after_stuck", "\"\(after.state.kind)\""))
     }
     if let readySeconds { fields.append(("ready_seconds", String(format: "%.4f", readySeconds))) }
     if let stopSeconds { fields.append(("stop_seconds", String(format: "%.4f", stopSeconds))) }

@@ -99,8 +99,42 @@ enum DemoFlows {
     loop.map(loopPlan(count))
   }
 
+  /// How long the `stuck` run that ignores cancellation blocks its thread.
+  static let stuckSeconds = 30.0
+
+  /// Has a 2 s timeout. Index 0 blocks its thread for ``stuckSeconds`` without ever looking at
+  /// cancellation (a body a timeout cannot stop); the others sleep 300 ms.
+  static let stuck = task("stuck", timeout: .seconds(2)) { (index: Int) async throws -> Int in
+    if index == 0 {
+      blockThread(seconds: stuckSeconds)
+    } else {
+      let clock = TaskRunContext.current?.environment.clock ?? SystemWallClock()
+      try await clock.sleep(for: .milliseconds(300))
+    }
+    return index
+  }
+
+  /// Holds the calling thread, as a blocking call that never checks cancellation does.
+  static func blockThread(seconds: Double) { Thread.sleep(forTimeInterval: seconds) }
+
+  /// Runs once every `stuck` run has finished, for 3 s: on a cluster its worker is replaced
+  /// while it runs (the stuck body's grace period ends), so it runs again on the new process.
+  static let afterStuck = task("after-stuck", trigger: .allFinished) { () async throws -> Int in
+    let clock = TaskRunContext.current?.environment.clock ?? SystemWallClock()
+    try await clock.sleep(for: .seconds(3))
+    return 1
+  }
+
+  /// `flow-demo-stuck`: maps `stuck` over 0..<N (its first run times out and ignores it), then
+  /// `after-stuck`.
+  static let stuckRuns = Flow("flow-demo-stuck") {
+    let count = Parameter("tasks", default: 8)
+    let runs = stuck.map(loopPlan(count))
+    afterStuck().after(runs)
+  }
+
   /// Every flow a `flow worker` can run.
-  static var all: [Flow] { [fanOut, chain(maxChain), chain(100), chain(10), loops] }
+  static var all: [Flow] { [fanOut, chain(maxChain), chain(100), chain(10), loops, stuckRuns] }
 
   /// A number in [0, 1) from the seed and the index (SplitMix64), the same in every process.
   static func unitInterval(seed: Int, index: Int) -> Double {
