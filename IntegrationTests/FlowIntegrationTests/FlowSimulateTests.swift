@@ -54,13 +54,34 @@ struct FlowSimulateTests {
 
   @Test("a range of seeds prints one line per seed, in order")
   func seedRange() throws {
+    // Crashes past a task's limit fail some of these runs: expected here.
     let output = try run(
-      "simulate", "--seeds", "10..14", "--map-width", "20", "--faults", "crash,partition")
+      "simulate", "--seeds", "10..14", "--map-width", "20", "--faults", "crash,partition",
+      "--allow-failed-runs")
     #expect(output.status == 0, "stderr: \(output.stderr)")
     let seeds = output.stdout.split(separator: "\n").compactMap {
       (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["seed"] as? Int
     }
     #expect(seeds == [10, 11, 12, 13, 14])
+  }
+
+  @Test("a failed stand-in run makes the exit status non-zero and names its failing tasks")
+  func failedRunExitStatus() throws {
+    let output = try run(
+      "simulate", "--seeds", "10..14", "--map-width", "20", "--faults", "crash,partition")
+    #expect(output.status == 1, "stderr: \(output.stderr)")
+    let objects = output.stdout.split(separator: "\n").compactMap {
+      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+    #expect(objects.count == 5)
+    let failed = objects.filter { $0["state"] as? String != "Success" }
+    #expect(!failed.isEmpty)
+    for object in failed {
+      let failing = object["failing_tasks"] as? [[String: String]] ?? []
+      #expect(!failing.isEmpty, "\(object)")
+      #expect(failing.allSatisfy { $0["task"] != nil && $0["state"] != nil }, "\(object)")
+    }
+    #expect(output.stderr.contains("--allow-failed-runs"), "\(output.stderr)")
   }
 
   @Test("a seed that violates an invariant makes the exit status non-zero")

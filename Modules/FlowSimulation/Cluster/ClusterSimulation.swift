@@ -135,10 +135,19 @@ public enum ClusterSimulation {
     scheduler makeScheduler: (ClusterSchedulerStateMachine.Configuration) ->
       any SimulatedClusterScheduler
   ) async -> Report {
+    await runEngine(seed: seed, options: options, scheduler: makeScheduler).simulation
+  }
+
+  /// Runs one seed as ``run(seed:options:scheduler:)`` does and returns the engine's result
+  /// too (the stand-in run's task states, for naming the tasks that failed).
+  public static func runEngine(
+    seed: UInt64, options: Options,
+    scheduler makeScheduler: (ClusterSchedulerStateMachine.Configuration) ->
+      any SimulatedClusterScheduler
+  ) async -> EngineSimulation.Report {
     await EngineSimulation.run(
       options.flow.withStandInBodies(options.standIns), seed: seed, options: options.engine,
-      scheduler: makeScheduler
-    ).simulation
+      scheduler: makeScheduler)
   }
 }
 
