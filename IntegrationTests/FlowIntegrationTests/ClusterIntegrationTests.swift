@@ -28,13 +28,16 @@ final class FlowProcess: Sendable {
     let stderr = Pipe()
     process.standardOutput = stdout
     process.standardError = stderr
+    // At end of file each handler removes itself: a handler left on a pipe whose descriptor
+    // is closed later crashed libdispatch's event loop (signal 11 in
+    // _dispatch_event_loop_drain, seen once in a CI rehearsal).
     stdout.fileHandleForReading.readabilityHandler = { [out] handle in
       let data = handle.availableData
-      out.append(data)
+      if data.isEmpty { handle.readabilityHandler = nil } else { out.append(data) }
     }
     stderr.fileHandleForReading.readabilityHandler = { [err] handle in
       let data = handle.availableData
-      err.append(data)
+      if data.isEmpty { handle.readabilityHandler = nil } else { err.append(data) }
     }
     try process.run()
   }
