@@ -454,7 +454,7 @@ struct FlowRunStepReader {
     Date(timeIntervalSinceReferenceDate: Double(bitPattern: try fixed()))
   }
 
-  private mutating func optionalDate() throws -> Date? {
+  private mutating func dateIfPresent() throws -> Date? {
     try present() ? try date() : nil
   }
 
@@ -513,7 +513,7 @@ struct FlowRunStepReader {
   private mutating func state() throws -> RecordedRunState {
     let kind = try kind()
     let message = try optionalString()
-    let scheduledAt = try optionalDate()
+    let scheduledAt = try dateIfPresent()
     let result = try present() ? try value().value : nil
     let error = try present() ? try self.error() : nil
     return RecordedRunState(
@@ -650,7 +650,7 @@ struct FlowRunStepReader {
       let taskRunID = try uuid()
       let attempt = try int()
       let inputs = try values()
-      let deadline = try optionalDate()
+      let deadline = try dateIfPresent()
       var loop: LoopIteration?
       if try present() {
         let count = try int()
