@@ -39,8 +39,17 @@ struct BrowserTests {
     let line = try await server.waitForLine(containing: "listening on http://")
     let address = try #require(line.firstMatch(of: #/http://[0-9.]+:[0-9]+/#)).output
     let port = try BrowserTools.freePort()
+    // Chromium keeps its profile and singleton socket under TMPDIR: a directory of this test's,
+    // removed with the browser (one that did not exit cleanly left them in /tmp before). Its
+    // path stays short: the socket's path must fit in 108 bytes.
+    let browserTemporary = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "fb-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(
+      at: browserTemporary, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: browserTemporary) }
     let driver = try ChildProcess(
-      try #require(BrowserTools.chromedriver), ["--port=\(port)", "--allowed-ips=127.0.0.1"])
+      try #require(BrowserTools.chromedriver), ["--port=\(port)", "--allowed-ips=127.0.0.1"],
+      environment: ["TMPDIR": browserTemporary.path])
     defer { driver.stop() }
     _ = try await driver.waitForLine(containing: "started successfully")
     let browser = try await WebDriver.start(

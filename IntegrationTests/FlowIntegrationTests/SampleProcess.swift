@@ -45,6 +45,8 @@ struct SampleProcess {
         "\(name)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(
       at: workingDirectory, withIntermediateDirectories: true)
+    // A directory made here is this run's alone: nobody else knows its path.
+    defer { if directory == nil { try? FileManager.default.removeItem(at: workingDirectory) } }
     process.currentDirectoryURL = workingDirectory
     // Runs are recorded into the working directory, never into the real ~/.flow (a test may
     // pass FLOW_DATABASE "" and its own HOME to use the default location there).
