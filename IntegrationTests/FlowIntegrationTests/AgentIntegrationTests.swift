@@ -104,16 +104,29 @@ extension SampleSuites {
           + "kill -9, max epoch \(runs.map(\.leaseEpoch).max() ?? 0)")
     }
 
-    @Test("serve on an every-second interval makes one run per fire time", arguments: databases)
-    func serve(database: String) async throws {
+    /// How a scheduled deployment gets its runs: `serve` alone, or `deploy` then a plain agent
+    /// (agents create scheduled runs too).
+    static let schedulers = ["serve", "deploy, then agent"]
+
+    @Test(
+      "an every-second interval makes one run per fire time, with serve or deploy and an agent",
+      arguments: databases, schedulers)
+    func serve(database: String, scheduler: String) async throws {
       let scene = try AgentScene(database: database)
       defer { scene.stop() }
-      let serve = try scene.start(
-        [
-          "serve", "tick", "--project", "default", "--name", "tick-\(scene.label)", "--interval",
-          "1s", "--labels", scene.label, "--agent-labels", scene.label, "--poll", "0.2",
-          "--log-level", "critical",
-        ], log: "serve")
+      let deployment = [
+        "tick", "--project", "default", "--name", "tick-\(scene.label)", "--interval", "1s",
+        "--labels", scene.label,
+      ]
+      let agent = ["--agent-labels", scene.label, "--poll", "0.2", "--log-level", "critical"]
+      let serve: Process
+      if scheduler == "serve" {
+        serve = try scene.start(["serve"] + deployment + agent, log: "serve")
+      } else {
+        let deployed = try await scene.probe(["deploy"] + deployment)
+        #expect(deployed.status == 0, "\(deployed.stderr)")
+        serve = try scene.start(["agent"] + agent, log: "serve")
+      }
       try await Task.sleep(for: .seconds(5))
       let stoppedAt = Date()
       kill(serve.processIdentifier, SIGTERM)
@@ -142,7 +155,7 @@ extension SampleSuites {
         return lateness.sorted()
       }
       print(
-        "serve on \(database): \(due.count) runs, lateness (fire time to start) "
+        "\(scheduler) on \(database): \(due.count) runs, lateness (fire time to start) "
           + lateness.map { String(format: "%.0fms", $0 * 1000) }.joined(separator: " "))
     }
   }

@@ -407,26 +407,68 @@ func runServices(_ services: [any Service], logger: Logger) async throws {
   try await group.run()
 }
 
-/// `agent`: claims and runs the deployments' runs of this executable's flows.
+/// The scheduler options of `agent` and `serve`.
+struct SchedulerOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Runs not started this long after their time are Late, in seconds.", valueName: "seconds"))
+  var lateAfter: Double = 60
+
+  func validate() throws {
+    if lateAfter <= 0 { throw ValidationError("--late-after must be more than 0 seconds") }
+  }
+
+  /// The scheduler service over `store`; each run it creates wakes the local agent.
+  func service(store: any DeploymentStore, wake: AgentWakeSignal, logger: Logger)
+    -> DeploymentSchedulerService
+  {
+    DeploymentSchedulerService(
+      store: store,
+      options: .init(
+        horizon: .seconds(10), maxAhead: 100, tick: .seconds(1),
+        lateAfter: .milliseconds(Int64(lateAfter * 1000))),
+      logger: logger, created: { _ in wake.raise() })
+  }
+}
+
+/// `agent`: claims and runs the deployments' runs of this executable's flows, and creates the
+/// scheduled runs of every deployment when they are due.
 struct AgentCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "agent",
-    abstract: "Claim and run due runs of this executable's deployed flows (until SIGINT/SIGTERM).")
+    abstract: "Claim and run due runs of this executable's deployed flows (until SIGINT/SIGTERM).",
+    discussion: """
+      The agent also creates the runs of scheduled deployments when they are due: one run per \
+      deployment and fire time however many agents do so (the database decides), so `deploy \
+      --interval 1h` and one agent run the flow hourly. With --no-scheduler it only claims, \
+      leaving the schedules to other agents or a `serve` process.
+      """)
 
   @OptionGroup var agent: AgentOptions
+  @OptionGroup var scheduler: SchedulerOptions
   @OptionGroup var database: DatabaseOptions
+
+  @Flag(
+    name: .customLong("no-scheduler"),
+    help: "Only claim runs; do not create the scheduled runs of deployments.")
+  var noScheduler = false
 
   func run() async throws {
     let invocation = RootCommand.invocation
     let flows = try agent.flows(invocation.commandLine)
     try await database.withDeploymentStore { store in
-      let (service, services) = try agent.services(store: store, flows: flows)
+      let wake = AgentWakeSignal()
+      let logger = try agent.logger()
+      let (service, services) = try agent.services(store: store, flows: flows, wake: wake)
       invocation.output.write(
         "Agent \(agent.agentName ?? "\(SystemHost.name)-\(SystemHost.processID)") polling "
           + "\(store.description) for "
-          + service.flowKeys.map(\.description).joined(separator: ", ") + "\n",
+          + service.flowKeys.map(\.description).joined(separator: ", ")
+          + (noScheduler ? "" : "; creating scheduled deployments' runs") + "\n",
         .standardError)
-      try await runServices(services, logger: try agent.logger())
+      let schedulers: [any Service] =
+        noScheduler ? [] : [scheduler.service(store: store, wake: wake, logger: logger)]
+      try await runServices(schedulers + services, logger: logger)
     }
   }
 }
@@ -441,11 +483,8 @@ struct ServeCommand: AsyncParsableCommand {
 
   @OptionGroup var deploy: DeployOptions
   @OptionGroup var agent: AgentOptions
+  @OptionGroup var scheduler: SchedulerOptions
   @OptionGroup var database: DatabaseOptions
-  @Option(
-    help: ArgumentHelp(
-      "Runs not started this long after their time are Late, in seconds.", valueName: "seconds"))
-  var lateAfter: Double = 60
 
   func run() async throws {
     let invocation = RootCommand.invocation
@@ -459,14 +498,9 @@ struct ServeCommand: AsyncParsableCommand {
       }
       let wake = AgentWakeSignal()
       let logger = try agent.logger()
-      let scheduler = DeploymentSchedulerService(
-        store: store,
-        options: .init(
-          horizon: .seconds(10), maxAhead: 100, tick: .seconds(1),
-          lateAfter: .milliseconds(Int64(lateAfter * 1000))),
-        logger: logger, created: { _ in wake.raise() })
       let services = try agent.services(store: store, flows: flows, wake: wake).services
-      try await runServices([scheduler] + services, logger: logger)
+      try await runServices(
+        [scheduler.service(store: store, wake: wake, logger: logger)] + services, logger: logger)
     }
   }
 }
