@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlowCore
 import FlowExecutors
+import FlowState
 import Foundation
 
 /// Run IDs on the command line.
@@ -145,6 +146,17 @@ enum RunText {
     return value * scale
   }
 
+  /// The states a flow run is recorded in: the engine's, and Late for a deployment's run that
+  /// was not started in time.
+  static let runStates = RunState.Kind.all.map(\.name) + ["Late"]
+
+  /// A recorded state's name, whatever its case (`failed` is `Failed`).
+  static func parseState(_ text: String) throws -> String {
+    if let name = runStates.first(where: { $0.lowercased() == text.lowercased() }) { return name }
+    throw ValidationError(
+      "'\(text)' is not a run state; use one of " + runStates.joined(separator: ", "))
+  }
+
   /// An instant: ISO 8601 (`2026-03-05T14:00:00Z`) or an age before now (`2h`).
   static func parseInstant(_ text: String) throws -> Date {
     if let date = try? Date(text, strategy: .iso8601) { return date }
@@ -171,6 +183,7 @@ struct RunsListCommand: AsyncParsableCommand {
 
   func run() async throws {
     let since = try since.map(RunText.parseInstant)
+    let state = try state.map(RunText.parseState)
     let runs = try await database.withStore(migrating: false) { store in
       try await store.flowRuns(
         FlowRunQuery(

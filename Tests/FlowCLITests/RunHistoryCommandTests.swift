@@ -44,6 +44,8 @@ struct RunHistoryCommandTests {
     let object = try #require(
       try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
     #expect(object["flowName"] as? String == "main")
+    let (_, lowercase) = await execute(database, "runs", "list", "--state", "success")
+    #expect(lowercase.out.contains(id), "a state's name is matched whatever its case")
     let (_, none) = await execute(database, "runs", "list", "--flow", "broken")
     #expect(!none.out.contains(id))
 
@@ -95,6 +97,9 @@ struct RunHistoryCommandTests {
       database, "runs", "logs", UUID().uuidString, "--level", "loud")
     #expect(badLevel == 64)
     #expect(level.err.contains("--level loud is not a level"))
+    let (badState, state) = await execute(database, "runs", "list", "--state", "Sucess")
+    #expect(badState == 64)
+    #expect(state.err.contains("'Sucess' is not a run state; use one of Pending, Scheduled"))
     let (badAge, age) = await execute(database, "runs", "prune", "--older-than", "soon")
     #expect(badAge == 64)
     #expect(age.err.contains("is not an age"))
