@@ -49,9 +49,15 @@ public struct DeploymentScheduleSpec: Sendable, Equatable, Codable, CustomString
   /// The interval in seconds, for an interval schedule.
   public var intervalSeconds: Double? { kind == "interval" ? Double(expression) : nil }
 
-  /// `cron */5 * * * *` or `every 60s`.
+  /// `cron */5 * * * *`, or `every 1h` in the largest whole unit that `--interval` takes
+  /// (`every 90s`, `every 2m`, `every 1d`).
   public var description: String {
-    kind == "interval" ? "every \(expression)s" : "\(kind) \(expression)"
+    guard let seconds = intervalSeconds else { return "\(kind) \(expression)" }
+    for (unit, size) in [("d", 86_400.0), ("h", 3_600.0), ("m", 60.0)]
+    where seconds >= size && (seconds / size).rounded() == seconds / size {
+      return "every \(Self.seconds(seconds / size))\(unit)"
+    }
+    return "every \(expression)s"
   }
 
   private static func seconds(_ value: Double) -> String {

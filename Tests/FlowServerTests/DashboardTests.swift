@@ -118,7 +118,7 @@ struct DashboardTests {
           schedule: .interval(seconds: 3600), id: UUID()), now: now)
       try await fixture.test { client in
         let list = try await client.execute(uri: "/deployments", method: .get).text
-        #expect(list.contains("every 3600s"))
+        #expect(list.contains("every 1h"))
         // 1_800_000_000 is 2027-01-15 08:00:00 UTC: the next hours follow.
         #expect(list.contains("<time>2027-01-15 09:00:00</time>"), "\(list)")
         #expect(list.contains("<time>2027-01-15 11:00:00</time>"))
