@@ -100,7 +100,7 @@ public enum ClusterWorker {
     var sslContext: NIOSSLContext?
     if let tls { sslContext = try clientContext(tls) }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    if ownsProcess { await ParentProcessWatch.start(on: group, logger: logger) }
+    let parentWatch = ownsProcess ? await ParentProcessWatch.start(on: group, logger: logger) : nil
     let loop = group.next()
     let (commands, continuation) = AsyncStream<WorkerCommand>.makeStream()
     let stops = AttemptStops()
@@ -141,6 +141,7 @@ public enum ClusterWorker {
           backoff = min(backoff * 2, .seconds(2))
           continue
         }
+        await parentWatch?.stop()
         try? await group.shutdownGracefully()
         let tried =
           connectRetry > .zero
@@ -167,6 +168,7 @@ public enum ClusterWorker {
       loop.execute { core.value.handle(.drainRequested) }
     }
     try? await channel.close()
+    await parentWatch?.stop()
     try? await group.shutdownGracefully()
     logger.info("worker stopped: \(exit.reason)")
     return exit
