@@ -97,6 +97,22 @@ struct TracingTests {
     #expect(attempt.status?.message?.contains("boom 7") == true)
   }
 
+  @Test("a span a task body starts is a child of its attempt's span", arguments: bothExecutors)
+  func bodySpansNest(executor: FlowExecutor) async throws {
+    let tracer = InMemoryTracer()
+    let work = task("work") { () -> Int in
+      withSpan("user work") { _ in 1 }
+    }
+    let flow = Flow("nesting") { work() }
+    _ = try await withTracer(tracer) {
+      try await flow.run(executor: executor, environment: testEnvironment())
+    }
+    let spans = tracer.finishedSpans
+    let attempt = try #require(spans.first { $0.operationName == "task run" })
+    let inner = try #require(spans.first { $0.operationName == "user work" })
+    #expect(inner.parentSpanID == attempt.spanID)
+  }
+
   @Test("without a tracer, a run creates no span")
   func noTracer() async throws {
     let tracer = InMemoryTracer()
