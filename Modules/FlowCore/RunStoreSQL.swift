@@ -33,8 +33,50 @@ package struct SQLStatement: Sendable {
   }
 }
 
-/// One result row, read by column name.
-package typealias SQLRow = [String: SQLValue]
+/// One result row, read by column name: the values in column order beside the column names,
+/// which all rows of one result share (no dictionary per row: a run page reads tens of
+/// thousands of rows).
+package struct SQLRow: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+  /// The column names, in order (shared by the rows of one result).
+  package private(set) var names: [String]
+  /// The values, in the order of `names`.
+  package private(set) var values: [SQLValue]
+
+  /// A row of `values` named by `names` (the same count).
+  package init(names: [String], values: [SQLValue]) {
+    precondition(names.count == values.count, "one name per value")
+    self.names = names
+    self.values = values
+  }
+
+  /// A row from name-value pairs.
+  package init(dictionaryLiteral elements: (String, SQLValue)...) {
+    names = elements.map(\.0)
+    values = elements.map(\.1)
+  }
+
+  /// The value of the column `name`, or nil when the row has no such column.
+  package subscript(name: String) -> SQLValue? {
+    get {
+      // A row has a dozen columns at most: a scan beats hashing the name.
+      for index in names.indices where names[index] == name { return values[index] }
+      return nil
+    }
+    set {
+      let index = names.firstIndex(of: name)
+      switch (index, newValue) {
+      case (let index?, let value?): values[index] = value
+      case (let index?, nil):
+        names.remove(at: index)
+        values.remove(at: index)
+      case (nil, let value?):
+        names.append(name)
+        values.append(value)
+      case (nil, nil): break
+      }
+    }
+  }
+}
 
 /// The run store's SQL, shared by the SQLite and PostgreSQL adapters; only the placeholder
 /// syntax differs (`?` or `$1`).
@@ -420,7 +462,43 @@ package struct RunStoreSQL: Sendable {
 
   // MARK: Decoding rows
 
-  private static func uuid(_ value: SQLValue?) -> UUID? { value?.text.flatMap(UUID.init) }
+  private static func uuid(_ value: SQLValue?) -> UUID? {
+    value?.text.flatMap(RunStoreSQL.uuid(text:))
+  }
+
+  /// The UUID a 36-character text names (either case), or nil; parsed by hand, since
+  /// Foundation's `UUID(uuidString:)` goes through `sscanf` and a run page parses one per row.
+  package static func uuid(text: String) -> UUID? {
+    var text = text
+    return text.withUTF8 { bytes -> UUID? in
+      guard bytes.count == 36 else { return nil }
+      var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+      let parsed = withUnsafeMutableBytes(of: &raw) { out -> Bool in
+        var position = 0
+        for index in 0..<16 {
+          if position == 8 || position == 13 || position == 18 || position == 23 {
+            guard bytes[position] == 45 else { return false }  // "-"
+            position += 1
+          }
+          guard let high = hexDigit(bytes[position]), let low = hexDigit(bytes[position + 1])
+          else { return false }
+          out[index] = high << 4 | low
+          position += 2
+        }
+        return true
+      }
+      return parsed ? UUID(uuid: raw) : nil
+    }
+  }
+
+  private static func hexDigit(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case 48...57: byte - 48
+    case 65...70: byte - 55
+    case 97...102: byte - 87
+    default: nil
+    }
+  }
   private static func date(_ value: SQLValue?) -> Date? {
     value?.integer.map(RunStoreCoding.date)
   }

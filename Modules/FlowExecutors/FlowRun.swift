@@ -153,6 +153,17 @@ extension Flow {
   private func execute(
     _ settings: RunSettings, width: Int, startedAt: Date, observer: FlowRunObserver?
   ) async -> FlowRunResult {
+    guard settings.isTraced else {
+      return await executeUntraced(settings, width: width, startedAt: startedAt, observer: observer)
+    }
+    return await RunTracing.flowRun(settings, startedAt: startedAt) {
+      await executeUntraced(settings, width: width, startedAt: startedAt, observer: observer)
+    }
+  }
+
+  private func executeUntraced(
+    _ settings: RunSettings, width: Int, startedAt: Date, observer: FlowRunObserver?
+  ) async -> FlowRunResult {
     let clock = settings.environment.clock
     var shell = FlowRunShell(settings: settings, width: width, observer: observer)
     await shell.run(startedAt: startedAt)

@@ -397,6 +397,15 @@ struct FlowRunShell {
   static func attempt(
     _ start: AttemptStart, _ settings: RunSettings, deadline hard: AttemptDeadline? = nil
   ) async -> AttemptReport {
+    guard settings.isTraced else { return await untracedAttempt(start, settings, deadline: hard) }
+    return await RunTracing.attempt(start, settings) {
+      await untracedAttempt(start, settings, deadline: hard)
+    }
+  }
+
+  private static func untracedAttempt(
+    _ start: AttemptStart, _ settings: RunSettings, deadline hard: AttemptDeadline?
+  ) async -> AttemptReport {
     // A recorded run waits here while the recorder's buffer is full (back pressure).
     if let recording = settings.recording { await recording.waitForRoom() }
     let key = start.key

@@ -28,6 +28,8 @@ final class RunSettings: Sendable {
   let remoteRun: RemoteRunContext?
   /// Where the run's records go (nil: not recorded).
   let recording: RunRecording?
+  /// True when a tracer is bootstrapped: the run and its attempts get spans (``RunTracing``).
+  let isTraced: Bool
 
   init(
     flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
@@ -52,6 +54,7 @@ final class RunSettings: Sendable {
         sink: recording?.logSink)
     self.session = session
     hasSession = session != nil
+    isTraced = RunTracing.isTracing
     var json: [String: String] = [:]
     if session != nil {
       for spec in flow.parameters {

@@ -23,7 +23,7 @@ public struct FlowServerConfiguration: Sendable {
   public init(
     host: String = "127.0.0.1", port: Int = 8080, token: String? = nil,
     heartbeatTTL: Duration = RunStoreReading.defaultHeartbeatTTL,
-    pollInterval: Duration = .milliseconds(200), maxBodyBytes: Int = 64 * 1024,
+    pollInterval: Duration = .milliseconds(100), maxBodyBytes: Int = 64 * 1024,
     maxPageSize: Int = 1000
   ) {
     self.host = host

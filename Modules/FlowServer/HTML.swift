@@ -153,6 +153,25 @@ enum Layout {
     return "\(scaled / scale).\(padding)\(fraction)"
   }
 
+  /// Appends `value` with `digits` decimals (1 to 3), as ``fixed(_:digits:)`` writes it.
+  static func appendFixed(_ value: Double, digits: Int, to text: inout String) {
+    guard value.isFinite, value >= 0, value < 1e12 else {
+      text += fixed(value, digits: digits)
+      return
+    }
+    let scale = digits == 1 ? 10 : digits == 2 ? 100 : 1000
+    let scaled = Int((value * Double(scale)).rounded())
+    text += String(scaled / scale)
+    text += "."
+    var fraction = scaled % scale
+    var divisor = scale / 10
+    while divisor > 0 {
+      text.unicodeScalars.append(Unicode.Scalar(UInt8(48 + fraction / divisor)))
+      fraction %= divisor
+      divisor /= 10
+    }
+  }
+
   /// An age as `12 s`, `5 min` or `3 h`.
   static func age(_ seconds: Double) -> String {
     if seconds < 120 { return "\(Int(seconds)) s" }

@@ -121,22 +121,28 @@ struct PageRoutes: Sendable {
   }
 
   func runPageHTML(_ run: FlowRunRecord, taskOffset: Int) async throws -> HTML {
-    async let taskRuns = store.taskRuns(flowRunID: run.id)
-    async let transitions = store.transitions(flowRunID: run.id)
+    // Every task run and transition is read only in the columns the schematic and the
+    // timeline draw; the task table reads its page of full rows.
+    async let outline = store.runOutline(flowRunID: run.id)
     async let logs = store.logs(
       flowRunID: run.id, after: 0, minimumLevel: .trace, limit: Self.initialLogLines)
     let layout = try await server.schematics.layout(
       name: run.flowName, version: run.flowVersion, store: store)
+    let outlined = try await outline
+    let offset = min(max(taskOffset, 0), max(outlined.taskRuns.count - 1, 0))
+    let shown = try await store.taskRuns(
+      flowRunID: run.id, offset: offset, limit: Self.taskRowsPerPage)
     return Self.runPage(
-      run: run, layout: layout, taskRuns: try await taskRuns,
-      transitions: try await transitions, logs: try await logs, taskOffset: taskOffset,
-      now: server.clock.now())
+      run: run, layout: layout, outline: outlined, shownTasks: shown, taskOffset: offset,
+      logs: try await logs, now: server.clock.now())
   }
 
   static func runPage(
-    run: FlowRunRecord, layout: SchematicLayout?, taskRuns: [TaskRunRecord],
-    transitions: [TransitionRecord], logs: [StoredLogRecord], taskOffset: Int, now: Date
+    run: FlowRunRecord, layout: SchematicLayout?, outline: RunOutline,
+    shownTasks shown: [TaskRunRecord], taskOffset offset: Int, logs: [StoredLogRecord], now: Date
   ) -> HTML {
+    let taskRuns = outline.taskRuns
+    let transitions = outline.transitions
     let id = run.id.uuidString.lowercased()
     let states = NodeStates(taskRuns)
     let schematic: HTML
@@ -151,8 +157,6 @@ struct PageRoutes: Sendable {
     for (name, value) in run.parameters.sorted(by: { $0.key < $1.key }) {
       parameterRows.append("<tr><th>\(name)</th><td><code>\(value)</code></td></tr>")
     }
-    let offset = min(max(taskOffset, 0), max(taskRuns.count - 1, 0))
-    let shown = taskRuns.dropFirst(offset).prefix(taskRowsPerPage)
     var taskRows: [HTML] = []
     taskRows.reserveCapacity(shown.count)
     for task in shown {

@@ -103,11 +103,12 @@ struct Timeline: Sendable {
     var open: [Key: (start: Date, attempt: Int)] = [:]
     var attempts: [Key: Int] = [:]
     var found: [Bar] = []
+    found.reserveCapacity(transitions.count / 2)
     for transition in transitions {
       guard let slug = transition.slug else { continue }
       let key = Key(slug: slug, mapIndex: transition.mapIndex)
-      let label = transition.mapIndex >= 0 ? "\(slug)[\(transition.mapIndex)]" : slug
       if let started = open.removeValue(forKey: key) {
+        let label = transition.mapIndex >= 0 ? "\(slug)[\(transition.mapIndex)]" : slug
         found.append(
           Bar(
             label: label, attempt: started.attempt, start: started.start, end: transition.time,
@@ -164,22 +165,36 @@ struct Timeline: Sendable {
       + "width=\"\(Self.width)\" height=\"\(height)\" viewBox=\"0 0 \(Self.width) \(height)\" "
       + "data-start=\"\(origin)\" data-span=\"\(Int64((span * 1000).rounded()))\" role=\"img\" "
       + "aria-label=\"Timeline of the task-run attempts\">"
-    text.reserveCapacity(bars.count * 200)
+    text.reserveCapacity(bars.count * 220 + 1000)
+    // One buffer, appended piece by piece: no temporary string per attribute (10,000 bars).
+    let scale = Double(Self.width) / span
     for bar in bars {
-      let x = bar.start.timeIntervalSince(start) / span * Double(Self.width)
-      let w = max(bar.end.timeIntervalSince(bar.start) / span * Double(Self.width), 1)
-      text += "<rect class=\"s-\(Layout.cssState(bar.state))\" data-label=\""
+      let startOffset = bar.start.timeIntervalSince(start)
+      let length = bar.end.timeIntervalSince(bar.start)
+      text += "<rect class=\"s-"
+      text += Layout.cssState(bar.state)
+      text += "\" data-label=\""
       HTML.escape(bar.label, into: &text)
-      text +=
-        "\" data-s=\"\(Int64((bar.start.timeIntervalSince(start) * 1000).rounded()))\" "
-        + "data-e=\"\(Int64((bar.end.timeIntervalSince(start) * 1000).rounded()))\" "
-        + "data-lane=\"\(bar.lane)\"\(bar.isOpen ? " data-open=\"1\"" : "")"
-        + " x=\"\(Layout.fixed(x, digits: 1))\" "
-        + "y=\"\(bar.lane * Self.laneHeight)\" width=\"\(Layout.fixed(w, digits: 1))\" "
-        + "height=\"\(Self.laneHeight - 2)\"><title>"
-      HTML.escape(
-        "\(bar.label) attempt \(bar.attempt): \(bar.state), "
-          + Layout.duration(bar.end.timeIntervalSince(bar.start)), into: &text)
+      text += "\" data-s=\""
+      text += String(Int64((startOffset * 1000).rounded()))
+      text += "\" data-e=\""
+      text += String(Int64((bar.end.timeIntervalSince(start) * 1000).rounded()))
+      text += "\" data-lane=\""
+      text += String(bar.lane)
+      text += bar.isOpen ? "\" data-open=\"1\" x=\"" : "\" x=\""
+      Layout.appendFixed(startOffset * scale, digits: 1, to: &text)
+      text += "\" y=\""
+      text += String(bar.lane * Self.laneHeight)
+      text += "\" width=\""
+      Layout.appendFixed(max(length * scale, 1), digits: 1, to: &text)
+      text += "\" height=\"\(Self.laneHeight - 2)\"><title>"
+      HTML.escape(bar.label, into: &text)
+      text += " attempt "
+      text += String(bar.attempt)
+      text += ": "
+      HTML.escape(bar.state, into: &text)
+      text += ", "
+      text += Layout.duration(length)
       text += "</title></rect>"
     }
     let axis = max(lanes, 1) * Self.laneHeight + 14

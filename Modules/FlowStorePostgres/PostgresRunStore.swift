@@ -389,6 +389,25 @@ extension PostgresRunStore: RunStoreBrowsing {
     ).compactMap(RunStoreSQL.log)
   }
 
+  /// The run's outline: two narrow reads.
+  public func runOutline(flowRunID: UUID) async throws(RunStoreError) -> RunOutline {
+    let tasks = try await query(sql.outlineTaskRuns(flowRunID: flowRunID, Self.placeholder))
+    let transitions = try await query(
+      sql.outlineTransitions(flowRunID: flowRunID, Self.placeholder))
+    return RunOutline(
+      taskRuns: tasks.map { RunStoreSQL.outlineTaskRun($0, flowRunID: flowRunID) },
+      transitions: transitions.map { RunStoreSQL.outlineTransition($0, flowRunID: flowRunID) })
+  }
+
+  /// A page of the run's task runs in flow order.
+  public func taskRuns(flowRunID: UUID, offset: Int, limit: Int) async throws(RunStoreError)
+    -> [TaskRunRecord]
+  {
+    try await query(
+      sql.taskRuns(flowRunID: flowRunID, offset: offset, limit: limit, Self.placeholder)
+    ).compactMap(RunStoreSQL.taskRun)
+  }
+
   /// A page of the runs that ended after a cursor, oldest end first.
   public func flowRuns(endedAfter cursor: FlowRunEndCursor?, limit: Int)
     async throws(RunStoreError) -> [FlowRunRecord]

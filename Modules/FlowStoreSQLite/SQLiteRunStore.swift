@@ -147,27 +147,31 @@ public final class SQLiteRunStore: RunStore {
   }
 
   static func row(_ row: SQLiteRow) -> SQLRow {
-    var result: SQLRow = [:]
-    for column in row.columns {
-      switch column.data {
-      case .integer(let value): result[column.name] = .integer(Int64(value))
-      case .float(let value): result[column.name] = .integer(Int64(value))
-      case .text(let value): result[column.name] = .text(value)
-      case .blob(var buffer):
-        result[column.name] = .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
-      case .null: result[column.name] = .null
-      }
+    let columns = row.columns
+    return SQLRow(names: columns.map(\.name), values: columns.map { value($0.data) })
+  }
+
+  static func value(_ data: SQLiteData) -> SQLValue {
+    switch data {
+    case .integer(let value): .integer(Int64(value))
+    case .float(let value): .integer(Int64(value))
+    case .text(let value): .text(value)
+    case .blob(var buffer): .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
+    case .null: .null
     }
-    return result
   }
 
   func query(_ statement: SQLStatement, on connection: SQLiteConnection? = nil)
     async throws(RunStoreError) -> [SQLRow]
   {
     do {
-      return try await (connection ?? reader).query(
-        statement.sql, statement.binds.map(Self.bind)
-      ).map(Self.row)
+      // Rows are converted as SQLite steps through them, on its thread, with one array of
+      // column names for the whole result.
+      let rows = RowCollector()
+      try await (connection ?? reader).query(statement.sql, statement.binds.map(Self.bind)) {
+        rows.append($0)
+      }
+      return rows.rows
     } catch {
       throw fail(error)
     }
@@ -362,11 +366,44 @@ extension SQLiteRunStore: RunStoreBrowsing {
     ).compactMap(RunStoreSQL.log)
   }
 
+  /// The run's outline: two narrow reads.
+  public func runOutline(flowRunID: UUID) async throws(RunStoreError) -> RunOutline {
+    let tasks = try await query(sql.outlineTaskRuns(flowRunID: flowRunID, Self.placeholder))
+    let transitions = try await query(
+      sql.outlineTransitions(flowRunID: flowRunID, Self.placeholder))
+    return RunOutline(
+      taskRuns: tasks.map { RunStoreSQL.outlineTaskRun($0, flowRunID: flowRunID) },
+      transitions: transitions.map { RunStoreSQL.outlineTransition($0, flowRunID: flowRunID) })
+  }
+
+  /// A page of the run's task runs in flow order.
+  public func taskRuns(flowRunID: UUID, offset: Int, limit: Int) async throws(RunStoreError)
+    -> [TaskRunRecord]
+  {
+    try await query(
+      sql.taskRuns(flowRunID: flowRunID, offset: offset, limit: limit, Self.placeholder)
+    )
+    .compactMap(RunStoreSQL.taskRun)
+  }
+
   /// A page of the runs that ended after a cursor, oldest end first.
   public func flowRuns(endedAfter cursor: FlowRunEndCursor?, limit: Int)
     async throws(RunStoreError) -> [FlowRunRecord]
   {
     try await query(sql.flowRuns(endedAfter: cursor, limit: limit, Self.placeholder))
       .compactMap(RunStoreSQL.flowRun)
+  }
+}
+
+/// The rows of one result as SQLite returns them, one at a time on its thread (the callback of
+/// one query runs on one thread, in order, before the query returns).
+private final class RowCollector: @unchecked Sendable {
+  var rows: [SQLRow] = []
+  private var names: [String] = []
+
+  func append(_ row: SQLiteRow) {
+    let columns = row.columns
+    if names.count != columns.count { names = columns.map(\.name) }
+    rows.append(SQLRow(names: names, values: columns.map { SQLiteRunStore.value($0.data) }))
   }
 }
