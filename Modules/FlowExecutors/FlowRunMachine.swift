@@ -135,6 +135,14 @@ public struct FlowRunMachine: Sendable {
     case runnerFailed
     case crashed(rescheduled: Bool)
     case restarted
+
+    /// True for the moves of a task run between its gate and its end.
+    var isRunnerMove: Bool {
+      switch self {
+      case .runner, .runnerRunning: true
+      default: false
+      }
+    }
   }
 
   /// A machine for runs of `flow`.
@@ -309,7 +317,11 @@ public struct FlowRunMachine: Sendable {
     _ subject: FlowRunSubject, from old: RunState, to new: RunState, _ next: Continuation
   ) {
     guard awaitsTransition(of: subject) else {
-      return decided.append((subject, next, legal(subject, from: old, to: new)))
+      let state = legal(subject, from: old, to: new)
+      // A task run's own move (to Running, or on to its end) is taken at once when no decided
+      // transition waits before it: the order the queue would give, without the queue.
+      if decided.isEmpty, next.isRunnerMove { return resume(subject, next, state) }
+      return decided.append((subject, next, state))
     }
     actions.append(.transition(subject, from: RecordedRunState(old), to: RecordedRunState(new)))
     switch subject {
@@ -438,7 +450,7 @@ public struct FlowRunMachine: Sendable {
     let config = graphNode.task!
     if graphNode.isMapped {
       prepareMapped(node, config)
-    } else if passesWithoutListing(node, config.options) {
+    } else if passesWithoutListing(node, config) {
       makeJob(key)
     } else {
       prepareChild(key, config, upstream: upstreamStates(node))
@@ -449,9 +461,10 @@ public struct FlowRunMachine: Sendable {
   /// states: its trigger is ``Trigger/allSuccessful`` and every upstream task run succeeded
   /// without being skipped (when skips propagate) and without mapping (the common case, kept
   /// free of allocations).
-  private func passesWithoutListing(_ node: Int, _ options: TaskOptions) -> Bool {
-    guard options.trigger.runsWhenAllSucceeded else { return false }
-    let skips = options.skipOnUpstreamSkip
+  private func passesWithoutListing(_ node: Int, _ config: TaskConfig) -> Bool {
+    // The options are read in place (a copy of them would retain every field).
+    guard config.options.trigger.runsWhenAllSucceeded else { return false }
+    let skips = config.options.skipOnUpstreamSkip
     for source in graph.upstream[node] where graph.nodes[source].isTask {
       if !mapped.isEmpty, mapped[source] != nil { return false }
       guard case .some(let state) = states[source], state.kind.isSuccessful,

@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// Executors differ only in where bodies run (here, or on a backend's session) and how many
 /// run at once (`width`, which the machine enforces). A retry's wait is a timer, not a slot.
-struct FlowRunShell {
+struct FlowRunShell: Sendable {
   let settings: RunSettings
   let width: Int
   let observer: FlowRunObserver?
@@ -86,8 +86,12 @@ struct FlowRunShell {
           approvals: settings.approvals.sorted(), resuming: settings.resuming, at: startedAt)))
     if !usesChildren {
       await runHere()
-    } else {
+    } else if settings.hasSession {
       await runInGroup()
+    } else {
+      let shared = SharedShell(self)
+      await Self.runShared(shared, settings)
+      self = shared.core.withLock { $0 }
     }
   }
 
@@ -165,6 +169,103 @@ struct FlowRunShell {
         feed(report)
       }
     }
+  }
+
+  /// The shell of a local run with child tasks, shared by the run's task and its attempts'
+  /// children: a child feeds its own report and goes on with the next attempt when that is the
+  /// only one to start, so that the run's task (and a new child task) wakes only when there is
+  /// more to start, a timer, a deadline or the end of the run.
+  final class SharedShell: Sendable {
+    let core: Mutex<FlowRunShell>
+
+    init(_ shell: consuming sending FlowRunShell) { core = Mutex(shell) }
+  }
+
+  /// An attempt to start, with its "started" record when its child writes it.
+  typealias Launch = (start: AttemptStart, log: FlowRunLogEntry?)
+
+  /// Up to `width` local bodies at once as child tasks that carry on with the next attempt;
+  /// timers and deadlines are child tasks that hold no slot.
+  private static func runShared(_ shared: SharedShell, _ settings: RunSettings) async {
+    let clock = settings.environment.clock
+    await withTaskGroup(of: AttemptReport.self) { group in
+      var outstanding = 0
+      while true {
+        let work = shared.core.withLock { $0.takeWork() }
+        for (start, started) in work.launches {
+          // A local attempt with a deadline races it in two children: the run goes on at the
+          // deadline even if the body ignores cancellation (its late outcome is discarded).
+          let deadline = start.deadline != nil ? AttemptDeadline() : nil
+          group.addTask {
+            if let started { log(started, settings) }
+            let report = await attempt(start, settings, deadline: deadline)
+            guard deadline == nil else { return report }
+            return await carryOn(after: report, shared, settings)
+          }
+          outstanding += 1
+          if let deadline, let due = start.deadline {
+            group.addTask {
+              guard await deadline.sleep(until: due, on: clock), deadline.claim(.deadline) else {
+                return AttemptReport(event: nil)
+              }
+              return timedOut(start, settings)
+            }
+            outstanding += 1
+          }
+        }
+        for timer in work.timers {
+          group.addTask {
+            do {
+              try await clock.sleep(until: timer.due)
+              return AttemptReport(event: .timerFired(timer.key, at: clock.now()))
+            } catch {
+              return AttemptReport(event: nil)
+            }
+          }
+          outstanding += 1
+        }
+        if work.finished { group.cancelAll() }
+        guard outstanding > 0, let report = await group.next() else { break }
+        outstanding -= 1
+        shared.core.withLock { $0.feed(report) }
+      }
+    }
+  }
+
+  /// Feeds an attempt child's report to the machine and runs the next attempt in the same
+  /// child while it is the only one to start; returns an empty report (everything was fed).
+  private static func carryOn(
+    after first: AttemptReport, _ shared: SharedShell, _ settings: RunSettings
+  ) async -> AttemptReport {
+    var report = first
+    while let next = shared.core.withLock({ $0.feedTakingNext(report) }) {
+      if let started = next.log { log(started, settings) }
+      report = await attempt(next.start, settings)
+    }
+    return AttemptReport(event: nil)
+  }
+
+  /// What the run's task starts now: every pending attempt and timer, and whether the run is
+  /// over.
+  private mutating func takeWork() -> (
+    launches: [Launch], timers: [(key: TaskRunKey, due: Date)], finished: Bool
+  ) {
+    reportCancellation()
+    let work = Array(launches)
+    launches.removeAll(keepingCapacity: true)
+    let due = timers
+    timers.removeAll()
+    return (work, due, machine.isFinished)
+  }
+
+  /// Feeds a report, then takes the next attempt when it is the only thing to start (no
+  /// deadline to race, no timer, other attempts left for the run's task).
+  private mutating func feedTakingNext(_ report: AttemptReport) -> Launch? {
+    feed(report)
+    guard launches.count == 1, timers.isEmpty, !machine.isFinished,
+      launches[0].start.deadline == nil
+    else { return nil }
+    return launches.popFirst()
   }
 
   private mutating func reportCancellation(force: Bool = false) {
