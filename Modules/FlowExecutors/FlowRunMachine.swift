@@ -408,11 +408,13 @@ public struct FlowRunMachine: Sendable {
   private mutating func prepare(_ node: Int) {
     let key = TaskRunKey(node: node, mapIndex: nil)
     let graphNode = graph.nodes[node]
-    if cancelRequested, graphNode.isTask {
+    // `task` is read in place (not through `isTask`, a call into FlowCore on the hot path).
+    let isTask = graphNode.task != nil
+    if cancelRequested, isTask {
       let message = "Flow run was cancelled before this task started."
       return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
     }
-    guard graphNode.isTask else {
+    guard isTask else {
       if case .parameter(let spec) = graphNode.kind {
         return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
       }
@@ -707,10 +709,11 @@ public struct FlowRunMachine: Sendable {
         runner.retryStarts.append(now)
       }
       runner.inAttempt = true
-      return (
-        runner.runID, runner.inputs,
-        runner.loopPayload.map { LoopIteration(count: runner.iteration, payload: $0) }
-      )
+      // Only a looping task has a payload (read after a cheap test of its iteration).
+      guard runner.iteration > 1, let payload = runner.loopPayload else {
+        return (runner.runID, runner.inputs, nil)
+      }
+      return (runner.runID, runner.inputs, LoopIteration(count: runner.iteration, payload: payload))
     }
     guard let started else { return finishRunner(key) }
     actions.append(.log(.taskStarted(key, taskRunID: started.runID, attempt: attempt, at: now)))
@@ -792,9 +795,12 @@ public struct FlowRunMachine: Sendable {
   }
 
   private mutating func succeed(_ key: TaskRunKey, _ output: FlowValue) {
-    guard let notes = runners[key]?.notes else { return }
+    // The notes are copied only when there are some (rarely: a cache or target was looked up).
+    guard let plain = runners[key]?.notes.isEmpty else { return }
     let message =
-      notes.isEmpty ? "Task run succeeded." : "Task run succeeded. " + notes.joined(separator: " ")
+      plain
+      ? "Task run succeeded."
+      : "Task run succeeded. " + runners[key]!.notes.joined(separator: " ")
     moveRunner(key, to: RunState(.success, message: message, result: output.value))
   }
 

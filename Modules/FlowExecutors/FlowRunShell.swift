@@ -320,14 +320,19 @@ struct FlowRunShell: Sendable {
           version: FlowRunMachine.version, sequence: sequence, event: event, actions: buffer))
     }
     sequence += 1
-    for action in buffer { perform(action) }
+    // The actions are moved out of the buffer one by one (last first, so reversed), not copied.
+    var actions: [FlowRunAction] = []
+    swap(&actions, &buffer)
+    actions.reverse()
+    while let action = actions.popLast() { perform(action) }
+    swap(&actions, &buffer)
     if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
 
   // MARK: Actions
 
-  private mutating func perform(_ action: FlowRunAction) {
-    switch action {
+  private mutating func perform(_ action: consuming FlowRunAction) {
+    switch consume action {
     case .transition(let subject, let old, let new):
       answers.append(.transitioned(subject, RecordedRunState(transition(subject, old, new))))
     case .splitInputs(let node, let positions, let values):
@@ -386,12 +391,15 @@ struct FlowRunShell: Sendable {
       let conditions = settings.graph.nodes[node].conditions
       let unmet = Array(zip(conditions, values.values)).firstIndex { !$0.holds($1) }
       answers.append(.conditionsChecked(node: node, unmet: unmet))
-    case .log(.taskStarted(let key, _, _, _)) where usesChildren:
+    case .log(let entry):
       // With child tasks, the attempt's child writes its "started" record (the machine gave
       // its time): the run's task does less per task, and the children more between waits.
-      if let held = startedLog.take() { Self.log(held.entry, settings) }
-      if case .log(let entry) = action { startedLog = (key, entry) }
-    case .log(let entry): Self.log(entry, settings)
+      if usesChildren, case .taskStarted(let key, _, _, _) = entry {
+        if let held = startedLog.take() { Self.log(held.entry, settings) }
+        startedLog = (key, entry)
+      } else {
+        Self.log(entry, settings)
+      }
     case .finished: break
     }
   }
@@ -503,10 +511,16 @@ struct FlowRunShell: Sendable {
     let key = start.key
     let node = settings.graph.nodes[key.node]
     let config = node.task!
+    if hard == nil, start.deadline == nil, !settings.hasSession, !config.options.logStdout {
+      return await plainAttempt(start, node, config, settings)
+    }
     let clock = settings.environment.clock
-    let subject = RunLog.Subject(
-      task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
-      attempt: start.attempt)
+    // Who the attempt's own records are about: built only when one is written.
+    var subject: RunLog.Subject {
+      RunLog.Subject(
+        task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+        attempt: start.attempt)
+    }
     // With a hard deadline (raced by another child), the body is not raced here.
     let deadline = hard == nil ? start.deadline.map { ($0, config.options.timeout!) } : nil
     var report = AttemptReport()
@@ -532,13 +546,7 @@ struct FlowRunShell: Sendable {
       } else {
         let inputs = start.inputs.values
         value = try await TaskRunContext.$current.withValue(
-          TaskRunContext(
-            flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
-            taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
-            attempt: start.attempt, parameters: settings.parameters,
-            environment: settings.environment, logSink: settings.log,
-            scheduledStartTime: settings.scheduledStart, loopCount: start.loop?.count ?? 1,
-            loopPayload: start.loop?.payload.value)
+          context(start, node, settings)
         ) {
           guard config.options.logStdout else {
             if let hard { return try await hard.run { try await config.body.call(inputs) } }
@@ -584,6 +592,42 @@ struct FlowRunShell: Sendable {
       report.event = nil
     }
     return report
+  }
+
+  /// A local attempt without deadline or captured stdout (the common case): its body runs with
+  /// its context, nothing else.
+  private static func plainAttempt(
+    _ start: AttemptStart, _ node: GraphNode, _ config: TaskConfig, _ settings: RunSettings
+  ) async -> AttemptReport {
+    let key = start.key
+    let context = context(start, node, settings)
+    let body = config.body
+    let inputs = start.inputs.values
+    let outcome: AttemptOutcome
+    do {
+      let value = try await TaskRunContext.$current.withValue(context) {
+        try await body.call(inputs)
+      }
+      outcome = .succeeded(FlowValue(value))
+    } catch {
+      outcome = Self.outcome(of: error, start, config, settings)
+    }
+    return AttemptReport(
+      event: .attemptFinished(
+        key, attempt: start.attempt, outcome, at: settings.environment.clock.now()))
+  }
+
+  /// What a local attempt's body sees as ``TaskRunContext/current``.
+  private static func context(
+    _ start: AttemptStart, _ node: GraphNode, _ settings: RunSettings
+  ) -> TaskRunContext {
+    TaskRunContext(
+      flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+      taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: start.key.mapIndex,
+      attempt: start.attempt, parameters: settings.parameters,
+      environment: settings.environment, logSink: settings.log,
+      scheduledStartTime: settings.scheduledStart, loopCount: start.loop?.count ?? 1,
+      loopPayload: start.loop?.payload.value)
   }
 
   /// How an attempt that threw `error` ended, with what the machine needs to decide a retry.
