@@ -135,6 +135,14 @@ public struct FlowRunMachine: Sendable {
     case runnerFailed
     case crashed(rescheduled: Bool)
     case restarted
+
+    /// True for the moves of a task run between its gate and its end.
+    var isRunnerMove: Bool {
+      switch self {
+      case .runner, .runnerRunning: true
+      default: false
+      }
+    }
   }
 
   /// A machine for runs of `flow`.
@@ -309,7 +317,11 @@ public struct FlowRunMachine: Sendable {
     _ subject: FlowRunSubject, from old: RunState, to new: RunState, _ next: Continuation
   ) {
     guard awaitsTransition(of: subject) else {
-      return decided.append((subject, next, legal(subject, from: old, to: new)))
+      let state = legal(subject, from: old, to: new)
+      // A task run's own move (to Running, or on to its end) is taken at once when no decided
+      // transition waits before it: the order the queue would give, without the queue.
+      if decided.isEmpty, next.isRunnerMove { return resume(subject, next, state) }
+      return decided.append((subject, next, state))
     }
     actions.append(.transition(subject, from: RecordedRunState(old), to: RecordedRunState(new)))
     switch subject {
@@ -396,11 +408,13 @@ public struct FlowRunMachine: Sendable {
   private mutating func prepare(_ node: Int) {
     let key = TaskRunKey(node: node, mapIndex: nil)
     let graphNode = graph.nodes[node]
-    if cancelRequested, graphNode.isTask {
+    // `task` is read in place (not through `isTask`, a call into FlowCore on the hot path).
+    let isTask = graphNode.task != nil
+    if cancelRequested, isTask {
       let message = "Flow run was cancelled before this task started."
       return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
     }
-    guard graphNode.isTask else {
+    guard isTask else {
       if case .parameter(let spec) = graphNode.kind {
         return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
       }
@@ -438,7 +452,7 @@ public struct FlowRunMachine: Sendable {
     let config = graphNode.task!
     if graphNode.isMapped {
       prepareMapped(node, config)
-    } else if passesWithoutListing(node, config.options) {
+    } else if passesWithoutListing(node, config) {
       makeJob(key)
     } else {
       prepareChild(key, config, upstream: upstreamStates(node))
@@ -449,9 +463,10 @@ public struct FlowRunMachine: Sendable {
   /// states: its trigger is ``Trigger/allSuccessful`` and every upstream task run succeeded
   /// without being skipped (when skips propagate) and without mapping (the common case, kept
   /// free of allocations).
-  private func passesWithoutListing(_ node: Int, _ options: TaskOptions) -> Bool {
-    guard options.trigger.runsWhenAllSucceeded else { return false }
-    let skips = options.skipOnUpstreamSkip
+  private func passesWithoutListing(_ node: Int, _ config: TaskConfig) -> Bool {
+    // The options are read in place (a copy of them would retain every field).
+    guard config.options.trigger.runsWhenAllSucceeded else { return false }
+    let skips = config.options.skipOnUpstreamSkip
     for source in graph.upstream[node] where graph.nodes[source].isTask {
       if !mapped.isEmpty, mapped[source] != nil { return false }
       guard case .some(let state) = states[source], state.kind.isSuccessful,
@@ -694,10 +709,11 @@ public struct FlowRunMachine: Sendable {
         runner.retryStarts.append(now)
       }
       runner.inAttempt = true
-      return (
-        runner.runID, runner.inputs,
-        runner.loopPayload.map { LoopIteration(count: runner.iteration, payload: $0) }
-      )
+      // Only a looping task has a payload (read after a cheap test of its iteration).
+      guard runner.iteration > 1, let payload = runner.loopPayload else {
+        return (runner.runID, runner.inputs, nil)
+      }
+      return (runner.runID, runner.inputs, LoopIteration(count: runner.iteration, payload: payload))
     }
     guard let started else { return finishRunner(key) }
     actions.append(.log(.taskStarted(key, taskRunID: started.runID, attempt: attempt, at: now)))
@@ -779,9 +795,12 @@ public struct FlowRunMachine: Sendable {
   }
 
   private mutating func succeed(_ key: TaskRunKey, _ output: FlowValue) {
-    guard let notes = runners[key]?.notes else { return }
+    // The notes are copied only when there are some (rarely: a cache or target was looked up).
+    guard let plain = runners[key]?.notes.isEmpty else { return }
     let message =
-      notes.isEmpty ? "Task run succeeded." : "Task run succeeded. " + notes.joined(separator: " ")
+      plain
+      ? "Task run succeeded."
+      : "Task run succeeded. " + runners[key]!.notes.joined(separator: " ")
     moveRunner(key, to: RunState(.success, message: message, result: output.value))
   }
 

@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// Executors differ only in where bodies run (here, or on a backend's session) and how many
 /// run at once (`width`, which the machine enforces). A retry's wait is a timer, not a slot.
-struct FlowRunShell {
+struct FlowRunShell: Sendable {
   let settings: RunSettings
   let width: Int
   let observer: FlowRunObserver?
@@ -86,8 +86,12 @@ struct FlowRunShell {
           approvals: settings.approvals.sorted(), resuming: settings.resuming, at: startedAt)))
     if !usesChildren {
       await runHere()
-    } else {
+    } else if settings.hasSession {
       await runInGroup()
+    } else {
+      let shared = SharedShell(self)
+      await Self.runShared(shared, settings)
+      self = shared.core.withLock { $0 }
     }
   }
 
@@ -167,6 +171,103 @@ struct FlowRunShell {
     }
   }
 
+  /// The shell of a local run with child tasks, shared by the run's task and its attempts'
+  /// children: a child feeds its own report and goes on with the next attempt when that is the
+  /// only one to start, so that the run's task (and a new child task) wakes only when there is
+  /// more to start, a timer, a deadline or the end of the run.
+  final class SharedShell: Sendable {
+    let core: Mutex<FlowRunShell>
+
+    init(_ shell: consuming sending FlowRunShell) { core = Mutex(shell) }
+  }
+
+  /// An attempt to start, with its "started" record when its child writes it.
+  typealias Launch = (start: AttemptStart, log: FlowRunLogEntry?)
+
+  /// Up to `width` local bodies at once as child tasks that carry on with the next attempt;
+  /// timers and deadlines are child tasks that hold no slot.
+  private static func runShared(_ shared: SharedShell, _ settings: RunSettings) async {
+    let clock = settings.environment.clock
+    await withTaskGroup(of: AttemptReport.self) { group in
+      var outstanding = 0
+      while true {
+        let work = shared.core.withLock { $0.takeWork() }
+        for (start, started) in work.launches {
+          // A local attempt with a deadline races it in two children: the run goes on at the
+          // deadline even if the body ignores cancellation (its late outcome is discarded).
+          let deadline = start.deadline != nil ? AttemptDeadline() : nil
+          group.addTask {
+            if let started { log(started, settings) }
+            let report = await attempt(start, settings, deadline: deadline)
+            guard deadline == nil else { return report }
+            return await carryOn(after: report, shared, settings)
+          }
+          outstanding += 1
+          if let deadline, let due = start.deadline {
+            group.addTask {
+              guard await deadline.sleep(until: due, on: clock), deadline.claim(.deadline) else {
+                return AttemptReport(event: nil)
+              }
+              return timedOut(start, settings)
+            }
+            outstanding += 1
+          }
+        }
+        for timer in work.timers {
+          group.addTask {
+            do {
+              try await clock.sleep(until: timer.due)
+              return AttemptReport(event: .timerFired(timer.key, at: clock.now()))
+            } catch {
+              return AttemptReport(event: nil)
+            }
+          }
+          outstanding += 1
+        }
+        if work.finished { group.cancelAll() }
+        guard outstanding > 0, let report = await group.next() else { break }
+        outstanding -= 1
+        shared.core.withLock { $0.feed(report) }
+      }
+    }
+  }
+
+  /// Feeds an attempt child's report to the machine and runs the next attempt in the same
+  /// child while it is the only one to start; returns an empty report (everything was fed).
+  private static func carryOn(
+    after first: AttemptReport, _ shared: SharedShell, _ settings: RunSettings
+  ) async -> AttemptReport {
+    var report = first
+    while let next = shared.core.withLock({ $0.feedTakingNext(report) }) {
+      if let started = next.log { log(started, settings) }
+      report = await attempt(next.start, settings)
+    }
+    return AttemptReport(event: nil)
+  }
+
+  /// What the run's task starts now: every pending attempt and timer, and whether the run is
+  /// over.
+  private mutating func takeWork() -> (
+    launches: [Launch], timers: [(key: TaskRunKey, due: Date)], finished: Bool
+  ) {
+    reportCancellation()
+    let work = Array(launches)
+    launches.removeAll(keepingCapacity: true)
+    let due = timers
+    timers.removeAll()
+    return (work, due, machine.isFinished)
+  }
+
+  /// Feeds a report, then takes the next attempt when it is the only thing to start (no
+  /// deadline to race, no timer, other attempts left for the run's task).
+  private mutating func feedTakingNext(_ report: AttemptReport) -> Launch? {
+    feed(report)
+    guard launches.count == 1, timers.isEmpty, !machine.isFinished,
+      launches[0].start.deadline == nil
+    else { return nil }
+    return launches.popFirst()
+  }
+
   private mutating func reportCancellation(force: Bool = false) {
     guard !cancelReported, force || cancellation.isSet else { return }
     cancelReported = true
@@ -219,14 +320,19 @@ struct FlowRunShell {
           version: FlowRunMachine.version, sequence: sequence, event: event, actions: buffer))
     }
     sequence += 1
-    for action in buffer { perform(action) }
+    // The actions are moved out of the buffer one by one (last first, so reversed), not copied.
+    var actions: [FlowRunAction] = []
+    swap(&actions, &buffer)
+    actions.reverse()
+    while let action = actions.popLast() { perform(action) }
+    swap(&actions, &buffer)
     if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
 
   // MARK: Actions
 
-  private mutating func perform(_ action: FlowRunAction) {
-    switch action {
+  private mutating func perform(_ action: consuming FlowRunAction) {
+    switch consume action {
     case .transition(let subject, let old, let new):
       answers.append(.transitioned(subject, RecordedRunState(transition(subject, old, new))))
     case .splitInputs(let node, let positions, let values):
@@ -285,12 +391,15 @@ struct FlowRunShell {
       let conditions = settings.graph.nodes[node].conditions
       let unmet = Array(zip(conditions, values.values)).firstIndex { !$0.holds($1) }
       answers.append(.conditionsChecked(node: node, unmet: unmet))
-    case .log(.taskStarted(let key, _, _, _)) where usesChildren:
+    case .log(let entry):
       // With child tasks, the attempt's child writes its "started" record (the machine gave
       // its time): the run's task does less per task, and the children more between waits.
-      if let held = startedLog.take() { Self.log(held.entry, settings) }
-      if case .log(let entry) = action { startedLog = (key, entry) }
-    case .log(let entry): Self.log(entry, settings)
+      if usesChildren, case .taskStarted(let key, _, _, _) = entry {
+        if let held = startedLog.take() { Self.log(held.entry, settings) }
+        startedLog = (key, entry)
+      } else {
+        Self.log(entry, settings)
+      }
     case .finished: break
     }
   }
@@ -411,10 +520,16 @@ struct FlowRunShell {
     let key = start.key
     let node = settings.graph.nodes[key.node]
     let config = node.task!
+    if hard == nil, start.deadline == nil, !settings.hasSession, !config.options.logStdout {
+      return await plainAttempt(start, node, config, settings)
+    }
     let clock = settings.environment.clock
-    let subject = RunLog.Subject(
-      task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
-      attempt: start.attempt)
+    // Who the attempt's own records are about: built only when one is written.
+    var subject: RunLog.Subject {
+      RunLog.Subject(
+        task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+        attempt: start.attempt)
+    }
     // With a hard deadline (raced by another child), the body is not raced here.
     let deadline = hard == nil ? start.deadline.map { ($0, config.options.timeout!) } : nil
     var report = AttemptReport()
@@ -440,13 +555,7 @@ struct FlowRunShell {
       } else {
         let inputs = start.inputs.values
         value = try await TaskRunContext.$current.withValue(
-          TaskRunContext(
-            flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
-            taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
-            attempt: start.attempt, parameters: settings.parameters,
-            environment: settings.environment, logSink: settings.log,
-            scheduledStartTime: settings.scheduledStart, loopCount: start.loop?.count ?? 1,
-            loopPayload: start.loop?.payload.value)
+          context(start, node, settings)
         ) {
           guard config.options.logStdout else {
             if let hard { return try await hard.run { try await config.body.call(inputs) } }
@@ -492,6 +601,42 @@ struct FlowRunShell {
       report.event = nil
     }
     return report
+  }
+
+  /// A local attempt without deadline or captured stdout (the common case): its body runs with
+  /// its context, nothing else.
+  private static func plainAttempt(
+    _ start: AttemptStart, _ node: GraphNode, _ config: TaskConfig, _ settings: RunSettings
+  ) async -> AttemptReport {
+    let key = start.key
+    let context = context(start, node, settings)
+    let body = config.body
+    let inputs = start.inputs.values
+    let outcome: AttemptOutcome
+    do {
+      let value = try await TaskRunContext.$current.withValue(context) {
+        try await body.call(inputs)
+      }
+      outcome = .succeeded(FlowValue(value))
+    } catch {
+      outcome = Self.outcome(of: error, start, config, settings)
+    }
+    return AttemptReport(
+      event: .attemptFinished(
+        key, attempt: start.attempt, outcome, at: settings.environment.clock.now()))
+  }
+
+  /// What a local attempt's body sees as ``TaskRunContext/current``.
+  private static func context(
+    _ start: AttemptStart, _ node: GraphNode, _ settings: RunSettings
+  ) -> TaskRunContext {
+    TaskRunContext(
+      flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
+      taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: start.key.mapIndex,
+      attempt: start.attempt, parameters: settings.parameters,
+      environment: settings.environment, logSink: settings.log,
+      scheduledStartTime: settings.scheduledStart, loopCount: start.loop?.count ?? 1,
+      loopPayload: start.loop?.payload.value)
   }
 
   /// How an attempt that threw `error` ended, with what the machine needs to decide a retry.

@@ -1,7 +1,9 @@
 /// Values by task run, kept densely (as many as are live, not one per node) and found without
 /// hashing for unmapped tasks: the machine's hot path looks task runs up many times per event.
 struct TaskRunTable<Value: Sendable>: Sendable {
-  private var values: [Value?] = []
+  /// The values; position 0 is always nil: what an access to a missing key reads (and writes,
+  /// for an insertion), so that the accessors need no temporary of their own.
+  private var values: [Value?] = [nil]
   private var free: [Int] = []
   /// For each node, the index of its unmapped task run's value (-1: none).
   private var plain: [Int32]
@@ -22,18 +24,16 @@ struct TaskRunTable<Value: Sendable>: Sendable {
   }
 
   /// The value of `key`; assigning a value adds it (remove with ``removeValue(forKey:)``).
+  ///
+  /// Neither accessor holds a value of its own: a coroutine whose frame holds one (a `nil` to
+  /// yield, say) gets that frame from the heap, a malloc and a free per access, several per
+  /// task run on the machine's hot path.
   subscript(key: TaskRunKey) -> Value? {
-    _read {
-      if let index = slot(key) { yield values[index] } else { yield nil }
-    }
-    _modify {
-      if let index = slot(key) {
-        yield &values[index]
-      } else {
-        var added: Value? = nil
-        yield &added
-        if let added { insert(added, key) }
-      }
+    @inline(never) _read { yield values[slot(key) ?? 0] }
+    @inline(never) _modify {
+      let index = slot(key) ?? 0
+      yield &values[index]
+      if index == 0, let added = values[0].take() { insert(added, key) }
     }
   }
 
