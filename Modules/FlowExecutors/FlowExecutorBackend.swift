@@ -185,3 +185,73 @@ public struct RemoteTaskError: Error, Sendable, CustomStringConvertible {
     return "\(message) (on worker '\(worker)')"
   }
 }
+
+/// A session that starts attempts without a task each and hands their outcomes back in
+/// batches: the run wakes once for all the outcomes that arrived together (a frame of results
+/// from a cluster worker), not once per attempt. Attempts with a timeout still go through
+/// ``FlowExecutorSession/invoke(_:)``.
+public protocol FlowExecutorBatchSession: FlowExecutorSession {
+  /// Starts `calls`; each one's outcome is delivered once to `outcomes`.
+  func start(_ calls: [RemoteTaskCall], outcomes: RemoteOutcomes)
+  /// Stops every attempt started with `outcomes` that has not ended: each is delivered as a
+  /// `CancellationError`.
+  func cancel(_ outcomes: RemoteOutcomes)
+}
+
+/// How one attempt started on a ``FlowExecutorBatchSession`` ended.
+public struct RemoteOutcome: Sendable {
+  /// The attempt.
+  public let call: RemoteTaskCall
+  /// The task's output, or the body's error (a ``RemoteTaskError``, `SkipTask`, ...).
+  public let result: Result<any Sendable, any Error>
+
+  /// Creates an outcome.
+  public init(call: RemoteTaskCall, result: Result<any Sendable, any Error>) {
+    self.call = call
+    self.result = result
+  }
+}
+
+/// Where a ``FlowExecutorBatchSession`` delivers the outcomes of one run's attempts; the run
+/// takes all that arrived since it last looked, waiting when there are none.
+public final class RemoteOutcomes: Sendable {
+  private struct State {
+    var ready: [RemoteOutcome] = []
+    var waiter: CheckedContinuation<[RemoteOutcome], Never>?
+  }
+  private let state = Mutex(State())
+
+  /// An empty mailbox.
+  public init() {}
+
+  /// Adds outcomes, waking the run if it waits.
+  public func deliver(_ outcomes: [RemoteOutcome]) {
+    guard !outcomes.isEmpty else { return }
+    let wake = state.withLock {
+      state -> (CheckedContinuation<[RemoteOutcome], Never>, [RemoteOutcome])? in
+      state.ready.append(contentsOf: outcomes)
+      guard let waiter = state.waiter else { return nil }
+      state.waiter = nil
+      let ready = state.ready
+      state.ready = []
+      return (waiter, ready)
+    }
+    if let (waiter, ready) = wake { waiter.resume(returning: ready) }
+  }
+
+  /// Every outcome delivered since the last call; waits for one when there are none.
+  func next() async -> [RemoteOutcome] {
+    await withCheckedContinuation { continuation in
+      let ready = state.withLock { state -> [RemoteOutcome]? in
+        guard !state.ready.isEmpty else {
+          state.waiter = continuation
+          return nil
+        }
+        let ready = state.ready
+        state.ready = []
+        return ready
+      }
+      if let ready { continuation.resume(returning: ready) }
+    }
+  }
+}

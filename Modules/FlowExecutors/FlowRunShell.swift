@@ -86,6 +86,8 @@ struct FlowRunShell {
           approvals: settings.approvals.sorted(), resuming: settings.resuming, at: startedAt)))
     if !usesChildren {
       await runHere()
+    } else if let batches = settings.session as? any FlowExecutorBatchSession {
+      await runBatched(batches)
     } else {
       await runInGroup()
     }
@@ -519,5 +521,130 @@ struct FlowRunShell {
       defer { group.cancelAll() }
       return try await group.next()!
     }
+  }
+}
+
+// MARK: Batches of remote attempts
+
+extension FlowRunShell {
+  /// What wakes a run on a batch session: a child's report (a timer, an attempt with a
+  /// deadline), or the outcomes that arrived together.
+  private enum BatchWake: Sendable {
+    case report(AttemptReport)
+    case outcomes([RemoteOutcome])
+  }
+
+  /// On a session that takes batches (a cluster): attempts start without a child task each,
+  /// and their outcomes come back as one wake-up per batch. Timers and attempts with a
+  /// deadline still run as child tasks (as in ``runInGroup()``).
+  mutating func runBatched(_ session: any FlowExecutorBatchSession) async {
+    let outcomes = RemoteOutcomes()
+    let crashes = CrashLog()
+    var pending: [ObjectIdentifier: AttemptStart] = [:]
+    await withTaskGroup(of: BatchWake.self) { group in
+      var outstanding = 0
+      var listening = false
+      var calls: [RemoteTaskCall] = []
+      while true {
+        reportCancellation()
+        while let (start, started) = launches.popFirst() {
+          guard start.deadline == nil else {
+            group.addTask { [settings] in
+              if let started { Self.log(started, settings) }
+              return .report(await Self.attempt(start, settings))
+            }
+            outstanding += 1
+            continue
+          }
+          if let started { Self.log(started, settings) }
+          let call = remoteCall(start, crashes)
+          pending[ObjectIdentifier(call)] = start
+          calls.append(call)
+        }
+        if !calls.isEmpty {
+          // A recorded run waits here while the recorder's buffer is full (back pressure).
+          if let recording = settings.recording { await recording.waitForRoom() }
+          session.start(calls, outcomes: outcomes)
+          calls.removeAll(keepingCapacity: true)
+        }
+        if !pending.isEmpty, !listening {
+          listening = true
+          outstanding += 1
+          group.addTask {
+            await withTaskCancellationHandler {
+              .outcomes(await outcomes.next())
+            } onCancel: {
+              session.cancel(outcomes)
+            }
+          }
+        }
+        for timer in timers {
+          group.addTask { [clock] in
+            do {
+              try await clock.sleep(until: timer.due)
+              return .report(AttemptReport(event: .timerFired(timer.key, at: clock.now())))
+            } catch {
+              return .report(AttemptReport(event: nil))
+            }
+          }
+          outstanding += 1
+        }
+        timers.removeAll()
+        if machine.isFinished { group.cancelAll() }
+        guard outstanding > 0, let wake = await group.next() else { break }
+        outstanding -= 1
+        switch wake {
+        case .report(let report):
+          feed(report)
+        case .outcomes(let arrived):
+          listening = false
+          // Crashes seen while these ran come first, as with one child per attempt.
+          for crash in crashes.events.withLock({ events in
+            defer { events.removeAll() }
+            return events
+          }) {
+            feed(crash)
+          }
+          for outcome in arrived {
+            guard let start = pending.removeValue(forKey: ObjectIdentifier(outcome.call)) else {
+              continue
+            }
+            let config = settings.graph.nodes[start.key.node].task!
+            switch outcome.result {
+            case .success(let value):
+              feed(
+                .attemptFinished(
+                  start.key, attempt: start.attempt, .succeeded(FlowValue(value)),
+                  at: clock.now()))
+            case .failure(let error):
+              feed(
+                .attemptFinished(
+                  start.key, attempt: start.attempt,
+                  Self.outcome(of: error, start, config, settings), at: clock.now()))
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// The call that runs `start` on a session; its crashes go to `crashes`.
+  private func remoteCall(_ start: AttemptStart, _ crashes: CrashLog) -> RemoteTaskCall {
+    let key = start.key
+    let node = settings.graph.nodes[key.node]
+    let clock = clock
+    return RemoteTaskCall(
+      flowName: settings.flow.name, node: node, mapIndex: key.mapIndex,
+      attempt: start.attempt, inputs: start.inputs.values, taskRunID: start.taskRunID,
+      run: settings.remoteRun!, log: settings.log,
+      subject: RunLog.Subject(
+        task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+        attempt: start.attempt), clock: clock,
+      loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value,
+      onCrash: { message, rescheduled in
+        let event = FlowRunEvent.attemptCrashed(
+          key, message: message, rescheduled: rescheduled, at: clock.now())
+        crashes.events.withLock { $0.append(event) }
+      })
   }
 }
