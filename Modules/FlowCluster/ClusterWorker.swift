@@ -96,7 +96,7 @@ public enum ClusterWorker {
       name: workerName, capacity: threads, resources: resources, token: token ?? "",
       flows: registry.flowNames, drainTimeout: drainTimeout,
       // Results of short tasks travel together (at most 0.5 ms late); a chain's never wait.
-      resultBatch: 16, resultDelay: .microseconds(500),
+      resultBatch: 64, resultDelay: .microseconds(500),
       // A runner goes from one short body to the next without waiting for the event loop.
       startAhead: Self.startAheadPerThread * threads)
     var sslContext: NIOSSLContext?
@@ -178,7 +178,7 @@ public enum ClusterWorker {
   /// How many attempts per thread a worker starts ahead of a free slot (see
   /// ``ClusterWorkerStateMachine/Configuration/startAhead``): as many as the scheduler queues
   /// per thread for short tasks.
-  static let startAheadPerThread = 32
+  static let startAheadPerThread = 128
 
   /// How long a worker that restarted itself to rejoin keeps trying to reach its scheduler.
   static let rejoinRetry = Duration.seconds(3)

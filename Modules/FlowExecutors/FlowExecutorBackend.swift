@@ -217,8 +217,19 @@ public struct RemoteOutcome: Sendable {
 public final class RemoteOutcomes: Sendable {
   private struct State {
     var ready: [RemoteOutcome] = []
-    var waiter: CheckedContinuation<[RemoteOutcome], Never>?
+    /// Reports of the run's own child tasks (timers, attempts with a deadline).
+    var reports: [FlowRunShell.AttemptReport] = []
+    var waiter: CheckedContinuation<Arrived, Never>?
+
+    mutating func take() -> Arrived {
+      defer {
+        ready = []
+        reports = []
+      }
+      return (ready, reports)
+    }
   }
+  typealias Arrived = (outcomes: [RemoteOutcome], reports: [FlowRunShell.AttemptReport])
   private let state = Mutex(State())
 
   /// An empty mailbox.
@@ -227,31 +238,33 @@ public final class RemoteOutcomes: Sendable {
   /// Adds outcomes, waking the run if it waits.
   public func deliver(_ outcomes: [RemoteOutcome]) {
     guard !outcomes.isEmpty else { return }
-    let wake = state.withLock {
-      state -> (CheckedContinuation<[RemoteOutcome], Never>, [RemoteOutcome])? in
-      state.ready.append(contentsOf: outcomes)
-      guard let waiter = state.waiter else { return nil }
-      state.waiter = nil
-      let ready = state.ready
-      state.ready = []
-      return (waiter, ready)
-    }
-    if let (waiter, ready) = wake { waiter.resume(returning: ready) }
+    add { $0.ready.append(contentsOf: outcomes) }
   }
 
-  /// Every outcome delivered since the last call; waits for one when there are none.
-  func next() async -> [RemoteOutcome] {
+  /// Adds a child task's report, waking the run if it waits.
+  func deliver(report: FlowRunShell.AttemptReport) {
+    add { $0.reports.append(report) }
+  }
+
+  private func add(_ change: (inout State) -> Void) {
+    let wake = state.withLock { state -> (CheckedContinuation<Arrived, Never>, Arrived)? in
+      change(&state)
+      guard let waiter = state.waiter else { return nil }
+      state.waiter = nil
+      return (waiter, state.take())
+    }
+    if let (waiter, arrived) = wake { waiter.resume(returning: arrived) }
+  }
+
+  /// Everything delivered since the last call; waits for something when nothing is there.
+  func next() async -> Arrived {
     await withCheckedContinuation { continuation in
-      let ready = state.withLock { state -> [RemoteOutcome]? in
-        guard !state.ready.isEmpty else {
-          state.waiter = continuation
-          return nil
-        }
-        let ready = state.ready
-        state.ready = []
-        return ready
+      let arrived = state.withLock { state -> Arrived? in
+        guard state.ready.isEmpty, state.reports.isEmpty else { return state.take() }
+        state.waiter = continuation
+        return nil
       }
-      if let ready { continuation.resume(returning: ready) }
+      if let arrived { continuation.resume(returning: arrived) }
     }
   }
 }

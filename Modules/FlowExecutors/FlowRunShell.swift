@@ -527,23 +527,18 @@ struct FlowRunShell {
 // MARK: Batches of remote attempts
 
 extension FlowRunShell {
-  /// What wakes a run on a batch session: a child's report (a timer, an attempt with a
-  /// deadline), or the outcomes that arrived together.
-  private enum BatchWake: Sendable {
-    case report(AttemptReport)
-    case outcomes([RemoteOutcome])
-  }
-
   /// On a session that takes batches (a cluster): attempts start without a child task each,
-  /// and their outcomes come back as one wake-up per batch. Timers and attempts with a
-  /// deadline still run as child tasks (as in ``runInGroup()``).
+  /// and the run waits for their outcomes itself, one wake-up for all that arrived together.
+  /// Timers and attempts with a deadline still run as child tasks (as in ``runInGroup()``),
+  /// which hand their reports to the same mailbox.
   mutating func runBatched(_ session: any FlowExecutorBatchSession) async {
-    let outcomes = RemoteOutcomes()
+    let mailbox = RemoteOutcomes()
     let crashes = CrashLog()
     var pending: [ObjectIdentifier: AttemptStart] = [:]
-    await withTaskGroup(of: BatchWake.self) { group in
-      var outstanding = 0
-      var listening = false
+    await withDiscardingTaskGroup { group in
+      // Child tasks whose report has not arrived yet.
+      var children = 0
+      var cancelledRemote = false
       var calls: [RemoteTaskCall] = []
       while true {
         reportCancellation()
@@ -551,9 +546,9 @@ extension FlowRunShell {
           guard start.deadline == nil else {
             group.addTask { [settings] in
               if let started { Self.log(started, settings) }
-              return .report(await Self.attempt(start, settings))
+              mailbox.deliver(report: await Self.attempt(start, settings))
             }
-            outstanding += 1
+            children += 1
             continue
           }
           if let started { Self.log(started, settings) }
@@ -564,66 +559,62 @@ extension FlowRunShell {
         if !calls.isEmpty {
           // A recorded run waits here while the recorder's buffer is full (back pressure).
           if let recording = settings.recording { await recording.waitForRoom() }
-          session.start(calls, outcomes: outcomes)
+          session.start(calls, outcomes: mailbox)
           calls.removeAll(keepingCapacity: true)
-        }
-        if !pending.isEmpty, !listening {
-          listening = true
-          outstanding += 1
-          group.addTask {
-            await withTaskCancellationHandler {
-              .outcomes(await outcomes.next())
-            } onCancel: {
-              session.cancel(outcomes)
-            }
-          }
         }
         for timer in timers {
           group.addTask { [clock] in
             do {
               try await clock.sleep(until: timer.due)
-              return .report(AttemptReport(event: .timerFired(timer.key, at: clock.now())))
+              mailbox.deliver(
+                report: AttemptReport(event: .timerFired(timer.key, at: clock.now())))
             } catch {
-              return .report(AttemptReport(event: nil))
+              mailbox.deliver(report: AttemptReport(event: nil))
             }
           }
-          outstanding += 1
+          children += 1
         }
         timers.removeAll()
-        if machine.isFinished { group.cancelAll() }
-        guard outstanding > 0, let wake = await group.next() else { break }
-        outstanding -= 1
-        switch wake {
-        case .report(let report):
-          feed(report)
-        case .outcomes(let arrived):
-          listening = false
-          // Crashes seen while these ran come first, as with one child per attempt.
-          for crash in crashes.events.withLock({ events in
-            defer { events.removeAll() }
-            return events
-          }) {
-            feed(crash)
-          }
-          for outcome in arrived {
-            guard let start = pending.removeValue(forKey: ObjectIdentifier(outcome.call)) else {
-              continue
-            }
-            let config = settings.graph.nodes[start.key.node].task!
-            switch outcome.result {
-            case .success(let value):
-              feed(
-                .attemptFinished(
-                  start.key, attempt: start.attempt, .succeeded(FlowValue(value)),
-                  at: clock.now()))
-            case .failure(let error):
-              feed(
-                .attemptFinished(
-                  start.key, attempt: start.attempt,
-                  Self.outcome(of: error, start, config, settings), at: clock.now()))
-            }
+        if machine.isFinished {
+          group.cancelAll()
+          if !pending.isEmpty, !cancelledRemote {
+            cancelledRemote = true
+            session.cancel(mailbox)
           }
         }
+        guard children > 0 || !pending.isEmpty else { break }
+        let (arrived, reports) = await withTaskCancellationHandler {
+          await mailbox.next()
+        } onCancel: {
+          session.cancel(mailbox)
+        }
+        // Crashes seen while these ran come first, as with one child per attempt.
+        for crash in crashes.events.withLock({ events in
+          defer { events.removeAll() }
+          return events
+        }) {
+          feed(crash)
+        }
+        for outcome in arrived {
+          guard let start = pending.removeValue(forKey: ObjectIdentifier(outcome.call)) else {
+            continue
+          }
+          let config = settings.graph.nodes[start.key.node].task!
+          switch outcome.result {
+          case .success(let value):
+            feed(
+              .attemptFinished(
+                start.key, attempt: start.attempt, .succeeded(FlowValue(value)),
+                at: clock.now()))
+          case .failure(let error):
+            feed(
+              .attemptFinished(
+                start.key, attempt: start.attempt,
+                Self.outcome(of: error, start, config, settings), at: clock.now()))
+          }
+        }
+        children -= reports.count
+        for report in reports { feed(report) }
       }
     }
   }
