@@ -112,7 +112,7 @@ public enum ClusterWorker {
         WorkerCore(
           machine: ClusterWorkerStateMachine(configuration: configuration), commands: continuation,
           logger: logger, loop: loop, maxFrameSize: maxFrameSize, stops: stops, queue: queue,
-          ownsProcess: ownsProcess), eventLoop: loop)
+          registry: registry, clock: environment.clock, ownsProcess: ownsProcess), eventLoop: loop)
     }.get()
     let channel: any Channel
     let clock = environment.clock
@@ -255,72 +255,39 @@ public enum ClusterWorker {
     logger: Logger, exit: inout ClusterWorkerStateMachine.Exit
   ) async {
     await withDiscardingTaskGroup { tasks in
-      // At most `threads` bodies run at once, one per runner; started attempts wait in the
-      // queue, and a runner takes the next when its body returns.
-      // Each run's parameters, decoded once (the latest runs only).
-      var decoded: [(run: UInt64, values: [String: any Sendable])] = []
-      func parameters(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) -> [String:
-        any Sendable]
-      {
-        guard let run else { return [:] }
-        if let known = decoded.last(where: { $0.run == run.run }) { return known.values }
-        let (values, undecodable) = registry.parameters(flow: assignment.flow, json: run.parameters)
-        if !undecodable.isEmpty {
-          logger.warning(
-            """
-            parameters \(undecodable) of flow '\(assignment.flow)' do not decode with this \
-            worker's declarations and are missing from task contexts; run workers built from \
-            the same source as the scheduler
-            """)
-        }
-        decoded.append((run.run, values))
-        if decoded.count > ClusterWorkerStateMachine.keptRunContexts { decoded.removeFirst() }
-        return values
-      }
-      // The host's load average, read from /proc at most once a second (reading it for every
-      // attempt cost the cluster's short tasks a file read each).
-      var load: Double?
-      var loadReadAt = Date.distantPast
-      // A runner on `slot` (the cluster dashboard draws one lane per slot): runs attempts
-      // until none waits.
-      func runner(_ slot: Int) {
-        tasks.addTask {
-          while !Task.isCancelled, let (entry, running) = queue.next(slot: slot) {
-            let assignment = entry.assignment
-            // An attempt of a task with a timeout can be stopped on its own: its body races a
-            // cancel signal in a group of its own (other attempts pay nothing for it).
-            let stop =
-              registry.timeout(flow: assignment.flow, task: assignment.task) != nil
-              ? stops.started(assignment.taskID) : nil
-            let started = environment.clock.now()
-            var result = Self.fitting(
-              await Self.execute(
-                assignment, registry: registry, worker: workerName, environment: environment,
-                run: entry.run, parameters: entry.parameters, stop: stop), assignment,
-              maxOutputSize: maxOutputSize)
-            if stop != nil { stops.ended(assignment.taskID) }
-            result.logs.append(
-              ClusterAttemptReport.record(
-                result, slot: slot, threads: threads, running: running, started: started,
-                ended: environment.clock.now(), load: entry.load))
-            if queue.finished(result) { loop.execute { core.value.resultsReady() } }
-          }
-        }
-      }
+      // At most `threads` bodies run at once, one per runner; the event loop queues started
+      // attempts (see WorkerCore.startPending) and a runner takes the next when its body
+      // returns, or parks until the event loop hands it one.
       for await command in commands {
         switch command {
-        case .run(let started):
-          let now = environment.clock.now()
-          if now.timeIntervalSince(loadReadAt) >= 1 {
-            load = SystemProcessInfo.loadAverage()
-            loadReadAt = now
+        case .startRunners(let slots):
+          for slot in slots {
+            // A runner on `slot` (the cluster dashboard draws one lane per slot).
+            tasks.addTask {
+              var finishedOne = false
+              while let (entry, running) = await queue.next(finishedOne: finishedOne) {
+                finishedOne = true
+                let assignment = entry.assignment
+                // An attempt of a task with a timeout can be stopped on its own: its body
+                // races a cancel signal in a group of its own (other attempts pay nothing).
+                let stop =
+                  registry.timeout(flow: assignment.flow, task: assignment.task) != nil
+                  ? stops.started(assignment.taskID) : nil
+                let started = environment.clock.now()
+                var result = Self.fitting(
+                  await Self.execute(
+                    assignment, registry: registry, worker: workerName, environment: environment,
+                    run: entry.run, parameters: entry.parameters, stop: stop), assignment,
+                  maxOutputSize: maxOutputSize)
+                if stop != nil { stops.ended(assignment.taskID) }
+                result.logs.append(
+                  ClusterAttemptReport.record(
+                    result, slot: slot, threads: threads, running: running, started: started,
+                    ended: environment.clock.now(), load: entry.load))
+                if queue.finished(result) { loop.execute { core.value.resultsReady() } }
+              }
+            }
           }
-          let entries = started.map { assignment, run in
-            WorkerAttemptQueue.Entry(
-              assignment: assignment, run: run, parameters: parameters(assignment, run),
-              load: load)
-          }
-          for slot in queue.add(entries) { runner(slot) }
         case .exit(let reason):
           exit = reason
           if ownsProcess, reason.lostConnection {
@@ -333,6 +300,7 @@ public enum ClusterWorker {
           }
         }
       }
+      queue.close()
       tasks.cancelAll()
     }
   }
@@ -372,8 +340,8 @@ public enum ClusterWorker {
 }
 
 enum WorkerCommand: Sendable {
-  /// Attempts the machine started, with their runs' contexts.
-  case run([(ClusterAssignment, ClusterRunContext?)])
+  /// Start runners on these slots (attempts wait for them in the queue).
+  case startRunners([Int])
   case exit(ClusterWorkerStateMachine.Exit)
 }
 
@@ -391,8 +359,18 @@ final class WorkerCore {
   let ownsProcess: Bool
   /// Started attempts waiting for a slot, and finished results, shared with the runners.
   let queue: WorkerAttemptQueue
-  /// Attempts started by the actions being performed, handed to the task loop together.
-  private var starting: [(ClusterAssignment, ClusterRunContext?)] = []
+  /// Attempts started by the actions being performed, queued together.
+  private var starting: [WorkerAttemptQueue.Entry] = []
+  /// Where task bodies and parameter declarations are looked up.
+  let registry: ClusterTaskRegistry
+  /// Each run's parameters, decoded once (the latest runs only).
+  private var decoded: [(run: UInt64, values: [String: any Sendable])] = []
+  /// The host's load average, read from /proc at most once a second (reading it for every
+  /// attempt cost the cluster's short tasks a file read each).
+  private var load: Double?
+  private var loadReadAt = Date.distantPast
+  /// The clock task bodies see (for when the load average was read).
+  let clock: any WallClock
   private var outbox: [ClusterMessage] = []
   private var finishedResults: [ClusterTaskResult] = []
   private var flushScheduled = false
@@ -400,10 +378,11 @@ final class WorkerCore {
   init(
     machine: ClusterWorkerStateMachine, commands: AsyncStream<WorkerCommand>.Continuation,
     logger: Logger, loop: any EventLoop, maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
-    stops: AttemptStops = AttemptStops(),
-    queue: WorkerAttemptQueue = WorkerAttemptQueue(threads: 1),
-    ownsProcess: Bool = false
+    stops: AttemptStops, queue: WorkerAttemptQueue, registry: ClusterTaskRegistry,
+    clock: any WallClock, ownsProcess: Bool
   ) {
+    self.registry = registry
+    self.clock = clock
     self.queue = queue
     self.maxFrameSize = maxFrameSize
     self.stops = stops
@@ -537,11 +516,42 @@ final class WorkerCore {
     }
   }
 
-  /// Hands the attempts started by the actions performed to the task loop, in one command.
+  /// Queues the attempts started by the actions performed, for the runners (parked ones get
+  /// them directly; new runners start on free slots).
   private func startPending() {
     guard !starting.isEmpty else { return }
-    commands.yield(.run(starting))
+    let slots = queue.add(starting)
     starting.removeAll(keepingCapacity: true)
+    if !slots.isEmpty { commands.yield(.startRunners(slots)) }
+  }
+
+  /// The parameters of `assignment`'s run, decoded once per run.
+  private func parameters(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) -> [String:
+    any Sendable]
+  {
+    guard let run else { return [:] }
+    if let known = decoded.last(where: { $0.run == run.run }) { return known.values }
+    let (values, undecodable) = registry.parameters(flow: assignment.flow, json: run.parameters)
+    if !undecodable.isEmpty {
+      logger.warning(
+        """
+        parameters \(undecodable) of flow '\(assignment.flow)' do not decode with this \
+        worker's declarations and are missing from task contexts; run workers built from \
+        the same source as the scheduler
+        """)
+    }
+    decoded.append((run.run, values))
+    if decoded.count > ClusterWorkerStateMachine.keptRunContexts { decoded.removeFirst() }
+    return values
+  }
+
+  /// The host's load average, read at most once a second.
+  private func hostLoad() -> Double? {
+    let now = clock.now()
+    if now.timeIntervalSince(loadReadAt) < 1 { return load }
+    load = SystemProcessInfo.loadAverage()
+    loadReadAt = now
+    return load
   }
 
   private func perform(_ actions: [ClusterWorkerStateMachine.Action]) {
@@ -551,7 +561,11 @@ final class WorkerCore {
         outbox.append(contentsOf: messages)
         scheduleFlush()
       case .run(let assignment):
-        starting.append((assignment, machine.runContext(assignment.run)))
+        let run = machine.runContext(assignment.run)
+        starting.append(
+          WorkerAttemptQueue.Entry(
+            assignment: assignment, run: run, parameters: parameters(assignment, run),
+            load: hostLoad()))
       case .cancel(let ids):
         // The machine drops their results. Bodies of tasks with a timeout are cancelled; one
         // that ignores it past the grace period has its process replaced (a hard timeout).

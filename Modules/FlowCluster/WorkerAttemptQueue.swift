@@ -2,11 +2,12 @@ import FlowClusterProtocol
 import Synchronization
 
 /// A worker's started attempts waiting for a slot, and its finished results waiting for the
-/// event loop, under one lock shared by the task loop, the slot runners and the event loop.
+/// event loop, under one lock shared by the event loop and the slot runners.
 ///
-/// A runner holds one of the worker's slots and runs attempts one after another until none
-/// waits, so short bodies run back to back without a wake-up each; results go to the event
-/// loop in one hand-over for all that finished meanwhile.
+/// A runner holds one of the worker's slots for the worker's life and runs attempts one after
+/// another; with none waiting it parks, and the event loop hands it the next attempt directly
+/// (one wake-up, not one through the task loop and another for a new child task). Results go
+/// to the event loop in one hand-over for all that finished meanwhile.
 final class WorkerAttemptQueue: Sendable {
   /// An attempt to run, with what its body needs.
   struct Entry: Sendable {
@@ -16,13 +17,29 @@ final class WorkerAttemptQueue: Sendable {
     let load: Double?
   }
 
+  /// What a runner gets: the attempt, and how many attempts run with it (it included).
+  typealias Handed = (entry: Entry, running: Int)
+
   private struct State {
     var waiting: [Entry] = []
     var head = 0
     var freeSlots: [Int]
-    var runners = 0
+    var parked: [CheckedContinuation<Handed?, Never>] = []
+    var busy = 0
+    var closed = false
     var results: [ClusterTaskResult] = []
     var handOverPending = false
+
+    mutating func take() -> Entry? {
+      guard head < waiting.count else { return nil }
+      let entry = waiting[head]
+      head += 1
+      if head == waiting.count {
+        waiting.removeAll(keepingCapacity: true)
+        head = 0
+      }
+      return entry
+    }
   }
 
   private let state: Mutex<State>
@@ -32,35 +49,58 @@ final class WorkerAttemptQueue: Sendable {
     state = Mutex(State(freeSlots: Array((0..<max(threads, 1)).reversed())))
   }
 
-  /// Queues `entries`; returns the slots on which new runners must start (one per free slot,
-  /// while attempts wait).
+  /// Queues `entries`, handing them to parked runners first; returns the slots on which new
+  /// runners must start (while attempts wait and slots are free).
   func add(_ entries: [Entry]) -> [Int] {
-    state.withLock { state in
+    var wakes: [(CheckedContinuation<Handed?, Never>, Handed)] = []
+    let slots = state.withLock { state -> [Int] in
+      guard !state.closed else { return [] }
       state.waiting.append(contentsOf: entries)
+      while !state.parked.isEmpty, let entry = state.take() {
+        let runner = state.parked.removeLast()
+        state.busy += 1
+        wakes.append((runner, (entry, state.busy)))
+      }
       var slots: [Int] = []
       while state.head + slots.count < state.waiting.count, let slot = state.freeSlots.popLast() {
         slots.append(slot)
       }
-      state.runners += slots.count
       return slots
+    }
+    for (runner, handed) in wakes { runner.resume(returning: handed) }
+    return slots
+  }
+
+  /// The next attempt for a runner whose previous one (if any) ended; waits for one. Nil once
+  /// the queue is closed: the runner ends.
+  func next(finishedOne: Bool) async -> Handed? {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Handed?, Never>) in
+        let handed = state.withLock { state -> Handed?? in
+          if finishedOne { state.busy -= 1 }
+          guard !state.closed else { return .some(nil) }
+          if let entry = state.take() {
+            state.busy += 1
+            return .some((entry, state.busy))
+          }
+          state.parked.append(continuation)
+          return nil
+        }
+        if let handed { continuation.resume(returning: handed) }
+      }
+    } onCancel: {
+      close()
     }
   }
 
-  /// The next attempt for a runner, with how many runners run; nil when none waits: the
-  /// runner ends and `slot` is free.
-  func next(slot: Int) -> (entry: Entry, running: Int)? {
-    state.withLock { state in
-      guard state.head < state.waiting.count else {
-        state.freeSlots.append(slot)
-        state.runners -= 1
-        state.waiting.removeAll(keepingCapacity: true)
-        state.head = 0
-        return nil
-      }
-      let entry = state.waiting[state.head]
-      state.head += 1
-      return (entry, state.runners)
+  /// Ends every runner: parked ones at once, busy ones when their body returns.
+  func close() {
+    let parked = state.withLock { state in
+      state.closed = true
+      defer { state.parked.removeAll() }
+      return state.parked
     }
+    for runner in parked { runner.resume(returning: nil) }
   }
 
   /// Drops waiting attempts that were cancelled before they ran.
