@@ -53,7 +53,7 @@ extension FlowExecutor {
   }
 }
 
-struct SchedulerSession: FlowExecutorSession {
+struct SchedulerSession: FlowExecutorBatchSession {
   let scheduler: ClusterScheduler
   let onStop: @Sendable () async -> Void
   let run: UInt64
@@ -67,6 +67,12 @@ struct SchedulerSession: FlowExecutorSession {
   func invoke(_ call: RemoteTaskCall) async throws -> any Sendable {
     try await scheduler.invoke(call, run: run)
   }
+
+  func start(_ calls: [RemoteTaskCall], outcomes: RemoteOutcomes) {
+    scheduler.start(calls, run: run, outcomes: outcomes)
+  }
+
+  func cancel(_ outcomes: RemoteOutcomes) { scheduler.cancel(outcomes) }
 
   func stop() async { await onStop() }
 }

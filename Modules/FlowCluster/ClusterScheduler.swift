@@ -196,16 +196,7 @@ public final class ClusterScheduler: Sendable {
           + "cluster) for this run")
     }
     let id = nextID.add(1, ordering: .relaxed).newValue
-    var assignment = try ClusterRemoteCoding.assignment(call, id: id)
-    assignment.run = run
-    assignment.taskRunID = call.taskRunID
-    let context = ClusterRunContext(
-      run: run, flowRunID: call.run.flowRunID,
-      scheduledStartTime: call.run.scheduledStartTime.timeIntervalSince1970,
-      parameters: call.run.parametersJSON)
-    let submission = ClusterTaskSubmission(
-      assignment: assignment, priority: call.options.priority, resources: call.options.resources,
-      context: context)
+    let submission = try Self.submission(call, id: id, run: run, context: context(call, run: run))
     let (result, worker) = try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation {
         (continuation: CheckedContinuation<(ClusterTaskResult, String), any Error>) in
@@ -215,6 +206,60 @@ public final class ClusterScheduler: Sendable {
       loop.execute { [core] in core.value.cancel(id) }
     }
     return try ClusterRemoteCoding.value(result, call, worker: worker)
+  }
+
+  /// Starts attempts of flow run number `run`; each one's outcome goes to `outcomes` (one
+  /// delivery for all that end together).
+  func start(_ calls: [RemoteTaskCall], run: UInt64, outcomes: RemoteOutcomes) {
+    guard !stopped.load(ordering: .acquiring) else {
+      let error = RemoteTaskError(
+        code: .shutdown,
+        message:
+          "the cluster scheduler at \(address) has shut down; start a new one (or a new local "
+          + "cluster) for this run")
+      outcomes.deliver(calls.map { RemoteOutcome(call: $0, result: .failure(error)) })
+      return
+    }
+    guard let first = calls.first else { return }
+    let context = context(first, run: run)
+    let last = nextID.add(UInt64(calls.count), ordering: .relaxed).newValue
+    var submissions: [(ClusterTaskSubmission, RemoteTaskCall)] = []
+    submissions.reserveCapacity(calls.count)
+    var refused: [RemoteOutcome] = []
+    for (offset, call) in calls.enumerated() {
+      do {
+        let id = last - UInt64(calls.count) + UInt64(offset) + 1
+        submissions.append((try Self.submission(call, id: id, run: run, context: context), call))
+      } catch {
+        refused.append(RemoteOutcome(call: call, result: .failure(error)))
+      }
+    }
+    outcomes.deliver(refused)
+    guard !submissions.isEmpty else { return }
+    loop.execute { [core, submissions] in core.value.submit(submissions, outcomes) }
+  }
+
+  /// Cancels every unfinished attempt started with `outcomes`.
+  func cancel(_ outcomes: RemoteOutcomes) {
+    loop.execute { [core] in core.value.cancel(outcomes) }
+  }
+
+  private func context(_ call: RemoteTaskCall, run: UInt64) -> ClusterRunContext {
+    ClusterRunContext(
+      run: run, flowRunID: call.run.flowRunID,
+      scheduledStartTime: call.run.scheduledStartTime.timeIntervalSince1970,
+      parameters: call.run.parametersJSON)
+  }
+
+  private static func submission(
+    _ call: RemoteTaskCall, id: ClusterTaskID, run: UInt64, context: ClusterRunContext
+  ) throws -> ClusterTaskSubmission {
+    var assignment = try ClusterRemoteCoding.assignment(call, id: id)
+    assignment.run = run
+    assignment.taskRunID = call.taskRunID
+    return ClusterTaskSubmission(
+      assignment: assignment, priority: call.options.priority, resources: call.options.resources,
+      context: context)
   }
 
   /// Asks one worker to finish its attempts and leave.
@@ -246,9 +291,16 @@ final class SchedulerCore {
   private var lastConnection: UInt64 = 0
   private var channels: [ConnectionID: any Channel] = [:]
   private var closing: [EventLoopFuture<Void>] = []
-  private var waiting:
-    [ClusterTaskID: (CheckedContinuation<(ClusterTaskResult, String), any Error>, RemoteTaskCall)] =
-      [:]
+  /// Who waits for an attempt's outcome.
+  private enum Reply {
+    /// One ``ClusterScheduler/invoke(_:run:)``.
+    case one(CheckedContinuation<(ClusterTaskResult, String), any Error>)
+    /// A run's mailbox (``ClusterScheduler/start(_:run:outcomes:)``).
+    case batch(RemoteOutcomes)
+  }
+  private var waiting: [ClusterTaskID: (reply: Reply, call: RemoteTaskCall)] = [:]
+  /// Outcomes for mailboxes, delivered once the event that ended them is handled.
+  private var deliveries: [(outcomes: RemoteOutcomes, list: [RemoteOutcome])] = []
   private var submissions: [ClusterTaskSubmission] = []
   private var outbox: [ConnectionID: [ClusterMessage]] = [:]
   private var flushScheduled = false
@@ -310,6 +362,15 @@ final class SchedulerCore {
 
   func handle(_ event: ClusterSchedulerStateMachine.Event) {
     perform(machine.handle(event))
+    deliver()
+  }
+
+  /// Hands the outcomes of the event just handled to their runs: one wake-up per run.
+  private func deliver() {
+    guard !deliveries.isEmpty else { return }
+    let all = deliveries
+    deliveries.removeAll(keepingCapacity: true)
+    for (outcomes, list) in all { outcomes.deliver(list) }
   }
 
   func submit(
@@ -321,15 +382,47 @@ final class SchedulerCore {
         throwing: RemoteTaskError(code: .shutdown, message: "the cluster has shut down"))
       return
     }
-    waiting[submission.taskID] = (continuation, call)
+    waiting[submission.taskID] = (.one(continuation), call)
     submissions.append(submission)
     scheduleFlush()
   }
 
+  /// Submits a run's attempts whose outcomes go to `outcomes`.
+  func submit(
+    _ batch: [(ClusterTaskSubmission, RemoteTaskCall)], _ outcomes: RemoteOutcomes
+  ) {
+    guard !machine.isStopped else {
+      let error = RemoteTaskError(code: .shutdown, message: "the cluster has shut down")
+      outcomes.deliver(batch.map { RemoteOutcome(call: $0.1, result: .failure(error)) })
+      return
+    }
+    for (submission, call) in batch {
+      waiting[submission.taskID] = (.batch(outcomes), call)
+      submissions.append(submission)
+    }
+    scheduleFlush()
+  }
+
   func cancel(_ id: ClusterTaskID) {
-    guard let (continuation, _) = waiting.removeValue(forKey: id) else { return }
-    continuation.resume(throwing: CancellationError())
+    guard let (reply, _) = waiting.removeValue(forKey: id) else { return }
+    if case .one(let continuation) = reply { continuation.resume(throwing: CancellationError()) }
     handle(.cancel(id))
+  }
+
+  /// Cancels every unfinished attempt whose outcome goes to `outcomes`.
+  func cancel(_ outcomes: RemoteOutcomes) {
+    var ids: [ClusterTaskID] = []
+    var cancelled: [RemoteOutcome] = []
+    for (id, waiter) in waiting {
+      guard case .batch(let receiver) = waiter.reply, receiver === outcomes else { continue }
+      ids.append(id)
+      cancelled.append(RemoteOutcome(call: waiter.call, result: .failure(CancellationError())))
+    }
+    for id in ids.sorted() {
+      waiting[id] = nil
+      handle(.cancel(id))
+    }
+    outcomes.deliver(cancelled)
   }
 
   func waitForWorkers(
@@ -411,11 +504,22 @@ final class SchedulerCore {
           handle(.timerFired(timer))
         }
       case .taskFinished(let result, let worker):
-        if let (continuation, _) = waiting.removeValue(forKey: result.taskID) {
+        guard let (reply, call) = waiting.removeValue(forKey: result.taskID) else { continue }
+        switch reply {
+        case .one(let continuation):
           continuation.resume(returning: (result, worker))
+        case .batch(let outcomes):
+          let outcome = RemoteOutcome(
+            call: call,
+            result: Result { try ClusterRemoteCoding.value(result, call, worker: worker) })
+          if let last = deliveries.indices.last, deliveries[last].outcomes === outcomes {
+            deliveries[last].list.append(outcome)
+          } else {
+            deliveries.append((outcomes, [outcome]))
+          }
         }
       case .taskCrashed(let id, let worker, let reason, let rescheduled):
-        waiting[id]?.1.recordCrash(
+        waiting[id]?.call.recordCrash(
           worker: worker, reason: reason.message, rescheduled: rescheduled)
         logger.warning(
           "cluster attempt crashed with its worker",

@@ -96,7 +96,9 @@ public enum ClusterWorker {
       name: workerName, capacity: threads, resources: resources, token: token ?? "",
       flows: registry.flowNames, drainTimeout: drainTimeout,
       // Results of short tasks travel together (at most 0.5 ms late); a chain's never wait.
-      resultBatch: 16, resultDelay: .microseconds(500))
+      resultBatch: 64, resultDelay: .microseconds(500),
+      // A runner goes from one short body to the next without waiting for the event loop.
+      startAhead: Self.startAheadPerThread * threads)
     var sslContext: NIOSSLContext?
     if let tls { sslContext = try clientContext(tls) }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -104,12 +106,13 @@ public enum ClusterWorker {
     let loop = group.next()
     let (commands, continuation) = AsyncStream<WorkerCommand>.makeStream()
     let stops = AttemptStops()
+    let queue = WorkerAttemptQueue(threads: threads)
     let core = try await loop.submit {
       NIOLoopBound(
         WorkerCore(
           machine: ClusterWorkerStateMachine(configuration: configuration), commands: continuation,
-          logger: logger, loop: loop, maxFrameSize: maxFrameSize, stops: stops,
-          ownsProcess: ownsProcess), eventLoop: loop)
+          logger: logger, loop: loop, maxFrameSize: maxFrameSize, stops: stops, queue: queue,
+          registry: registry, clock: environment.clock, ownsProcess: ownsProcess), eventLoop: loop)
     }.get()
     let channel: any Channel
     let clock = environment.clock
@@ -162,8 +165,8 @@ public enum ClusterWorker {
       await run(
         registry: registry, workerName: workerName, threads: threads, commands: commands,
         loop: loop, core: core, continuation: continuation, environment: environment,
-        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, stops: stops, logger: logger,
-        exit: &exit)
+        maxOutputSize: maxOutputSize, ownsProcess: ownsProcess, stops: stops, queue: queue,
+        logger: logger, exit: &exit)
     } onGracefulShutdown: {
       loop.execute { core.value.handle(.drainRequested) }
     }
@@ -173,6 +176,11 @@ public enum ClusterWorker {
     logger.info("worker stopped: \(exit.reason)")
     return exit
   }
+
+  /// How many attempts per thread a worker starts ahead of a free slot (see
+  /// ``ClusterWorkerStateMachine/Configuration/startAhead``): as many as the scheduler queues
+  /// per thread for short tasks.
+  static let startAheadPerThread = 128
 
   /// How long a worker that restarted itself to rejoin keeps trying to reach its scheduler.
   static let rejoinRetry = Duration.seconds(3)
@@ -245,86 +253,41 @@ public enum ClusterWorker {
     registry: ClusterTaskRegistry, workerName: String, threads: Int,
     commands: AsyncStream<WorkerCommand>, loop: any EventLoop, core: NIOLoopBound<WorkerCore>,
     continuation: AsyncStream<WorkerCommand>.Continuation, environment: RunEnvironment,
-    maxOutputSize: Int, ownsProcess: Bool, stops: AttemptStops, logger: Logger,
-    exit: inout ClusterWorkerStateMachine.Exit
+    maxOutputSize: Int, ownsProcess: Bool, stops: AttemptStops, queue: WorkerAttemptQueue,
+    logger: Logger, exit: inout ClusterWorkerStateMachine.Exit
   ) async {
     await withDiscardingTaskGroup { tasks in
-      // At most `threads` bodies run at once; prefetched assignments wait here.
-      var active = 0
-      var queue: [(ClusterAssignment, ClusterRunContext?)] = []
-      var head = 0
-      // Each run's parameters, decoded once (the latest runs only).
-      var decoded: [(run: UInt64, values: [String: any Sendable])] = []
-      func parameters(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) -> [String:
-        any Sendable]
-      {
-        guard let run else { return [:] }
-        if let known = decoded.last(where: { $0.run == run.run }) { return known.values }
-        let (values, undecodable) = registry.parameters(flow: assignment.flow, json: run.parameters)
-        if !undecodable.isEmpty {
-          logger.warning(
-            """
-            parameters \(undecodable) of flow '\(assignment.flow)' do not decode with this \
-            worker's declarations and are missing from task contexts; run workers built from \
-            the same source as the scheduler
-            """)
-        }
-        decoded.append((run.run, values))
-        if decoded.count > ClusterWorkerStateMachine.keptRunContexts { decoded.removeFirst() }
-        return values
-      }
-      // Which of the `threads` slots are free: each attempt runs on one, and its result says
-      // which (the cluster dashboard draws one lane per slot).
-      var freeSlots = Array((0..<max(threads, 1)).reversed())
-      // The host's load average, read from /proc at most once a second (reading it for every
-      // attempt cost the cluster's short tasks a file read each).
-      var load: Double?
-      var loadReadAt = Date.distantPast
-      func start(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) {
-        active += 1
-        let slot = freeSlots.popLast() ?? active - 1
-        let running = active
-        let values = parameters(assignment, run)
-        let now = environment.clock.now()
-        if now.timeIntervalSince(loadReadAt) >= 1 {
-          load = SystemProcessInfo.loadAverage()
-          loadReadAt = now
-        }
-        let hostLoad = load
-        // An attempt of a task with a timeout can be stopped on its own: its body races a
-        // cancel signal in a group of its own (other attempts pay nothing for it).
-        let stop =
-          registry.timeout(flow: assignment.flow, task: assignment.task) != nil
-          ? stops.started(assignment.taskID) : nil
-        tasks.addTask {
-          let started = environment.clock.now()
-          var result = Self.fitting(
-            await Self.execute(
-              assignment, registry: registry, worker: workerName, environment: environment,
-              run: run, parameters: values, stop: stop), assignment, maxOutputSize: maxOutputSize)
-          if stop != nil { stops.ended(assignment.taskID) }
-          result.logs.append(
-            ClusterAttemptReport.record(
-              result, slot: slot, threads: threads, running: running, started: started,
-              ended: environment.clock.now(), load: hostLoad))
-          let finished = result
-          loop.execute { core.value.finished(finished) }
-          continuation.yield(.done(slot: slot))
-        }
-      }
+      // At most `threads` bodies run at once, one per runner; the event loop queues started
+      // attempts (see WorkerCore.startPending) and a runner takes the next when its body
+      // returns, or parks until the event loop hands it one.
       for await command in commands {
         switch command {
-        case .run(let assignment, let run):
-          if active < threads { start(assignment, run) } else { queue.append((assignment, run)) }
-        case .done(let slot):
-          active -= 1
-          if slot < threads { freeSlots.append(slot) }
-          if head < queue.count {
-            start(queue[head].0, queue[head].1)
-            head += 1
-            if head == queue.count {
-              queue.removeAll(keepingCapacity: true)
-              head = 0
+        case .startRunners(let slots):
+          for slot in slots {
+            // A runner on `slot` (the cluster dashboard draws one lane per slot).
+            tasks.addTask {
+              var finishedOne = false
+              while let (entry, running) = await queue.next(finishedOne: finishedOne) {
+                finishedOne = true
+                let assignment = entry.assignment
+                // An attempt of a task with a timeout can be stopped on its own: its body
+                // races a cancel signal in a group of its own (other attempts pay nothing).
+                let stop =
+                  registry.timeout(flow: assignment.flow, task: assignment.task) != nil
+                  ? stops.started(assignment.taskID) : nil
+                let started = environment.clock.now()
+                var result = Self.fitting(
+                  await Self.execute(
+                    assignment, registry: registry, worker: workerName, environment: environment,
+                    run: entry.run, parameters: entry.parameters, stop: stop), assignment,
+                  maxOutputSize: maxOutputSize)
+                if stop != nil { stops.ended(assignment.taskID) }
+                result.logs.append(
+                  ClusterAttemptReport.record(
+                    result, slot: slot, threads: threads, running: running, started: started,
+                    ended: environment.clock.now(), load: entry.load))
+                if queue.finished(result) { loop.execute { core.value.resultsReady() } }
+              }
             }
           }
         case .exit(let reason):
@@ -332,13 +295,14 @@ public enum ClusterWorker {
           if ownsProcess, reason.lostConnection {
             logger.warning(
               """
-              worker lost its scheduler with \(active) attempts running; restarting to rejoin \
-              (or to stop, if the scheduler is gone)
+              worker lost its scheduler with attempts running; restarting to rejoin (or to \
+              stop, if the scheduler is gone)
               """)
             SystemProcessInfo.restartToRejoin()
           }
         }
       }
+      queue.close()
       tasks.cancelAll()
     }
   }
@@ -378,8 +342,8 @@ public enum ClusterWorker {
 }
 
 enum WorkerCommand: Sendable {
-  case run(ClusterAssignment, ClusterRunContext?)
-  case done(slot: Int)
+  /// Start runners on these slots (attempts wait for them in the queue).
+  case startRunners([Int])
   case exit(ClusterWorkerStateMachine.Exit)
 }
 
@@ -395,6 +359,20 @@ final class WorkerCore {
   let stops: AttemptStops
   /// The worker is its process (the `worker` command), which may be replaced.
   let ownsProcess: Bool
+  /// Started attempts waiting for a slot, and finished results, shared with the runners.
+  let queue: WorkerAttemptQueue
+  /// Attempts started by the actions being performed, queued together.
+  private var starting: [WorkerAttemptQueue.Entry] = []
+  /// Where task bodies and parameter declarations are looked up.
+  let registry: ClusterTaskRegistry
+  /// Each run's parameters, decoded once (the latest runs only).
+  private var decoded: [(run: UInt64, values: [String: any Sendable])] = []
+  /// The host's load average, read from /proc at most once a second (reading it for every
+  /// attempt cost the cluster's short tasks a file read each).
+  private var load: Double?
+  private var loadReadAt = Date.distantPast
+  /// The clock task bodies see (for when the load average was read).
+  let clock: any WallClock
   private var outbox: [ClusterMessage] = []
   private var finishedResults: [ClusterTaskResult] = []
   private var flushScheduled = false
@@ -402,8 +380,12 @@ final class WorkerCore {
   init(
     machine: ClusterWorkerStateMachine, commands: AsyncStream<WorkerCommand>.Continuation,
     logger: Logger, loop: any EventLoop, maxFrameSize: Int = ClusterProtocol.defaultMaxFrameSize,
-    stops: AttemptStops = AttemptStops(), ownsProcess: Bool = false
+    stops: AttemptStops, queue: WorkerAttemptQueue, registry: ClusterTaskRegistry,
+    clock: any WallClock, ownsProcess: Bool
   ) {
+    self.registry = registry
+    self.clock = clock
+    self.queue = queue
     self.maxFrameSize = maxFrameSize
     self.stops = stops
     self.ownsProcess = ownsProcess
@@ -415,6 +397,7 @@ final class WorkerCore {
 
   func handle(_ event: ClusterWorkerStateMachine.Event) {
     perform(machine.handle(event))
+    startPending()
   }
 
   /// An attempt cancelled at its deadline still runs after the grace period: Swift cannot stop
@@ -454,10 +437,10 @@ final class WorkerCore {
     channel.close().whenComplete(restart)
   }
 
-  /// Buffers a result; results that end close together go back in one frame.
-  func finished(_ result: ClusterTaskResult) {
-    finishedResults.append(result)
-    scheduleFlush()
+  /// Takes the results the runners finished since the last hand-over and sends them.
+  func resultsReady() {
+    finishedResults.append(contentsOf: queue.takeResults())
+    flush()
   }
 
   private func scheduleFlush() {
@@ -488,6 +471,7 @@ final class WorkerCore {
         }
       }
       if !sends.isEmpty { outbox.append(.results(sends)) }
+      startPending()
     }
     guard !outbox.isEmpty, let channel else { return }
     for frame in Self.frames(outbox, maxFrameSize: maxFrameSize) {
@@ -534,6 +518,44 @@ final class WorkerCore {
     }
   }
 
+  /// Queues the attempts started by the actions performed, for the runners (parked ones get
+  /// them directly; new runners start on free slots).
+  private func startPending() {
+    guard !starting.isEmpty else { return }
+    let slots = queue.add(starting)
+    starting.removeAll(keepingCapacity: true)
+    if !slots.isEmpty { commands.yield(.startRunners(slots)) }
+  }
+
+  /// The parameters of `assignment`'s run, decoded once per run.
+  private func parameters(_ assignment: ClusterAssignment, _ run: ClusterRunContext?) -> [String:
+    any Sendable]
+  {
+    guard let run else { return [:] }
+    if let known = decoded.last(where: { $0.run == run.run }) { return known.values }
+    let (values, undecodable) = registry.parameters(flow: assignment.flow, json: run.parameters)
+    if !undecodable.isEmpty {
+      logger.warning(
+        """
+        parameters \(undecodable) of flow '\(assignment.flow)' do not decode with this \
+        worker's declarations and are missing from task contexts; run workers built from \
+        the same source as the scheduler
+        """)
+    }
+    decoded.append((run.run, values))
+    if decoded.count > ClusterWorkerStateMachine.keptRunContexts { decoded.removeFirst() }
+    return values
+  }
+
+  /// The host's load average, read at most once a second.
+  private func hostLoad() -> Double? {
+    let now = clock.now()
+    if now.timeIntervalSince(loadReadAt) < 1 { return load }
+    load = SystemProcessInfo.loadAverage()
+    loadReadAt = now
+    return load
+  }
+
   private func perform(_ actions: [ClusterWorkerStateMachine.Action]) {
     for action in actions {
       switch action {
@@ -541,12 +563,17 @@ final class WorkerCore {
         outbox.append(contentsOf: messages)
         scheduleFlush()
       case .run(let assignment):
-        commands.yield(.run(assignment, machine.runContext(assignment.run)))
+        let run = machine.runContext(assignment.run)
+        starting.append(
+          WorkerAttemptQueue.Entry(
+            assignment: assignment, run: run, parameters: parameters(assignment, run),
+            load: hostLoad()))
       case .cancel(let ids):
         // The machine drops their results. Bodies of tasks with a timeout are cancelled; one
         // that ignores it past the grace period has its process replaced (a hard timeout).
         // Other bodies finish on their own.
         logger.debug("worker cancelled \(ids.count) attempts")
+        queue.drop(ids)
         for id in ids where stops.cancel(id) {
           loop.assumeIsolated().scheduleTask(in: ClusterWorker.hardTimeoutGrace.timeAmount) {
             [self] in

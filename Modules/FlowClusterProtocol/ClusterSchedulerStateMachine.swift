@@ -90,7 +90,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       heartbeatTTL: Duration = .seconds(5), handshakeTimeout: Duration = .seconds(10),
       allowedFailures: Int = 3, maxBatch: Int = 512, prefetchPerThread: Int = 0,
       noWorkerTimeout: Duration? = nil, maxOutputSize: Int = ClusterProtocol.defaultMaxOutputSize,
-      shortTaskWindow: Int = 32, batchLatencyBound: Duration = .milliseconds(2)
+      shortTaskWindow: Int = 128, batchLatencyBound: Duration = .milliseconds(2)
     ) {
       self.shortTaskWindow = max(0, shortTaskWindow)
       self.batchLatencyBound = batchLatencyBound

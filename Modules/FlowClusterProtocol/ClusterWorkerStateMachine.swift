@@ -22,14 +22,20 @@ public struct ClusterWorkerStateMachine: Sendable {
     public var resultBatch: Int
     /// The longest a held result waits for others before it is sent.
     public var resultDelay: Duration
+    /// How many accepted attempts beyond ``capacity`` are started ahead: handed to the
+    /// transport, which runs at most ``capacity`` at once and moves from one to the next without
+    /// waiting for the machine (short bodies run back to back). A drain hands back only the
+    /// attempts not started. 0: an attempt starts only when a slot is free.
+    public var startAhead: Int
 
     /// Creates a configuration.
     public init(
       name: String, capacity: Int, resources: [String: Double] = [:], token: String = "",
       flows: [String] = [], drainTimeout: Duration = .seconds(30), missedHeartbeats: Int = 10,
-      resultBatch: Int = 1, resultDelay: Duration = .microseconds(500)
+      resultBatch: Int = 1, resultDelay: Duration = .microseconds(500), startAhead: Int = 0
     ) {
       self.resultBatch = max(1, resultBatch)
+      self.startAhead = max(0, startAhead)
       self.resultDelay = resultDelay
       self.name = name
       self.capacity = capacity
@@ -94,8 +100,10 @@ public struct ClusterWorkerStateMachine: Sendable {
     /// Send these messages to the scheduler (in one frame).
     case send([ClusterMessage])
     /// Start running an attempt; report it with ``Event/taskFinished(_:)``. At most
-    /// ``Configuration/capacity`` attempts are started at once: prefetched assignments wait in
-    /// the machine until a running one finishes (so a drain can hand them back unstarted).
+    /// ``Configuration/capacity`` plus ``Configuration/startAhead`` attempts are started at
+    /// once (the transport runs at most `capacity` of them at a time): prefetched assignments
+    /// wait in the machine until a started one finishes (so a drain can hand them back
+    /// unstarted).
     case run(ClusterAssignment)
     /// Cancel these running attempts; report nothing for them.
     case cancel([ClusterTaskID])
@@ -284,7 +292,7 @@ public struct ClusterWorkerStateMachine: Sendable {
         return
       }
       for assignment in assignments where running.insert(assignment.taskID).inserted {
-        if started < configuration.capacity {
+        if started < startLimit {
           started += 1
           actions.append(.run(assignment))
         } else {
@@ -345,9 +353,12 @@ public struct ClusterWorkerStateMachine: Sendable {
     held.removeAll(keepingCapacity: true)
   }
 
+  /// How many accepted attempts may be started at once.
+  private var startLimit: Int { configuration.capacity + configuration.startAhead }
+
   /// Starts waiting attempts while slots are free.
   private mutating func startWaiting(_ actions: inout [Action]) {
-    while started < configuration.capacity, waitingHead < waiting.count {
+    while started < startLimit, waitingHead < waiting.count {
       let next = waiting[waitingHead]
       waitingHead += 1
       started += 1

@@ -185,3 +185,86 @@ public struct RemoteTaskError: Error, Sendable, CustomStringConvertible {
     return "\(message) (on worker '\(worker)')"
   }
 }
+
+/// A session that starts attempts without a task each and hands their outcomes back in
+/// batches: the run wakes once for all the outcomes that arrived together (a frame of results
+/// from a cluster worker), not once per attempt. Attempts with a timeout still go through
+/// ``FlowExecutorSession/invoke(_:)``.
+public protocol FlowExecutorBatchSession: FlowExecutorSession {
+  /// Starts `calls`; each one's outcome is delivered once to `outcomes`.
+  func start(_ calls: [RemoteTaskCall], outcomes: RemoteOutcomes)
+  /// Stops every attempt started with `outcomes` that has not ended: each is delivered as a
+  /// `CancellationError`.
+  func cancel(_ outcomes: RemoteOutcomes)
+}
+
+/// How one attempt started on a ``FlowExecutorBatchSession`` ended.
+public struct RemoteOutcome: Sendable {
+  /// The attempt.
+  public let call: RemoteTaskCall
+  /// The task's output, or the body's error (a ``RemoteTaskError``, `SkipTask`, ...).
+  public let result: Result<any Sendable, any Error>
+
+  /// Creates an outcome.
+  public init(call: RemoteTaskCall, result: Result<any Sendable, any Error>) {
+    self.call = call
+    self.result = result
+  }
+}
+
+/// Where a ``FlowExecutorBatchSession`` delivers the outcomes of one run's attempts; the run
+/// takes all that arrived since it last looked, waiting when there are none.
+public final class RemoteOutcomes: Sendable {
+  private struct State {
+    var ready: [RemoteOutcome] = []
+    /// Reports of the run's own child tasks (timers, attempts with a deadline).
+    var reports: [FlowRunShell.AttemptReport] = []
+    var waiter: CheckedContinuation<Arrived, Never>?
+
+    mutating func take() -> Arrived {
+      defer {
+        ready = []
+        reports = []
+      }
+      return (ready, reports)
+    }
+  }
+  typealias Arrived = (outcomes: [RemoteOutcome], reports: [FlowRunShell.AttemptReport])
+  private let state = Mutex(State())
+
+  /// An empty mailbox.
+  public init() {}
+
+  /// Adds outcomes, waking the run if it waits.
+  public func deliver(_ outcomes: [RemoteOutcome]) {
+    guard !outcomes.isEmpty else { return }
+    add { $0.ready.append(contentsOf: outcomes) }
+  }
+
+  /// Adds a child task's report, waking the run if it waits.
+  func deliver(report: FlowRunShell.AttemptReport) {
+    add { $0.reports.append(report) }
+  }
+
+  private func add(_ change: (inout State) -> Void) {
+    let wake = state.withLock { state -> (CheckedContinuation<Arrived, Never>, Arrived)? in
+      change(&state)
+      guard let waiter = state.waiter else { return nil }
+      state.waiter = nil
+      return (waiter, state.take())
+    }
+    if let (waiter, arrived) = wake { waiter.resume(returning: arrived) }
+  }
+
+  /// Everything delivered since the last call; waits for something when nothing is there.
+  func next() async -> Arrived {
+    await withCheckedContinuation { continuation in
+      let arrived = state.withLock { state -> Arrived? in
+        guard state.ready.isEmpty, state.reports.isEmpty else { return state.take() }
+        state.waiter = continuation
+        return nil
+      }
+      if let arrived { continuation.resume(returning: arrived) }
+    }
+  }
+}

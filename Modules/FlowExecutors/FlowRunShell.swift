@@ -86,6 +86,8 @@ struct FlowRunShell: Sendable {
           approvals: settings.approvals.sorted(), resuming: settings.resuming, at: startedAt)))
     if !usesChildren {
       await runHere()
+    } else if let batches = settings.session as? any FlowExecutorBatchSession {
+      await runBatched(batches)
     } else if settings.hasSession {
       await runInGroup()
     } else {
@@ -673,5 +675,121 @@ struct FlowRunShell: Sendable {
       defer { group.cancelAll() }
       return try await group.next()!
     }
+  }
+}
+
+// MARK: Batches of remote attempts
+
+extension FlowRunShell {
+  /// On a session that takes batches (a cluster): attempts start without a child task each,
+  /// and the run waits for their outcomes itself, one wake-up for all that arrived together.
+  /// Timers and attempts with a deadline still run as child tasks (as in ``runInGroup()``),
+  /// which hand their reports to the same mailbox.
+  mutating func runBatched(_ session: any FlowExecutorBatchSession) async {
+    let mailbox = RemoteOutcomes()
+    let crashes = CrashLog()
+    var pending: [ObjectIdentifier: AttemptStart] = [:]
+    await withDiscardingTaskGroup { group in
+      // Child tasks whose report has not arrived yet.
+      var children = 0
+      var cancelledRemote = false
+      var calls: [RemoteTaskCall] = []
+      while true {
+        reportCancellation()
+        while let (start, started) = launches.popFirst() {
+          guard start.deadline == nil else {
+            group.addTask { [settings] in
+              if let started { Self.log(started, settings) }
+              mailbox.deliver(report: await Self.attempt(start, settings))
+            }
+            children += 1
+            continue
+          }
+          if let started { Self.log(started, settings) }
+          let call = remoteCall(start, crashes)
+          pending[ObjectIdentifier(call)] = start
+          calls.append(call)
+        }
+        if !calls.isEmpty {
+          // A recorded run waits here while the recorder's buffer is full (back pressure).
+          if let recording = settings.recording { await recording.waitForRoom() }
+          session.start(calls, outcomes: mailbox)
+          calls.removeAll(keepingCapacity: true)
+        }
+        for timer in timers {
+          group.addTask { [clock] in
+            do {
+              try await clock.sleep(until: timer.due)
+              mailbox.deliver(
+                report: AttemptReport(event: .timerFired(timer.key, at: clock.now())))
+            } catch {
+              mailbox.deliver(report: AttemptReport(event: nil))
+            }
+          }
+          children += 1
+        }
+        timers.removeAll()
+        if machine.isFinished {
+          group.cancelAll()
+          if !pending.isEmpty, !cancelledRemote {
+            cancelledRemote = true
+            session.cancel(mailbox)
+          }
+        }
+        guard children > 0 || !pending.isEmpty else { break }
+        let (arrived, reports) = await withTaskCancellationHandler {
+          await mailbox.next()
+        } onCancel: {
+          session.cancel(mailbox)
+        }
+        // Crashes seen while these ran come first, as with one child per attempt.
+        for crash in crashes.events.withLock({ events in
+          defer { events.removeAll() }
+          return events
+        }) {
+          feed(crash)
+        }
+        for outcome in arrived {
+          guard let start = pending.removeValue(forKey: ObjectIdentifier(outcome.call)) else {
+            continue
+          }
+          let config = settings.graph.nodes[start.key.node].task!
+          switch outcome.result {
+          case .success(let value):
+            feed(
+              .attemptFinished(
+                start.key, attempt: start.attempt, .succeeded(FlowValue(value)),
+                at: clock.now()))
+          case .failure(let error):
+            feed(
+              .attemptFinished(
+                start.key, attempt: start.attempt,
+                Self.outcome(of: error, start, config, settings), at: clock.now()))
+          }
+        }
+        children -= reports.count
+        for report in reports { feed(report) }
+      }
+    }
+  }
+
+  /// The call that runs `start` on a session; its crashes go to `crashes`.
+  private func remoteCall(_ start: AttemptStart, _ crashes: CrashLog) -> RemoteTaskCall {
+    let key = start.key
+    let node = settings.graph.nodes[key.node]
+    let clock = clock
+    return RemoteTaskCall(
+      flowName: settings.flow.name, node: node, mapIndex: key.mapIndex,
+      attempt: start.attempt, inputs: start.inputs.values, taskRunID: start.taskRunID,
+      run: settings.remoteRun!, log: settings.log,
+      subject: RunLog.Subject(
+        task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
+        attempt: start.attempt), clock: clock,
+      loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value,
+      onCrash: { message, rescheduled in
+        let event = FlowRunEvent.attemptCrashed(
+          key, message: message, rescheduled: rescheduled, at: clock.now())
+        crashes.events.withLock { $0.append(event) }
+      })
   }
 }

@@ -73,7 +73,7 @@ struct AdaptiveWindowTests {
   }
 
   @Test func shortTasksGoManyPerFrame() {
-    var scheduler = Scheduler(configuration: .init(prefetchPerThread: 1))
+    var scheduler = Scheduler(configuration: .init(prefetchPerThread: 1, shortTaskWindow: 32))
     scheduler.join(1, capacity: 1)
     scheduler.join(2, capacity: 1)
     scheduler.observe("short", ran: [2 * Self.microsecond], id: 1000)

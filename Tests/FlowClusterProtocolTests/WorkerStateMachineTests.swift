@@ -91,6 +91,23 @@ func connectedWorker(capacity: Int = 2) -> Worker {
     #expect(worker.runningCount == 1)
   }
 
+  @Test func startAheadStartsMoreThanCapacityAndDrainsHandBackOnlyTheRest() {
+    var worker = Worker(configuration: .init(name: "w", capacity: 1, token: "x", startAhead: 2))
+    _ = worker.handle(.connected)
+    _ = worker.handle(.messagesReceived([.welcome(workerID: 4, heartbeatMilliseconds: 100)]))
+    let assignments = (1...5).map { ClusterAssignment(taskID: $0, flow: "f", task: "t") }
+    // 1 slot + 2 ahead: three start, two wait in the machine.
+    #expect(
+      worker.handle(.messagesReceived([.assign(assignments)]))
+        == [.run(assignments[0]), .run(assignments[1]), .run(assignments[2])])
+    let result = ClusterTaskResult(taskID: 1, outcome: .success([]))
+    let finished = worker.handle(.taskFinished(result))
+    #expect(finished.contains(.run(assignments[3])))
+    #expect(!finished.contains(.run(assignments[4])))
+    // A drain hands back only the one never started.
+    #expect(worker.handle(.drainRequested).first == .send([.draining, .handBack([5])]))
+  }
+
   @Test func aDrainHandsBackWhatItHasNotStarted() {
     var worker = connectedWorker(capacity: 1)
     let a = ClusterAssignment(taskID: 1, flow: "f", task: "t")
