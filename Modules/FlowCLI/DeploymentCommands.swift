@@ -464,7 +464,7 @@ struct ServeCommand: AsyncParsableCommand {
         options: .init(
           horizon: .seconds(10), maxAhead: 100, tick: .seconds(1),
           lateAfter: .milliseconds(Int64(lateAfter * 1000))),
-        logger: logger, created: { _ in wake.raise() })
+        logger: logger, created: { wake.raise(dueAt: $0.scheduledAt) })
       let services = try agent.services(store: store, flows: flows, wake: wake).services
       try await runServices([scheduler] + services, logger: logger)
     }
