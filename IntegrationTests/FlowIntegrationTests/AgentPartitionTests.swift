@@ -156,24 +156,38 @@ final class PartitionNetwork: @unchecked Sendable {
     return versions.compactMap(Int.init).sorted().last.map { "\(root)/\($0)/bin" }
   }()
 
-  /// Runs `tool` to its end; throws with its output when it fails.
+  /// Runs `tool` to its end; throws with its output when it fails. Spawned and reaped
+  /// directly, its output through a file: `Process.waitUntilExit` never returned after
+  /// `pg_ctl start` here (the child was left a zombie), and a pipe would stay open in the
+  /// server it leaves behind.
   @discardableResult
   static func shell(_ tool: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw PartitionError(
-        message: "\(tool) \(arguments.joined(separator: " ")) exited "
-          + "\(process.terminationStatus): \(output)")
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "partition-\(UUID().uuidString).out")
+    defer { try? FileManager.default.removeItem(at: output) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([tool] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, tool, &actions, nil, argv, environ)
+    guard spawned == 0 else {
+      throw PartitionError(message: "could not start \(tool): error \(spawned)")
     }
-    return output
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+    // Exited normally with status 0 (the wait status's low 7 bits are the signal, if any).
+    guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+      throw PartitionError(
+        message: "\(tool) \(arguments.joined(separator: " ")) failed (wait status \(status)): "
+          + text)
+    }
+    return text
   }
 
   init(namespaces: Int) throws {
