@@ -211,6 +211,7 @@ let package = Package(
         "FlowTesting", "FlowSimulationBenchmark", "TicketModel", "FlowStoreSQLite",
         "FlowStorePostgres", "FlowServer", "FlowOrchestration",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
       ],
       path: "Tools/FlowBench"
     ),

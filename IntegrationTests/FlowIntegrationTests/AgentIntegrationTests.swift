@@ -177,10 +177,20 @@ final class AgentScene: @unchecked Sendable {
       "agents-\(UUID().uuidString)")
     try FileManager.default.createDirectory(
       at: directory.appendingPathComponent("results"), withIntermediateDirectories: true)
-    location =
-      database == "sqlite"
-      ? "sqlite:" + directory.appendingPathComponent("flow.sqlite").path
-      : ProcessInfo.processInfo.environment["FLOW_TEST_POSTGRES_URL"]!
+    switch database {
+    case "sqlite": location = "sqlite:" + directory.appendingPathComponent("flow.sqlite").path
+    case "postgres": location = ProcessInfo.processInfo.environment["FLOW_TEST_POSTGRES_URL"]!
+    default: location = database  // a PostgreSQL URL
+    }
+  }
+
+  /// A probe process started through another program (`ip netns exec NS`), reaching the
+  /// database at its own URL.
+  struct Command {
+    let executable: String
+    let prefix: [String]
+    let arguments: [String]
+    let database: String
   }
 
   var results: String { directory.appendingPathComponent("results").path }
@@ -193,9 +203,20 @@ final class AgentScene: @unchecked Sendable {
 
   /// Starts the probe with `arguments`, its output in `<log>.log`.
   func start(_ arguments: [String], log: String) throws -> Process {
+    try start(
+      Command(
+        executable: try SampleProcess(name: "AgentProbe").binary().path, prefix: [],
+        arguments: arguments, database: location), log: log)
+  }
+
+  /// Starts the probe as `command` says, its output in `<log>.log`.
+  func start(_ command: Command, log: String) throws -> Process {
     let process = Process()
-    process.executableURL = try SampleProcess(name: "AgentProbe").binary()
-    process.arguments = arguments + ["--database", location, "--results-dir", results]
+    process.executableURL = URL(fileURLWithPath: command.executable)
+    let probe = try SampleProcess(name: "AgentProbe").binary().path
+    process.arguments =
+      (command.prefix.isEmpty ? [] : command.prefix + [probe]) + command.arguments
+      + ["--database", command.database, "--results-dir", results]
     process.currentDirectoryURL = directory
     let file = directory.appendingPathComponent("\(log).log")
     _ = FileManager.default.createFile(atPath: file.path, contents: nil)

@@ -427,7 +427,7 @@ struct SchedulerOptions: ParsableArguments {
       options: .init(
         horizon: .seconds(10), maxAhead: 100, tick: .seconds(1),
         lateAfter: .milliseconds(Int64(lateAfter * 1000))),
-      logger: logger, created: { _ in wake.raise() })
+      logger: logger, created: { wake.raise(dueAt: $0.scheduledAt) })
   }
 }
 

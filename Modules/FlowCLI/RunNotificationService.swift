@@ -16,7 +16,7 @@ struct RunNotificationService: Service {
     await cancelWhenGracefulShutdown {
       while !Task.isCancelled {
         do {
-          try await store.listenForDueRuns { wake.raise() }
+          try await store.listenForDueTimes { wake.raise(dueAt: $0) }
         } catch {
           logger.warning("listening for new runs failed (polling goes on): \(error)")
         }

@@ -60,6 +60,12 @@ public protocol DeploymentStore: RunStore {
   /// final beyond it), then claims up to `claim.limit` due runs the agent can run, oldest
   /// first, each with the next fencing epoch; returns each lease with its run as claimed.
   func claim(_ claim: LeaseClaim) async throws(RunStoreError) -> [ClaimedRun]
+  /// How long from `now` (on the store's lease clock when it has one) until a run of
+  /// `claim`'s flows next becomes claimable after that claim was made: a run falls due after
+  /// `claim.now`, or another agent's lease on one runs out after it. Nil when none is known.
+  /// A hint for an agent's next claim (labels are not judged), not a promise.
+  func nextClaimable(after claim: LeaseClaim, now: Date) async throws(RunStoreError)
+    -> Duration?
   /// Extends the leases still current; reports the lost ones and requested cancellations.
   func renewLeases(_ leases: [RunLease], leaseDuration: Duration, now: Date)
     async throws(RunStoreError) -> LeaseRenewal

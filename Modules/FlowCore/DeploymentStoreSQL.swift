@@ -27,7 +27,8 @@ package struct DeploymentStoreSQL: Sendable {
   /// Appended to a single-row read that a write follows (`FOR UPDATE` on PostgreSQL).
   private let forUpdate: String
   /// Run in a transaction that makes runs claimable (PostgreSQL's `pg_notify`: agents that
-  /// LISTEN wake at its commit); nil where there is no such thing.
+  /// LISTEN wake at its commit), with one placeholder for the payload (the time the run falls
+  /// due); nil where there is no such thing.
   private let notify: String?
   /// An SQL expression for the database's clock in microseconds since 1970 (PostgreSQL's
   /// `clock_timestamp()`): when set, leases are claimed, renewed and checked by it, not by
@@ -60,8 +61,12 @@ package struct DeploymentStoreSQL: Sendable {
     return Self.date(row?["now"]) ?? given
   }
 
-  private func notifyAgents(on executor: any SQLExecutor) async throws {
-    if let notify { _ = try await executor.run(SQLStatement(sql: notify)) }
+  /// Tells listening agents a run is claimable from `dueAt` (nil: now); the payload is its
+  /// time in microseconds, so that an agent arms a timer instead of claiming at once.
+  private func notifyAgents(dueAt: Date?, on executor: any SQLExecutor) async throws {
+    guard let notify else { return }
+    let payload = dueAt.map { String(RunStoreCoding.micros($0)) } ?? ""
+    _ = try await executor.run(SQLStatement(sql: notify, binds: [.text(payload)]))
   }
 
   /// The schema's version-2 statements (projects, deployments, their runs and leases).
@@ -411,7 +416,7 @@ package struct DeploymentStoreSQL: Sendable {
       var batch = RunStoreBatch()
       batch.flowRuns = [DeploymentRunLogic.flowRun(run)]
       for statement in runs.write(batch) { _ = try await executor.run(statement) }
-      try await notifyAgents(on: executor)
+      try await notifyAgents(dueAt: run.scheduledAt, on: executor)
       return DeploymentRunCreation(run: run, created: true)
     }
   }
@@ -608,6 +613,29 @@ package struct DeploymentStoreSQL: Sendable {
     }
   }
 
+  package func nextClaimable(after claim: LeaseClaim, now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError) -> Duration?
+  {
+    guard !claim.flows.isEmpty else { return nil }
+    let b = binder()
+    let flows = claim.flows.map {
+      "(flow_name = \(b(.text($0.name))) AND flow_version = \(b(.text($0.version))))"
+    }.joined(separator: " OR ")
+    let since = b(Self.time(claim.now))
+    let row = try await db.read(
+      b.statement(
+        "SELECT \(databaseNow ?? b(Self.time(now))) AS now, (SELECT MIN(scheduled_at) FROM "
+          + "deployment_runs WHERE state IN ('Scheduled', 'Late', 'Crashed') AND ended_at IS "
+          + "NULL AND cancel_requested = 0 AND scheduled_at > \(since) AND (\(flows))) AS due, "
+          + "(SELECT MIN(lease_expires_at) FROM deployment_runs WHERE state = 'Running' AND "
+          + "ended_at IS NULL AND lease_expires_at > \(since) AND lease_agent <> "
+          + "\(b(.text(claim.agentID))) AND (\(flows))) AS expiry")
+    ).first
+    guard let row, let at = row["now"]?.integer else { return nil }
+    let next = [row["due"]?.integer, row["expiry"]?.integer].compactMap { $0 }.min()
+    return next.map { .microseconds(max(0, $0 - at)) }
+  }
+
   package func renewLeases(
     _ leases: [RunLease], leaseDuration: Duration, now: Date, on db: some SQLDatabase
   ) async throws(RunStoreError) -> LeaseRenewal {
@@ -731,7 +759,7 @@ package struct DeploymentStoreSQL: Sendable {
         try await setFlowRunState(
           runIDs, state: "Scheduled", message: DeploymentRunLogic.returnedMessage, endedAt: nil,
           on: executor)
-        try await notifyAgents(on: executor)
+        try await notifyAgents(dueAt: nil, on: executor)
       }
       if !released.isEmpty {
         let h = binder()

@@ -144,9 +144,12 @@ package enum RunStoreCoding {
     return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
   }
 
-  /// The value JSON `text` holds, or `fallback`.
+  /// The value JSON `text` holds, or `fallback`. Dates are read as `json(_:)` writes
+  /// them (ISO 8601): a schedule's interval anchor was dropped when they were not.
   package static func decode<T: Decodable>(_ text: String, as type: T.Type, or fallback: T) -> T {
-    (try? JSONDecoder().decode(T.self, from: Data(text.utf8))) ?? fallback
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .iso8601
+    return (try? decoder.decode(T.self, from: Data(text.utf8))) ?? fallback
   }
 
   /// The `(version, statements)` migrations of the schema, shared by both databases

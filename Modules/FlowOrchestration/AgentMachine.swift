@@ -49,6 +49,10 @@ public struct AgentMachine: Sendable {
     case notified(now: Date)
     /// The claim sent at `sentAt` returned these leases.
     case claimed([RunLease], sentAt: Date, now: Date)
+    /// After a claim that got fewer runs than it asked for, the store said a run becomes
+    /// claimable in `delay` (one falls due, or another agent's lease on one runs out): the
+    /// agent claims then instead of waiting for its next poll.
+    case claimableIn(Duration, now: Date)
     /// The claim failed (the store is unreachable, say); the next poll tries again.
     case claimFailed(now: Date)
     /// The renewal sent at `sentAt` kept `renewed` and lost `lost`.
@@ -162,6 +166,12 @@ public struct AgentMachine: Sendable {
       if !held.isEmpty, nextRenewal == .distantFuture {
         nextRenewal = sentAt.addingTimeInterval(options.heartbeat.timeInterval)
       }
+    case .claimableIn(let delay, let at):
+      now = at
+      // At least a millisecond later: a hint of "now" for a run this agent may not take
+      // (another's label) must not turn into claims in a tight loop.
+      let due = at.addingTimeInterval(max(delay, .milliseconds(1)).timeInterval)
+      nextPoll = min(nextPoll, due)
     case .claimFailed(let at):
       now = at
       claimSentAt = nil

@@ -86,7 +86,15 @@ public struct AgentService: Service {
       await withTaskGroup(of: Void.self) { group in
         if let wake {
           group.addTask {
-            for await _ in wake.signals { inbox.yield(.notified(now: clock.now())) }
+            for await _ in wake.signals {
+              guard let due = wake.takeEarliest() else { continue }
+              let now = clock.now()
+              if due > now {
+                inbox.yield(.claimableIn(.seconds(due.timeIntervalSince(now)), now: now))
+              } else {
+                inbox.yield(.notified(now: now))
+              }
+            }
           }
         }
         inbox.yield(.start(now: clock.now()))
@@ -124,6 +132,17 @@ public struct AgentService: Service {
           let runs = try await store.claim(claim)
           claimed.add(runs)
           inbox.yield(.claimed(runs.map(\.lease), sentAt: claim.now, now: clock.now()))
+          // Nothing more is due now: ask when something will be (a fire time, another
+          // agent's lease running out), so as to claim then rather than at the next poll.
+          if runs.count < count {
+            do {
+              if let delay = try await store.nextClaimable(after: claim, now: clock.now()) {
+                inbox.yield(.claimableIn(delay, now: clock.now()))
+              }
+            } catch {
+              settings.logger.debug("asking for the next claimable run failed: \(error)")
+            }
+          }
         } catch {
           settings.logger.warning("claiming runs failed: \(error)")
           inbox.yield(.claimFailed(now: clock.now()))
@@ -286,11 +305,15 @@ public struct AgentService: Service {
   }
 }
 
-/// Tells an agent that work may be waiting (PostgreSQL's NOTIFY, a local scheduler).
+/// Tells an agent that work may be waiting (PostgreSQL's NOTIFY, a local scheduler), and
+/// from when: a run due later only sets the agent's timer (a scheduler creating a thousand
+/// runs ahead of time must not make every agent claim a thousand times).
 public final class AgentWakeSignal: Sendable {
   /// The notifications.
   public let signals: AsyncStream<Void>
   private let continuation: AsyncStream<Void>.Continuation
+  /// The earliest due time raised since the agent last took it.
+  private let earliest = Mutex<Date?>(nil)
 
   /// A signal nobody has raised yet.
   public init() {
@@ -298,8 +321,23 @@ public final class AgentWakeSignal: Sendable {
       of: Void.self, bufferingPolicy: .bufferingNewest(1))
   }
 
-  /// Wakes the agent.
-  public func raise() { continuation.yield() }
+  /// Wakes the agent: a run may be claimable now.
+  public func raise() { raise(dueAt: nil) }
+
+  /// Wakes the agent: a run is claimable from `dueAt` (nil: now).
+  public func raise(dueAt: Date?) {
+    let due = dueAt ?? .distantPast
+    earliest.withLock { $0 = min($0 ?? due, due) }
+    continuation.yield()
+  }
+
+  /// The earliest due time raised since the last call (`.distantPast`: now), or nil.
+  func takeEarliest() -> Date? {
+    earliest.withLock { earliest in
+      defer { earliest = nil }
+      return earliest
+    }
+  }
 
   /// No more notifications.
   public func finish() { continuation.finish() }

@@ -102,9 +102,20 @@ public struct DeploymentSchedulerMachine: Sendable {
       now = at
       deployments[id]?.creating = false
     }
+    // The nearest fire times first: with a thousand deployments, the run due in a second is
+    // created before the ones due in a minute (the shell creates them in this order).
+    var proposals: [(first: Date, order: Int, action: Action)] = []
     for id in deployments.keys.sorted(by: { $0.uuidString < $1.uuidString }) {
-      actions.append(contentsOf: propose(id, now: now))
+      for action in propose(id, now: now) {
+        let first: Date
+        switch action {
+        case .createRuns(_, let fireTimes): first = fireTimes.first?.date ?? now
+        default: first = .distantPast
+        }
+        proposals.append((first, proposals.count, action))
+      }
     }
+    actions += proposals.sorted { ($0.first, $0.order) < ($1.first, $1.order) }.map(\.action)
     let wake = now.addingTimeInterval(options.tick.timeInterval)
     if armed == nil || armed! > wake || armed! <= now {
       armed = wake
@@ -122,9 +133,13 @@ public struct DeploymentSchedulerMachine: Sendable {
     var cursor = tracked.cursor ?? oldest.addingTimeInterval(-1e-6)
     var missed: (count: Int, first: Date)?
     var fireTimes: [ScheduledFireTime] = []
+    // One tick's worth of fire times per proposal (the due ones all at once): the next one
+    // is proposed when these are created, behind the other deployments' nearer ones, so that
+    // no deployment's next run waits for another's runs an hour ahead.
+    var end = horizon
     while fireTimes.count < options.maxAhead,
       let event = tracked.spec.schedule.nextEvent(after: cursor), event.date > cursor,
-      event.date <= horizon
+      event.date <= end
     {
       cursor = event.date
       guard event.date >= oldest else {
@@ -137,6 +152,9 @@ public struct DeploymentSchedulerMachine: Sendable {
       }
       fireTimes.append(
         ScheduledFireTime(deploymentID: id, date: event.date, parameters: event.parameters))
+      if fireTimes.count == 1 {
+        end = min(horizon, max(now, event.date).addingTimeInterval(options.tick.timeInterval))
+      }
     }
     if let missed {
       actions.append(.missed(deploymentID: id, count: missed.count, first: missed.first))

@@ -62,7 +62,7 @@ extension PostgresRunStore: DeploymentStore {
   private static func deploymentSQL(databaseNow: String?) -> DeploymentStoreSQL {
     DeploymentStoreSQL(
       placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE",
-      notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', '')",
+      notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', $1)",
       databaseNow: databaseNow)
   }
   /// Microseconds since 1970 on the server's clock.
@@ -158,6 +158,13 @@ extension PostgresRunStore: DeploymentStore {
     try await deploymentSQL.claim(claim, on: database)
   }
 
+  /// How long until a run of the claim's flows next becomes claimable.
+  public func nextClaimable(after claim: LeaseClaim, now: Date) async throws(RunStoreError)
+    -> Duration?
+  {
+    try await deploymentSQL.nextClaimable(after: claim, now: now, on: database)
+  }
+
   /// Renews leases.
   public func renewLeases(_ leases: [RunLease], leaseDuration: Duration, now: Date)
     async throws(RunStoreError) -> LeaseRenewal
@@ -182,10 +189,20 @@ extension PostgresRunStore: DeploymentStore {
   /// sent when a run is created or given back), until the calling task is cancelled. Throws
   /// when the listening connection is lost.
   public func listenForDueRuns(_ wake: @escaping @Sendable () -> Void) async throws {
+    try await listenForDueTimes { _ in wake() }
+  }
+
+  /// Calls `wake` with the time a new run falls due (nil: now, for a run given back) each
+  /// time one is created or given back, until the calling task is cancelled: an agent arms a
+  /// timer for a run due later instead of claiming at once. Throws when the listening
+  /// connection is lost.
+  public func listenForDueTimes(_ wake: @escaping @Sendable (Date?) -> Void) async throws {
     do {
       try await client.withConnection { connection in
         try await connection.listen(on: DeploymentStoreSQL.notificationChannel) { notifications in
-          for try await _ in notifications { wake() }
+          for try await notification in notifications {
+            wake(Int64(notification.payload).map(RunStoreCoding.date))
+          }
         }
       }
     } catch is CancellationError {

@@ -139,6 +139,13 @@ extension SQLiteRunStore: DeploymentStore {
     try await deploymentSQL.claim(claim, on: database)
   }
 
+  /// How long until a run of the claim's flows next becomes claimable.
+  public func nextClaimable(after claim: LeaseClaim, now: Date) async throws(RunStoreError)
+    -> Duration?
+  {
+    try await deploymentSQL.nextClaimable(after: claim, now: now, on: database)
+  }
+
   /// Renews leases.
   public func renewLeases(_ leases: [RunLease], leaseDuration: Duration, now: Date)
     async throws(RunStoreError) -> LeaseRenewal

@@ -291,6 +291,35 @@ extension MemoryRunStore: DeploymentStore {
     }
   }
 
+  /// How long until a run of the claim's flows next becomes claimable.
+  public func nextClaimable(after claim: LeaseClaim, now: Date) async throws(RunStoreError)
+    -> Duration?
+  {
+    let since = claim.now
+    let flows = Set(claim.flows)
+    return try withTables { (tables) throws(RunStoreError) in
+      let times = tables.deployments.runs.values.compactMap { run -> Date? in
+        guard flows.contains(FlowKey(name: run.flowName, version: run.flowVersion)),
+          !run.isFinished
+        else { return nil }
+        if ["Scheduled", "Late", "Crashed"].contains(run.state), !run.cancelRequested,
+          run.scheduledAt > since
+        {
+          return run.scheduledAt
+        }
+        if run.state == "Running", run.leaseAgent != claim.agentID,
+          let expiry = run.leaseExpiresAt, expiry > since
+        {
+          return expiry
+        }
+        return nil
+      }
+      return times.min().map {
+        .microseconds(max(0, Int64(($0.timeIntervalSince(now) * 1e6).rounded())))
+      }
+    }
+  }
+
   /// Renews leases.
   public func renewLeases(_ leases: [RunLease], leaseDuration: Duration, now: Date)
     async throws(RunStoreError) -> LeaseRenewal

@@ -35,6 +35,27 @@ struct AgentMachineTests {
       ])
   }
 
+  @Test("told when a run becomes claimable, the agent claims then, not at its next poll")
+  func claimsWhenARunFallsDue() {
+    var machine = agent()
+    _ = machine.handle(.start(now: t0))
+    #expect(machine.handle(.claimed([], sentAt: t0, now: t0 + 0.25)).isEmpty)
+    // Due in 1 s (a fire time, or another agent's lease running out): the timer moves up.
+    #expect(machine.handle(.claimableIn(.seconds(1), now: t0 + 0.5)) == [.armTimer(t0 + 1.5)])
+    #expect(
+      machine.handle(.timer(now: t0 + 1.5)) == [
+        .claim(count: 2, leaseDuration: .seconds(30)), .armTimer(t0 + 6.5),
+      ])
+    // A hint later than the next poll changes nothing; one of "now" waits a millisecond.
+    _ = machine.handle(.claimed([], sentAt: t0 + 1.5, now: t0 + 1.75))
+    #expect(machine.handle(.claimableIn(.seconds(60), now: t0 + 1.75)).isEmpty)
+    let soon = machine.handle(.claimableIn(.zero, now: t0 + 2))
+    #expect(soon.count == 1)
+    if case .armTimer(let date)? = soon.first {
+      #expect(date > t0 + 2 && date < t0 + 2.01)
+    }
+  }
+
   @Test("leases are renewed every heartbeat; a lost lease is abandoned at once")
   func renewsAndLoses() {
     var machine = agent(limit: 1)

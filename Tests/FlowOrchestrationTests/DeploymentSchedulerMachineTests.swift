@@ -16,23 +16,48 @@ struct DeploymentSchedulerMachineTests {
     }
   }
 
-  @Test("proposes the fire times up to the horizon, then only new ones once created")
+  @Test("proposes one tick of fire times at a time up to the horizon, then only new ones")
   func proposesUpToTheHorizon() {
     var machine = DeploymentSchedulerMachine(
       options: .init(horizon: .seconds(300), maxAhead: 100, tick: .seconds(10)))
     let every = IntervalSchedule(start: start, interval: .seconds(60))
     let first = machine.handle(
       .deployments([DeploymentSchedule(deploymentID: id, schedule: every)], now: start))
-    #expect(fireTimes(first) == (0...5).map { start.addingTimeInterval(Double($0) * 60) })
+    #expect(fireTimes(first) == [start])
     #expect(
       first.contains { if case .armTimer(let date) = $0 { date == start + 10 } else { false } })
     // While the creation is in flight nothing is proposed twice.
-    #expect(fireTimes(machine.handle(.timer(now: start + 10))).isEmpty)
-    _ = machine.handle(.created(deploymentID: id, through: start + 300, now: start + 11))
+    #expect(fireTimes(machine.handle(.timer(now: start + 1))).isEmpty)
+    // Each creation brings the next fire time, up to the horizon.
+    var created: [Date] = [start]
+    var through = start
+    while true {
+      let next = fireTimes(
+        machine.handle(.created(deploymentID: id, through: through, now: start + 2)))
+      guard let last = next.last else { break }
+      created += next
+      through = last
+    }
+    #expect(created == (0...5).map { start.addingTimeInterval(Double($0) * 60) })
     let next = machine.handle(.timer(now: start + 61))
     #expect(fireTimes(next) == [start + 360])
     #expect(
       next.contains { if case .markLate(let cutoff) = $0 { cutoff == start + 1 } else { false } })
+  }
+
+  @Test("the nearest fire times are proposed first, across deployments")
+  func nearestFirst() {
+    var machine = DeploymentSchedulerMachine(
+      options: .init(horizon: .seconds(300), maxAhead: 100, tick: .seconds(10)))
+    // IDs in the opposite order of their next fire times.
+    let specs = (0..<5).map { n in
+      DeploymentSchedule(
+        deploymentID: UUID(uuidString: "00000000-0000-0000-0000-00000000000\(n)")!,
+        schedule: IntervalSchedule(
+          start: start + Double(50 - n * 10), interval: .seconds(60)), lastScheduled: start)
+    }
+    let first = fireTimes(machine.handle(.deployments(specs, now: start + 1)))
+    #expect(first == [start + 10, start + 20, start + 30, start + 40, start + 50])
   }
 
   @Test("a failed creation is proposed again")
@@ -42,7 +67,7 @@ struct DeploymentSchedulerMachineTests {
     _ = machine.handle(
       .deployments([DeploymentSchedule(deploymentID: id, schedule: every)], now: start))
     let again = machine.handle(.createFailed(deploymentID: id, now: start + 1))
-    #expect(fireTimes(again) == [start, start + 60])
+    #expect(fireTimes(again) == [start])
   }
 
   @Test("after an outage, fire times older than the catch-up window are missed, newer ones run")

@@ -476,6 +476,7 @@ extension AgentMachine.Event {
     case .notified: .notified(now: now)
     case .claimed(let leases, let sentAt, _): .claimed(leases, sentAt: sentAt, now: now)
     case .claimFailed: .claimFailed(now: now)
+    case .claimableIn(let delay, _): .claimableIn(delay, now: now)
     case .renewed(let leases, let lost, let sentAt, _):
       .renewed(leases, lost: lost, sentAt: sentAt, now: now)
     case .renewFailed: .renewFailed(now: now)

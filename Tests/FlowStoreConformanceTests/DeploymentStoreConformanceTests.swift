@@ -295,6 +295,54 @@ struct DeploymentStoreConformanceTests {
     }
   }
 
+  @Test("an interval schedule keeps its anchor", arguments: StoreKind.available)
+  func intervalAnchor(kind: StoreKind) async throws {
+    try await kind.withStore { store in
+      let store = try #require(store as? any DeploymentStore)
+      _ = try await store.createProject(ProjectRecord(name: "data", createdAt: instant(0)))
+      var registration = Self.registration()
+      registration.schedule = .interval(seconds: 60, anchor: instant(7))
+      let deployment = try await store.registerDeployment(registration, now: instant(0))
+      // It was read back as nil (dates written as ISO 8601, read as numbers): no runs at all.
+      let read = try await store.deployment(id: deployment.id)
+      #expect(read?.schedule == .interval(seconds: 60, anchor: instant(7)))
+      #expect(try await store.deployments(project: "data").first?.schedule?.anchor == instant(7))
+    }
+  }
+
+  @Test(
+    "the next claimable run: when one falls due, or another agent's lease runs out",
+    arguments: StoreKind.available)
+  func nextClaimable(kind: StoreKind) async throws {
+    try await withDeployment(kind) { store, deployment in
+      func next(_ agent: String, claimedAt: Double, now: Double) async throws -> Duration? {
+        try await store.nextClaimable(
+          after: LeaseClaim(
+            agentID: agent, flows: [FlowKey(name: "etl", version: "v1")], limit: 10,
+            leaseDuration: .seconds(30), now: instant(claimedAt)),
+          now: instant(now))
+      }
+      #expect(try await next("a1", claimedAt: 0, now: 0) == nil)
+      _ = try await run(store, deployment, 1, at: 10)
+      _ = try await run(store, deployment, 2, at: 20)
+      #expect(try await next("a1", claimedAt: 0, now: 1) == .seconds(9))
+      #expect(try await claim(store, agent: "a1", at: 10).map(\.runID) == [uuid(1)])
+      // Measured from `now`, the hint's own time; run 2 falls due at 20.
+      #expect(try await next("a1", claimedAt: 10, now: 12) == .seconds(8))
+      #expect(try await claim(store, agent: "a2", at: 20).map(\.runID) == [uuid(2)])
+      // Only the other agent's lease counts (a1's runs out at 40, a2's at 50).
+      #expect(try await next("a1", claimedAt: 21, now: 21) == .seconds(29))
+      #expect(try await next("a2", claimedAt: 21, now: 21) == .seconds(19))
+      // Another flow's runs are not this agent's business.
+      #expect(
+        try await store.nextClaimable(
+          after: LeaseClaim(
+            agentID: "a3", flows: [FlowKey(name: "other", version: "v1")], limit: 10,
+            leaseDuration: .seconds(30), now: instant(21)),
+          now: instant(21)) == nil)
+    }
+  }
+
   @Test(
     "pruning a finished deployment run removes its deployment record and lease history too",
     arguments: StoreKind.available)

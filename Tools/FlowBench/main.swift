@@ -36,12 +36,19 @@ struct Sizes: Sendable {
   /// The server: tasks of the run whose page is rendered, runs under the run list.
   var serverTasks = 10_000
   var serverRuns = 1_000_000
+  /// Schedule lateness: deployments, their interval (s), and the window of fire times
+  /// measured (s); lease takeover: rounds of four runs whose holder falls silent.
+  var scheduledDeployments = 1_000
+  var scheduleInterval = 60.0
+  var scheduleWindow = 45.0
+  var takeoverRounds = 5
 
   static let quick = Sizes(
     independent: 10_000, chain: 1_000, graph: 10_000, cronCalls: 2_000, repetitions: 3,
     memoryRepetitions: 1, cluster: ClusterSizes(independent: 2_000, chain: 200),
     sampleRepetitions: 1, simulationSeeds: 4, kernelEvents: 200_000, serverTasks: 1_000,
-    serverRuns: 10_000)
+    serverRuns: 10_000, scheduledDeployments: 200, scheduleInterval: 12, scheduleWindow: 10,
+    takeoverRounds: 2)
 }
 
 /// A limit a figure must stay within.
@@ -460,6 +467,7 @@ if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grow
 }
 var rows: [(workload: Workload, figure: Figure)] = []
 for workload in workloads + recordingWorkloads + serverWorkloads + agentWorkloads
+  + scheduleWorkloads
 where only?.contains(workload.key) ?? true {
   rows.append((workload, try await workload.measure(sizes)))
 }
