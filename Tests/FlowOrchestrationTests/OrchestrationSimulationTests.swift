@@ -25,11 +25,6 @@ struct OrchestrationSimulationTests {
     }
   }
 
-  @Test func dbg() {
-    let r = OrchestrationSimulation(seed: 442).run()
-    print("VIOL", r.violations)
-  }
-
   @Test("the same seed gives the same trace")
   func deterministic() {
     let first = OrchestrationSimulation(seed: 42).run()
