@@ -353,12 +353,13 @@ public final class SQLiteRunStore: RunStore {
       let chunk = Array(ids[start..<min(ids.count, start + RunStoreSQL.pruneChunk)])
       try await transaction(sql.delete(runs: chunk))
       start += RunStoreSQL.pruneChunk
+      // Each chunk's deleted pages are copied from the WAL into the database here, by the
+      // reader connection beside the writer (a passive checkpoint takes no write lock), so
+      // that the WAL never grows to the writer's automatic checkpoint, which runs inside
+      // whichever commit crosses its threshold: a recorded run's write, or a prune chunk that
+      // a run's write then waits behind.
+      _ = try? await reader.query("PRAGMA wal_checkpoint(PASSIVE)", [])
     }
-    // The deleted pages are copied from the WAL into the database here, by the reader
-    // connection beside the writer (a passive checkpoint takes no write lock), so that the
-    // writer's automatic checkpoint, which runs inside whichever commit crosses its threshold,
-    // does not land in a recorded run's write.
-    if !ids.isEmpty { _ = try? await reader.query("PRAGMA wal_checkpoint(PASSIVE)", []) }
     return ids.count
   }
 
