@@ -117,6 +117,8 @@ let package = Package(
       dependencies: [
         "FlowCore", .product(name: "SQLiteNIO", package: "sqlite-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
       ],
       path: "Modules/FlowStoreSQLite"
     ),

@@ -1,5 +1,6 @@
 import FlowState
 import Foundation
+import Synchronization
 
 /// A type-erased task body: takes the inputs in order and returns the output.
 package final class TaskBody: Sendable {
@@ -181,6 +182,9 @@ package final class FlowGraph: Sendable {
   package let referenceNodes: [Int]
   /// The builder's ID, carried by every reference made for this graph.
   package let flowID: UInt32
+  /// The flow's record (graph document, version hash, parameter schema) once built, for the
+  /// flow name it was built with (``Flow/record``).
+  package let record = Mutex<FlowRecord?>(nil)
 
   package init(draft: GraphDraft, flowID: UInt32) {
     self.flowID = flowID

@@ -84,6 +84,9 @@ package struct RunStoreSQL: Sendable {
   private let placeholder: @Sendable (Int) -> String
   /// Rows per multi-row INSERT.
   private let rowsPerStatement = 500
+  /// Runs deleted per transaction by the adapters' prune (a concurrent run's write waits for
+  /// one such transaction at most).
+  package static let pruneChunk = 25
   /// Inserts bind one array per column (PostgreSQL's `unnest`), not one value per cell.
   private let arrayInserts: Bool
 
@@ -240,30 +243,81 @@ package struct RunStoreSQL: Sendable {
   }
   private static func text(_ text: String?) -> SQLValue { text.map { .text($0) } ?? .null }
 
-  static let flowRunColumns = [
+  package static let flowRunColumns = [
     "id", "flow_name", "flow_version", "parameters", "executor", "host", "pid", "command",
     "scheduled_at", "started_at", "ended_at", "state", "message", "heartbeat_at",
   ]
-  static let taskRunColumns = [
+  package static let taskRunColumns = [
     "flow_run_id", "slug", "map_index", "task_run_id", "state", "message", "attempts",
     "crashed_attempts", "started_at", "ended_at", "result_location", "position",
   ]
+
+  /// A table a batch writes: its columns and what a conflict does.
+  package struct BatchTable: Sendable {
+    /// The table.
+    package let name: String
+    /// The columns written, in bind order.
+    package let columns: [String]
+    /// What follows the VALUES (an ON CONFLICT clause).
+    package let suffix: String
+  }
+
+  /// Flow versions (written once).
+  package static let flowsTable = BatchTable(
+    name: "flows", columns: ["name", "version", "graph", "parameter_schema"],
+    suffix: "ON CONFLICT DO NOTHING")
+  /// Flow runs (a later write updates the run).
+  package static let flowRunsTable = BatchTable(
+    name: "flow_runs", columns: flowRunColumns,
+    suffix: "ON CONFLICT (id) DO UPDATE SET "
+      + flowRunColumns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+  /// Task runs (a later write updates the task run).
+  package static let taskRunsTable = BatchTable(
+    name: "task_runs", columns: taskRunColumns,
+    suffix: "ON CONFLICT (flow_run_id, slug, map_index) DO UPDATE SET "
+      + taskRunColumns.dropFirst(3).map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+  /// Transitions (appends are idempotent: a batch retried after an ambiguous failure writes
+  /// nothing twice).
+  package static let transitionsTable = BatchTable(
+    name: "transitions",
+    columns: [
+      "flow_run_id", "sequence", "slug", "map_index", "from_state", "to_state", "time", "message",
+    ], suffix: "ON CONFLICT DO NOTHING")
+  /// Log records.
+  package static let logsTable = BatchTable(
+    name: "logs", columns: ["flow_run_id", "sequence", "time", "level", "message", "metadata"],
+    suffix: "ON CONFLICT DO NOTHING")
+  /// The engine's steps.
+  package static let eventsTable = BatchTable(
+    name: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
+    suffix: "ON CONFLICT DO NOTHING")
+
+  /// The text of a one-row INSERT into `table` (SQLite's writer keeps it prepared and steps it
+  /// once per record).
+  package func singleRowInsert(_ table: BatchTable) -> String {
+    insertText(table: table.name, columns: table.columns, suffix: table.suffix, rows: 1)
+  }
+
+  /// The text of a heartbeat: the run's `heartbeat_at` moves forward to the first bind.
+  package func heartbeatUpdate() -> String {
+    "UPDATE flow_runs SET heartbeat_at = \(placeholder(1)) WHERE id = \(placeholder(2)) "
+      + "AND heartbeat_at < \(placeholder(1))"
+  }
+
+  private func insert<Row>(
+    _ rows: [Row], into table: BatchTable, _ binds: (Row, inout [SQLValue]) -> Void
+  ) -> [SQLStatement] {
+    insert(rows, into: table.name, columns: table.columns, suffix: table.suffix, binds)
+  }
 
   /// The statements that write `batch` (to run inside one transaction).
   package func write(_ batch: RunStoreBatch) -> [SQLStatement] {
     var statements: [SQLStatement] = []
     var runID = IDText()
-    statements += insert(
-      batch.flows, into: "flows", columns: ["name", "version", "graph", "parameter_schema"],
-      suffix: "ON CONFLICT DO NOTHING"
-    ) {
+    statements += insert(batch.flows, into: Self.flowsTable) {
       $1 += [.text($0.name), .text($0.version), .text($0.graphJSON), .text($0.parameterSchemaJSON)]
     }
-    let runUpdates = Self.flowRunColumns.dropFirst().map { "\($0) = excluded.\($0)" }
-    statements += insert(
-      batch.flowRuns, into: "flow_runs", columns: Self.flowRunColumns,
-      suffix: "ON CONFLICT (id) DO UPDATE SET " + runUpdates.joined(separator: ", ")
-    ) { run, binds in
+    statements += insert(batch.flowRuns, into: Self.flowRunsTable) { run, binds in
       binds += [
         runID(run.id), .text(run.flowName), .text(run.flowVersion),
         .text(RunStoreCoding.json(run.parameters)), .text(run.executor), .text(run.host),
@@ -272,12 +326,7 @@ package struct RunStoreSQL: Sendable {
         .text(run.state), Self.text(run.message), Self.time(run.heartbeatAt),
       ]
     }
-    let taskUpdates = Self.taskRunColumns.dropFirst(3).map { "\($0) = excluded.\($0)" }
-    statements += insert(
-      batch.taskRuns, into: "task_runs", columns: Self.taskRunColumns,
-      suffix: "ON CONFLICT (flow_run_id, slug, map_index) DO UPDATE SET "
-        + taskUpdates.joined(separator: ", ")
-    ) { run, binds in
+    statements += insert(batch.taskRuns, into: Self.taskRunsTable) { run, binds in
       binds.append(runID(run.flowRunID))
       binds.append(.text(run.slug))
       binds.append(.integer(Int64(run.mapIndex)))
@@ -292,13 +341,7 @@ package struct RunStoreSQL: Sendable {
       binds.append(.integer(Int64(run.position)))
     }
     // Appends are idempotent: a batch retried after an ambiguous failure writes nothing twice.
-    statements += insert(
-      batch.transitions, into: "transitions",
-      columns: [
-        "flow_run_id", "sequence", "slug", "map_index", "from_state", "to_state", "time",
-        "message",
-      ], suffix: "ON CONFLICT DO NOTHING"
-    ) { transition, binds in
+    statements += insert(batch.transitions, into: Self.transitionsTable) { transition, binds in
       binds.append(runID(transition.flowRunID))
       binds.append(.integer(transition.sequence))
       binds.append(Self.text(transition.slug))
@@ -308,11 +351,7 @@ package struct RunStoreSQL: Sendable {
       binds.append(Self.time(transition.time))
       binds.append(Self.text(transition.message))
     }
-    statements += insert(
-      batch.logs, into: "logs",
-      columns: ["flow_run_id", "sequence", "time", "level", "message", "metadata"],
-      suffix: "ON CONFLICT DO NOTHING"
-    ) { log, binds in
+    statements += insert(batch.logs, into: Self.logsTable) { log, binds in
       binds.append(runID(log.flowRunID))
       binds.append(.integer(log.sequence))
       binds.append(Self.time(log.time))
@@ -320,10 +359,7 @@ package struct RunStoreSQL: Sendable {
       binds.append(.text(log.message))
       binds.append(.text(RunStoreCoding.json(log.metadata)))
     }
-    statements += insert(
-      batch.events, into: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
-      suffix: "ON CONFLICT DO NOTHING"
-    ) { event, binds in
+    statements += insert(batch.events, into: Self.eventsTable) { event, binds in
       binds.append(runID(event.flowRunID))
       binds.append(.integer(event.sequence))
       binds.append(.blob(event.payload))
@@ -332,9 +368,7 @@ package struct RunStoreSQL: Sendable {
     for beat in batch.heartbeats {
       statements.append(
         SQLStatement(
-          sql: "UPDATE flow_runs SET heartbeat_at = \(placeholder(1)) WHERE id = \(placeholder(2)) "
-            + "AND heartbeat_at < \(placeholder(1))",
-          binds: [Self.time(beat.time), Self.id(beat.flowRunID)]))
+          sql: heartbeatUpdate(), binds: [Self.time(beat.time), Self.id(beat.flowRunID)]))
     }
     return statements
   }

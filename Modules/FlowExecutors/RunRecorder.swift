@@ -29,6 +29,12 @@ public struct RunRecorder: Sendable {
   public var host: String
   /// The run's process ID.
   public var processID: Int
+  /// Whether the run's start is written before its first task runs (the default: a store
+  /// that cannot record it refuses the run), or with the run's first batch (a run that ends
+  /// within the first flush interval then costs one write; until that batch the run is not in
+  /// the store). Agents, whose claim already proved the store reachable, write it with the
+  /// first batch.
+  public var writesStartAtOnce: Bool
 
   /// A recorder writing into `store`.
   public init(
@@ -36,7 +42,7 @@ public struct RunRecorder: Sendable {
     flushInterval: Duration = .milliseconds(200), batchSize: Int = 5_000,
     unavailableTimeout: Duration = .seconds(60), bufferLimit: Int = 100_000,
     command: [String] = [], host: String = SystemHost.name,
-    processID: Int = SystemHost.processID
+    processID: Int = SystemHost.processID, writesStartAtOnce: Bool = true
   ) {
     self.store = store
     self.heartbeatInterval = heartbeatInterval
@@ -47,5 +53,6 @@ public struct RunRecorder: Sendable {
     self.command = command
     self.host = host
     self.processID = processID
+    self.writesStartAtOnce = writesStartAtOnce
   }
 }

@@ -101,8 +101,9 @@ final class RunRecording: Sendable {
       $0.lastHeartbeat = startedAt
     }
     // The run is in the store before its first task starts (retried while the store fails,
-    // up to the recorder's timeout).
-    try await flushRetrying()
+    // up to the recorder's timeout), unless it goes with the first batch: a run that ends
+    // before the first flush is then written once, start, tasks and end together.
+    if recorder.writesStartAtOnce { try await flushRetrying() }
   }
 
   /// Flushes, retrying every flush interval while the store fails, until the recorder's
@@ -135,7 +136,10 @@ final class RunRecording: Sendable {
         buffer.flowRun?.message = new.message
         if new.isFinished { buffer.flowRun?.endedAt = now }
         buffer.flowRunDirty = true
-        return true
+        // A state readers should see at once (Paused, waiting for approval) is written now;
+        // Running goes with the next batch (the start already says Running), and the final
+        // state with the run's end (``finish(taskRuns:state:endedAt:)`` writes it).
+        return new.kind != .running && !new.isFinished
       }
       let key = TaskKey(slug: slug, mapIndex: mapIndex ?? -1)
       var record =

@@ -250,7 +250,9 @@ public struct AgentService: Service {
       let fenced = FencedRunStore(base: store, lease: lease, writes: writes) { _ in
         control.signal(.abandon)
       }
-      let recorder = RunRecorder(store: fenced, heartbeatInterval: settings.recorderHeartbeat)
+      // The claim proved the store reachable: a short run is written once, start and end.
+      let recorder = RunRecorder(
+        store: fenced, heartbeatInterval: settings.recorderHeartbeat, writesStartAtOnce: false)
       // The run keeps the deployment run's ID. A run claimed before (epoch > 1) may have a
       // recorded history, which is resumed: tasks whose outputs were persisted are not run
       // again. A first claim has none, so it starts afresh under that ID without reading it.

@@ -346,12 +346,19 @@ public final class PostgresRunStore: RunStore {
       .compactMap(RunStoreSQL.log)
   }
 
-  /// Deletes up to `limit` runs that ended before `cutoff`.
+  /// Deletes up to `limit` runs that ended before `cutoff`, in transactions of
+  /// ``RunStoreSQL/pruneChunk`` runs (as SQLite does): each holds its rows' locks briefly, so
+  /// a concurrent run's writes never wait behind one long delete.
   public func prune(endedBefore cutoff: Date, limit: Int) async throws(RunStoreError) -> Int {
     let ids = try await query(sql.prunable(endedBefore: cutoff, limit: limit)).compactMap {
       $0["id"]?.text
     }
-    try await transaction(sql.delete(runs: ids))
+    var start = 0
+    while start < ids.count {
+      let chunk = Array(ids[start..<min(ids.count, start + RunStoreSQL.pruneChunk)])
+      try await transaction(sql.delete(runs: chunk))
+      start += RunStoreSQL.pruneChunk
+    }
     return ids.count
   }
 

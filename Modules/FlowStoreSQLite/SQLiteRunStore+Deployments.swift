@@ -5,13 +5,11 @@ internal import SQLiteNIO
 
 /// Statements on the writer connection inside an immediate transaction.
 private struct SQLiteExecutor: SQLExecutor {
-  let connection: SQLiteConnection
+  let writer: SQLiteWriter
 
   func run(_ statement: SQLStatement) async throws -> [SQLRow] {
-    // The future is awaited, never cancelled: a transaction is not cut short mid-way.
-    let rows: EventLoopFuture<[SQLiteRow]> = connection.query(
-      statement.sql, statement.binds.map(SQLiteRunStore.bind))
-    return try await rows.get().map(SQLiteRunStore.row)
+    // The job is awaited, never cancelled: a transaction is not cut short mid-way.
+    try await writer.execute(statement.sql, statement.binds)
   }
 }
 
@@ -35,7 +33,7 @@ private struct SQLiteDatabase: SQLDatabase {
         // processes wait for it (busy_timeout) instead of both reading the same due runs.
         try await store.write("BEGIN IMMEDIATE")
         do {
-          let result = try await body(SQLiteExecutor(connection: store.writer))
+          let result = try await body(SQLiteExecutor(writer: store.writer))
           try await store.write("COMMIT")
           return result
         } catch {

@@ -5,8 +5,8 @@ internal import NIOCore
 internal import SQLiteNIO
 
 /// The run store on an embedded SQLite database (the default): WAL mode, one writer
-/// connection whose batches are single transactions, and a reader connection that never
-/// blocks it. A busy database is waited for (`busy_timeout`), never reported as "locked".
+/// connection whose batches are single transactions (with statements kept prepared across
+/// batches, ``SQLiteWriter``), and a reader connection that never blocks it. A busy database is waited for (`busy_timeout`), never reported as "locked".
 ///
 /// ```swift
 /// let store = try await SQLiteRunStore.open(path: "/tmp/flow.sqlite")
@@ -17,16 +17,16 @@ public final class SQLiteRunStore: RunStore {
   public let path: String
   /// `sqlite:` and the file's path.
   public var description: String { "sqlite:\(path)" }
-  let writer: SQLiteConnection
+  let writer: SQLiteWriter
   let reader: SQLiteConnection
   let gate = SerialGate()
   private let sql = RunStoreSQL(placeholder: { "?\($0)" })
-  /// Runs deleted per transaction by ``prune(endedBefore:limit:)``.
-  static let pruneChunk = 25
+  /// The one-row statements of a batch write.
+  private let batchTexts = SQLiteBatchWriting.Texts(sql: RunStoreSQL(placeholder: { "?\($0)" }))
   /// How long a statement waits for another process's lock before failing.
   public static let busyTimeoutMilliseconds = 10_000
 
-  private init(path: String, writer: SQLiteConnection, reader: SQLiteConnection) {
+  private init(path: String, writer: SQLiteWriter, reader: SQLiteConnection) {
     self.path = path
     self.writer = writer
     self.reader = reader
@@ -67,10 +67,10 @@ public final class SQLiteRunStore: RunStore {
         .invalidLocation, location: location,
         message: "\(path) is a directory; name a database file, e.g. sqlite:\(path)/flow.sqlite")
     }
-    let writer: SQLiteConnection
+    let writer: SQLiteWriter
     let reader: SQLiteConnection
     do {
-      writer = try await SQLiteConnection.open(storage: .file(path: path))
+      writer = try await SQLiteWriter.open(path: path)
     } catch {
       throw map(error, location: location, path: path)
     }
@@ -80,13 +80,13 @@ public final class SQLiteRunStore: RunStore {
         "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = OFF",
       ] {
-        _ = try await writer.query(pragma, [])
+        _ = try await writer.execute(pragma)
       }
       reader = try await SQLiteConnection.open(storage: .file(path: path))
       _ = try await reader.query("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", [])
       store = SQLiteRunStore(path: path, writer: writer, reader: reader)
     } catch {
-      try? await writer.close()
+      await writer.close()
       throw map(error, location: location, path: path)
     }
     do throws(RunStoreError) {
@@ -108,6 +108,24 @@ public final class SQLiteRunStore: RunStore {
   }
 
   private static func map(_ error: any Error, location: String, path: String) -> RunStoreError {
+    if let error = error as? SQLiteWriterError {
+      if error.isNotADatabase {
+        return RunStoreError(
+          .notADatabase, location: location,
+          message: "\(path) is not an SQLite database (\(error.message)); point --database "
+            + "sqlite:PATH or FLOW_DATABASE at a database file, or move this file away",
+          cause: error)
+      }
+      if error.isUnopenable {
+        return RunStoreError(
+          .invalidLocation, location: location,
+          message: "cannot open \(path) (\(error.message)); check that the file and its "
+            + "directory are writable, or pick another path with --database sqlite:PATH",
+          cause: error)
+      }
+      return RunStoreError(
+        .database, location: location, message: "SQLite failed: \(error.message)", cause: error)
+    }
     if let error = error as? SQLiteError {
       switch error.reason {
       case .notADatabase, .corrupt:
@@ -161,14 +179,13 @@ public final class SQLiteRunStore: RunStore {
     }
   }
 
-  func query(_ statement: SQLStatement, on connection: SQLiteConnection? = nil)
-    async throws(RunStoreError) -> [SQLRow]
-  {
+  /// Runs a read on the reader connection.
+  func query(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
     do {
       // Rows are converted as SQLite steps through them, on its thread, with one array of
       // column names for the whole result.
       let rows = RowCollector()
-      try await (connection ?? reader).query(statement.sql, statement.binds.map(Self.bind)) {
+      try await reader.query(statement.sql, statement.binds.map(Self.bind)) {
         rows.append($0)
       }
       return rows.rows
@@ -177,30 +194,48 @@ public final class SQLiteRunStore: RunStore {
     }
   }
 
-  /// Runs one statement on the writer to completion, even if the calling task is cancelled
-  /// (a transaction is never cut short between its statements: the future is not cancelled).
-  func write(_ sql: String, _ binds: [SQLiteData] = []) async throws {
-    let rows: EventLoopFuture<[SQLiteRow]> = writer.query(sql, binds)
-    _ = try await rows.get()
+  /// Runs a statement on the writer connection.
+  func writerQuery(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
+    do {
+      return try await writer.execute(statement.sql, statement.binds)
+    } catch {
+      throw fail(error)
+    }
   }
 
-  /// Runs `statements` on the writer in one transaction.
-  private func transaction(_ statements: [SQLStatement]) async throws(RunStoreError) {
+  /// Runs one statement on the writer to completion, even if the calling task is cancelled
+  /// (a transaction is never cut short between its statements: the job is not cancelled).
+  func write(_ sql: String, _ binds: [SQLValue] = []) async throws {
+    _ = try await writer.execute(sql, binds)
+  }
+
+  /// Runs `body` on the writer inside one immediate transaction (one job on the thread pool),
+  /// rolled back if it throws.
+  private func transaction(
+    _ body: @escaping @Sendable (SQLiteWriterConnection) throws -> Void
+  ) async throws(RunStoreError) {
     try await gate.run { () async throws(RunStoreError) in
       do {
-        try await write("BEGIN IMMEDIATE")
-        do {
-          for statement in statements {
-            try await write(statement.sql, statement.binds.map(Self.bind))
+        try await writer.run { connection in
+          _ = try connection.execute("BEGIN IMMEDIATE", [])
+          do {
+            try body(connection)
+            _ = try connection.execute("COMMIT", [])
+          } catch {
+            _ = try? connection.execute("ROLLBACK", [])
+            throw error
           }
-          try await write("COMMIT")
-        } catch {
-          try? await write("ROLLBACK")
-          throw error
         }
       } catch {
         throw fail(error)
       }
+    }
+  }
+
+  /// Runs `statements` on the writer in one transaction.
+  private func transaction(_ statements: [SQLStatement]) async throws(RunStoreError) {
+    try await transaction { connection in
+      for statement in statements { _ = try connection.execute(statement.sql, statement.binds) }
     }
   }
 
@@ -229,21 +264,25 @@ public final class SQLiteRunStore: RunStore {
 
   /// The database's schema version.
   public func schemaStatus() async throws(RunStoreError) -> RunStoreSchemaStatus {
-    let tables = try await query(
+    let tables = try await writerQuery(
       SQLStatement(
         sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'flow_schema'",
-        binds: []), on: writer)
+        binds: []))
     if tables.isEmpty { return RunStoreSchemaStatus(databaseVersion: 0) }
-    let rows = try await query(
-      SQLStatement(sql: "SELECT max(version) AS version FROM flow_schema", binds: []),
-      on: writer)
+    let rows = try await writerQuery(
+      SQLStatement(sql: "SELECT max(version) AS version FROM flow_schema", binds: []))
     return RunStoreSchemaStatus(databaseVersion: Int(rows.first?["version"]?.integer ?? 0))
   }
 
-  /// Writes the batch in one transaction.
+  /// Writes the batch in one transaction: each record bound straight into its table's
+  /// one-row INSERT, prepared once for the store's life (``SQLiteBatchWriting``).
   public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
     guard !batch.isEmpty else { return }
-    try await transaction(sql.write(batch))
+    let texts = batchTexts
+    try await transaction { connection in
+      var writing = SQLiteBatchWriting(connection: connection, texts: texts)
+      try writing.write(batch)
+    }
   }
 
   /// Appends engine events; a taken sequence writes none of them.
@@ -252,9 +291,8 @@ public final class SQLiteRunStore: RunStore {
     do {
       try await transaction(sql.appendEvents(events))
     } catch {
-      if let cause = error.cause as? SQLiteError,
-        cause.reason == .constraint
-          || cause.message.contains("UNIQUE")
+      if let cause = error.cause as? SQLiteWriterError,
+        cause.isConstraint || cause.message.contains("UNIQUE")
       {
         let first = events[0]
         throw RunStoreError.sequenceTaken(
@@ -308,7 +346,8 @@ public final class SQLiteRunStore: RunStore {
       .compactMap(RunStoreSQL.log)
   }
 
-  /// Deletes up to `limit` runs that ended before `cutoff`, in transactions of 25 runs.
+  /// Deletes up to `limit` runs that ended before `cutoff`, in transactions of
+  /// ``RunStoreSQL/pruneChunk`` runs.
   public func prune(endedBefore cutoff: Date, limit: Int) async throws(RunStoreError) -> Int {
     let ids = try await query(sql.prunable(endedBefore: cutoff, limit: limit)).compactMap {
       $0["id"]?.text
@@ -317,22 +356,23 @@ public final class SQLiteRunStore: RunStore {
     // one running): a run's write waits for one chunk at most.
     var start = 0
     while start < ids.count {
-      let chunk = Array(ids[start..<min(ids.count, start + Self.pruneChunk)])
+      let chunk = Array(ids[start..<min(ids.count, start + RunStoreSQL.pruneChunk)])
       try await transaction(sql.delete(runs: chunk))
-      start += Self.pruneChunk
+      start += RunStoreSQL.pruneChunk
+      // Each chunk's deleted pages are copied from the WAL into the database here, by the
+      // reader connection beside the writer (a passive checkpoint takes no write lock), so
+      // that the WAL never grows to the writer's automatic checkpoint, which runs inside
+      // whichever commit crosses its threshold: a recorded run's write, or a prune chunk that
+      // a run's write then waits behind.
+      _ = try? await reader.query("PRAGMA wal_checkpoint(PASSIVE)", [])
     }
-    // The deleted pages are copied from the WAL into the database here, by the reader
-    // connection beside the writer (a passive checkpoint takes no write lock), so that the
-    // writer's automatic checkpoint, which runs inside whichever commit crosses its threshold,
-    // does not land in a recorded run's write.
-    if !ids.isEmpty { _ = try? await reader.query("PRAGMA wal_checkpoint(PASSIVE)", []) }
     return ids.count
   }
 
   /// Closes the connections.
   public func close() async {
     try? await reader.close()
-    try? await writer.close()
+    await writer.close()
   }
 }
 

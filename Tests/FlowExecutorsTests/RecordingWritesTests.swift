@@ -11,6 +11,8 @@ private final class CountingStore: RunStore {
   let taskRunWrites = Mutex<[String: Int]>([:])
   /// The task-run records of the batch that recorded the flow run's end.
   let lastBatchTaskRuns = Mutex<Int?>(nil)
+  /// The batches written.
+  let batches = Mutex(0)
   var description: String { base.description }
 
   func migrate() async throws(RunStoreError) { try await base.migrate() }
@@ -18,6 +20,7 @@ private final class CountingStore: RunStore {
     try await base.schemaStatus()
   }
   func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
+    batches.withLock { $0 += 1 }
     taskRunWrites.withLock { counts in
       for run in batch.taskRuns { counts[run.label, default: 0] += 1 }
     }
@@ -91,5 +94,56 @@ struct RecordingWritesTests {
       #expect(match?.endedAt == run.finishedAt)
       #expect(match?.attempts == run.attempts)
     }
+  }
+
+  @Test("a run that ends before the first flush is written once: start, tasks and end together")
+  func shortRunWrittenOnce() async throws {
+    let store = CountingStore()
+    try await store.migrate()
+    let body = task("body") { () -> Int in 1 }
+    let flow = Flow("short") { for _ in 0..<5 { _ = body() } }
+    let result = try await flow.run(
+      recorder: RunRecorder(
+        store: store, flushInterval: .seconds(30), writesStartAtOnce: false))
+    #expect(result.state.isSuccessful)
+    #expect(store.batches.withLock { $0 } == 1)
+    let run = try #require(try await store.flowRun(id: result.flowRunID))
+    #expect(run.state == "Success")
+    #expect(try await store.taskRuns(flowRunID: result.flowRunID).count == 5)
+    #expect(try await store.transitions(flowRunID: result.flowRunID).count == 2 * 5 + 2)
+    // Written at once (the default), the start is a write of its own.
+    let atOnce = CountingStore()
+    try await atOnce.migrate()
+    _ = try await flow.run(recorder: RunRecorder(store: atOnce, flushInterval: .seconds(30)))
+    #expect(atOnce.batches.withLock { $0 } == 2)
+  }
+
+  @Test("a long run whose start goes with the first batch shows Running with a heartbeat")
+  func longRunShowsRunning() async throws {
+    let store = CountingStore()
+    try await store.migrate()
+    let seen = Mutex<FlowRunRecord?>(nil)
+    let wait = task("wait") { () async throws -> Int in
+      // Polls until the run's first batch is in the store (the run is still going).
+      for _ in 0..<500 {
+        let runs = try await store.flowRuns(FlowRunQuery(limit: 1, staleBefore: .distantPast))
+        if let run = runs.first {
+          seen.withLock { $0 = run }
+          return 1
+        }
+        try await SystemWallClock().sleep(for: .milliseconds(10))
+      }
+      return 0
+    }
+    let flow = Flow("long") { _ = wait() }
+    let result = try await flow.run(
+      recorder: RunRecorder(
+        store: store, flushInterval: .milliseconds(20), writesStartAtOnce: false))
+    #expect(result.state.isSuccessful)
+    let running = try #require(seen.withLock { $0 })
+    #expect(running.state == "Running")
+    #expect(running.endedAt == nil)
+    #expect(running.heartbeatAt >= running.startedAt)
+    #expect(try await store.flowRun(id: result.flowRunID)?.state == "Success")
   }
 }
