@@ -270,6 +270,8 @@ let package = Package(
         "FlowCluster", "FlowClusterProtocol", "FlowCore", "FlowExecutors",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
       ],
       exclude: ["Resources/README.md"],
       resources: [.copy("Resources/test-cert.pem"), .copy("Resources/test-key.pem")]

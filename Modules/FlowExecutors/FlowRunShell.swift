@@ -5,6 +5,7 @@ import FlowResults
 import FlowState
 import Foundation
 import Synchronization
+import Tracing
 
 /// Carries out a ``FlowRunMachine``'s actions for one flow run: the only place that calls
 /// state handlers (``RunSettings/transition(_:to:subject:mapIndex:handlers:)``), reads the
@@ -689,6 +690,8 @@ extension FlowRunShell {
     let mailbox = RemoteOutcomes()
     let crashes = CrashLog()
     var pending: [ObjectIdentifier: AttemptStart] = [:]
+    // The "task run" spans of attempts on the session, when a tracer is there.
+    var spans: [ObjectIdentifier: any Span] = [:]
     await withDiscardingTaskGroup { group in
       // Child tasks whose report has not arrived yet.
       var children = 0
@@ -708,6 +711,9 @@ extension FlowRunShell {
           if let started { Self.log(started, settings) }
           let call = remoteCall(start, crashes)
           pending[ObjectIdentifier(call)] = start
+          if settings.isTraced {
+            spans[ObjectIdentifier(call)] = RunTracing.startAttempt(start, settings)
+          }
           calls.append(call)
         }
         if !calls.isEmpty {
@@ -754,22 +760,28 @@ extension FlowRunShell {
             continue
           }
           let config = settings.graph.nodes[start.key.node].task!
+          let finished: FlowRunEvent
           switch outcome.result {
           case .success(let value):
-            feed(
-              .attemptFinished(
-                start.key, attempt: start.attempt, .succeeded(FlowValue(value)),
-                at: clock.now()))
+            finished = .attemptFinished(
+              start.key, attempt: start.attempt, .succeeded(FlowValue(value)), at: clock.now())
           case .failure(let error):
-            feed(
-              .attemptFinished(
-                start.key, attempt: start.attempt,
-                Self.outcome(of: error, start, config, settings), at: clock.now()))
+            finished = .attemptFinished(
+              start.key, attempt: start.attempt,
+              Self.outcome(of: error, start, config, settings), at: clock.now())
           }
+          if let span = spans.removeValue(forKey: ObjectIdentifier(outcome.call)) {
+            RunTracing.endAttempt(span, AttemptReport(event: finished), at: clock.now())
+          }
+          feed(finished)
         }
         children -= reports.count
         for report in reports { feed(report) }
       }
+    }
+    // Attempts whose outcome never came (their worker was lost and they ran again elsewhere).
+    for span in spans.values {
+      RunTracing.endAttempt(span, AttemptReport(event: nil), at: clock.now())
     }
   }
 

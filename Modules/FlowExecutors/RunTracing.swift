@@ -56,16 +56,28 @@ enum RunTracing {
     _ start: AttemptStart, _ settings: RunSettings,
     _ body: () async -> FlowRunShell.AttemptReport
   ) async -> FlowRunShell.AttemptReport {
-    let clock = settings.environment.clock
+    let span = startAttempt(start, settings)
+    let report = await InstrumentationContext.withValue(span.context) { await body() }
+    endAttempt(span, report, at: settings.environment.clock.now())
+    return report
+  }
+
+  /// Starts the "task run" span of `start`, a child of the current (flow run's) span: for an
+  /// attempt whose body runs elsewhere (a cluster worker) and whose outcome arrives later.
+  static func startAttempt(_ start: AttemptStart, _ settings: RunSettings) -> any Span {
     let node = settings.graph.nodes[start.key.node]
-    let span = startSpan(taskRunSpan, at: RunInstant(clock.now()))
+    let span = startSpan(taskRunSpan, at: RunInstant(settings.environment.clock.now()))
     span.attributes[Attribute.flowName] = settings.flow.name
     span.attributes[Attribute.flowRunID] = settings.flowRunID.uuidString.lowercased()
     span.attributes[Attribute.taskSlug] = node.slug
     span.attributes[Attribute.taskRunID] = start.taskRunID.uuidString.lowercased()
     span.attributes[Attribute.mapIndex] = start.key.mapIndex
     span.attributes[Attribute.attempt] = start.attempt
-    let report = await InstrumentationContext.withValue(span.context) { await body() }
+    return span
+  }
+
+  /// Ends an attempt's span with the state its report gives.
+  static func endAttempt(_ span: any Span, _ report: FlowRunShell.AttemptReport, at time: Date) {
     let (state, failure) = outcome(report)
     span.attributes[Attribute.state] = state
     if let failure {
@@ -73,8 +85,7 @@ enum RunTracing {
     } else {
       span.setStatus(SpanStatus(code: .ok))
     }
-    span.end(at: RunInstant(clock.now()))
-    return report
+    span.end(at: RunInstant(time))
   }
 
   /// The state an attempt ended in, and its error message when it failed.
