@@ -58,21 +58,7 @@ extension SampleSuites {
       try await Task.sleep(for: .milliseconds(Int64.random(in: 200...900)))
       kill(agents[1].processIdentifier, SIGKILL)
       _ = try scene.startAgent("a3")
-      try await scene.waitFor("every run to finish", timeout: 150) {
-        try await scene.withStore { store in
-          try await store.deploymentRuns(DeploymentRunQuery(limit: 10_000))
-            .filter { ids.contains($0.id) }.allSatisfy(\.isFinished)
-        }
-      }
-      let (runs, histories) = try await scene.withStore { store in
-        var runs: [DeploymentRunRecord] = []
-        var histories: [UUID: [LeaseHistoryRecord]] = [:]
-        for id in ids {
-          runs.append(try #require(try await store.deploymentRun(id: id)))
-          histories[id] = try await store.leaseHistory(runID: id)
-        }
-        return (runs, histories)
-      }
+      let (runs, histories) = try await scene.finishedRuns(ids, timeout: 150)
       #expect(runs.allSatisfy { $0.state == "Success" }, "\(runs.map(\.state))")
       let crashed = runs.filter { $0.crashes > 0 }
       #expect(!crashed.isEmpty, "no run was held by the killed agents")
@@ -194,6 +180,28 @@ final class AgentScene: @unchecked Sendable {
   }
 
   var results: String { directory.appendingPathComponent("results").path }
+
+  /// Waits (up to `timeout` seconds) for the runs `ids` to finish; returns them in that order,
+  /// with each one's lease history.
+  func finishedRuns(_ ids: [UUID], timeout: Double) async throws -> (
+    runs: [DeploymentRunRecord], histories: [UUID: [LeaseHistoryRecord]]
+  ) {
+    try await waitFor("every run to finish", timeout: timeout) {
+      try await self.withStore { store in
+        try await store.deploymentRuns(DeploymentRunQuery(limit: 10_000))
+          .filter { ids.contains($0.id) }.allSatisfy(\.isFinished)
+      }
+    }
+    return try await withStore { store in
+      var runs: [DeploymentRunRecord] = []
+      var histories: [UUID: [LeaseHistoryRecord]] = [:]
+      for id in ids {
+        runs.append(try #require(try await store.deploymentRun(id: id)))
+        histories[id] = try await store.leaseHistory(runID: id)
+      }
+      return (runs, histories)
+    }
+  }
 
   /// Runs the probe to its end.
   func probe(_ arguments: [String]) async throws -> SampleProcess.Output {

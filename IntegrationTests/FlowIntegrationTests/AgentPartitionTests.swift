@@ -62,21 +62,7 @@ extension SampleSuites {
       // Longer than the 4 s lease: the store lets a0's leases lapse and the others take over.
       try await Task.sleep(for: .seconds(7))
       try network.setLink(0, up: true)
-      try await scene.waitFor("every run to finish", timeout: 90) {
-        try await scene.withStore { store in
-          try await store.deploymentRuns(DeploymentRunQuery(limit: 1000))
-            .filter { ids.contains($0.id) }.allSatisfy(\.isFinished)
-        }
-      }
-      let (runs, histories) = try await scene.withStore { store in
-        var runs: [DeploymentRunRecord] = []
-        var histories: [UUID: [LeaseHistoryRecord]] = [:]
-        for id in ids {
-          runs.append(try #require(try await store.deploymentRun(id: id)))
-          histories[id] = try await store.leaseHistory(runID: id)
-        }
-        return (runs, histories)
-      }
+      let (runs, histories) = try await scene.finishedRuns(ids, timeout: 90)
       #expect(runs.allSatisfy { $0.state == "Success" }, "\(runs.map(\.state))")
       for run in runs {
         let history = histories[run.id] ?? []

@@ -128,6 +128,19 @@ struct FlowRunShell: Sendable {
     }
   }
 
+  /// A timer's child task: sleeps until it is due and reports it fired (nothing when the run
+  /// ended first and cancelled the sleep).
+  static func fire(_ timer: (key: TaskRunKey, due: Date), on clock: any WallClock) async
+    -> AttemptReport
+  {
+    do {
+      try await clock.sleep(until: timer.due)
+      return AttemptReport(event: .timerFired(timer.key, at: clock.now()))
+    } catch {
+      return AttemptReport(event: nil)
+    }
+  }
+
   /// Up to `width` bodies at once as child tasks; timers are child tasks that hold no slot.
   private mutating func runInGroup() async {
     await withTaskGroup(of: AttemptReport.self) { group in
@@ -155,14 +168,7 @@ struct FlowRunShell: Sendable {
           }
         }
         for timer in timers {
-          group.addTask { [clock] in
-            do {
-              try await clock.sleep(until: timer.due)
-              return AttemptReport(event: .timerFired(timer.key, at: clock.now()))
-            } catch {
-              return AttemptReport(event: nil)
-            }
-          }
+          group.addTask { [clock] in await Self.fire(timer, on: clock) }
           outstanding += 1
         }
         timers.removeAll()
@@ -217,14 +223,7 @@ struct FlowRunShell: Sendable {
           }
         }
         for timer in work.timers {
-          group.addTask {
-            do {
-              try await clock.sleep(until: timer.due)
-              return AttemptReport(event: .timerFired(timer.key, at: clock.now()))
-            } catch {
-              return AttemptReport(event: nil)
-            }
-          }
+          group.addTask { await fire(timer, on: clock) }
           outstanding += 1
         }
         if work.finished { group.cancelAll() }
@@ -723,15 +722,7 @@ extension FlowRunShell {
           calls.removeAll(keepingCapacity: true)
         }
         for timer in timers {
-          group.addTask { [clock] in
-            do {
-              try await clock.sleep(until: timer.due)
-              mailbox.deliver(
-                report: AttemptReport(event: .timerFired(timer.key, at: clock.now())))
-            } catch {
-              mailbox.deliver(report: AttemptReport(event: nil))
-            }
-          }
+          group.addTask { [clock] in mailbox.deliver(report: await Self.fire(timer, on: clock)) }
           children += 1
         }
         timers.removeAll()
