@@ -93,8 +93,11 @@ public struct AgentStatus: Sendable, Equatable {
         agentID: record.agentID, registration: record, leases: nil)
     }
     for summary in leases {
-      byID[summary.agentID, default: AgentStatus(
-        agentID: summary.agentID, registration: nil, leases: nil)].leases = summary
+      byID[
+        summary.agentID,
+        default: AgentStatus(
+          agentID: summary.agentID, registration: nil, leases: nil)
+      ].leases = summary
     }
     return byID.values.sorted { $0.agentID < $1.agentID }
   }

@@ -132,7 +132,8 @@ struct DashboardTests {
       try await fixture.test { client in
         let body = try await client.execute(uri: "/api/agents", method: .get).json()
         let list = body["agents"] as? [[String: Any]] ?? []
-        let byID = Dictionary(uniqueKeysWithValues: list.map { ($0["agentID"] as? String ?? "", $0) })
+        let byID = Dictionary(
+          uniqueKeysWithValues: list.map { ($0["agentID"] as? String ?? "", $0) })
         let fresh = try #require(byID["fresh"])
         #expect(fresh["health"] as? String == "Idle")
         #expect(fresh["held"] as? Int == 0 && fresh["leases"] as? Int == 0)

@@ -98,7 +98,8 @@ struct AgentRegistryConformanceTests {
       let later = try await health(at: 54)
       #expect(later == ["idle": "Idle", "busy": "Active", "gone": "Stopped"], "\(later)")
       // `busy` holds an unexpired lease (renewing it is its heartbeat); `idle` missed three.
-      #expect(try await health(at: 56) == ["idle": "Unresponsive", "busy": "Active", "gone": "Stopped"])
+      #expect(
+        try await health(at: 56) == ["idle": "Unresponsive", "busy": "Active", "gone": "Stopped"])
       #expect(try await health(at: 400)["busy"] == "Unresponsive")
     }
   }
