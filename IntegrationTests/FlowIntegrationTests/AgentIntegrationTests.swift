@@ -114,10 +114,21 @@ extension SampleSuites {
         serve = try scene.start(["agent"] + agent, log: "serve")
       }
       try await Task.sleep(for: .seconds(5))
+      // The agent registered itself (the server lists it even before it claims anything).
+      let pid = Int(serve.processIdentifier)
+      let registered = try await scene.withStore { store in
+        try await store.registeredAgents().filter { $0.processID == pid }
+      }
+      #expect(registered.count == 1 && registered.first?.labels == [scene.label])
+      #expect(registered.first?.stoppedAt == nil)
       let stoppedAt = Date()
       kill(serve.processIdentifier, SIGTERM)
       try await scene.waitFor("serve to stop after SIGTERM", timeout: 20) { !serve.isRunning }
       #expect(serve.terminationStatus == 0, "\(scene.log("serve"))")
+      let stopped = try await scene.withStore { store in
+        try await store.registeredAgents().filter { $0.processID == pid }
+      }
+      #expect(stopped.first?.stoppedAt != nil, "a cleanly stopped agent is marked stopped")
       let runs = try await scene.withStore { store in
         let deployment = try #require(
           try await store.deployment(project: "default", name: "tick-\(scene.label)"))

@@ -77,6 +77,16 @@ public protocol DeploymentStore: RunStore {
   func write(_ writes: [FencedWrite], now: Date) async throws(RunStoreError) -> [RunStoreError?]
   /// Every holding of the run, by epoch.
   func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord]
+  /// Registers the agent (an agent that restarts under the same ID replaces its record and is
+  /// no longer stopped).
+  func registerAgent(_ agent: AgentRecord) async throws(RunStoreError)
+  /// Records the agent's heartbeat at `now`; false when it is not registered (it was removed:
+  /// register it again).
+  func agentHeartbeat(agentID: String, now: Date) async throws(RunStoreError) -> Bool
+  /// Marks the agent stopped at `now` (it stopped cleanly); nothing when it is not registered.
+  func stopAgent(agentID: String, now: Date) async throws(RunStoreError)
+  /// Every registered agent, by ID.
+  func registeredAgents() async throws(RunStoreError) -> [AgentRecord]
 }
 
 extension DeploymentStore {

@@ -110,6 +110,16 @@ package struct DeploymentStoreSQL: Sendable {
     """,
   ]
 
+  /// The schema's version-3 statements: the agents' registry.
+  package static let agentsMigration: [String] = [
+    """
+    CREATE TABLE agents (agent_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid BIGINT NOT NULL,
+      labels TEXT NOT NULL, run_limit BIGINT NOT NULL, flows TEXT NOT NULL,
+      heartbeat_interval BIGINT NOT NULL, started_at BIGINT NOT NULL,
+      heartbeat_at BIGINT NOT NULL, stopped_at BIGINT)
+    """
+  ]
+
   // MARK: Building statements
 
   /// Collects binds and writes their placeholders (a class: `b.statement("…\(b(x))")`
@@ -205,6 +215,78 @@ package struct DeploymentStoreSQL: Sendable {
       crashRetries: Int(row["crash_retries"]?.integer ?? 0),
       cancelRequested: (row["cancel_requested"]?.integer ?? 0) != 0,
       endedAt: date(row["ended_at"]))
+  }
+
+  private static func agent(_ row: SQLRow) -> AgentRecord? {
+    guard let id = row["agent_id"]?.text, let started = date(row["started_at"]) else {
+      return nil
+    }
+    return AgentRecord(
+      agentID: id, host: row["host"]?.text ?? "", processID: Int(row["pid"]?.integer ?? 0),
+      labels: RunStoreCoding.decode(row["labels"]?.text ?? "[]", as: [String].self, or: []),
+      limit: Int(row["run_limit"]?.integer ?? 0),
+      flows: RunStoreCoding.decode(row["flows"]?.text ?? "[]", as: [FlowKey].self, or: []),
+      heartbeatInterval: .microseconds(row["heartbeat_interval"]?.integer ?? 0),
+      startedAt: started, lastHeartbeatAt: date(row["heartbeat_at"]) ?? started,
+      stoppedAt: date(row["stopped_at"]))
+  }
+
+  // MARK: Agents
+
+  package func registerAgent(_ agent: AgentRecord, on db: some SQLDatabase)
+    async throws(RunStoreError)
+  {
+    let interval = Int64((agent.heartbeatInterval.timeInterval * 1_000_000).rounded())
+    try await db.transaction { executor in
+      let b = binder()
+      let statement = b.statement(
+        "INSERT INTO agents (agent_id, host, pid, labels, run_limit, flows, heartbeat_interval, "
+          + "started_at, heartbeat_at, stopped_at) VALUES (\(b(.text(agent.agentID))), "
+          + "\(b(.text(agent.host))), \(b(.integer(Int64(agent.processID)))), "
+          + "\(b(Self.json(agent.labels))), \(b(.integer(Int64(agent.limit)))), "
+          + "\(b(Self.json(agent.flows))), \(b(.integer(interval))), "
+          + "\(b(Self.time(agent.startedAt))), \(b(Self.time(agent.lastHeartbeatAt))), "
+          + "\(b(Self.time(agent.stoppedAt)))) ON CONFLICT (agent_id) DO UPDATE SET "
+          + "host = excluded.host, pid = excluded.pid, labels = excluded.labels, "
+          + "run_limit = excluded.run_limit, flows = excluded.flows, "
+          + "heartbeat_interval = excluded.heartbeat_interval, started_at = excluded.started_at, "
+          + "heartbeat_at = excluded.heartbeat_at, stopped_at = excluded.stopped_at")
+      _ = try await executor.run(statement)
+    }
+  }
+
+  package func agentHeartbeat(agentID: String, now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError) -> Bool
+  {
+    try await db.transaction { executor in
+      let b = binder()
+      let statement = b.statement(
+        "UPDATE agents SET heartbeat_at = \(b(Self.time(now))), stopped_at = NULL "
+          + "WHERE agent_id = \(b(.text(agentID))) RETURNING agent_id")
+      return try await !executor.run(statement).isEmpty
+    }
+  }
+
+  package func stopAgent(agentID: String, now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError)
+  {
+    try await db.transaction { executor in
+      let b = binder()
+      let statement = b.statement(
+        "UPDATE agents SET heartbeat_at = \(b(Self.time(now))), stopped_at = \(b(Self.time(now))) "
+          + "WHERE agent_id = \(b(.text(agentID)))")
+      _ = try await executor.run(statement)
+    }
+  }
+
+  package func registeredAgents(on db: some SQLDatabase) async throws(RunStoreError)
+    -> [AgentRecord]
+  {
+    try await db.read(
+      SQLStatement(
+        sql: "SELECT agent_id, host, pid, labels, run_limit, flows, heartbeat_interval, "
+          + "started_at, heartbeat_at, stopped_at FROM agents ORDER BY agent_id")
+    ).compactMap(Self.agent)
   }
 
   // MARK: Projects

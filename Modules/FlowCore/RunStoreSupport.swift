@@ -203,6 +203,7 @@ package enum RunStoreCoding {
         ]
       ),
       (2, DeploymentStoreSQL.migration),
+      (3, DeploymentStoreSQL.agentsMigration),
     ]
   }
 }

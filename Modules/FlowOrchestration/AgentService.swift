@@ -30,19 +30,26 @@ public struct AgentService: Service {
     /// its agent died does not run those tasks again (``Flow/persistingOutputs(in:)``). Agents
     /// that may take over each other's runs must share it. Nil: only what the flows persist.
     public var resultStore: (any ResultStore)?
+    /// The host the agent registers with.
+    public var host: String
+    /// The process ID the agent registers with.
+    public var processID: Int
 
-    /// Settings; by default no labels, the sequential executor, a 5 s heartbeat and no
-    /// durable result store.
+    /// Settings; by default no labels, the sequential executor, a 5 s heartbeat, no durable
+    /// result store, and this host and process.
     public init(
       labels: [String] = [], executor: FlowExecutor = .sequential,
       recorderHeartbeat: Duration = .seconds(5),
-      logger: Logger = Logger(label: "swift-flow.agent"), resultStore: (any ResultStore)? = nil
+      logger: Logger = Logger(label: "swift-flow.agent"), resultStore: (any ResultStore)? = nil,
+      host: String = SystemHost.name, processID: Int = SystemHost.processID
     ) {
       self.labels = labels
       self.executor = executor
       self.recorderHeartbeat = recorderHeartbeat
       self.logger = logger
       self.resultStore = resultStore
+      self.host = host
+      self.processID = processID
     }
   }
 
@@ -82,6 +89,8 @@ public struct AgentService: Service {
     let writes = FencedWriteQueue(store: store, clock: clock)
     var machine = AgentMachine(options: options)
     let clock = clock
+    let presence = AgentPresence(record: registration(now: clock.now()))
+    await presence.register(on: store, logger: settings.logger)
     await withGracefulShutdownHandler {
       await withTaskGroup(of: Void.self) { group in
         if let wake {
@@ -106,7 +115,7 @@ public struct AgentService: Service {
             }
             perform(
               action, group: &group, inbox: inbox, controls: controls, claimed: claimed,
-              writes: writes)
+              writes: writes, presence: presence)
           }
         }
         group.cancelAll()
@@ -114,16 +123,27 @@ public struct AgentService: Service {
     } onGracefulShutdown: {
       inbox.yield(.stop(now: clock.now()))
     }
+    await presence.stop(on: store, now: clock.now(), logger: settings.logger)
+  }
+
+  /// What the agent registers: it heartbeats whenever it claims or renews, that is at least
+  /// every poll while it has free slots and every lease heartbeat while it is full.
+  private func registration(now: Date) -> AgentRecord {
+    AgentRecord(
+      agentID: options.agentID, host: settings.host, processID: settings.processID,
+      labels: settings.labels.sorted(), limit: options.limit, flows: flowKeys,
+      heartbeatInterval: max(options.poll, options.heartbeat), startedAt: now)
   }
 
   private func perform(
     _ action: AgentMachine.Action, group: inout TaskGroup<Void>,
     inbox: AsyncStream<AgentMachine.Event>.Continuation, controls: RunControls,
-    claimed: ClaimedRecords, writes: FencedWriteQueue
+    claimed: ClaimedRecords, writes: FencedWriteQueue, presence: AgentPresence
   ) {
     let clock = clock
     switch action {
     case .claim(let count, let duration):
+      heartbeat(presence, group: &group)
       let claim = LeaseClaim(
         agentID: options.agentID, labels: settings.labels, flows: flowKeys, limit: count,
         leaseDuration: duration, now: clock.now())
@@ -157,6 +177,7 @@ public struct AgentService: Service {
         inbox.yield(.runEnded(lease.runID, epoch: lease.epoch, now: clock.now()))
       }
     case .renew(let leases, let duration):
+      heartbeat(presence, group: &group)
       let sentAt = clock.now()
       group.addTask { [store, settings] in
         do {
@@ -202,6 +223,14 @@ public struct AgentService: Service {
       }
     case .finished:
       break
+    }
+  }
+
+  /// Records the agent's heartbeat in the registry, at most twice per heartbeat interval.
+  private func heartbeat(_ presence: AgentPresence, group: inout TaskGroup<Void>) {
+    guard presence.due(now: clock.now()) else { return }
+    group.addTask { [store, settings, clock] in
+      await presence.beat(on: store, now: clock.now(), logger: settings.logger)
     }
   }
 
@@ -450,5 +479,57 @@ final class RunControls: Sendable {
 
   func signal(_ id: UUID, _ stop: RunStop) {
     controls.withLock { $0[id] }?.signal(stop)
+  }
+}
+
+/// The agent's registration and when it last heartbeat: registers at start, heartbeats (and
+/// registers again if its record was removed), marks itself stopped at a clean stop. A failed
+/// write is logged and tried again at the next heartbeat: the registry never stops the agent.
+final class AgentPresence: Sendable {
+  private let record: AgentRecord
+  /// The latest heartbeat sent (or the registration).
+  private let lastBeat: Mutex<Date>
+
+  init(record: AgentRecord) {
+    self.record = record
+    self.lastBeat = Mutex(record.startedAt)
+  }
+
+  /// Whether half a heartbeat interval passed since the last one; if so, counts one as sent.
+  func due(now: Date) -> Bool {
+    let half = (record.heartbeatInterval / 2).timeInterval
+    return lastBeat.withLock { last in
+      guard now.timeIntervalSince(last) >= half else { return false }
+      last = now
+      return true
+    }
+  }
+
+  func register(on store: any DeploymentStore, logger: Logger) async {
+    do {
+      try await store.registerAgent(record)
+    } catch {
+      logger.warning("registering the agent failed (retried at its next heartbeat): \(error)")
+    }
+  }
+
+  func beat(on store: any DeploymentStore, now: Date, logger: Logger) async {
+    do {
+      if try await !store.agentHeartbeat(agentID: record.agentID, now: now) {
+        var record = record
+        record.lastHeartbeatAt = now
+        try await store.registerAgent(record)
+      }
+    } catch {
+      logger.warning("recording the agent's heartbeat failed: \(error)")
+    }
+  }
+
+  func stop(on store: any DeploymentStore, now: Date, logger: Logger) async {
+    do {
+      try await store.stopAgent(agentID: record.agentID, now: now)
+    } catch {
+      logger.warning("marking the agent stopped failed: \(error)")
+    }
   }
 }

@@ -17,7 +17,7 @@ struct DashboardRoutes: Sendable {
       struct Body: Encodable { var agents: [AgentJSON] }
       let now = server.clock.now()
       return ServerJSON.response(
-        Body(agents: try await store().agents(now: now).map { AgentJSON($0, now: now) }))
+        Body(agents: try await agents(now: now).map { AgentJSON($0, now: now) }))
     }
     router.get("/api/run-counts") { request, _ in
       let hours = try Self.hours(request)
@@ -39,6 +39,14 @@ struct DashboardRoutes: Sendable {
     return store
   }
 
+  /// Every agent: the registered ones (heartbeats) merged with those of the lease history.
+  func agents(now: Date) async throws -> [AgentStatus] {
+    let store = try store()
+    async let leases = store.agents(now: now)
+    async let registered = server.deployments?.registeredAgents() ?? []
+    return AgentStatus.merged(registered: try await registered, leases: try await leases)
+  }
+
   /// The `hours` query parameter: 1 to 720, 24 by default.
   static func hours(_ request: Request) throws(APIError) -> Int {
     guard let text = request.uri.queryParameters.get("hours"), !text.isEmpty else { return 24 }
@@ -58,7 +66,7 @@ struct DashboardRoutes: Sendable {
       FlowRunQuery(state: "Late", limit: Self.listed, staleBefore: staleBefore))
     async let crashed = store.flowRuns(
       FlowRunQuery(state: "Crashed", limit: Self.listed, staleBefore: staleBefore))
-    async let agents = store.agents(now: now)
+    async let agents = agents(now: now)
     async let recent = store.flowRuns(FlowRunQuery(limit: 10, staleBefore: staleBefore))
     return Self.page(
       hours: hours, counts: try await counts, late: try await late, crashed: try await crashed,
@@ -67,7 +75,7 @@ struct DashboardRoutes: Sendable {
 
   static func page(
     hours: Int, counts: RunCounts, late: [FlowRunRecord], crashed: [FlowRunRecord],
-    agents: [AgentSummary], recent: [FlowRunRecord], now: Date
+    agents: [AgentStatus], recent: [FlowRunRecord], now: Date
   ) -> HTML {
     var totals: [HTML] = []
     for (state, count) in counts.totals.sorted(by: { $0.key < $1.key }) {
@@ -83,17 +91,24 @@ struct DashboardRoutes: Sendable {
     var agentRows: [HTML] = []
     for agent in agents {
       let json = AgentJSON(agent, now: now)
+      let heartbeat: HTML =
+        json.lastHeartbeatSecondsAgo.map { (seconds) -> HTML in
+          "\(Layout.age(seconds)) ago <small>(every \(Layout.age(json.heartbeatIntervalSeconds ?? 0)))</small>"
+        } ?? "<small>not registered</small>"
+      let place = agent.registration.map { "\($0.host):\($0.processID)" } ?? ""
       agentRows.append(
         """
-        <tr data-agent="\(agent.agentID)"><td>\(agent.agentID)</td><td>\(Layout.badge(agent.health))</td>
-        <td>\(agent.held)</td><td>\(Layout.time(agent.heldUntil))</td>
-        <td>\(Layout.time(agent.lastSeenAt)) <small>(\(Layout.age(json.lastSeenSecondsAgo)) ago)</small></td>
-        <td>\(agent.leases)</td><td>\(agent.lost)</td></tr>
+        <tr data-agent="\(agent.agentID)" data-health="\(json.health)"><td>\(agent.agentID)<br><small>\(place)</small></td>
+        <td>\(Layout.badge(json.health))</td><td class="labels">\((json.labels ?? []).joined(separator: ", "))</td>
+        <td class="heartbeat">\(heartbeat)</td><td>\(json.held)\(json.limit.map { " / \($0)" } ?? "")</td>
+        <td>\(Layout.time(json.heldUntil))</td>
+        <td>\(Layout.time(json.lastSeenAt)) <small>(\(Layout.age(json.lastSeenSecondsAgo)) ago)</small></td>
+        <td>\(json.leases)</td><td>\(json.lost)</td></tr>
         """)
     }
     let noAgents: HTML =
       agents.isEmpty
-      ? "<p class=\"empty\">No agent has claimed a run yet: start one with `flow agent`.</p>" : ""
+      ? "<p class=\"empty\">No agent is registered yet: start one with `flow agent`.</p>" : ""
     return Layout.page(
       title: "Dashboard",
       body: """
@@ -108,9 +123,9 @@ struct DashboardRoutes: Sendable {
         <section><h2>Crashed runs</h2>\(runTable(crashed, id: "crashed-runs", empty: "No run crashed."))</section>
         </div>
         <h2>Agents</h2>
-        <p class="hint">An agent renews the leases of the runs it works on: a held lease is its heartbeat.</p>
-        <table class="agents" id="agents"><thead><tr><th>Agent</th><th>Health</th><th>Runs held</th>
-        <th>Lease renewed until</th><th>Last claim or release</th><th>Leases taken</th><th>Leases lost</th></tr></thead>
+        <p class="hint">An agent registers when it starts and heartbeats while it runs (three missed heartbeats: Unresponsive); it renews the leases of the runs it works on.</p>
+        <table class="agents" id="agents"><thead><tr><th>Agent</th><th>Health</th><th>Labels</th>
+        <th>Heartbeat</th><th>Runs held</th><th>Lease renewed until</th><th>Last claim or release</th><th>Leases taken</th><th>Leases lost</th></tr></thead>
         <tbody>\(agentRows)</tbody></table>\(noAgents)
         <h2>Latest runs</h2>
         <table class="runs" id="runs" data-stream="/api/flow-runs/stream?limit=10"><thead><tr><th>State</th><th>Flow</th>
@@ -225,26 +240,48 @@ struct RunCounts: Encodable, Sendable {
 struct AgentJSON: Encodable {
   var agentID: String
   var health: String
+  var host: String?
+  var processID: Int?
+  var labels: [String]?
+  var limit: Int?
+  var flows: [String]?
+  var startedAt: Date?
+  var lastHeartbeatAt: Date?
+  var lastHeartbeatSecondsAgo: Double?
+  var heartbeatIntervalSeconds: Double?
+  var stoppedAt: Date?
   var held: Int
   var heldUntil: Date?
   var leases: Int
   var lost: Int
-  var firstClaimAt: Date
-  var lastClaimAt: Date
+  var firstClaimAt: Date?
+  var lastClaimAt: Date?
   var lastReleaseAt: Date?
   var lastSeenAt: Date
   var lastSeenSecondsAgo: Double
 
-  init(_ agent: AgentSummary, now: Date) {
+  init(_ agent: AgentStatus, now: Date) {
     agentID = agent.agentID
-    health = agent.health
-    held = agent.held
-    heldUntil = agent.heldUntil
-    leases = agent.leases
-    lost = agent.lost
-    firstClaimAt = agent.firstClaimAt
-    lastClaimAt = agent.lastClaimAt
-    lastReleaseAt = agent.lastReleaseAt
+    health = agent.health(now: now)
+    let registration = agent.registration
+    host = registration?.host
+    processID = registration?.processID
+    labels = registration?.labels
+    limit = registration?.limit
+    flows = registration?.flows.map(\.description)
+    startedAt = registration?.startedAt
+    lastHeartbeatAt = registration?.lastHeartbeatAt
+    lastHeartbeatSecondsAgo = registration.map { max(now.timeIntervalSince($0.lastHeartbeatAt), 0) }
+    heartbeatIntervalSeconds = registration?.heartbeatInterval.timeInterval
+    stoppedAt = registration?.stoppedAt
+    let leases = agent.leases
+    held = leases?.held ?? 0
+    heldUntil = leases?.heldUntil
+    self.leases = leases?.leases ?? 0
+    lost = leases?.lost ?? 0
+    firstClaimAt = leases?.firstClaimAt
+    lastClaimAt = leases?.lastClaimAt
+    lastReleaseAt = leases?.lastReleaseAt
     lastSeenAt = agent.lastSeenAt
     lastSeenSecondsAgo = max(now.timeIntervalSince(agent.lastSeenAt), 0)
   }

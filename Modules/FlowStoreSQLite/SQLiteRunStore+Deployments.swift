@@ -163,4 +163,24 @@ extension SQLiteRunStore: DeploymentStore {
   public func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord] {
     try await deploymentSQL.leaseHistory(runID: runID, on: database)
   }
+
+  /// Registers the agent.
+  public func registerAgent(_ agent: AgentRecord) async throws(RunStoreError) {
+    try await deploymentSQL.registerAgent(agent, on: database)
+  }
+
+  /// Records the agent's heartbeat; false when it is not registered.
+  public func agentHeartbeat(agentID: String, now: Date) async throws(RunStoreError) -> Bool {
+    try await deploymentSQL.agentHeartbeat(agentID: agentID, now: now, on: database)
+  }
+
+  /// Marks the agent stopped.
+  public func stopAgent(agentID: String, now: Date) async throws(RunStoreError) {
+    try await deploymentSQL.stopAgent(agentID: agentID, now: now, on: database)
+  }
+
+  /// Every registered agent, by ID.
+  public func registeredAgents() async throws(RunStoreError) -> [AgentRecord] {
+    try await deploymentSQL.registeredAgents(on: database)
+  }
 }

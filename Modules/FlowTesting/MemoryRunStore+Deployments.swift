@@ -9,6 +9,7 @@ struct MemoryDeploymentTables {
   var runs: [UUID: DeploymentRunRecord] = [:]
   var keys: [String: UUID] = [:]
   var leases: [UUID: [LeaseHistoryRecord]] = [:]
+  var agents: [String: AgentRecord] = [:]
 
   static func key(_ deploymentID: UUID, _ key: String) -> String {
     "\(deploymentID.uuidString)\u{0}\(key)"
@@ -401,5 +402,38 @@ extension MemoryRunStore: DeploymentStore {
   /// Every holding of the run.
   public func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord] {
     try withTables { (tables) throws(RunStoreError) in tables.deployments.leases[runID] ?? [] }
+  }
+
+  /// Registers the agent.
+  public func registerAgent(_ agent: AgentRecord) async throws(RunStoreError) {
+    try withTables { (tables) throws(RunStoreError) in
+      tables.deployments.agents[agent.agentID] = agent
+    }
+  }
+
+  /// Records the agent's heartbeat; false when it is not registered.
+  public func agentHeartbeat(agentID: String, now: Date) async throws(RunStoreError) -> Bool {
+    try withTables { (tables) throws(RunStoreError) in
+      guard tables.deployments.agents[agentID] != nil else { return false }
+      tables.deployments.agents[agentID]?.lastHeartbeatAt = now
+      tables.deployments.agents[agentID]?.stoppedAt = nil
+      return true
+    }
+  }
+
+  /// Marks the agent stopped.
+  public func stopAgent(agentID: String, now: Date) async throws(RunStoreError) {
+    try withTables { (tables) throws(RunStoreError) in
+      guard tables.deployments.agents[agentID] != nil else { return }
+      tables.deployments.agents[agentID]?.lastHeartbeatAt = now
+      tables.deployments.agents[agentID]?.stoppedAt = now
+    }
+  }
+
+  /// Every registered agent, by ID.
+  public func registeredAgents() async throws(RunStoreError) -> [AgentRecord] {
+    try withTables { (tables) throws(RunStoreError) in
+      tables.deployments.agents.values.sorted { $0.agentID < $1.agentID }
+    }
   }
 }

@@ -97,6 +97,28 @@ struct AgentServiceTests {
     }
   }
 
+  @Test("an agent registers when it starts, heartbeats while idle, and marks itself stopped")
+  func registers() async throws {
+    var kept: MemoryRunStore?
+    try await withAgent { store, _ in
+      kept = store
+      try await waitUntil { try await !store.registeredAgents().isEmpty }
+      let first = try #require(try await store.registeredAgents().first)
+      #expect(first.agentID == "a1" && first.limit == 2 && first.stoppedAt == nil)
+      #expect(first.flows == [FlowKey(name: "sleepy", version: Self.flow().record.version)])
+      #expect(first.host == SystemHost.name && first.processID == SystemHost.processID)
+      // It beats at least every poll while it has free slots, every renewal when full.
+      #expect(first.heartbeatInterval == .milliseconds(250))
+      #expect(try await store.leaseHistory(runID: UUID()).isEmpty)
+      try await waitUntil {
+        try await store.registeredAgents().first.map { $0.lastHeartbeatAt > first.lastHeartbeatAt }
+          ?? false
+      }
+    }
+    let stopped = try await #require(kept).registeredAgents()
+    #expect(stopped.count == 1 && stopped.first?.stoppedAt != nil)
+  }
+
   @Test("cancellation requested in the store stops a held run within one heartbeat")
   func cancellation() async throws {
     try await withAgent { store, deployment in

@@ -106,6 +106,58 @@ struct DashboardTests {
     }
   }
 
+  @Test(
+    "an agent that registered and never claimed is Idle with its labels; 3 missed beats: Unresponsive",
+    arguments: ServerStoreKind.available)
+  func registeredAgents(kind: ServerStoreKind) async throws {
+    let clock = TestClock(now: Self.base.addingTimeInterval(20))
+    try await ServerFixture.with(kind, clock: clock) { fixture in
+      let at = { (seconds: Double) in Self.base.addingTimeInterval(seconds) }
+      try await fixture.store.registerAgent(
+        AgentRecord(
+          agentID: "fresh", host: "node-1", processID: 314, labels: ["gpu", "<b>eu</b>"], limit: 2,
+          flows: [FlowKey(name: "etl", version: "v1")], heartbeatInterval: .seconds(10),
+          startedAt: at(0)))
+      try await fixture.store.registerAgent(
+        AgentRecord(
+          agentID: "<script>alert(1)</script>", host: "node-2", processID: 1, labels: [],
+          limit: 1, flows: [], heartbeatInterval: .seconds(5), startedAt: at(0)))
+      try await fixture.store.registerAgent(
+        AgentRecord(
+          agentID: "left", host: "node-3", processID: 2, labels: [], limit: 1, flows: [],
+          heartbeatInterval: .seconds(5), startedAt: at(0)))
+      try await fixture.store.stopAgent(agentID: "left", now: at(3))
+      #expect(try await fixture.store.agentHeartbeat(agentID: "fresh", now: at(12)))
+
+      try await fixture.test { client in
+        let body = try await client.execute(uri: "/api/agents", method: .get).json()
+        let list = body["agents"] as? [[String: Any]] ?? []
+        let byID = Dictionary(
+          uniqueKeysWithValues: list.map { ($0["agentID"] as? String ?? "", $0) })
+        let fresh = try #require(byID["fresh"])
+        #expect(fresh["health"] as? String == "Idle")
+        #expect(fresh["held"] as? Int == 0 && fresh["leases"] as? Int == 0)
+        #expect(fresh["labels"] as? [String] == ["gpu", "<b>eu</b>"])
+        #expect(fresh["host"] as? String == "node-1" && fresh["processID"] as? Int == 314)
+        #expect(fresh["limit"] as? Int == 2 && fresh["flows"] as? [String] == ["etl@v1"])
+        #expect(fresh["lastHeartbeatSecondsAgo"] as? Double == 8)
+        #expect(fresh["firstClaimAt"] == nil)
+        // Its last heartbeat was 20 s ago, over three of its 5 s intervals.
+        #expect(byID["<script>alert(1)</script>"]?["health"] as? String == "Unresponsive")
+        #expect(byID["left"]?["health"] as? String == "Stopped")
+
+        let html = try await client.execute(uri: "/dashboard", method: .get).text
+        #expect(html.contains("data-agent=\"fresh\" data-health=\"Idle\""), "\(html)")
+        #expect(html.contains("gpu, &lt;b&gt;eu&lt;/b&gt;"))
+        #expect(html.contains("8 s ago"))
+        #expect(html.contains("node-1:314"))
+        #expect(!html.contains("<script>alert(1)</script>"))
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!html.contains("No agent is registered"))
+      }
+    }
+  }
+
   @Test("deployments and flows show their schedule and next fire times")
   func nextFireTimes() async throws {
     let clock = TestClock(now: Date(timeIntervalSince1970: 1_800_000_030))

@@ -219,6 +219,30 @@ struct SQLiteRecordingTests {
     #expect(error?.message.contains("upgrade swift-flow") == true)
   }
 
+  @Test("a version-2 database (no agents' table) is migrated to version 3")
+  func migratesVersionTwo() async throws {
+    let (path, cleanup) = temporaryDatabase()
+    defer { cleanup() }
+    let store = try await SQLiteRunStore.open(path: path)
+    await store.close()
+    let raw = try await SQLiteConnection.open(storage: .file(path: path))
+    _ = try await raw.query("DROP TABLE agents", [])
+    _ = try await raw.query("UPDATE flow_schema SET version = 2", [])
+    try await raw.close()
+    let error = await #expect(throws: RunStoreError.self) {
+      _ = try await SQLiteRunStore.open(path: path, migrating: false)
+    }
+    #expect(error?.code == .needsMigration)
+    let migrated = try await SQLiteRunStore.open(path: path)
+    #expect(try await migrated.schemaStatus().databaseVersion == 3)
+    try await migrated.registerAgent(
+      AgentRecord(
+        agentID: "a", host: "h", processID: 1, labels: [], limit: 1, flows: [],
+        heartbeatInterval: .seconds(5), startedAt: Date(timeIntervalSince1970: 0)))
+    #expect(try await migrated.registeredAgents().map(\.agentID) == ["a"])
+    await migrated.close()
+  }
+
   @Test("an unmigrated database is reported, and migrated on request")
   func needsMigration() async throws {
     let (path, cleanup) = temporaryDatabase()
