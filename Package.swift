@@ -280,6 +280,7 @@ let package = Package(
       name: "FlowCLITests",
       dependencies: [
         "FlowCLI", "FlowCore", "FlowExecutors", "FlowScheduling", "FlowCluster", "FlowTesting",
+        "FlowStoreSQLite",
       ]),
     .testTarget(
       name: "TicketModelTests",

@@ -171,7 +171,7 @@ struct RootCommand: AsyncParsableCommand {
         RunCommand.self, ScheduleCommand.self, VisualizeCommand.self, ListCommand.self,
         WorkerCommand.self, SimulateCommand.self, ReplayCommand.self, RunsCommand.self,
         DatabaseCommand.self, DeployCommand.self, DeploymentsCommand.self, ProjectsCommand.self,
-        AgentCommand.self, ServeCommand.self, RunDeploymentCommand.self,
+        AgentCommand.self, AgentsCommand.self, ServeCommand.self, RunDeploymentCommand.self,
       ],
       defaultSubcommand: RunCommand.self)
   }

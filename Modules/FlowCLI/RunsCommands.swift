@@ -134,6 +134,15 @@ enum RunText {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
   }
 
+  /// An age in its largest whole unit: `45s`, `12m`, `3h`, `2d` (the form `parseAge` reads).
+  static func age(_ seconds: TimeInterval) -> String {
+    let whole = max(0, Int(seconds))
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] where whole >= size {
+      return "\(whole / size)\(unit)"
+    }
+    return "\(whole)s"
+  }
+
   /// A duration like `30d`, `12h`, `15m`, `90s`.
   static func parseAge(_ text: String) throws -> TimeInterval {
     let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]

@@ -1,4 +1,5 @@
 import FlowCore
+import FlowStoreSQLite
 import Foundation
 import Testing
 
@@ -24,6 +25,33 @@ struct RunHistoryCommandTests {
       arguments, output: captured.output, handlingSignals: false,
       environment: database.environment)
     return (status, captured)
+  }
+
+  @Test("agents list shows a registered agent that never claimed a run, and a stopped one")
+  func agentsList() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (empty, none) = await execute(database, "agents")
+    #expect(empty == 0, "\(none.err)")
+    #expect(none.out == "No agents\n")
+    let store = try await SQLiteRunStore.open(path: database.path)
+    let now = Date()
+    for (name, stopped) in [("idle-agent", nil), ("old-agent", now)] as [(String, Date?)] {
+      try await store.registerAgent(
+        AgentRecord(
+          agentID: name, host: "box", processID: 42, labels: ["gpu", "eu"], limit: 4, flows: [],
+          heartbeatInterval: .seconds(10), startedAt: now.addingTimeInterval(-7_200),
+          lastHeartbeatAt: now.addingTimeInterval(-1), stoppedAt: stopped))
+    }
+    await store.close()
+    let (status, list) = await execute(database, "agents", "list")
+    #expect(status == 0, "\(list.err)")
+    let lines = list.out.split(separator: "\n").map(String.init)
+    #expect(lines.count == 3, "\(list.out)")
+    let idle = try #require(lines.first { $0.hasPrefix("idle-agent") })
+    #expect(idle.contains("Idle") && idle.contains("box:42") && idle.contains("0/4"))
+    #expect(idle.contains("gpu,eu") && idle.contains("1s ago"))
+    #expect(lines.contains { $0.hasPrefix("old-agent") && $0.contains("Stopped") })
   }
 
   @Test("run records; runs list, show, logs and db status read it back")

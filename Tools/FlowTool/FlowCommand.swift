@@ -12,7 +12,7 @@ struct FlowCommand: AsyncParsableCommand {
     subcommands: [
       CronCommand.self, WorkerCommand.self, DemoCommand.self, SimulateCommand.self,
       RunsCommand.self, DatabaseCommand.self, ProjectsCommand.self, DeploymentsCommand.self,
-      RunDeploymentCommand.self, ServerCommand.self,
+      AgentsCommand.self, RunDeploymentCommand.self, ServerCommand.self,
     ]
   )
 
