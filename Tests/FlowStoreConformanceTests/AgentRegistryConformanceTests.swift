@@ -62,18 +62,23 @@ struct AgentRegistryConformanceTests {
     }
   }
 
+  /// A project, a deployment of `etl` v1 and one queued run of it, for agents to claim.
+  static func queueOneRun(_ store: any DeploymentStore) async throws {
+    _ = try await store.createProject(ProjectRecord(name: "data", createdAt: instant(0)))
+    let deployment = try await store.registerDeployment(
+      DeploymentStoreConformanceTests.registration(), now: instant(0))
+    _ = try await store.createDeploymentRun(
+      DeploymentRunRequest(
+        runID: uuid(1), deploymentID: deployment.id, scheduledAt: instant(0),
+        idempotencyKey: "k1", now: instant(0)))
+  }
+
   @Test(
     "health: Idle (heartbeats, holds nothing), Active, Unresponsive after 3 missed beats, Stopped",
     arguments: StoreKind.available)
   func health(kind: StoreKind) async throws {
     try await withStores(kind) { store, dashboard in
-      _ = try await store.createProject(ProjectRecord(name: "data", createdAt: instant(0)))
-      let deployment = try await store.registerDeployment(
-        DeploymentStoreConformanceTests.registration(), now: instant(0))
-      _ = try await store.createDeploymentRun(
-        DeploymentRunRequest(
-          runID: uuid(1), deploymentID: deployment.id, scheduledAt: instant(0),
-          idempotencyKey: "k1", now: instant(0)))
+      try await Self.queueOneRun(store)
       try await store.registerAgent(Self.agent("idle", at: 0))
       try await store.registerAgent(Self.agent("busy", at: 0))
       try await store.registerAgent(Self.agent("gone", at: 0))
@@ -109,13 +114,7 @@ struct AgentRegistryConformanceTests {
     arguments: StoreKind.available)
   func leaseOnly(kind: StoreKind) async throws {
     try await withStores(kind) { store, dashboard in
-      _ = try await store.createProject(ProjectRecord(name: "data", createdAt: instant(0)))
-      let deployment = try await store.registerDeployment(
-        DeploymentStoreConformanceTests.registration(), now: instant(0))
-      _ = try await store.createDeploymentRun(
-        DeploymentRunRequest(
-          runID: uuid(1), deploymentID: deployment.id, scheduledAt: instant(0),
-          idempotencyKey: "k1", now: instant(0)))
+      try await Self.queueOneRun(store)
       _ = try await store.claimRuns(
         LeaseClaim(
           agentID: "old", flows: [FlowKey(name: "etl", version: "v1")], limit: 1,
