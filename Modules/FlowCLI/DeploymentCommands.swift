@@ -222,13 +222,52 @@ enum DeploymentText {
       + (deployment.labels.isEmpty ? "" : ", labels: \(deployment.labels.joined(separator: ","))")
   }
 
-  /// `PROJECT/NAME` split; a usage error otherwise.
-  static func qualified(_ text: String) throws -> (project: String, name: String) {
-    let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-      throw ValidationError("'\(text)' is not PROJECT/NAME (e.g. default/\(text))")
+  /// What `serve` does with `deployments`, and how to start a run of one without a schedule.
+  static func serving(_ deployments: [DeploymentRecord], store: String) -> String {
+    let unscheduled = deployments.filter { $0.schedule == nil }.map(\.qualifiedName)
+    var text =
+      "Serving \(deployments.count) deployment\(deployments.count == 1 ? "" : "s") from \(store): "
+      + "scheduled runs are created and run in this process until SIGINT/SIGTERM\n"
+    if let first = unscheduled.first {
+      text +=
+        "\(unscheduled.joined(separator: ", ")) \(unscheduled.count == 1 ? "has" : "have") no "
+        + "schedule (--interval or --cron gives one): start a run with "
+        + "`\(FlowCommandLine.programName) run-deployment \(first)`\n"
     }
-    return (parts[0], parts[1])
+    return text
+  }
+
+  /// `PROJECT/NAME` split, or a bare `NAME` (project nil); a usage error otherwise.
+  static func qualified(_ text: String) throws -> (project: String?, name: String) {
+    let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+      .map(String.init)
+    guard parts.allSatisfy({ !$0.isEmpty }), !parts.isEmpty else {
+      throw ValidationError("'\(text)' is not PROJECT/NAME or NAME (e.g. default/hello)")
+    }
+    return parts.count == 2 ? (parts[0], parts[1]) : (nil, parts[0])
+  }
+
+  /// The deployment `text` names: `PROJECT/NAME`, or a `NAME` that one project has.
+  static func resolve(_ text: String, in store: any DeploymentStore) async throws
+    -> DeploymentRecord
+  {
+    let (project, name) = try qualified(text)
+    let unknown = CommandFailure(
+      RunStoreError.unknownDeployment(location: store.description, name: text).description)
+    if let project {
+      guard let record = try await store.deployment(project: project, name: name) else {
+        throw unknown
+      }
+      return record
+    }
+    let named = try await store.deployments(project: nil).filter { $0.name == name }
+    guard named.count <= 1 else {
+      throw ValidationError(
+        "several projects have a deployment named '\(name)': "
+          + named.map(\.qualifiedName).sorted().joined(separator: ", ") + "; name one of them")
+    }
+    guard let record = named.first else { throw unknown }
+    return record
   }
 }
 
@@ -496,6 +535,8 @@ struct ServeCommand: AsyncParsableCommand {
       for deployment in deployments {
         invocation.output.write(DeploymentText.line(deployment) + "\n", .standardOutput)
       }
+      invocation.output.write(
+        DeploymentText.serving(deployments, store: store.description), .standardError)
       let wake = AgentWakeSignal()
       let logger = try agent.logger()
       let services = try agent.services(store: store, flows: flows, wake: wake).services
@@ -505,14 +546,15 @@ struct ServeCommand: AsyncParsableCommand {
   }
 }
 
-/// `run-deployment PROJECT/NAME`: creates a run of a deployment, optionally waiting for its end.
+/// `run-deployment PROJECT/NAME` (or `NAME`): creates a run of a deployment, optionally waiting for its end.
 public struct RunDeploymentCommand: AsyncParsableCommand {
   /// The command's name, help and subcommands.
   public static let configuration = CommandConfiguration(
     commandName: "run-deployment",
     abstract: "Create a run of a deployment now (an agent runs it); --wait for its final state.")
 
-  @Argument(help: "The deployment: PROJECT/NAME.") var deployment: String
+  @Argument(help: "The deployment: PROJECT/NAME, or NAME when one project has it.")
+  var deployment: String
   @Option(
     name: .customLong("param"), help: ArgumentHelp("A parameter value.", valueName: "name=value"))
   var parameters: [String] = []
@@ -544,15 +586,10 @@ public struct RunDeploymentCommand: AsyncParsableCommand {
 
   /// Creates the run, and with --wait waits for its end.
   public func run() async throws {
-    let (project, name) = try DeploymentText.qualified(deployment)
     let output = CommandContext.output
     let clock = SystemWallClock()
     let final = try await database.withDeploymentStore { store -> DeploymentRunRecord in
-      guard let record = try await store.deployment(project: project, name: name) else {
-        throw CommandFailure(
-          RunStoreError.unknownDeployment(location: store.description, name: deployment).description
-        )
-      }
+      let record = try await DeploymentText.resolve(deployment, in: store)
       let values = try DeployOptions.parameterValues(
         parameters, file: parameterFile, schemaJSON: record.parameterSchemaJSON,
         flow: record.flowName, requireAll: false, declared: declared(record))
@@ -568,7 +605,7 @@ public struct RunDeploymentCommand: AsyncParsableCommand {
       }
       let id = creation.run.id.uuidString.lowercased()
       output.write(
-        "Flow run \(id) of \(record.qualifiedName) \(creation.created ? "created" : "already exists") (`flow runs show \(id)`)\n",
+        "Flow run \(id) of \(record.qualifiedName) \(creation.created ? "created" : "already exists") (`\(FlowCommandLine.programName) runs show \(id)`)\n",
         .standardOutput)
       guard wait else { return creation.run }
       let deadline = timeout.map { clock.now().addingTimeInterval($0) }

@@ -47,6 +47,10 @@ public struct FlowCommandLine: Sendable {
     let arguments: [String]
   }
 
+  /// The name of the executable whose command is being executed, for the commands a message
+  /// suggests (`flow` outside one).
+  static var programName: String { current?.commandLine.name ?? "flow" }
+
   /// The environment of the command being executed (tests inject theirs).
   static var environment: [String: String]? { current?.environment }
 

@@ -299,7 +299,8 @@ func runOnce(
   if let location {
     let id = result.flowRunID.uuidString.lowercased()
     output.write(
-      "Flow run ID \(id), recorded in \(location) (`flow runs show \(id)`)\n", .standardError)
+      "Flow run ID \(id), recorded in \(location) (`\(FlowCommandLine.programName) runs show \(id)`)\n",
+      .standardError)
   }
   return result.state.isSuccessful
 }

@@ -11,7 +11,7 @@ enum RunID {
     guard let id = UUID(uuidString: text) else {
       throw ValidationError(
         "'\(text)' is not a run ID; run IDs look like 3f2a9c1e-8b7d-4e6f-a5c4-1d2e3f4a5b6c "
-          + "(see `flow runs list`)")
+          + "(see `\(FlowCommandLine.programName) runs list`)")
     }
     return id
   }

@@ -54,6 +54,49 @@ struct RunHistoryCommandTests {
     #expect(lines.contains { $0.hasPrefix("old-agent") && $0.contains("Stopped") })
   }
 
+  @Test("run-deployment takes PROJECT/NAME, or a NAME one project has; bad names are errors")
+  func runDeploymentNames() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (deployed, deploy) = await execute(database, "deploy", "main")
+    #expect(deployed == 0, "\(deploy.err)")
+    let (bare, byName) = await execute(database, "run-deployment", "main", "--param", "name=y")
+    #expect(bare == 0, "\(byName.err)")
+    #expect(byName.out.contains("of default/main created (`demo runs show "), "\(byName.out)")
+    let (qualified, byProject) = await execute(database, "run-deployment", "default/main")
+    #expect(qualified == 0, "\(byProject.err)")
+    #expect(byProject.out.contains("of default/main created"))
+    let (unknown, none) = await execute(database, "run-deployment", "nope")
+    #expect(unknown != 0)
+    #expect(none.err.contains("there is no deployment nope"), "\(none.err)")
+    for text in ["/main", "default/", ""] {
+      let (malformed, usage) = await execute(database, "run-deployment", text)
+      #expect(malformed == 64, "'\(text)'")
+      #expect(usage.err.contains("is not PROJECT/NAME or NAME"), "\(usage.err)")
+    }
+    _ = await execute(database, "projects", "create", "other")
+    let (again, other) = await execute(database, "deploy", "main", "--project", "other")
+    #expect(again == 0, "\(other.err)")
+    let (ambiguous, both) = await execute(database, "run-deployment", "main")
+    #expect(ambiguous == 64)
+    #expect(
+      both.err.contains(
+        "several projects have a deployment named 'main': default/main, other/main"),
+      "\(both.err)")
+    let store = try await SQLiteRunStore.open(path: database.path)
+    let runs = try await store.deploymentRuns(DeploymentRunQuery())
+    let deployments = try await store.deployments(project: nil)
+    await store.close()
+    #expect(runs.count == 2, "the refused requests created no run")
+    let serving = DeploymentText.serving(
+      deployments.sorted { $0.qualifiedName < $1.qualifiedName }, store: "sqlite:x")
+    #expect(serving.hasPrefix("Serving 2 deployments from sqlite:x: scheduled runs are created"))
+    #expect(
+      serving.contains(
+        "default/main, other/main have no schedule (--interval or --cron gives one): start a run "
+          + "with `flow run-deployment default/main`"), "\(serving)")
+  }
+
   @Test("run records; runs list, show, logs and db status read it back")
   func recordAndRead() async throws {
     let database = Database()
@@ -64,6 +107,7 @@ struct RunHistoryCommandTests {
     #expect(run.err.contains("Recording the run in sqlite:\(database.path)"))
     let line = try #require(run.err.split(separator: "\n").first { $0.hasPrefix("Flow run ID ") })
     let id = String(line.dropFirst("Flow run ID ".count).prefix(36))
+    #expect(line.contains("(`demo runs show \(id)`)"), "the hint names this executable: \(line)")
 
     let (listed, list) = await execute(database, "runs", "list")
     #expect(listed == 0)
@@ -121,6 +165,7 @@ struct RunHistoryCommandTests {
     let (badID, id) = await execute(database, "runs", "show", "not-an-id")
     #expect(badID == 64)
     #expect(id.err.contains("is not a run ID"))
+    #expect(id.err.contains("(see `demo runs list`)"))
     let (badLevel, level) = await execute(
       database, "runs", "logs", UUID().uuidString, "--level", "loud")
     #expect(badLevel == 64)
