@@ -50,7 +50,9 @@ struct RunHistoryCommandTests {
     #expect(lines.count == 3, "\(list.out)")
     let idle = try #require(lines.first { $0.hasPrefix("idle-agent") })
     #expect(idle.contains("Idle") && idle.contains("box:42") && idle.contains("0/4"))
-    #expect(idle.contains("gpu,eu") && idle.contains("1s ago"))
+    #expect(idle.contains("gpu,eu"))
+    // Its last heartbeat was a second before the listing, or a few under load.
+    #expect(idle.contains(#/ [1-9][0-9]?s ago/#), "\(idle)")
     #expect(lines.contains { $0.hasPrefix("old-agent") && $0.contains("Stopped") })
   }
 
