@@ -8,11 +8,11 @@ package struct GraphDraft: Sendable {
   package var referenceNodes: [Int]?
   /// The clean-up tasks of resource managers (never default reference tasks).
   package var cleanupNodes: Set<Int> = []
-  /// For each task name: how many calls use it (to make slugs) and which definition used it
-  /// first (to find two definitions with one name).
-  var names: [String: (calls: Int, definition: ObjectIdentifier?)] = [:]
-  /// Every slug given to a task or parameter so far.
-  var usedSlugs: Set<String> = []
+  /// Every slug given to a task or parameter so far, and each task call's next one.
+  var slugs = SlugSpace()
+  /// By name index (``SlugSpace``): the definition that used the name first (to find two
+  /// definitions with one name).
+  var firstDefinitions: [ObjectIdentifier?] = []
   /// The conditions of the `when(...)` blocks being built, outermost first.
   var branches: [BranchCondition] = []
 }
@@ -53,29 +53,30 @@ package final class FlowBuilder: Sendable {
   package func add(_ node: NodeDraft, definition: ObjectIdentifier? = nil) -> Int {
     draft.withLock { draft in
       var node = node
-      if node.isTask, !draft.branches.isEmpty {
+      if !draft.branches.isEmpty, node.isTask {
         node.conditions = draft.branches
         node.waitsFor.append(contentsOf: draft.branches.map(\.source).filter { $0 >= 0 })
       }
-      if node.isTask {
-        // One hash lookup for both facts about the name.
+      switch node.kind {
+      case .task:
         // Built-in nodes (`merge`, `flatten`) have no definition: they never clash with a
         // user's task of the same name, which simply gets the next slug (`merge-2`).
-        let entry = draft.names[node.name, default: (0, definition)]
-        let duplicate =
-          definition != nil && entry.definition != nil && entry.definition != definition
-          && !draft.problems.contains {
-            $0.code == .duplicateTaskName && $0.culprits == [node.name]
+        let (slug, index) = draft.slugs.nextSlug(for: node.name)
+        node.slug = slug
+        if index == draft.firstDefinitions.count {
+          draft.firstDefinitions.append(definition)
+        } else if let definition, let first = draft.firstDefinitions[index] {
+          if first != definition,
+            !draft.problems.contains(where: { problem in
+              problem.code == .duplicateTaskName && problem.culprits == [node.name]
+            })
+          {
+            draft.problems.append(Self.duplicateTask(node.name))
           }
-        var count = entry.calls
-        repeat {
-          count += 1
-          node.slug = count == 1 ? node.name : "\(node.name)-\(count)"
-        } while !draft.usedSlugs.insert(node.slug).inserted
-        draft.names[node.name] = (count, entry.definition ?? definition)
-        if duplicate { draft.problems.append(Self.duplicateTask(node.name)) }
-      }
-      if case .parameter = node.kind {
+        } else if draft.firstDefinitions[index] == nil {
+          draft.firstDefinitions[index] = definition
+        }
+      case .parameter:
         if draft.parameterIndex[node.name] != nil {
           draft.problems.append(
             FlowValidationError(
@@ -85,8 +86,9 @@ package final class FlowBuilder: Sendable {
                 + "flow: declare it once and pass that reference to every task that needs it"))
         } else {
           draft.parameterIndex[node.name] = draft.nodes.count
-          draft.usedSlugs.insert(node.slug)
+          draft.slugs.claim(node.slug)
         }
+      case .constant: break
       }
       draft.nodes.append(node)
       return draft.nodes.count - 1

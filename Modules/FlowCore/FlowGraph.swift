@@ -192,14 +192,16 @@ package final class FlowGraph: Sendable {
     self.nodes = nodes
     var upstream = [[Int]](repeating: [], count: nodes.count)
     var downstream = [[Int]](repeating: [], count: nodes.count)
-    for (index, node) in nodes.enumerated() {
-      var seen = Set<Int>()
+    var sources: [Int] = []
+    for (index, node) in nodes.enumerated() where !node.arguments.isEmpty || !node.waitsFor.isEmpty
+    {
       // A negative source is a foreign reference, recorded as a problem: it has no edge.
-      for source in node.arguments.map(\.source) + node.waitsFor
-      where source >= 0 && seen.insert(source).inserted {
-        upstream[index].append(source)
-        downstream[source].append(index)
-      }
+      sources.removeAll(keepingCapacity: true)
+      for argument in node.arguments where argument.source >= 0 { sources.append(argument.source) }
+      for source in node.waitsFor where source >= 0 { sources.append(source) }
+      let distinct = Self.distinct(sources)
+      upstream[index] = distinct
+      for source in distinct { downstream[source].append(index) }
     }
     self.upstream = upstream
     self.downstream = downstream
@@ -218,8 +220,23 @@ package final class FlowGraph: Sendable {
     referenceNodes =
       draft.referenceNodes
       ?? nodes.indices.filter { index in
-        nodes[index].isTask && !cleanup.contains(index)
-          && !downstream[index].contains { nodes[$0].isTask && !cleanup.contains($0) }
+        nodes[index].isTask && (cleanup.isEmpty || !cleanup.contains(index))
+          && !downstream[index].contains {
+            nodes[$0].isTask && (cleanup.isEmpty || !cleanup.contains($0))
+          }
       }
+  }
+
+  /// `sources` without repeats, in order of first appearance.
+  private static func distinct(_ sources: [Int]) -> [Int] {
+    // Most nodes have a handful of inputs: a scan beats hashing them.
+    if sources.count <= 16 {
+      var distinct: [Int] = []
+      distinct.reserveCapacity(sources.count)
+      for source in sources where !distinct.contains(source) { distinct.append(source) }
+      return distinct
+    }
+    var seen = Set<Int>(minimumCapacity: sources.count)
+    return sources.filter { seen.insert($0).inserted }
   }
 }

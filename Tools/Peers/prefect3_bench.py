@@ -8,6 +8,10 @@ import os
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The ephemeral API server imports and migrates for several seconds; on a loaded 2-core machine
+# that passes Prefect's default 20 s wait ("Timed out while attempting to connect to ephemeral
+# Prefect API server").
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
 import prefect  # noqa: E402
 from prefect import flow, task  # noqa: E402
