@@ -130,6 +130,9 @@ public enum ClusterTaskOutcome: Sendable, Equatable {
   /// succeed, or it was lost or handed back before it started): the scheduler's engine runs
   /// the task the ordinary way if it decides to start it.
   public static let notRunCode = "notRun"
+  /// The failure code of a conditional start lost with its worker (it may have been running):
+  /// the engine records a crash, as for an ordinary attempt, if it had started the task run.
+  public static let lostCode = "lostWithWorker"
 }
 
 /// A log record written by a task body on a worker.

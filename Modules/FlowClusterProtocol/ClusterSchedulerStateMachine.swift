@@ -462,7 +462,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
   /// learns it with ``ClusterTaskOutcome/notRunCode`` and starts the task the ordinary way if
   /// it decides to. What was to run after it is dropped too.
   private mutating func dropConditional(
-    _ taskID: ClusterTaskID, _ why: String, _ actions: inout [Action]
+    _ taskID: ClusterTaskID, _ why: String, code: String = ClusterTaskOutcome.notRunCode,
+    _ actions: inout [Action]
   ) {
     guard let job = jobs.removeValue(forKey: taskID) else { return }
     if let after = job.submission.assignment.after, conditionals[after] == taskID {
@@ -477,7 +478,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
       .taskFinished(
         ClusterTaskResult(
           taskID: taskID,
-          outcome: .failure(code: ClusterTaskOutcome.notRunCode, message: "not run: \(why)")),
+          outcome: .failure(code: code, message: "not run: \(why)")),
         worker: worker))
     _ = dropDependents(of: taskID, "the attempt it runs after (\(taskID)) did not run", &actions)
   }
@@ -669,7 +670,9 @@ public struct ClusterSchedulerStateMachine: Sendable {
         // Its upstream runs again elsewhere, alone: this one is not a crash, it never ran.
         job.worker = nil
         jobs[taskID] = job
-        dropConditional(taskID, "its worker '\(peer.name)' was lost", &actions)
+        dropConditional(
+          taskID, "its worker '\(peer.name)' was lost (\(reason.message))",
+          code: ClusterTaskOutcome.lostCode, &actions)
         continue
       }
       conditionals[taskID] = nil

@@ -173,6 +173,9 @@ public struct RemoteTaskError: Error, Sendable, CustomStringConvertible {
     /// An attempt started ahead (``RemoteTaskCall/runsAfter``) never ran: the attempt it runs
     /// after did not succeed, or it was lost or handed back before it started.
     public static let notRun = Code(name: "notRun")
+    /// An attempt started ahead was lost with its worker (it may have been running); the
+    /// engine records it Crashed and runs it again, as a backend's crash report would.
+    public static let lostWithWorker = Code(name: "lostWithWorker")
   }
 
   /// The kind of failure.

@@ -794,8 +794,12 @@ extension FlowRunShell {
         for outcome in arrived {
           let id = ObjectIdentifier(outcome.call)
           var notRun = false
-          if case .failure(let error as RemoteTaskError) = outcome.result, error.code == .notRun {
+          var lost: String?
+          if case .failure(let error as RemoteTaskError) = outcome.result,
+            error.code == .notRun || error.code == .lostWithWorker
+          {
             notRun = true
+            if error.code == .lostWithWorker { lost = error.description }
           }
           if let key = aheadCalls[id] {
             // Not started by the machine yet: kept for the binding, or forgotten.
@@ -815,13 +819,25 @@ extension FlowRunShell {
               RunTracing.endAttempt(span, AttemptReport(event: nil), at: clock.now())
             }
             let node = settings.graph.nodes[start.key.node]
-            settings.log.append(
-              .message(
-                "Attempt \(start.attempt) did not run where it was started ahead; it runs again."),
-              level: .warning, at: clock.now(),
-              subject: RunLog.Subject(
-                task: node.slug, taskRunID: start.taskRunID, mapIndex: start.key.mapIndex,
-                attempt: start.attempt))
+            let subject = RunLog.Subject(
+              task: node.slug, taskRunID: start.taskRunID, mapIndex: start.key.mapIndex,
+              attempt: start.attempt)
+            if let lost {
+              // As a crash of an ordinary attempt: Running → Crashed → Running, then again.
+              let message =
+                "Crashed: attempt \(start.attempt) was lost with its worker (\(lost)); "
+                + "rescheduled on another worker."
+              settings.log.append(
+                .message(message), level: .warning, at: clock.now(), subject: subject,
+                metadata: ["state": "Crashed"])
+              feed(
+                .attemptCrashed(start.key, message: message, rescheduled: true, at: clock.now()))
+            } else {
+              settings.log.append(
+                .message(
+                  "Attempt \(start.attempt) did not run where it was started ahead; it runs "
+                    + "again."), level: .warning, at: clock.now(), subject: subject)
+            }
             launches.append((start, nil))
             continue
           }
