@@ -226,10 +226,23 @@ public final class ClusterScheduler: Sendable {
     var submissions: [(ClusterTaskSubmission, RemoteTaskCall)] = []
     submissions.reserveCapacity(calls.count)
     var refused: [RemoteOutcome] = []
+    // IDs of this batch's calls, for the conditional starts among them.
+    var ids: [ObjectIdentifier: ClusterTaskID] = [:]
+    let chained = calls.contains { $0.runsAfter != nil }
     for (offset, call) in calls.enumerated() {
       do {
         let id = last - UInt64(calls.count) + UInt64(offset) + 1
-        submissions.append((try Self.submission(call, id: id, run: run, context: context), call))
+        var submission = try Self.submission(call, id: id, run: run, context: context)
+        if let upstream = call.runsAfter {
+          guard let after = ids[ObjectIdentifier(upstream)] else {
+            throw RemoteTaskError(
+              code: .notRun,
+              message: "not run: the attempt it runs after was not started with it")
+          }
+          submission.assignment.after = after
+        }
+        if chained { ids[ObjectIdentifier(call)] = id }
+        submissions.append((submission, call))
       } catch {
         refused.append(RemoteOutcome(call: call, result: .failure(error)))
       }

@@ -68,13 +68,19 @@ public struct ClusterAssignment: Sendable, Equatable {
   public var loopCount: Int
   /// The previous iteration's `LoopAgain` payload as JSON (empty in the first iteration).
   public var loopPayload: [UInt8]
+  /// A conditional start (version 5): the attempt this one runs after, on the same worker,
+  /// only when that one succeeds, with its output as this one's only input (`inputs` is
+  /// empty); when it does not succeed, this one never runs and ends with
+  /// ``ClusterTaskOutcome/notRunCode``. Nil: an ordinary attempt.
+  public var after: ClusterTaskID?
 
   /// Creates an assignment.
   public init(
     taskID: ClusterTaskID, flow: String, task: String, attempt: Int = 1, mapIndex: Int = -1,
     inputs: [[UInt8]] = [], run: UInt64 = 0, taskRunID: UUID? = nil, loopCount: Int = 1,
-    loopPayload: [UInt8] = []
+    loopPayload: [UInt8] = [], after: ClusterTaskID? = nil
   ) {
+    self.after = after
     self.loopCount = loopCount
     self.loopPayload = loopPayload
     self.taskID = taskID
@@ -119,6 +125,14 @@ public enum ClusterTaskOutcome: Sendable, Equatable {
   case success([UInt8])
   /// The body threw (or the task could not be run); a code and an explaining message.
   case failure(code: String, message: String)
+
+  /// The failure code of a conditional start that never ran its body (its upstream did not
+  /// succeed, or it was lost or handed back before it started): the scheduler's engine runs
+  /// the task the ordinary way if it decides to start it.
+  public static let notRunCode = "notRun"
+  /// The failure code of a conditional start lost with its worker (it may have been running):
+  /// the engine records a crash, as for an ordinary attempt, if it had started the task run.
+  public static let lostCode = "lostWithWorker"
 }
 
 /// A log record written by a task body on a worker.
@@ -203,8 +217,9 @@ public enum ClusterMessage: Sendable, Equatable {
 
 /// Constants of the wire protocol.
 public enum ClusterProtocol {
-  /// The version this build speaks; a hello with another version is refused.
-  public static let version: UInt16 = 4
+  /// The version this build speaks; a hello with another version is refused. Version 5 added
+  /// conditional starts (``ClusterAssignment/after``).
+  public static let version: UInt16 = 5
   /// The default largest frame (16 MiB); a bigger length prefix closes the connection.
   public static let defaultMaxFrameSize = 16 << 20
   /// The default largest task output (256 MiB), sent in parts when it exceeds a frame.

@@ -233,6 +233,9 @@ public struct ClusterSchedulerStateMachine: Sendable {
   private var noWorkerArmed = false
   /// The leading parts of big outputs, by attempt, while they arrive.
   private var outputParts: [ClusterTaskID: [UInt8]] = [:]
+  /// Conditional starts (``ClusterAssignment/after``) by the attempt they run after: each goes
+  /// to that attempt's worker in the same frame, right behind it.
+  private var conditionals: [ClusterTaskID: ClusterTaskID] = [:]
   /// The mean run time of each task (by flow and task name), as workers reported it.
   private var runTimes: [TaskKey: RunTimeMean] = [:]
 
@@ -381,6 +384,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
             worker: ""))
       }
       jobs.removeAll()
+      conditionals.removeAll()
       queue = Heap()
     case .submit(let submissions):
       for submission in submissions {
@@ -395,6 +399,19 @@ public struct ClusterSchedulerStateMachine: Sendable {
           continue
         }
         sequence += 1
+        if let after = submission.assignment.after {
+          // It goes wherever its upstream goes, with it; it cannot run without it.
+          jobs[submission.taskID] = Job(submission: submission, sequence: sequence)
+          guard let upstream = jobs[after], upstream.worker == nil, conditionals[after] == nil
+          else {
+            dropConditional(
+              submission.taskID, "the attempt it runs after (\(after)) is not waiting for a worker",
+              &actions)
+            continue
+          }
+          conditionals[after] = submission.taskID
+          continue
+        }
         jobs[submission.taskID] = Job(submission: submission, sequence: sequence)
         queue.insert(
           Queued(priority: submission.priority, sequence: sequence, id: submission.taskID))
@@ -402,9 +419,13 @@ public struct ClusterSchedulerStateMachine: Sendable {
       place(&actions)
     case .cancel(let taskID):
       guard let job = jobs.removeValue(forKey: taskID) else { break }
+      if let after = job.submission.assignment.after, conditionals[after] == taskID {
+        conditionals[after] = nil
+      }
+      let dependents = dropDependents(of: taskID, "it was cancelled", &actions)
       if let worker = job.worker, peers[worker] != nil {
         release(taskID, job, from: worker)
-        actions.append(.send(worker, [.cancel([taskID])]))
+        actions.append(.send(worker, [.cancel([taskID] + dependents)]))
         place(&actions)
       }
     case .drainWorker(let id):
@@ -430,10 +451,52 @@ public struct ClusterSchedulerStateMachine: Sendable {
             worker: ""))
       }
       jobs.removeAll()
+      conditionals.removeAll()
       outputParts.removeAll()
       queue = Heap()
     }
     return actions
+  }
+
+  /// Ends a conditional start that will not run (or not run where it was sent): the engine
+  /// learns it with ``ClusterTaskOutcome/notRunCode`` and starts the task the ordinary way if
+  /// it decides to. What was to run after it is dropped too.
+  private mutating func dropConditional(
+    _ taskID: ClusterTaskID, _ why: String, code: String = ClusterTaskOutcome.notRunCode,
+    _ actions: inout [Action]
+  ) {
+    guard let job = jobs.removeValue(forKey: taskID) else { return }
+    if let after = job.submission.assignment.after, conditionals[after] == taskID {
+      conditionals[after] = nil
+    }
+    var worker = ""
+    if let id = job.worker {
+      worker = peers[id]?.name ?? ""
+      release(taskID, job, from: id)
+    }
+    actions.append(
+      .taskFinished(
+        ClusterTaskResult(
+          taskID: taskID,
+          outcome: .failure(code: code, message: "not run: \(why)")),
+        worker: worker))
+    _ = dropDependents(of: taskID, "the attempt it runs after (\(taskID)) did not run", &actions)
+  }
+
+  /// Drops the conditional starts after `taskID` (see ``dropConditional(_:_:_:)``); returns
+  /// their IDs.
+  private mutating func dropDependents(
+    of taskID: ClusterTaskID, _ why: String, _ actions: inout [Action]
+  ) -> [ClusterTaskID] {
+    guard let dependent = conditionals.removeValue(forKey: taskID) else { return [] }
+    var dropped = [dependent]
+    var next = conditionals[dependent]
+    while let id = next {
+      dropped.append(id)
+      next = conditionals[id]
+    }
+    dropConditional(dependent, why, &actions)
+    return dropped
   }
 
   /// True while some worker finished its handshake and is connected.
@@ -476,7 +539,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
         outputParts[taskID] = nil
         jobs[taskID] = nil
         release(taskID, job, from: id)
-        actions.append(.send(id, [.cancel([taskID])]))
+        let dependents = dropDependents(of: taskID, "the attempt it runs after failed", &actions)
+        actions.append(.send(id, [.cancel([taskID] + dependents)]))
         let message =
           "the output of task '\(job.submission.assignment.task)' exceeds the "
           + "\(configuration.maxOutputSize) bytes the scheduler accepts (`maxOutputSize`); "
@@ -505,6 +569,10 @@ public struct ClusterSchedulerStateMachine: Sendable {
           continue
         }
         jobs[result.taskID] = nil
+        conditionals[result.taskID] = nil  // its dependent runs (or not) on that worker
+        if let after = job.submission.assignment.after, conditionals[after] == result.taskID {
+          conditionals[after] = nil
+        }
         release(result.taskID, job, from: id)
         if result.runNanoseconds > 0 {
           let assignment = job.submission.assignment
@@ -520,6 +588,10 @@ public struct ClusterSchedulerStateMachine: Sendable {
     case .handBack(let ids):
       for taskID in ids {
         guard let job = jobs[taskID], job.worker == id else { continue }
+        if job.submission.assignment.after != nil {
+          dropConditional(taskID, "its worker handed it back", &actions)
+          continue
+        }
         release(taskID, job, from: id)
         requeue(taskID)
       }
@@ -594,6 +666,16 @@ public struct ClusterSchedulerStateMachine: Sendable {
     for taskID in peer.running.sorted() {
       outputParts[taskID] = nil
       guard var job = jobs[taskID] else { continue }
+      if job.submission.assignment.after != nil {
+        // Its upstream runs again elsewhere, alone: this one is not a crash, it never ran.
+        job.worker = nil
+        jobs[taskID] = job
+        dropConditional(
+          taskID, "its worker '\(peer.name)' was lost (\(reason.message))",
+          code: ClusterTaskOutcome.lostCode, &actions)
+        continue
+      }
+      conditionals[taskID] = nil
       job.worker = nil
       job.crashedOn.append(peer.name)
       if job.crashedOn.count >= configuration.allowedFailures {
@@ -630,6 +712,11 @@ public struct ClusterSchedulerStateMachine: Sendable {
     for taskID in peer.running.sorted() where jobs[taskID] != nil {
       outputParts[taskID] = nil
       jobs[taskID]!.worker = nil
+      if jobs[taskID]!.submission.assignment.after != nil {
+        dropConditional(taskID, "its worker '\(peer.name)' left", &actions)
+        continue
+      }
+      conditionals[taskID] = nil
       requeue(taskID)
     }
     actions.append(.close(id, reason: reason))
@@ -703,6 +790,17 @@ public struct ClusterSchedulerStateMachine: Sendable {
         contexts[id, default: []].append(.runContext(context))
       }
       batches[id, default: []].append(assignment)
+      // The conditional starts after it go with it, in order, right behind it.
+      var upstream = next.id
+      while let dependent = conditionals[upstream], let follower = jobs[dependent] {
+        jobs[dependent]!.worker = id
+        peers[id]!.running.insert(dependent)
+        for (name, amount) in follower.submission.resources {
+          peers[id]!.inUse[name, default: 0] += amount
+        }
+        batches[id]!.append(follower.submission.assignment)
+        upstream = dependent
+      }
     }
     for item in waiting { queue.insert(item) }
     for id in order {

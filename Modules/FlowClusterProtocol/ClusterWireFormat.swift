@@ -272,13 +272,14 @@ package struct WireWriter {
         for input in assignment.inputs { blob(input) }
         varint(assignment.run)
         uuid(assignment.taskRunID)
-        // One byte outside loops: 0, or the loop count followed by the payload.
-        if assignment.loopCount == 1, assignment.loopPayload.isEmpty {
-          varint(0)
-        } else {
-          int(max(1, assignment.loopCount))
-          blob(assignment.loopPayload)
-        }
+        // One byte outside loops and conditional starts: the loop count (0 outside loops)
+        // times 2, plus 1 for a conditional start (version 5); then the loop's payload, then
+        // the attempt it runs after.
+        let looped = assignment.loopCount != 1 || !assignment.loopPayload.isEmpty
+        let loop = looped ? UInt64(max(1, assignment.loopCount)) : 0
+        varint(loop << 1 | (assignment.after == nil ? 0 : 1))
+        if looped { blob(assignment.loopPayload) }
+        if let after = assignment.after { varint(after) }
       }
     case .results(let results):
       bytes.append(ClusterMessageKind.results.tag)
@@ -501,18 +502,22 @@ package struct WireReader {
         for _ in 0..<inputCount { inputs.append(try blob()) }
         let run = try varint()
         let taskRunID = try uuid()
-        var loopCount = try int()
+        let flags = try varint()
+        var loopCount = 1
         var loopPayload: [UInt8] = []
-        if loopCount == 0 {
-          loopCount = 1
-        } else {
+        if flags >> 1 != 0 {
+          guard flags >> 1 <= UInt64(Int.max) else {
+            throw malformed("a loop count of \(flags >> 1)")
+          }
+          loopCount = Int(flags >> 1)
           loopPayload = try blob()
         }
+        let after: ClusterTaskID? = flags & 1 == 1 ? try varint() : nil
         assignments.append(
           ClusterAssignment(
             taskID: id, flow: flow, task: task, attempt: attempt, mapIndex: mapIndex,
             inputs: inputs, run: run, taskRunID: taskRunID, loopCount: loopCount,
-            loopPayload: loopPayload))
+            loopPayload: loopPayload, after: after))
       }
       return .assign(assignments)
     case ClusterMessageKind.results.tag:

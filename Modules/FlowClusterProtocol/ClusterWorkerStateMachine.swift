@@ -138,6 +138,9 @@ public struct ClusterWorkerStateMachine: Sendable {
   public private(set) var workerID: UInt64 = 0
   /// Results held back to travel together, and whether their timer runs.
   private var held: [ClusterTaskResult] = []
+  /// Conditional starts (``ClusterAssignment/after``) waiting for the attempt they run after,
+  /// by that attempt's ID.
+  private var conditional: [ClusterTaskID: ClusterAssignment] = [:]
   private var sendTimerArmed = false
 
   /// Creates a worker that has not connected yet.
@@ -188,6 +191,7 @@ public struct ClusterWorkerStateMachine: Sendable {
       guard running.remove(result.taskID) != nil, phase != .closed else { break }
       started -= 1
       held.append(result)
+      releaseConditional(after: result)
       if running.isEmpty || phase != .active || held.count >= configuration.resultBatch {
         sendHeld(&actions)
       } else if !sendTimerArmed {
@@ -291,7 +295,17 @@ public struct ClusterWorkerStateMachine: Sendable {
         actions.append(.send([.handBack(assignments.map(\.taskID))]))
         return
       }
+      let heldBefore = held.count
       for assignment in assignments where running.insert(assignment.taskID).inserted {
+        if let after = assignment.after {
+          // It runs after an attempt this worker holds; otherwise it cannot run here.
+          if running.contains(after), conditional[after] == nil {
+            conditional[after] = assignment
+          } else {
+            notRun(assignment.taskID, "the attempt it runs after (\(after)) is not on this worker")
+          }
+          continue
+        }
         if started < startLimit {
           started += 1
           actions.append(.run(assignment))
@@ -299,10 +313,14 @@ public struct ClusterWorkerStateMachine: Sendable {
           waiting.append(assignment)
         }
       }
+      if held.count > heldBefore { sendHeld(&actions) }
     case .cancel(let ids):
+      let heldBefore = held.count
       var cancelled: [ClusterTaskID] = []
       for id in ids where running.remove(id) != nil {
-        if let index = waiting[waitingHead...].firstIndex(where: { $0.taskID == id }) {
+        if let upstream = conditional.first(where: { $0.value.taskID == id })?.key {
+          conditional[upstream] = nil  // never started: nothing to stop
+        } else if let index = waiting[waitingHead...].firstIndex(where: { $0.taskID == id }) {
           waiting.remove(at: index)  // never started: nothing to stop
         } else {
           cancelled.append(id)
@@ -310,7 +328,17 @@ public struct ClusterWorkerStateMachine: Sendable {
         }
       }
       if !cancelled.isEmpty { actions.append(.cancel(cancelled)) }
-      if running.isEmpty { sendHeld(&actions) }
+      // What was to run after a cancelled attempt never runs.
+      for id in ids {
+        var upstream = id
+        while let next = conditional.removeValue(forKey: upstream) {
+          if running.contains(next.taskID) {
+            notRun(next.taskID, "the attempt it runs after (\(upstream)) was cancelled")
+          }
+          upstream = next.taskID
+        }
+      }
+      if running.isEmpty || held.count > heldBefore { sendHeld(&actions) }
       if phase == .active { startWaiting(&actions) }
       if phase == .draining, running.isEmpty { leave("drained", &actions) }
     case .heartbeat:
@@ -347,6 +375,34 @@ public struct ClusterWorkerStateMachine: Sendable {
   }
 
   /// Sends the results held back, if any, in one message.
+  /// Releases the conditional start waiting for `result`'s attempt: first in line when that
+  /// attempt succeeded (its output as the only input), never run otherwise (nor the
+  /// conditional starts after it).
+  private mutating func releaseConditional(after result: ClusterTaskResult) {
+    guard !conditional.isEmpty else { return }
+    var upstream = result
+    while var next = conditional.removeValue(forKey: upstream.taskID) {
+      if case .success(let output) = upstream.outcome {
+        next.inputs = [output]
+        waiting.insert(next, at: waitingHead)
+        return
+      }
+      upstream = notRun(
+        next.taskID, "the attempt it runs after (\(upstream.taskID)) did not succeed")
+    }
+  }
+
+  /// Reports that a conditional start never ran (and never will here).
+  @discardableResult
+  private mutating func notRun(_ id: ClusterTaskID, _ why: String) -> ClusterTaskResult {
+    running.remove(id)
+    let result = ClusterTaskResult(
+      taskID: id,
+      outcome: .failure(code: ClusterTaskOutcome.notRunCode, message: "not run: \(why)"))
+    held.append(result)
+    return result
+  }
+
   private mutating func sendHeld(_ actions: inout [Action]) {
     guard !held.isEmpty else { return }
     actions.append(.send([.results(held)]))
@@ -373,7 +429,8 @@ public struct ClusterWorkerStateMachine: Sendable {
   /// Gives up the attempts that have not started (a drain runs only what it started): the
   /// `handBack` message for them, if any.
   private mutating func handBackWaiting() -> [ClusterMessage] {
-    let ids = waiting[waitingHead...].map(\.taskID)
+    let ids = waiting[waitingHead...].map(\.taskID) + conditional.values.map(\.taskID).sorted()
+    conditional.removeAll()
     waiting.removeAll()
     waitingHead = 0
     for id in ids { running.remove(id) }
@@ -382,12 +439,13 @@ public struct ClusterWorkerStateMachine: Sendable {
 
   /// The started attempts, in ID order.
   private func startedIDs() -> [ClusterTaskID] {
-    let notStarted = Set(waiting[waitingHead...].map(\.taskID))
+    let notStarted = Set(waiting[waitingHead...].map(\.taskID) + conditional.values.map(\.taskID))
     return running.filter { !notStarted.contains($0) }.sorted()
   }
 
   private mutating func clearAccepted() {
     held.removeAll()
+    conditional.removeAll()
     running.removeAll()
     waiting.removeAll()
     waitingHead = 0

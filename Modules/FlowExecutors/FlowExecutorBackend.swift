@@ -81,6 +81,11 @@ public final class RemoteTaskCall: Sendable {
   public let loopCount: Int
   /// What the previous loop iteration passed to `LoopAgain` (nil in the first).
   public let loopPayload: (any Sendable)?
+  /// For an attempt started ahead (a conditional start): the attempt it runs after, in the
+  /// same session and where that one runs, only when that one succeeds, with its output as
+  /// the only input (``inputs`` is empty). It ends ``RemoteTaskError/Code/notRun`` when it did
+  /// not run; the engine binds it to the task run when its machine starts that run.
+  public let runsAfter: RemoteTaskCall?
   /// The task's options (priority and resources matter to a cluster).
   public var options: TaskOptions { config.options }
   package let config: TaskConfig
@@ -94,8 +99,10 @@ public final class RemoteTaskCall: Sendable {
     flowName: String, node: GraphNode, mapIndex: Int?, attempt: Int, inputs: [any Sendable],
     taskRunID: UUID, run: RemoteRunContext, log: RunLog, subject: RunLog.Subject,
     clock: any WallClock, loopCount: Int = 1, loopPayload: (any Sendable)? = nil,
+    runsAfter: RemoteTaskCall? = nil,
     onCrash: @escaping @Sendable (_ message: String, _ rescheduled: Bool) -> Void = { _, _ in }
   ) {
+    self.runsAfter = runsAfter
     self.flowName = flowName
     self.taskSlug = node.slug
     self.taskName = node.name
@@ -163,6 +170,12 @@ public struct RemoteTaskError: Error, Sendable, CustomStringConvertible {
     public static let killedWorker = Code(name: "killedWorker")
     /// The cluster stopped before the attempt finished.
     public static let shutdown = Code(name: "shutdown")
+    /// An attempt started ahead (``RemoteTaskCall/runsAfter``) never ran: the attempt it runs
+    /// after did not succeed, or it was lost or handed back before it started.
+    public static let notRun = Code(name: "notRun")
+    /// An attempt started ahead was lost with its worker (it may have been running); the
+    /// engine records it Crashed and runs it again, as a backend's crash report would.
+    public static let lostWithWorker = Code(name: "lostWithWorker")
   }
 
   /// The kind of failure.

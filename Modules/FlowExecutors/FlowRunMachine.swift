@@ -1107,8 +1107,18 @@ public struct FlowRunMachine: Sendable {
           at: run.finishedAt ?? now)))
   }
 
+  /// The next `count` task run IDs this machine will give, in order, without giving them: a
+  /// shell that knows which task runs come next may start them ahead (a cluster's conditional
+  /// starts) and bind them when the machine starts those task runs with these IDs.
+  package func upcomingTaskRunIDs(_ count: Int) -> [UUID] {
+    var state = idState
+    return (0..<max(0, count)).map { _ in Self.id(from: &state) }
+  }
+
   /// The next task run ID: SplitMix64 over the seed the start event carried.
-  private mutating func newID() -> UUID {
+  private mutating func newID() -> UUID { Self.id(from: &idState) }
+
+  private static func id(from idState: inout UInt64) -> UUID {
     let high = Self.splitMix(&idState) & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000  // v4
     let low = Self.splitMix(&idState) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // RFC
     func byte(_ value: UInt64, _ index: Int) -> UInt8 {

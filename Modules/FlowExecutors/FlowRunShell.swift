@@ -691,11 +691,19 @@ extension FlowRunShell {
     var pending: [ObjectIdentifier: AttemptStart] = [:]
     // The "task run" spans of attempts on the session, when a tracer is there.
     var spans: [ObjectIdentifier: any Span] = [:]
+    // Task runs started ahead (see `RemoteStartsAhead`), by task run, until the machine
+    // starts them; by call until they are bound; and outcomes that came before the binding.
+    let followers = RemoteStartsAhead(settings)
+    var ahead: [TaskRunKey: (call: RemoteTaskCall, taskRunID: UUID)] = [:]
+    var aheadCalls: [ObjectIdentifier: TaskRunKey] = [:]
+    var early: [ObjectIdentifier: RemoteOutcome] = [:]
     await withDiscardingTaskGroup { group in
       // Child tasks whose report has not arrived yet.
       var children = 0
       var cancelledRemote = false
       var calls: [RemoteTaskCall] = []
+      // Outcomes to feed now: those that arrived, and those of task runs just bound.
+      var ready: [RemoteOutcome] = []
       while true {
         reportCancellation()
         while let (start, started) = launches.popFirst() {
@@ -708,12 +716,49 @@ extension FlowRunShell {
             continue
           }
           if let started { Self.log(started, settings) }
+          if let (call, taskRunID) = ahead.removeValue(forKey: start.key) {
+            let id = ObjectIdentifier(call)
+            aheadCalls[id] = nil
+            let outcome = early.removeValue(forKey: id)
+            if taskRunID == start.taskRunID, start.attempt == 1, start.loop == nil {
+              // The machine started the task run that already runs (or ran) ahead: bind.
+              pending[id] = start
+              if settings.isTraced { spans[id] = RunTracing.startAttempt(start, settings) }
+              if let outcome { ready.append(outcome) }
+              continue
+            }
+            settings.log.append(
+              .message(
+                "An attempt started ahead of task '\(settings.graph.nodes[start.key.node].slug)' "
+                  + "does not match the task run the engine started; its outcome is discarded "
+                  + "and the task runs again."), level: .warning, at: clock.now())
+          }
           let call = remoteCall(start, crashes)
           pending[ObjectIdentifier(call)] = start
           if settings.isTraced {
             spans[ObjectIdentifier(call)] = RunTracing.startAttempt(start, settings)
           }
           calls.append(call)
+          // Alone in flight, its followers' task runs come next, with the next IDs: start them
+          // ahead, each after the one before it, where it runs.
+          if pending.count == 1, launches.isEmpty, timers.isEmpty, children == 0, ahead.isEmpty,
+            start.key.mapIndex == nil, !followers.isEmpty
+          {
+            let chain = followers.chain(after: start.key.node)
+            var previous = call
+            for (node, taskRunID) in zip(chain, machine.upcomingTaskRunIDs(chain.count)) {
+              let next = aheadCall(node, taskRunID, after: previous)
+              let key = TaskRunKey(node: node, mapIndex: nil)
+              ahead[key] = (next, taskRunID)
+              aheadCalls[ObjectIdentifier(next)] = key
+              calls.append(next)
+              previous = next
+            }
+          }
+        }
+        if !ready.isEmpty {
+          feedReady(&ready, &pending, &spans)
+          continue  // what they started may be bound to more outcomes that arrived
         }
         if !calls.isEmpty {
           // A recorded run waits here while the recorder's buffer is full (back pressure).
@@ -728,7 +773,7 @@ extension FlowRunShell {
         timers.removeAll()
         if machine.isFinished {
           group.cancelAll()
-          if !pending.isEmpty, !cancelledRemote {
+          if !pending.isEmpty || !ahead.isEmpty, !cancelledRemote {
             cancelledRemote = true
             session.cancel(mailbox)
           }
@@ -747,25 +792,58 @@ extension FlowRunShell {
           feed(crash)
         }
         for outcome in arrived {
-          guard let start = pending.removeValue(forKey: ObjectIdentifier(outcome.call)) else {
+          let id = ObjectIdentifier(outcome.call)
+          var notRun = false
+          var lost: String?
+          if case .failure(let error as RemoteTaskError) = outcome.result,
+            error.code == .notRun || error.code == .lostWithWorker
+          {
+            notRun = true
+            if error.code == .lostWithWorker { lost = error.description }
+          }
+          if let key = aheadCalls[id] {
+            // Not started by the machine yet: kept for the binding, or forgotten.
+            if notRun {
+              aheadCalls[id] = nil
+              ahead[key] = nil
+            } else {
+              early[id] = outcome
+            }
             continue
           }
-          let config = settings.graph.nodes[start.key.node].task!
-          let finished: FlowRunEvent
-          switch outcome.result {
-          case .success(let value):
-            finished = .attemptFinished(
-              start.key, attempt: start.attempt, .succeeded(FlowValue(value)), at: clock.now())
-          case .failure(let error):
-            finished = .attemptFinished(
-              start.key, attempt: start.attempt,
-              Self.outcome(of: error, start, config, settings), at: clock.now())
+          guard let start = pending[id] else { continue }
+          if notRun, outcome.call.runsAfter != nil {
+            // Bound, then lost or handed back with its worker: it runs the ordinary way.
+            pending[id] = nil
+            if let span = spans.removeValue(forKey: id) {
+              RunTracing.endAttempt(span, AttemptReport(event: nil), at: clock.now())
+            }
+            let node = settings.graph.nodes[start.key.node]
+            let subject = RunLog.Subject(
+              task: node.slug, taskRunID: start.taskRunID, mapIndex: start.key.mapIndex,
+              attempt: start.attempt)
+            if let lost {
+              // As a crash of an ordinary attempt: Running → Crashed → Running, then again.
+              let message =
+                "Crashed: attempt \(start.attempt) was lost with its worker (\(lost)); "
+                + "rescheduled on another worker."
+              settings.log.append(
+                .message(message), level: .warning, at: clock.now(), subject: subject,
+                metadata: ["state": "Crashed"])
+              feed(
+                .attemptCrashed(start.key, message: message, rescheduled: true, at: clock.now()))
+            } else {
+              settings.log.append(
+                .message(
+                  "Attempt \(start.attempt) did not run where it was started ahead; it runs "
+                    + "again."), level: .warning, at: clock.now(), subject: subject)
+            }
+            launches.append((start, nil))
+            continue
           }
-          if let span = spans.removeValue(forKey: ObjectIdentifier(outcome.call)) {
-            RunTracing.endAttempt(span, AttemptReport(event: finished), at: clock.now())
-          }
-          feed(finished)
+          ready.append(outcome)
         }
+        feedReady(&ready, &pending, &spans)
         children -= reports.count
         for report in reports { feed(report) }
       }
@@ -774,6 +852,56 @@ extension FlowRunShell {
     for span in spans.values {
       RunTracing.endAttempt(span, AttemptReport(event: nil), at: clock.now())
     }
+  }
+
+  /// Feeds the machine the outcomes in `ready` (emptied) of the attempts still pending.
+  private mutating func feedReady(
+    _ ready: inout [RemoteOutcome], _ pending: inout [ObjectIdentifier: AttemptStart],
+    _ spans: inout [ObjectIdentifier: any Span]
+  ) {
+    let outcomes = ready
+    ready.removeAll()
+    for outcome in outcomes {
+      guard let start = pending.removeValue(forKey: ObjectIdentifier(outcome.call)) else {
+        continue
+      }
+      feedOutcome(outcome, start, &spans)
+    }
+  }
+
+  /// Feeds the machine how a remote attempt ended.
+  private mutating func feedOutcome(
+    _ outcome: RemoteOutcome, _ start: AttemptStart, _ spans: inout [ObjectIdentifier: any Span]
+  ) {
+    let config = settings.graph.nodes[start.key.node].task!
+    let finished: FlowRunEvent
+    switch outcome.result {
+    case .success(let value):
+      finished = .attemptFinished(
+        start.key, attempt: start.attempt, .succeeded(FlowValue(value)), at: clock.now())
+    case .failure(let error):
+      finished = .attemptFinished(
+        start.key, attempt: start.attempt,
+        Self.outcome(of: error, start, config, settings), at: clock.now())
+    }
+    if let span = spans.removeValue(forKey: ObjectIdentifier(outcome.call)) {
+      RunTracing.endAttempt(span, AttemptReport(event: finished), at: clock.now())
+    }
+    feed(finished)
+  }
+
+  /// The call that starts task `node`'s first attempt ahead, after `upstream`, with the task
+  /// run ID its machine will give it.
+  private func aheadCall(_ node: Int, _ taskRunID: UUID, after upstream: RemoteTaskCall)
+    -> RemoteTaskCall
+  {
+    let graphNode = settings.graph.nodes[node]
+    return RemoteTaskCall(
+      flowName: settings.flow.name, node: graphNode, mapIndex: nil, attempt: 1, inputs: [],
+      taskRunID: taskRunID, run: settings.remoteRun!, log: settings.log,
+      subject: RunLog.Subject(
+        task: graphNode.slug, taskRunID: taskRunID, mapIndex: nil, attempt: 1),
+      clock: clock, runsAfter: upstream)
   }
 
   /// The call that runs `start` on a session; its crashes go to `crashes`.

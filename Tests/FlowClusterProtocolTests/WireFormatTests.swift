@@ -18,6 +18,9 @@ import Testing
       ClusterAssignment(
         taskID: 2, flow: "f", task: "t", run: 300,
         taskRunID: UUID(uuidString: "E621E1F8-C36C-495A-93FC-0C247A3E6E5F")),
+      // Version 5: conditional starts, after attempt 2 (and after attempt 0, a valid ID).
+      ClusterAssignment(taskID: 3, flow: "f", task: "next", run: 300, after: 2),
+      ClusterAssignment(taskID: 4, flow: "f", task: "next", after: 0),
     ]),
     .runContext(
       ClusterRunContext(

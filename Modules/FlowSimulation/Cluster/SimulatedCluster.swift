@@ -293,23 +293,33 @@ public final class SimulatedCluster {
 
   // MARK: Task bodies
 
-  /// Submits an attempt of the engine (the real FlowExecutors engine through
-  /// ``SimulatedClusterBackend``) to the scheduler; returns its attempt ID.
+  /// Submits attempts of the engine (the real FlowExecutors engine through
+  /// ``SimulatedClusterBackend``) to the scheduler; returns their
+  /// attempt IDs. Attempts submitted together reach the scheduler in one event; one with a
+  /// position (`after`) is a conditional start after the attempt at that position.
   func submit(
-    _ assignment: ClusterAssignment, priority: Int, resources: [String: Double],
-    attempt: EngineAttempt
-  ) -> ClusterTaskID {
-    nextTaskID += 1
-    let id = nextTaskID
-    var assignment = assignment
-    assignment.taskID = id
-    attempts[id] = attempt
-    simulator.record(Trace.submit, node: 0, value: id)
-    schedulerHandle(
-      .submit([
-        ClusterTaskSubmission(assignment: assignment, priority: priority, resources: resources)
-      ]))
-    return id
+    _ batch: [(
+      assignment: ClusterAssignment, priority: Int, resources: [String: Double],
+      attempt: EngineAttempt, after: Int?
+    )]
+  ) -> [ClusterTaskID] {
+    var ids: [ClusterTaskID] = []
+    var submissions: [ClusterTaskSubmission] = []
+    for item in batch {
+      nextTaskID += 1
+      let id = nextTaskID
+      var assignment = item.assignment
+      assignment.taskID = id
+      assignment.after = item.after.map { ids[$0] }
+      attempts[id] = item.attempt
+      simulator.record(Trace.submit, node: 0, value: id)
+      ids.append(id)
+      submissions.append(
+        ClusterTaskSubmission(
+          assignment: assignment, priority: item.priority, resources: item.resources))
+    }
+    schedulerHandle(.submit(submissions))
+    return ids
   }
 
   /// The engine no longer wants attempt `id` (a timeout, a cancelled run).

@@ -31,6 +31,9 @@ struct EngineAttempt {
 final class SimulatedEngineBridge: Sendable {
   enum Request: Sendable {
     case submit(Int, RemoteTaskCall, ClusterAssignment)
+    /// Calls started together (a batch session), each with its assignment and, for a
+    /// conditional start, the position in the batch of the call it runs after.
+    case start([(id: Int, call: RemoteTaskCall, assignment: ClusterAssignment, after: Int?)])
     case cancel(Int)
   }
 
@@ -39,6 +42,8 @@ final class SimulatedEngineBridge: Sendable {
     var requests: [Request] = []
     var waiting: [Int: CheckedContinuation<(ClusterTaskResult, String), any Error>] = [:]
     var cancelledEarly: Set<Int> = []
+    /// Calls started in batches whose outcome has not been delivered, with their mailbox.
+    var started: [Int: (call: RemoteTaskCall, outcomes: RemoteOutcomes)] = [:]
   }
 
   private let state = Mutex(State())
@@ -77,6 +82,53 @@ final class SimulatedEngineBridge: Sendable {
     return try ClusterRemoteCoding.value(result, call, worker: worker)
   }
 
+  /// Starts `calls` (a batch session): their outcomes go to `outcomes`.
+  func start(_ calls: [RemoteTaskCall], outcomes: RemoteOutcomes) {
+    var refused: [RemoteOutcome] = []
+    state.withLock { state in
+      var batch: [(id: Int, call: RemoteTaskCall, assignment: ClusterAssignment, after: Int?)] =
+        []
+      var positions: [ObjectIdentifier: Int] = [:]
+      for call in calls {
+        do {
+          var after: Int?
+          if let upstream = call.runsAfter {
+            guard let position = positions[ObjectIdentifier(upstream)] else {
+              throw RemoteTaskError(
+                code: .notRun, message: "not run: the attempt it runs after was not started with it"
+              )
+            }
+            after = position
+          }
+          var assignment = try ClusterRemoteCoding.assignment(call, id: 0)
+          // As the real scheduler sends it: the body sees the task run's ID.
+          assignment.taskRunID = call.taskRunID
+          state.nextID += 1
+          positions[ObjectIdentifier(call)] = batch.count
+          batch.append((state.nextID, call, assignment, after))
+          state.started[state.nextID] = (call, outcomes)
+        } catch {
+          refused.append(RemoteOutcome(call: call, result: .failure(error)))
+        }
+      }
+      if !batch.isEmpty { state.requests.append(.start(batch)) }
+    }
+    outcomes.deliver(refused)
+  }
+
+  /// Withdraws every unfinished attempt started with `outcomes`: each ends cancelled.
+  func cancel(_ outcomes: RemoteOutcomes) {
+    let cancelled = state.withLock { state -> [RemoteOutcome] in
+      let ids = state.started.filter { $0.value.outcomes === outcomes }.keys.sorted()
+      return ids.map { id in
+        let call = state.started.removeValue(forKey: id)!.call
+        state.requests.append(.cancel(id))
+        return RemoteOutcome(call: call, result: .failure(CancellationError()))
+      }
+    }
+    outcomes.deliver(cancelled)
+  }
+
   /// The requests posted since the last call, in order.
   func take() -> [Request] {
     state.withLock { state in
@@ -88,7 +140,14 @@ final class SimulatedEngineBridge: Sendable {
 
   /// Hands call `id` its result; false when the engine no longer waits for it.
   func resume(_ id: Int, _ result: ClusterTaskResult, worker: String) -> Bool {
-    let continuation = state.withLock { $0.waiting.removeValue(forKey: id) }
+    let (continuation, started) = state.withLock {
+      ($0.waiting.removeValue(forKey: id), $0.started.removeValue(forKey: id))
+    }
+    if let (call, outcomes) = started {
+      let value = Result { try ClusterRemoteCoding.value(result, call, worker: worker) }
+      outcomes.deliver([RemoteOutcome(call: call, result: value)])
+      return true
+    }
     continuation?.resume(returning: (result, worker))
     return continuation != nil
   }
@@ -103,11 +162,15 @@ struct SimulatedClusterBackend: FlowExecutorBackend {
     Session(bridge: bridge)
   }
 
-  struct Session: FlowExecutorSession {
+  struct Session: FlowExecutorBatchSession {
     let bridge: SimulatedEngineBridge
     func invoke(_ call: RemoteTaskCall) async throws -> any Sendable {
       try await bridge.invoke(call)
     }
+    func start(_ calls: [RemoteTaskCall], outcomes: RemoteOutcomes) {
+      bridge.start(calls, outcomes: outcomes)
+    }
+    func cancel(_ outcomes: RemoteOutcomes) { bridge.cancel(outcomes) }
     func stop() async {}
   }
 }
@@ -163,29 +226,48 @@ public final class SimulatedEngine {
     for request in requests {
       switch request {
       case .submit(let callID, let call, let assignment):
-        let label = call.mapIndex.map { "\(call.taskSlug)[\($0)]" } ?? call.taskSlug
-        let registry = registry
-        let taskRunID = call.taskRunID
-        let attempt = EngineAttempt(
-          label: label, duration: taskDuration,
-          execute: { assignment, worker, environment in
-            await registry.execute(assignment, worker: worker, environment: environment)
-          },
-          onFinished: { [unowned self] result, worker in
-            guard bridge.resume(callID, result, worker: worker) else { return }
-            if case .success = result.outcome { commits[taskRunID, default: 0] += 1 }
-          },
-          onCrashed: { worker, reason, rescheduled in
-            call.recordCrash(worker: worker, reason: reason, rescheduled: rescheduled)
+        attemptIDs[callID] =
+          cluster.submit(
+            [
+              (
+                assignment, call.options.priority, call.options.resources, attempt(callID, call),
+                nil
+              )
+            ]
+          )[0]
+      case .start(let batch):
+        let ids = cluster.submit(
+          batch.map {
+            (
+              $0.assignment, $0.call.options.priority, $0.call.options.resources,
+              attempt($0.id, $0.call), $0.after
+            )
           })
-        attemptIDs[callID] = cluster.submit(
-          assignment, priority: call.options.priority, resources: call.options.resources,
-          attempt: attempt)
+        for (item, id) in zip(batch, ids) { attemptIDs[item.id] = id }
       case .cancel(let callID):
         if let id = attemptIDs[callID] { cluster.cancel(id) }
       }
     }
     return !requests.isEmpty
+  }
+
+  /// What the cluster runs for call `callID`, and whom it tells.
+  private func attempt(_ callID: Int, _ call: RemoteTaskCall) -> EngineAttempt {
+    let label = call.mapIndex.map { "\(call.taskSlug)[\($0)]" } ?? call.taskSlug
+    let registry = registry
+    let taskRunID = call.taskRunID
+    return EngineAttempt(
+      label: label, duration: taskDuration,
+      execute: { assignment, worker, environment in
+        await registry.execute(assignment, worker: worker, environment: environment)
+      },
+      onFinished: { [unowned self] result, worker in
+        guard bridge.resume(callID, result, worker: worker) else { return }
+        if case .success = result.outcome { commits[taskRunID, default: 0] += 1 }
+      },
+      onCrashed: { worker, reason, rescheduled in
+        call.recordCrash(worker: worker, reason: reason, rescheduled: rescheduled)
+      })
   }
 
   /// Checks a finished run of `flow` against what the cluster saw and returns every
