@@ -741,6 +741,13 @@ package struct DeploymentStoreSQL: Sendable {
     let foreign =
       labels.isEmpty ? "" : " AND l.label NOT IN (\(labels.joined(separator: ", ")))"
     let now = "(SELECT now FROM clock)"
+    let count = c(.integer(Int64(limit)))
+    let candidates = ["Scheduled", "Late", "Crashed"].enumerated().map { index, state in
+      "due\(index) AS (SELECT id, scheduled_at FROM deployment_runs WHERE state = '\(state)' AND "
+        + "ended_at IS NULL AND cancel_requested = 0 AND scheduled_at <= \(now) AND (\(flows)) "
+        + "AND NOT EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = deployment_runs.id"
+        + "\(foreign)) ORDER BY scheduled_at LIMIT \(count) FOR UPDATE SKIP LOCKED), "
+    }
     let sql =
       "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
       // Leases that ran out: their agents are presumed dead.
@@ -753,12 +760,13 @@ package struct DeploymentStoreSQL: Sendable {
       + "e.ended_at IS NULL THEN \(retryMessage) ELSE \(finalMessage) END, ended_at = "
       + "COALESCE(e.ended_at, f.ended_at) FROM expired e WHERE f.id = e.id), "
       // Due runs of the agent's flows, oldest first; rows another agent is claiming are
-      // skipped.
-      + "chosen AS (SELECT id AS chosen_id FROM deployment_runs WHERE state IN ('Scheduled', "
-      + "'Late', 'Crashed') AND ended_at IS NULL AND cancel_requested = 0 AND scheduled_at <= "
-      + "\(now) AND (\(flows)) AND NOT EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = "
-      + "deployment_runs.id\(foreign)) ORDER BY scheduled_at, id LIMIT "
-      + "\(c(.integer(Int64(limit)))) FOR UPDATE SKIP LOCKED), "
+      // skipped. One ordered index scan per claimable state that stops after `limit` rows
+      // (a single scan of the three states would read and sort every due run, the whole
+      // backlog, at each claim), then the oldest of those; the few locked but not chosen are
+      // unlocked when the statement ends.
+      + candidates.joined()
+      + "chosen AS (SELECT id AS chosen_id FROM (SELECT * FROM due0 UNION ALL SELECT * FROM "
+      + "due1 UNION ALL SELECT * FROM due2) due ORDER BY scheduled_at, id LIMIT \(count)), "
       + "claimed AS (UPDATE deployment_runs SET state = 'Running', message = NULL, lease_agent = "
       + "\(agent), lease_epoch = lease_epoch + 1, lease_expires_at = \(now) + "
       + "\(c(.integer(Self.micros(claim.leaseDuration)))) FROM chosen WHERE id = chosen_id "
