@@ -636,13 +636,10 @@ package struct DeploymentStoreSQL: Sendable {
   {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
     if writingCTEs {
-      var (runs, swept) = try await claimInOneStatement(claim, limit: claim.limit, on: db)
-      if swept, runs.count < claim.limit {
-        // Runs whose leases ran out were marked Crashed by that statement, whose own snapshot
-        // could not claim them: a second one does, at once (a takeover waits for nothing).
-        runs += try await claimInOneStatement(claim, limit: claim.limit - runs.count, on: db).0
-      }
-      return runs
+      // Leases that ran out first (their runs are then claimable), then the claim: a statement
+      // each, atomic on its own.
+      try await sweepExpiredLeases(claim, on: db)
+      return try await claimInOneStatement(claim, on: db)
     }
     return try await db.transaction { executor in
       let claimedAt = try await leaseTime(claim.now, on: executor)
@@ -720,20 +717,16 @@ package struct DeploymentStoreSQL: Sendable {
     }
   }
 
-  /// The claim as one statement (data-modifying CTEs, PostgreSQL): marks the runs whose
-  /// leases ran out Crashed (and their flow runs), locks up to `limit` due runs skipping
-  /// those another claim holds, takes them with the next epoch, records the holdings and marks
-  /// their flow runs Running. Atomic like the transaction it replaces, in one round trip.
-  /// Returns the claimed runs and whether any lease ran out (its run is claimable only by
-  /// the next statement: this one's snapshot still sees it Running).
-  private func claimInOneStatement(_ claim: LeaseClaim, limit: Int, on db: some SQLDatabase)
-    async throws(RunStoreError) -> ([ClaimedRun], Bool)
+  /// The claim as one statement (data-modifying CTEs, PostgreSQL): locks up to the claim's
+  /// limit of due runs skipping those another claim holds, takes them with the next epoch,
+  /// records the holdings and marks their flow runs Running; atomic, in one round trip.
+  private func claimInOneStatement(_ claim: LeaseClaim, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [ClaimedRun]
   {
+    let limit = claim.limit
     let c = binder()
     let clock = databaseNow ?? "\(c(Self.time(claim.now)))::BIGINT"
     let agent = c(.text(claim.agentID))
-    let finalMessage = c(.text(DeploymentRunLogic.crashedFinalMessage))
-    let retryMessage = c(.text(DeploymentRunLogic.crashedRetryMessage))
     let flows = claim.flows.map {
       "(flow_name = \(c(.text($0.name))) AND flow_version = \(c(.text($0.version))))"
     }.joined(separator: " OR ")
@@ -750,15 +743,6 @@ package struct DeploymentStoreSQL: Sendable {
     }
     let sql =
       "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
-      // Leases that ran out: their agents are presumed dead.
-      + "expired AS (UPDATE deployment_runs SET state = 'Crashed', crashes = crashes + 1, "
-      + "lease_agent = NULL, lease_expires_at = NULL, message = CASE WHEN crashes + 1 > "
-      + "crash_retries THEN \(finalMessage) ELSE \(retryMessage) END, ended_at = CASE WHEN "
-      + "crashes + 1 > crash_retries THEN \(now) ELSE NULL END WHERE state = 'Running' AND "
-      + "lease_expires_at <= \(now) RETURNING id, ended_at), "
-      + "crashed AS (UPDATE flow_runs f SET state = 'Crashed', message = CASE WHEN "
-      + "e.ended_at IS NULL THEN \(retryMessage) ELSE \(finalMessage) END, ended_at = "
-      + "COALESCE(e.ended_at, f.ended_at) FROM expired e WHERE f.id = e.id), "
       // Due runs of the agent's flows, oldest first; rows another agent is claiming are
       // skipped. One ordered index scan per claimable state that stops after `limit` rows
       // (a single scan of the three states would read and sort every due run, the whole
@@ -776,10 +760,8 @@ package struct DeploymentStoreSQL: Sendable {
       + "claimed), "
       + "started AS (UPDATE flow_runs f SET state = 'Running', message = NULL, heartbeat_at = "
       + "\(now) FROM claimed WHERE f.id = claimed.id) "
-      + "SELECT (SELECT count(*) FROM expired) AS swept, claimed.* FROM clock LEFT JOIN "
-      + "claimed ON true"
+      + "SELECT * FROM claimed"
     let rows = try await db.execute(c.statement(sql))
-    let swept = (rows.first?["swept"]?.integer ?? 0) > 0
     // The runs as claimed go back with their leases: the agent need not read them again.
     let runs = rows.compactMap(Self.run).sorted {
       ($0.scheduledAt, $0.id.uuidString.lowercased())
@@ -794,7 +776,32 @@ package struct DeploymentStoreSQL: Sendable {
               claim.leaseDuration.timeInterval)),
         run: $0)
     }
-    return (claimed, swept)
+    return claimed
+  }
+
+  /// Marks the runs whose leases ran out Crashed (claimable again within their crash-retry
+  /// limit, final beyond it) and their flow runs, in one statement (data-modifying CTEs).
+  private func sweepExpiredLeases(_ claim: LeaseClaim, on db: some SQLDatabase)
+    async throws(RunStoreError)
+  {
+    let c = binder()
+    let clock = databaseNow ?? "\(c(Self.time(claim.now)))::BIGINT"
+    let finalMessage = c(.text(DeploymentRunLogic.crashedFinalMessage))
+    let retryMessage = c(.text(DeploymentRunLogic.crashedRetryMessage))
+    let now = "(SELECT now FROM clock)"
+    let sql =
+      "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
+      // Leases that ran out: their agents are presumed dead.
+      + "expired AS (UPDATE deployment_runs SET state = 'Crashed', crashes = crashes + 1, "
+      + "lease_agent = NULL, lease_expires_at = NULL, message = CASE WHEN crashes + 1 > "
+      + "crash_retries THEN \(finalMessage) ELSE \(retryMessage) END, ended_at = CASE WHEN "
+      + "crashes + 1 > crash_retries THEN \(now) ELSE NULL END WHERE state = 'Running' AND "
+      + "lease_expires_at <= \(now) RETURNING id, ended_at), "
+      + "crashed AS (UPDATE flow_runs f SET state = 'Crashed', message = CASE WHEN "
+      + "e.ended_at IS NULL THEN \(retryMessage) ELSE \(finalMessage) END, ended_at = "
+      + "COALESCE(e.ended_at, f.ended_at) FROM expired e WHERE f.id = e.id) "
+      + "SELECT count(*) AS swept FROM expired"
+    _ = try await db.execute(c.statement(sql))
   }
 
   package func nextClaimable(after claim: LeaseClaim, now: Date, on db: some SQLDatabase)
