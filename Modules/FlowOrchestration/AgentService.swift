@@ -335,9 +335,8 @@ public struct AgentService: Service {
   }
 
   /// Writes the run's last records and gives its lease back with `outcome`, in one
-  /// transaction; retried while the store fails (as the recorder retries its last write),
-  /// until it is written, fenced, or the recorder's unavailable timeout passes (the lease
-  /// then lapses and the run is taken over as crashed).
+  /// transaction; tried again a few times, a recorder's flush interval apart, while the store
+  /// fails (then the lease lapses and the run is taken over as crashed), never once fenced.
   private func release(
     _ lease: RunLease, outcome: LeaseOutcome, records: RunStoreBatch, writes: FencedWriteQueue
   ) async {
@@ -346,9 +345,10 @@ public struct AgentService: Service {
     ]
     let write = FencedWrite(lease: lease, batch: records, release: outcome)
     let recorder = RunRecorder(store: store)
-    let deadline = clock.now().addingTimeInterval(recorder.unavailableTimeout.timeInterval)
+    var attempts = 1
     while let error = await writes.submit(write) {
-      guard error.code != .staleLease, clock.now() < deadline, !Task.isCancelled else {
+      attempts += 1
+      guard error.code != .staleLease, attempts <= 5, !Task.isCancelled else {
         settings.logger.warning("could not give the lease back: \(error)", metadata: metadata)
         return
       }
