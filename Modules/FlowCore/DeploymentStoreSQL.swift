@@ -16,6 +16,16 @@ package protocol SQLDatabase: Sendable {
   /// throws; a ``RunStoreError`` it throws is rethrown as it is).
   func transaction<T: Sendable>(_ body: (any SQLExecutor) async throws -> T)
     async throws(RunStoreError) -> T
+  /// Runs one statement that writes, atomically on its own (PostgreSQL: one round trip, no
+  /// BEGIN and COMMIT around it).
+  func execute(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow]
+}
+
+extension SQLDatabase {
+  /// Runs the statement in a transaction of its own.
+  package func execute(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
+    try await transaction { executor in try await executor.run(statement) }
+  }
 }
 
 /// The deployment store's SQL and logic, shared by the SQLite and PostgreSQL adapters: only
@@ -26,6 +36,10 @@ package struct DeploymentStoreSQL: Sendable {
   private let skipLocked: String
   /// Appended to a single-row read that a write follows (`FOR UPDATE` on PostgreSQL).
   private let forUpdate: String
+  /// Whether the database runs data-modifying common table expressions (PostgreSQL's
+  /// `WITH x AS (UPDATE … RETURNING …)`): a claim and a run's release are then one statement
+  /// each instead of a transaction of several round trips.
+  private let writingCTEs: Bool
   /// Run in a transaction that makes runs claimable (PostgreSQL's `pg_notify`: agents that
   /// LISTEN wake at its commit), with one placeholder for the payload (the time the run falls
   /// due); nil where there is no such thing.
@@ -40,12 +54,14 @@ package struct DeploymentStoreSQL: Sendable {
   package static let notificationChannel = "swift_flow_runs_due"
 
   /// SQL for a database with the given placeholders and locking clauses (empty on SQLite,
-  /// whose write transactions are exclusive: `BEGIN IMMEDIATE`) and notification statement.
+  /// whose write transactions are exclusive: `BEGIN IMMEDIATE`) and notification statement;
+  /// `writingCTEs` where data-modifying common table expressions work (PostgreSQL).
   package init(
     placeholder: @escaping @Sendable (Int) -> String, skipLocked: String, forUpdate: String,
-    notify: String? = nil, databaseNow: String? = nil
+    notify: String? = nil, databaseNow: String? = nil, writingCTEs: Bool = false
   ) {
     self.placeholder = placeholder
+    self.writingCTEs = writingCTEs
     self.skipLocked = skipLocked
     self.forUpdate = forUpdate
     self.notify = notify
@@ -619,6 +635,12 @@ package struct DeploymentStoreSQL: Sendable {
     async throws(RunStoreError) -> [ClaimedRun]
   {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
+    if writingCTEs {
+      // Leases that ran out first (their runs are then claimable), then the claim: a statement
+      // each, atomic on its own.
+      try await sweepExpiredLeases(claim, on: db)
+      return try await claimInOneStatement(claim, on: db)
+    }
     return try await db.transaction { executor in
       let claimedAt = try await leaseTime(claim.now, on: executor)
       let now = Self.time(claimedAt)
@@ -695,6 +717,93 @@ package struct DeploymentStoreSQL: Sendable {
     }
   }
 
+  /// The claim as one statement (data-modifying CTEs, PostgreSQL): locks up to the claim's
+  /// limit of due runs skipping those another claim holds, takes them with the next epoch,
+  /// records the holdings and marks their flow runs Running; atomic, in one round trip.
+  private func claimInOneStatement(_ claim: LeaseClaim, on db: some SQLDatabase)
+    async throws(RunStoreError) -> [ClaimedRun]
+  {
+    let limit = claim.limit
+    let c = binder()
+    let clock = databaseNow ?? "\(c(Self.time(claim.now)))::BIGINT"
+    let agent = c(.text(claim.agentID))
+    let flows = claim.flows.map {
+      "(flow_name = \(c(.text($0.name))) AND flow_version = \(c(.text($0.version))))"
+    }.joined(separator: " OR ")
+    let labels = Set(claim.labels).sorted().map { c(.text($0)) }
+    let foreign =
+      labels.isEmpty ? "" : " AND l.label NOT IN (\(labels.joined(separator: ", ")))"
+    let now = "(SELECT now FROM clock)"
+    let count = c(.integer(Int64(limit)))
+    let candidates = ["Scheduled", "Late", "Crashed"].enumerated().map { index, state in
+      "due\(index) AS (SELECT id, scheduled_at FROM deployment_runs WHERE state = '\(state)' AND "
+        + "ended_at IS NULL AND cancel_requested = 0 AND scheduled_at <= \(now) AND (\(flows)) "
+        + "AND NOT EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = deployment_runs.id"
+        + "\(foreign)) ORDER BY scheduled_at LIMIT \(count) FOR UPDATE SKIP LOCKED), "
+    }
+    let sql =
+      "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
+      // Due runs of the agent's flows, oldest first; rows another agent is claiming are
+      // skipped. One ordered index scan per claimable state that stops after `limit` rows
+      // (a single scan of the three states would read and sort every due run, the whole
+      // backlog, at each claim), then the oldest of those; the few locked but not chosen are
+      // unlocked when the statement ends.
+      + candidates.joined()
+      + "chosen AS (SELECT id AS chosen_id FROM (SELECT * FROM due0 UNION ALL SELECT * FROM "
+      + "due1 UNION ALL SELECT * FROM due2) due ORDER BY scheduled_at, id LIMIT \(count)), "
+      + "claimed AS (UPDATE deployment_runs SET state = 'Running', message = NULL, lease_agent = "
+      + "\(agent), lease_epoch = lease_epoch + 1, lease_expires_at = \(now) + "
+      + "\(c(.integer(Self.micros(claim.leaseDuration)))) FROM chosen WHERE id = chosen_id "
+      + "RETURNING \(Self.runColumns)), "
+      + "holdings AS (INSERT INTO run_leases (run_id, epoch, agent_id, claimed_at, expires_at, "
+      + "released_at) SELECT id, lease_epoch, \(agent), \(now), lease_expires_at, NULL FROM "
+      + "claimed), "
+      + "started AS (UPDATE flow_runs f SET state = 'Running', message = NULL, heartbeat_at = "
+      + "\(now) FROM claimed WHERE f.id = claimed.id) "
+      + "SELECT * FROM claimed"
+    let rows = try await db.execute(c.statement(sql))
+    // The runs as claimed go back with their leases: the agent need not read them again.
+    let runs = rows.compactMap(Self.run).sorted {
+      ($0.scheduledAt, $0.id.uuidString.lowercased())
+        < ($1.scheduledAt, $1.id.uuidString.lowercased())
+    }
+    let claimed = runs.map {
+      ClaimedRun(
+        lease: RunLease(
+          runID: $0.id, agentID: claim.agentID, epoch: $0.leaseEpoch,
+          expiresAt: $0.leaseExpiresAt
+            ?? claim.now.addingTimeInterval(
+              claim.leaseDuration.timeInterval)),
+        run: $0)
+    }
+    return claimed
+  }
+
+  /// Marks the runs whose leases ran out Crashed (claimable again within their crash-retry
+  /// limit, final beyond it) and their flow runs, in one statement (data-modifying CTEs).
+  private func sweepExpiredLeases(_ claim: LeaseClaim, on db: some SQLDatabase)
+    async throws(RunStoreError)
+  {
+    let c = binder()
+    let clock = databaseNow ?? "\(c(Self.time(claim.now)))::BIGINT"
+    let finalMessage = c(.text(DeploymentRunLogic.crashedFinalMessage))
+    let retryMessage = c(.text(DeploymentRunLogic.crashedRetryMessage))
+    let now = "(SELECT now FROM clock)"
+    let sql =
+      "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
+      // Leases that ran out: their agents are presumed dead.
+      + "expired AS (UPDATE deployment_runs SET state = 'Crashed', crashes = crashes + 1, "
+      + "lease_agent = NULL, lease_expires_at = NULL, message = CASE WHEN crashes + 1 > "
+      + "crash_retries THEN \(finalMessage) ELSE \(retryMessage) END, ended_at = CASE WHEN "
+      + "crashes + 1 > crash_retries THEN \(now) ELSE NULL END WHERE state = 'Running' AND "
+      + "lease_expires_at <= \(now) RETURNING id, ended_at), "
+      + "crashed AS (UPDATE flow_runs f SET state = 'Crashed', message = CASE WHEN "
+      + "e.ended_at IS NULL THEN \(retryMessage) ELSE \(finalMessage) END, ended_at = "
+      + "COALESCE(e.ended_at, f.ended_at) FROM expired e WHERE f.id = e.id) "
+      + "SELECT count(*) AS swept FROM expired"
+    _ = try await db.execute(c.statement(sql))
+  }
+
   package func nextClaimable(after claim: LeaseClaim, now: Date, on db: some SQLDatabase)
     async throws(RunStoreError) -> Duration?
   {
@@ -722,6 +831,7 @@ package struct DeploymentStoreSQL: Sendable {
     _ leases: [RunLease], leaseDuration: Duration, now: Date, on db: some SQLDatabase
   ) async throws(RunStoreError) -> LeaseRenewal {
     guard !leases.isEmpty else { return LeaseRenewal(renewed: [], lost: [], cancelRequested: []) }
+    if writingCTEs { return try await renewInOneStatement(leases, leaseDuration, now: now, on: db) }
     return try await db.transaction { executor in
       let renewedAt = try await leaseTime(now, on: executor)
       let expiry = renewedAt.addingTimeInterval(leaseDuration.timeInterval)
@@ -751,6 +861,44 @@ package struct DeploymentStoreSQL: Sendable {
       }
       return renewal
     }
+  }
+
+  /// The renewal as one statement (data-modifying CTEs, PostgreSQL): extends every lease
+  /// still current and its holding, and reads the cancellations requested.
+  private func renewInOneStatement(
+    _ leases: [RunLease], _ leaseDuration: Duration, now: Date, on db: some SQLDatabase
+  ) async throws(RunStoreError) -> LeaseRenewal {
+    let b = binder()
+    let clock = databaseNow ?? "\(b(Self.time(now)))::BIGINT"
+    let held = leases.map {
+      "(\(b(Self.id($0.runID)))::TEXT, \(b(.integer($0.epoch)))::BIGINT)"
+    }
+    let rows = try await db.execute(
+      b.statement(
+        "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), held (id, epoch) AS (VALUES "
+          + "\(held.joined(separator: ", "))), "
+          + "renewed AS (UPDATE deployment_runs d SET lease_expires_at = (SELECT now FROM clock) "
+          + "+ \(b(.integer(Self.micros(leaseDuration)))) FROM held WHERE d.id = held.id AND "
+          + "d.lease_epoch = held.epoch AND d.state = 'Running' AND d.ended_at IS NULL AND "
+          + "d.lease_expires_at > (SELECT now FROM clock) RETURNING d.id, d.lease_epoch, "
+          + "d.lease_expires_at, d.cancel_requested), "
+          + "holdings AS (UPDATE run_leases l SET expires_at = renewed.lease_expires_at FROM "
+          + "renewed WHERE l.run_id = renewed.id AND l.epoch = renewed.lease_epoch) "
+          + "SELECT id, lease_expires_at, cancel_requested FROM renewed"))
+    var found: [UUID: SQLRow] = [:]
+    for row in rows { if let id = Self.uuid(row["id"]) { found[id] = row } }
+    var renewal = LeaseRenewal(renewed: [], lost: [], cancelRequested: [])
+    for lease in leases {
+      guard let row = found[lease.runID], let expiry = Self.date(row["lease_expires_at"]) else {
+        renewal.lost.append(lease.runID)
+        continue
+      }
+      renewal.renewed.append(lease.renewed(until: expiry))
+      if (row["cancel_requested"]?.integer ?? 0) != 0 {
+        renewal.cancelRequested.append(lease.runID)
+      }
+    }
+    return renewal
   }
 
   /// Writes `writes` in one transaction: one statement locks every run's row (in ID order, so
@@ -805,13 +953,22 @@ package struct DeploymentStoreSQL: Sendable {
           if finished[key] == nil { finishedOrder.append(key) }
           finished[key, default: []].append(lease.runID)
           current[lease.runID]?.state = state
+          current[lease.runID]?.message = message
           current[lease.runID]?.endedAt = judgedAt
         case .returned:
           returned.append(lease.runID)
           current[lease.runID]?.state = "Scheduled"
         }
       }
-      for statement in runs.write(merged.batch) { _ = try await executor.run(statement) }
+      for statement in batchStatements(merged.batch) { _ = try await executor.run(statement) }
+      if writingCTEs, !finishedOrder.isEmpty {
+        // Every finished run's end, its flow run's (unless its records wrote one) and its
+        // holding's release, in one statement.
+        let ended = released.filter { current[$0.runID]?.endedAt != nil }
+        _ = try await executor.run(finishStatement(ended, current: current, at: judgedAt))
+        released.removeAll { current[$0.runID]?.endedAt != nil }
+        finishedOrder = []
+      }
       for key in finishedOrder {
         let runIDs = finished[key, default: []].map { $0.uuidString.lowercased() }
         let u = binder()
@@ -856,6 +1013,83 @@ package struct DeploymentStoreSQL: Sendable {
       }
       return results
     }
+  }
+
+  /// The statements that write `batch`: with data-modifying CTEs, its inserts into the
+  /// different tables as one statement (one round trip), then its heartbeats (which may touch
+  /// a flow run the inserts write, so a statement of their own each).
+  private func batchStatements(_ batch: RunStoreBatch) -> [SQLStatement] {
+    guard writingCTEs else { return runs.write(batch) }
+    var inserts = batch
+    inserts.heartbeats = []
+    var heartbeats = RunStoreBatch()
+    heartbeats.heartbeats = batch.heartbeats
+    let statements = runs.write(inserts)
+    guard statements.count > 1 else { return statements + runs.write(heartbeats) }
+    var sql = "WITH "
+    var binds: [SQLValue] = []
+    for (index, statement) in statements.enumerated() {
+      if index > 0 { sql += ", " }
+      sql += "w\(index) AS (\(Self.renumbered(statement.sql, after: binds.count))) "
+      binds += statement.binds
+    }
+    sql += "SELECT 1"
+    return [SQLStatement(sql: sql, binds: binds)] + runs.write(heartbeats)
+  }
+
+  /// `sql` with each PostgreSQL placeholder `$n` written `$(n + offset)` (the statements a
+  /// batch writes have no `$` but in placeholders).
+  private static func renumbered(_ sql: String, after offset: Int) -> String {
+    guard offset > 0 else { return sql }
+    var result = ""
+    result.reserveCapacity(sql.utf8.count + 16)
+    var digits = ""
+    var inPlaceholder = false
+    for character in sql {
+      if inPlaceholder, character.isASCII, character.isNumber {
+        digits.append(character)
+        continue
+      }
+      if inPlaceholder {
+        result += String((Int(digits) ?? 0) + offset)
+        digits = ""
+        inPlaceholder = false
+      }
+      if character == "$" {
+        inPlaceholder = true
+        result.append(character)
+      } else {
+        result.append(character)
+      }
+    }
+    if inPlaceholder { result += String((Int(digits) ?? 0) + offset) }
+    return result
+  }
+
+  /// One statement (data-modifying CTEs) that ends the finished runs of `leases` with the
+  /// states and messages in `current`, ends their flow runs that their records left open,
+  /// and releases their holdings, at `time`.
+  private func finishStatement(
+    _ leases: [RunLease], current: [UUID: DeploymentRunRecord], at time: Date
+  ) -> SQLStatement {
+    let b = binder()
+    let rows = leases.map { lease in
+      let run = current[lease.runID]
+      return "(\(b(Self.id(lease.runID)))::TEXT, \(b(.integer(lease.epoch)))::BIGINT, "
+        + "\(b(.text(run?.state ?? "Failed")))::TEXT, \(b(Self.text(run?.message)))::TEXT)"
+    }
+    let at = b(Self.time(time))
+    return b.statement(
+      "WITH ended (id, epoch, state, message) AS (VALUES \(rows.joined(separator: ", "))), "
+        + "runs AS (UPDATE deployment_runs d SET state = ended.state, message = ended.message, "
+        + "ended_at = \(at)::BIGINT, lease_agent = NULL, lease_expires_at = NULL FROM ended WHERE "
+        + "d.id = ended.id RETURNING d.id), "
+        // A run that ended before its recorder wrote its end (it could not start) shows it.
+        + "flows AS (UPDATE flow_runs f SET state = ended.state, message = ended.message, "
+        + "ended_at = \(at)::BIGINT FROM ended WHERE f.id = ended.id AND f.ended_at IS NULL), "
+        + "holdings AS (UPDATE run_leases l SET released_at = \(at)::BIGINT FROM ended WHERE "
+        + "l.run_id = ended.id AND l.epoch = ended.epoch) "
+        + "SELECT count(*) AS ended FROM runs")
   }
 
   /// The final state and message shared by released runs (one UPDATE each).

@@ -245,6 +245,7 @@ public struct AgentService: Service {
       "flow.run_id": "\(lease.runID)", "agent.epoch": "\(lease.epoch)",
     ]
     let outcome: LeaseOutcome
+    let ending = EndingRecords()
     do {
       // The claim returned the run; it is read again only if that record went missing.
       let found: DeploymentRunRecord?
@@ -276,8 +277,8 @@ public struct AgentService: Service {
       }
       let parameters = decoded
       logger.info("running \(run.flowName)", metadata: metadata)
-      let fenced = FencedRunStore(base: store, lease: lease, writes: writes) { _ in
-        control.signal(.abandon)
+      let fenced = FencedRunStore(base: store, lease: lease, writes: writes, ending: ending) {
+        _ in control.signal(.abandon)
       }
       // The claim proved the store reachable: a short run is written once, start and end.
       let recorder = RunRecorder(
@@ -330,8 +331,28 @@ public struct AgentService: Service {
       logger.error("the run failed to start: \(error)", metadata: metadata)
       outcome = .finished(state: "Failed", message: "the run could not start: \(error)")
     }
-    if let error = await writes.submit(FencedWrite(lease: lease, release: outcome)) {
-      logger.warning("could not give the lease back: \(error)", metadata: metadata)
+    await release(lease, outcome: outcome, records: ending.take(), writes: writes)
+  }
+
+  /// Writes the run's last records and gives its lease back with `outcome`, in one
+  /// transaction; tried again a few times, a recorder's flush interval apart, while the store
+  /// fails (then the lease lapses and the run is taken over as crashed), never once fenced.
+  private func release(
+    _ lease: RunLease, outcome: LeaseOutcome, records: RunStoreBatch, writes: FencedWriteQueue
+  ) async {
+    let metadata: Logger.Metadata = [
+      "flow.run_id": "\(lease.runID)", "agent.epoch": "\(lease.epoch)",
+    ]
+    let write = FencedWrite(lease: lease, batch: records, release: outcome)
+    let recorder = RunRecorder(store: store)
+    var attempts = 1
+    while let error = await writes.submit(write) {
+      attempts += 1
+      guard error.code != .staleLease, attempts <= 5, !Task.isCancelled else {
+        settings.logger.warning("could not give the lease back: \(error)", metadata: metadata)
+        return
+      }
+      try? await clock.sleep(for: recorder.flushInterval)
     }
   }
 }

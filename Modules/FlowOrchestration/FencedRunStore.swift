@@ -1,5 +1,6 @@
 import FlowCore
 import Foundation
+import Synchronization
 
 /// A run store for one deployment run held under a lease: reads go to the store as they are,
 /// and every write carries the lease's epoch (``DeploymentStore/write(_:now:)``), through the
@@ -12,6 +13,9 @@ public struct FencedRunStore: RunStore {
   public let lease: RunLease
   private let writes: FencedWriteQueue
   private let onFenced: @Sendable (RunStoreError) -> Void
+  /// When set, the run's last records (those that end its flow run) are kept here for the
+  /// agent to write with the lease's release, in one transaction, instead of on their own.
+  private let ending: EndingRecords?
 
   /// Writes into `base` under `lease`, on its own, timed by `clock`.
   public init(
@@ -28,9 +32,19 @@ public struct FencedRunStore: RunStore {
     base: any DeploymentStore, lease: RunLease, writes: FencedWriteQueue,
     onFenced: @escaping @Sendable (RunStoreError) -> Void
   ) {
+    self.init(base: base, lease: lease, writes: writes, ending: nil, onFenced: onFenced)
+  }
+
+  /// Writes into `base` under `lease` through `writes`; the records that end the run are kept
+  /// in `ending` (when given) for the agent to write with the lease's release.
+  package init(
+    base: any DeploymentStore, lease: RunLease, writes: FencedWriteQueue, ending: EndingRecords?,
+    onFenced: @escaping @Sendable (RunStoreError) -> Void
+  ) {
     self.base = base
     self.lease = lease
     self.writes = writes
+    self.ending = ending
     self.onFenced = onFenced
   }
 
@@ -47,6 +61,7 @@ public struct FencedRunStore: RunStore {
 
   /// Writes the batch if the lease is still current.
   public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
+    if let ending, ending.keep(batch, runID: lease.runID) { return }
     if let error = await writes.submit(FencedWrite(lease: lease, batch: batch)) {
       if error.code == .staleLease { onFenced(error) }
       throw error
@@ -104,4 +119,40 @@ public struct FencedRunStore: RunStore {
 
   /// The shared store stays open (its owner closes it).
   public func close() async {}
+}
+
+/// A run's last records, kept from its end until its lease is released: the agent writes them
+/// with the release (the run's end, its records and the holding's release in one transaction,
+/// and one round of statements less per run). Records that follow them are kept with them.
+package final class EndingRecords: Sendable {
+  private let kept = Mutex<RunStoreBatch?>(nil)
+
+  package init() {}
+
+  /// Keeps `batch` when it ends the flow run `runID` (or follows records kept already);
+  /// false when it is to be written now.
+  package func keep(_ batch: RunStoreBatch, runID: UUID) -> Bool {
+    kept.withLock { kept in
+      if let earlier = kept {
+        var merged = FencedBatchMerger()
+        merged.add(earlier)
+        merged.add(batch)
+        kept = merged.batch
+        return true
+      }
+      guard batch.flowRuns.contains(where: { $0.id == runID && $0.endedAt != nil }) else {
+        return false
+      }
+      kept = batch
+      return true
+    }
+  }
+
+  /// The records kept (empty when none), once.
+  package func take() -> RunStoreBatch {
+    kept.withLock { kept in
+      defer { kept = nil }
+      return kept ?? RunStoreBatch()
+    }
+  }
 }

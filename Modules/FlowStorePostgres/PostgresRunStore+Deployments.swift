@@ -39,6 +39,10 @@ private struct PostgresDatabase: SQLDatabase {
       throw PostgresRunStore.map(error, location: store.description)
     }
   }
+
+  func execute(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
+    try await store.query(statement)
+  }
 }
 
 /// Whose clock a PostgreSQL store judges leases by: when claims, renewals and fenced writes
@@ -63,7 +67,7 @@ extension PostgresRunStore: DeploymentStore {
     DeploymentStoreSQL(
       placeholder: { "$\($0)" }, skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE",
       notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', $1)",
-      databaseNow: databaseNow)
+      databaseNow: databaseNow, writingCTEs: true)
   }
   /// Microseconds since 1970 on the server's clock.
   private static let databaseClockSQL = deploymentSQL(

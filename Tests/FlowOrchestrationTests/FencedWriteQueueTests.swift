@@ -97,6 +97,73 @@ struct FencedWriteQueueTests {
   }
 
   @Test(
+    "a run's ending records wait for its lease's release and land with it in one transaction",
+    arguments: Kind.available)
+  func endingWithRelease(kind: Kind) async throws {
+    try await withStore(kind) { store in
+      let clock = SystemWallClock()
+      let label = "ending-" + UUID().uuidString.prefix(8).lowercased()
+      let flow = FlowRecord(name: label, version: "v1", graphJSON: "{}", parameterSchemaJSON: "{}")
+      _ = try await store.createProject(ProjectRecord(name: "ending", createdAt: clock.now()))
+      let deployment = try await store.registerDeployment(
+        DeploymentRegistration(project: "ending", name: label, flow: flow, id: UUID()),
+        now: clock.now())
+      let id = try await store.createDeploymentRun(
+        DeploymentRunRequest(
+          runID: UUID(), deploymentID: deployment.id, scheduledAt: clock.now(),
+          idempotencyKey: "1", now: clock.now())
+      ).run.id
+      let lease = try #require(
+        try await store.claim(
+          LeaseClaim(
+            agentID: "a1", flows: [FlowKey(name: label, version: "v1")], limit: 1,
+            leaseDuration: .seconds(60), now: clock.now())
+        ).first?.lease)
+      let queue = FencedWriteQueue(store: store, clock: clock)
+      let ending = EndingRecords()
+      let fenced = FencedRunStore(
+        base: store, lease: lease, writes: queue, ending: ending, onFenced: { _ in })
+      func record(state: String, ended: Bool, sequence: Int64) -> RunStoreBatch {
+        var batch = RunStoreBatch()
+        batch.flowRuns = [
+          FlowRunRecord(
+            id: id, flowName: label, flowVersion: "v1", parameters: [:], executor: "test",
+            host: "h", processID: 1, command: [], scheduledAt: clock.now(),
+            startedAt: clock.now(), endedAt: ended ? clock.now() : nil, state: state,
+            message: nil, heartbeatAt: clock.now())
+        ]
+        batch.logs = [
+          StoredLogRecord(
+            flowRunID: id, sequence: sequence, time: clock.now(), level: StoredLogLevel(rank: 2),
+            message: "line \(sequence)", metadata: [:])
+        ]
+        return batch
+      }
+      // A write that does not end the run goes at once.
+      try await fenced.write(record(state: "Running", ended: false, sequence: 1))
+      #expect(try await store.logs(flowRunID: id, after: 0, minimumLevel: .trace).count == 1)
+      // The one that ends it, and any after it, wait.
+      try await fenced.write(record(state: "Success", ended: true, sequence: 2))
+      try await fenced.appendEvents([])
+      #expect(try await store.flowRun(id: id)?.state == "Running")
+      #expect(try await store.logs(flowRunID: id, after: 0, minimumLevel: .trace).count == 1)
+      #expect(queue.flushes == 1)
+      // The release takes them along: one transaction more.
+      let error = await queue.submit(
+        FencedWrite(
+          lease: lease, batch: ending.take(), release: .finished(state: "Success", message: nil)))
+      #expect(error == nil)
+      #expect(queue.flushes == 2)
+      #expect(try await store.flowRun(id: id)?.state == "Success")
+      #expect(try await store.logs(flowRunID: id, after: 0, minimumLevel: .trace).count == 2)
+      let run = try #require(try await store.deploymentRun(id: id))
+      #expect(run.state == "Success" && run.isFinished && run.leaseAgent == nil)
+      #expect(try await store.leaseHistory(runID: id).first?.releasedAt != nil)
+      #expect(ending.take().isEmpty, "taken once")
+    }
+  }
+
+  @Test(
     "on PostgreSQL leases go by the database's clock: a skewed agent clock neither shortens nor stretches them",
     .enabled(if: agentTestPostgresURL != nil))
   func databaseClock() async throws {

@@ -410,6 +410,32 @@ struct DeploymentStoreConformanceTests {
   }
 
   @Test(
+    "a claim takes the oldest due runs whether Crashed, Late or Scheduled, up to its limit",
+    arguments: StoreKind.available)
+  func oldestAcrossStates(kind: StoreKind) async throws {
+    try await withDeployment(kind, crashRetries: 2) { store, deployment in
+      for (n, at) in [(1, 1.0), (2, 5), (3, 10), (4, 20), (5, 3)] {
+        _ = try await run(store, deployment, n, at: at)
+      }
+      // Run 1 is held by an agent that dies (its lease runs out at 32), run 5 stays held,
+      // run 2 is Late.
+      #expect(try await claim(store, at: 4, limit: 2).map(\.runID) == [uuid(1), uuid(5)])
+      _ = try await store.renewLeases(
+        [RunLease(runID: uuid(5), agentID: "a1", epoch: 1, expiresAt: instant(34))],
+        leaseDuration: .seconds(100), now: instant(4))
+      #expect(try await store.markLate(scheduledBefore: instant(6), now: instant(6)) == [uuid(2)])
+      // One claim of 3 at 40: run 1 (taken over as Crashed), run 2 (Late), run 3; run 4 waits.
+      let taken = try await claim(store, agent: "a2", at: 40, limit: 3)
+      #expect(taken.map(\.runID) == [uuid(1), uuid(2), uuid(3)])
+      #expect(taken.map(\.epoch) == [2, 1, 1])
+      #expect(try await store.deploymentRun(id: uuid(1))?.crashes == 1)
+      #expect(try await store.deploymentRun(id: uuid(4))?.state == "Scheduled")
+      #expect(try await store.deploymentRun(id: uuid(5))?.leaseAgent == "a1")
+      #expect(try await claim(store, agent: "a3", at: 41, limit: 5).map(\.runID) == [uuid(4)])
+    }
+  }
+
+  @Test(
     "concurrent agents never claim one run twice; concurrent schedulers make one run per fire time",
     arguments: StoreKind.available)
   func concurrency(kind: StoreKind) async throws {
