@@ -800,7 +800,18 @@ public struct FlowRunMachine: Sendable {
       plain
       ? "Task run succeeded."
       : "Task run succeeded. " + runners[key]!.notes.joined(separator: " ")
-    moveRunner(key, to: RunState(.success, message: message, result: output.value))
+    let state = RunState(.success, message: message, result: output.value)
+    // The common end of a task run, when the machine decides it and nothing waits before it:
+    // Running to Success is legal, so the run ends here, as ask, resume and advance would end
+    // it, without going through them.
+    if decidesTransitions, decided.isEmpty, !awaitsTransition(of: .task(key)),
+      runners[key]?.state.kind == .running, runners[key]?.inAttempt == false,
+      var runner = runners.removeValue(forKey: key)
+    {
+      runner.state = state
+      return finishRunner(key, runner)
+    }
+    moveRunner(key, to: state)
   }
 
   /// The state after an attempt failed: Retrying (a timer), TimedOut or Failed.
@@ -846,10 +857,15 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func finishRunner(_ key: TaskRunKey) {
     guard let runner = runners.removeValue(forKey: key) else { return }
+    finishRunner(key, runner)
+  }
+
+  /// Records the end of `runner`, already removed from the table.
+  private mutating func finishRunner(_ key: TaskRunKey, _ runner: consuming Runner) {
     if runner.holdsSlot { slotsInUse -= 1 }
     let graphNode = graph.nodes[key.node]
     var run = TaskRun(
-      name: graphNode.name, slug: graphNode.slug, mapIndex: key.mapIndex, id: runner.runID,
+      node: graphNode, mapIndex: key.mapIndex, id: runner.runID,
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
@@ -1121,8 +1137,8 @@ public struct FlowRunMachine: Sendable {
 
   private func taskRun(_ key: TaskRunKey, _ state: RunState, id: UUID) -> TaskRun {
     TaskRun(
-      name: graph.nodes[key.node].name, slug: graph.nodes[key.node].slug, mapIndex: key.mapIndex,
-      id: id, state: state, startedAt: nil, retryStartTimes: [], finishedAt: now)
+      node: graph.nodes[key.node], mapIndex: key.mapIndex, id: id, state: state, startedAt: nil,
+      retryStartTimes: [], finishedAt: now)
   }
 
   private mutating func logFinished(_ key: TaskRunKey, _ run: TaskRun) {

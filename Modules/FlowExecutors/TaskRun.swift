@@ -1,14 +1,20 @@
+import FlowCore
 import FlowState
 import Foundation
 
 /// One run of a task (or one mapped child) as it ended: state, attempts, timings.
+///
+/// Kept compact (a run of a hundred thousand tasks holds a hundred thousand of these): the
+/// task's names are read from its graph node, times and counters are stored narrow.
 public struct TaskRun: Sendable {
+  /// The task's graph node (its name and slug).
+  private let node: GraphNode
   /// The task's name.
-  public let name: String
+  public var name: String { node.name }
   /// The task's slug in the flow.
-  public let slug: String
+  public var slug: String { node.slug }
   /// For a mapped child, its index; nil for an unmapped task or a mapped parent.
-  public let mapIndex: Int?
+  public var mapIndex: Int? { storedMapIndex < 0 ? nil : Int(storedMapIndex) }
   /// The task run's ID.
   public let id: UUID
   /// The final state (Pending when the run stopped before the task could start).
@@ -18,17 +24,47 @@ public struct TaskRun: Sendable {
   /// When each attempt started.
   public var attemptStartTimes: [Date] { startedAt.map { [$0] + retryStartTimes } ?? [] }
   /// When the first attempt started; nil when the body never ran.
-  public let startedAt: Date?
+  public var startedAt: Date? { Self.date(started) }
   /// When the second and later attempts started (kept apart so that a run without retries
   /// allocates nothing for them).
   let retryStartTimes: [Date]
   /// When the run reached its final state.
-  public let finishedAt: Date?
+  public var finishedAt: Date? { Self.date(finished) }
   /// Attempts lost with a cluster worker and rescheduled (each shows as Crashed in the log).
-  public var crashedAttempts = 0
+  public var crashedAttempts: Int {
+    get { Int(crashed) }
+    set { crashed = Int32(clamping: newValue) }
+  }
   /// How many loop iterations the run took (``LoopAgain``); 1 when it did not loop. Every
   /// iteration's start counts in ``attempts`` and ``attemptStartTimes``.
-  public var loopIterations = 1
+  public var loopIterations: Int {
+    get { Int(loops) }
+    set { loops = Int32(clamping: newValue) }
+  }
+  /// The times as seconds since the reference date (NaN: none).
+  private let started: Double
+  private let finished: Double
+  /// The map index (-1: none) and the counters, narrow.
+  private let storedMapIndex: Int32
+  private var crashed: Int32 = 0
+  private var loops: Int32 = 1
+
+  init(
+    node: GraphNode, mapIndex: Int?, id: UUID, state: RunState, startedAt: Date?,
+    retryStartTimes: [Date], finishedAt: Date?
+  ) {
+    self.node = node
+    storedMapIndex = mapIndex.map { Int32(clamping: $0) } ?? -1
+    self.id = id
+    self.state = state
+    started = startedAt?.timeIntervalSinceReferenceDate ?? .nan
+    self.retryStartTimes = retryStartTimes
+    finished = finishedAt?.timeIntervalSinceReferenceDate ?? .nan
+  }
+
+  private static func date(_ seconds: Double) -> Date? {
+    seconds.isNaN ? nil : Date(timeIntervalSinceReferenceDate: seconds)
+  }
 
   /// Time from the first attempt's start to the final state.
   public var duration: Duration? {
