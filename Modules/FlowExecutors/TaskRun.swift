@@ -4,15 +4,14 @@ import Foundation
 
 /// One run of a task (or one mapped child) as it ended: state, attempts, timings.
 ///
-/// Kept compact (a run of a hundred thousand tasks holds a hundred thousand of these): the
-/// task's names are read from its graph node, times and counters are stored narrow.
+/// Kept compact (a run of a hundred thousand tasks holds a hundred thousand of these): times
+/// and counters are stored narrow. The names stay strings: a short one (most slugs) is held
+/// inline, with no reference to count when a record is made or freed.
 public struct TaskRun: Sendable {
-  /// The task's graph node (its name and slug).
-  private let node: GraphNode
   /// The task's name.
-  public var name: String { node.name }
+  public let name: String
   /// The task's slug in the flow.
-  public var slug: String { node.slug }
+  public let slug: String
   /// For a mapped child, its index; nil for an unmapped task or a mapped parent.
   public var mapIndex: Int? { storedMapIndex < 0 ? nil : Int(storedMapIndex) }
   /// The task run's ID.
@@ -53,7 +52,8 @@ public struct TaskRun: Sendable {
     node: GraphNode, mapIndex: Int?, id: UUID, state: RunState, startedAt: Date?,
     retryStartTimes: [Date], finishedAt: Date?
   ) {
-    self.node = node
+    name = node.name
+    slug = node.slug
     storedMapIndex = mapIndex.map { Int32(clamping: $0) } ?? -1
     self.id = id
     self.state = state
