@@ -5,10 +5,35 @@ import Logging
 ///
 /// Read it inside a task body as `TaskRunContext.current` (Prefect's `prefect.context`).
 public struct TaskRunContext: Sendable {
+  /// What every task run of one flow run shares, held once per run: a context copies one
+  /// reference for it, not each of its fields (a context is copied for every attempt).
+  package final class Run: Sendable {
+    let flowName: String
+    let flowRunID: UUID
+    let parameters: [String: any Sendable]
+    let environment: RunEnvironment
+    let scheduledStartTime: Date?
+    let logSink: (any TaskLogSink)?
+
+    /// The shared part of the contexts of one flow run's task runs.
+    package init(
+      flowName: String, flowRunID: UUID, parameters: [String: any Sendable],
+      environment: RunEnvironment, logSink: (any TaskLogSink)?, scheduledStartTime: Date?
+    ) {
+      self.flowName = flowName
+      self.flowRunID = flowRunID
+      self.parameters = parameters
+      self.environment = environment
+      self.logSink = logSink
+      self.scheduledStartTime = scheduledStartTime
+    }
+  }
+
+  private let run: Run
   /// The flow's name.
-  public let flowName: String
+  public var flowName: String { run.flowName }
   /// The flow run's ID.
-  public let flowRunID: UUID
+  public var flowRunID: UUID { run.flowRunID }
   /// The task's name.
   public let taskName: String
   /// The task's unique slug in the flow (`name`, `name-2`…).
@@ -20,17 +45,17 @@ public struct TaskRunContext: Sendable {
   /// The attempt number, from 1.
   public let attempt: Int
   /// The flow run's parameter values by name.
-  public let parameters: [String: any Sendable]
+  public var parameters: [String: any Sendable] { run.parameters }
   /// The run's clock, random source and IDs: use them instead of `Date()` or `.random`.
-  public let environment: RunEnvironment
+  public var environment: RunEnvironment { run.environment }
   /// When the flow run was scheduled for (its fire time when a schedule started it; else when
   /// it started), as Prefect's `prefect.context.scheduled_start_time`; nil outside a flow run.
-  public let scheduledStartTime: Date?
+  public var scheduledStartTime: Date? { run.scheduledStartTime }
   /// The loop iteration this attempt runs, from 1 (Prefect's `task_loop_count`).
   public let loopCount: Int
   /// The payload the previous iteration passed to ``LoopAgain``; nil in the first.
   private let payload: (any Sendable)?
-  private let logSink: (any TaskLogSink)?
+  private var logSink: (any TaskLogSink)? { run.logSink }
 
   /// The task run's logger: its records carry the run's metadata and are kept with the run
   /// (Prefect's `prefect.context.get("logger")`).
@@ -46,19 +71,27 @@ public struct TaskRunContext: Sendable {
     logSink: (any TaskLogSink)? = nil, scheduledStartTime: Date? = nil, loopCount: Int = 1,
     loopPayload: (any Sendable)? = nil
   ) {
+    self.init(
+      run: Run(
+        flowName: flowName, flowRunID: flowRunID, parameters: parameters,
+        environment: environment, logSink: logSink, scheduledStartTime: scheduledStartTime),
+      taskName: taskName, taskSlug: taskSlug, taskRunID: taskRunID, mapIndex: mapIndex,
+      attempt: attempt, loopCount: loopCount, loopPayload: loopPayload)
+  }
+
+  /// A context whose run-wide part is `run` (shared by the run's task runs).
+  package init(
+    run: Run, taskName: String, taskSlug: String, taskRunID: UUID, mapIndex: Int?, attempt: Int,
+    loopCount: Int = 1, loopPayload: (any Sendable)? = nil
+  ) {
+    self.run = run
     self.loopCount = loopCount
     self.payload = loopPayload
-    self.flowName = flowName
-    self.flowRunID = flowRunID
     self.taskName = taskName
     self.taskSlug = taskSlug
     self.taskRunID = taskRunID
     self.mapIndex = mapIndex
     self.attempt = attempt
-    self.parameters = parameters
-    self.environment = environment
-    self.logSink = logSink
-    self.scheduledStartTime = scheduledStartTime
   }
 
   /// The payload the previous loop iteration passed to ``LoopAgain``, as `type` (Prefect's

@@ -177,7 +177,7 @@ extension Flow {
     return FlowRunResult(
       flowName: name, flowRunID: settings.flowRunID, state: state, taskRuns: runs,
       startedAt: startedAt, finishedAt: finishedAt, log: settings.log, nodeStates: nodeStates,
-      slugs: graph.nodes.map { $0.slug }, flowID: graph.flowID)
+      slugs: NodeSlugs(graph: graph), flowID: graph.flowID)
   }
 
   /// The graph as Graphviz DOT, each task coloured by its state in `run`.

@@ -37,8 +37,9 @@ public struct FlowRunMachine: Sendable {
   /// The flow run's state.
   public private(set) var flowState = RunState.pending
   private var phase = Phase.idle
-  /// Final state per node; nil until the node finished.
-  private var states: [RunState?]
+  /// Final states of the nodes that finish without a run record (parameters, constants); a
+  /// task node's state is its run record's (see ``state(of:)``), not kept twice.
+  private var valueStates: [Int: RunState] = [:]
   /// Upstream nodes each node still waits for.
   private var remaining: [Int]
   /// Nodes whose upstream finished, to be gated.
@@ -159,7 +160,6 @@ public struct FlowRunMachine: Sendable {
     self.storesResults = storesResults
     self.flowHandlers = flowHandlers
     self.decidesTransitions = decidesTransitions
-    states = Array(repeating: nil, count: graph.nodes.count)
     runIndex = Array(repeating: -1, count: graph.nodes.count)
     // Room for every node's record at once: its memory is touched only as records are written.
     runs.reserveCapacity(graph.nodes.count)
@@ -429,9 +429,9 @@ public struct FlowRunMachine: Sendable {
       // history, which keeps only their types, replays).
       var values: [any Sendable] = []
       for condition in conditions {
-        guard let value = states[condition.source]?.result else {
+        guard let value = state(of: condition.source)?.result else {
           let source = graph.nodes[condition.source]
-          let kind = states[condition.source]?.kind ?? .pending
+          let kind = self.kind(of: condition.source) ?? .pending
           let message =
             "Branch condition \(condition.label) has no value ('\(source.slug)' ended "
             + "\(kind) without a result), so this task was skipped."
@@ -469,8 +469,7 @@ public struct FlowRunMachine: Sendable {
     let skips = config.options.skipOnUpstreamSkip
     for source in graph.upstream[node] where graph.nodes[source].isTask {
       if !mapped.isEmpty, mapped[source] != nil { return false }
-      guard case .some(let state) = states[source], state.kind.isSuccessful,
-        !(skips && state.kind == .skipped)
+      guard let kind = self.kind(of: source), kind.isSuccessful, !(skips && kind == .skipped)
       else { return false }
     }
     return true
@@ -526,12 +525,12 @@ public struct FlowRunMachine: Sendable {
     if !arguments.isEmpty { inputs.reserveCapacity(arguments.count) }
     for (position, argument) in arguments.enumerated() {
       if case .outcome(let wrap) = argument.mode {
-        inputs.append(wrap(states[argument.source]!))
+        inputs.append(wrap(state(of: argument.source)!))
         continue
       }
       if case .outcomes(let wrap) = argument.mode {
         let children = mapped[argument.source]?.children.map { $0?.state ?? .pending }
-        inputs.append(wrap(children, states[argument.source]!))
+        inputs.append(wrap(children, state(of: argument.source)!))
         continue
       }
       let value: (any Sendable)?
@@ -541,7 +540,7 @@ public struct FlowRunMachine: Sendable {
           ? mapped[argument.source]!.children[index]!.state.result
           : mapped[node]!.splits[position]![index]
       } else {
-        value = states[argument.source]!.result
+        value = result(of: argument.source)
       }
       guard let value else {
         if gated != nil {
@@ -551,7 +550,7 @@ public struct FlowRunMachine: Sendable {
         let source = graph.nodes[argument.source].slug
         let message =
           "Input \(position + 1) comes from '\(source)', which ended "
-          + "\(states[argument.source]!.kind) without a result. A task that runs after upstream "
+          + "\(kind(of: argument.source)!) without a result. A task that runs after upstream "
           + "failures must wait for them with `.after(...)` instead of taking their outputs."
         let failed = RunState(.triggerFailed, message: message)
         if graph.nodes[node].task?.options.checkpoint?.target != nil {
@@ -581,10 +580,10 @@ public struct FlowRunMachine: Sendable {
     var values: [any Sendable] = []
     for (position, argument) in graph.nodes[node].arguments.enumerated() {
       guard argument.isMapped, !isElementwise(node, argument.source) else { continue }
-      guard let value = states[argument.source]!.result else {
+      guard let value = result(of: argument.source) else {
         let source = graph.nodes[argument.source].slug
         let message =
-          "Cannot map over '\(source)': it ended \(states[argument.source]!.kind) without a result."
+          "Cannot map over '\(source)': it ended \(kind(of: argument.source)!) without a result."
         return ask(
           .task(key), from: .pending, to: RunState(.triggerFailed, message: message), .record)
       }
@@ -801,7 +800,18 @@ public struct FlowRunMachine: Sendable {
       plain
       ? "Task run succeeded."
       : "Task run succeeded. " + runners[key]!.notes.joined(separator: " ")
-    moveRunner(key, to: RunState(.success, message: message, result: output.value))
+    let state = RunState(.success, message: message, result: output.value)
+    // The common end of a task run, when the machine decides it and nothing waits before it:
+    // Running to Success is legal, so the run ends here, as ask, resume and advance would end
+    // it, without going through them.
+    if decidesTransitions, decided.isEmpty, !awaitsTransition(of: .task(key)),
+      runners[key]?.state.kind == .running, runners[key]?.inAttempt == false,
+      var runner = runners.removeValue(forKey: key)
+    {
+      runner.state = state
+      return finishRunner(key, runner)
+    }
+    moveRunner(key, to: state)
   }
 
   /// The state after an attempt failed: Retrying (a timer), TimedOut or Failed.
@@ -847,10 +857,15 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func finishRunner(_ key: TaskRunKey) {
     guard let runner = runners.removeValue(forKey: key) else { return }
+    finishRunner(key, runner)
+  }
+
+  /// Records the end of `runner`, already removed from the table.
+  private mutating func finishRunner(_ key: TaskRunKey, _ runner: consuming Runner) {
     if runner.holdsSlot { slotsInUse -= 1 }
     let graphNode = graph.nodes[key.node]
     var run = TaskRun(
-      name: graphNode.name, slug: graphNode.slug, mapIndex: key.mapIndex, id: runner.runID,
+      node: graphNode, mapIndex: key.mapIndex, id: runner.runID,
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
@@ -872,16 +887,20 @@ public struct FlowRunMachine: Sendable {
       ranFresh[node] = true
     }
     if let index = key.mapIndex { return childFinished(node, index, run) }
-    if !run.state.isFinished {  // Paused or held Pending: the downstream keeps waiting
-      states[node] = run.state
-    } else {
-      finish(node, run.state)
-    }
+    // Paused or held Pending: the downstream keeps waiting.
+    let finished = run.state.isFinished
     setRun(node, run)
+    if finished { releaseDownstream(node) }
   }
 
+  /// Settles a node without a run record (a parameter or a constant).
   private mutating func finish(_ node: Int, _ state: RunState) {
-    states[node] = state
+    valueStates[node] = state
+    releaseDownstream(node)
+  }
+
+  /// Counts `node` as finished for its downstream nodes, which are ready once all theirs are.
+  private mutating func releaseDownstream(_ node: Int) {
     for next in graph.downstream[node] {
       remaining[next] -= 1
       if remaining[next] == 0 { ready.append(next) }
@@ -916,7 +935,7 @@ public struct FlowRunMachine: Sendable {
     let run = taskRun(key, state, id: mapped[node]!.runID)
     logFinished(key, run)
     setRun(node, run)
-    finish(node, state)
+    releaseDownstream(node)
   }
 
   // MARK: Finishing
@@ -953,7 +972,6 @@ public struct FlowRunMachine: Sendable {
       let run = taskRun(key, state, id: newID())
       logFinished(key, run)
       setRun(node, run)
-      states[node] = state
     }
   }
 
@@ -972,7 +990,7 @@ public struct FlowRunMachine: Sendable {
         allSucceeded = false
         break
       }
-      guard case .some(let state) = states[node], state.kind.isSuccessful else {
+      guard let kind = self.kind(of: node), kind.isSuccessful else {
         allSucceeded = false
         break
       }
@@ -1004,34 +1022,38 @@ public struct FlowRunMachine: Sendable {
   }
 
   /// The final state of each node of the graph (Pending when it never finished).
-  public var nodeStates: [RunState] { states.map { $0 ?? .pending } }
+  public var nodeStates: [RunState] { graph.nodes.indices.map { state(of: $0) ?? .pending } }
 
-  /// ``taskRuns`` and ``nodeStates``, moved out of the machine rather than copied (it keeps
-  /// neither): what a shell returns once the run is over.
-  mutating func takeResults() -> (taskRuns: [TaskRun], nodeStates: [RunState]) {
+  /// ``taskRuns`` and the final node states, moved out of the machine rather than copied (it
+  /// keeps neither): what a shell returns once the run is over. A node's state is read from
+  /// its run record, so the states take no copy per node.
+  mutating func takeResults() -> (taskRuns: [TaskRun], nodeStates: NodeStates) {
     var runs: [TaskRun] = []
     swap(&runs, &self.runs)
+    var positions: [Int32] = []
+    swap(&positions, &runIndex)
     var all: [TaskRun] = []
     if mapped.isEmpty, runsInNodeOrder {
-      // Stored in flow order (a sequential run, a chain): already the answer.
+      // Stored in flow order (a sequential run, a chain): already the answer, and each
+      // node's record is where the machine kept it.
       swap(&all, &runs)
     } else {
       all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
-      for node in runIndex.indices {
-        if runIndex[node] >= 0 { all.append(runs[Int(runIndex[node])]) }
+      for node in positions.indices {
+        let index = positions[node]
+        if index >= 0 {
+          positions[node] = Int32(all.count)
+          all.append(runs[Int(index)])
+        }
         if !mapped.isEmpty, let progress = mapped[node] {
           all.append(contentsOf: progress.children.compactMap { $0 })
         }
       }
       runs.removeAll()
     }
-    runIndex.removeAll()
-    var states: [RunState?] = []
-    swap(&states, &self.states)
-    var final: [RunState] = []
-    final.reserveCapacity(states.count)
-    for node in states.indices { final.append(states[node].take() ?? .pending) }
-    return (all, final)
+    var values: [Int: RunState] = [:]
+    swap(&values, &valueStates)
+    return (all, NodeStates(runPositions: positions, values: values))
   }
 
   /// Stores `node`'s run record (replacing one it had).
@@ -1057,10 +1079,31 @@ public struct FlowRunMachine: Sendable {
 
   // MARK: Helpers
 
-  /// True when `node` has no state yet (tested in place, without copying a state).
+  /// True when `node` has no state yet.
   private func isUnsettled(_ node: Int) -> Bool {
-    if case .none = states[node] { return true }
-    return false
+    runIndex[node] < 0 && (valueStates.isEmpty || valueStates[node] == nil)
+  }
+
+  /// The state of `node`: its run record's, or a parameter's or constant's; nil until it has
+  /// one.
+  private func state(of node: Int) -> RunState? {
+    let index = runIndex[node]
+    if index >= 0 { return runs[Int(index)].state }
+    return valueStates.isEmpty ? nil : valueStates[node]
+  }
+
+  /// The kind of `node`'s state (read in place, without copying the state).
+  private func kind(of node: Int) -> RunState.Kind? {
+    let index = runIndex[node]
+    if index >= 0 { return runs[Int(index)].state.kind }
+    return valueStates.isEmpty ? nil : valueStates[node]?.kind
+  }
+
+  /// The result of `node`'s state, if it has one.
+  private func result(of node: Int) -> (any Sendable)? {
+    let index = runIndex[node]
+    if index >= 0 { return runs[Int(index)].state.result }
+    return valueStates.isEmpty ? nil : valueStates[node]?.result
   }
 
   /// True when child `i` of mapped `node` maps over child `i` of the mapped task `source`.
@@ -1089,13 +1132,13 @@ public struct FlowRunMachine: Sendable {
       }
       return
     }
-    result.append(UpstreamState(task: slug, state: states[node] ?? .pending))
+    result.append(UpstreamState(task: slug, state: state(of: node) ?? .pending))
   }
 
   private func taskRun(_ key: TaskRunKey, _ state: RunState, id: UUID) -> TaskRun {
     TaskRun(
-      name: graph.nodes[key.node].name, slug: graph.nodes[key.node].slug, mapIndex: key.mapIndex,
-      id: id, state: state, startedAt: nil, retryStartTimes: [], finishedAt: now)
+      node: graph.nodes[key.node], mapIndex: key.mapIndex, id: id, state: state, startedAt: nil,
+      retryStartTimes: [], finishedAt: now)
   }
 
   private mutating func logFinished(_ key: TaskRunKey, _ run: TaskRun) {

@@ -23,8 +23,8 @@ public struct FlowRunResult: Sendable {
   public var droppedLogCount: Int { log.droppedCount }
   let log: RunLog
   /// The final state of every node (tasks, parameters, constants), by node index.
-  let nodeStates: [RunState]
-  let slugs: [String]
+  let nodeStates: NodeStates
+  let slugs: NodeSlugs
   let flowID: UInt32
 
   /// The run of the task with this slug (for a mapped task, the parent; pass `mapIndex` for a
@@ -75,7 +75,7 @@ public struct FlowRunResult: Sendable {
   /// The final state of the node `ref` points to (task, parameter or constant).
   public func state<Value>(of ref: Ref<Value>) throws(ResultAccessError) -> RunState {
     _ = try slug(of: ref)
-    return nodeStates[Int(ref.node)]
+    return nodeStates.state(of: Int(ref.node), in: taskRuns)
   }
 
   /// The typed value `ref` produced; throws when the task ended without one.
@@ -88,6 +88,31 @@ public struct FlowRunResult: Sendable {
     }
     return value
   }
+}
+
+/// The final state of every node of a run, read from its task runs: no copy of a state per
+/// node.
+struct NodeStates: Sendable {
+  /// For each node, the position of its run in the result's task runs (-1: none).
+  let runPositions: [Int32]
+  /// The states of nodes without a run (parameters, constants).
+  let values: [Int: RunState]
+
+  /// The state of `node` (Pending when it never finished).
+  func state(of node: Int, in runs: [TaskRun]) -> RunState {
+    let position = runPositions[node]
+    if position >= 0 { return runs[Int(position)].state }
+    return values[node] ?? .pending
+  }
+}
+
+/// The slugs of a graph's nodes by node index, read from the graph (not copied per run).
+struct NodeSlugs: Sendable {
+  let graph: FlowGraph
+
+  var count: Int { graph.nodes.count }
+
+  subscript(node: Int) -> String { graph.nodes[node].slug }
 }
 
 /// Asking a flow run for a result it does not have.

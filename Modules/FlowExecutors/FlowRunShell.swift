@@ -59,7 +59,7 @@ struct FlowRunShell: Sendable {
   private var clock: any WallClock { settings.environment.clock }
 
   /// The run's task runs and node states, moved out of the machine once the run is over.
-  mutating func takeResults() -> (taskRuns: [TaskRun], nodeStates: [RunState]) {
+  mutating func takeResults() -> (taskRuns: [TaskRun], nodeStates: NodeStates) {
     machine.takeResults()
   }
 
@@ -633,12 +633,9 @@ struct FlowRunShell: Sendable {
     _ start: AttemptStart, _ node: GraphNode, _ settings: RunSettings
   ) -> TaskRunContext {
     TaskRunContext(
-      flowName: settings.flow.name, flowRunID: settings.flowRunID, taskName: node.name,
-      taskSlug: node.slug, taskRunID: start.taskRunID, mapIndex: start.key.mapIndex,
-      attempt: start.attempt, parameters: settings.parameters,
-      environment: settings.environment, logSink: settings.log,
-      scheduledStartTime: settings.scheduledStart, loopCount: start.loop?.count ?? 1,
-      loopPayload: start.loop?.payload.value)
+      run: settings.contextRun, taskName: node.name, taskSlug: node.slug,
+      taskRunID: start.taskRunID, mapIndex: start.key.mapIndex, attempt: start.attempt,
+      loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value)
   }
 
   /// How an attempt that threw `error` ended, with what the machine needs to decide a retry.

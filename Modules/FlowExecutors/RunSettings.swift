@@ -30,6 +30,8 @@ final class RunSettings: Sendable {
   let recording: RunRecording?
   /// True when a tracer is bootstrapped: the run and its attempts get spans (``RunTracing``).
   let isTraced: Bool
+  /// What the task contexts of the run's local attempts share (built once per run).
+  let contextRun: TaskRunContext.Run
 
   init(
     flow: Flow, environment: RunEnvironment, parameters: [String: any Sendable],
@@ -55,6 +57,9 @@ final class RunSettings: Sendable {
     self.session = session
     hasSession = session != nil
     isTraced = RunTracing.isTracing
+    contextRun = TaskRunContext.Run(
+      flowName: flow.name, flowRunID: flowRunID, parameters: parameters,
+      environment: environment, logSink: self.log, scheduledStartTime: scheduledStart)
     var json: [String: String] = [:]
     if session != nil {
       for spec in flow.parameters {
