@@ -87,7 +87,11 @@ public final class SQLiteRunStore: RunStore {
     let store: SQLiteRunStore
     do {
       for pragma in [
-        "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", "PRAGMA journal_mode = WAL",
+        // 16 KB pages for a new database (an existing one keeps its size): a batch's rows fill
+        // a quarter as many pages, each written to the WAL with one call, and the rebuilt
+        // WITHOUT ROWID tables keep more rows per page.
+        "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)", "PRAGMA page_size = 16384",
+        "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = OFF",
         // A batch of 100k records fits in the page cache (no pages spilled to the WAL
         // mid-transaction), and commits leave checkpoints to the checkpointer.
