@@ -30,7 +30,7 @@ public final class SQLiteRunStore: RunStore {
 
   /// The WAL's size (in pages) past which the writer checkpoints inside a commit itself: only
   /// when the checkpointer beside it has fallen far behind.
-  static let writerCheckpointPages = 8_000
+  static let writerCheckpointPages = 2_000
 
   private init(
     path: String, writer: SQLiteWriter, reader: SQLiteConnection,
