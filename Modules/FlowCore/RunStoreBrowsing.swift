@@ -126,7 +126,7 @@ extension RunStoreSQL {
     _ p: (Int) -> String
   ) -> SQLStatement {
     SQLStatement(
-      sql: "SELECT flow_run_id, sequence, time, level, message, metadata FROM logs WHERE "
+      sql: "SELECT \(RunStoreSQL.logColumns) FROM logs WHERE "
         + "flow_run_id = \(p(1)) AND sequence > \(p(2)) AND level >= \(p(3)) ORDER BY sequence "
         + "LIMIT \(p(4))",
       binds: [

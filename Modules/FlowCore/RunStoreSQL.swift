@@ -285,8 +285,12 @@ package struct RunStoreSQL: Sendable {
     ], suffix: "ON CONFLICT DO NOTHING")
   /// Log records.
   package static let logsTable = BatchTable(
-    name: "logs", columns: ["flow_run_id", "sequence", "time", "level", "message", "metadata"],
+    name: "logs",
+    columns: ["flow_run_id", "sequence", "time", "level", "message", "metadata"]
+      + StoredLogMetadata.columns,
     suffix: "ON CONFLICT DO NOTHING")
+  /// The columns a log read selects.
+  package static let logColumns = logsTable.columns.joined(separator: ", ")
   /// The engine's steps.
   package static let eventsTable = BatchTable(
     name: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
@@ -357,7 +361,11 @@ package struct RunStoreSQL: Sendable {
       binds.append(Self.time(log.time))
       binds.append(.integer(Int64(log.level.rank)))
       binds.append(.text(log.message))
-      binds.append(.text(RunStoreCoding.json(log.metadata)))
+      let metadata = StoredLogMetadata(log.metadata)
+      binds.append(.text(metadata.rest))
+      for index in StoredLogMetadata.columns.indices {
+        binds.append(Self.text(metadata[column: index]))
+      }
     }
     statements += insert(batch.events, into: Self.eventsTable) { event, binds in
       binds.append(runID(event.flowRunID))
@@ -465,7 +473,7 @@ package struct RunStoreSQL: Sendable {
     -> SQLStatement
   {
     SQLStatement(
-      sql: "SELECT flow_run_id, sequence, time, level, message, metadata FROM logs WHERE "
+      sql: "SELECT \(Self.logColumns) FROM logs WHERE "
         + "flow_run_id = \(placeholder(1)) AND sequence > \(placeholder(2)) AND level >= "
         + "\(placeholder(3)) ORDER BY sequence",
       binds: [Self.id(flowRunID), .integer(sequence), .integer(Int64(level.rank))])
@@ -585,8 +593,7 @@ package struct RunStoreSQL: Sendable {
       time: date(row["time"]) ?? .distantPast,
       level: StoredLogLevel(rank: Int(row["level"]?.integer ?? 2)),
       message: row["message"]?.text ?? "",
-      metadata: RunStoreCoding.decode(
-        row["metadata"]?.text ?? "{}", as: [String: String].self, or: [:]))
+      metadata: StoredLogMetadata.metadata(rest: row["metadata"]?.text) { row[$0]?.text })
   }
 
   /// A flow from its row.

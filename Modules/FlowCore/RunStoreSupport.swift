@@ -155,9 +155,18 @@ package enum RunStoreCoding {
     return (try? decoder.decode(T.self, from: Data(text.utf8))) ?? fallback
   }
 
-  /// The `(version, statements)` migrations of the schema, shared by both databases
-  /// (`BLOB`/`BYTEA` is the only difference, passed in).
-  package static func migrations(blobType: String) -> [(version: Int, statements: [String])] {
+  /// The value JSON object `text` holds as a string map (empty for `{}` without decoding).
+  package static func decodeMap(_ text: String?) -> [String: String] {
+    guard let text, text != "{}" else { return [:] }
+    return decode(text, as: [String: String].self, or: [:])
+  }
+
+  /// The `(version, statements)` migrations of the schema, shared by both databases:
+  /// `BLOB`/`BYTEA` is passed in, and version 4 differs (SQLite rebuilds the append-only
+  /// tables without a rowid, `sqlite` true; PostgreSQL adds the log metadata columns).
+  package static func migrations(blobType: String, sqlite: Bool = false)
+    -> [(version: Int, statements: [String])]
+  {
     [
       (
         1,
@@ -204,6 +213,128 @@ package enum RunStoreCoding {
       ),
       (2, DeploymentStoreSQL.migration),
       (3, DeploymentStoreSQL.agentsMigration),
+      (4, sqlite ? sqliteVersionFour : postgresVersionFour),
     ]
+  }
+
+  /// Version 4 on PostgreSQL: the log metadata keys every record carries get columns of their
+  /// own (older rows keep theirs in `metadata`, read the same way).
+  private static let postgresVersionFour = [
+    "ALTER TABLE logs "
+      + StoredLogMetadata.columns.map { "ADD COLUMN IF NOT EXISTS \($0) TEXT" }.joined(
+        separator: ", ")
+  ]
+
+  /// Version 4 on SQLite: the task runs, transitions, logs and engine events are rebuilt as
+  /// WITHOUT ROWID tables (a row is written once, into its primary key's b-tree, instead of
+  /// into the table and again into the key's index), the logs with their metadata columns.
+  private static let sqliteVersionFour: [String] = {
+    let tables: [(name: String, definition: String, columns: String)] = [
+      (
+        "task_runs",
+        """
+        flow_run_id TEXT NOT NULL, slug TEXT NOT NULL,
+          map_index BIGINT NOT NULL, task_run_id TEXT, state TEXT NOT NULL, message TEXT,
+          attempts BIGINT NOT NULL, crashed_attempts BIGINT NOT NULL, started_at BIGINT,
+          ended_at BIGINT, result_location TEXT, position BIGINT NOT NULL,
+          PRIMARY KEY (flow_run_id, slug, map_index)
+        """,
+        "flow_run_id, slug, map_index, task_run_id, state, message, attempts, crashed_attempts, "
+          + "started_at, ended_at, result_location, position"
+      ),
+      (
+        "transitions",
+        """
+        flow_run_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+          slug TEXT, map_index BIGINT NOT NULL, from_state TEXT NOT NULL,
+          to_state TEXT NOT NULL, time BIGINT NOT NULL, message TEXT,
+          PRIMARY KEY (flow_run_id, sequence)
+        """,
+        "flow_run_id, sequence, slug, map_index, from_state, to_state, time, message"
+      ),
+      (
+        "logs",
+        """
+        flow_run_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+          time BIGINT NOT NULL, level BIGINT NOT NULL, message TEXT NOT NULL,
+          metadata TEXT NOT NULL, \(StoredLogMetadata.columns.map { "\($0) TEXT" }
+          .joined(separator: ", ")), PRIMARY KEY (flow_run_id, sequence)
+        """,
+        "flow_run_id, sequence, time, level, message, metadata"
+      ),
+      (
+        "run_events",
+        """
+        flow_run_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+          payload BLOB NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (flow_run_id, sequence)
+        """,
+        "flow_run_id, sequence, payload, version"
+      ),
+    ]
+    return tables.flatMap { table in
+      [
+        "CREATE TABLE \(table.name)_v4 (\(table.definition)) WITHOUT ROWID",
+        "INSERT INTO \(table.name)_v4 (\(table.columns)) SELECT \(table.columns) FROM \(table.name)",
+        "DROP TABLE \(table.name)",
+        "ALTER TABLE \(table.name)_v4 RENAME TO \(table.name)",
+      ]
+    }
+  }()
+}
+
+/// A log record's metadata as the `logs` table stores it (schema version 4): the keys every
+/// run log record carries (``keys``) in columns of their own, the others as a JSON object
+/// (`{}`, not encoded, when there are none). Reading merges both, so rows written before
+/// version 4 (everything in the JSON) read the same.
+package struct StoredLogMetadata {
+  /// The keys with a column each, in column order.
+  package static let keys = [
+    "flow", "flow_run_id", "task", "task_run_id", "map_index", "attempt", "state",
+  ]
+  /// Their columns (`meta_` and the key).
+  package static let columns = keys.map { "meta_" + $0 }
+
+  private var flow, flowRunID, task, taskRunID, mapIndex, attempt, state: String?
+  /// The other keys as a JSON object.
+  package private(set) var rest = "{}"
+
+  /// Splits `metadata` into the columns' values and the rest.
+  package init(_ metadata: [String: String]) {
+    var rest: [String: String] = [:]
+    for (key, value) in metadata {
+      switch key {
+      case "flow": flow = value
+      case "flow_run_id": flowRunID = value
+      case "task": task = value
+      case "task_run_id": taskRunID = value
+      case "map_index": mapIndex = value
+      case "attempt": attempt = value
+      case "state": state = value
+      default: rest[key] = value
+      }
+    }
+    if !rest.isEmpty { self.rest = RunStoreCoding.json(rest) }
+  }
+
+  /// The value of the column at `index` in ``columns`` (nil: the key is absent).
+  package subscript(column index: Int) -> String? {
+    switch index {
+    case 0: flow
+    case 1: flowRunID
+    case 2: task
+    case 3: taskRunID
+    case 4: mapIndex
+    case 5: attempt
+    default: state
+    }
+  }
+
+  /// The metadata of a row: the JSON object `rest` and the columns' values by column name.
+  package static func metadata(rest: String?, column: (String) -> String?) -> [String: String] {
+    var metadata = RunStoreCoding.decodeMap(rest)
+    for (index, name) in columns.enumerated() {
+      if let value = column(name) { metadata[keys[index]] = value }
+    }
+    return metadata
   }
 }

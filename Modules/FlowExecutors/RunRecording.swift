@@ -49,7 +49,7 @@ final class RunRecording: Sendable {
   private let positions: [String: Int]
   /// The graph's slugs by node index (the engine's steps name nodes by index).
   private let slugs: [String]
-  private let buffer = Mutex(Buffer())
+  private let buffer: Mutex<Buffer>
   private let wake: AsyncStream<Void>.Continuation
   private let wakes: AsyncStream<Void>
 
@@ -60,6 +60,12 @@ final class RunRecording: Sendable {
     for (index, info) in flow.tasks.enumerated() { positions[info.slug] = index }
     self.positions = positions
     slugs = flow.graph.nodes.map(\.slug)
+    // Room for one record per task up front (a mapped task's runs still grow it): growing the
+    // table rehashes every task run recorded so far.
+    var buffer = Buffer()
+    buffer.taskRuns.reserveCapacity(flow.tasks.count)
+    buffer.dirtySet.reserveCapacity(flow.tasks.count)
+    self.buffer = Mutex(buffer)
     (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
   }
 

@@ -126,7 +126,12 @@ struct SQLiteBatchWriting {
         try bind(statement, 3, log.time)
         try bind(statement, 4, log.level.rank)
         try c.bind(statement, 5, log.message)
-        try c.bind(statement, 6, RunStoreCoding.json(log.metadata))
+        // The keys every record carries go to their own columns, without JSON.
+        let metadata = StoredLogMetadata(log.metadata)
+        try c.bind(statement, 6, metadata.rest)
+        for index in StoredLogMetadata.columns.indices {
+          try c.bind(statement, Int32(7 + index), metadata[column: index])
+        }
         try c.step(statement)
       }
     }

@@ -80,7 +80,9 @@ final class SQLiteWriterConnection {
 
   init(path: String) throws {
     var handle: OpaquePointer?
-    let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX
+    // No mutex of SQLite's own: the connection is used by one thread at a time (under
+    // ``SQLiteWriter``'s or ``SQLiteCheckpointer``'s lock), and every call would take it.
+    let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
     let code = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
     guard code == SQLITE_OK, let handle else {
       let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"

@@ -133,7 +133,7 @@ struct AgentRegistryConformanceTests {
     }
   }
 
-  @Test("a version-2 database is migrated to version 3 (the agents' table)")
+  @Test("a version-2 database is migrated to the current version (the agents' table)")
   func migratesVersionTwo() async throws {
     let memory = MemoryRunStore()
     memory.setSchemaVersion(2)
@@ -154,12 +154,13 @@ struct AgentRegistryConformanceTests {
       }
       #expect(error?.code == .needsMigration)
       try await PostgresRunStore.withStore(url: url) { store in
-        #expect(try await store.schemaStatus().databaseVersion == 3)
+        #expect(try await store.schemaStatus().databaseVersion == RunStoreSchema.current)
         try await store.registerAgent(Self.agent("a", at: 0))
         #expect(try await store.registeredAgents().map(\.agentID) == ["a"])
       }
       // An older binary refuses a newer database.
-      try await Self.rawPostgres(url, "UPDATE flow_schema SET version = 4")
+      try await Self.rawPostgres(
+        url, "UPDATE flow_schema SET version = \(RunStoreSchema.current + 1)")
       let newer = await #expect(throws: RunStoreError.self) {
         try await PostgresRunStore.withStore(url: url) { _ in }
       }

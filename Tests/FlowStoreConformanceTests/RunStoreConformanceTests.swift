@@ -6,6 +6,11 @@ import Testing
 /// PostgreSQL must behave the same.
 @Suite("Run store conformance", .timeLimit(.minutes(2)))
 struct RunStoreConformanceTests {
+  /// Log metadata with keys stored in columns of their own and others (JSON), one quoted.
+  static let mixedMetadata = [
+    "task": "load", "map_index": "3", "state": "Running", "user": "ada", "note": "a \"b\"\n",
+  ]
+
   @Test("migrating twice leaves the current schema", arguments: StoreKind.available)
   func migrations(kind: StoreKind) async throws {
     try await kind.withStore { store in
@@ -53,7 +58,7 @@ struct RunStoreConformanceTests {
           message: "quiet", metadata: [:]),
         StoredLogRecord(
           flowRunID: id, sequence: 2, time: instant(2), level: StoredLogLevel(name: "error")!,
-          message: "loud", metadata: ["task": "load"]),
+          message: "loud", metadata: Self.mixedMetadata),
       ]
       try await store.write(batch)
       // A retried batch (after an ambiguous failure) writes nothing twice.
@@ -91,7 +96,7 @@ struct RunStoreConformanceTests {
           == RunOutline(taskRuns: [], transitions: []))
       let all = try await store.logs(flowRunID: id, after: 0, minimumLevel: .trace)
       #expect(all.map(\.message) == ["quiet", "loud"])
-      #expect(all[1].metadata == ["task": "load"])
+      #expect(all[1].metadata == Self.mixedMetadata)
       let loud = try await store.logs(
         flowRunID: id, after: 0, minimumLevel: StoredLogLevel(name: "warning")!)
       #expect(loud.map(\.message) == ["loud"])

@@ -219,7 +219,7 @@ struct SQLiteRecordingTests {
     #expect(error?.message.contains("upgrade swift-flow") == true)
   }
 
-  @Test("a version-2 database (no agents' table) is migrated to version 3")
+  @Test("a version-2 database (no agents' table) is migrated to the current version")
   func migratesVersionTwo() async throws {
     let (path, cleanup) = temporaryDatabase()
     defer { cleanup() }
@@ -234,13 +234,87 @@ struct SQLiteRecordingTests {
     }
     #expect(error?.code == .needsMigration)
     let migrated = try await SQLiteRunStore.open(path: path)
-    #expect(try await migrated.schemaStatus().databaseVersion == 3)
+    #expect(try await migrated.schemaStatus().databaseVersion == RunStoreSchema.current)
     try await migrated.registerAgent(
       AgentRecord(
         agentID: "a", host: "h", processID: 1, labels: [], limit: 1, flows: [],
         heartbeatInterval: .seconds(5), startedAt: Date(timeIntervalSince1970: 0)))
     #expect(try await migrated.registeredAgents().map(\.agentID) == ["a"])
     await migrated.close()
+  }
+
+  @Test("a version-3 database keeps every record through version 4's rebuilt tables")
+  func migratesVersionThree() async throws {
+    let (path, cleanup) = temporaryDatabase()
+    defer { cleanup() }
+    try FileManager.default.createDirectory(
+      atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+      withIntermediateDirectories: true)
+    // The database a version-3 binary leaves: its schema, one run with a task run, two
+    // transitions, a log record (all its metadata as JSON) and an engine event.
+    let run = UUID(uuidString: "6F9619FF-8B86-D011-B42D-00C04FC964FF")!
+    let id = run.uuidString.lowercased()
+    let raw = try await SQLiteConnection.open(storage: .file(path: path))
+    _ = try await raw.query("CREATE TABLE flow_schema (version BIGINT NOT NULL)", [])
+    for migration in RunStoreCoding.migrations(blobType: "BLOB", sqlite: true)
+    where migration.version <= 3 {
+      for statement in migration.statements { _ = try await raw.query(statement, []) }
+    }
+    let metadata =
+      #"{"attempt":"1","flow":"etl","flow_run_id":"\#(id)","state":"Running","#
+      + #""task":"load","task_run_id":"\#(id)","user":"ada"}"#
+    for statement in [
+      "INSERT INTO flow_schema (version) VALUES (3)",
+      "INSERT INTO flows VALUES ('etl', 'v1', '{}', '{}')",
+      "INSERT INTO flow_runs VALUES ('\(id)', 'etl', 'v1', '{}', 'sequential', 'h', 1, '[]', "
+        + "0, 0, 2000000, 'Success', 'done', 0)",
+      "INSERT INTO task_runs VALUES ('\(id)', 'load', -1, NULL, 'Success', NULL, 1, 0, 0, "
+        + "1000000, NULL, 0)",
+      "INSERT INTO transitions VALUES ('\(id)', 1, 'load', -1, 'Pending', 'Running', 0, NULL)",
+      "INSERT INTO transitions VALUES ('\(id)', 2, 'load', -1, 'Running', 'Success', 1, NULL)",
+      "INSERT INTO logs VALUES ('\(id)', 1, 0, 2, 'Starting task run...', '\(metadata)')",
+      "INSERT INTO run_events VALUES ('\(id)', 1, x'0102', 1)",
+    ] {
+      _ = try await raw.query(statement, [])
+    }
+    try await raw.close()
+
+    let error = await #expect(throws: RunStoreError.self) {
+      _ = try await SQLiteRunStore.open(path: path, migrating: false)
+    }
+    #expect(error?.code == .needsMigration)
+    let store = try await SQLiteRunStore.open(path: path)
+    #expect(try await store.schemaStatus().databaseVersion == 4)
+    #expect(try await store.flowRun(id: run)?.state == "Success")
+    #expect(try await store.taskRuns(flowRunID: run).map(\.state) == ["Success"])
+    #expect(try await store.transitions(flowRunID: run).map(\.to) == ["Running", "Success"])
+    let logs = try await store.logs(flowRunID: run, after: 0, minimumLevel: .trace)
+    #expect(logs.map(\.message) == ["Starting task run..."])
+    #expect(
+      logs.first?.metadata == [
+        "attempt": "1", "flow": "etl", "flow_run_id": id, "state": "Running", "task": "load",
+        "task_run_id": id, "user": "ada",
+      ])
+    #expect(try await store.events(flowRunID: run, after: 0).map(\.payload) == [Data([1, 2])])
+    await store.close()
+
+    // The rebuilt tables have no rowid, and a run recorded after the migration reads back.
+    let check = try await SQLiteConnection.open(storage: .file(path: path))
+    let tables = try await check.query(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID'", [])
+    #expect(
+      Set(tables.compactMap { $0.column("name")?.string })
+        == ["task_runs", "transitions", "logs", "run_events"])
+    try await check.close()
+    let reopened = try await SQLiteRunStore.open(path: path)
+    let result = try await Self.pipeline().run(
+      parameters: ["count": 2], environment: .testing(seed: 3),
+      recorder: RunRecorder(store: reopened))
+    let recorded = try await reopened.logs(
+      flowRunID: result.flowRunID, after: 0, minimumLevel: .trace)
+    #expect(recorded.count == result.logs.count)
+    #expect(recorded.map(\.metadata) == result.logs.map(\.metadata))
+    await reopened.close()
   }
 
   @Test("an unmigrated database is reported, and migrated on request")
