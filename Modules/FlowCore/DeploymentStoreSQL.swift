@@ -668,12 +668,7 @@ package struct DeploymentStoreSQL: Sendable {
         on: executor)
       // Due runs of the agent's flows, oldest first; rows another agent is claiming are skipped.
       let c = binder()
-      let flows = claim.flows.map {
-        "(flow_name = \(c(.text($0.name))) AND flow_version = \(c(.text($0.version))))"
-      }.joined(separator: " OR ")
-      let labels = Set(claim.labels).sorted().map { c(.text($0)) }
-      let foreign =
-        labels.isEmpty ? "" : " AND l.label NOT IN (\(labels.joined(separator: ", ")))"
+      let (flows, foreign) = Self.claimFilters(claim, c)
       let chosen = try await executor.run(
         c.statement(
           "SELECT id FROM deployment_runs WHERE state IN ('Scheduled', 'Late', 'Crashed') AND "
@@ -717,6 +712,20 @@ package struct DeploymentStoreSQL: Sendable {
     }
   }
 
+  /// A claim's conditions: its flows (name and version), and the labels a run may not carry
+  /// (those the agent lacks), bound through `c`.
+  private static func claimFilters(_ claim: LeaseClaim, _ c: Binder) -> (
+    flows: String, foreign: String
+  ) {
+    let flows = claim.flows.map {
+      "(flow_name = \(c(.text($0.name))) AND flow_version = \(c(.text($0.version))))"
+    }.joined(separator: " OR ")
+    let labels = Set(claim.labels).sorted().map { c(.text($0)) }
+    let foreign =
+      labels.isEmpty ? "" : " AND l.label NOT IN (\(labels.joined(separator: ", ")))"
+    return (flows, foreign)
+  }
+
   /// The claim as one statement (data-modifying CTEs, PostgreSQL): locks up to the claim's
   /// limit of due runs skipping those another claim holds, takes them with the next epoch,
   /// records the holdings and marks their flow runs Running; atomic, in one round trip.
@@ -727,12 +736,7 @@ package struct DeploymentStoreSQL: Sendable {
     let c = binder()
     let clock = databaseNow ?? "\(c(Self.time(claim.now)))::BIGINT"
     let agent = c(.text(claim.agentID))
-    let flows = claim.flows.map {
-      "(flow_name = \(c(.text($0.name))) AND flow_version = \(c(.text($0.version))))"
-    }.joined(separator: " OR ")
-    let labels = Set(claim.labels).sorted().map { c(.text($0)) }
-    let foreign =
-      labels.isEmpty ? "" : " AND l.label NOT IN (\(labels.joined(separator: ", ")))"
+    let (flows, foreign) = Self.claimFilters(claim, c)
     let now = "(SELECT now FROM clock)"
     let count = c(.integer(Int64(limit)))
     let candidates = ["Scheduled", "Late", "Crashed"].enumerated().map { index, state in
