@@ -42,7 +42,13 @@ struct PackageManifestTests {
       let directory = FileManager.default.temporaryDirectory
         .appending(path: "flow-manifest-\(ProcessInfo.processInfo.processIdentifier)-\(document)")
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-      defer { try? FileManager.default.removeItem(at: directory) }
+      // SwiftPM leaves a lock file named after the scratch path in the temporary directory.
+      let lock = FileManager.default.temporaryDirectory.appending(
+        path: (directory.path + "/.build").replacing("/", with: "_") + ".lock")
+      defer {
+        try? FileManager.default.removeItem(at: directory)
+        try? FileManager.default.removeItem(at: lock)
+      }
       try manifest.write(
         to: directory.appending(path: "Package.swift"), atomically: true, encoding: .utf8)
       let (status, text) = await Self.dumpPackage(in: directory)
