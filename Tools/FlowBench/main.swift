@@ -465,6 +465,14 @@ if let taskCount {  // other sizes than the issue's, e.g. to see how a cost grow
   sizes.independent = taskCount
   sizes.graph = taskCount
 }
+/// The machine's load averages over 1, 5 and 15 minutes (empty where the system has none):
+/// figures move with the load of a shared machine, so every run states it.
+func loadAverages() -> [Double] {
+  var loads = [Double](repeating: 0, count: 3)
+  return getloadavg(&loads, 3) == 3 ? loads : []
+}
+
+let loadBefore = loadAverages()
 var rows: [(workload: Workload, figure: Figure)] = []
 for workload in workloads + recordingWorkloads + serverWorkloads + agentWorkloads
   + scheduleWorkloads
@@ -478,10 +486,16 @@ func ratio(_ workload: Workload, _ figure: Figure) -> Double {
   workload.target.higherIsBetter ? figure.baseline / figure.value : figure.value / figure.baseline
 }
 
+let loadAfter = loadAverages()
+
 if arguments.contains("--json") {
   func number(_ value: Double) -> String { String(format: "%.6g", value) }
+  func loads(_ values: [Double]) -> String {
+    "[" + values.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]"
+  }
   var fields = [
     "\"quick\": \(quick)", "\"cores\": \(width)",
+    "\"load_average\": {\"before\": \(loads(loadBefore)), \"after\": \(loads(loadAfter))}",
     "\"sizes\": {\"independent\": \(sizes.independent), \"chain\": \(sizes.chain), "
       + "\"graph\": \(sizes.graph), \"repetitions\": \(sizes.repetitions)}",
   ]
@@ -502,6 +516,10 @@ if arguments.contains("--json") {
     "flow-bench \(quick ? "--quick (small sizes; targets not judged)" : "") on \(width) cores: "
       + "\(sizes.independent) independent tasks, a chain of \(sizes.chain), a graph of "
       + "\(sizes.graph); medians of \(sizes.repetitions)")
+  func loads(_ values: [Double]) -> String {
+    values.map { String(format: "%.2f", $0) }.joined(separator: " / ")
+  }
+  print("load average (1 / 5 / 15 min): \(loads(loadBefore)) before, \(loads(loadAfter)) after")
   let keyWidth = max(27, (rows.map(\.0.key.count).max() ?? 0) + 2)
   print(
     pad("workload", keyWidth) + pad("value", 14) + pad("target", 14) + pad("pass", 6)
