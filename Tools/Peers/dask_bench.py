@@ -44,9 +44,19 @@ def memory_child(count):
     del graph
 
 
+def build_only():
+    """Only the graph build's figure, for Tools/Peers/compare's head-to-head rounds."""
+    size = 1_000 if quick() else 100_000
+    seconds = median_seconds(5, lambda: independent_graph(size))
+    emit("dask", f"dask {dask.__version__}", {"build_ms_100k": figure(
+        seconds * 1e3 * 100_000 / size, size, "a plain dask graph dict (no validation)")})
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--memory-child":
         return memory_child(int(sys.argv[2]))
+    if sys.argv[1:] == ["--build-only"]:
+        return build_only()
     small = quick()
     independent = 1_000 if small else 100_000
     chain = 100 if small else 10_000
