@@ -391,6 +391,12 @@ struct BrowserTests {
         try await browser.execute(
           "return document.getElementById('run-host').textContent") as? String ?? ""
       #expect(!host.contains("pid 0") && host.contains("(pid "), "\(host)")
+      // "Scheduled for" became "Started", and the queue's hint is gone, without a reload.
+      let started =
+        try await browser.execute(
+          "return document.getElementById('run-started-label').textContent + '|' + "
+            + "(document.getElementById('run-queue') === null)") as? String ?? ""
+      #expect(started == "Started|true", "\(started)")
       let executor =
         try await browser.execute(
           "return document.getElementById('run-executor').textContent") as? String ?? ""

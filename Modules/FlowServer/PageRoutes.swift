@@ -128,18 +128,30 @@ struct PageRoutes: Sendable {
       flowRunID: run.id, after: 0, minimumLevel: .trace, limit: Self.initialLogLines)
     let layout = try await server.schematics.layout(
       name: run.flowName, version: run.flowVersion, store: store)
+    let queue = try await queueHint(run)
     let outlined = try await outline
     let offset = min(max(taskOffset, 0), max(outlined.taskRuns.count - 1, 0))
     let shown = try await store.taskRuns(
       flowRunID: run.id, offset: offset, limit: Self.taskRowsPerPage)
     return Self.runPage(
       run: run, layout: layout, outline: outlined, shownTasks: shown, taskOffset: offset,
-      logs: try await logs, now: server.clock.now())
+      logs: try await logs, queue: queue, now: server.clock.now())
+  }
+
+  /// What a deployment run no agent has started yet waits for (nil for any other run).
+  func queueHint(_ run: FlowRunRecord) async throws -> QueueHint? {
+    guard run.processID == 0, run.host.isEmpty, let deployments = server.deployments,
+      let queued = try await deployments.deploymentRun(id: run.id)
+    else { return nil }
+    return QueueHint.make(
+      run: run, queued: queued, agents: try await deployments.registeredAgents(),
+      now: server.clock.now())
   }
 
   static func runPage(
     run: FlowRunRecord, layout: SchematicLayout?, outline: RunOutline,
-    shownTasks shown: [TaskRunRecord], taskOffset offset: Int, logs: [StoredLogRecord], now: Date
+    shownTasks shown: [TaskRunRecord], taskOffset offset: Int, logs: [StoredLogRecord],
+    queue: QueueHint? = nil, now: Date
   ) -> HTML {
     let taskRuns = outline.taskRuns
     let transitions = outline.transitions
@@ -200,14 +212,15 @@ struct PageRoutes: Sendable {
         <h1><span id="run-state">\(Layout.badge(run.state))</span> \(run.flowName)</h1>
         <dl class="facts"><dt>Run</dt><dd><code>\(id)</code></dd>
         <dt>Version</dt><dd><code>\(run.flowVersion)</code></dd>
-        <dt>Started</dt><dd>\(Layout.time(run.startedAt))</dd>
+        <dt id="run-started-label">\(queue == nil ? "Started" : "Scheduled for")</dt><dd id="run-started">\(Layout.time(queue == nil ? run.startedAt : run.scheduledAt))</dd>
         <dt>Ended</dt><dd id="run-ended">\(Layout.time(run.endedAt))</dd>
         <dt>Executor</dt><dd><span id="run-executor">\(run.executor)</span>\(run.executor.lowercased().contains("cluster") ? HTML(" · <a id=\"cluster-link\" href=\"/runs/\(id)/cluster\">cluster dashboard</a>") : "")</dd>
         <dt>Host</dt><dd id="run-host">\(Self.hostText(run))</dd>
-        <dt>Message</dt><dd id="run-message">\(run.message)</dd></dl>
+        <dt>Message</dt><dd id="run-message">\(run.message)</dd>
+        \(queue.map { HTML("<dt id=\"run-queue-label\">Queue</dt><dd id=\"run-queue\">\($0.text)</dd>") } ?? "")</dl>
         </section>
         <h2>Parameters</h2>
-        \(parameterRows.isEmpty ? HTML("<p class=\"empty\">No parameters.</p>") : "<table class=\"parameters\">\(parameterRows)</table>")
+        \(parameterRows.isEmpty ? HTML("<p class=\"empty\">\(queue == nil ? "No parameters." : "None given: the flow's defaults apply.")</p>") : "<table class=\"parameters\">\(parameterRows)</table>")
         <h2>Schematic</h2>
         <div class="scroll schematic-box">\(schematic)</div>
         <h2>Timeline</h2>

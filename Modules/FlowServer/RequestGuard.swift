@@ -14,8 +14,15 @@ struct ErrorMiddleware: RouterMiddleware {
     do {
       return try await next(request, context)
     } catch {
-      let apiError = APIError.from(error)
-      if request.uri.path.hasPrefix("/api/") || request.uri.path == "/metrics" {
+      var apiError = APIError.from(error)
+      let api = request.uri.path.hasPrefix("/api/") || request.uri.path == "/metrics"
+      if let error = error as? HTTPError, error.status == .notFound, error.body == nil {
+        // No route matched: name what was asked for and where the routes are listed.
+        apiError.message =
+          "no route for \(request.method) \(request.uri.path)"
+          + (api ? "; the API's routes are listed at /api/openapi.json" : "")
+      }
+      if api {
         return ServerJSON.response(apiError.body, status: apiError.status)
       }
       return HTMLResponse.page(

@@ -324,6 +324,14 @@ enum StaticAssets {
           document.getElementById("run-executor").textContent = record.executor;
           document.getElementById("run-host").textContent = record.processID === 0 && !record.host
             ? "not started yet" : record.host + " (pid " + record.processID + ")";
+          if (record.processID !== 0 || record.host) {
+            document.getElementById("run-started-label").textContent = "Started";
+            document.getElementById("run-started").textContent = clock(record.startedAt);
+            for (const id of ["run-queue-label", "run-queue"]) {
+              const element = document.getElementById(id);
+              if (element) element.remove();
+            }
+          }
           run.dataset.state = record.state;
           if (record.endedAt) {
             runEnded = true;

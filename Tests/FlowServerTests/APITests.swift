@@ -112,6 +112,9 @@ struct APITests {
       #expect(response.status.code == status, "\(uri): \(response.text)")
       #expect(response.errorCode == code, "\(uri): \(response.text)")
       #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+      if code == "http404" {
+        #expect(response.text.contains("no route for GET \(uri); the API's routes are listed"))
+      }
       let logs = try await client.execute(
         uri: "/api/flow-runs/\(id.uuidString)/logs?level=loud", method: .get)
       #expect(logs.status == .badRequest)

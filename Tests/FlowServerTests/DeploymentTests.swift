@@ -118,4 +118,53 @@ struct DeploymentTests {
       #expect(forged.status == .forbidden)
     }
   }
+
+  @Test(
+    "a queued run's page says when it is due and which agent can take it, or why none can",
+    arguments: ServerStoreKind.available)
+  func queuedRunPage(kind: ServerStoreKind) async throws {
+    let clock = TestClock(now: Date(timeIntervalSince1970: 1_800_000_000))
+    try await ServerFixture.with(kind, clock: clock) { fixture in
+      _ = try await fixture.store.createProject(
+        ProjectRecord(name: "tickets", createdAt: clock.now()))
+      let deployment = try await fixture.store.registerDeployment(
+        DeploymentRegistration(
+          project: "tickets", name: "quick", flow: ServerFixture.pipeline().record, id: UUID()),
+        now: clock.now())
+      let run = try await fixture.store.createDeploymentRun(
+        DeploymentRunRequest(
+          runID: UUID(), deploymentID: deployment.id, scheduledAt: clock.now(),
+          idempotencyKey: "queued", now: clock.now())
+      ).run
+      let flow = FlowKey(name: deployment.flowName, version: deployment.flowVersion)
+      let agent = { @Sendable (id: String, flows: [FlowKey]) in
+        AgentRecord(
+          agentID: id, host: "node", processID: 7, labels: [], limit: 1, flows: flows,
+          heartbeatInterval: .seconds(10), startedAt: clock.now())
+      }
+      let store = fixture.store
+      let path = "/runs/\(run.id.uuidString.lowercased())"
+      try await fixture.test { client in
+        var text = try await client.execute(uri: path, method: .get).text
+        #expect(text.contains("Scheduled for"))
+        #expect(text.contains("no agent is running"), "\(text)")
+        #expect(text.contains("None given: the flow&#39;s defaults apply."))
+
+        try await store.registerAgent(
+          agent("old-build", [FlowKey(name: flow.name, version: "0123456789abcdef")]))
+        text = try await client.execute(uri: path, method: .get).text
+        #expect(
+          text.contains("have version 0123456789abcdef of \(flow.name), not \(flow.version)"))
+
+        try await store.registerAgent(agent("worker-1", [flow]))
+        text = try await client.execute(uri: path, method: .get).text
+        #expect(text.contains("Queued: agent worker-1 can run it"), "\(text)")
+
+        try await store.stopAgent(agentID: "worker-1", now: clock.now())
+        text = try await client.execute(uri: path, method: .get).text
+        #expect(!text.contains("worker-1"))
+        #expect(text.contains("Waiting for an agent whose executable contains flow \(flow)"))
+      }
+    }
+  }
 }
