@@ -575,6 +575,9 @@ public struct RunDeploymentCommand: AsyncParsableCommand {
   /// Checks the deployment's name.
   public func validate() throws { _ = try DeploymentText.qualified(deployment) }
 
+  /// How long `--wait` waits for an agent to claim the run before it says what the run waits for.
+  static let hintAfterSeconds: TimeInterval = 3
+
   /// This executable's version of the deployment's flow, if it has it.
   private func declared(_ deployment: DeploymentRecord) -> Flow? {
     guard let commandLine = FlowCommandLine.current?.commandLine else { return nil }
@@ -610,12 +613,26 @@ public struct RunDeploymentCommand: AsyncParsableCommand {
       guard wait else { return creation.run }
       let deadline = timeout.map { clock.now().addingTimeInterval($0) }
       var run = creation.run
+      let hintAfter = clock.now().addingTimeInterval(Self.hintAfterSeconds)
+      var hint: QueueHint?
       while !run.isFinished {
         if let deadline, clock.now() >= deadline {
-          throw CommandFailure("run \(id) is still \(run.state) after \(timeout!)s")
+          throw CommandFailure(
+            "run \(id) is still \(run.state) after \(timeout!)s"
+              + (hint.map { ". \($0.text)" } ?? ""))
         }
         try await clock.sleep(for: .milliseconds(200))
         run = try await store.deploymentRun(id: run.id) ?? run
+        // Still not claimed after a while: say what it waits for (again when that changes).
+        if ["Scheduled", "Late"].contains(run.state), run.scheduledAt <= clock.now(),
+          clock.now() >= hintAfter
+        {
+          let now = QueueHint.make(
+            queued: run, agents: try await store.registeredAgents(),
+            executable: FlowCommandLine.programName, now: clock.now())
+          if now != hint { output.write(now.text + "\n", .standardError) }
+          hint = now
+        }
       }
       return run
     }

@@ -141,11 +141,10 @@ struct PageRoutes: Sendable {
   /// What a deployment run no agent has started yet waits for (nil for any other run).
   func queueHint(_ run: FlowRunRecord) async throws -> QueueHint? {
     guard run.processID == 0, run.host.isEmpty, let deployments = server.deployments,
-      let queued = try await deployments.deploymentRun(id: run.id)
+      let queued = try await deployments.deploymentRun(id: run.id), queued.endedAt == nil
     else { return nil }
     return QueueHint.make(
-      run: run, queued: queued, agents: try await deployments.registeredAgents(),
-      now: server.clock.now())
+      queued: queued, agents: try await deployments.registeredAgents(), now: server.clock.now())
   }
 
   static func runPage(

@@ -56,6 +56,21 @@ struct RunHistoryCommandTests {
     #expect(lines.contains { $0.hasPrefix("old-agent") && $0.contains("Stopped") })
   }
 
+  @Test("run-deployment --wait with no agent running says what the run waits for, and gives up")
+  func runDeploymentWaitsForAnAgent() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (deployed, deploy) = await execute(database, "deploy", "main")
+    #expect(deployed == 0, "\(deploy.err)")
+    let (status, waited) = await execute(
+      database, "run-deployment", "main", "--wait", "--timeout", "4")
+    #expect(status != 0)
+    let hint = "no agent is running: start one with `demo agent` (or `demo serve`)"
+    #expect(waited.err.contains("Waiting for an agent whose executable contains flow main@"))
+    #expect(waited.err.contains(hint), "\(waited.err)")
+    #expect(waited.err.contains("is still Scheduled after 4.0s. Waiting for"), "\(waited.err)")
+  }
+
   @Test("run-deployment takes PROJECT/NAME, or a NAME one project has; bad names are errors")
   func runDeploymentNames() async throws {
     let database = Database()

@@ -1,19 +1,17 @@
-import FlowCore
 import Foundation
 
 /// What a queued deployment run waits for: the live agents that can claim it, or why none can
 /// (no agent runs, the agents run another version of the flow, or lack one of its labels).
-struct QueueHint: Equatable, Sendable {
-  /// The sentence the run page shows.
-  var text: String
+/// The run page and `run-deployment --wait` show it while no agent has started the run.
+public struct QueueHint: Equatable, Sendable {
+  /// The sentence to show.
+  public var text: String
 
-  /// The hint for `run` (nil once a process started it, or for a run no deployment queued).
-  static func make(
-    run: FlowRunRecord, queued: DeploymentRunRecord?, agents: [AgentRecord], now: Date
-  ) -> QueueHint? {
-    guard let queued, run.processID == 0, run.host.isEmpty, queued.endedAt == nil else {
-      return nil
-    }
+  /// The hint for `queued`, a run no agent has started, given the registered `agents`;
+  /// `executable` names the program to start an agent with, when it is known.
+  public static func make(
+    queued: DeploymentRunRecord, agents: [AgentRecord], executable: String? = nil, now: Date
+  ) -> QueueHint {
     let flow = FlowKey(name: queued.flowName, version: queued.flowVersion)
     let live = agents.filter { $0.stoppedAt == nil && !$0.isUnresponsive(now: now) }
     let labels = Set(queued.labels)
@@ -51,8 +49,9 @@ struct QueueHint: Equatable, Sendable {
     if reasons.isEmpty {
       reasons.append(
         live.isEmpty
-          ? "no agent is running: start one with `EXECUTABLE agent` (or `EXECUTABLE serve`), "
-            + "where EXECUTABLE is the program that deployed this flow"
+          ? "no agent is running: start one with `\(executable ?? "EXECUTABLE") agent` (or `"
+            + "\(executable ?? "EXECUTABLE") serve`)"
+            + (executable == nil ? ", where EXECUTABLE is the program that deployed this flow" : "")
           : "none of the running agents has this flow")
     }
     return QueueHint(
