@@ -276,7 +276,11 @@ public struct AgentService: Service {
         decoded[spec.name] = try spec.decode(json: Data(text.utf8))
       }
       let parameters = decoded
-      logger.info("running \(run.flowName)", metadata: metadata)
+      let late = Int(max(clock.now().timeIntervalSince(run.scheduledAt), 0).rounded())
+      let due = RunStoreReading.iso8601(run.scheduledAt)
+      logger.info(
+        "running \(run.flowName), run \(run.id.uuidString.lowercased()) (due \(due), started \(late) s after)",
+        metadata: metadata)
       let fenced = FencedRunStore(base: store, lease: lease, writes: writes, ending: ending) {
         _ in control.signal(.abandon)
       }

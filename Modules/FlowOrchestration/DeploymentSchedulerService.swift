@@ -37,10 +37,14 @@ public struct DeploymentSchedulerService: Service {
   /// run is read only for deployments not in `known` (the machine keeps it for those): a
   /// thousand deployments cost one query per tick, not a thousand and one. `known` becomes
   /// the deployments returned (one whose schedule was removed is read afresh if it returns).
-  private func schedules(known: inout Set<UUID>) async throws -> [DeploymentSchedule] {
+  /// `names` becomes each deployment's `PROJECT/NAME`, for the log.
+  private func schedules(known: inout Set<UUID>, names: inout [UUID: String]) async throws
+    -> [DeploymentSchedule]
+  {
     var result: [DeploymentSchedule] = []
     for deployment in try await store.deployments(project: nil) {
       guard let spec = deployment.schedule else { continue }
+      names[deployment.id] = deployment.qualifiedName
       do {
         let schedule = try spec.makeSchedule()
         let lastScheduled: Date?
@@ -69,7 +73,9 @@ public struct DeploymentSchedulerService: Service {
   public func run() async throws {
     var machine = DeploymentSchedulerMachine(options: options)
     var known: Set<UUID> = []
-    var pending = machine.handle(.deployments(try await schedules(known: &known), now: clock.now()))
+    var names: [UUID: String] = [:]
+    var pending = machine.handle(
+      .deployments(try await schedules(known: &known, names: &names), now: clock.now()))
     var failed: [UUID] = []
     while !Task.isCancelled, !Task.isShuttingDownGracefully {
       var wake: Date?
@@ -95,9 +101,16 @@ public struct DeploymentSchedulerService: Service {
             failed.append(deploymentID)
           }
         case .missed(let deploymentID, let count, let first):
-          let from = RunStoreReading.iso8601(first)
-          logger.warning(
-            "skipped at least \(count) fire times of deployment \(deploymentID) from \(from)")
+          let name = names[deploymentID] ?? deploymentID.uuidString.lowercased()
+          // Past `maxAhead` the machine jumps over the rest of an outage without counting.
+          let times =
+            count == 1
+            ? "1 fire time" : "\(count >= options.maxAhead ? "at least " : "")\(count) fire times"
+          let message =
+            "\(name): no run for \(times) from \(RunStoreReading.iso8601(first)) on, older than "
+            + "the catch-up window (\(Int(catchUpWindow.timeInterval)) s) when the scheduler "
+            + "reached them"
+          logger.warning("\(message)")
         case .markLate(let cutoff):
           do {
             let late = try await store.markLate(scheduledBefore: cutoff, now: clock.now())
@@ -121,7 +134,7 @@ public struct DeploymentSchedulerService: Service {
       // Each tick reloads the deployments (new ones, changed schedules), then lets time pass.
       do {
         pending = machine.handle(
-          .deployments(try await schedules(known: &known), now: clock.now()))
+          .deployments(try await schedules(known: &known, names: &names), now: clock.now()))
       } catch {
         logger.warning("reading deployments failed: \(error)")
       }

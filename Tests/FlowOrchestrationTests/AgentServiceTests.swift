@@ -26,8 +26,11 @@ struct AgentServiceTests {
   }
 
   /// A store with the flow deployed, and the services running while `body` runs.
+  /// `registeredAgo` seconds before now the deployment was registered; the services log to
+  /// `logger`.
   func withAgent(
-    schedule: DeploymentScheduleSpec? = nil,
+    schedule: DeploymentScheduleSpec? = nil, registeredAgo: Double = 0,
+    logger: Logger = Self.quiet,
     _ body: (MemoryRunStore, DeploymentRecord) async throws -> Void
   ) async throws {
     let store = MemoryRunStore()
@@ -38,19 +41,19 @@ struct AgentServiceTests {
     let deployment = try await store.registerDeployment(
       DeploymentRegistration(
         project: "p", name: "sleepy", flow: flow.record, schedule: schedule, id: UUID()),
-      now: clock.now())
+      now: clock.now().addingTimeInterval(-registeredAgo))
     let agent = AgentService(
       store: store, flows: [flow],
       options: .init(
         agentID: "a1", limit: 2, leaseDuration: .seconds(5), heartbeat: .milliseconds(250),
         poll: .milliseconds(50), safetyMargin: .milliseconds(500)),
-      settings: .init(recorderHeartbeat: .milliseconds(300), logger: Self.quiet))
+      settings: .init(recorderHeartbeat: .milliseconds(300), logger: logger))
     var services: [any Service] = [agent]
     if schedule != nil {
       services.append(
         DeploymentSchedulerService(
           store: store, options: .init(horizon: .seconds(2), tick: .milliseconds(200)),
-          logger: Self.quiet))
+          logger: logger))
     }
     let group = ServiceGroup(services: services, logger: Self.quiet)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -132,6 +135,29 @@ struct AgentServiceTests {
       // One 250 ms heartbeat, and time for the run to wind down on a loaded machine.
       #expect(Date().timeIntervalSince(asked) < 3)
     }
+  }
+
+  @Test("the log names a skipped stretch of fire times by deployment, and each run an agent starts")
+  func logsNameDeploymentsAndRuns() async throws {
+    let logs = LogCapture()
+    // Registered an hour ago with a fire time every minute: those older than the 300 s
+    // catch-up window get no run; the recent ones do.
+    try await withAgent(schedule: .interval(seconds: 60), registeredAgo: 3_600, logger: logs.logger)
+    { store, deployment in
+      try await waitUntil {
+        try await store.deploymentRuns(DeploymentRunQuery(deploymentID: deployment.id))
+          .contains { $0.isFinished }
+      }
+    }
+    let warnings = logs.messages(at: .warning)
+    #expect(
+      warnings.contains {
+        $0.hasPrefix("p/sleepy: no run for ")
+          && $0.contains(" fire times from ")
+          && $0.hasSuffix("older than the catch-up window (300 s) when the scheduler reached them")
+      }, "\(warnings)")
+    let started = logs.messages(at: .info).filter { $0.hasPrefix("running sleepy, run ") }
+    #expect(!started.isEmpty && started.allSatisfy { $0.contains(" s after)") }, "\(started)")
   }
 
   @Test("a scheduled deployment gets one run per fire time, and they run")
