@@ -404,7 +404,10 @@ struct AgentOptions: ParsableArguments {
     } catch {
       throw ValidationError("\(LogLevelSetting.environmentVariable) or --log-level: \(error)")
     }
-    var logger = Logger(label: "swift-flow.agent") { _ in ConsoleLogHandler(level: level) }
+    // The agent's runs share one console: each run's records carry its short ID.
+    var logger = Logger(label: "swift-flow.agent") { _ in
+      ConsoleLogHandler(level: level, showsRun: true)
+    }
     logger.logLevel = level
     return logger
   }

@@ -27,19 +27,23 @@ public struct ConsoleLogHandler: LogHandler {
   private let timeZone: TimeZone
   private let clock: any WallClock
   private let clearsLine: Bool
+  private let showsRun: Bool
 
   /// A handler printing to `stream` at `level` and above, stamping lines with `clock` (pass a
   /// run's `TestClock` to see virtual times) in `timeZone`; with `clearsLine`, each line first
-  /// erases the terminal's current line (a live progress line the command line redraws).
+  /// erases the terminal's current line (a live progress line the command line redraws); with
+  /// `showsRun`, a record of a flow run starts with the run's short ID (an agent's runs share
+  /// one console).
   public init(
     level: Logger.Level = .info, stream: Stream = .standardError, timeZone: TimeZone = .current,
-    clock: any WallClock = SystemWallClock(), clearsLine: Bool = false
+    clock: any WallClock = SystemWallClock(), clearsLine: Bool = false, showsRun: Bool = false
   ) {
     self.logLevel = level
     self.stream = stream
     self.timeZone = timeZone
     self.clock = clock
     self.clearsLine = clearsLine
+    self.showsRun = showsRun
   }
 
   /// Metadata by key.
@@ -53,16 +57,17 @@ public struct ConsoleLogHandler: LogHandler {
     let record = LogRecord(event: event, handlerMetadata: metadata, time: clock.now())
     let line = Self.format(
       time: record.time, level: record.level, message: record.message,
-      metadata: record.metadata, timeZone: timeZone)
+      metadata: record.metadata, timeZone: timeZone, showsRun: showsRun)
     ConsoleOutput.write((clearsLine ? "\r\u{1B}[K" : "") + line + "\n", to: stream)
   }
 
   /// One record as a console line, without the line break: `└── HH:MM:SS | LEVEL   | ` (the
   /// time in `timeZone`, the level upper-cased and padded to 7), then `Task 'slug[index]': ` for
-  /// a record about a task, then the message.
+  /// a record about a task, then the message; with `showsRun`, `[1a2b3c4d] ` (the first 8
+  /// characters of the flow run's ID) before the task.
   public static func format(
     time: Date, level: Logger.Level, message: String, metadata: [String: String],
-    timeZone: TimeZone = .current
+    timeZone: TimeZone = .current, showsRun: Bool = false
   ) -> String {
     var calendar = Calendar(identifier: .gregorian)
     calendar.timeZone = timeZone
@@ -74,9 +79,10 @@ public struct ConsoleLogHandler: LogHandler {
     // Records about a task name it as Prefect does; flow-level records stand alone
     // ("Beginning Flow run for 'etl'", "Flow run SUCCESS: all reference tasks succeeded").
     var context = ""
+    if showsRun, let run = metadata["flow_run_id"] { context = "[\(run.prefix(8))] " }
     if let task = metadata["task"] {
       let index = metadata["map_index"].map { "[\($0)]" } ?? ""
-      context = "Task '\(task)\(index)': "
+      context += "Task '\(task)\(index)': "
     }
     return "└── \(clock) | \(padded) | \(context)\(message)"
   }

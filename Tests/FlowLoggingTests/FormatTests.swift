@@ -41,6 +41,12 @@ struct FormatTests {
       metadata: ["flow": "etl", "flow_run_id": "x"],
       timeZone: TimeZone(secondsFromGMT: -5 * 3_600)!)
     #expect(flow == "└── 03:00:00 | INFO    | Flow run SUCCESS: all reference tasks succeeded")
+    // An agent's console shows which run a record is about.
+    let agent = ConsoleLogHandler.format(
+      time: start, level: .info, message: "Starting task run...",
+      metadata: ["task": "load", "flow_run_id": "dd945318-73ff-4855-97c6-3a7ce78ee9d5"],
+      timeZone: utc, showsRun: true)
+    #expect(agent == "└── 08:00:00 | INFO    | [dd945318] Task 'load': Starting task run...")
   }
 
   @Test("a run's records render as console lines at the run's virtual times")
