@@ -78,23 +78,58 @@ public struct FlowCommandLine: Sendable {
       commandLine: self, output: output, handlingSignals: handlingSignals,
       environment: environment, arguments: arguments)
     return await Self.$current.withValue(invocation) {
+      var command: any ParsableCommand
       do {
-        var command = try RootCommand.parseAsRoot(arguments)
+        command = try RootCommand.parseAsRoot(arguments)
+      } catch {
+        return Self.report(RootCommand.fullMessage(for: error), error, output)
+      }
+      do {
         if var asyncCommand = command as? any AsyncParsableCommand {
           try await asyncCommand.run()
         } else {
           try command.run()
         }
         return 0
+      } catch let error as ValidationError {
+        // A usage error found while running: the command's own usage and help, as a parse
+        // error shows them, not the root's list of subcommands.
+        let path = ([Self.programName] + Self.commandPath(arguments)).joined(separator: " ")
+        let usage = RootCommand.usageString(for: type(of: command))
+        let message =
+          "Error: \(error.message)\nUsage: \(usage)\n  See '\(path) --help' for more information."
+        return Self.report(message, error, output)
       } catch {
-        let code = RootCommand.exitCode(for: error)
-        let message = RootCommand.fullMessage(for: error)
-        if !message.isEmpty {
-          output.write(message + "\n", code == .success ? .standardOutput : .standardError)
-        }
-        return code.rawValue
+        return Self.report(RootCommand.fullMessage(for: error), error, output)
       }
     }
+  }
+
+  /// Writes `message` where `error`'s exit code says it belongs and returns that code.
+  private static func report(_ message: String, _ error: any Error, _ output: FlowCommandOutput)
+    -> Int32
+  {
+    let code = RootCommand.exitCode(for: error)
+    if !message.isEmpty {
+      output.write(message + "\n", code == .success ? .standardOutput : .standardError)
+    }
+    return code.rawValue
+  }
+
+  /// The subcommand names `arguments` start with (`["runs", "show"]`).
+  static func commandPath(_ arguments: [String]) -> [String] {
+    var type: any ParsableCommand.Type = RootCommand.self
+    var path: [String] = []
+    for argument in arguments {
+      guard
+        let next = type.configuration.subcommands.first(where: {
+          $0.configuration.commandName == argument
+        })
+      else { break }
+      path.append(argument)
+      type = next
+    }
+    return path
   }
 
   /// The flows, built for `context`.

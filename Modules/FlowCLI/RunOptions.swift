@@ -246,7 +246,8 @@ struct RunOptions: ParsableArguments {
       let example = ParameterInput.example(flow)
       throw ValidationError(
         error.message
-          + (example.isEmpty ? "" : "\nExample: run \(flow.name) \(example)"))
+          + (example.isEmpty
+            ? "" : "\nExample: \(FlowCommandLine.programName) run \(flow.name) \(example)"))
     }
   }
 }

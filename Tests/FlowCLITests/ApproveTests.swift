@@ -66,7 +66,7 @@ struct ParameterErrorTests {
     #expect(captured.err.contains("Usage:"))
     #expect(
       captured.err.contains(
-        "Example: run main --param batch-size=10 --param ratio=0.5 --param name='\"x\"'"))
+        "Example: demo run main --param batch-size=10 --param ratio=0.5 --param name='\"x\"'"))
   }
 
   @Test("a malformed --param-file names the line and column")

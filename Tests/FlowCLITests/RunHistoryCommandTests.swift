@@ -56,6 +56,18 @@ struct RunHistoryCommandTests {
     #expect(lines.contains { $0.hasPrefix("old-agent") && $0.contains("Stopped") })
   }
 
+  @Test("a usage error found while a subcommand runs shows that subcommand's usage and help")
+  func subcommandUsage() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (status, bad) = await execute(database, "deploy", "--cron", "61 * * * *")
+    #expect(status == 64)
+    #expect(bad.err.hasPrefix("Error: --cron: the cron expression is invalid: minute: 61"))
+    #expect(bad.err.contains("\nUsage: demo deploy [<flows> ...]"), "\(bad.err)")
+    #expect(bad.err.contains("See 'demo deploy --help' for more information."))
+    #expect(!bad.err.contains("<subcommand>"))
+  }
+
   @Test("run-deployment --wait with no agent running says what the run waits for, and gives up")
   func runDeploymentWaitsForAnAgent() async throws {
     let database = Database()
