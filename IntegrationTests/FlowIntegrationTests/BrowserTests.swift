@@ -475,6 +475,21 @@ struct BrowserTests {
       #expect(recorded.count == 3, "\(recorded.map(\.state))")
       let used = recorded.first { $0.parameters["batch-size"] == "250" }
       #expect(used?.state == "Success" && used?.parameters["sample-seed"] == "7", "\(recorded)")
+
+      // With the agent stopped, a Quick Run's page says no agent runs, and Cancel ends it.
+      agent.stop()
+      try await browser.open("\(server)/deployments/\(deploymentID)")
+      try await browser.click("form.quick-run button")
+      try await browser.waitUntil("return location.pathname.startsWith('/runs/')")
+      let queue =
+        try await browser.execute("return document.getElementById('run-queue').textContent")
+        as? String ?? ""
+      #expect(queue.contains("no agent is running"), "\(queue)")
+      try await Self.screenshot(browser, "queued-without-agent")
+      try await browser.click("#cancel-run button")
+      try await browser.waitUntil(
+        "return document.querySelector('#run-state .badge').textContent === 'Cancelled' && "
+          + "document.getElementById('cancel-run') === null")
     }
   }
 }

@@ -117,10 +117,15 @@ struct PageRoutes: Sendable {
   func runPage(_ run: FlowRunRecord, request: Request) async throws -> Response {
     let taskOffset = Int(
       try APIRoutes.integer(request.uri.queryParameters.get("tasks"), "tasks") ?? 0)
-    return HTMLResponse.page(try await runPageHTML(run, taskOffset: taskOffset))
+    let (token, cookie) = DeploymentRoutes(server: server).csrfToken(request)
+    return HTMLResponse.page(
+      try await runPageHTML(run, taskOffset: taskOffset, csrf: token), headers: cookie)
   }
 
-  func runPageHTML(_ run: FlowRunRecord, taskOffset: Int) async throws -> HTML {
+  /// The run page; with `csrf`, a deployment run that has not ended gets a Cancel button.
+  func runPageHTML(_ run: FlowRunRecord, taskOffset: Int, csrf: String? = nil) async throws
+    -> HTML
+  {
     // Every task run and transition is read only in the columns the schematic and the
     // timeline draw; the task table reads its page of full rows.
     async let outline = store.runOutline(flowRunID: run.id)
@@ -128,30 +133,59 @@ struct PageRoutes: Sendable {
       flowRunID: run.id, after: 0, minimumLevel: .trace, limit: Self.initialLogLines)
     let layout = try await server.schematics.layout(
       name: run.flowName, version: run.flowVersion, store: store)
-    let queue = try await queueHint(run)
+    let pending = try await pendingRun(run)
     let outlined = try await outline
     let offset = min(max(taskOffset, 0), max(outlined.taskRuns.count - 1, 0))
     let shown = try await store.taskRuns(
       flowRunID: run.id, offset: offset, limit: Self.taskRowsPerPage)
     return Self.runPage(
       run: run, layout: layout, outline: outlined, shownTasks: shown, taskOffset: offset,
-      logs: try await logs, queue: queue, now: server.clock.now())
+      logs: try await logs, pending: pending, csrf: csrf, now: server.clock.now())
   }
 
-  /// What a deployment run no agent has started yet waits for (nil for any other run).
-  func queueHint(_ run: FlowRunRecord) async throws -> QueueHint? {
-    guard run.processID == 0, run.host.isEmpty, let deployments = server.deployments,
-      let queued = try await deployments.deploymentRun(id: run.id), queued.endedAt == nil
+  /// A deployment run that has not ended: what it waits for while no agent has started it,
+  /// and whether its cancellation was asked for.
+  struct PendingRun {
+    var queue: QueueHint?
+    var cancelRequested: Bool
+  }
+
+  /// `run` as a deployment run that has not ended (nil for any other run).
+  func pendingRun(_ run: FlowRunRecord) async throws -> PendingRun? {
+    guard run.endedAt == nil, let deployments = server.deployments,
+      let queued = try await deployments.deploymentRun(id: run.id), !queued.isFinished
     else { return nil }
-    return QueueHint.make(
-      queued: queued, agents: try await deployments.registeredAgents(), now: server.clock.now())
+    var queue: QueueHint?
+    if run.processID == 0, run.host.isEmpty, queued.state != "Running" {
+      queue = QueueHint.make(
+        queued: queued, agents: try await deployments.registeredAgents(),
+        now: server.clock.now())
+    }
+    return PendingRun(queue: queue, cancelRequested: queued.cancelRequested)
+  }
+
+  /// The Cancel button of a pending run, or what became of the request.
+  static func cancelControl(_ pending: PendingRun?, id: String, csrf: String?) -> HTML {
+    guard let pending else { return "" }
+    if pending.cancelRequested {
+      return """
+        <p class="cancel-run" id="cancel-run">Cancellation requested: the agent stops the run at \
+        its next lease renewal.</p>
+        """
+    }
+    guard let csrf else { return "" }
+    return """
+      <form class="cancel-run" id="cancel-run" method="post" action="/runs/\(id)/cancel">
+      <input type="hidden" name="csrf" value="\(csrf)"><button type="submit">Cancel run</button></form>
+      """
   }
 
   static func runPage(
     run: FlowRunRecord, layout: SchematicLayout?, outline: RunOutline,
     shownTasks shown: [TaskRunRecord], taskOffset offset: Int, logs: [StoredLogRecord],
-    queue: QueueHint? = nil, now: Date
+    pending: PendingRun? = nil, csrf: String? = nil, now: Date
   ) -> HTML {
+    let queue = pending?.queue
     let taskRuns = outline.taskRuns
     let transitions = outline.transitions
     let id = run.id.uuidString.lowercased()
@@ -217,6 +251,7 @@ struct PageRoutes: Sendable {
         <dt>Host</dt><dd id="run-host">\(Self.hostText(run))</dd>
         <dt>Message</dt><dd id="run-message">\(run.message)</dd>
         \(queue.map { HTML("<dt id=\"run-queue-label\">Queue</dt><dd id=\"run-queue\">\($0.text)</dd>") } ?? "")</dl>
+        \(Self.cancelControl(pending, id: id, csrf: csrf))
         </section>
         <h2>Parameters</h2>
         \(parameterRows.isEmpty ? HTML("<p class=\"empty\">\(queue == nil ? "No parameters." : "None given: the flow's defaults apply.")</p>") : "<table class=\"parameters\">\(parameterRows)</table>")

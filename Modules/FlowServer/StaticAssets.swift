@@ -334,6 +334,8 @@ enum StaticAssets {
           }
           run.dataset.state = record.state;
           if (record.endedAt) {
+            const cancel = document.getElementById("cancel-run");
+            if (cancel) cancel.remove();
             runEnded = true;
             timelineEnd = Math.max(timelineEnd, Date.parse(record.endedAt));
             scheduleLayout();

@@ -164,6 +164,42 @@ struct DeploymentTests {
         text = try await client.execute(uri: path, method: .get).text
         #expect(!text.contains("worker-1"))
         #expect(text.contains("Waiting for an agent whose executable contains flow \(flow)"))
+
+        // The Cancel button posts the page's cross-site token; the run ends Cancelled and its
+        // page offers nothing more.
+        let page = try await client.execute(uri: path, method: .get)
+        let cookie = try #require(page.headers[.setCookie])
+        let token = String(
+          try #require(cookie.firstMatch(of: #/flow_csrf=([0-9a-f]{32})/#)).output.1)
+        #expect(page.text.contains("action=\"\(path)/cancel\""))
+        #expect(page.text.contains("name=\"csrf\" value=\"\(token)\""))
+        let cancelled = try await client.execute(
+          uri: path + "/cancel", method: .post,
+          headers: [
+            .cookie: "flow_csrf=\(token)", .contentType: "application/x-www-form-urlencoded",
+          ], body: ByteBuffer(string: "csrf=\(token)"))
+        #expect(cancelled.status == .seeOther)
+        #expect(try await store.deploymentRun(id: run.id)?.state == "Cancelled")
+        text = try await client.execute(uri: path, method: .get).text
+        #expect(!text.contains("Cancel run") && !text.contains("run-queue"))
+
+        // A run an agent holds: no queue hint; once cancellation is asked for, the page says so.
+        let held = try await store.createDeploymentRun(
+          DeploymentRunRequest(
+            runID: UUID(), deploymentID: deployment.id, scheduledAt: clock.now(),
+            idempotencyKey: "held", now: clock.now())
+        ).run
+        let claimed = try await store.claim(
+          LeaseClaim(
+            agentID: "worker-2", flows: [flow], limit: 1, leaseDuration: .seconds(30),
+            now: clock.now()))
+        #expect(claimed.map(\.lease.runID) == [held.id])
+        let heldPath = "/runs/\(held.id.uuidString.lowercased())"
+        text = try await client.execute(uri: heldPath, method: .get).text
+        #expect(text.contains("Cancel run") && !text.contains("run-queue"), "\(text)")
+        _ = try await store.requestCancellation(runID: held.id, now: clock.now())
+        text = try await client.execute(uri: heldPath, method: .get).text
+        #expect(text.contains("Cancellation requested") && !text.contains("Cancel run"))
       }
     }
   }
