@@ -96,10 +96,10 @@ extension Duration {
 public struct RunsCommand: AsyncParsableCommand {
   /// The command's name, help and subcommands.
   public static let configuration = CommandConfiguration(
-    commandName: "runs", abstract: "Show, follow, resume and prune recorded runs.",
+    commandName: "runs", abstract: "Show, follow, resume, cancel and prune recorded runs.",
     subcommands: [
       RunsListCommand.self, RunsShowCommand.self, RunsLogsCommand.self, RunsResumeCommand.self,
-      RunsPruneCommand.self,
+      RunsCancelCommand.self, RunsPruneCommand.self,
     ])
 
   /// The command.

@@ -56,6 +56,30 @@ struct RunHistoryCommandTests {
     #expect(lines.contains { $0.hasPrefix("old-agent") && $0.contains("Stopped") })
   }
 
+  @Test("runs cancel: a queued deployment run ends Cancelled; ended and local runs are errors")
+  func cancel() async throws {
+    let database = Database()
+    defer { database.remove() }
+    _ = await execute(database, "deploy", "main")
+    let (_, created) = await execute(database, "run-deployment", "main")
+    let id = try #require(created.out.firstMatch(of: #/Flow run ([0-9a-f-]{36})/#)).output.1
+    let (status, cancelled) = await execute(database, "runs", "cancel", String(id))
+    #expect(status == 0, "\(cancelled.err)")
+    #expect(cancelled.out == "Run \(id): Cancelled (no agent had claimed it)\n")
+    let (again, ended) = await execute(database, "runs", "cancel", String(id))
+    #expect(again == 1)
+    #expect(ended.err.contains("run \(id) already ended Cancelled; nothing to cancel"))
+    let (ran, local) = await execute(database, "run", "main")
+    #expect(ran == 0, "\(local.err)")
+    let localID = try #require(local.err.firstMatch(of: #/run ID ([0-9a-f-]{36})/#)).output.1
+    let (refused, notAgent) = await execute(database, "runs", "cancel", String(localID))
+    #expect(refused == 1)
+    #expect(notAgent.err.contains("was not started by an agent"), "\(notAgent.err)")
+    let (unknown, none) = await execute(
+      database, "runs", "cancel", "3f2a9c1e-8b7d-4e6f-a5c4-1d2e3f4a5b6c")
+    #expect(unknown == 1 && none.err.contains("3f2a9c1e-8b7d-4e6f-a5c4-1d2e3f4a5b6c"))
+  }
+
   @Test("a usage error found while a subcommand runs shows that subcommand's usage and help")
   func subcommandUsage() async throws {
     let database = Database()
