@@ -83,15 +83,26 @@ package struct BranchCondition: Sendable {
   }
 }
 
-/// A node while the flow is being built: a task call, a constant or a parameter.
-package struct NodeDraft: Sendable {
+/// A node of a flow's graph: a task call, a constant or a parameter.
+///
+/// A value kept contiguously in the graph's node array (a run of a million tasks holds a
+/// million of these): the builder appends them and the finished graph keeps that same array,
+/// with no second object per node. A constant's value and a parameter's spec are boxed, so a
+/// node stays small whatever they hold. On a hot path read stored fields in place
+/// (`graph.nodes[i].task`, `.slug`): a copy of a node, or a computed property of one in an
+/// array, retains every field.
+package struct GraphNode: Sendable {
   package enum Kind: Sendable {
     case task(TaskConfig)
-    case constant(any Sendable)
-    case parameter(ParameterSpec)
+    indirect case constant(any Sendable)
+    indirect case parameter(ParameterSpec)
   }
 
   package let kind: Kind
+  /// The body and options of a task node; nil for parameters and constants. Stored (the
+  /// `kind`'s payload once more), so that `graph.nodes[i].task` reads one field in place: a
+  /// computed property of an array element copies the whole node first.
+  package let task: TaskConfig?
   /// The task or parameter name; for a constant, a short rendering of its value.
   package let name: String
   /// Unique within the flow: `name`, `name-2`, `name-3`… (tasks only; others use `name`).
@@ -104,55 +115,29 @@ package struct NodeDraft: Sendable {
   /// The branch conditions the task was built under (`when`): all must hold for it to run.
   package var conditions: [BranchCondition] = []
 
-  package var isTask: Bool {
-    if case .task = kind { return true }
-    return false
+  package init(
+    kind: Kind, name: String, slug: String, arguments: [GraphArgument], waitsFor: [Int],
+    isMapped: Bool, conditions: [BranchCondition] = []
+  ) {
+    self.kind = kind
+    if case .task(let config) = kind { task = config } else { task = nil }
+    self.name = name
+    self.slug = slug
+    self.arguments = arguments
+    self.waitsFor = waitsFor
+    self.isMapped = isMapped
+    self.conditions = conditions
   }
-
-  package var body: TaskBody? {
-    if case .task(let config) = kind { return config.body }
-    return nil
-  }
-
-  package var options: TaskOptions? {
-    if case .task(let config) = kind { return config.options }
-    return nil
-  }
-}
-
-/// A node of the finished graph; a class, so the engine's hot path shares it without copying.
-package final class GraphNode: Sendable {
-  package let kind: NodeDraft.Kind
-  package let name: String
-  package let slug: String
-  package let arguments: [GraphArgument]
-  package let waitsFor: [Int]
-  package let isMapped: Bool
-  /// The branch conditions the task was built under (`when`): all must hold for it to run.
-  package let conditions: [BranchCondition]
-  /// The body and options of a task node; nil for parameters and constants. A class, so that
-  /// the engine passes it around without copying the options.
-  package let task: TaskConfig?
 
   package var isTask: Bool { task != nil }
-  package var body: TaskBody? { task?.body }
-  package var options: TaskOptions? { task?.options }
 
-  init(_ draft: NodeDraft) {
-    kind = draft.kind
-    name = draft.name
-    slug = draft.slug
-    arguments = draft.arguments
-    waitsFor = draft.waitsFor
-    isMapped = draft.isMapped
-    conditions = draft.conditions
-    if case .task(let config) = draft.kind {
-      task = config
-    } else {
-      task = nil
-    }
-  }
+  package var body: TaskBody? { task?.body }
+
+  package var options: TaskOptions? { task?.options }
 }
+
+/// A node while the flow is being built: the same value the finished graph keeps.
+package typealias NodeDraft = GraphNode
 
 /// A task definition's body and options, shared by reference by every call of it.
 package final class TaskConfig: Sendable {
@@ -167,6 +152,7 @@ package final class TaskConfig: Sendable {
 
 /// The finished, immutable graph of a flow with everything the engine derives from it once.
 package final class FlowGraph: Sendable {
+  /// The nodes, in the order they were added (the builder's array itself).
   package let nodes: [GraphNode]
   /// For each node, the distinct nodes it waits for (arguments and upstream-only).
   package let upstream: [[Int]]
@@ -188,7 +174,7 @@ package final class FlowGraph: Sendable {
 
   package init(draft: GraphDraft, flowID: UInt32) {
     self.flowID = flowID
-    let nodes = draft.nodes.map(GraphNode.init)
+    let nodes = draft.nodes
     self.nodes = nodes
     var upstream = [[Int]](repeating: [], count: nodes.count)
     var downstream = [[Int]](repeating: [], count: nodes.count)

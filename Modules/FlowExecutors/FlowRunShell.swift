@@ -520,11 +520,12 @@ struct FlowRunShell: Sendable {
     // A recorded run waits here while the recorder's buffer is full (back pressure).
     if let recording = settings.recording { await recording.waitForRoom() }
     let key = start.key
-    let node = settings.graph.nodes[key.node]
-    let config = node.task!
+    // Read in place: a copy of the node would retain each of its fields.
+    let config = settings.graph.nodes[key.node].task!
     if hard == nil, start.deadline == nil, !settings.hasSession, !config.options.logStdout {
-      return await plainAttempt(start, node, config, settings)
+      return await plainAttempt(start, config, settings)
     }
+    let node = settings.graph.nodes[key.node]
     let clock = settings.environment.clock
     // Who the attempt's own records are about: built only when one is written.
     var subject: RunLog.Subject {
@@ -557,7 +558,7 @@ struct FlowRunShell: Sendable {
       } else {
         let inputs = start.inputs.values
         value = try await TaskRunContext.$current.withValue(
-          context(start, node, settings)
+          context(start, settings)
         ) {
           guard config.options.logStdout else {
             if let hard { return try await hard.run { try await config.body.call(inputs) } }
@@ -608,10 +609,10 @@ struct FlowRunShell: Sendable {
   /// A local attempt without deadline or captured stdout (the common case): its body runs with
   /// its context, nothing else.
   private static func plainAttempt(
-    _ start: AttemptStart, _ node: GraphNode, _ config: TaskConfig, _ settings: RunSettings
+    _ start: AttemptStart, _ config: TaskConfig, _ settings: RunSettings
   ) async -> AttemptReport {
     let key = start.key
-    let context = context(start, node, settings)
+    let context = context(start, settings)
     let body = config.body
     let inputs = start.inputs.values
     let outcome: AttemptOutcome
@@ -629,11 +630,10 @@ struct FlowRunShell: Sendable {
   }
 
   /// What a local attempt's body sees as ``TaskRunContext/current``.
-  private static func context(
-    _ start: AttemptStart, _ node: GraphNode, _ settings: RunSettings
-  ) -> TaskRunContext {
+  private static func context(_ start: AttemptStart, _ settings: RunSettings) -> TaskRunContext {
     TaskRunContext(
-      run: settings.contextRun, taskName: node.name, taskSlug: node.slug,
+      run: settings.contextRun, taskName: settings.graph.nodes[start.key.node].name,
+      taskSlug: settings.graph.nodes[start.key.node].slug,
       taskRunID: start.taskRunID, mapIndex: start.key.mapIndex, attempt: start.attempt,
       loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value)
   }
