@@ -1034,6 +1034,24 @@ public struct FlowRunMachine: Sendable {
       // Stored in flow order (a sequential run, a chain): already the answer, and each
       // node's record is where the machine kept it.
       swap(&all, &runs)
+    } else if mapped.isEmpty {
+      // Out of flow order (a concurrent run): put each record in its node's place within the
+      // same array, not in a second one (a million records are 168 MB).
+      var target = [Int32](repeating: 0, count: runs.count)
+      var next: Int32 = 0
+      for node in positions.indices where positions[node] >= 0 {
+        target[Int(positions[node])] = next
+        positions[node] = next
+        next += 1
+      }
+      for position in runs.indices {
+        while target[position] != Int32(position) {
+          let other = Int(target[position])
+          runs.swapAt(position, other)
+          target.swapAt(position, other)
+        }
+      }
+      swap(&all, &runs)
     } else {
       all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
       for node in positions.indices {
@@ -1051,6 +1069,23 @@ public struct FlowRunMachine: Sendable {
     var values: [Int: RunState] = [:]
     swap(&values, &valueStates)
     return (all, NodeStates(runPositions: positions, values: values))
+  }
+
+  /// Drops this copy's references to the run's storage (records, per-node arrays), so that
+  /// the one other copy of the machine, which goes on with the run, owns them alone and writes
+  /// them in place instead of copying each whole on its first write. This copy is unusable after.
+  mutating func releaseStorage() {
+    runs = []
+    runIndex = []
+    ranFresh = []
+    remaining = []
+    runners = TaskRunTable(nodes: 0)
+    waiting = TaskRunTable(nodes: 0)
+    ready = []
+    queued = []
+    valueStates = [:]
+    mapped = [:]
+    actions = []
   }
 
   /// Stores `node`'s run record (replacing one it had).

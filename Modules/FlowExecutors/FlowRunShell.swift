@@ -93,6 +93,9 @@ struct FlowRunShell: Sendable {
       await runInGroup()
     } else {
       let shared = SharedShell(self)
+      // The shared copy goes on with the run: this one lets go of the run's storage, which
+      // the shared copy would otherwise copy whole on its first write (20 B per task and more).
+      machine.releaseStorage()
       await Self.runShared(shared, settings)
       self = shared.core.withLock { $0 }
     }
