@@ -325,16 +325,28 @@ struct FlowRunShell: Sendable {
           version: FlowRunMachine.version, sequence: sequence, event: event, actions: buffer))
     }
     sequence += 1
-    // The actions are moved out of the buffer one by one (last first, so reversed), not copied.
+    // The actions are moved out of the buffer one by one, in order, not copied (a reversal
+    // to pop them from the end copied each); each slot is left holding a trivial action.
     var actions: [FlowRunAction] = []
     swap(&actions, &buffer)
-    actions.reverse()
-    while let action = actions.popLast() { perform(action) }
+    actions.withUnsafeMutableBufferPointer { slots in
+      guard let base = slots.baseAddress else { return }
+      for index in slots.indices {
+        let action = (base + index).move()
+        (base + index).initialize(to: Self.emptySlot)
+        perform(action)
+      }
+    }
     swap(&actions, &buffer)
     if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
 
   // MARK: Actions
+
+  /// What an action's slot in the buffer holds once the action was moved out: a case whose
+  /// payload holds no reference, so that clearing the buffer releases nothing.
+  private static let emptySlot = FlowRunAction.setTimer(
+    TaskRunKey(node: 0, mapIndex: nil), due: Date(timeIntervalSince1970: 0))
 
   private mutating func perform(_ action: consuming FlowRunAction) {
     switch consume action {
