@@ -42,7 +42,9 @@ struct FlowRunShell: Sendable {
     // ignores cancellation behind at its deadline (a hard timeout).
     usesChildren =
       width > 1 || settings.hasSession
-      || settings.graph.nodes.contains { $0.task?.options.timeout != nil }
+      || settings.graph.nodes.indices.contains {
+        settings.graph.nodes[$0].task?.options.timeout != nil
+      }
     // Each task run writes a "started" and a "finished" record (more when it retries or
     // loops): room for those at once, not by repeated growth.
     if settings.log.wants(.info) {

@@ -21,8 +21,10 @@ struct RemoteStartsAhead: Sendable {
     let graph = settings.graph
     var follower = [Int?](repeating: nil, count: graph.nodes.count)
     if !settings.resuming {
-      for (index, node) in graph.nodes.enumerated() {
-        guard node.isTask, !node.isMapped, graph.downstream[index].count == 1 else { continue }
+      for index in graph.nodes.indices {
+        guard graph.nodes[index].task != nil, !graph.nodes[index].isMapped,
+          graph.downstream[index].count == 1
+        else { continue }
         let next = graph.downstream[index][0]
         if Self.follows(next, index, settings) { follower[index] = next }
       }
