@@ -155,9 +155,9 @@ package final class FlowGraph: Sendable {
   /// The nodes, in the order they were added (the builder's array itself).
   package let nodes: [GraphNode]
   /// For each node, the distinct nodes it waits for (arguments and upstream-only).
-  package let upstream: [[Int]]
+  package let upstream: GraphEdges
   /// For each node, the distinct nodes that wait for it.
-  package let downstream: [[Int]]
+  package let downstream: GraphEdges
   /// Node indices in topological order, or nil when the graph has a cycle.
   package let order: [Int]?
   /// Problems found while building or checking the graph, in the order found.
@@ -176,19 +176,42 @@ package final class FlowGraph: Sendable {
     self.flowID = flowID
     let nodes = draft.nodes
     self.nodes = nodes
-    var upstream = [[Int]](repeating: [], count: nodes.count)
-    var downstream = [[Int]](repeating: [], count: nodes.count)
+    // Both directions in flat arrays (see ``GraphEdges``): no array per node.
+    var upstreamStarts: [Int32] = [0]
+    upstreamStarts.reserveCapacity(nodes.count + 1)
+    var upstreamTargets: [Int32] = []
+    var downstreamCounts = [Int32](repeating: 0, count: nodes.count)
     var sources: [Int] = []
-    for (index, node) in nodes.enumerated() where !node.arguments.isEmpty || !node.waitsFor.isEmpty
-    {
-      // A negative source is a foreign reference, recorded as a problem: it has no edge.
-      sources.removeAll(keepingCapacity: true)
-      for argument in node.arguments where argument.source >= 0 { sources.append(argument.source) }
-      for source in node.waitsFor where source >= 0 { sources.append(source) }
-      let distinct = Self.distinct(sources)
-      upstream[index] = distinct
-      for source in distinct { downstream[source].append(index) }
+    for index in nodes.indices {
+      if !nodes[index].arguments.isEmpty || !nodes[index].waitsFor.isEmpty {
+        // A negative source is a foreign reference, recorded as a problem: it has no edge.
+        sources.removeAll(keepingCapacity: true)
+        for argument in nodes[index].arguments where argument.source >= 0 {
+          sources.append(argument.source)
+        }
+        for source in nodes[index].waitsFor where source >= 0 { sources.append(source) }
+        for source in Self.distinct(sources) {
+          upstreamTargets.append(Int32(source))
+          downstreamCounts[source] += 1
+        }
+      }
+      upstreamStarts.append(Int32(upstreamTargets.count))
     }
+    let upstream = GraphEdges(starts: upstreamStarts, targets: upstreamTargets)
+    // Each node's downstream list in node order, as appending them one by one would give.
+    var downstreamStarts = [Int32](repeating: 0, count: nodes.count + 1)
+    for index in nodes.indices {
+      downstreamStarts[index + 1] = downstreamStarts[index] + downstreamCounts[index]
+    }
+    var next = downstreamStarts
+    var downstreamTargets = [Int32](repeating: 0, count: upstreamTargets.count)
+    for index in nodes.indices {
+      for source in upstream[index] {
+        downstreamTargets[Int(next[source])] = Int32(index)
+        next[source] += 1
+      }
+    }
+    let downstream = GraphEdges(starts: downstreamStarts, targets: downstreamTargets)
     self.upstream = upstream
     self.downstream = downstream
     var problems = draft.problems
@@ -224,5 +247,39 @@ package final class FlowGraph: Sendable {
     }
     var seen = Set<Int>(minimumCapacity: sources.count)
     return sources.filter { seen.insert($0).inserted }
+  }
+}
+
+/// For each node of a graph, a list of nodes (its upstream or its downstream), all kept in one
+/// flat array: two narrow offsets per node rather than an array of its own per node.
+package struct GraphEdges: RandomAccessCollection, Sendable {
+  /// Where each node's list starts in `targets`; one more entry, `targets.count`, at the end.
+  private let starts: [Int32]
+  private let targets: [Int32]
+
+  init(starts: [Int32], targets: [Int32]) {
+    self.starts = starts
+    self.targets = targets
+  }
+
+  package var startIndex: Int { 0 }
+  package var endIndex: Int { starts.count - 1 }
+
+  /// The list of `node`, indexed from 0.
+  package subscript(node: Int) -> Neighbors {
+    Neighbors(
+      targets: targets, start: Int(starts[node]), count: Int(starts[node + 1] - starts[node]))
+  }
+
+  /// One node's list: node indices, indexed from 0.
+  package struct Neighbors: RandomAccessCollection, Sendable {
+    fileprivate let targets: [Int32]
+    fileprivate let start: Int
+    package let count: Int
+
+    package var startIndex: Int { 0 }
+    package var endIndex: Int { count }
+
+    package subscript(position: Int) -> Int { Int(targets[start + position]) }
   }
 }

@@ -37,7 +37,8 @@ struct RemoteStartsAhead: Sendable {
     let graph = settings.graph
     let candidate = graph.nodes[node]
     guard let config = candidate.task, let source = graph.nodes[upstream].task,
-      !candidate.isMapped, graph.upstream[node] == [upstream], candidate.conditions.isEmpty,
+      !candidate.isMapped, graph.upstream[node].elementsEqual([upstream]),
+      candidate.conditions.isEmpty,
       candidate.arguments.count == 1, candidate.arguments[0].source == upstream,
       case .direct = candidate.arguments[0].mode, settings.resultPlans[node] == nil
     else { return false }
