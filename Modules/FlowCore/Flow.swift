@@ -75,13 +75,14 @@ public struct Flow: Sendable {
 
   /// The flow's tasks in the order they were added, with their slugs.
   public var tasks: [TaskInfo] {
-    graph.nodes.indices.filter { graph.nodes[$0].isTask }.map(info)
+    graph.nodes.indices.filter { graph.nodes[$0].task != nil }.map(info)
   }
 
   /// The flow's parameters, in the order they were declared.
   public var parameters: [ParameterSpec] {
-    graph.nodes.compactMap { node in
-      if case .parameter(let spec) = node.kind { return spec }
+    // By index, reading each node's kind in place (not a copy of every node).
+    graph.nodes.indices.compactMap { index in
+      if case .parameter(let spec) = graph.nodes[index].kind { return spec }
       return nil
     }
   }
@@ -141,9 +142,9 @@ public struct Flow: Sendable {
   }
 
   private func info(_ index: Int) -> TaskInfo {
-    let node = graph.nodes[index]
-    return TaskInfo(
-      name: node.name, slug: node.slug, isMapped: node.isMapped,
+    TaskInfo(
+      name: graph.nodes[index].name, slug: graph.nodes[index].slug,
+      isMapped: graph.nodes[index].isMapped,
       upstream: graph.upstream[index].map { graph.nodes[$0].slug })
   }
 }

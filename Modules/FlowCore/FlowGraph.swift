@@ -83,15 +83,26 @@ package struct BranchCondition: Sendable {
   }
 }
 
-/// A node while the flow is being built: a task call, a constant or a parameter.
-package struct NodeDraft: Sendable {
+/// A node of a flow's graph: a task call, a constant or a parameter.
+///
+/// A value kept contiguously in the graph's node array (a run of a million tasks holds a
+/// million of these): the builder appends them and the finished graph keeps that same array,
+/// with no second object per node. A constant's value and a parameter's spec are boxed, so a
+/// node stays small whatever they hold. On a hot path read stored fields in place
+/// (`graph.nodes[i].task`, `.slug`): a copy of a node, or a computed property of one in an
+/// array, retains every field.
+package struct GraphNode: Sendable {
   package enum Kind: Sendable {
     case task(TaskConfig)
-    case constant(any Sendable)
-    case parameter(ParameterSpec)
+    indirect case constant(any Sendable)
+    indirect case parameter(ParameterSpec)
   }
 
   package let kind: Kind
+  /// The body and options of a task node; nil for parameters and constants. Stored (the
+  /// `kind`'s payload once more), so that `graph.nodes[i].task` reads one field in place: a
+  /// computed property of an array element copies the whole node first.
+  package let task: TaskConfig?
   /// The task or parameter name; for a constant, a short rendering of its value.
   package let name: String
   /// Unique within the flow: `name`, `name-2`, `name-3`… (tasks only; others use `name`).
@@ -104,55 +115,29 @@ package struct NodeDraft: Sendable {
   /// The branch conditions the task was built under (`when`): all must hold for it to run.
   package var conditions: [BranchCondition] = []
 
-  package var isTask: Bool {
-    if case .task = kind { return true }
-    return false
+  package init(
+    kind: Kind, name: String, slug: String, arguments: [GraphArgument], waitsFor: [Int],
+    isMapped: Bool, conditions: [BranchCondition] = []
+  ) {
+    self.kind = kind
+    if case .task(let config) = kind { task = config } else { task = nil }
+    self.name = name
+    self.slug = slug
+    self.arguments = arguments
+    self.waitsFor = waitsFor
+    self.isMapped = isMapped
+    self.conditions = conditions
   }
-
-  package var body: TaskBody? {
-    if case .task(let config) = kind { return config.body }
-    return nil
-  }
-
-  package var options: TaskOptions? {
-    if case .task(let config) = kind { return config.options }
-    return nil
-  }
-}
-
-/// A node of the finished graph; a class, so the engine's hot path shares it without copying.
-package final class GraphNode: Sendable {
-  package let kind: NodeDraft.Kind
-  package let name: String
-  package let slug: String
-  package let arguments: [GraphArgument]
-  package let waitsFor: [Int]
-  package let isMapped: Bool
-  /// The branch conditions the task was built under (`when`): all must hold for it to run.
-  package let conditions: [BranchCondition]
-  /// The body and options of a task node; nil for parameters and constants. A class, so that
-  /// the engine passes it around without copying the options.
-  package let task: TaskConfig?
 
   package var isTask: Bool { task != nil }
-  package var body: TaskBody? { task?.body }
-  package var options: TaskOptions? { task?.options }
 
-  init(_ draft: NodeDraft) {
-    kind = draft.kind
-    name = draft.name
-    slug = draft.slug
-    arguments = draft.arguments
-    waitsFor = draft.waitsFor
-    isMapped = draft.isMapped
-    conditions = draft.conditions
-    if case .task(let config) = draft.kind {
-      task = config
-    } else {
-      task = nil
-    }
-  }
+  package var body: TaskBody? { task?.body }
+
+  package var options: TaskOptions? { task?.options }
 }
+
+/// A node while the flow is being built: the same value the finished graph keeps.
+package typealias NodeDraft = GraphNode
 
 /// A task definition's body and options, shared by reference by every call of it.
 package final class TaskConfig: Sendable {
@@ -167,11 +152,12 @@ package final class TaskConfig: Sendable {
 
 /// The finished, immutable graph of a flow with everything the engine derives from it once.
 package final class FlowGraph: Sendable {
+  /// The nodes, in the order they were added (the builder's array itself).
   package let nodes: [GraphNode]
   /// For each node, the distinct nodes it waits for (arguments and upstream-only).
-  package let upstream: [[Int]]
+  package let upstream: GraphEdges
   /// For each node, the distinct nodes that wait for it.
-  package let downstream: [[Int]]
+  package let downstream: GraphEdges
   /// Node indices in topological order, or nil when the graph has a cycle.
   package let order: [Int]?
   /// Problems found while building or checking the graph, in the order found.
@@ -188,21 +174,44 @@ package final class FlowGraph: Sendable {
 
   package init(draft: GraphDraft, flowID: UInt32) {
     self.flowID = flowID
-    let nodes = draft.nodes.map(GraphNode.init)
+    let nodes = draft.nodes
     self.nodes = nodes
-    var upstream = [[Int]](repeating: [], count: nodes.count)
-    var downstream = [[Int]](repeating: [], count: nodes.count)
+    // Both directions in flat arrays (see ``GraphEdges``): no array per node.
+    var upstreamStarts: [Int32] = [0]
+    upstreamStarts.reserveCapacity(nodes.count + 1)
+    var upstreamTargets: [Int32] = []
+    var downstreamCounts = [Int32](repeating: 0, count: nodes.count)
     var sources: [Int] = []
-    for (index, node) in nodes.enumerated() where !node.arguments.isEmpty || !node.waitsFor.isEmpty
-    {
-      // A negative source is a foreign reference, recorded as a problem: it has no edge.
-      sources.removeAll(keepingCapacity: true)
-      for argument in node.arguments where argument.source >= 0 { sources.append(argument.source) }
-      for source in node.waitsFor where source >= 0 { sources.append(source) }
-      let distinct = Self.distinct(sources)
-      upstream[index] = distinct
-      for source in distinct { downstream[source].append(index) }
+    for index in nodes.indices {
+      if !nodes[index].arguments.isEmpty || !nodes[index].waitsFor.isEmpty {
+        // A negative source is a foreign reference, recorded as a problem: it has no edge.
+        sources.removeAll(keepingCapacity: true)
+        for argument in nodes[index].arguments where argument.source >= 0 {
+          sources.append(argument.source)
+        }
+        for source in nodes[index].waitsFor where source >= 0 { sources.append(source) }
+        for source in Self.distinct(sources) {
+          upstreamTargets.append(Int32(source))
+          downstreamCounts[source] += 1
+        }
+      }
+      upstreamStarts.append(Int32(upstreamTargets.count))
     }
+    let upstream = GraphEdges(starts: upstreamStarts, targets: upstreamTargets)
+    // Each node's downstream list in node order, as appending them one by one would give.
+    var downstreamStarts = [Int32](repeating: 0, count: nodes.count + 1)
+    for index in nodes.indices {
+      downstreamStarts[index + 1] = downstreamStarts[index] + downstreamCounts[index]
+    }
+    var next = downstreamStarts
+    var downstreamTargets = [Int32](repeating: 0, count: upstreamTargets.count)
+    for index in nodes.indices {
+      for source in upstream[index] {
+        downstreamTargets[Int(next[source])] = Int32(index)
+        next[source] += 1
+      }
+    }
+    let downstream = GraphEdges(starts: downstreamStarts, targets: downstreamTargets)
     self.upstream = upstream
     self.downstream = downstream
     var problems = draft.problems
@@ -238,5 +247,39 @@ package final class FlowGraph: Sendable {
     }
     var seen = Set<Int>(minimumCapacity: sources.count)
     return sources.filter { seen.insert($0).inserted }
+  }
+}
+
+/// For each node of a graph, a list of nodes (its upstream or its downstream), all kept in one
+/// flat array: two narrow offsets per node rather than an array of its own per node.
+package struct GraphEdges: RandomAccessCollection, Sendable {
+  /// Where each node's list starts in `targets`; one more entry, `targets.count`, at the end.
+  private let starts: [Int32]
+  private let targets: [Int32]
+
+  init(starts: [Int32], targets: [Int32]) {
+    self.starts = starts
+    self.targets = targets
+  }
+
+  package var startIndex: Int { 0 }
+  package var endIndex: Int { starts.count - 1 }
+
+  /// The list of `node`, indexed from 0.
+  package subscript(node: Int) -> Neighbors {
+    Neighbors(
+      targets: targets, start: Int(starts[node]), count: Int(starts[node + 1] - starts[node]))
+  }
+
+  /// One node's list: node indices, indexed from 0.
+  package struct Neighbors: RandomAccessCollection, Sendable {
+    fileprivate let targets: [Int32]
+    fileprivate let start: Int
+    package let count: Int
+
+    package var startIndex: Int { 0 }
+    package var endIndex: Int { count }
+
+    package subscript(position: Int) -> Int { Int(targets[start + position]) }
   }
 }

@@ -1,6 +1,6 @@
 /// Kahn's algorithm over the graph, stable in insertion order; reports a cycle by its tasks.
 enum TopologicalOrder {
-  static func sort(nodes: [GraphNode], upstream: [[Int]], downstream: [[Int]])
+  static func sort(nodes: [GraphNode], upstream: GraphEdges, downstream: GraphEdges)
     -> Result<[Int], FlowValidationError>
   {
     var remaining = upstream.map(\.count)
@@ -30,7 +30,7 @@ enum TopologicalOrder {
   }
 
   /// Walks upstream from a node left over by Kahn's algorithm until a node repeats.
-  private static func findCycle(among stuck: Set<Int>, _ upstream: [[Int]]) -> [Int] {
+  private static func findCycle(among stuck: Set<Int>, _ upstream: GraphEdges) -> [Int] {
     var path: [Int] = []
     var position: [Int: Int] = [:]
     var node = stuck.min()!

@@ -407,24 +407,23 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func prepare(_ node: Int) {
     let key = TaskRunKey(node: node, mapIndex: nil)
-    let graphNode = graph.nodes[node]
-    // `task` is read in place (not through `isTask`, a call into FlowCore on the hot path).
-    let isTask = graphNode.task != nil
+    // Fields are read in place: a copy of the node would retain each of them.
+    let isTask = graph.nodes[node].task != nil
     if cancelRequested, isTask {
       let message = "Flow run was cancelled before this task started."
       return ask(.task(key), from: .pending, to: RunState(.cancelled, message: message), .record)
     }
     guard isTask else {
-      if case .parameter(let spec) = graphNode.kind {
+      if case .parameter(let spec) = graph.nodes[node].kind {
         return finish(node, RunState(.success, result: start?.parameters[spec.name]?.value))
       }
-      if case .constant(let value) = graphNode.kind {
+      if case .constant(let value) = graph.nodes[node].kind {
         finish(node, RunState(.success, result: value))
       }
       return
     }
-    let conditions = graphNode.conditions
-    guard conditions.isEmpty else {
+    guard graph.nodes[node].conditions.isEmpty else {
+      let conditions = graph.nodes[node].conditions
       // The shell tests the values (the machine never looks into one, so that a recorded
       // history, which keeps only their types, replays).
       var values: [any Sendable] = []
@@ -448,9 +447,8 @@ public struct FlowRunMachine: Sendable {
   /// Gates a task node whose branch conditions hold.
   private mutating func prepareTask(_ node: Int) {
     let key = TaskRunKey(node: node, mapIndex: nil)
-    let graphNode = graph.nodes[node]
-    let config = graphNode.task!
-    if graphNode.isMapped {
+    let config = graph.nodes[node].task!
+    if graph.nodes[node].isMapped {
       prepareMapped(node, config)
     } else if passesWithoutListing(node, config) {
       makeJob(key)
@@ -467,7 +465,7 @@ public struct FlowRunMachine: Sendable {
     // The options are read in place (a copy of them would retain every field).
     guard config.options.trigger.runsWhenAllSucceeded else { return false }
     let skips = config.options.skipOnUpstreamSkip
-    for source in graph.upstream[node] where graph.nodes[source].isTask {
+    for source in graph.upstream[node] where graph.nodes[source].task != nil {
       if !mapped.isEmpty, mapped[source] != nil { return false }
       guard let kind = self.kind(of: source), kind.isSuccessful, !(skips && kind == .skipped)
       else { return false }
@@ -863,9 +861,8 @@ public struct FlowRunMachine: Sendable {
   /// Records the end of `runner`, already removed from the table.
   private mutating func finishRunner(_ key: TaskRunKey, _ runner: consuming Runner) {
     if runner.holdsSlot { slotsInUse -= 1 }
-    let graphNode = graph.nodes[key.node]
     var run = TaskRun(
-      node: graphNode, mapIndex: key.mapIndex, id: runner.runID,
+      graph, node: key.node, mapIndex: key.mapIndex, id: runner.runID,
       state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
@@ -945,7 +942,7 @@ public struct FlowRunMachine: Sendable {
   private mutating func finalize() {
     phase = .finalizing
     let cancelled = cancelRequested || !flowState.isRunning
-    for node in graph.nodes.indices where isUnsettled(node) && graph.nodes[node].isTask {
+    for node in graph.nodes.indices where isUnsettled(node) && graph.nodes[node].task != nil {
       if cancelled {
         finalizingLeft += 1
         ask(
@@ -1037,6 +1034,24 @@ public struct FlowRunMachine: Sendable {
       // Stored in flow order (a sequential run, a chain): already the answer, and each
       // node's record is where the machine kept it.
       swap(&all, &runs)
+    } else if mapped.isEmpty {
+      // Out of flow order (a concurrent run): put each record in its node's place within the
+      // same array, not in a second one (a million records are 168 MB).
+      var target = [Int32](repeating: 0, count: runs.count)
+      var next: Int32 = 0
+      for node in positions.indices where positions[node] >= 0 {
+        target[Int(positions[node])] = next
+        positions[node] = next
+        next += 1
+      }
+      for position in runs.indices {
+        while target[position] != Int32(position) {
+          let other = Int(target[position])
+          runs.swapAt(position, other)
+          target.swapAt(position, other)
+        }
+      }
+      swap(&all, &runs)
     } else {
       all.reserveCapacity(runs.count + mapped.values.reduce(0) { $0 + $1.children.count })
       for node in positions.indices {
@@ -1054,6 +1069,23 @@ public struct FlowRunMachine: Sendable {
     var values: [Int: RunState] = [:]
     swap(&values, &valueStates)
     return (all, NodeStates(runPositions: positions, values: values))
+  }
+
+  /// Drops this copy's references to the run's storage (records, per-node arrays), so that
+  /// the one other copy of the machine, which goes on with the run, owns them alone and writes
+  /// them in place instead of copying each whole on its first write. This copy is unusable after.
+  mutating func releaseStorage() {
+    runs = []
+    runIndex = []
+    ranFresh = []
+    remaining = []
+    runners = TaskRunTable(nodes: 0)
+    waiting = TaskRunTable(nodes: 0)
+    ready = []
+    queued = []
+    valueStates = [:]
+    mapped = [:]
+    actions = []
   }
 
   /// Stores `node`'s run record (replacing one it had).
@@ -1116,7 +1148,7 @@ public struct FlowRunMachine: Sendable {
   /// their children (parameters and constants are inputs, not runs, and are left out).
   private func upstreamStates(_ node: Int) -> [UpstreamState] {
     var result: [UpstreamState] = []
-    for source in graph.upstream[node] where graph.nodes[source].isTask {
+    for source in graph.upstream[node] where graph.nodes[source].task != nil {
       if isElementwise(node, source) { continue }
       appendRunStates(source, to: &result)
     }
@@ -1137,7 +1169,7 @@ public struct FlowRunMachine: Sendable {
 
   private func taskRun(_ key: TaskRunKey, _ state: RunState, id: UUID) -> TaskRun {
     TaskRun(
-      node: graph.nodes[key.node], mapIndex: key.mapIndex, id: id, state: state, startedAt: nil,
+      graph, node: key.node, mapIndex: key.mapIndex, id: id, state: state, startedAt: nil,
       retryStartTimes: [], finishedAt: now)
   }
 

@@ -42,7 +42,9 @@ struct FlowRunShell: Sendable {
     // ignores cancellation behind at its deadline (a hard timeout).
     usesChildren =
       width > 1 || settings.hasSession
-      || settings.graph.nodes.contains { $0.task?.options.timeout != nil }
+      || settings.graph.nodes.indices.contains {
+        settings.graph.nodes[$0].task?.options.timeout != nil
+      }
     // Each task run writes a "started" and a "finished" record (more when it retries or
     // loops): room for those at once, not by repeated growth.
     if settings.log.wants(.info) {
@@ -93,6 +95,9 @@ struct FlowRunShell: Sendable {
       await runInGroup()
     } else {
       let shared = SharedShell(self)
+      // The shared copy goes on with the run: this one lets go of the run's storage, which
+      // the shared copy would otherwise copy whole on its first write (20 B per task and more).
+      machine.releaseStorage()
       await Self.runShared(shared, settings)
       self = shared.core.withLock { $0 }
     }
@@ -322,16 +327,28 @@ struct FlowRunShell: Sendable {
           version: FlowRunMachine.version, sequence: sequence, event: event, actions: buffer))
     }
     sequence += 1
-    // The actions are moved out of the buffer one by one (last first, so reversed), not copied.
+    // The actions are moved out of the buffer one by one, in order, not copied (a reversal
+    // to pop them from the end copied each); each slot is left holding a trivial action.
     var actions: [FlowRunAction] = []
     swap(&actions, &buffer)
-    actions.reverse()
-    while let action = actions.popLast() { perform(action) }
+    actions.withUnsafeMutableBufferPointer { slots in
+      guard let base = slots.baseAddress else { return }
+      for index in slots.indices {
+        let action = (base + index).move()
+        (base + index).initialize(to: Self.emptySlot)
+        perform(action)
+      }
+    }
     swap(&actions, &buffer)
     if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
 
   // MARK: Actions
+
+  /// What an action's slot in the buffer holds once the action was moved out: a case whose
+  /// payload holds no reference, so that clearing the buffer releases nothing.
+  private static let emptySlot = FlowRunAction.setTimer(
+    TaskRunKey(node: 0, mapIndex: nil), due: Date(timeIntervalSince1970: 0))
 
   private mutating func perform(_ action: consuming FlowRunAction) {
     switch consume action {
@@ -520,11 +537,12 @@ struct FlowRunShell: Sendable {
     // A recorded run waits here while the recorder's buffer is full (back pressure).
     if let recording = settings.recording { await recording.waitForRoom() }
     let key = start.key
-    let node = settings.graph.nodes[key.node]
-    let config = node.task!
+    // Read in place: a copy of the node would retain each of its fields.
+    let config = settings.graph.nodes[key.node].task!
     if hard == nil, start.deadline == nil, !settings.hasSession, !config.options.logStdout {
-      return await plainAttempt(start, node, config, settings)
+      return await plainAttempt(start, config, settings)
     }
+    let node = settings.graph.nodes[key.node]
     let clock = settings.environment.clock
     // Who the attempt's own records are about: built only when one is written.
     var subject: RunLog.Subject {
@@ -557,7 +575,7 @@ struct FlowRunShell: Sendable {
       } else {
         let inputs = start.inputs.values
         value = try await TaskRunContext.$current.withValue(
-          context(start, node, settings)
+          context(start, settings)
         ) {
           guard config.options.logStdout else {
             if let hard { return try await hard.run { try await config.body.call(inputs) } }
@@ -608,10 +626,10 @@ struct FlowRunShell: Sendable {
   /// A local attempt without deadline or captured stdout (the common case): its body runs with
   /// its context, nothing else.
   private static func plainAttempt(
-    _ start: AttemptStart, _ node: GraphNode, _ config: TaskConfig, _ settings: RunSettings
+    _ start: AttemptStart, _ config: TaskConfig, _ settings: RunSettings
   ) async -> AttemptReport {
     let key = start.key
-    let context = context(start, node, settings)
+    let context = context(start, settings)
     let body = config.body
     let inputs = start.inputs.values
     let outcome: AttemptOutcome
@@ -629,11 +647,10 @@ struct FlowRunShell: Sendable {
   }
 
   /// What a local attempt's body sees as ``TaskRunContext/current``.
-  private static func context(
-    _ start: AttemptStart, _ node: GraphNode, _ settings: RunSettings
-  ) -> TaskRunContext {
+  private static func context(_ start: AttemptStart, _ settings: RunSettings) -> TaskRunContext {
     TaskRunContext(
-      run: settings.contextRun, taskName: node.name, taskSlug: node.slug,
+      run: settings.contextRun, taskName: settings.graph.nodes[start.key.node].name,
+      taskSlug: settings.graph.nodes[start.key.node].slug,
       taskRunID: start.taskRunID, mapIndex: start.key.mapIndex, attempt: start.attempt,
       loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value)
   }

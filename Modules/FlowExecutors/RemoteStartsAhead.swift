@@ -21,8 +21,10 @@ struct RemoteStartsAhead: Sendable {
     let graph = settings.graph
     var follower = [Int?](repeating: nil, count: graph.nodes.count)
     if !settings.resuming {
-      for (index, node) in graph.nodes.enumerated() {
-        guard node.isTask, !node.isMapped, graph.downstream[index].count == 1 else { continue }
+      for index in graph.nodes.indices {
+        guard graph.nodes[index].task != nil, !graph.nodes[index].isMapped,
+          graph.downstream[index].count == 1
+        else { continue }
         let next = graph.downstream[index][0]
         if Self.follows(next, index, settings) { follower[index] = next }
       }
@@ -35,7 +37,8 @@ struct RemoteStartsAhead: Sendable {
     let graph = settings.graph
     let candidate = graph.nodes[node]
     guard let config = candidate.task, let source = graph.nodes[upstream].task,
-      !candidate.isMapped, graph.upstream[node] == [upstream], candidate.conditions.isEmpty,
+      !candidate.isMapped, graph.upstream[node].elementsEqual([upstream]),
+      candidate.conditions.isEmpty,
       candidate.arguments.count == 1, candidate.arguments[0].source == upstream,
       case .direct = candidate.arguments[0].mode, settings.resultPlans[node] == nil
     else { return false }

@@ -59,7 +59,7 @@ final class RunRecording: Sendable {
     var positions: [String: Int] = [:]
     for (index, info) in flow.tasks.enumerated() { positions[info.slug] = index }
     self.positions = positions
-    slugs = flow.graph.nodes.map(\.slug)
+    slugs = flow.graph.nodes.indices.map { flow.graph.nodes[$0].slug }
     // Room for one record per task up front (a mapped task's runs still grow it): growing the
     // table rehashes every task run recorded so far.
     var buffer = Buffer()

@@ -48,12 +48,14 @@ public struct TaskRun: Sendable {
   private var crashed: Int32 = 0
   private var loops: Int32 = 1
 
+  /// A record of `graph`'s node `node` (its name and slug are read in place, not copied with
+  /// the whole node).
   init(
-    node: GraphNode, mapIndex: Int?, id: UUID, state: RunState, startedAt: Date?,
+    _ graph: FlowGraph, node: Int, mapIndex: Int?, id: UUID, state: RunState, startedAt: Date?,
     retryStartTimes: [Date], finishedAt: Date?
   ) {
-    name = node.name
-    slug = node.slug
+    name = graph.nodes[node].name
+    slug = graph.nodes[node].slug
     storedMapIndex = mapIndex.map { Int32(clamping: $0) } ?? -1
     self.id = id
     self.state = state

@@ -54,14 +54,16 @@ package final class ResultPlan: Sendable {
     let parameters = Set(flow.graph.parameterIndex.keys)
     var plans: [ResultPlan?] = []
     plans.reserveCapacity(flow.graph.nodes.count)
-    for node in flow.graph.nodes {
-      // Most tasks persist nothing: decide that without copying their options.
-      guard let config = node.task,
+    for index in flow.graph.nodes.indices {
+      // Most tasks persist nothing: decide that without copying their options, or the node
+      // (fields are read in place: a copy of a node retains each of them).
+      guard let config = flow.graph.nodes[index].task,
         config.options.checkpoint != nil || config.options.cache != nil || flow.resultStore != nil
       else {
         plans.append(nil)
         continue
       }
+      let node = flow.graph.nodes[index]
       let options = config.options
       let body = config.body
       let checkpoint =

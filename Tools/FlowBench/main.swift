@@ -308,6 +308,32 @@ func runMemoryChild(_ arguments: [String]) {
   }
 }
 
+/// In a fresh process (`flow-bench --run-memory-child sequential|concurrent COUNT`): builds and
+/// runs a flow of COUNT no-op tasks and prints the peak RSS growth per task over building and
+/// running it, and the process's peak RSS in MB (the issue asks a 1M-task run's peak).
+func runRunMemoryChild(_ arguments: [String]) async throws {
+  guard arguments.count == 2, let count = Int(arguments[1]),
+    let executor: FlowExecutor = arguments[0] == "sequential"
+      ? .sequential : arguments[0] == "concurrent" ? .concurrent(width: width) : nil
+  else {
+    FileHandle.standardError.write(
+      Data("usage: flow-bench --run-memory-child sequential|concurrent COUNT\n".utf8))
+    exit(2)
+  }
+  _ = try await independentFlow(100).run(executor: executor)  // warm up
+  let before = peakResidentBytes()
+  let flow = independentFlow(count)
+  let result = try await flow.run(executor: executor)
+  precondition(result.state.isSuccessful && result.taskRuns.count == count)
+  withExtendedLifetime((flow, result)) {
+    let peak = peakResidentBytes()
+    print(
+      String(
+        format: "%.1f B per task, peak RSS %.1f MB", Double(peak - before) / Double(count),
+        Double(peak) / 1e6))
+  }
+}
+
 /// The process's peak resident set, in bytes: VmHWM from /proc/self/status on Linux.
 func peakResidentBytes() -> Int {
   #if os(Linux)
@@ -447,6 +473,10 @@ if arguments.first == "--pingpong-child" {  // the other end of the cluster rows
 if arguments.first == "--exit-child" { exit(0) }  // the baseline of cluster_start_ms
 if arguments.first == "--idle-child" {  // the baseline of cluster_stop_ms
   while true { pause() }
+}
+if arguments.first == "--run-memory-child" {
+  try await runRunMemoryChild(Array(arguments.dropFirst()))
+  exit(0)
 }
 if arguments.first == "--memory-child" {
   // A fresh process, so that no earlier workload raised its peak RSS: see `memoryWorkload`.
