@@ -60,7 +60,7 @@ extension Flow {
       let flowRunID = resuming ?? environment.ids.next()
       let runLog = RunLog(
         flowName: name, flowRunID: flowRunID, level: .trace, forward: environment.logger,
-        sink: recording?.logSink)
+        storedSink: recording?.logSink)
       do {
         session = try await backend.startSession(
           for: RemoteRunInfo(
