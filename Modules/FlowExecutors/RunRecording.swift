@@ -86,8 +86,8 @@ final class RunRecording: Sendable {
     var heartbeatDue = false
     var failingSince: Date?
     var lastError: RunStoreError?
-    /// The engine's steps not written yet, with their sequence numbers (encoded when written).
-    var steps: [(sequence: Int64, step: FlowRunStep)] = []
+    /// The engine's steps not written yet, encoded, with their sequence numbers.
+    var events: [RunEventRecord] = []
     var eventSequence: Int64 = 0
     /// Attempts waiting for room in the buffer (back pressure).
     var waiters: [CheckedContinuation<Void, Never>] = []
@@ -100,7 +100,7 @@ final class RunRecording: Sendable {
     init(nodes: Int) { taskRuns = TaskRuns(nodes: nodes) }
 
     var pendingCount: Int {
-      inFlight + transitions.count + logs.count + taskRuns.dirty.count + steps.count
+      inFlight + transitions.count + logs.count + taskRuns.dirty.count + events.count
     }
   }
 
@@ -113,6 +113,9 @@ final class RunRecording: Sendable {
   /// The node of each slug (for callers that name a task run by its slug).
   private let nodes: [String: Int]
   private let buffer: Mutex<Buffer>
+  /// Encodes the engine's steps as they are taken (on the engine's path: a recorded run waits
+  /// for the writer, whose batches then only bind and insert, not for the engine).
+  private let stepWriter = Mutex(FlowRunStepWriter())
   private let wake: AsyncStream<Void>.Continuation
   private let wakes: AsyncStream<Void>
 
@@ -259,10 +262,15 @@ final class RunRecording: Sendable {
   /// task runs their IDs and the engine's times and attempts, as the finished run reports
   /// them: a task run is written once, not again when the run ends.
   func engineStep(_ step: FlowRunStep) {
+    // In the compact binary form (``FlowRunStepCoding``), outside the buffer's lock.
+    let payload = stepWriter.withLock { $0.encode(step) }
     let wakeNow = buffer.withLock { buffer -> Bool in
-      guard buffer.flowRun != nil else { return false }
+      guard let flowRunID = buffer.flowRun?.id else { return false }
       buffer.eventSequence += 1
-      buffer.steps.append((buffer.eventSequence, step))
+      buffer.events.append(
+        RunEventRecord(
+          flowRunID: flowRunID, sequence: buffer.eventSequence, payload: payload,
+          version: step.version))
       for action in step.actions {
         guard case .log(let entry) = action else { continue }
         switch entry {
@@ -408,10 +416,8 @@ final class RunRecording: Sendable {
   /// and throws.
   func flush() async throws(RunStoreError) {
     let now = clock.now()
-    var steps: [(sequence: Int64, step: FlowRunStep)] = []
-    var flowRunID: UUID?
     var taskKeys: [TaskKey] = []
-    var batch = buffer.withLock { buffer -> RunStoreBatch in
+    let batch = buffer.withLock { buffer -> RunStoreBatch in
       var batch = RunStoreBatch()
       if let flow = buffer.flow { batch.flows.append(flow) }
       if buffer.flowRunDirty, let run = buffer.flowRun { batch.flowRuns.append(run) }
@@ -419,13 +425,12 @@ final class RunRecording: Sendable {
       // than copying these while they are written); a failed write puts them back in front.
       swap(&batch.transitions, &buffer.transitions)
       swap(&batch.logs, &buffer.logs)
-      swap(&steps, &buffer.steps)
+      swap(&batch.events, &buffer.events)
       // The changed task runs' records go as they are now; a task run that changes again
       // while they are written is marked again (and written with the next batch).
       (taskKeys, batch.taskRuns) = buffer.taskRuns.takeDirty()
       buffer.inFlight =
-        batch.transitions.count + batch.logs.count + steps.count + batch.taskRuns.count
-      flowRunID = buffer.flowRun?.id
+        batch.transitions.count + batch.logs.count + batch.events.count + batch.taskRuns.count
       if let run = buffer.flowRun, run.endedAt == nil,
         buffer.lastHeartbeat.map({
           now.timeIntervalSince($0) >= recorder.heartbeatInterval.timeInterval
@@ -435,18 +440,6 @@ final class RunRecording: Sendable {
         batch.heartbeats.append(RunHeartbeat(flowRunID: run.id, time: now))
       }
       return batch
-    }
-    // The engine's steps are encoded here, on the writer's task, not under the lock, in the
-    // compact binary form (``FlowRunStepCoding``).
-    if let flowRunID, !steps.isEmpty {
-      var writer = FlowRunStepWriter()
-      batch.events.reserveCapacity(steps.count)
-      for (sequence, step) in steps {
-        batch.events.append(
-          RunEventRecord(
-            flowRunID: flowRunID, sequence: sequence, payload: writer.encode(step),
-            version: step.version))
-      }
     }
     if batch.count == batch.flows.count { return }
     do {
@@ -458,7 +451,7 @@ final class RunRecording: Sendable {
         // Nothing is dropped: the batch's records go back before those appended meanwhile.
         $0.transitions.insert(contentsOf: batch.transitions, at: 0)
         $0.logs.insert(contentsOf: batch.logs, at: 0)
-        $0.steps.insert(contentsOf: steps, at: 0)
+        $0.events.insert(contentsOf: batch.events, at: 0)
         for key in taskKeys { $0.taskRuns.markDirty(key) }
         $0.inFlight = 0
       }
