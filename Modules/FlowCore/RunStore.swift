@@ -310,19 +310,61 @@ public struct StoredLogRecord: Sendable, Equatable, Codable {
   /// The message.
   public var message: String
   /// Its metadata (`task`, `task_run_id`, `map_index`, `attempt`, `state`…).
-  public var metadata: [String: String]
+  public var metadata: [String: String] {
+    get { fields.dictionary }
+    set { fields = StoredLogMetadata(newValue) }
+  }
+  /// The metadata as the `logs` table stores it (the common keys apart).
+  package var fields: StoredLogMetadata
 
   /// Creates a record.
   public init(
     flowRunID: UUID, sequence: Int64, time: Date, level: StoredLogLevel, message: String,
     metadata: [String: String]
   ) {
+    self.init(
+      flowRunID: flowRunID, sequence: sequence, time: time, level: level, message: message,
+      fields: StoredLogMetadata(metadata))
+  }
+
+  /// Creates a record whose metadata is already split (the run log's records).
+  package init(
+    flowRunID: UUID, sequence: Int64, time: Date, level: StoredLogLevel, message: String,
+    fields: StoredLogMetadata
+  ) {
     self.flowRunID = flowRunID
     self.sequence = sequence
     self.time = time
     self.level = level
     self.message = message
-    self.metadata = metadata
+    self.fields = fields
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case flowRunID, sequence, time, level, message, metadata
+  }
+
+  /// Reads a record encoded with its metadata as one object.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      flowRunID: try container.decode(UUID.self, forKey: .flowRunID),
+      sequence: try container.decode(Int64.self, forKey: .sequence),
+      time: try container.decode(Date.self, forKey: .time),
+      level: try container.decode(StoredLogLevel.self, forKey: .level),
+      message: try container.decode(String.self, forKey: .message),
+      metadata: try container.decode([String: String].self, forKey: .metadata))
+  }
+
+  /// Writes the record with its metadata as one object.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(flowRunID, forKey: .flowRunID)
+    try container.encode(sequence, forKey: .sequence)
+    try container.encode(time, forKey: .time)
+    try container.encode(level, forKey: .level)
+    try container.encode(message, forKey: .message)
+    try container.encode(metadata, forKey: .metadata)
   }
 }
 

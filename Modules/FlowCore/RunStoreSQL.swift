@@ -361,7 +361,7 @@ package struct RunStoreSQL: Sendable {
       binds.append(Self.time(log.time))
       binds.append(.integer(Int64(log.level.rank)))
       binds.append(.text(log.message))
-      let metadata = StoredLogMetadata(log.metadata)
+      let metadata = log.fields
       binds.append(.text(metadata.rest))
       for index in StoredLogMetadata.columns.indices {
         binds.append(Self.text(metadata[column: index]))

@@ -286,7 +286,10 @@ package enum RunStoreCoding {
 /// run log record carries (``keys``) in columns of their own, the others as a JSON object
 /// (`{}`, not encoded, when there are none). Reading merges both, so rows written before
 /// version 4 (everything in the JSON) read the same.
-package struct StoredLogMetadata {
+///
+/// ``StoredLogRecord`` keeps its metadata in this form, so that the run log fills the columns'
+/// values directly and the writers bind them without building or splitting a dictionary.
+package struct StoredLogMetadata: Sendable, Hashable {
   /// The keys with a column each, in column order.
   package static let keys = [
     "flow", "flow_run_id", "task", "task_run_id", "map_index", "attempt", "state",
@@ -294,26 +297,56 @@ package struct StoredLogMetadata {
   /// Their columns (`meta_` and the key).
   package static let columns = keys.map { "meta_" + $0 }
 
-  private var flow, flowRunID, task, taskRunID, mapIndex, attempt, state: String?
-  /// The other keys as a JSON object.
-  package private(set) var rest = "{}"
+  package var flow, flowRunID, task, taskRunID, mapIndex, attempt, state: String?
+  /// The other keys.
+  package var others: [String: String] = [:]
+
+  /// No metadata.
+  package init() {}
 
   /// Splits `metadata` into the columns' values and the rest.
   package init(_ metadata: [String: String]) {
-    var rest: [String: String] = [:]
-    for (key, value) in metadata {
+    for (key, value) in metadata { self[key] = value }
+  }
+
+  /// The value of `key`, in its column's field or among the others.
+  package subscript(key: String) -> String? {
+    get {
       switch key {
-      case "flow": flow = value
-      case "flow_run_id": flowRunID = value
-      case "task": task = value
-      case "task_run_id": taskRunID = value
-      case "map_index": mapIndex = value
-      case "attempt": attempt = value
-      case "state": state = value
-      default: rest[key] = value
+      case "flow": flow
+      case "flow_run_id": flowRunID
+      case "task": task
+      case "task_run_id": taskRunID
+      case "map_index": mapIndex
+      case "attempt": attempt
+      case "state": state
+      default: others[key]
       }
     }
-    if !rest.isEmpty { self.rest = RunStoreCoding.json(rest) }
+    set {
+      switch key {
+      case "flow": flow = newValue
+      case "flow_run_id": flowRunID = newValue
+      case "task": task = newValue
+      case "task_run_id": taskRunID = newValue
+      case "map_index": mapIndex = newValue
+      case "attempt": attempt = newValue
+      case "state": state = newValue
+      default: others[key] = newValue
+      }
+    }
+  }
+
+  /// The other keys as a JSON object (`{}` when there are none).
+  package var rest: String { others.isEmpty ? "{}" : RunStoreCoding.json(others) }
+
+  /// Every key and value.
+  package var dictionary: [String: String] {
+    var metadata = others
+    for index in Self.keys.indices {
+      if let value = self[column: index] { metadata[Self.keys[index]] = value }
+    }
+    return metadata
   }
 
   /// The value of the column at `index` in ``columns`` (nil: the key is absent).

@@ -60,7 +60,7 @@ extension Flow {
       let flowRunID = resuming ?? environment.ids.next()
       let runLog = RunLog(
         flowName: name, flowRunID: flowRunID, level: .trace, forward: environment.logger,
-        sink: recording?.logSink)
+        storedSink: recording?.logSink)
       do {
         session = try await backend.startSession(
           for: RemoteRunInfo(
@@ -91,7 +91,7 @@ extension Flow {
         code: .unrecordable, culprits: [recording.recorder.store.description],
         message: "the run cannot be recorded: \(error.message)")
     }
-    // The engine's steps go to the store too (encoded by the writer, off the run's path).
+    // The engine's steps go to the store too (encoded as they are taken, written by the writer).
     let recordingObserver: FlowRunObserver = { step in
       observer?(step)
       recording.engineStep(step)

@@ -436,7 +436,7 @@ struct FlowRunShell: Sendable {
         handlers: settings.flow.stateHandlers, isFlow: true)
     case .task(let key):
       return settings.transition(
-        old.state, to: new.state, subject: settings.graph.nodes[key.node].slug,
+        old.state, to: new.state, subject: settings.graph.nodes[key.node].slug, node: key.node,
         mapIndex: key.mapIndex,
         handlers: settings.graph.nodes[key.node].task?.options.stateHandlers ?? [])
     }

@@ -8,9 +8,69 @@ import Synchronization
 /// One flow run's recording: collects its records as the engine produces them (synchronously,
 /// under a lock, off the store's path) and writes them in batches.
 final class RunRecording: Sendable {
+  /// A task run: its node in the graph and, for a mapped child, its index (-1 otherwise).
   private struct TaskKey: Hashable {
-    let slug: String
+    let node: Int
     let mapIndex: Int
+  }
+
+  /// The task runs' latest records and which of them the next batch writes. An unmapped
+  /// task's record sits at its node's index (no hashing on the engine's path); mapped children
+  /// are kept by node and index.
+  private struct TaskRuns {
+    var byNode: [TaskRunRecord?]
+    var dirtyNode: [Bool]
+    var children: [TaskKey: TaskRunRecord] = [:]
+    var dirtyChildren: Set<TaskKey> = []
+    /// The keys to write, in the order they first changed since the last batch.
+    var dirty: [TaskKey] = []
+
+    init(nodes: Int) {
+      byNode = Array(repeating: nil, count: nodes)
+      dirtyNode = Array(repeating: false, count: nodes)
+    }
+
+    subscript(key: TaskKey) -> TaskRunRecord? {
+      key.mapIndex < 0 && key.node < byNode.count ? byNode[key.node] : children[key]
+    }
+
+    /// Stores `record` as the task run's latest and marks it for the next batch.
+    mutating func set(_ key: TaskKey, _ record: TaskRunRecord) {
+      if key.mapIndex < 0 && key.node < byNode.count {
+        byNode[key.node] = record
+      } else {
+        children[key] = record
+      }
+      markDirty(key)
+    }
+
+    mutating func markDirty(_ key: TaskKey) {
+      if key.mapIndex < 0 && key.node < byNode.count {
+        if dirtyNode[key.node] { return }
+        dirtyNode[key.node] = true
+      } else if !dirtyChildren.insert(key).inserted {
+        return
+      }
+      dirty.append(key)
+    }
+
+    /// The records marked since the last batch, no longer marked (a later change marks its
+    /// task run again; a failed batch marks them again with ``markDirty(_:)``).
+    mutating func takeDirty() -> (keys: [TaskKey], records: [TaskRunRecord]) {
+      var keys: [TaskKey] = []
+      swap(&keys, &dirty)
+      var records: [TaskRunRecord] = []
+      records.reserveCapacity(keys.count)
+      for key in keys {
+        if key.mapIndex < 0 && key.node < byNode.count {
+          dirtyNode[key.node] = false
+        } else {
+          dirtyChildren.remove(key)
+        }
+        if let record = self[key] { records.append(record) }
+      }
+      return (keys, records)
+    }
   }
 
   private struct Buffer {
@@ -19,17 +79,15 @@ final class RunRecording: Sendable {
     var flow: FlowRecord?
     var transitions: [TransitionRecord] = []
     var logs: [StoredLogRecord] = []
-    var taskRuns: [TaskKey: TaskRunRecord] = [:]
-    var dirtyTasks: [TaskKey] = []
-    var dirtySet: Set<TaskKey> = []
+    var taskRuns: TaskRuns
     var transitionSequence: Int64 = 0
     var logSequence: Int64 = 0
     var lastHeartbeat: Date?
     var heartbeatDue = false
     var failingSince: Date?
     var lastError: RunStoreError?
-    /// The engine's steps not written yet, with their sequence numbers (encoded when written).
-    var steps: [(sequence: Int64, step: FlowRunStep)] = []
+    /// The engine's steps not written yet, encoded, with their sequence numbers.
+    var events: [RunEventRecord] = []
     var eventSequence: Int64 = 0
     /// Attempts waiting for room in the buffer (back pressure).
     var waiters: [CheckedContinuation<Void, Never>] = []
@@ -39,34 +97,57 @@ final class RunRecording: Sendable {
     /// Records taken by the batch being written (counted until it is written).
     var inFlight = 0
 
+    init(nodes: Int) { taskRuns = TaskRuns(nodes: nodes) }
+
     var pendingCount: Int {
-      inFlight + transitions.count + logs.count + dirtyTasks.count + steps.count
+      inFlight + transitions.count + logs.count + taskRuns.dirty.count + events.count
     }
   }
 
   let recorder: RunRecorder
   let clock: any WallClock
-  private let positions: [String: Int]
+  /// Each node's position among the flow's tasks (for ordering), by node index.
+  private let positions: [Int]
   /// The graph's slugs by node index (the engine's steps name nodes by index).
   private let slugs: [String]
+  /// The node of each slug (for callers that name a task run by its slug).
+  private let nodes: [String: Int]
   private let buffer: Mutex<Buffer>
+  /// Encodes the engine's steps as they are taken (on the engine's path: a recorded run waits
+  /// for the writer, whose batches then only bind and insert, not for the engine).
+  private let stepWriter = Mutex(FlowRunStepWriter())
   private let wake: AsyncStream<Void>.Continuation
   private let wakes: AsyncStream<Void>
 
   init(recorder: RunRecorder, flow: Flow, clock: any WallClock) {
     self.recorder = recorder
     self.clock = clock
-    var positions: [String: Int] = [:]
-    for (index, info) in flow.tasks.enumerated() { positions[info.slug] = index }
+    let graph = flow.graph
+    var positions = [Int](repeating: Int.max / 2, count: graph.nodes.count)
+    var nodes: [String: Int] = [:]
+    nodes.reserveCapacity(graph.nodes.count)
+    var slugs: [String] = []
+    slugs.reserveCapacity(graph.nodes.count)
+    var position = 0
+    for (index, node) in graph.nodes.enumerated() {
+      slugs.append(node.slug)
+      nodes[node.slug] = index
+      if node.isTask {
+        positions[index] = position
+        position += 1
+      }
+    }
     self.positions = positions
-    slugs = flow.graph.nodes.indices.map { flow.graph.nodes[$0].slug }
-    // Room for one record per task up front (a mapped task's runs still grow it): growing the
-    // table rehashes every task run recorded so far.
-    var buffer = Buffer()
-    buffer.taskRuns.reserveCapacity(flow.tasks.count)
-    buffer.dirtySet.reserveCapacity(flow.tasks.count)
-    self.buffer = Mutex(buffer)
+    self.slugs = slugs
+    self.nodes = nodes
+    // A slot per node up front: the engine's path finds a task run's record by index.
+    self.buffer = Mutex(Buffer(nodes: graph.nodes.count))
     (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+  }
+
+  /// The key of the task run `slug`, `mapIndex` (nil for a slug that names no node).
+  private func key(slug: String, mapIndex: Int?) -> TaskKey? {
+    nodes[slug].map { TaskKey(node: $0, mapIndex: mapIndex ?? -1) }
   }
 
   /// Reads where an earlier recording of this run stopped (for a resumed run), and buffers the
@@ -126,9 +207,16 @@ final class RunRecording: Sendable {
     }
   }
 
-  /// Buffers a transition of the flow run (`slug` nil) or of a task run.
-  func transition(slug: String?, mapIndex: Int?, from old: RunState, to new: RunState) {
+  /// Buffers a transition of the flow run (`slug` nil) or of a task run (its node given, or
+  /// found by its slug).
+  func transition(
+    slug: String?, node: Int? = nil, mapIndex: Int?, from old: RunState, to new: RunState
+  ) {
     let now = clock.now()
+    let taskKey = slug.flatMap { slug in
+      node.map { TaskKey(node: $0, mapIndex: mapIndex ?? -1) }
+        ?? key(slug: slug, mapIndex: mapIndex)
+    }
     let wakeNow = buffer.withLock { buffer -> Bool in
       guard let flowRunID = buffer.flowRun?.id else { return false }
       buffer.transitionSequence += 1
@@ -147,13 +235,14 @@ final class RunRecording: Sendable {
         // state with the run's end (``finish(taskRuns:state:endedAt:)`` writes it).
         return new.kind != .running && !new.isFinished
       }
-      let key = TaskKey(slug: slug, mapIndex: mapIndex ?? -1)
+      // Every task run is a node of the graph (the shell names its node).
+      guard let taskKey else { return buffer.pendingCount >= recorder.batchSize }
       var record =
-        buffer.taskRuns[key]
+        buffer.taskRuns[taskKey]
         ?? TaskRunRecord(
           flowRunID: flowRunID, slug: slug, mapIndex: mapIndex ?? -1, taskRunID: nil,
           state: old.kind.name, message: nil, attempts: 0, crashedAttempts: 0, startedAt: nil,
-          endedAt: nil, resultLocation: nil, position: positions[slug] ?? Int.max / 2)
+          endedAt: nil, resultLocation: nil, position: positions[taskKey.node])
       record.state = new.kind.name
       record.message = new.message
       if new.kind == .running {
@@ -162,8 +251,7 @@ final class RunRecording: Sendable {
       }
       if new.kind == .crashed { record.crashedAttempts += 1 }
       if new.isFinished { record.endedAt = now }
-      buffer.taskRuns[key] = record
-      if buffer.dirtySet.insert(key).inserted { buffer.dirtyTasks.append(key) }
+      buffer.taskRuns.set(taskKey, record)
       return buffer.pendingCount >= recorder.batchSize
     }
     if wakeNow { wake.yield() }
@@ -174,10 +262,15 @@ final class RunRecording: Sendable {
   /// task runs their IDs and the engine's times and attempts, as the finished run reports
   /// them: a task run is written once, not again when the run ends.
   func engineStep(_ step: FlowRunStep) {
+    // In the compact binary form (``FlowRunStepCoding``), outside the buffer's lock.
+    let payload = stepWriter.withLock { $0.encode(step) }
     let wakeNow = buffer.withLock { buffer -> Bool in
-      guard buffer.flowRun != nil else { return false }
+      guard let flowRunID = buffer.flowRun?.id else { return false }
       buffer.eventSequence += 1
-      buffer.steps.append((buffer.eventSequence, step))
+      buffer.events.append(
+        RunEventRecord(
+          flowRunID: flowRunID, sequence: buffer.eventSequence, payload: payload,
+          version: step.version))
       for action in step.actions {
         guard case .log(let entry) = action else { continue }
         switch entry {
@@ -206,25 +299,23 @@ final class RunRecording: Sendable {
     _ buffer: inout Buffer, _ key: TaskRunKey, _ change: (inout TaskRunRecord) -> Void
   ) {
     guard key.node < slugs.count else { return }
-    let taskKey = TaskKey(slug: slugs[key.node], mapIndex: key.mapIndex ?? -1)
+    let taskKey = TaskKey(node: key.node, mapIndex: key.mapIndex ?? -1)
     guard var record = buffer.taskRuns[taskKey] else { return }
     let old = record
     change(&record)
     guard record != old else { return }
-    buffer.taskRuns[taskKey] = record
-    if buffer.dirtySet.insert(taskKey).inserted { buffer.dirtyTasks.append(taskKey) }
+    buffer.taskRuns.set(taskKey, record)
   }
 
-  /// Buffers a log record of the run.
-  func log(_ record: LogRecord) {
+  /// Buffers a log record of the run (the run log's, numbered here).
+  func log(_ record: StoredLogRecord) {
     let wakeNow = buffer.withLock { buffer -> Bool in
       guard let flowRunID = buffer.flowRun?.id else { return false }
       buffer.logSequence += 1
-      buffer.logs.append(
-        StoredLogRecord(
-          flowRunID: flowRunID, sequence: buffer.logSequence, time: record.time,
-          level: StoredLogLevel(rank: Self.rank(record.level)), message: record.message,
-          metadata: record.metadata))
+      var record = record
+      record.flowRunID = flowRunID
+      record.sequence = buffer.logSequence
+      buffer.logs.append(record)
       return buffer.pendingCount >= recorder.batchSize
     }
     if wakeNow { wake.yield() }
@@ -271,7 +362,7 @@ final class RunRecording: Sendable {
   }
 
   /// Receives the run log's records.
-  var logSink: @Sendable (LogRecord) -> Void { { [self] record in log(record) } }
+  var logSink: @Sendable (StoredLogRecord) -> Void { { [self] record in log(record) } }
 
   /// Writes batches until cancelled: on every wake (a full batch, a flow-run transition) and
   /// every flush interval, with a heartbeat every heartbeat interval. Returns the store's error
@@ -325,9 +416,8 @@ final class RunRecording: Sendable {
   /// and throws.
   func flush() async throws(RunStoreError) {
     let now = clock.now()
-    var steps: [(sequence: Int64, step: FlowRunStep)] = []
-    var flowRunID: UUID?
-    var batch = buffer.withLock { buffer -> RunStoreBatch in
+    var taskKeys: [TaskKey] = []
+    let batch = buffer.withLock { buffer -> RunStoreBatch in
       var batch = RunStoreBatch()
       if let flow = buffer.flow { batch.flows.append(flow) }
       if buffer.flowRunDirty, let run = buffer.flowRun { batch.flowRuns.append(run) }
@@ -335,10 +425,12 @@ final class RunRecording: Sendable {
       // than copying these while they are written); a failed write puts them back in front.
       swap(&batch.transitions, &buffer.transitions)
       swap(&batch.logs, &buffer.logs)
-      swap(&steps, &buffer.steps)
-      buffer.inFlight = batch.transitions.count + batch.logs.count + steps.count
-      batch.taskRuns = buffer.dirtyTasks.compactMap { buffer.taskRuns[$0] }
-      flowRunID = buffer.flowRun?.id
+      swap(&batch.events, &buffer.events)
+      // The changed task runs' records go as they are now; a task run that changes again
+      // while they are written is marked again (and written with the next batch).
+      (taskKeys, batch.taskRuns) = buffer.taskRuns.takeDirty()
+      buffer.inFlight =
+        batch.transitions.count + batch.logs.count + batch.events.count + batch.taskRuns.count
       if let run = buffer.flowRun, run.endedAt == nil,
         buffer.lastHeartbeat.map({
           now.timeIntervalSince($0) >= recorder.heartbeatInterval.timeInterval
@@ -348,18 +440,6 @@ final class RunRecording: Sendable {
         batch.heartbeats.append(RunHeartbeat(flowRunID: run.id, time: now))
       }
       return batch
-    }
-    // The engine's steps are encoded here, on the writer's task, not under the lock, in the
-    // compact binary form (``FlowRunStepCoding``).
-    if let flowRunID, !steps.isEmpty {
-      var writer = FlowRunStepWriter()
-      batch.events.reserveCapacity(steps.count)
-      for (sequence, step) in steps {
-        batch.events.append(
-          RunEventRecord(
-            flowRunID: flowRunID, sequence: sequence, payload: writer.encode(step),
-            version: step.version))
-      }
     }
     if batch.count == batch.flows.count { return }
     do {
@@ -371,7 +451,8 @@ final class RunRecording: Sendable {
         // Nothing is dropped: the batch's records go back before those appended meanwhile.
         $0.transitions.insert(contentsOf: batch.transitions, at: 0)
         $0.logs.insert(contentsOf: batch.logs, at: 0)
-        $0.steps.insert(contentsOf: steps, at: 0)
+        $0.events.insert(contentsOf: batch.events, at: 0)
+        for key in taskKeys { $0.taskRuns.markDirty(key) }
         $0.inFlight = 0
       }
       throw error
@@ -380,11 +461,6 @@ final class RunRecording: Sendable {
       buffer.flow = nil
       if buffer.flowRun == batch.flowRuns.last { buffer.flowRunDirty = false }
       buffer.inFlight = 0
-      for record in batch.taskRuns {
-        let key = TaskKey(slug: record.slug, mapIndex: record.mapIndex)
-        if buffer.taskRuns[key] == record { buffer.dirtySet.remove(key) }
-      }
-      buffer.dirtyTasks.removeAll { !buffer.dirtySet.contains($0) }
       if let beat = batch.heartbeats.last {
         buffer.lastHeartbeat = beat.time
         buffer.flowRun?.heartbeatAt = beat.time
@@ -404,17 +480,15 @@ final class RunRecording: Sendable {
     buffer.withLock { buffer in
       guard let flowRunID = buffer.flowRun?.id else { return }
       for run in taskRuns {
-        let key = TaskKey(slug: run.slug, mapIndex: run.mapIndex ?? -1)
+        // Every task run is a node of the graph.
+        guard let key = key(slug: run.slug, mapIndex: run.mapIndex) else { continue }
         let record = TaskRunRecord(
           flowRunID: flowRunID, slug: run.slug, mapIndex: run.mapIndex ?? -1, taskRunID: run.id,
           state: run.state.kind.name, message: run.state.message, attempts: run.attempts,
           crashedAttempts: run.crashedAttempts, startedAt: run.startedAt,
           endedAt: run.finishedAt, resultLocation: nil,
-          position: positions[run.slug] ?? Int.max / 2)
-        if buffer.taskRuns[key] != record {
-          buffer.taskRuns[key] = record
-          if buffer.dirtySet.insert(key).inserted { buffer.dirtyTasks.append(key) }
-        }
+          position: positions[key.node])
+        if buffer.taskRuns[key] != record { buffer.taskRuns.set(key, record) }
       }
       if buffer.flowRun?.state != state.kind.name || buffer.flowRun?.endedAt == nil {
         buffer.flowRun?.state = state.kind.name
@@ -428,18 +502,6 @@ final class RunRecording: Sendable {
 
   /// The last store error while the store is failing.
   var lastError: RunStoreError? { buffer.withLock { $0.lastError } }
-
-  private static func rank(_ level: Logger.Level) -> Int {
-    switch level {
-    case .trace: 0
-    case .debug: 1
-    case .info: 2
-    case .notice: 3
-    case .warning: 4
-    case .error: 5
-    case .critical: 6
-    }
-  }
 }
 
 extension FlowRunResult {

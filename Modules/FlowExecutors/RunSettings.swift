@@ -53,7 +53,7 @@ final class RunSettings: Sendable {
       log
       ?? RunLog(
         flowName: flow.name, flowRunID: flowRunID, level: .trace, forward: environment.logger,
-        sink: recording?.logSink)
+        storedSink: recording?.logSink)
     self.session = session
     hasSession = session != nil
     isTraced = RunTracing.isTracing
@@ -79,11 +79,12 @@ final class RunSettings: Sendable {
   /// Each handler may replace the new state; a replacement the transition table forbids, or a
   /// handler that throws, turns the transition into Failed (legal from every unfinished state).
   func transition(
-    _ old: RunState, to new: RunState, subject: String, mapIndex: Int? = nil,
+    _ old: RunState, to new: RunState, subject: String, node: Int? = nil, mapIndex: Int? = nil,
     handlers: [StateHandler], isFlow: Bool = false
   ) -> RunState {
     let state = decide(old, to: new, subject: subject, mapIndex: mapIndex, handlers: handlers)
-    recording?.transition(slug: isFlow ? nil : subject, mapIndex: mapIndex, from: old, to: state)
+    recording?.transition(
+      slug: isFlow ? nil : subject, node: node, mapIndex: mapIndex, from: old, to: state)
     return state
   }
 

@@ -91,19 +91,34 @@ public final class RunLog: Sendable {
   public let level: Logger.Level
   /// Where records also go as they happen (nil: nowhere).
   public let forward: Logger?
-  /// Receives every kept record as it is appended (a run recorder); nil: nobody.
+  /// Receives every kept record as it is appended; nil: nobody.
   public let sink: (@Sendable (LogRecord) -> Void)?
+  /// Receives every kept record as it is appended, in the form the run store keeps (a run
+  /// recorder: no metadata dictionary is built); its sequence is left 0 for the receiver.
+  package let storedSink: (@Sendable (StoredLogRecord) -> Void)?
   private let storage = Mutex(Storage())
   /// `flowRunID` in lowercase, rendered once for every record's metadata.
   private let flowRunIDText: String
 
   /// A log for one run. Records are also sent to `forward` when its level lets them through,
   /// and kept ones to `sink`.
-  public init(
+  public convenience init(
     flowName: String, flowRunID: UUID, capacity: Int = defaultCapacity, level: Logger.Level = .info,
     forward: Logger? = nil, sink: (@Sendable (LogRecord) -> Void)? = nil
   ) {
+    self.init(
+      flowName: flowName, flowRunID: flowRunID, capacity: capacity, level: level,
+      forward: forward, sink: sink, storedSink: nil)
+  }
+
+  /// A log for one run whose kept records also go to `storedSink` as the run store keeps them.
+  package init(
+    flowName: String, flowRunID: UUID, capacity: Int = defaultCapacity, level: Logger.Level = .info,
+    forward: Logger? = nil, sink: (@Sendable (LogRecord) -> Void)? = nil,
+    storedSink: (@Sendable (StoredLogRecord) -> Void)?
+  ) {
     self.sink = sink
+    self.storedSink = storedSink
     self.flowName = flowName
     self.flowRunID = flowRunID
     flowRunIDText = RunStoreCoding.text(flowRunID)
@@ -134,6 +149,7 @@ public final class RunLog: Sendable {
       }
     }
     let forwarded = forward.map { level >= $0.logLevel } ?? false
+    if let storedSink, level >= self.level { storedSink(stored(entry)) }
     guard forwarded || (sink != nil && level >= self.level) else { return }
     // Rendered once for both the sink and the forward logger.
     let record = render(entry)
@@ -171,29 +187,66 @@ public final class RunLog: Sendable {
       if let index = subject.mapIndex { metadata["map_index"] = String(index) }
       metadata["attempt"] = String(subject.attempt)
     }
-    let message: String
-    switch entry.event.kind {
-    case .message(let text): message = text
-    case .taskStarted:
-      message = "Starting task run..."
-      metadata["state"] = "Running"
+    let (message, state) = describe(entry.event)
+    if let state { metadata["state"] = state }
+    return LogRecord(time: entry.time, level: entry.level, message: message, metadata: metadata)
+  }
+
+  /// `entry` as the run store keeps it: what ``render(_:)`` says, with the common metadata
+  /// keys in fields of their own (sequence 0: the recorder numbers it).
+  private func stored(_ entry: Entry) -> StoredLogRecord {
+    var fields = entry.metadata.map { StoredLogMetadata($0.flattened) } ?? StoredLogMetadata()
+    fields.flow = flowName
+    fields.flowRunID = flowRunIDText
+    if let subject = entry.subject {
+      fields.task = subject.task
+      fields.taskRunID = RunStoreCoding.text(subject.taskRunID)
+      if let index = subject.mapIndex { fields.mapIndex = String(index) }
+      fields.attempt = String(subject.attempt)
+    }
+    let (message, state) = describe(entry.event)
+    if let state { fields.state = state }
+    return StoredLogRecord(
+      flowRunID: flowRunID, sequence: 0, time: entry.time,
+      level: StoredLogLevel(rank: Self.rank(entry.level)), message: message, fields: fields)
+  }
+
+  /// An event's message and the state it reports (nil: none).
+  private func describe(_ event: Event) -> (message: String, state: String?) {
+    switch event.kind {
+    case .message(let text): return (text, nil)
+    case .taskStarted: return ("Starting task run...", "Running")
     case .taskRetrying(let why):
-      message = "Finished task run for task with final state: 'Retrying' (\(why))"
-      metadata["state"] = "Retrying"
+      return ("Finished task run for task with final state: 'Retrying' (\(why))", "Retrying")
     case .taskFinished(let kind, let why):
-      message =
-        "Finished task run for task with final state: '\(kind.name)'"
-        + (why.map { " (\($0))" } ?? "")
-      metadata["state"] = kind.name
-    case .flowStarted:
-      message = "Beginning Flow run for '\(flowName)'"
-      metadata["state"] = "Running"
+      let message =
+        kind == .success && why == nil
+        ? Self.finishedSuccessfully
+        : "Finished task run for task with final state: '\(kind.name)'"
+          + (why.map { " (\($0))" } ?? "")
+      return (message, kind.name)
+    case .flowStarted: return ("Beginning Flow run for '\(flowName)'", "Running")
     case .flowFinished(let kind, let why):
       // Prefect's wording: "Flow run SUCCESS: all reference tasks succeeded".
-      message = "Flow run \(kind.name.uppercased()): \(Self.clause(why ?? kind.name))"
-      metadata["state"] = kind.name
+      return ("Flow run \(kind.name.uppercased()): \(Self.clause(why ?? kind.name))", kind.name)
     }
-    return LogRecord(time: entry.time, level: entry.level, message: message, metadata: metadata)
+  }
+
+  /// What most task runs log last (built once).
+  private static let finishedSuccessfully =
+    "Finished task run for task with final state: '\(RunState.Kind.success.name)'"
+
+  /// A swift-log level's rank among ``StoredLogLevel/names``.
+  package static func rank(_ level: Logger.Level) -> Int {
+    switch level {
+    case .trace: 0
+    case .debug: 1
+    case .info: 2
+    case .notice: 3
+    case .warning: 4
+    case .error: 5
+    case .critical: 6
+    }
   }
 
   /// A state's message as the clause after "Flow run SUCCESS: ": first letter lowercased, no

@@ -127,7 +127,7 @@ struct SQLiteBatchWriting {
         try bind(statement, 4, log.level.rank)
         try c.bind(statement, 5, log.message)
         // The keys every record carries go to their own columns, without JSON.
-        let metadata = StoredLogMetadata(log.metadata)
+        let metadata = log.fields
         try c.bind(statement, 6, metadata.rest)
         for index in StoredLogMetadata.columns.indices {
           try c.bind(statement, Int32(7 + index), metadata[column: index])

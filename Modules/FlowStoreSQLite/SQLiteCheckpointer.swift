@@ -7,10 +7,16 @@ import Synchronization
 /// passive checkpoint takes no write lock, so the writer's commits never run one (the writer's
 /// own automatic checkpoint only runs past a far larger WAL, when this one falls behind).
 ///
-/// ``start()`` is called after each batch; it returns at once. One checkpoint runs at a time
-/// on NIO's thread pool; a call while one runs asks for one more after it.
+/// ``wrote(records:)`` is called after each batch; it returns at once, and starts a checkpoint
+/// once ``recordsPerCheckpoint`` records have been written since the last one started (pages a
+/// run rewrites batch after batch, the right edges of the append-only tables, are then copied
+/// once per checkpoint rather than once per batch, and the database file is synced less
+/// often). One checkpoint runs at a time on NIO's thread pool; a call while one runs asks for
+/// one more after it.
 final class SQLiteCheckpointer: Sendable {
   private struct State {
+    /// Records written since the last checkpoint started.
+    var written = 0
     var running = false
     var again = false
     var closed = false
@@ -40,6 +46,22 @@ final class SQLiteCheckpointer: Sendable {
       }
       return SQLiteCheckpointer(connection: connection)
     }.get()
+  }
+
+  /// Records written between two checkpoints (a few MB of rows; the writer's own automatic
+  /// checkpoint stays far above, ``SQLiteRunStore/writerCheckpointPages``).
+  static let recordsPerCheckpoint = 25_000
+
+  /// Counts `records` just committed; past ``recordsPerCheckpoint`` since the last checkpoint,
+  /// starts one.
+  func wrote(records: Int) {
+    let due = state.withLock { state -> Bool in
+      state.written += records
+      guard state.written >= Self.recordsPerCheckpoint else { return false }
+      state.written = 0
+      return true
+    }
+    if due { start() }
   }
 
   /// Starts a passive checkpoint unless one is running (then one more follows it).

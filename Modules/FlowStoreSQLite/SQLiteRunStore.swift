@@ -310,7 +310,7 @@ public final class SQLiteRunStore: RunStore {
       var writing = SQLiteBatchWriting(connection: connection, texts: texts)
       try writing.write(batch)
     }
-    checkpointer.start()
+    checkpointer.wrote(records: batch.count)
   }
 
   /// Appends engine events; a taken sequence writes none of them.
