@@ -49,10 +49,8 @@ package struct DeploymentStoreSQL: Sendable {
   /// the `now` the agents pass, so that agents with skewed clocks agree. Nil: the caller's.
   private let databaseNow: String?
   private let runs: RunStoreSQL
-  /// The claim's and the sweep's statements for this database's clock
-  /// (``claimSQL(databaseNow:)``, ``sweepSQL(databaseNow:)``).
+  /// The claim's statement for this database's clock (``claimSQL(databaseNow:)``).
   private let claimText: String
-  private let sweepText: String
 
   /// The channel agents LISTEN on for new claimable runs (PostgreSQL).
   package static let notificationChannel = "swift_flow_runs_due"
@@ -72,7 +70,6 @@ package struct DeploymentStoreSQL: Sendable {
     self.databaseNow = databaseNow
     self.runs = RunStoreSQL(placeholder: placeholder)
     self.claimText = Self.claimSQL(databaseNow: databaseNow)
-    self.sweepText = Self.sweepSQL(databaseNow: databaseNow)
   }
 
   /// The time leases are judged by inside a transaction: the database's clock when it has one
@@ -642,10 +639,13 @@ package struct DeploymentStoreSQL: Sendable {
   {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
     if writingCTEs {
-      // Leases that ran out first (their runs are then claimable), then the claim: a statement
-      // each, atomic on its own.
-      try await sweepExpiredLeases(claim, on: db)
-      return try await claimInOneStatement(claim, on: db)
+      // One statement marks the runs whose leases ran out Crashed and, when there were none
+      // (nearly always), claims due runs. Those it marked become claimable only after it (one
+      // statement sees the table as it was), oldest first among the others: then a second
+      // statement claims.
+      let first = try await claimInOneStatement(claim, on: db)
+      guard first.swept > 0 else { return first.runs }
+      return try await claimInOneStatement(claim, on: db).runs
     }
     return try await db.transaction { executor in
       let claimedAt = try await leaseTime(claim.now, on: executor)
@@ -732,18 +732,22 @@ package struct DeploymentStoreSQL: Sendable {
     return (flows, foreign)
   }
 
-  /// The claim as one statement (data-modifying CTEs, PostgreSQL): locks up to the claim's
-  /// limit of due runs skipping those another claim holds, takes them with the next epoch,
-  /// records the holdings and marks their flow runs Running; atomic, in one round trip. Its
+  /// The claim as one statement (data-modifying CTEs, PostgreSQL): marks the runs whose
+  /// leases ran out Crashed (claimable again within their crash-retry limit, final beyond it)
+  /// and their flow runs, locks up to the claim's limit of due runs skipping those another
+  /// claim holds, takes them with the next epoch, records the holdings and marks their flow
+  /// runs Running, unless it marked any run Crashed; atomic, in one round trip; returns the
+  /// runs and how many it marked Crashed. Its
   /// text is the same for every claim (``claimSQL(databaseNow:)``), so that the database can
   /// prepare it once per connection instead of planning it at each claim.
   private func claimInOneStatement(_ claim: LeaseClaim, on db: some SQLDatabase)
-    async throws(RunStoreError) -> [ClaimedRun]
+    async throws(RunStoreError) -> (runs: [ClaimedRun], swept: Int64)
   {
     var binds: [SQLValue] = [
       .text(claim.agentID), Self.json(claim.flows.map { [$0.name, $0.version] }),
       Self.json(Set(claim.labels).sorted()), .integer(Int64(claim.limit)),
       .integer(Self.micros(claim.leaseDuration)),
+      .text(DeploymentRunLogic.crashedFinalMessage), .text(DeploymentRunLogic.crashedRetryMessage),
     ]
     if databaseNow == nil { binds.append(Self.time(claim.now)) }
     let statement = SQLStatement(sql: claimText, binds: binds, prepared: true)
@@ -762,14 +766,17 @@ package struct DeploymentStoreSQL: Sendable {
               claim.leaseDuration.timeInterval)),
         run: $0)
     }
-    return claimed
+    return (claimed, rows.first?["swept"]?.integer ?? 0)
   }
 
   /// The claim's statement (PostgreSQL): `$1` the agent, `$2` its flows as JSON
   /// (`[[name, version], …]`), `$3` its labels as JSON, `$4` the limit, `$5` the lease in
-  /// microseconds, and, without `databaseNow`, `$6` the caller's time in microseconds.
+  /// microseconds, `$6` the message of a run crashed for good, `$7` that of a run to be taken
+  /// over, and, without `databaseNow`, `$8` the caller's time in microseconds. Its rows are
+  /// the runs claimed, each with `swept`, how many leases that ran out it marked Crashed (one
+  /// row without a run when it claimed none; it claims none when it marked any).
   package static func claimSQL(databaseNow: String?) -> String {
-    let clock = databaseNow ?? "$6::BIGINT"
+    let clock = databaseNow ?? "$8::BIGINT"
     let now = "(SELECT now FROM clock)"
     // The run's flow must be one of the agent's, and its labels all the agent's: checked on
     // the run's own row (its `labels` column holds the same labels as its `run_labels` rows)
@@ -780,10 +787,19 @@ package struct DeploymentStoreSQL: Sendable {
       "due\(index) AS (SELECT id, scheduled_at FROM deployment_runs WHERE state = '\(state)' AND "
         + "ended_at IS NULL AND cancel_requested = 0 AND scheduled_at <= \(now) AND "
         + "ROW(flow_name, flow_version) = ANY(ARRAY(SELECT ROW(f->>0, f->>1) FROM "
-        + "jsonb_array_elements($2::jsonb) f)) AND labels::jsonb <@ $3::jsonb ORDER BY "
-        + "scheduled_at LIMIT $4 FOR UPDATE SKIP LOCKED), "
+        + "jsonb_array_elements($2::jsonb) f)) AND labels::jsonb <@ $3::jsonb AND NOT EXISTS "
+        + "(SELECT 1 FROM expired) ORDER BY scheduled_at LIMIT $4 FOR UPDATE SKIP LOCKED), "
     }
     return "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
+      // Leases that ran out: their agents are presumed dead.
+      + "expired AS (UPDATE deployment_runs SET state = 'Crashed', crashes = crashes + 1, "
+      + "lease_agent = NULL, lease_expires_at = NULL, message = CASE WHEN crashes + 1 > "
+      + "crash_retries THEN $6 ELSE $7 END, ended_at = CASE WHEN crashes + 1 > crash_retries "
+      + "THEN \(now) ELSE NULL END WHERE state = 'Running' AND lease_expires_at <= \(now) "
+      + "RETURNING id, ended_at), "
+      + "crashed AS (UPDATE flow_runs f SET state = 'Crashed', message = CASE WHEN "
+      + "e.ended_at IS NULL THEN $7 ELSE $6 END, ended_at = COALESCE(e.ended_at, f.ended_at) "
+      + "FROM expired e WHERE f.id = e.id), "
       // Due runs of the agent's flows, oldest first; rows another agent is claiming are
       // skipped. One ordered index scan per claimable state that stops after `limit` rows
       // (a single scan of the three states would read and sort every due run, the whole
@@ -799,38 +815,8 @@ package struct DeploymentStoreSQL: Sendable {
       + "released_at) SELECT id, lease_epoch, $1, \(now), lease_expires_at, NULL FROM claimed), "
       + "started AS (UPDATE flow_runs f SET state = 'Running', message = NULL, heartbeat_at = "
       + "\(now) FROM claimed WHERE f.id = claimed.id) "
-      + "SELECT * FROM claimed"
-  }
-
-  /// Marks the runs whose leases ran out Crashed (claimable again within their crash-retry
-  /// limit, final beyond it) and their flow runs, in one statement (data-modifying CTEs).
-  private func sweepExpiredLeases(_ claim: LeaseClaim, on db: some SQLDatabase)
-    async throws(RunStoreError)
-  {
-    var binds: [SQLValue] = [
-      .text(DeploymentRunLogic.crashedFinalMessage), .text(DeploymentRunLogic.crashedRetryMessage),
-    ]
-    if databaseNow == nil { binds.append(Self.time(claim.now)) }
-    _ = try await db.execute(SQLStatement(sql: sweepText, binds: binds, prepared: true))
-  }
-
-  /// The sweep's statement (PostgreSQL): `$1` the message of a run crashed for good, `$2` that
-  /// of a run to be taken over, and, without `databaseNow`, `$3` the caller's time in
-  /// microseconds.
-  package static func sweepSQL(databaseNow: String?) -> String {
-    let clock = databaseNow ?? "$3::BIGINT"
-    let now = "(SELECT now FROM clock)"
-    return "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
-      // Leases that ran out: their agents are presumed dead.
-      + "expired AS (UPDATE deployment_runs SET state = 'Crashed', crashes = crashes + 1, "
-      + "lease_agent = NULL, lease_expires_at = NULL, message = CASE WHEN crashes + 1 > "
-      + "crash_retries THEN $1 ELSE $2 END, ended_at = CASE WHEN crashes + 1 > crash_retries "
-      + "THEN \(now) ELSE NULL END WHERE state = 'Running' AND lease_expires_at <= \(now) "
-      + "RETURNING id, ended_at), "
-      + "crashed AS (UPDATE flow_runs f SET state = 'Crashed', message = CASE WHEN "
-      + "e.ended_at IS NULL THEN $2 ELSE $1 END, ended_at = COALESCE(e.ended_at, f.ended_at) "
-      + "FROM expired e WHERE f.id = e.id) "
-      + "SELECT count(*) AS swept FROM expired"
+      + "SELECT claimed.*, swept.count AS swept FROM (SELECT count(*) AS count FROM expired) "
+      + "swept LEFT JOIN claimed ON true"
   }
 
   package func nextClaimable(after claim: LeaseClaim, now: Date, on db: some SQLDatabase)

@@ -54,8 +54,7 @@ private struct PostgresDatabase: SQLDatabase {
   /// The hot statements of fixed text, by text: prepared once per pooled connection.
   private static let fixedStatements: [String: any FixedStatement.Type] = Dictionary(
     uniqueKeysWithValues: [
-      ClaimByServerClock.self, ClaimByCallerClock.self, SweepByServerClock.self,
-      SweepByCallerClock.self,
+      ClaimByServerClock.self, ClaimByCallerClock.self,
     ].map { ($0.sql, $0) })
 
   private func run<Statement: FixedStatement>(_ type: Statement.Type, binds: PostgresBindings)
@@ -86,20 +85,6 @@ private struct ClaimByServerClock: FixedStatement {
 /// The claim, leases judged by the caller's clock.
 private struct ClaimByCallerClock: FixedStatement {
   static let sql = DeploymentStoreSQL.claimSQL(databaseNow: nil)
-  let binds: PostgresBindings
-  func makeBindings() throws -> PostgresBindings { binds }
-}
-
-/// The sweep of expired leases, by the server's clock.
-private struct SweepByServerClock: FixedStatement {
-  static let sql = DeploymentStoreSQL.sweepSQL(databaseNow: PostgresRunStore.serverNowSQL)
-  let binds: PostgresBindings
-  func makeBindings() throws -> PostgresBindings { binds }
-}
-
-/// The sweep of expired leases, by the caller's clock.
-private struct SweepByCallerClock: FixedStatement {
-  static let sql = DeploymentStoreSQL.sweepSQL(databaseNow: nil)
   let binds: PostgresBindings
   func makeBindings() throws -> PostgresBindings { binds }
 }
