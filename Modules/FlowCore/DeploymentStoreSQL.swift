@@ -49,6 +49,8 @@ package struct DeploymentStoreSQL: Sendable {
   /// the `now` the agents pass, so that agents with skewed clocks agree. Nil: the caller's.
   private let databaseNow: String?
   private let runs: RunStoreSQL
+  /// The claim's statement for this database's clock (``claimSQL(databaseNow:)``).
+  private let claimText: String
 
   /// The channel agents LISTEN on for new claimable runs (PostgreSQL).
   package static let notificationChannel = "swift_flow_runs_due"
@@ -67,6 +69,7 @@ package struct DeploymentStoreSQL: Sendable {
     self.notify = notify
     self.databaseNow = databaseNow
     self.runs = RunStoreSQL(placeholder: placeholder)
+    self.claimText = Self.claimSQL(databaseNow: databaseNow)
   }
 
   /// The time leases are judged by inside a transaction: the database's clock when it has one
@@ -636,10 +639,13 @@ package struct DeploymentStoreSQL: Sendable {
   {
     guard claim.limit > 0, !claim.flows.isEmpty else { return [] }
     if writingCTEs {
-      // Leases that ran out first (their runs are then claimable), then the claim: a statement
-      // each, atomic on its own.
-      try await sweepExpiredLeases(claim, on: db)
-      return try await claimInOneStatement(claim, on: db)
+      // One statement marks the runs whose leases ran out Crashed and, when there were none
+      // (nearly always), claims due runs. Those it marked become claimable only after it (one
+      // statement sees the table as it was), oldest first among the others: then a second
+      // statement claims.
+      let first = try await claimInOneStatement(claim, on: db)
+      guard first.swept > 0 else { return first.runs }
+      return try await claimInOneStatement(claim, on: db).runs
     }
     return try await db.transaction { executor in
       let claimedAt = try await leaseTime(claim.now, on: executor)
@@ -726,46 +732,26 @@ package struct DeploymentStoreSQL: Sendable {
     return (flows, foreign)
   }
 
-  /// The claim as one statement (data-modifying CTEs, PostgreSQL): locks up to the claim's
-  /// limit of due runs skipping those another claim holds, takes them with the next epoch,
-  /// records the holdings and marks their flow runs Running; atomic, in one round trip.
+  /// The claim as one statement (data-modifying CTEs, PostgreSQL): marks the runs whose
+  /// leases ran out Crashed (claimable again within their crash-retry limit, final beyond it)
+  /// and their flow runs, locks up to the claim's limit of due runs skipping those another
+  /// claim holds, takes them with the next epoch, records the holdings and marks their flow
+  /// runs Running, unless it marked any run Crashed; atomic, in one round trip; returns the
+  /// runs and how many it marked Crashed. Its
+  /// text is the same for every claim (``claimSQL(databaseNow:)``), so that the database can
+  /// prepare it once per connection instead of planning it at each claim.
   private func claimInOneStatement(_ claim: LeaseClaim, on db: some SQLDatabase)
-    async throws(RunStoreError) -> [ClaimedRun]
+    async throws(RunStoreError) -> (runs: [ClaimedRun], swept: Int64)
   {
-    let limit = claim.limit
-    let c = binder()
-    let clock = databaseNow ?? "\(c(Self.time(claim.now)))::BIGINT"
-    let agent = c(.text(claim.agentID))
-    let (flows, foreign) = Self.claimFilters(claim, c)
-    let now = "(SELECT now FROM clock)"
-    let count = c(.integer(Int64(limit)))
-    let candidates = ["Scheduled", "Late", "Crashed"].enumerated().map { index, state in
-      "due\(index) AS (SELECT id, scheduled_at FROM deployment_runs WHERE state = '\(state)' AND "
-        + "ended_at IS NULL AND cancel_requested = 0 AND scheduled_at <= \(now) AND (\(flows)) "
-        + "AND NOT EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = deployment_runs.id"
-        + "\(foreign)) ORDER BY scheduled_at LIMIT \(count) FOR UPDATE SKIP LOCKED), "
-    }
-    let sql =
-      "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
-      // Due runs of the agent's flows, oldest first; rows another agent is claiming are
-      // skipped. One ordered index scan per claimable state that stops after `limit` rows
-      // (a single scan of the three states would read and sort every due run, the whole
-      // backlog, at each claim), then the oldest of those; the few locked but not chosen are
-      // unlocked when the statement ends.
-      + candidates.joined()
-      + "chosen AS (SELECT id AS chosen_id FROM (SELECT * FROM due0 UNION ALL SELECT * FROM "
-      + "due1 UNION ALL SELECT * FROM due2) due ORDER BY scheduled_at, id LIMIT \(count)), "
-      + "claimed AS (UPDATE deployment_runs SET state = 'Running', message = NULL, lease_agent = "
-      + "\(agent), lease_epoch = lease_epoch + 1, lease_expires_at = \(now) + "
-      + "\(c(.integer(Self.micros(claim.leaseDuration)))) FROM chosen WHERE id = chosen_id "
-      + "RETURNING \(Self.runColumns)), "
-      + "holdings AS (INSERT INTO run_leases (run_id, epoch, agent_id, claimed_at, expires_at, "
-      + "released_at) SELECT id, lease_epoch, \(agent), \(now), lease_expires_at, NULL FROM "
-      + "claimed), "
-      + "started AS (UPDATE flow_runs f SET state = 'Running', message = NULL, heartbeat_at = "
-      + "\(now) FROM claimed WHERE f.id = claimed.id) "
-      + "SELECT * FROM claimed"
-    let rows = try await db.execute(c.statement(sql))
+    var binds: [SQLValue] = [
+      .text(claim.agentID), Self.json(claim.flows.map { [$0.name, $0.version] }),
+      Self.json(Set(claim.labels).sorted()), .integer(Int64(claim.limit)),
+      .integer(Self.micros(claim.leaseDuration)),
+      .text(DeploymentRunLogic.crashedFinalMessage), .text(DeploymentRunLogic.crashedRetryMessage),
+    ]
+    if databaseNow == nil { binds.append(Self.time(claim.now)) }
+    let statement = SQLStatement(sql: claimText, binds: binds, prepared: true)
+    let rows = try await db.execute(statement)
     // The runs as claimed go back with their leases: the agent need not read them again.
     let runs = rows.compactMap(Self.run).sorted {
       ($0.scheduledAt, $0.id.uuidString.lowercased())
@@ -780,32 +766,57 @@ package struct DeploymentStoreSQL: Sendable {
               claim.leaseDuration.timeInterval)),
         run: $0)
     }
-    return claimed
+    return (claimed, rows.first?["swept"]?.integer ?? 0)
   }
 
-  /// Marks the runs whose leases ran out Crashed (claimable again within their crash-retry
-  /// limit, final beyond it) and their flow runs, in one statement (data-modifying CTEs).
-  private func sweepExpiredLeases(_ claim: LeaseClaim, on db: some SQLDatabase)
-    async throws(RunStoreError)
-  {
-    let c = binder()
-    let clock = databaseNow ?? "\(c(Self.time(claim.now)))::BIGINT"
-    let finalMessage = c(.text(DeploymentRunLogic.crashedFinalMessage))
-    let retryMessage = c(.text(DeploymentRunLogic.crashedRetryMessage))
+  /// The claim's statement (PostgreSQL): `$1` the agent, `$2` its flows as JSON
+  /// (`[[name, version], …]`), `$3` its labels as JSON, `$4` the limit, `$5` the lease in
+  /// microseconds, `$6` the message of a run crashed for good, `$7` that of a run to be taken
+  /// over, and, without `databaseNow`, `$8` the caller's time in microseconds. Its rows are
+  /// the runs claimed, each with `swept`, how many leases that ran out it marked Crashed (one
+  /// row without a run when it claimed none; it claims none when it marked any).
+  package static func claimSQL(databaseNow: String?) -> String {
+    let clock = databaseNow ?? "$8::BIGINT"
     let now = "(SELECT now FROM clock)"
-    let sql =
-      "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
+    // The run's flow must be one of the agent's, and its labels all the agent's: checked on
+    // the run's own row (its `labels` column holds the same labels as its `run_labels` rows)
+    // rather than by a lookup per candidate, which cost a milliseconds-long anti-join over
+    // the whole backlog whenever the planner chose to read the due runs unordered (a young
+    // table without statistics).
+    let candidates = ["Scheduled", "Late", "Crashed"].enumerated().map { index, state in
+      "due\(index) AS (SELECT id, scheduled_at FROM deployment_runs WHERE state = '\(state)' AND "
+        + "ended_at IS NULL AND cancel_requested = 0 AND scheduled_at <= \(now) AND "
+        + "ROW(flow_name, flow_version) = ANY(ARRAY(SELECT ROW(f->>0, f->>1) FROM "
+        + "jsonb_array_elements($2::jsonb) f)) AND labels::jsonb <@ $3::jsonb AND NOT EXISTS "
+        + "(SELECT 1 FROM expired) ORDER BY scheduled_at LIMIT $4 FOR UPDATE SKIP LOCKED), "
+    }
+    return "WITH clock AS MATERIALIZED (SELECT \(clock) AS now), "
       // Leases that ran out: their agents are presumed dead.
       + "expired AS (UPDATE deployment_runs SET state = 'Crashed', crashes = crashes + 1, "
       + "lease_agent = NULL, lease_expires_at = NULL, message = CASE WHEN crashes + 1 > "
-      + "crash_retries THEN \(finalMessage) ELSE \(retryMessage) END, ended_at = CASE WHEN "
-      + "crashes + 1 > crash_retries THEN \(now) ELSE NULL END WHERE state = 'Running' AND "
-      + "lease_expires_at <= \(now) RETURNING id, ended_at), "
+      + "crash_retries THEN $6 ELSE $7 END, ended_at = CASE WHEN crashes + 1 > crash_retries "
+      + "THEN \(now) ELSE NULL END WHERE state = 'Running' AND lease_expires_at <= \(now) "
+      + "RETURNING id, ended_at), "
       + "crashed AS (UPDATE flow_runs f SET state = 'Crashed', message = CASE WHEN "
-      + "e.ended_at IS NULL THEN \(retryMessage) ELSE \(finalMessage) END, ended_at = "
-      + "COALESCE(e.ended_at, f.ended_at) FROM expired e WHERE f.id = e.id) "
-      + "SELECT count(*) AS swept FROM expired"
-    _ = try await db.execute(c.statement(sql))
+      + "e.ended_at IS NULL THEN $7 ELSE $6 END, ended_at = COALESCE(e.ended_at, f.ended_at) "
+      + "FROM expired e WHERE f.id = e.id), "
+      // Due runs of the agent's flows, oldest first; rows another agent is claiming are
+      // skipped. One ordered index scan per claimable state that stops after `limit` rows
+      // (a single scan of the three states would read and sort every due run, the whole
+      // backlog, at each claim), then the oldest of those; the few locked but not chosen are
+      // unlocked when the statement ends.
+      + candidates.joined()
+      + "chosen AS (SELECT id AS chosen_id FROM (SELECT * FROM due0 UNION ALL SELECT * FROM "
+      + "due1 UNION ALL SELECT * FROM due2) due ORDER BY scheduled_at, id LIMIT $4), "
+      + "claimed AS (UPDATE deployment_runs SET state = 'Running', message = NULL, lease_agent = "
+      + "$1, lease_epoch = lease_epoch + 1, lease_expires_at = \(now) + $5::BIGINT FROM chosen "
+      + "WHERE id = chosen_id RETURNING \(runColumns)), "
+      + "holdings AS (INSERT INTO run_leases (run_id, epoch, agent_id, claimed_at, expires_at, "
+      + "released_at) SELECT id, lease_epoch, $1, \(now), lease_expires_at, NULL FROM claimed), "
+      + "started AS (UPDATE flow_runs f SET state = 'Running', message = NULL, heartbeat_at = "
+      + "\(now) FROM claimed WHERE f.id = claimed.id) "
+      + "SELECT claimed.*, swept.count AS swept FROM (SELECT count(*) AS count FROM expired) "
+      + "swept LEFT JOIN claimed ON true"
   }
 
   package func nextClaimable(after claim: LeaseClaim, now: Date, on db: some SQLDatabase)
@@ -1089,8 +1100,12 @@ package struct DeploymentStoreSQL: Sendable {
         + "ended_at = \(at)::BIGINT, lease_agent = NULL, lease_expires_at = NULL FROM ended WHERE "
         + "d.id = ended.id RETURNING d.id), "
         // A run that ended before its recorder wrote its end (it could not start) shows it.
+        // Not `f.ended_at IS NULL`: statistics gathered while few flow runs were open make
+        // the planner scan every open flow run by that index (a backlog of a thousand: 5 ms
+        // and more per flush) instead of looking the few ended ones up by ID.
         + "flows AS (UPDATE flow_runs f SET state = ended.state, message = ended.message, "
-        + "ended_at = \(at)::BIGINT FROM ended WHERE f.id = ended.id AND f.ended_at IS NULL), "
+        + "ended_at = \(at)::BIGINT FROM ended WHERE f.id = ended.id AND COALESCE(f.ended_at, "
+        + "-1) = -1), "
         + "holdings AS (UPDATE run_leases l SET released_at = \(at)::BIGINT FROM ended WHERE "
         + "l.run_id = ended.id AND l.epoch = ended.epoch) "
         + "SELECT count(*) AS ended FROM runs")

@@ -25,11 +25,16 @@ package struct SQLStatement: Sendable {
   package var sql: String
   /// The values of its placeholders, in order.
   package var binds: [SQLValue]
+  /// Whether its text is one the database adapter may prepare once per connection and run
+  /// again with other binds (a hot statement of fixed text; PostgreSQL then skips planning it
+  /// at each call). An adapter that does not know the text runs it as any other.
+  package var prepared: Bool
 
   /// A statement.
-  package init(sql: String, binds: [SQLValue] = []) {
+  package init(sql: String, binds: [SQLValue] = [], prepared: Bool = false) {
     self.sql = sql
     self.binds = binds
+    self.prepared = prepared
   }
 }
 

@@ -41,8 +41,52 @@ private struct PostgresDatabase: SQLDatabase {
   }
 
   func execute(_ statement: SQLStatement) async throws(RunStoreError) -> [SQLRow] {
-    try await store.query(statement)
+    guard statement.prepared, let fixed = Self.fixedStatements[statement.sql] else {
+      return try await store.query(statement)
+    }
+    do {
+      return try await run(fixed, binds: PostgresRunStore.bindings(statement.binds))
+    } catch {
+      throw PostgresRunStore.map(error, location: store.description)
+    }
   }
+
+  /// The hot statements of fixed text, by text: prepared once per pooled connection.
+  private static let fixedStatements: [String: any FixedStatement.Type] = Dictionary(
+    uniqueKeysWithValues: [
+      ClaimByServerClock.self, ClaimByCallerClock.self,
+    ].map { ($0.sql, $0) })
+
+  private func run<Statement: FixedStatement>(_ type: Statement.Type, binds: PostgresBindings)
+    async throws -> [SQLRow]
+  {
+    try await PostgresRunStore.rows(
+      store.client.execute(Statement(binds: binds), logger: store.logger))
+  }
+}
+
+/// A statement of fixed text that PostgreSQL prepares once per connection and then runs with
+/// new binds without planning it again (postgres-nio names a prepared statement by its type).
+private protocol FixedStatement: PostgresPreparedStatement where Row == PostgresRow {
+  init(binds: PostgresBindings)
+}
+
+extension FixedStatement {
+  func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+}
+
+/// The claim, leases judged by the server's clock.
+private struct ClaimByServerClock: FixedStatement {
+  static let sql = DeploymentStoreSQL.claimSQL(databaseNow: PostgresRunStore.serverNowSQL)
+  let binds: PostgresBindings
+  func makeBindings() throws -> PostgresBindings { binds }
+}
+
+/// The claim, leases judged by the caller's clock.
+private struct ClaimByCallerClock: FixedStatement {
+  static let sql = DeploymentStoreSQL.claimSQL(databaseNow: nil)
+  let binds: PostgresBindings
+  func makeBindings() throws -> PostgresBindings { binds }
 }
 
 /// Whose clock a PostgreSQL store judges leases by: when claims, renewals and fenced writes
@@ -69,9 +113,9 @@ extension PostgresRunStore: DeploymentStore {
       notify: "SELECT pg_notify('\(DeploymentStoreSQL.notificationChannel)', $1)",
       databaseNow: databaseNow, writingCTEs: true)
   }
-  /// Microseconds since 1970 on the server's clock.
-  private static let databaseClockSQL = deploymentSQL(
-    databaseNow: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT")
+  /// Microseconds since 1970 on the server's clock, in SQL.
+  static let serverNowSQL = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT"
+  private static let databaseClockSQL = deploymentSQL(databaseNow: serverNowSQL)
   private static let callerClockSQL = deploymentSQL(databaseNow: nil)
   private var database: PostgresDatabase { PostgresDatabase(store: self) }
   private var deploymentSQL: DeploymentStoreSQL {

@@ -188,7 +188,8 @@ public final class PostgresRunStore: RunStore {
     return bindings
   }
 
-  static func rows(_ sequence: PostgresRowSequence) async throws -> [SQLRow] {
+  static func rows<Rows: AsyncSequence>(_ sequence: Rows) async throws -> [SQLRow]
+  where Rows.Element == PostgresRow {
     var rows: [SQLRow] = []
     for try await row in sequence {
       var result: SQLRow = [:]

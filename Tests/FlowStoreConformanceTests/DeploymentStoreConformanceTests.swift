@@ -192,6 +192,33 @@ struct DeploymentStoreConformanceTests {
   }
 
   @Test(
+    "a claim matches each of its flows by name and version together, and labels of any text",
+    arguments: StoreKind.available)
+  func claimFlowsAndLabels(kind: StoreKind) async throws {
+    let labels = ["gpu/a100", "it's \"quoted\"", "zone=ü"]
+    try await kind.withStore { store in
+      let store = try #require(store as? any DeploymentStore)
+      _ = try await store.createProject(ProjectRecord(name: "data", createdAt: instant(0)))
+      let deployment = try await store.registerDeployment(
+        Self.registration(labels: labels), now: instant(0))
+      _ = try await run(store, deployment, 1, at: 5)
+      func claim(_ flows: [FlowKey], labels: [String]) async throws -> [RunLease] {
+        try await store.claimRuns(
+          LeaseClaim(
+            agentID: "a1", labels: labels, flows: flows, limit: 10,
+            leaseDuration: .seconds(30), now: instant(10)))
+      }
+      // etl@v1 is due: neither etl@v2 nor other@v1 is it, though each shares a part.
+      let crossed = [FlowKey(name: "etl", version: "v2"), FlowKey(name: "other", version: "v1")]
+      #expect(try await claim(crossed, labels: labels).isEmpty)
+      let both = [FlowKey(name: "other", version: "v1"), FlowKey(name: "etl", version: "v1")]
+      #expect(try await claim(both, labels: Array(labels.dropLast())).isEmpty)
+      let leases = try await claim(both, labels: labels + ["spare"])
+      #expect(leases.map(\.runID) == [uuid(1)])
+    }
+  }
+
+  @Test(
     "an expired lease is Crashed, taken over with the next epoch, and its writes are fenced",
     arguments: StoreKind.available)
   func fencing(kind: StoreKind) async throws {
