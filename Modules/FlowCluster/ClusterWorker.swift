@@ -576,7 +576,10 @@ final class WorkerCore {
       case .send(let messages):
         outbox.append(contentsOf: messages)
         scheduleFlush()
-      case .run(let assignment):
+      case .run(var assignment):
+        // Without chainsInTransport the machine releases a conditional start itself, on its
+        // upstream's output: it runs now (the queue keeps one with `after` for its upstream).
+        if !machine.configuration.chainsInTransport { assignment.after = nil }
         let run = machine.runContext(assignment.run)
         starting.append(
           WorkerAttemptQueue.Entry(
