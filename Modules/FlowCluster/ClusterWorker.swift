@@ -97,8 +97,9 @@ public enum ClusterWorker {
       flows: registry.flowNames, drainTimeout: drainTimeout,
       // Results of short tasks travel together (at most 0.5 ms late); a chain's never wait.
       resultBatch: 64, resultDelay: .microseconds(500),
-      // A runner goes from one short body to the next without waiting for the event loop.
-      startAhead: Self.startAheadPerThread * threads)
+      // A runner goes from one short body to the next without waiting for the event loop,
+      // and runs a chain's links back to back.
+      startAhead: Self.startAheadPerThread * threads, chainsInTransport: true)
     var sslContext: NIOSSLContext?
     if let tls { sslContext = try clientContext(tls) }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -266,9 +267,9 @@ public enum ClusterWorker {
           for slot in slots {
             // A runner on `slot` (the cluster dashboard draws one lane per slot).
             tasks.addTask {
-              var finishedOne = false
-              while let (entry, running) = await queue.next(finishedOne: finishedOne) {
-                finishedOne = true
+              let wakeLoop: @Sendable () -> Void = { loop.execute { core.value.resultsReady() } }
+              var handed = await queue.next(finishedOne: false, handOver: wakeLoop)
+              while let (entry, running) = handed {
                 let assignment = entry.assignment
                 // An attempt of a task with a timeout can be stopped on its own: its body
                 // races a cancel signal in a group of its own (other attempts pay nothing).
@@ -282,11 +283,24 @@ public enum ClusterWorker {
                     run: entry.run, parameters: entry.parameters, stop: stop), assignment,
                   maxOutputSize: maxOutputSize)
                 if stop != nil { stops.ended(assignment.taskID) }
+                let ended = environment.clock.now()
                 result.logs.append(
                   ClusterAttemptReport.record(
                     result, slot: slot, threads: threads, running: running, started: started,
-                    ended: environment.clock.now(), load: entry.load))
-                if queue.finished(result) { loop.execute { core.value.resultsReady() } }
+                    ended: ended, load: entry.load))
+                // A conditional start after this attempt runs next on this slot, at once;
+                // results of short bodies go to the event loop together.
+                let (handOver, next) = queue.finish(
+                  result,
+                  ran: WorkerAttemptQueue.Ran(
+                    assignment: assignment, seconds: ended.timeIntervalSince(started),
+                    ended: ended))
+                if handOver { wakeLoop() }
+                if let next {
+                  handed = (next, running)
+                } else {
+                  handed = await queue.next(finishedOne: true, handOver: wakeLoop)
+                }
               }
             }
           }
@@ -562,7 +576,10 @@ final class WorkerCore {
       case .send(let messages):
         outbox.append(contentsOf: messages)
         scheduleFlush()
-      case .run(let assignment):
+      case .run(var assignment):
+        // Without chainsInTransport the machine releases a conditional start itself, on its
+        // upstream's output: it runs now (the queue keeps one with `after` for its upstream).
+        if !machine.configuration.chainsInTransport { assignment.after = nil }
         let run = machine.runContext(assignment.run)
         starting.append(
           WorkerAttemptQueue.Entry(

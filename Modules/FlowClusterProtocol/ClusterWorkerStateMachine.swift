@@ -27,13 +27,23 @@ public struct ClusterWorkerStateMachine: Sendable {
     /// waiting for the machine (short bodies run back to back). A drain hands back only the
     /// attempts not started. 0: an attempt starts only when a slot is free.
     public var startAhead: Int
+    /// Conditional starts (``ClusterAssignment/after``) go to the transport as they arrive
+    /// (``Action/run(_:)`` of an assignment with `after`), which runs each on the slot of the
+    /// attempt it runs after, at once when that attempt succeeds (its output as the only
+    /// input), and never otherwise: a chain runs back to back without waiting for the machine,
+    /// which applies the same rule when it learns each outcome. A drain then finishes them (as
+    /// started attempts) instead of handing them back. False: the machine releases each one
+    /// when the attempt before it succeeded.
+    public var chainsInTransport: Bool
 
     /// Creates a configuration.
     public init(
       name: String, capacity: Int, resources: [String: Double] = [:], token: String = "",
       flows: [String] = [], drainTimeout: Duration = .seconds(30), missedHeartbeats: Int = 10,
-      resultBatch: Int = 1, resultDelay: Duration = .microseconds(500), startAhead: Int = 0
+      resultBatch: Int = 1, resultDelay: Duration = .microseconds(500), startAhead: Int = 0,
+      chainsInTransport: Bool = false
     ) {
+      self.chainsInTransport = chainsInTransport
       self.resultBatch = max(1, resultBatch)
       self.startAhead = max(0, startAhead)
       self.resultDelay = resultDelay
@@ -103,7 +113,10 @@ public struct ClusterWorkerStateMachine: Sendable {
     /// ``Configuration/capacity`` plus ``Configuration/startAhead`` attempts are started at
     /// once (the transport runs at most `capacity` of them at a time): prefetched assignments
     /// wait in the machine until a started one finishes (so a drain can hand them back
-    /// unstarted).
+    /// unstarted). With ``Configuration/chainsInTransport``, an assignment with
+    /// ``ClusterAssignment/after`` runs after that attempt, on its slot, only if it succeeds,
+    /// with its output as the only input (otherwise it never runs and is not reported: the
+    /// machine reports it not run); cancelling an attempt also drops what runs after it.
     case run(ClusterAssignment)
     /// Cancel these running attempts; report nothing for them.
     case cancel([ClusterTaskID])
@@ -301,6 +314,7 @@ public struct ClusterWorkerStateMachine: Sendable {
           // It runs after an attempt this worker holds; otherwise it cannot run here.
           if running.contains(after), conditional[after] == nil {
             conditional[after] = assignment
+            if configuration.chainsInTransport { actions.append(.run(assignment)) }
           } else {
             notRun(assignment.taskID, "the attempt it runs after (\(after)) is not on this worker")
           }
@@ -320,6 +334,8 @@ public struct ClusterWorkerStateMachine: Sendable {
       for id in ids where running.remove(id) != nil {
         if let upstream = conditional.first(where: { $0.value.taskID == id })?.key {
           conditional[upstream] = nil  // never started: nothing to stop
+          // Handed to the transport: it drops it (and what runs after it).
+          if configuration.chainsInTransport { cancelled.append(id) }
         } else if let index = waiting[waitingHead...].firstIndex(where: { $0.taskID == id }) {
           waiting.remove(at: index)  // never started: nothing to stop
         } else {
@@ -383,6 +399,10 @@ public struct ClusterWorkerStateMachine: Sendable {
     var upstream = result
     while var next = conditional.removeValue(forKey: upstream.taskID) {
       if case .success(let output) = upstream.outcome {
+        if configuration.chainsInTransport {
+          started += 1  // the transport started it on the slot its upstream ran on
+          return
+        }
         next.inputs = [output]
         waiting.insert(next, at: waitingHead)
         return
@@ -429,8 +449,10 @@ public struct ClusterWorkerStateMachine: Sendable {
   /// Gives up the attempts that have not started (a drain runs only what it started): the
   /// `handBack` message for them, if any.
   private mutating func handBackWaiting() -> [ClusterMessage] {
-    let ids = waiting[waitingHead...].map(\.taskID) + conditional.values.map(\.taskID).sorted()
-    conditional.removeAll()
+    // Conditional starts handed to the transport run (or end not run) like started attempts.
+    let handedBack = configuration.chainsInTransport ? [] : conditional.values.map(\.taskID)
+    let ids = waiting[waitingHead...].map(\.taskID) + handedBack.sorted()
+    if !configuration.chainsInTransport { conditional.removeAll() }
     waiting.removeAll()
     waitingHead = 0
     for id in ids { running.remove(id) }
@@ -439,7 +461,9 @@ public struct ClusterWorkerStateMachine: Sendable {
 
   /// The started attempts, in ID order.
   private func startedIDs() -> [ClusterTaskID] {
-    let notStarted = Set(waiting[waitingHead...].map(\.taskID) + conditional.values.map(\.taskID))
+    // Conditional starts handed to the transport are cancelled with the started attempts.
+    let handed = configuration.chainsInTransport ? [] : conditional.values.map(\.taskID)
+    let notStarted = Set(waiting[waitingHead...].map(\.taskID) + handed)
     return running.filter { !notStarted.contains($0) }.sorted()
   }
 

@@ -11,8 +11,10 @@ import Foundation
 /// state handlers, no cache, checkpoint or result store, no timeout, and neither maps. Retries
 /// and loops are fine: an attempt after the first is started the ordinary way.
 struct RemoteStartsAhead: Sendable {
-  /// The most task runs started ahead of one attempt.
-  static let depth = 127
+  /// The most task runs started ahead of one attempt: with it, one assignment message of the
+  /// scheduler (at most 512 by default), so that a chain makes one round trip per 512 tasks
+  /// (its worker runs them back to back and sends their results in batches meanwhile).
+  static let depth = 511
 
   /// For each node, the node that follows it (nil: none).
   private let follower: [Int?]

@@ -105,6 +105,9 @@ public final class SimulatedCluster {
     var connectionID: ConnectionID?
     /// The attempts whose bodies run on this worker.
     var running: [ClusterTaskID: SimulationSpawnID] = [:]
+    /// Conditional starts handed over by the machine, by the attempt they run after (as the
+    /// real worker's attempt queue keeps them).
+    var armed: [ClusterTaskID: ClusterAssignment] = [:]
     var paused = false
     var held: [() -> Void] = []
     var slowdown = 1.0
@@ -189,7 +192,7 @@ public final class SimulatedCluster {
     workers[worker].machine = ClusterWorkerStateMachine(
       configuration: .init(
         name: "worker-\(node(worker))", capacity: configuration.capacity,
-        missedHeartbeats: configuration.missedHeartbeats))
+        missedHeartbeats: configuration.missedHeartbeats, chainsInTransport: true))
     guard let connection = network.connect(node(worker), 0) else { return }  // told later
     workers[worker].connection = connection
     nextConnection += 1
@@ -210,8 +213,30 @@ public final class SimulatedCluster {
       }
       return
     }
+    if case .taskFinished(let result) = event { startFollower(of: result, on: worker) }
     let actions = workers[worker].machine!.handle(event)
     for action in actions { perform(action, worker: worker) }
+  }
+
+  /// The conditional start after `result`'s attempt starts on its output when it succeeded
+  /// (as the worker's runner runs it next on its slot), or is dropped with what runs after it.
+  private func startFollower(of result: ClusterTaskResult, on worker: Int) {
+    guard let next = workers[worker].armed.removeValue(forKey: result.taskID) else { return }
+    guard case .success(let output) = result.outcome else {
+      dropChain(after: next.taskID, on: worker)
+      return
+    }
+    var released = next
+    released.inputs = [output]
+    start(released, on: worker)
+  }
+
+  /// Drops the conditional starts after `id`, one after another.
+  private func dropChain(after id: ClusterTaskID, on worker: Int) {
+    var upstream = id
+    while let next = workers[worker].armed.removeValue(forKey: upstream) {
+      upstream = next.taskID
+    }
   }
 
   private func perform(_ action: ClusterWorkerStateMachine.Action, worker: Int) {
@@ -222,9 +247,20 @@ public final class SimulatedCluster {
       else { return }
       network.send(messages, from: node(worker), to: 0)
     case .run(let assignment):
-      start(assignment, on: worker)
+      if let after = assignment.after {
+        workers[worker].armed[after] = assignment
+      } else {
+        start(assignment, on: worker)
+      }
     case .cancel(let ids):
-      for id in ids { stopBody(id, on: worker) }
+      for id in ids {
+        stopBody(id, on: worker)
+        // What runs after a cancelled attempt, or is cancelled itself, never starts.
+        if let upstream = workers[worker].armed.first(where: { $0.value.taskID == id })?.key {
+          workers[worker].armed[upstream] = nil
+        }
+        dropChain(after: id, on: worker)
+      }
     case .startTimer(let timer, let after):
       let incarnation = workers[worker].incarnation
       simulator.schedule(after: after, .timer, node: node(worker)) { [self] in
@@ -246,6 +282,7 @@ public final class SimulatedCluster {
   /// The worker's process is gone: its bodies stop, its pending events are dropped.
   private func stopProcess(_ worker: Int) {
     for id in workers[worker].running.keys.sorted() { stopBody(id, on: worker) }
+    workers[worker].armed = [:]
     workers[worker].machine = nil
     workers[worker].held = []
     workers[worker].paused = false
