@@ -136,10 +136,28 @@ package enum ParameterInput {
   /// An example `--param` for each of `flow`'s parameters, from its default or its type.
   package static func example(_ flow: Flow) -> String {
     flow.parameters.map { spec in
-      let value = spec.defaultJSON ?? "<\(spec.typeName)>"
-      let quoted = value.contains(" ") || value.contains("\"") ? "'\(value)'" : value
-      return "--param \(spec.name)=\(quoted)"
+      guard let json = spec.defaultJSON else { return "--param \(spec.name)=<\(spec.typeName)>" }
+      return "--param \(spec.name)=\(shellQuoted(plainText(json, spec) ?? json))"
     }.joined(separator: " ")
+  }
+
+  /// A string default as the plain text `--param` reads back to it (`world`, not `"world"`),
+  /// or nil when only the JSON form does.
+  private static func plainText(_ json: String, _ spec: ParameterSpec) -> String? {
+    guard
+      let text =
+        (try? JSONSerialization.jsonObject(
+          with: Data(json.utf8), options: [.fragmentsAllowed])) as? String,
+      let value = try? spec.parse(text), spec.json(value) == json
+    else { return nil }
+    return text
+  }
+
+  /// `text` as one shell word: as it is when it has no special characters, else in single quotes.
+  private static func shellQuoted(_ text: String) -> String {
+    let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:,@+=%")
+    if !text.isEmpty, text.allSatisfy(plain.contains) { return text }
+    return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   private static func reason(_ error: any Error) -> String {

@@ -10,9 +10,9 @@ struct RunsCancelCommand: AsyncParsableCommand {
     abstract: "Cancel a deployment run: queued, it ends at once; running, its agent stops it.")
 
   @OptionGroup var database: DatabaseOptions
-  @Argument(help: "The run's ID.") var id: String
+  @Argument(help: "The run's ID, or its first characters (at least 4).") var id: String
 
-  func validate() throws { _ = try RunID.parse(id) }
+  func validate() throws { try RunID.validate(id) }
 
   func run() async throws {
     let text = try await database.withDeploymentStore { store in

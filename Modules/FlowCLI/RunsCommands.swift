@@ -6,14 +6,25 @@ import Foundation
 
 /// Run IDs on the command line.
 enum RunID {
-  /// Parses a run ID; a usage error names the expected form.
+  /// Parses a whole run ID; a usage error names the expected form.
   static func parse(_ text: String) throws -> UUID {
-    guard let id = UUID(uuidString: text) else {
-      throw ValidationError(
-        "'\(text)' is not a run ID; run IDs look like 3f2a9c1e-8b7d-4e6f-a5c4-1d2e3f4a5b6c "
-          + "(see `\(FlowCommandLine.programName) runs list`)")
-    }
+    guard let id = UUID(uuidString: text) else { throw formError(text) }
     return id
+  }
+
+  /// Checks that `text` is a run ID or the start of one (`a479d5c4`, as the agent's console
+  /// and `runs list` show it), at least 4 characters long.
+  static func validate(_ text: String) throws {
+    if UUID(uuidString: text) != nil { return }
+    guard text.count >= 4, text.count < 36, text.allSatisfy({ $0.isHexDigit || $0 == "-" })
+    else { throw formError(text) }
+  }
+
+  private static func formError(_ text: String) -> ValidationError {
+    ValidationError(
+      "'\(text)' is not a run ID; run IDs look like 3f2a9c1e-8b7d-4e6f-a5c4-1d2e3f4a5b6c, "
+        + "or their first characters (at least 4: 3f2a9c1e) "
+        + "(see `\(FlowCommandLine.programName) runs list`)")
   }
 
   /// The recorded run `id` must exist and be a run of `flow`.
@@ -49,13 +60,26 @@ enum RunID {
   }
 
   /// The run `text` names, or an error naming the store and the fix.
+  /// A whole ID is looked up; the start of one must name exactly one recorded run.
   static func record(_ text: String, in store: any RunStore) async throws -> FlowRunRecord {
-    let id = try parse(text)
-    guard let run = try await store.flowRun(id: id) else {
-      throw CommandFailure(
-        RunStoreError.unknownRun(location: store.description, id: text.lowercased())
-          .description)
+    try validate(text)
+    let unknown = CommandFailure(
+      RunStoreError.unknownRun(location: store.description, id: text.lowercased()).description)
+    guard let id = UUID(uuidString: text) else {
+      let matches = try await store.flowRuns(
+        FlowRunQuery(limit: 6, staleBefore: Heartbeat.staleBefore(), idPrefix: text))
+      guard let run = matches.first else { throw unknown }
+      guard matches.count == 1 else {
+        let listed = matches.prefix(5).map {
+          "  \($0.id.uuidString.lowercased())  \($0.flowName)  \(RunText.time($0.startedAt))"
+        }
+        throw CommandFailure(
+          "'\(text)' starts the IDs of \(matches.count > 5 ? "more than 5" : "\(matches.count)") "
+            + "runs; give more of the ID:\n" + listed.joined(separator: "\n"))
+      }
+      return run
     }
+    guard let run = try await store.flowRun(id: id) else { throw unknown }
     return RunStoreReading.reported(run, staleBefore: Heartbeat.staleBefore())
   }
 }
@@ -229,9 +253,9 @@ struct RunsShowCommand: AsyncParsableCommand {
     abstract: "Show a run: parameters, every task run with state and timings, transitions.")
 
   @OptionGroup var database: DatabaseOptions
-  @Argument(help: "The run's ID.") var id: String
+  @Argument(help: "The run's ID, or its first characters (at least 4).") var id: String
 
-  func validate() throws { _ = try RunID.parse(id) }
+  func validate() throws { try RunID.validate(id) }
   @Option(help: "Print the graph coloured by the run's states instead (dot or mermaid).")
   var graph: RunGraphFormat?
   @Flag(help: "Also list every transition.") var transitions = false
@@ -313,13 +337,13 @@ struct RunsLogsCommand: AsyncParsableCommand {
     commandName: "logs", abstract: "Print a run's log records (--follow: until it ends).")
 
   @OptionGroup var database: DatabaseOptions
-  @Argument(help: "The run's ID.") var id: String
+  @Argument(help: "The run's ID, or its first characters (at least 4).") var id: String
   @Option(help: "Only records at this level or above (trace … critical).") var level: String =
     "trace"
   @Flag(help: "Keep printing new records until the run ends.") var follow = false
 
   func validate() throws {
-    _ = try RunID.parse(id)
+    try RunID.validate(id)
     if StoredLogLevel(name: level) == nil {
       throw ValidationError(
         "--level \(level) is not a level; use one of \(StoredLogLevel.names.joined(separator: ", "))"
@@ -345,7 +369,7 @@ struct RunsLogsCommand: AsyncParsableCommand {
         after = records.last?.sequence ?? after
         guard follow, run.endedAt == nil, run.state == "Running" else { return }
         try await clock.sleep(for: .milliseconds(500))
-        run = try await RunID.record(id, in: store)
+        run = try await RunID.record(run.id.uuidString, in: store)
         if run.endedAt != nil || run.state != "Running" {
           // One last read: records written with the run's end.
           for record in try await store.logs(
@@ -369,25 +393,26 @@ struct RunsResumeCommand: AsyncParsableCommand {
     abstract: "Continue a crashed or failed run: persisted task outputs are not run again.")
 
   @OptionGroup var database: DatabaseOptions
-  @Argument(help: "The run's ID.") var id: String
+  @Argument(help: "The run's ID, or its first characters (at least 4).") var id: String
 
-  func validate() throws { _ = try RunID.parse(id) }
+  func validate() throws { try RunID.validate(id) }
 
   func run() async throws {
     let location = try database.location()
     let run = try await database.withStore(migrating: false) { store in
       try await RunID.record(id, in: store)
     }
+    let fullID = run.id.uuidString.lowercased()
     if run.state == "Running" {
       throw CommandFailure(
-        "run \(id) is still running (heartbeat at \(RunText.time(run.heartbeatAt)) from "
+        "run \(fullID) is still running (heartbeat at \(RunText.time(run.heartbeatAt)) from "
           + "\(run.host), pid \(run.processID)); resume it once it has crashed (no heartbeat "
           + "for \(Int(RunStoreReading.defaultHeartbeatTTL.components.seconds)) s) or stopped")
     }
     guard !run.command.isEmpty else {
       throw CommandFailure(
-        "run \(id) was started from a library, not a flow executable: call "
-          + "`flow.run(resuming: \(id), recorder:)` with the same flow")
+        "run \(fullID) was started from a library, not a flow executable: call "
+          + "`flow.run(resuming: \(fullID), recorder:)` with the same flow")
     }
     let command =
       run.command + ["--resume", run.id.uuidString.lowercased(), "--database", location.argument]

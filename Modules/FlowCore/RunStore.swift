@@ -416,12 +416,15 @@ public struct FlowRunQuery: Sendable, Equatable {
   public var after: FlowRunCursor?
   /// Running runs whose heartbeat is older than this are read as Crashed.
   public var staleBefore: Date
+  /// Only runs whose ID, in lowercase with dashes, starts with this (`a479d5c4`).
+  public var idPrefix: String?
 
   /// Creates a query.
   public init(
     flowName: String? = nil, state: String? = nil, since: Date? = nil, limit: Int = 50,
-    after: FlowRunCursor? = nil, staleBefore: Date
+    after: FlowRunCursor? = nil, staleBefore: Date, idPrefix: String? = nil
   ) {
+    self.idPrefix = idPrefix
     self.flowName = flowName
     self.state = state
     self.since = since

@@ -416,6 +416,11 @@ package struct RunStoreSQL: Sendable {
       return placeholder(binds.count)
     }
     if let name = query.flowName { conditions.append("flow_name = \(bind(.text(name)))") }
+    if let prefix = query.idPrefix {
+      // IDs are lowercase hexadecimal and dashes: no LIKE wildcard can occur in a valid prefix.
+      let escaped = prefix.lowercased().filter { $0.isHexDigit || $0 == "-" }
+      conditions.append("id LIKE \(bind(.text(escaped + "%")))")
+    }
     if let since = query.since { conditions.append("started_at >= \(bind(Self.time(since)))") }
     if let after = query.after {
       let time = bind(Self.time(after.startedAt))

@@ -268,6 +268,11 @@ public final class MemoryRunStore: RunStore {
           continue
         }
         if let name = query.flowName, run.flowName != name { continue }
+        if let prefix = query.idPrefix,
+          !RunStoreCoding.text(run.id).hasPrefix(prefix.lowercased())
+        {
+          continue
+        }
         if let since = query.since, run.startedAt < since { continue }
         let reported = RunStoreReading.reported(run, staleBefore: query.staleBefore)
         if let state = query.state, reported.state != state { continue }

@@ -66,7 +66,28 @@ struct ParameterErrorTests {
     #expect(captured.err.contains("Usage:"))
     #expect(
       captured.err.contains(
-        "Example: demo run main --param batch-size=10 --param ratio=0.5 --param name='\"x\"'"))
+        "Example: demo run main --param batch-size=10 --param ratio=0.5 --param name=x"))
+  }
+
+  @Test("the example writes string defaults as --param reads them back, quoted for the shell")
+  func exampleStrings() throws {
+    let echo = task("echo") { (a: String, b: String, c: String, d: [String]) in a + b + c }
+    let flow = Flow("strings") {
+      echo(
+        Parameter("city", default: "New York"), Parameter("code", default: "007"),
+        Parameter("quote", default: "it's"), Parameter("tags", default: ["a"]))
+    }
+    let example = ParameterInput.example(flow)
+    #expect(
+      example
+        == #"--param city='New York' --param code=007 --param quote='it'\''s' --param tags='["a"]'"#
+    )
+    let assignments = ["city=New York", "code=007", "quote=it's", #"tags=["a"]"#]
+    let values = try ParameterInput.resolve(for: flow, assignments: assignments, file: nil)
+    #expect(values["city"] as? String == "New York")
+    #expect(values["code"] as? String == "007")
+    #expect(values["quote"] as? String == "it's")
+    #expect(values["tags"] as? [String] == ["a"])
   }
 
   @Test("a malformed --param-file names the line and column")

@@ -202,6 +202,45 @@ struct RunHistoryCommandTests {
     #expect(missing.err.contains("no flow run has the ID \(id)"))
   }
 
+  @Test("runs show, logs and resume take the first characters of a run's ID")
+  func idPrefix() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let store = try await SQLiteRunStore.open(path: database.path)
+    var batch = RunStoreBatch()
+    let ids = ["9a23e7be-0000-4000-8000-000000000001", "9a23f000-0000-4000-8000-000000000002"]
+    batch.flowRuns = ids.enumerated().map { index, id in
+      FlowRunRecord(
+        id: UUID(uuidString: id)!, flowName: "main", flowVersion: "v1", parameters: [:],
+        executor: "sequential", host: "box", processID: 42, command: [],
+        scheduledAt: Date(timeIntervalSince1970: Double(index)),
+        startedAt: Date(timeIntervalSince1970: Double(index)),
+        endedAt: Date(timeIntervalSince1970: Double(index) + 1), state: "Success", message: nil,
+        heartbeatAt: Date(timeIntervalSince1970: Double(index) + 1))
+    }
+    try await store.write(batch)
+    await store.close()
+
+    let (shown, show) = await execute(database, "runs", "show", "9a23e7be")
+    #expect(shown == 0, "\(show.err)")
+    #expect(show.out.hasPrefix("Flow run \(ids[0])"))
+    let (_, logs) = await execute(database, "runs", "logs", "9A23F")
+    #expect(logs.err.isEmpty, "\(logs.err)")
+    let (ambiguous, both) = await execute(database, "runs", "show", "9a23")
+    #expect(ambiguous == 1)
+    #expect(both.err.contains("'9a23' starts the IDs of 2 runs; give more of the ID"))
+    #expect(both.err.contains(ids[0]) && both.err.contains(ids[1]))
+    let (resumed, resume) = await execute(database, "runs", "resume", "9a23e7")
+    #expect(resumed == 1)
+    #expect(resume.err.contains("run \(ids[0]) was started from a library"), "\(resume.err)")
+    let (unknown, missing) = await execute(database, "runs", "show", "0bad")
+    #expect(unknown == 1)
+    #expect(missing.err.contains("no flow run has the ID 0bad"))
+    let (short, tooShort) = await execute(database, "runs", "show", "9a2")
+    #expect(short == 64)
+    #expect(tooShort.err.contains("or their first characters (at least 4"))
+  }
+
   @Test("--database none records nothing; bad locations and IDs are clear errors")
   func badInput() async throws {
     let database = Database()

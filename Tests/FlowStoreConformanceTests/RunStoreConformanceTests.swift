@@ -105,6 +105,28 @@ struct RunStoreConformanceTests {
     }
   }
 
+  @Test("runs are found by the first characters of their ID", arguments: StoreKind.available)
+  func idPrefix(kind: StoreKind) async throws {
+    try await kind.withStore { store in
+      var batch = RunStoreBatch()
+      let ids = [
+        "a4790000-0000-4000-8000-000000000001", "a4791111-0000-4000-8000-000000000002",
+        "b4790000-0000-4000-8000-000000000003",
+      ].map { UUID(uuidString: $0)! }
+      batch.flowRuns = ids.enumerated().map { flowRun($1, started: Double($0)) }
+      try await store.write(batch)
+      func matching(_ prefix: String) async throws -> [UUID] {
+        try await store.flowRuns(
+          FlowRunQuery(limit: 10, staleBefore: instant(0), idPrefix: prefix)
+        ).map(\.id)
+      }
+      #expect(try await matching("a479") == [ids[1], ids[0]])
+      #expect(try await matching("A4791") == [ids[1]], "hexadecimal in either case")
+      #expect(try await matching("b4790000-0000") == [ids[2]])
+      #expect(try await matching("c479").isEmpty)
+    }
+  }
+
   @Test(
     "runs and task runs are replaced by key; heartbeats only move forward",
     arguments: StoreKind.available)
