@@ -344,8 +344,8 @@ struct BrowserTests {
       let ticket = SampleProcess(name: "ticket-model-evaluation")
       let deployed = try await ticket.run(
         [
-          "deploy", "ticket-model-evaluation", "--name", "tickets", "--database",
-          "sqlite:\(database)",
+          "deploy", "ticket-model-evaluation", "--name", "tickets", "--no-schedule",
+          "--database", "sqlite:\(database)",
         ],
         in: directory)
       #expect(deployed.status == 0, "\(deployed.stderr)")

@@ -34,11 +34,22 @@ struct DeployOptions: ParsableArguments {
   @Option(help: "The deployment's name (one flow only; default: the flow's name).")
   var name: String?
 
-  @Option(help: ArgumentHelp("Create runs on this cron schedule (UTC).", valueName: "expression"))
+  @Option(
+    help: ArgumentHelp(
+      "Create runs on this cron schedule (UTC) instead of the flow's own.",
+      valueName: "expression"))
   var cron: String?
 
-  @Option(help: ArgumentHelp("Create runs at this interval: 30s, 5m, 1h.", valueName: "duration"))
+  @Option(
+    help: ArgumentHelp(
+      "Create runs at this interval (30s, 5m, 1h) instead of the flow's own schedule.",
+      valueName: "duration"))
   var interval: String?
+
+  @Flag(
+    name: .customLong("no-schedule"),
+    help: "Register without a schedule (runs start only by hand), whatever the flow declares.")
+  var noSchedule = false
 
   @Option(
     name: .customLong("param"),
@@ -57,6 +68,9 @@ struct DeployOptions: ParsableArguments {
   func validate() throws {
     if cron != nil, interval != nil {
       throw ValidationError("give either --cron or --interval, not both")
+    }
+    if noSchedule, cron != nil || interval != nil {
+      throw ValidationError("--no-schedule registers no schedule: leave out --cron and --interval")
     }
     if name != nil, flows.count > 1 {
       throw ValidationError("--name names one deployment; deploy one flow at a time with it")
@@ -80,9 +94,12 @@ struct DeployOptions: ParsableArguments {
     }
   }
 
-  /// Registers the chosen flows of `commandLine`; returns the deployments.
+  /// Registers the chosen flows of `commandLine` on `--cron`/`--interval`, else on the schedule
+  /// each flow declares; returns the deployments. `note` hears of declared schedules a
+  /// deployment cannot store.
   func register(
-    _ flows: [Flow], in store: any DeploymentStore, clock: any WallClock, ids: any IDGenerator
+    _ flows: [Flow], in store: any DeploymentStore, clock: any WallClock, ids: any IDGenerator,
+    note: (String) -> Void
   ) async throws -> [DeploymentRecord] {
     let chosen: [Flow]
     if self.flows.isEmpty {
@@ -110,8 +127,18 @@ struct DeployOptions: ParsableArguments {
       let defaults = try Self.parameterValues(
         parameters, schemaJSON: record.parameterSchemaJSON, flow: flow.name, requireAll: false,
         declared: flow)
+      var flowSchedule = schedule
+      if flowSchedule == nil, !noSchedule, let declared = flow.schedule {
+        flowSchedule = DeploymentScheduleSpec(declared: declared)
+        if flowSchedule == nil {
+          note(
+            "flow '\(flow.name)' declares a schedule a deployment cannot store (\(declared)); "
+              + "deployments take a cron expression or a plain interval: give --cron or "
+              + "--interval, or run it with `\(FlowCommandLine.programName) schedule \(flow.name)`")
+        }
+      }
       let registration = DeploymentRegistration(
-        project: project, name: name ?? flow.name, flow: record, schedule: schedule,
+        project: project, name: name ?? flow.name, flow: record, schedule: flowSchedule,
         defaultParameters: defaults, labels: labelList, crashRetries: crashRetries, id: ids.next())
       deployments.append(try await store.registerDeployment(registration, now: clock.now()))
     }
@@ -205,7 +232,8 @@ struct DeployCommand: AsyncParsableCommand {
         resultsDirectory: resultsDirectory ?? invocation.commandLine.defaultResultsDirectory))
     let deployments = try await database.withDeploymentStore { store in
       try await deploy.register(
-        flows, in: store, clock: SystemWallClock(), ids: SystemIDGenerator())
+        flows, in: store, clock: SystemWallClock(), ids: SystemIDGenerator()
+      ) { invocation.output.write("Note: \($0)\n", .standardError) }
     }
     for deployment in deployments {
       invocation.output.write(DeploymentText.line(deployment) + "\n", .standardOutput)
@@ -534,7 +562,8 @@ struct ServeCommand: AsyncParsableCommand {
     try await database.withDeploymentStore { store in
       let clock = SystemWallClock()
       let deployments = try await deploy.register(
-        flows, in: store, clock: clock, ids: SystemIDGenerator())
+        flows, in: store, clock: clock, ids: SystemIDGenerator()
+      ) { invocation.output.write("Note: \($0)\n", .standardError) }
       for deployment in deployments {
         invocation.output.write(DeploymentText.line(deployment) + "\n", .standardOutput)
       }

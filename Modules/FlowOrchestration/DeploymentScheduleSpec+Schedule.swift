@@ -36,3 +36,26 @@ public struct DeploymentScheduleError: Error, Sendable, CustomStringConvertible 
   /// The message.
   public var description: String { message }
 }
+
+extension DeploymentScheduleSpec {
+  /// The specification of a flow's declared schedule, so that `deploy` registers the schedule
+  /// the flow was written with; nil for a schedule a deployment cannot store (filters, dates,
+  /// unions, an end, a multi-day interval kept at a wall-clock time in a time zone).
+  public init?(declared schedule: any Schedule) {
+    if let cron = schedule as? CronSchedule, cron.start == nil, cron.end == nil {
+      let zone = cron.timeZone.identifier
+      self = .cron(cron.expression.text, timeZone: ["GMT", "UTC"].contains(zone) ? nil : zone)
+      return
+    }
+    if let interval = schedule as? IntervalSchedule, interval.end == nil {
+      let fixedOffset = ["GMT", "UTC"].contains(interval.timeZone.identifier)
+      // A whole-day interval in a zone with clock changes keeps its wall-clock time: a stored
+      // interval counts plain seconds, so it cannot say that.
+      guard fixedOffset || !interval.isWallClock else { return nil }
+      let (whole, fraction) = interval.interval.components
+      self = .interval(seconds: Double(whole) + Double(fraction) * 1e-18, anchor: interval.anchor)
+      return
+    }
+    return nil
+  }
+}

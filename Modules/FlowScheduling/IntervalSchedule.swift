@@ -65,6 +65,16 @@ public struct IntervalSchedule: ZonedSchedule, CustomStringConvertible {
     return ScheduleEvent(date: Date(timeIntervalSince1970: next))
   }
 
+  /// The instant fire times are counted from: `start`, or midnight of 2019-01-01 in the zone.
+  public var anchor: Date {
+    if let start { return start }
+    var cursor = ZoneCursor(zone)
+    return Date(timeIntervalSince1970: defaultAnchor(&cursor))
+  }
+
+  /// Whether fire times keep a wall-clock time in the zone (a whole-day interval).
+  public var isWallClock: Bool { days != nil }
+
   /// Midnight of 2019-01-01 on the zone's wall clock.
   private func defaultAnchor(_ cursor: inout ZoneCursor) -> Double {
     let local = CivilCalendar.dayNumber(year: 2019, month: 1, day: 1) * CivilCalendar.secondsPerDay

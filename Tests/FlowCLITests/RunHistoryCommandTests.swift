@@ -92,6 +92,28 @@ struct RunHistoryCommandTests {
     #expect(!bad.err.contains("<subcommand>"))
   }
 
+  @Test("deploy registers the flow's declared schedule unless --interval, --cron or --no-schedule")
+  func declaredSchedule() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (declared, first) = await execute(database, "deploy", "ticking", "main")
+    #expect(declared == 0, "\(first.err)")
+    #expect(first.out.contains("Deployment default/ticking version 1"), "\(first.out)")
+    #expect(first.out.contains("schedule: every 0.2s"), "\(first.out)")
+    #expect(first.out.contains("Deployment default/main version 1 (flow main@"))
+    #expect(first.out.contains("schedule: none"), "main declares no schedule: \(first.out)")
+    let (overridden, second) = await execute(database, "deploy", "ticking", "--interval", "5m")
+    #expect(overridden == 0, "\(second.err)")
+    #expect(second.out.contains("schedule: every 5m"), "\(second.out)")
+    let (off, third) = await execute(database, "deploy", "ticking", "--no-schedule")
+    #expect(off == 0, "\(third.err)")
+    #expect(third.out.contains("schedule: none"), "\(third.out)")
+    let (both, conflict) = await execute(
+      database, "deploy", "ticking", "--no-schedule", "--cron", "* * * * *")
+    #expect(both == 64)
+    #expect(conflict.err.contains("--no-schedule registers no schedule"))
+  }
+
   @Test("run-deployment --wait with no agent running says what the run waits for, and gives up")
   func runDeploymentWaitsForAnAgent() async throws {
     let database = Database()
