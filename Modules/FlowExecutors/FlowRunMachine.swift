@@ -561,9 +561,10 @@ public struct FlowRunMachine: Sendable {
       inputs.append(value)
     }
     let mayResume = !resuming || !graph.upstream[node].contains { ranFresh[$0] }
-    var runner = Runner(runID: newID(), inputs: inputs, mayResume: mayResume)
-    runner.unlessTargetExists = gated
-    runners.insert(runner, for: key)
+    // Built in the call, so that the runner is moved into the table, not copied.
+    runners.insert(
+      Runner(runID: newID(), inputs: inputs, mayResume: mayResume, unlessTargetExists: gated),
+      for: key)
     queued.append(key)
   }
 
@@ -638,10 +639,14 @@ public struct FlowRunMachine: Sendable {
   // MARK: Task runs
 
   private mutating func slotGranted(_ key: TaskRunKey) {
-    guard runners[key]?.holdsSlot == false else { return }
-    runners[key]!.holdsSlot = true
-    let first = !runners[key]!.begun
-    runners[key]!.begun = true
+    // One access to the runner for the slot and whether it begins now.
+    let first: Bool? = runners.update(key) { runner in
+      guard !runner.holdsSlot else { return nil }
+      runner.holdsSlot = true
+      defer { runner.begun = true }
+      return !runner.begun
+    }
+    guard let first else { return }
     guard first else { return startAttempt(key) }
     if cancelRequested {
       return moveRunner(
@@ -676,7 +681,7 @@ public struct FlowRunMachine: Sendable {
 
   /// Moves a Pending (or due Retrying) task run to Running for its next attempt.
   private mutating func startAttempt(_ key: TaskRunKey) {
-    guard let attempts = runners[key]?.attempts else { return }
+    guard let (attempts, old) = runners.update(key, { ($0.attempts, $0.state) }) else { return }
     if cancelRequested {
       return moveRunner(key, to: RunState(.cancelled, message: "Flow run was cancelled."))
     }
@@ -685,7 +690,7 @@ public struct FlowRunMachine: Sendable {
     let message =
       attempt == 1 ? "Starting task run (attempt 1)." : "Starting task run (attempt \(attempt))."
     ask(
-      .task(key), from: runners[key]!.state, to: RunState(.running, message: message),
+      .task(key), from: old, to: RunState(.running, message: message),
       .runnerRunning(attempt: attempt))
   }
 
@@ -756,9 +761,14 @@ public struct FlowRunMachine: Sendable {
   private mutating func attemptFinished(
     _ key: TaskRunKey, _ attempt: Int, _ outcome: AttemptOutcome
   ) {
-    guard runners[key]?.inAttempt == true, runners[key]!.attempts == attempt else { return }
-    runners[key]!.inAttempt = false
-    guard runners[key]!.state.isRunning else {
+    // One access to the runner: the attempt it waits for ends, and is it still running?
+    let stillRunning: Bool? = runners.update(key) { runner in
+      guard runner.inAttempt, runner.attempts == attempt else { return nil }
+      runner.inAttempt = false
+      return runner.state.isRunning
+    }
+    guard let stillRunning else { return }
+    guard stillRunning else {
       // The last lost worker: the run stays Crashed, with the scheduler's explanation.
       if runners[key]!.state.kind == .crashed, case .failed(let failure) = outcome,
         failure.killedWorker
@@ -793,7 +803,11 @@ public struct FlowRunMachine: Sendable {
 
   private mutating func succeed(_ key: TaskRunKey, _ output: FlowValue) {
     // The notes are copied only when there are some (rarely: a cache or target was looked up).
-    guard let plain = runners[key]?.notes.isEmpty else { return }
+    // One access to the runner: whether it has notes, and whether it ends here (below).
+    guard
+      let (plain, endsHere) = runners.update(
+        key, { ($0.notes.isEmpty, $0.state.kind == .running && !$0.inAttempt) })
+    else { return }
     let message =
       plain
       ? "Task run succeeded."
@@ -802,12 +816,10 @@ public struct FlowRunMachine: Sendable {
     // The common end of a task run, when the machine decides it and nothing waits before it:
     // Running to Success is legal, so the run ends here, as ask, resume and advance would end
     // it, without going through them.
-    if decidesTransitions, decided.isEmpty, !awaitsTransition(of: .task(key)),
-      runners[key]?.state.kind == .running, runners[key]?.inAttempt == false,
-      var runner = runners.removeValue(forKey: key)
+    if endsHere, decidesTransitions, decided.isEmpty, !awaitsTransition(of: .task(key)),
+      let runner = runners.removeValue(forKey: key)
     {
-      runner.state = state
-      return finishRunner(key, runner)
+      return finishRunner(key, runner, state: state)
     }
     moveRunner(key, to: state)
   }
@@ -858,16 +870,19 @@ public struct FlowRunMachine: Sendable {
     finishRunner(key, runner)
   }
 
-  /// Records the end of `runner`, already removed from the table.
-  private mutating func finishRunner(_ key: TaskRunKey, _ runner: consuming Runner) {
+  /// Records the end of `runner`, already removed from the table, in its state or `final`.
+  private mutating func finishRunner(
+    _ key: TaskRunKey, _ runner: consuming Runner, state final: RunState? = nil
+  ) {
     if runner.holdsSlot { slotsInUse -= 1 }
+    let state = final ?? runner.state
     var run = TaskRun(
       graph, node: key.node, mapIndex: key.mapIndex, id: runner.runID,
-      state: runner.state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
+      state: state, startedAt: runner.startedAt, retryStartTimes: runner.retryStarts,
       finishedAt: now)
     run.crashedAttempts = runner.crashed
     run.loopIterations = runner.iteration
-    store(key, run)
+    store(key, consume run)
   }
 
   // MARK: Recording
@@ -886,7 +901,7 @@ public struct FlowRunMachine: Sendable {
     if let index = key.mapIndex { return childFinished(node, index, run) }
     // Paused or held Pending: the downstream keeps waiting.
     let finished = run.state.isFinished
-    setRun(node, run)
+    setRun(node, consume run)
     if finished { releaseDownstream(node) }
   }
 
@@ -1092,13 +1107,13 @@ public struct FlowRunMachine: Sendable {
   private mutating func setRun(_ node: Int, _ run: consuming TaskRun) {
     let index = runIndex[node]
     if index >= 0 {
-      runs[Int(index)] = run
+      runs[Int(index)] = consume run
       return
     }
     if node < lastRunNode { runsInNodeOrder = false }
     lastRunNode = node
     runIndex[node] = Int32(runs.count)
-    runs.append(run)
+    runs.append(consume run)
   }
 
   /// The states of the reference tasks' runs.

@@ -30,6 +30,9 @@ final class RunSettings: Sendable {
   let recording: RunRecording?
   /// True when a tracer is bootstrapped: the run and its attempts get spans (``RunTracing``).
   let isTraced: Bool
+  /// True when attempts run here, untraced and unrecorded: an attempt without a deadline or
+  /// captured stdout then runs its body with only its context.
+  let runsPlainLocally: Bool
   /// What the task contexts of the run's local attempts share (built once per run).
   let contextRun: TaskRunContext.Run
 
@@ -57,6 +60,7 @@ final class RunSettings: Sendable {
     self.session = session
     hasSession = session != nil
     isTraced = RunTracing.isTracing
+    runsPlainLocally = session == nil && recording == nil && !isTraced
     contextRun = TaskRunContext.Run(
       flowName: flow.name, flowRunID: flowRunID, parameters: parameters,
       environment: environment, logSink: self.log, scheduledStartTime: scheduledStart)
