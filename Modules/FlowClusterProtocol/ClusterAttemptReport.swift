@@ -75,6 +75,24 @@ public struct ClusterAttemptReport: Sendable, Equatable {
       succeeded: metadata[Keys.outcome] == "success")
   }
 
+  /// The log record of the report of `result`'s attempt, which ran on `slot` (as the run's log
+  /// renders it, without the worker's name, which the scheduler adds).
+  public static func record(
+    _ result: ClusterTaskResult, slot: Int, threads: Int, running: Int, started: Date,
+    ended: Date, load: Double?
+  ) -> ClusterLogRecord {
+    var succeeded = false
+    if case .success = result.outcome { succeeded = true }
+    let report = ClusterAttemptReport(
+      worker: "", thread: slot, threads: threads, running: running, started: started,
+      ended: ended, load: load, succeeded: succeeded)
+    var metadata = report.metadata
+    metadata[ClusterLogKeys.worker] = nil
+    return ClusterLogRecord(
+      time: ended.timeIntervalSince1970, level: "info", message: report.message,
+      metadata: metadata)
+  }
+
   /// The message of the report's log record.
   public var message: String {
     let seconds = String((ended.timeIntervalSince(started) * 1000).rounded() / 1000)
