@@ -1,3 +1,4 @@
+import FlowClusterProtocol
 import Foundation
 import Testing
 
@@ -93,8 +94,9 @@ struct ClusterHostileTests {
 
     // 1. A hello announced at 16 MiB (the attack that held the loop 5 s): refused on its prefix.
     let started = clock.now
-    // Magic, one message, a hello of protocol version 5, a 5-byte token.
-    let wrongToken: [UInt8] = [0x53, 0x46, 1, 1, 5, 5] + Array("wrong".utf8)
+    // Magic, one message, a hello of this protocol version, a 5-byte token.
+    let wrongToken: [UInt8] =
+      [0x53, 0x46, 1, 1, UInt8(ClusterProtocol.version), 5] + Array("wrong".utf8)
     try sendRaw(
       lengthPrefix((16 << 20) - 1) + wrongToken + [UInt8](repeating: 0, count: 60_000),
       port: scheduler, halfClose: false)

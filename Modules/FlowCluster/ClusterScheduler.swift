@@ -272,7 +272,7 @@ public final class ClusterScheduler: Sendable {
     assignment.taskRunID = call.taskRunID
     return ClusterTaskSubmission(
       assignment: assignment, priority: call.options.priority, resources: call.options.resources,
-      context: context)
+      context: context, taskName: call.taskName)
   }
 
   /// Asks one worker to finish its attempts and leave.

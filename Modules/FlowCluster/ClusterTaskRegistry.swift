@@ -9,27 +9,30 @@ import Synchronization
 /// the flows the executable defines (DESIGN rule 3). Nothing else ever runs: a task the
 /// registry does not know is reported back as an error, and no code comes from the network.
 public struct ClusterTaskRegistry: Sendable {
-  private let tasks: [String: TaskConfig]
-  private let names: [String: String]
+  /// A registered task: its configuration and its name (many slugs may share a name).
+  struct Registered: Sendable {
+    let config: TaskConfig
+    let name: String
+  }
+
+  /// By flow name, then task slug (two lookups of short strings, no key built per attempt).
+  private let tasks: [String: [String: Registered]]
   private let parameterSpecs: [String: [String: ParameterSpec]]
   /// The registered flows' names.
   public let flowNames: [String]
 
   /// Indexes every task node of `flows` (by flow name and task slug).
   public init(flows: [Flow]) {
-    var tasks: [String: TaskConfig] = [:]
-    var names: [String: String] = [:]
+    var tasks: [String: [String: Registered]] = [:]
     var specs: [String: [String: ParameterSpec]] = [:]
     for flow in flows {
       for node in flow.graph.nodes {
         guard let config = node.task else { continue }
-        tasks[Self.key(flow.name, node.slug)] = config
-        names[Self.key(flow.name, node.slug)] = node.name
+        tasks[flow.name, default: [:]][node.slug] = Registered(config: config, name: node.name)
       }
       specs[flow.name] = Dictionary(flow.parameters.map { ($0.name, $0) }) { first, _ in first }
     }
     self.tasks = tasks
-    self.names = names
     self.parameterSpecs = specs
     self.flowNames = flows.map(\.name)
   }
@@ -53,15 +56,24 @@ public struct ClusterTaskRegistry: Sendable {
     return (values, undecodable.sorted())
   }
 
-  private static func key(_ flow: String, _ task: String) -> String { flow + "\u{0}" + task }
+  /// The task `task` (a slug) of flow `flow`, if registered.
+  func registered(flow: String, task: String) -> Registered? { tasks[flow]?[task] }
 
   /// True when the registry has `task` in `flow`.
-  public func contains(flow: String, task: String) -> Bool { tasks[Self.key(flow, task)] != nil }
+  public func contains(flow: String, task: String) -> Bool {
+    registered(flow: flow, task: task) != nil
+  }
+
+  /// The name of task `task` (a slug) in `flow`, if registered: attempts of one name are
+  /// expected to run alike.
+  public func name(flow: String, task: String) -> String? {
+    registered(flow: flow, task: task)?.name
+  }
 
   /// The timeout of `task` in `flow`, when it has one (its attempts can be cancelled at their
   /// deadline, so the worker keeps a way to stop each of them).
   public func timeout(flow: String, task: String) -> Duration? {
-    tasks[Self.key(flow, task)]?.options.timeout
+    registered(flow: flow, task: task)?.config.options.timeout
   }
 
   /// Runs one assignment: decodes its inputs, calls the body with a task context whose log
@@ -74,13 +86,14 @@ public struct ClusterTaskRegistry: Sendable {
       ClusterTaskResult(
         taskID: assignment.taskID, outcome: .failure(code: code.name, message: message))
     }
-    guard let config = tasks[Self.key(assignment.flow, assignment.task)] else {
+    guard let registered = registered(flow: assignment.flow, task: assignment.task) else {
       let known = flowNames.isEmpty ? "none" : flowNames.map { "'\($0)'" }.joined(separator: ", ")
       return failure(
         .unknownTask,
         "worker '\(worker)' has no task '\(assignment.task)' in flow '\(assignment.flow)' "
           + "(its flows: \(known)); run the same build of the executable on every worker")
     }
+    let config = registered.config
     let body = config.body
     guard assignment.inputs.count == body.inputCount else {
       return failure(
@@ -103,10 +116,9 @@ public struct ClusterTaskRegistry: Sendable {
       }
     }
     let sink = CollectingLogSink(environment.clock)
-    let key = Self.key(assignment.flow, assignment.task)
     let context = TaskRunContext(
       flowName: assignment.flow, flowRunID: run?.flowRunID ?? environment.ids.next(),
-      taskName: names[key] ?? assignment.task, taskSlug: assignment.task,
+      taskName: registered.name, taskSlug: assignment.task,
       taskRunID: assignment.taskRunID ?? environment.ids.next(),
       mapIndex: assignment.mapIndex >= 0 ? assignment.mapIndex : nil,
       attempt: assignment.attempt, parameters: parameters, environment: environment,
@@ -276,8 +288,8 @@ public enum ClusterRemoteCoding {
       loopPayload: loopPayload)
   }
 
-  /// Adds the result's log records to the run's log, then decodes the output or throws the
-  /// remote error (`SkipTask` for a skip).
+  /// Adds the result's log records and its attempt report to the run's log, then decodes the
+  /// output or throws the remote error (`SkipTask` for a skip).
   public static func value(_ result: ClusterTaskResult, _ call: RemoteTaskCall, worker: String)
     throws -> any Sendable
   {
@@ -287,6 +299,10 @@ public enum ClusterRemoteCoding {
       call.recordLog(
         level: Logger.Level(rawValue: record.level) ?? .info, message: record.message,
         time: Date(timeIntervalSince1970: record.time), metadata: metadata)
+    }
+    if var report = result.report {
+      report.worker = worker
+      call.recordLog(.rendered(AttemptReportRecord(report: report)), time: report.ended)
     }
     switch result.outcome {
     case .success(let bytes):

@@ -40,48 +40,66 @@ public enum ClusterValueCoding {
   {
     var writer = WireWriter()
     // Only where the task's type is exactly the compact one (a `Int?` holding 5 casts to `Int`
-    // too, and must stay an optional).
-    let compact = tags[serializer.typeName]
-    switch value {
-    case let value as Int where compact == int:
+    // too, and must stay an optional); the type decides first, so that a value is cast once.
+    guard let compact = tags[serializer.typeName] else { return try serialized(value, serializer) }
+    switch compact {
+    case int:
+      guard let value = value as? Int else { break }
       writer.bytes.append(int)
       writer.int(value)
-    // Non-finite doubles go through the serializer, which refuses them as before.
-    case let value as Double where compact == double && value.isFinite:
+      return writer.bytes
+    case double:
+      // Non-finite doubles go through the serializer, which refuses them as before.
+      guard let value = value as? Double, value.isFinite else { break }
       writer.bytes.append(double)
       writer.double(value)
-    case let value as Bool where compact == bool:
-      writer.bytes = [bool, value ? 1 : 0]
-    case let value as String where compact == string:
+      return writer.bytes
+    case bool:
+      guard let value = value as? Bool else { break }
+      return [bool, value ? 1 : 0]
+    case string:
+      guard let value = value as? String else { break }
       writer.bytes.append(string)
       writer.string(value)
-    case let value as Data where compact == data:
+      return writer.bytes
+    case data:
+      guard let value = value as? Data else { break }
       writer.bytes.reserveCapacity(value.count + 1)
       writer.bytes.append(data)
       writer.bytes.append(contentsOf: value)
-    case is Void where compact == void:
-      writer.bytes = [void]
-    case let values as [Int] where compact == ints:
+      return writer.bytes
+    case void:
+      guard value is Void else { break }
+      return [void]
+    case ints:
+      guard let values = value as? [Int] else { break }
       writer.bytes.append(ints)
       writer.varint(UInt64(values.count))
       for value in values { writer.int(value) }
-    case let values as [Double] where compact == doubles && values.allSatisfy(\.isFinite):
+      return writer.bytes
+    case doubles:
+      guard let values = value as? [Double], values.allSatisfy(\.isFinite) else { break }
       writer.bytes.reserveCapacity(values.count * 8 + 4)
       writer.bytes.append(doubles)
       writer.varint(UInt64(values.count))
       for value in values { writer.double(value) }
-    case let values as [Bool] where compact == bools:
+      return writer.bytes
+    case bools:
+      guard let values = value as? [Bool] else { break }
       writer.bytes.append(bools)
       writer.varint(UInt64(values.count))
       for value in values { writer.bytes.append(value ? 1 : 0) }
-    case let values as [String] where compact == strings:
+      return writer.bytes
+    case strings:
+      guard let values = value as? [String] else { break }
       writer.bytes.append(strings)
       writer.varint(UInt64(values.count))
       for value in values { writer.string(value) }
+      return writer.bytes
     default:
-      writer.bytes = try serialized(value, serializer)
+      break
     }
-    return writer.bytes
+    return try serialized(value, serializer)
   }
 
   private static func serialized(_ value: any Sendable, _ serializer: ResultSerializer)
@@ -95,13 +113,14 @@ public enum ClusterValueCoding {
     return bytes
   }
 
-  /// Decodes bytes written by ``encode(_:_:)`` into a value of the serializer's type.
-  public static func decode(_ bytes: [UInt8], _ serializer: ResultSerializer, at location: String)
-    throws(ResultStoreError) -> any Sendable
-  {
+  /// Decodes bytes written by ``encode(_:_:)`` into a value of the serializer's type;
+  /// `location` (built only for an error or the serializer) names the value in errors.
+  public static func decode(
+    _ bytes: [UInt8], _ serializer: ResultSerializer, at location: @autoclosure () -> String
+  ) throws(ResultStoreError) -> any Sendable {
     guard let tag = bytes.first else {
       throw ResultStoreError(
-        code: .corrupt, location: location,
+        code: .corrupt, location: location(),
         message: "no bytes for the \(serializer.typeName); run the same build everywhere")
     }
     if tag == serialized {
@@ -109,11 +128,11 @@ public enum ClusterValueCoding {
         StoredResult(
           serializer: serializer.name, typeName: serializer.typeName,
           payload: Data(bytes[1...])),
-        at: location)
+        at: location())
     }
     guard let name = typeNames[tag], name == serializer.typeName else {
       throw ResultStoreError(
-        code: .wrongType, location: location,
+        code: .wrongType, location: location(),
         message:
           "holds a \(typeNames[tag] ?? "value of unknown kind \(tag)"), but a "
           + "\(serializer.typeName) was expected; run the same build on the scheduler and workers")
@@ -162,7 +181,7 @@ public enum ClusterValueCoding {
       return value
     } catch {
       throw ResultStoreError(
-        code: .corrupt, location: location, message: "cannot decode the \(name): \(error)")
+        code: .corrupt, location: location(), message: "cannot decode the \(name): \(error)")
     }
   }
 }

@@ -284,17 +284,18 @@ public enum ClusterWorker {
                   maxOutputSize: maxOutputSize)
                 if stop != nil { stops.ended(assignment.taskID) }
                 let ended = environment.clock.now()
-                result.logs.append(
-                  ClusterAttemptReport.record(
-                    result, slot: slot, threads: threads, running: running, started: started,
-                    ended: ended, load: entry.load))
+                var succeeded = false
+                if case .success = result.outcome { succeeded = true }
+                result.report = ClusterAttemptReport(
+                  worker: "", thread: slot, threads: threads, running: running, started: started,
+                  ended: ended, load: entry.load, succeeded: succeeded)
                 // A conditional start after this attempt runs next on this slot, at once;
                 // results of short bodies go to the event loop together.
                 let (handOver, next) = queue.finish(
                   result,
                   ran: WorkerAttemptQueue.Ran(
                     assignment: assignment, seconds: ended.timeIntervalSince(started),
-                    ended: ended))
+                    ended: ended, taskName: entry.taskName))
                 if handOver { wakeLoop() }
                 if let next {
                   handed = (next, running)
@@ -584,7 +585,8 @@ final class WorkerCore {
         starting.append(
           WorkerAttemptQueue.Entry(
             assignment: assignment, run: run, parameters: parameters(assignment, run),
-            load: hostLoad()))
+            load: hostLoad(),
+            taskName: registry.name(flow: assignment.flow, task: assignment.task)))
       case .cancel(let ids):
         // The machine drops their results. Bodies of tasks with a timeout are cancelled; one
         // that ignores it past the grace period has its process replaced (a hard timeout).

@@ -21,6 +21,11 @@ final class WorkerAttemptQueue: Sendable {
     let run: ClusterRunContext?
     let parameters: [String: any Sendable]
     let load: Double?
+    /// The task's name (nil: unknown): attempts of one name run alike, whatever their slugs.
+    var taskName: String? = nil
+
+    /// What tells attempts that are expected to run alike: the task's name, else its slug.
+    var kind: String { taskName ?? assignment.task }
   }
 
   /// What a runner gets: the attempt, and how many attempts run with it (it included).
@@ -214,6 +219,11 @@ final class WorkerAttemptQueue: Sendable {
     let seconds: Double
     /// When it ended, on the worker's clock.
     let ended: Date
+    /// The task's name (nil: unknown; its slug stands in).
+    var taskName: String? = nil
+
+    /// What tells attempts that are expected to run alike (see ``Entry/kind``).
+    var kind: String { taskName ?? assignment.task }
   }
 
   /// The most results held back for one hand-over.
@@ -229,7 +239,7 @@ final class WorkerAttemptQueue: Sendable {
   /// slot (the attempt succeeded and one runs after it), with the attempt's output as input.
   ///
   /// With `ran`, results of short bodies are held back for one hand-over while the next
-  /// attempt in line is of the same task (so expected short too): a runner of short bodies
+  /// attempt in line is of the same task, by name (so expected short too): a runner of short bodies
   /// wakes the event loop once per ``holdBatch`` results, and a held result waits at most
   /// ``holdDelay`` plus one short body. A runner that finds nothing more to run hands over
   /// what is held before it parks.
@@ -243,7 +253,7 @@ final class WorkerAttemptQueue: Sendable {
         let upcoming = next ?? (state.head < state.waiting.count ? state.waiting[state.head] : nil)
         if let upcoming, ran.seconds < Self.shortBody, state.results.count < Self.holdBatch,
           ran.ended.timeIntervalSince(state.firstHeld) < Self.holdDelay,
-          upcoming.assignment.task == ran.assignment.task,
+          upcoming.kind == ran.kind,
           upcoming.assignment.flow == ran.assignment.flow
         {
           return (false, next)

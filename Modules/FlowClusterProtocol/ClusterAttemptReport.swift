@@ -1,12 +1,13 @@
 import Foundation
 
 /// What a worker reports about each attempt it ran: which of its threads ran it, when, and
-/// how busy the worker was. It travels as one log record with the attempt's result (no new
-/// message kind), the scheduler adds the worker's name (``ClusterLogKeys/worker``) like it does
-/// to every record, and so it lands in the run's log, where the cluster dashboard reads it
-/// back: one lane per worker thread, and the workers' load and last report.
+/// how busy the worker was. It travels in binary with the attempt's result
+/// (``ClusterTaskResult/report``, protocol version 6), the scheduler adds the worker's name, and
+/// it lands in the run's log as one record (``message``, ``metadata``, rendered only when the
+/// log is read), where the cluster dashboard reads it back: one lane per worker thread, and the
+/// workers' load and last report.
 public struct ClusterAttemptReport: Sendable, Equatable {
-  /// The worker's name (added by the scheduler).
+  /// The worker's name (added by the scheduler; not on the wire).
   public var worker: String
   /// The worker thread (slot) that ran the attempt, from 0.
   public var thread: Int
@@ -20,7 +21,8 @@ public struct ClusterAttemptReport: Sendable, Equatable {
   public var ended: Date
   /// The worker host's one-minute load average, when its system tells.
   public var load: Double?
-  /// Whether the body returned (false: it threw or could not run).
+  /// Whether the body returned (false: it threw or could not run); on the wire, the result's
+  /// outcome tells.
   public var succeeded: Bool
 
   /// The metadata keys of the record (beside ``ClusterLogKeys/worker``).
@@ -73,23 +75,40 @@ public struct ClusterAttemptReport: Sendable, Equatable {
       succeeded: metadata[Keys.outcome] == "success")
   }
 
-  /// The record a worker adds to the result of `assignment` that ran on `slot`.
+  /// The log record of the report of `result`'s attempt, which ran on `slot` (as the run's log
+  /// renders it, without the worker's name, which the scheduler adds).
   public static func record(
     _ result: ClusterTaskResult, slot: Int, threads: Int, running: Int, started: Date,
     ended: Date, load: Double?
   ) -> ClusterLogRecord {
     var succeeded = false
     if case .success = result.outcome { succeeded = true }
+    let report = ClusterAttemptReport(
+      worker: "", thread: slot, threads: threads, running: running, started: started,
+      ended: ended, load: load, succeeded: succeeded)
+    var metadata = report.metadata
+    metadata[ClusterLogKeys.worker] = nil
+    return ClusterLogRecord(
+      time: ended.timeIntervalSince1970, level: "info", message: report.message,
+      metadata: metadata)
+  }
+
+  /// The message of the report's log record.
+  public var message: String {
+    let seconds = String((ended.timeIntervalSince(started) * 1000).rounded() / 1000)
+    return "ran on worker thread \(thread + 1) of \(threads) in \(seconds) s"
+  }
+
+  /// The metadata of the report's log record (``init(metadata:)`` reads it back).
+  public var metadata: [String: String] {
     var metadata: [String: String] = [
-      Keys.report: "1", Keys.thread: String(slot), Keys.threads: String(threads),
+      Keys.report: "1", Keys.thread: String(thread), Keys.threads: String(threads),
       Keys.running: String(running), Keys.started: String(started.timeIntervalSince1970),
       Keys.ended: String(ended.timeIntervalSince1970),
       Keys.outcome: succeeded ? "success" : "failure", ClusterLogKeys.source: "cluster",
+      ClusterLogKeys.worker: worker,
     ]
     if let load { metadata[Keys.load] = String((load * 100).rounded() / 100) }
-    let seconds = String((ended.timeIntervalSince(started) * 1000).rounded() / 1000)
-    return ClusterLogRecord(
-      time: ended.timeIntervalSince1970, level: "info",
-      message: "ran on worker thread \(slot + 1) of \(threads) in \(seconds) s", metadata: metadata)
+    return metadata
   }
 }

@@ -169,12 +169,18 @@ public struct ClusterTaskResult: Sendable, Equatable {
   /// How long the body ran on the worker's clock, in nanoseconds (0: not measured); the
   /// scheduler keeps a mean per task to decide how deep it may batch that task's assignments.
   public var runNanoseconds: UInt64
+  /// Where and when the attempt ran (version 6; its ``ClusterAttemptReport/worker`` is not on
+  /// the wire, and ``ClusterAttemptReport/succeeded`` follows from ``outcome``); nil: not
+  /// reported.
+  public var report: ClusterAttemptReport?
 
   /// Creates a result.
   public init(
     taskID: ClusterTaskID, outcome: ClusterTaskOutcome, logs: [ClusterLogRecord] = [],
-    error: ClusterErrorInfo? = nil, runNanoseconds: UInt64 = 0
+    error: ClusterErrorInfo? = nil, runNanoseconds: UInt64 = 0,
+    report: ClusterAttemptReport? = nil
   ) {
+    self.report = report
     self.runNanoseconds = runNanoseconds
     self.taskID = taskID
     self.outcome = outcome
@@ -218,8 +224,9 @@ public enum ClusterMessage: Sendable, Equatable {
 /// Constants of the wire protocol.
 public enum ClusterProtocol {
   /// The version this build speaks; a hello with another version is refused. Version 5 added
-  /// conditional starts (``ClusterAssignment/after``).
-  public static let version: UInt16 = 5
+  /// conditional starts (``ClusterAssignment/after``), version 6 the binary attempt report
+  /// (``ClusterTaskResult/report``, which was a log record of string metadata).
+  public static let version: UInt16 = 6
   /// The default largest frame (16 MiB); a bigger length prefix closes the connection.
   public static let defaultMaxFrameSize = 16 << 20
   /// The default largest task output (256 MiB), sent in parts when it exceeds a frame.

@@ -26,12 +26,17 @@ public struct ClusterTaskSubmission: Sendable, Equatable {
   public var resources: [String: Double]
   /// The flow run's context, sent once to each worker before its first attempt of the run.
   public var context: ClusterRunContext?
+  /// The task's name (not sent): attempts of one name share an observed run time, whatever
+  /// node of the flow (slug) they run, so a flow of many calls of one short task batches from
+  /// its first results on. Defaults to the slug.
+  public var taskName: String
 
   /// Creates a submission.
   public init(
     assignment: ClusterAssignment, priority: Int = 0, resources: [String: Double] = [:],
-    context: ClusterRunContext? = nil
+    context: ClusterRunContext? = nil, taskName: String? = nil
   ) {
+    self.taskName = taskName ?? assignment.task
     self.assignment = assignment
     self.priority = priority
     self.resources = resources
@@ -239,7 +244,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
   /// The mean run time of each task (by flow and task name), as workers reported it.
   private var runTimes: [TaskKey: RunTimeMean] = [:]
 
-  /// A task by flow and name.
+  /// A task by flow and name (``ClusterTaskSubmission/taskName``).
   private struct TaskKey: Hashable, Sendable {
     let flow: String
     let task: String
@@ -280,8 +285,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
   /// True after ``Event/shutdown``.
   public var isStopped: Bool { stopped }
 
-  /// How many assignments of task `task` of flow `flow` each worker thread may hold now: deep
-  /// for a task observed to be short, `1 + prefetchPerThread` otherwise.
+  /// How many assignments of task `task` (its name) of flow `flow` each worker thread may hold
+  /// now: deep for a task observed to be short, `1 + prefetchPerThread` otherwise.
   public func window(flow: String, task: String) -> Int {
     window(key: TaskKey(flow: flow, task: task))
   }
@@ -575,9 +580,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
         }
         release(result.taskID, job, from: id)
         if result.runNanoseconds > 0 {
-          let assignment = job.submission.assignment
-          runTimes[TaskKey(flow: assignment.flow, task: assignment.task), default: RunTimeMean()]
-            .add(result.runNanoseconds)
+          let key = TaskKey(flow: job.submission.assignment.flow, task: job.submission.taskName)
+          runTimes[key, default: RunTimeMean()].add(result.runNanoseconds)
         }
         actions.append(.taskFinished(result, worker: peers[id]!.name))
       }
@@ -756,7 +760,7 @@ public struct ClusterSchedulerStateMachine: Sendable {
     while let next = queue.popMax() {
       guard let job = jobs[next.id], job.worker == nil else { continue }
       let assignment = job.submission.assignment
-      let key = TaskKey(flow: assignment.flow, task: assignment.task)
+      let key = TaskKey(flow: assignment.flow, task: job.submission.taskName)
       let window: Int
       if let last, last.key == key {
         window = last.window

@@ -286,12 +286,19 @@ package struct WireWriter {
       varint(UInt64(results.count))
       for result in results {
         varint(result.taskID)
+        // The outcome (0 success, 1 failure, 2 failure with an error type) in the low bits;
+        // version 6: `reportFlag` when an attempt report follows the run time,
+        // `reportLoadFlag` when it carries the host's load.
+        var flags: UInt8 = 0
+        if let report = result.report {
+          flags = Self.reportFlag | (report.load == nil ? 0 : Self.reportLoadFlag)
+        }
         switch result.outcome {
         case .success(let payload):
-          bytes.append(0)
+          bytes.append(flags)
           blob(payload)
         case .failure(let code, let message):
-          bytes.append(result.error == nil ? 1 : 2)
+          bytes.append(flags | (result.error == nil ? 1 : 2))
           string(code)
           string(message)
           if let error = result.error {
@@ -307,6 +314,7 @@ package struct WireWriter {
           strings(log.metadata)
         }
         varint(result.runNanoseconds)
+        if let report = result.report { self.report(report) }
       }
     case .heartbeat(let running):
       bytes.append(ClusterMessageKind.heartbeat.tag)
@@ -344,14 +352,28 @@ package struct WireWriter {
     }
   }
 
+  /// A result's outcome byte: an attempt report follows (version 6).
+  static let reportFlag: UInt8 = 0x04
+  /// A result's outcome byte: the attempt report carries the host's load.
+  static let reportLoadFlag: UInt8 = 0x08
+
+  /// An attempt report without its worker's name and outcome (the result carries them): the
+  /// thread, the thread count and the running count as varints, the start and the end as
+  /// seconds since 1970, then the load when the outcome byte says so.
+  mutating func report(_ report: ClusterAttemptReport) {
+    varint(UInt64(max(0, report.thread)))
+    varint(UInt64(max(0, report.threads)))
+    varint(UInt64(max(0, report.running)))
+    double(report.started.timeIntervalSince1970)
+    double(report.ended.timeIntervalSince1970)
+    if let load = report.load { double(load) }
+  }
+
   /// A UUID as 16 bytes after a length (0 for none).
   package mutating func uuid(_ value: UUID?) {
     guard let value else { return bytes.append(0) }
-    let raw = value.uuid
-    blob([
-      raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6, raw.7, raw.8, raw.9, raw.10, raw.11,
-      raw.12, raw.13, raw.14, raw.15,
-    ])
+    bytes.append(16)
+    withUnsafeBytes(of: value.uuid) { bytes.append(contentsOf: $0) }
   }
 }
 
@@ -436,6 +458,32 @@ package struct WireReader {
     return result
   }
 
+  /// A varint that fits in an `Int`.
+  package mutating func natural() throws(ClusterProtocolError) -> Int {
+    let value = try varint()
+    guard value <= UInt64(Int.max) else { throw malformed("a count of \(value) overflows") }
+    return Int(value)
+  }
+
+  /// An attempt report (see `WireWriter.report(_:)`) of a result that ended with `outcome`;
+  /// its worker's name is left empty for the scheduler to fill in.
+  mutating func report(_ outcome: ClusterTaskOutcome, load: Bool) throws(ClusterProtocolError)
+    -> ClusterAttemptReport
+  {
+    let thread = try natural()
+    let threads = try natural()
+    let running = try natural()
+    let started = try double()
+    let ended = try double()
+    let hostLoad = load ? try double() : nil
+    var succeeded = false
+    if case .success = outcome { succeeded = true }
+    return ClusterAttemptReport(
+      worker: "", thread: thread, threads: threads, running: running,
+      started: Date(timeIntervalSince1970: started), ended: Date(timeIntervalSince1970: ended),
+      load: hostLoad, succeeded: succeeded)
+  }
+
   package mutating func ids() throws(ClusterProtocolError) -> [ClusterTaskID] {
     let count = try count()
     var ids: [ClusterTaskID] = []
@@ -445,14 +493,17 @@ package struct WireReader {
   }
 
   package mutating func uuid() throws(ClusterProtocolError) -> UUID? {
-    let raw = try blob()
-    if raw.isEmpty { return nil }
-    guard raw.count == 16 else { throw malformed("a UUID of \(raw.count) bytes") }
-    return UUID(
-      uuid: (
-        raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9], raw[10],
-        raw[11], raw[12], raw[13], raw[14], raw[15]
-      ))
+    let length = try count()
+    if length == 0 { return nil }
+    guard length == 16 else { throw malformed("a UUID of \(length) bytes") }
+    var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    withUnsafeMutableBytes(of: &raw) { target in
+      bytes.withUnsafeBytes { source in
+        target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[offset..<(offset + 16)]))
+      }
+    }
+    offset += 16
+    return UUID(uuid: raw)
   }
 
   /// The first fields of a hello (after its tag): the protocol version and the token.
@@ -534,7 +585,13 @@ package struct WireReader {
         let id = try varint()
         let outcome: ClusterTaskOutcome
         var error: ClusterErrorInfo?
-        switch try byte() {
+        let flags = try byte()
+        let reportFlags = WireWriter.reportFlag | WireWriter.reportLoadFlag
+        guard flags & reportFlags != WireWriter.reportLoadFlag else {
+          offset -= 1
+          throw malformed("a result's load without its attempt report")
+        }
+        switch flags & ~reportFlags {
         case 0: outcome = .success(try blob())
         case 1: outcome = .failure(code: try string(), message: try string())
         case 2:
@@ -542,7 +599,9 @@ package struct WireReader {
           let typeName = try string()
           let payload = try blob()
           error = ClusterErrorInfo(typeName: typeName, payload: payload.isEmpty ? nil : payload)
-        case let other: throw malformed("unknown outcome \(other)")
+        case let other:
+          offset -= 1
+          throw malformed("unknown outcome \(other)")
         }
         let logCount = try self.count()
         var logs: [ClusterLogRecord] = []
@@ -553,10 +612,14 @@ package struct WireReader {
               metadata: try strings()))
         }
         let runNanoseconds = try varint()
+        var report: ClusterAttemptReport?
+        if flags & WireWriter.reportFlag != 0 {
+          report = try self.report(outcome, load: flags & WireWriter.reportLoadFlag != 0)
+        }
         results.append(
           ClusterTaskResult(
             taskID: id, outcome: outcome, logs: logs, error: error,
-            runNanoseconds: runNanoseconds))
+            runNanoseconds: runNanoseconds, report: report))
       }
       return .results(results)
     case ClusterMessageKind.heartbeat.tag: return .heartbeat(running: try int())

@@ -137,6 +137,12 @@ public final class RemoteTaskCall: Sendable {
     onCrash(message, rescheduled)
   }
 
+  /// Adds `event` about this attempt to the run's log (a record rendered when the log is read,
+  /// ``RunLog/Event/rendered(_:)``, costs the run little until then).
+  public func recordLog(_ event: RunLog.Event, level: Logger.Level = .info, time: Date) {
+    log.append(event, level: level, at: time, subject: subject)
+  }
+
   /// Adds a record the task's body logged remotely to the run's log, with the task's metadata
   /// and the record's own.
   public func recordLog(

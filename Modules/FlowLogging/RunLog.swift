@@ -22,6 +22,7 @@ public final class RunLog: Sendable {
       case taskFinished(RunState.Kind, String?)
       case flowStarted
       case flowFinished(RunState.Kind, String?)
+      case rendered(any RunLogRendering)
     }
 
     let kind: Kind
@@ -43,6 +44,11 @@ public final class RunLog: Sendable {
     /// The flow run reached its final state `state`, for the reason given.
     public static func flowFinished(_ state: RunState.Kind, _ reason: String?) -> Event {
       Event(kind: .flowFinished(state, reason))
+    }
+    /// A record whose message and metadata are rendered only when it is read or sent on (a
+    /// record written for every task that is seldom read, such as a cluster attempt's report).
+    public static func rendered(_ content: any RunLogRendering) -> Event {
+      Event(kind: .rendered(content))
     }
   }
 
@@ -179,6 +185,9 @@ public final class RunLog: Sendable {
 
   private func render(_ entry: Entry) -> LogRecord {
     var metadata = entry.metadata?.flattened ?? [:]
+    if case .rendered(let content) = entry.event.kind {
+      metadata.merge(content.metadata) { $1 }
+    }
     metadata["flow"] = flowName
     metadata["flow_run_id"] = flowRunIDText
     if let subject = entry.subject {
@@ -195,7 +204,11 @@ public final class RunLog: Sendable {
   /// `entry` as the run store keeps it: what ``render(_:)`` says, with the common metadata
   /// keys in fields of their own (sequence 0: the recorder numbers it).
   private func stored(_ entry: Entry) -> StoredLogRecord {
-    var fields = entry.metadata.map { StoredLogMetadata($0.flattened) } ?? StoredLogMetadata()
+    var flattened = entry.metadata?.flattened
+    if case .rendered(let content) = entry.event.kind {
+      flattened = (flattened ?? [:]).merging(content.metadata) { $1 }
+    }
+    var fields = flattened.map { StoredLogMetadata($0) } ?? StoredLogMetadata()
     fields.flow = flowName
     fields.flowRunID = flowRunIDText
     if let subject = entry.subject {
@@ -229,6 +242,7 @@ public final class RunLog: Sendable {
     case .flowFinished(let kind, let why):
       // Prefect's wording: "Flow run SUCCESS: all reference tasks succeeded".
       return ("Flow run \(kind.name.uppercased()): \(Self.clause(why ?? kind.name))", kind.name)
+    case .rendered(let content): return (content.message, nil)
     }
   }
 
