@@ -45,7 +45,8 @@ public struct FencedRunStore: RunStore {
   /// queued in `results` (when given) go with each write.
   package init(
     base: any DeploymentStore, lease: RunLease, writes: FencedWriteQueue, ending: EndingRecords?,
-    results: RunDatabaseResultStore?, onFenced: @escaping @Sendable (RunStoreError) -> Void
+    results: RunDatabaseResultStore? = nil,
+    onFenced: @escaping @Sendable (RunStoreError) -> Void
   ) {
     self.base = base
     self.lease = lease
