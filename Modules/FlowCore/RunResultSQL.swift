@@ -21,7 +21,7 @@ package struct RunResultSQL: Sendable {
         version,
         [
           """
-          CREATE TABLE run_results (flow_run_id TEXT NOT NULL, location TEXT NOT NULL,
+          CREATE TABLE IF NOT EXISTS run_results (flow_run_id TEXT NOT NULL, location TEXT NOT NULL,
             chunk BIGINT NOT NULL, serializer TEXT NOT NULL, type_name TEXT NOT NULL,
             metadata TEXT NOT NULL, size BIGINT NOT NULL, payload \(blobType) NOT NULL,
             PRIMARY KEY (flow_run_id, location, chunk))
