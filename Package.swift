@@ -146,7 +146,7 @@ let package = Package(
     .target(
       name: "FlowOrchestration",
       dependencies: [
-        "FlowCore", "FlowExecutors", "FlowScheduling",
+        "FlowCore", "FlowExecutors", "FlowResults", "FlowScheduling",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],

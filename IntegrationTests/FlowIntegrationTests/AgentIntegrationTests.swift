@@ -247,6 +247,11 @@ final class AgentScene: @unchecked Sendable {
     return process
   }
 
+  /// Kills `process` with the scene's own at its end.
+  func adopt(_ process: Process) {
+    lock.withLock { processes.append(process) }
+  }
+
   /// Starts an agent named `name` with a 5 s lease (long enough for a loaded CI machine).
   func startAgent(_ name: String) throws -> Process {
     try start(

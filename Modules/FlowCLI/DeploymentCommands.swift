@@ -396,18 +396,30 @@ struct AgentOptions: ParsableArguments {
     name: .customLong("no-durable-outputs"),
     help: ArgumentHelp(
       "Do not persist task outputs for durable execution (a run taken over after its agent "
-        + "died then runs every task again). By default every Codable output is persisted "
-        + "under <results-dir>/durable (~/.flow/durable without one), unless its task says "
-        + "noCheckpoint()."))
+        + "died then runs every task again); the same as --durable-outputs none."))
   var noDurableOutputs = false
+
+  @Option(
+    name: .customLong("durable-outputs"),
+    help: ArgumentHelp(
+      "Where runs persist every Codable task output (unless its task says noCheckpoint()), so "
+        + "that a run taken over after its agent died does not run those tasks again: "
+        + "database (the run database, the default: agents on any machine find them), "
+        + "directory (<results-dir>/durable, ~/.flow/durable without one: agents that take "
+        + "over each other's runs must share it) or none.", valueName: "where"))
+  var durableOutputs = "database"
 
   @Option(
     name: .customLong("log-level"), help: "trace … critical (default: FLOW_LOG_LEVEL or info).")
   var logLevel: String?
 
-  /// Where runs persist their task outputs for durable execution (nil: nowhere).
+  /// Whether runs persist their task outputs in the run database (the default).
+  var persistsOutputsInDatabase: Bool { !noDurableOutputs && durableOutputs == "database" }
+
+  /// The directory store runs persist their task outputs in (`--durable-outputs directory`),
+  /// or nil.
   func durableResultStore(_ commandLine: FlowCommandLine) -> (any ResultStore)? {
-    guard !noDurableOutputs else { return nil }
+    guard !noDurableOutputs, durableOutputs == "directory" else { return nil }
     // Without a results directory: beside the default database (`~/.flow/durable`).
     let home = CommandContext.environment["HOME"] ?? NSHomeDirectory()
     let directory =
@@ -422,6 +434,10 @@ struct AgentOptions: ParsableArguments {
     if lease < 0.5 { throw ValidationError("--lease must be at least 0.5 seconds") }
     if poll <= 0 { throw ValidationError("--poll must be more than 0 seconds") }
     if width < 1 { throw ValidationError("--width must be at least 1") }
+    if !["database", "directory", "none"].contains(durableOutputs) {
+      throw ValidationError(
+        "--durable-outputs must be database, directory or none, got '\(durableOutputs)'")
+    }
   }
 
   func logger() throws -> Logger {
@@ -459,7 +475,8 @@ struct AgentOptions: ParsableArguments {
         labels: agentLabels.map(DeployOptions.list) ?? [],
         executor: width == 1 ? .sequential : .concurrent(width: width),
         recorderHeartbeat: leaseDuration / 3, logger: try logger(),
-        resultStore: durableResultStore(RootCommand.invocation.commandLine)),
+        resultStore: durableResultStore(RootCommand.invocation.commandLine),
+        persistsOutputsInDatabase: persistsOutputsInDatabase),
       wake: wake)
   }
 }

@@ -17,7 +17,7 @@ import Foundation
 ///   LeaseClaim(agentID: "a1", flows: [FlowKey(name: "etl", version: v)], limit: 4,
 ///              leaseDuration: .seconds(30), now: clock.now))
 /// ```
-public protocol DeploymentStore: RunStore {
+public protocol DeploymentStore: RunStore, RunResultStorage {
   /// Creates the project, or returns the existing one with that name unchanged.
   func createProject(_ project: ProjectRecord) async throws(RunStoreError) -> ProjectRecord
   /// Every project, by name.

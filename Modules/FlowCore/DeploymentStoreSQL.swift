@@ -39,7 +39,7 @@ package struct DeploymentStoreSQL: Sendable {
   /// Whether the database runs data-modifying common table expressions (PostgreSQL's
   /// `WITH x AS (UPDATE … RETURNING …)`): a claim and a run's release are then one statement
   /// each instead of a transaction of several round trips.
-  private let writingCTEs: Bool
+  let writingCTEs: Bool
   /// Run in a transaction that makes runs claimable (PostgreSQL's `pg_notify`: agents that
   /// LISTEN wake at its commit), with one placeholder for the payload (the time the run falls
   /// due); nil where there is no such thing.
@@ -47,10 +47,15 @@ package struct DeploymentStoreSQL: Sendable {
   /// An SQL expression for the database's clock in microseconds since 1970 (PostgreSQL's
   /// `clock_timestamp()`): when set, leases are claimed, renewed and checked by it, not by
   /// the `now` the agents pass, so that agents with skewed clocks agree. Nil: the caller's.
-  private let databaseNow: String?
+  let databaseNow: String?
   private let runs: RunStoreSQL
+  /// The results' SQL (durable execution).
+  private let resultSQL: RunResultSQL
   /// The claim's statement for this database's clock (``claimSQL(databaseNow:)``).
   private let claimText: String
+  /// The flush's statement for this database's clock (``flushSQL(databaseNow:)``), where
+  /// data-modifying CTEs work.
+  let flushText: String
 
   /// The channel agents LISTEN on for new claimable runs (PostgreSQL).
   package static let notificationChannel = "swift_flow_runs_due"
@@ -69,7 +74,9 @@ package struct DeploymentStoreSQL: Sendable {
     self.notify = notify
     self.databaseNow = databaseNow
     self.runs = RunStoreSQL(placeholder: placeholder)
+    self.resultSQL = RunResultSQL(placeholder: placeholder)
     self.claimText = Self.claimSQL(databaseNow: databaseNow)
+    self.flushText = writingCTEs ? Self.flushSQL(databaseNow: databaseNow) : ""
   }
 
   /// The time leases are judged by inside a transaction: the database's clock when it has one
@@ -175,7 +182,7 @@ package struct DeploymentStoreSQL: Sendable {
   private static let deploymentColumns =
     "id, project, name, flow_name, flow_version, version, parameter_schema, schedule, "
     + "default_parameters, labels, crash_retries, created_at, updated_at"
-  private static let runColumns =
+  static let runColumns =
     "id, deployment_id, deployment_version, flow_name, flow_version, idempotency_key, origin, "
     + "parameters, scheduled_at, created_at, state, message, labels, lease_agent, lease_epoch, "
     + "lease_expires_at, crashes, crash_retries, cancel_requested, ended_at"
@@ -183,7 +190,7 @@ package struct DeploymentStoreSQL: Sendable {
   // MARK: Decoding rows
 
   private static func uuid(_ value: SQLValue?) -> UUID? { value?.text.flatMap(UUID.init) }
-  private static func date(_ value: SQLValue?) -> Date? {
+  static func date(_ value: SQLValue?) -> Date? {
     value?.integer.map(RunStoreCoding.date)
   }
 
@@ -212,7 +219,7 @@ package struct DeploymentStoreSQL: Sendable {
       updatedAt: date(row["updated_at"]) ?? .distantPast)
   }
 
-  private static func run(_ row: SQLRow) -> DeploymentRunRecord? {
+  static func run(_ row: SQLRow) -> DeploymentRunRecord? {
     guard let id = uuid(row["id"]), let deploymentID = uuid(row["deployment_id"]) else {
       return nil
     }
@@ -926,6 +933,11 @@ package struct DeploymentStoreSQL: Sendable {
   {
     guard !writes.isEmpty else { return [] }
     let location = db.description
+    // The usual flush (records and ends of runs held under distinct leases): one statement.
+    if let statement = flushStatement(writes, now: now) {
+      let rows = try await db.execute(statement)
+      return flushResults(writes, rows: rows, location: location, now: now)
+    }
     return try await db.transaction { executor in
       let ids = Set(writes.map(\.lease.runID)).map { $0.uuidString.lowercased() }.sorted()
       let b = binder()
@@ -947,6 +959,7 @@ package struct DeploymentStoreSQL: Sendable {
       var finishedOrder: [FinishedKey] = []
       var returned: [UUID] = []
       var released: [RunLease] = []
+      var stored: [RunResultRecord] = []
       for write in writes {
         let lease = write.lease
         if let reason = DeploymentRunLogic.staleReason(
@@ -957,6 +970,7 @@ package struct DeploymentStoreSQL: Sendable {
         }
         results.append(nil)
         merged.add(write.batch)
+        stored += write.results
         guard let release = write.release else { continue }
         released.append(lease)
         // A later write of this run in the same list sees it released, as it would one by one.
@@ -976,6 +990,7 @@ package struct DeploymentStoreSQL: Sendable {
         }
       }
       for statement in batchStatements(merged.batch) { _ = try await executor.run(statement) }
+      for statement in resultSQL.write(stored) { _ = try await executor.run(statement) }
       if writingCTEs, !finishedOrder.isEmpty {
         // Every finished run's end, its flow run's (unless its records wrote one) and its
         // holding's release, in one statement.
@@ -1115,6 +1130,27 @@ package struct DeploymentStoreSQL: Sendable {
   private struct FinishedKey: Hashable {
     let state: String
     let message: String?
+  }
+
+  // MARK: Results
+
+  /// Stores `records` in one transaction.
+  package func writeResults(_ records: [RunResultRecord], on db: some SQLDatabase)
+    async throws(RunStoreError)
+  {
+    guard !records.isEmpty else { return }
+    let statements = resultSQL.write(records)
+    try await db.transaction { executor in
+      for statement in statements { _ = try await executor.run(statement) }
+    }
+  }
+
+  /// Every value the flow run stored.
+  package func results(flowRunID: UUID, on db: some SQLDatabase) async throws(RunStoreError)
+    -> [RunResultRecord]
+  {
+    RunResultSQL.results(
+      try await db.read(resultSQL.read(flowRunID: flowRunID)), flowRunID: flowRunID)
   }
 
   package func leaseHistory(runID: UUID, on db: some SQLDatabase) async throws(RunStoreError)

@@ -25,13 +25,19 @@ public struct FencedWrite: Sendable, Equatable {
   public var batch: RunStoreBatch
   /// Gives the lease back after the records are written, when set.
   public var release: LeaseOutcome?
+  /// Task outputs the run persisted (durable execution), written with its records.
+  public var results: [RunResultRecord]
 
-  /// Records `batch` under `lease`, then gives the lease back with `release` when set.
-  public init(lease: RunLease, batch: RunStoreBatch = RunStoreBatch(), release: LeaseOutcome? = nil)
-  {
+  /// Records `batch` and stores `results` under `lease`, then gives the lease back with
+  /// `release` when set.
+  public init(
+    lease: RunLease, batch: RunStoreBatch = RunStoreBatch(), release: LeaseOutcome? = nil,
+    results: [RunResultRecord] = []
+  ) {
     self.lease = lease
     self.batch = batch
     self.release = release
+    self.results = results
   }
 }
 

@@ -129,11 +129,7 @@ package struct RunStoreSQL: Sendable {
     }
     var types: [String] = []
     for (n, column) in columns.enumerated() {
-      // `flows.version` is the graph's hash (text); `run_events.version` a number.
-      let integer =
-        Self.integerColumns.contains(column) && !(table == "flows" && column == "version")
-      let type = column == "payload" ? "bytea" : integer ? "bigint" : "text"
-      types.append("\(placeholder(n + 1))::\(type)[]")
+      types.append("\(placeholder(n + 1))::\(Self.arrayType(table: table, column: column))[]")
     }
     return [
       SQLStatement(
@@ -143,8 +139,15 @@ package struct RunStoreSQL: Sendable {
     ]
   }
 
+  /// The PostgreSQL element type of `column` of `table` in an array insert.
+  package static func arrayType(table: String, column: String) -> String {
+    // `flows.version` is the graph's hash (text); `run_events.version` a number.
+    let integer = integerColumns.contains(column) && !(table == "flows" && column == "version")
+    return column == "payload" ? "bytea" : integer ? "bigint" : "text"
+  }
+
   /// `value` as an element of an array literal (`NULL`, a number, or a quoted string).
-  private static func appendArrayElement(_ value: SQLValue, to literal: inout String) {
+  package static func appendArrayElement(_ value: SQLValue, to literal: inout String) {
     switch value {
     case .null: literal += "NULL"
     case .integer(let number): literal += String(number)
@@ -503,7 +506,7 @@ package struct RunStoreSQL: Sendable {
     guard !ids.isEmpty else { return [] }
     let list = (1...ids.count).map(placeholder).joined(separator: ",")
     let binds = ids.map { SQLValue.text($0) }
-    return ["run_events", "logs", "transitions", "task_runs"].map {
+    return ["run_events", "logs", "transitions", "task_runs", "run_results"].map {
       SQLStatement(sql: "DELETE FROM \($0) WHERE flow_run_id IN (\(list))", binds: binds)
     } + [SQLStatement(sql: "DELETE FROM flow_runs WHERE id IN (\(list))", binds: binds)]
       + ["run_labels", "run_leases"].map {

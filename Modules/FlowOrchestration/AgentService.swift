@@ -1,5 +1,6 @@
 import FlowCore
 import FlowExecutors
+import FlowResults
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -28,26 +29,34 @@ public struct AgentService: Service {
     /// Durable execution: where runs persist every task output that can be persisted (unless
     /// the task opts out, ``TaskDefinition/noCheckpoint()``), so that a run taken over after
     /// its agent died does not run those tasks again (``Flow/persistingOutputs(in:)``). Agents
-    /// that may take over each other's runs must share it. Nil: only what the flows persist.
+    /// that may take over each other's runs must share it. Nil: in the run database when
+    /// ``persistsOutputsInDatabase``, else only what the flows persist.
     public var resultStore: (any ResultStore)?
+    /// Durable execution in the run database (when ``resultStore`` is nil): each run persists
+    /// those outputs in the database the agent claims from (``RunDatabaseResultStore``),
+    /// written under its lease with its records, so that an agent on any machine that takes
+    /// it over finds them; no directory needs to be shared.
+    public var persistsOutputsInDatabase: Bool
     /// The host the agent registers with.
     public var host: String
     /// The process ID the agent registers with.
     public var processID: Int
 
     /// Settings; by default no labels, the sequential executor, a 5 s heartbeat, no durable
-    /// result store, and this host and process.
+    /// outputs, and this host and process.
     public init(
       labels: [String] = [], executor: FlowExecutor = .sequential,
       recorderHeartbeat: Duration = .seconds(5),
       logger: Logger = Logger(label: "swift-flow.agent"), resultStore: (any ResultStore)? = nil,
-      host: String = SystemHost.name, processID: Int = SystemHost.processID
+      persistsOutputsInDatabase: Bool = false, host: String = SystemHost.name,
+      processID: Int = SystemHost.processID
     ) {
       self.labels = labels
       self.executor = executor
       self.recorderHeartbeat = recorderHeartbeat
       self.logger = logger
       self.resultStore = resultStore
+      self.persistsOutputsInDatabase = persistsOutputsInDatabase
       self.host = host
       self.processID = processID
     }
@@ -246,6 +255,7 @@ public struct AgentService: Service {
     ]
     let outcome: LeaseOutcome
     let ending = EndingRecords()
+    var outputs: RunDatabaseResultStore?
     do {
       // The claim returned the run; it is read again only if that record went missing.
       let found: DeploymentRunRecord?
@@ -269,7 +279,16 @@ public struct AgentService: Service {
         }
         return
       }
-      let flow = settings.resultStore.map { registered.persistingOutputs(in: $0) } ?? registered
+      // A run claimed before (epoch > 1) finds the outputs it persisted in the database.
+      if settings.resultStore == nil, settings.persistsOutputsInDatabase {
+        var stored: [RunResultRecord] = []
+        if lease.epoch > 1 { stored = try await store.results(flowRunID: lease.runID) }
+        outputs = RunDatabaseResultStore(
+          flowRunID: lease.runID, stored: stored, in: store.description)
+      }
+      let flow =
+        (settings.resultStore ?? outputs).map { registered.persistingOutputs(in: $0) }
+        ?? registered
       var decoded: [String: any Sendable] = [:]
       for spec in flow.parameters {
         guard let text = run.parameters[spec.name] else { continue }
@@ -281,9 +300,9 @@ public struct AgentService: Service {
       logger.info(
         "running \(run.flowName), run \(run.id.uuidString.lowercased()) (due \(due), started \(late) s after)",
         metadata: metadata)
-      let fenced = FencedRunStore(base: store, lease: lease, writes: writes, ending: ending) {
-        _ in control.signal(.abandon)
-      }
+      let fenced = FencedRunStore(
+        base: store, lease: lease, writes: writes, ending: ending, results: outputs
+      ) { _ in control.signal(.abandon) }
       // The claim proved the store reachable: a short run is written once, start and end.
       let recorder = RunRecorder(
         store: fenced, heartbeatInterval: settings.recorderHeartbeat, writesStartAtOnce: false)
@@ -335,19 +354,23 @@ public struct AgentService: Service {
       logger.error("the run failed to start: \(error)", metadata: metadata)
       outcome = .finished(state: "Failed", message: "the run could not start: \(error)")
     }
-    await release(lease, outcome: outcome, records: ending.take(), writes: writes)
+    await release(
+      lease, outcome: outcome, records: ending.take(), outputs: outputs?.takePending() ?? [],
+      writes: writes)
   }
 
-  /// Writes the run's last records and gives its lease back with `outcome`, in one
-  /// transaction; tried again a few times, a recorder's flush interval apart, while the store
-  /// fails (then the lease lapses and the run is taken over as crashed), never once fenced.
+  /// Writes the run's last records (and outputs) and gives its lease back with `outcome`, in
+  /// one transaction; tried again a few times, a recorder's flush interval apart, while the
+  /// store fails (then the lease lapses and the run is taken over as crashed), never once
+  /// fenced.
   private func release(
-    _ lease: RunLease, outcome: LeaseOutcome, records: RunStoreBatch, writes: FencedWriteQueue
+    _ lease: RunLease, outcome: LeaseOutcome, records: RunStoreBatch,
+    outputs: [RunResultRecord], writes: FencedWriteQueue
   ) async {
     let metadata: Logger.Metadata = [
       "flow.run_id": "\(lease.runID)", "agent.epoch": "\(lease.epoch)",
     ]
-    let write = FencedWrite(lease: lease, batch: records, release: outcome)
+    let write = FencedWrite(lease: lease, batch: records, release: outcome, results: outputs)
     let recorder = RunRecorder(store: store)
     var attempts = 1
     while let error = await writes.submit(write) {

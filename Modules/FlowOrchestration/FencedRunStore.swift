@@ -1,4 +1,5 @@
 import FlowCore
+import FlowResults
 import Foundation
 import Synchronization
 
@@ -16,6 +17,9 @@ public struct FencedRunStore: RunStore {
   /// When set, the run's last records (those that end its flow run) are kept here for the
   /// agent to write with the lease's release, in one transaction, instead of on their own.
   private let ending: EndingRecords?
+  /// When set, the task outputs the run persisted in the database since its last write go
+  /// with each write of its records (durable execution, fenced like them).
+  private let results: RunDatabaseResultStore?
 
   /// Writes into `base` under `lease`, on its own, timed by `clock`.
   public init(
@@ -32,19 +36,23 @@ public struct FencedRunStore: RunStore {
     base: any DeploymentStore, lease: RunLease, writes: FencedWriteQueue,
     onFenced: @escaping @Sendable (RunStoreError) -> Void
   ) {
-    self.init(base: base, lease: lease, writes: writes, ending: nil, onFenced: onFenced)
+    self.init(
+      base: base, lease: lease, writes: writes, ending: nil, results: nil, onFenced: onFenced)
   }
 
   /// Writes into `base` under `lease` through `writes`; the records that end the run are kept
-  /// in `ending` (when given) for the agent to write with the lease's release.
+  /// in `ending` (when given) for the agent to write with the lease's release; the outputs
+  /// queued in `results` (when given) go with each write.
   package init(
     base: any DeploymentStore, lease: RunLease, writes: FencedWriteQueue, ending: EndingRecords?,
+    results: RunDatabaseResultStore? = nil,
     onFenced: @escaping @Sendable (RunStoreError) -> Void
   ) {
     self.base = base
     self.lease = lease
     self.writes = writes
     self.ending = ending
+    self.results = results
     self.onFenced = onFenced
   }
 
@@ -59,10 +67,13 @@ public struct FencedRunStore: RunStore {
     try await base.schemaStatus()
   }
 
-  /// Writes the batch if the lease is still current.
+  /// Writes the batch (with the outputs persisted since the last write) if the lease is
+  /// still current.
   public func write(_ batch: RunStoreBatch) async throws(RunStoreError) {
     if let ending, ending.keep(batch, runID: lease.runID) { return }
-    if let error = await writes.submit(FencedWrite(lease: lease, batch: batch)) {
+    let outputs = results?.takePending() ?? []
+    if let error = await writes.submit(FencedWrite(lease: lease, batch: batch, results: outputs)) {
+      results?.restore(outputs)
       if error.code == .staleLease { onFenced(error) }
       throw error
     }

@@ -76,7 +76,12 @@ public final class FencedWriteQueue: Sendable {
       var records = 0
       var runs: Set<UUID> = []
       while let next = state.waiting.first {
-        let count = next.write.batch.count
+        // A persisted output counts as one record per chunk of its value.
+        let count =
+          next.write.batch.count
+          + next.write.results.reduce(0) {
+            $0 + 1 + $1.result.payload.count / runResultChunkSize
+          }
         // One write per run per flush (a run's writes stay in order), and bounded.
         if !taken.isEmpty, records + count > maximumRecords || runs.contains(next.write.lease.runID)
         {

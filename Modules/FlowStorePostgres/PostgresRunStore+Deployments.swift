@@ -54,7 +54,8 @@ private struct PostgresDatabase: SQLDatabase {
   /// The hot statements of fixed text, by text: prepared once per pooled connection.
   private static let fixedStatements: [String: any FixedStatement.Type] = Dictionary(
     uniqueKeysWithValues: [
-      ClaimByServerClock.self, ClaimByCallerClock.self,
+      ClaimByServerClock.self, ClaimByCallerClock.self, FlushByServerClock.self,
+      FlushByCallerClock.self,
     ].map { ($0.sql, $0) })
 
   private func run<Statement: FixedStatement>(_ type: Statement.Type, binds: PostgresBindings)
@@ -85,6 +86,20 @@ private struct ClaimByServerClock: FixedStatement {
 /// The claim, leases judged by the caller's clock.
 private struct ClaimByCallerClock: FixedStatement {
   static let sql = DeploymentStoreSQL.claimSQL(databaseNow: nil)
+  let binds: PostgresBindings
+  func makeBindings() throws -> PostgresBindings { binds }
+}
+
+/// An agent's flush, leases judged by the server's clock.
+private struct FlushByServerClock: FixedStatement {
+  static let sql = DeploymentStoreSQL.flushSQL(databaseNow: PostgresRunStore.serverNowSQL)
+  let binds: PostgresBindings
+  func makeBindings() throws -> PostgresBindings { binds }
+}
+
+/// An agent's flush, leases judged by the caller's clock.
+private struct FlushByCallerClock: FixedStatement {
+  static let sql = DeploymentStoreSQL.flushSQL(databaseNow: nil)
   let binds: PostgresBindings
   func makeBindings() throws -> PostgresBindings { binds }
 }
@@ -226,6 +241,16 @@ extension PostgresRunStore: DeploymentStore {
     -> [RunStoreError?]
   {
     try await deploymentSQL.write(writes, now: now, on: database)
+  }
+
+  /// Stores task outputs in one transaction (chunked: see ``RunResultStorage``).
+  public func writeResults(_ results: [RunResultRecord]) async throws(RunStoreError) {
+    try await deploymentSQL.writeResults(results, on: database)
+  }
+
+  /// Every value the flow run stored.
+  public func results(flowRunID: UUID) async throws(RunStoreError) -> [RunResultRecord] {
+    try await deploymentSQL.results(flowRunID: flowRunID, on: database)
   }
 
   /// Every holding of the run.

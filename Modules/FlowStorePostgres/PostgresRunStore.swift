@@ -242,7 +242,8 @@ public final class PostgresRunStore: RunStore {
     if version > RunStoreSchema.current {
       throw RunStoreError.newerSchema(location: description, found: version)
     }
-    let migrations = RunStoreCoding.migrations(blobType: "BYTEA")
+    let migrations =
+      RunStoreCoding.migrations(blobType: "BYTEA") + RunResultSQL.migrations(blobType: "BYTEA")
     do {
       try await client.withTransaction(logger: logger) { connection in
         // Two processes migrating at once: the lock lets one through; the other then reads

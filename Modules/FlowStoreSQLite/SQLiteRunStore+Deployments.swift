@@ -159,6 +159,16 @@ extension SQLiteRunStore: DeploymentStore {
     try await deploymentSQL.write(writes, now: now, on: database)
   }
 
+  /// Stores task outputs in one transaction (chunked: see ``RunResultStorage``).
+  public func writeResults(_ results: [RunResultRecord]) async throws(RunStoreError) {
+    try await deploymentSQL.writeResults(results, on: database)
+  }
+
+  /// Every value the flow run stored.
+  public func results(flowRunID: UUID) async throws(RunStoreError) -> [RunResultRecord] {
+    try await deploymentSQL.results(flowRunID: flowRunID, on: database)
+  }
+
   /// Every holding of the run.
   public func leaseHistory(runID: UUID) async throws(RunStoreError) -> [LeaseHistoryRecord] {
     try await deploymentSQL.leaseHistory(runID: runID, on: database)

@@ -272,6 +272,7 @@ public final class SQLiteRunStore: RunStore {
       throw RunStoreError.newerSchema(location: description, found: version)
     }
     for migration in RunStoreCoding.migrations(blobType: "BLOB", sqlite: true)
+      + RunResultSQL.migrations(blobType: "BLOB")
     where migration.version > version {
       var statements = migration.statements.map { SQLStatement(sql: $0, binds: []) }
       if version == 0 {

@@ -10,6 +10,8 @@ struct MemoryDeploymentTables {
   var keys: [String: UUID] = [:]
   var leases: [UUID: [LeaseHistoryRecord]] = [:]
   var agents: [String: AgentRecord] = [:]
+  /// Task outputs persisted for durable execution, by flow run and location.
+  var results: [UUID: [String: StoredResult]] = [:]
 
   static func key(_ deploymentID: UUID, _ key: String) -> String {
     "\(deploymentID.uuidString)\u{0}\(key)"
@@ -22,6 +24,14 @@ struct MemoryDeploymentTables {
         keys[Self.key(run.deploymentID, run.idempotencyKey)] = nil
       }
       leases[id] = nil
+      results[id] = nil
+    }
+  }
+
+  /// Stores `records`, replacing the values at their locations.
+  mutating func store(_ records: [RunResultRecord]) {
+    for record in records {
+      results[record.flowRunID, default: [:]][record.location] = record.result
     }
   }
 }
@@ -364,6 +374,7 @@ extension MemoryRunStore: DeploymentStore {
           return RunStoreError.staleLease(location: description, lease: lease, reason: reason)
         }
         Self.apply(write.batch, to: &tables)
+        tables.deployments.store(write.results)
         if let outcome = write.release {
           Self.release(lease, outcome: outcome, now: now, in: &tables)
         }
@@ -396,6 +407,20 @@ extension MemoryRunStore: DeploymentStore {
       $0.epoch == lease.epoch
     }) {
       tables.deployments.leases[lease.runID]?[index].releasedAt = now
+    }
+  }
+
+  /// Stores task outputs.
+  public func writeResults(_ results: [RunResultRecord]) async throws(RunStoreError) {
+    try withTables { (tables) throws(RunStoreError) in tables.deployments.store(results) }
+  }
+
+  /// Every value the flow run stored, by location.
+  public func results(flowRunID: UUID) async throws(RunStoreError) -> [RunResultRecord] {
+    try withTables { (tables) throws(RunStoreError) in
+      (tables.deployments.results[flowRunID] ?? [:]).sorted { $0.key < $1.key }.map {
+        RunResultRecord(flowRunID: flowRunID, location: $0.key, result: $0.value)
+      }
     }
   }
 

@@ -33,7 +33,7 @@ struct SchemaVersionFourTests {
       }
       #expect(error?.code == .needsMigration)
       try await PostgresRunStore.withStore(url: url) { store in
-        #expect(try await store.schemaStatus().databaseVersion == 4)
+        #expect(try await store.schemaStatus().databaseVersion == RunStoreSchema.current)
         var batch = RunStoreBatch()
         batch.logs = [
           StoredLogRecord(

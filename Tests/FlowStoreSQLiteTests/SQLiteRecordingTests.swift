@@ -284,7 +284,7 @@ struct SQLiteRecordingTests {
     }
     #expect(error?.code == .needsMigration)
     let store = try await SQLiteRunStore.open(path: path)
-    #expect(try await store.schemaStatus().databaseVersion == 4)
+    #expect(try await store.schemaStatus().databaseVersion == RunStoreSchema.current)
     #expect(try await store.flowRun(id: run)?.state == "Success")
     #expect(try await store.taskRuns(flowRunID: run).map(\.state) == ["Success"])
     #expect(try await store.transitions(flowRunID: run).map(\.to) == ["Running", "Success"])
