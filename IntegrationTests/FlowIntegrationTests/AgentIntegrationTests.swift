@@ -48,14 +48,14 @@ extension SampleSuites {
         return ids
       }
       let agents = try (0..<3).map { try scene.startAgent("a\($0)") }
-      // Kill the first agent once it holds runs in `slow` (a 2 s body: every run an agent
-      // claimed at once is in it), a second one a little later.
-      try await scene.waitFor("an agent to start a run", timeout: 60) {
-        scene.sideEffects().contains { $0.hasSuffix(" slow") }
-      }
-      try await Task.sleep(for: .milliseconds(300))
+      // Kill the first agent mid-run, once `first` is checkpointed in every run it holds
+      // (they are then in `slow`, a 2 s body), a second one at a random moment after that.
+      // A kill between a body's end and its checkpoint's commit would run that body again:
+      // at least once is all any engine can promise for the body a process dies in.
+      try await scene.waitForCheckpoints(of: "a0", among: ids)
       kill(agents[0].processIdentifier, SIGKILL)
-      try await Task.sleep(for: .milliseconds(Int64.random(in: 200...900)))
+      try await scene.waitForCheckpoints(of: "a1", among: ids)
+      try await Task.sleep(for: .milliseconds(Int64.random(in: 0...700)))
       kill(agents[1].processIdentifier, SIGKILL)
       _ = try scene.startAgent("a3")
       let (runs, histories) = try await scene.finishedRuns(ids, timeout: 150)
@@ -211,6 +211,23 @@ final class AgentScene: @unchecked Sendable {
         histories[id] = try await store.leaseHistory(runID: id)
       }
       return (runs, histories)
+    }
+  }
+
+  /// Waits until `agent` holds runs among `ids` and each of them has `first` recorded
+  /// Success: its checkpoint is in the database.
+  func waitForCheckpoints(of agent: String, among ids: [UUID]) async throws {
+    try await waitFor("\(agent) to checkpoint `first` in the runs it holds", timeout: 60) {
+      try await self.withStore { store in
+        let held = try await store.deploymentRuns(DeploymentRunQuery(limit: 10_000))
+          .filter { ids.contains($0.id) && $0.leaseAgent == agent && !$0.isFinished }
+        guard !held.isEmpty else { return false }
+        for run in held {
+          let first = try await store.taskRuns(flowRunID: run.id).first { $0.slug == "first" }
+          guard first?.state == "Success" else { return false }
+        }
+        return true
+      }
     }
   }
 

@@ -88,12 +88,12 @@ extension SampleSuites {
       let first = try Machine(scene, "machine-1")
       let second = try Machine(scene, "machine-2")
       let agent = try first.startAgent("m1", scene: scene)
-      // Every run is in `slow` (a 4 s body) on the first machine, `first`'s output written
-      // with the records that say it succeeded (the recorder flushes every 200 ms).
+      // Every run is in `slow` (a 4 s body) on the first machine, `first`'s output committed
+      // with the records that say it succeeded.
       try await scene.waitFor("the first agent to start every run", timeout: 60) {
         Set(first.sideEffects().filter { $0.hasSuffix(" slow") }).count == count
       }
-      try await Task.sleep(for: .milliseconds(1_000))
+      try await scene.waitForCheckpoints(of: "m1", among: ids)
       kill(agent.processIdentifier, SIGKILL)
       agent.waitUntilExit()
       _ = try second.startAgent("m2", scene: scene)

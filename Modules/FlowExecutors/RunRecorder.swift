@@ -35,6 +35,12 @@ public struct RunRecorder: Sendable {
   /// the store). Agents, whose claim already proved the store reachable, write it with the
   /// first batch.
   public var writesStartAtOnce: Bool
+  /// Whether a task run that succeeds is written at once rather than with the next flush: an
+  /// agent that persists task outputs in the run database sets this, so that an output is
+  /// committed one write after its task's body returned, not up to a flush interval later (a
+  /// process killed in between loses the output, and the task runs again when the run is
+  /// taken over). Writes by other transitions are still batched.
+  public var writesSuccessesAtOnce: Bool
 
   /// A recorder writing into `store`.
   public init(
@@ -42,7 +48,8 @@ public struct RunRecorder: Sendable {
     flushInterval: Duration = .milliseconds(200), batchSize: Int = 5_000,
     unavailableTimeout: Duration = .seconds(60), bufferLimit: Int = 100_000,
     command: [String] = [], host: String = SystemHost.name,
-    processID: Int = SystemHost.processID, writesStartAtOnce: Bool = true
+    processID: Int = SystemHost.processID, writesStartAtOnce: Bool = true,
+    writesSuccessesAtOnce: Bool = false
   ) {
     self.store = store
     self.heartbeatInterval = heartbeatInterval
@@ -54,5 +61,6 @@ public struct RunRecorder: Sendable {
     self.host = host
     self.processID = processID
     self.writesStartAtOnce = writesStartAtOnce
+    self.writesSuccessesAtOnce = writesSuccessesAtOnce
   }
 }

@@ -253,6 +253,7 @@ final class RunRecording: Sendable {
       if new.isFinished { record.endedAt = now }
       buffer.taskRuns.set(taskKey, record)
       return buffer.pendingCount >= recorder.batchSize
+        || (recorder.writesSuccessesAtOnce && new.kind == .success)
     }
     if wakeNow { wake.yield() }
   }

@@ -304,8 +304,10 @@ public struct AgentService: Service {
         base: store, lease: lease, writes: writes, ending: ending, results: outputs
       ) { _ in control.signal(.abandon) }
       // The claim proved the store reachable: a short run is written once, start and end.
+      // An output persisted in the database is committed as soon as its task succeeds.
       let recorder = RunRecorder(
-        store: fenced, heartbeatInterval: settings.recorderHeartbeat, writesStartAtOnce: false)
+        store: fenced, heartbeatInterval: settings.recorderHeartbeat, writesStartAtOnce: false,
+        writesSuccessesAtOnce: outputs != nil)
       // The run keeps the deployment run's ID. A run claimed before (epoch > 1) may have a
       // recorded history, which is resumed: tasks whose outputs were persisted are not run
       // again. A first claim has none, so it starts afresh under that ID without reading it.

@@ -146,4 +146,43 @@ struct RecordingWritesTests {
     #expect(running.heartbeatAt >= running.startedAt)
     #expect(try await store.flowRun(id: result.flowRunID)?.state == "Success")
   }
+
+  @Test("writesSuccessesAtOnce: a task's success is in the store while the next task runs")
+  func successWrittenAtOnce() async throws {
+    for atOnce in [true, false] {
+      let store = CountingStore()
+      try await store.migrate()
+      let seen = Mutex<String?>(nil)
+      let first = task("first") { () -> Int in 1 }
+      let check = task("check") { (_: Int) async throws -> Int in
+        // Polls for up to a second for `first`'s success (the flush interval is 30 s).
+        for _ in 0..<100 {
+          let runs = try await store.flowRuns(FlowRunQuery(limit: 1, staleBefore: .distantPast))
+          if let run = runs.first,
+            let state = try await store.taskRuns(flowRunID: run.id).first(where: {
+              $0.slug == "first"
+            })?.state
+          {
+            seen.withLock { $0 = state }
+            if state == "Success" { return 1 }
+          }
+          try await SystemWallClock().sleep(for: .milliseconds(10))
+        }
+        return 0
+      }
+      let flow = Flow("checkpoint") { _ = check(first()) }
+      let result = try await flow.run(
+        recorder: RunRecorder(
+          store: store, flushInterval: .seconds(30), writesStartAtOnce: false,
+          writesSuccessesAtOnce: atOnce))
+      #expect(result.state.isSuccessful)
+      if atOnce {
+        #expect(seen.withLock { $0 } == "Success")
+      } else {
+        // Batched: nothing is written before the run ends.
+        #expect(seen.withLock { $0 } == nil)
+        #expect(store.batches.withLock { $0 } == 1)
+      }
+    }
+  }
 }
