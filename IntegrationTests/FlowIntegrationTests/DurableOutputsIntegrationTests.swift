@@ -93,7 +93,7 @@ extension SampleSuites {
       try await scene.waitFor("the first agent to start every run", timeout: 60) {
         Set(first.sideEffects().filter { $0.hasSuffix(" slow") }).count == count
       }
-      try await scene.waitForCheckpoints(of: "m1", among: ids)
+      try await scene.waitUntilInSlow(agent: "m1", among: ids, delay: 4)
       kill(agent.processIdentifier, SIGKILL)
       agent.waitUntilExit()
       _ = try second.startAgent("m2", scene: scene)
