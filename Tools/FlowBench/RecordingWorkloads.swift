@@ -38,10 +38,7 @@ func recordedMillionWorkload(_ sizes: Sizes) async throws -> Figure {
 
 func recorded(tasks count: Int, repetitions: Int) async throws -> Figure {
   let flow = independentFlow(count)
-  let baseline = try await median(repetitions) {
-    let result = try await flow.run(executor: .sequential)
-    precondition(result.state.isSuccessful && result.taskRuns.count == count)
-  }
+  let baseline = try await unrecorded(flow, tasks: count, repetitions: repetitions)
   var times: [Double] = []
   for repetition in 0...repetitions {
     let (path, remove) = temporarySQLitePath()
@@ -67,15 +64,21 @@ func recorded(tasks count: Int, repetitions: Int) async throws -> Figure {
     value: middle(times) / Double(count) * 1e6, baseline: baseline / Double(count) * 1e6)
 }
 
+/// The median seconds of `flow` (`count` tasks) run unrecorded on `.sequential`: the
+/// recording rows' baseline.
+func unrecorded(_ flow: Flow, tasks count: Int, repetitions: Int) async throws -> Double {
+  try await median(repetitions) {
+    let result = try await flow.run(executor: .sequential)
+    precondition(result.state.isSuccessful && result.taskRuns.count == count)
+  }
+}
+
 /// µs per task of the same recorded run into a store that discards its records
 /// (``DiscardingRunStore``): the engine's side of recording alone, beside the run unrecorded.
 func recordedDiscardingWorkload(_ sizes: Sizes) async throws -> Figure {
   let count = sizes.independent
   let flow = independentFlow(count)
-  let baseline = try await median(sizes.repetitions) {
-    let result = try await flow.run(executor: .sequential)
-    precondition(result.state.isSuccessful && result.taskRuns.count == count)
-  }
+  let baseline = try await unrecorded(flow, tasks: count, repetitions: sizes.repetitions)
   let recorded = try await median(sizes.repetitions) {
     let store = DiscardingRunStore()
     let result = try await flow.run(executor: .sequential, recorder: RunRecorder(store: store))
