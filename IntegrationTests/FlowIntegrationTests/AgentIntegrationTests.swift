@@ -59,15 +59,18 @@ extension SampleSuites {
           && scene.sideEffects().contains { $0.hasSuffix(" slow") }
       }
       try await Task.sleep(for: .milliseconds(Int64.random(in: 0...1_000)))
-      var uncommitted = try await scene.killAgent(agents[0], named: "a0", among: ids)
+      let first = try await scene.killAgent(agents[0], named: "a0", among: ids)
+      #expect(!first.held.isEmpty, "a0 held no run when it was killed")
       try await Task.sleep(for: .milliseconds(Int64.random(in: 200...900)))
-      uncommitted.formUnion(try await scene.killAgent(agents[1], named: "a1", among: ids))
+      let second = try await scene.killAgent(agents[1], named: "a1", among: ids)
+      let uncommitted = first.uncommitted.union(second.uncommitted)
       _ = try scene.startAgent("a3", limit: limit)
       let (runs, histories) = try await scene.finishedRuns(
         ids, timeout: 150 + Double(Self.runCount) / 8)
       #expect(runs.allSatisfy { $0.state == "Success" }, "\(runs.map(\.state))")
-      let crashed = runs.filter { $0.crashes > 0 }
-      #expect(!crashed.isEmpty, "no run was held by the killed agents")
+      // Every run the killed agents held was taken over.
+      let crashed = Set(runs.filter { $0.crashes > 0 }.map(\.id))
+      #expect(first.held.union(second.held).isSubset(of: crashed))
       for run in runs {
         let history = histories[run.id] ?? []
         #expect(history.map(\.epoch) == Array(1...Int64(history.count)))
@@ -234,20 +237,23 @@ final class AgentScene: @unchecked Sendable {
     }
   }
 
-  /// The unfinished runs among `ids` whose lease `agent` holds.
+  /// The unfinished runs among `ids` whose lease `agent` holds. Reads Running runs only: a
+  /// read of every run of a shared database that earlier tests filled took seconds on a loaded
+  /// machine, long enough for the runs it saw held to end before the kill it timed.
   func held(by agent: String, among ids: [UUID]) async throws -> [DeploymentRunRecord] {
-    try await withStore { store in
-      try await store.deploymentRuns(DeploymentRunQuery(limit: 10_000))
-        .filter { ids.contains($0.id) && $0.leaseAgent == agent && !$0.isFinished }
+    let wanted = Set(ids)
+    return try await withStore { store in
+      try await store.deploymentRuns(DeploymentRunQuery(states: ["Running"], limit: 10_000))
+        .filter { wanted.contains($0.id) && $0.leaseAgent == agent && !$0.isFinished }
     }
   }
 
-  /// Kills the agent `process` (named `agent`) with SIGKILL and returns the bodies it ran
-  /// ("N TASK", as the probe notes them) in the runs it held whose task the database does not
-  /// have Success: their checkpoints were not committed, so they may run again. Read at once,
-  /// well within the lease, before another agent can take the runs over.
+  /// Kills the agent `process` (named `agent`) with SIGKILL and returns the runs it held and
+  /// the bodies it ran ("N TASK", as the probe notes them) in those runs whose task the
+  /// database does not have Success: their checkpoints were not committed, so they may run
+  /// again. Read at once, well within the lease, before another agent can take the runs over.
   func killAgent(_ process: Process, named agent: String, among ids: [UUID]) async throws
-    -> Set<String>
+    -> (held: Set<UUID>, uncommitted: Set<String>)
   {
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
@@ -267,7 +273,7 @@ final class AgentScene: @unchecked Sendable {
     }
     #expect(
       Date().timeIntervalSince(killed) < 4, "reading the killed agent's runs outlasted its lease")
-    return uncommitted
+    return (Set(runs.map(\.id)), uncommitted)
   }
 
   /// Waits until `agent` holds runs among `ids` and each of them is early in `slow` (a body
