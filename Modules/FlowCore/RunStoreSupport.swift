@@ -214,6 +214,28 @@ package enum RunStoreCoding {
       (2, DeploymentStoreSQL.migration),
       (3, DeploymentStoreSQL.agentsMigration),
       (4, sqlite ? sqliteVersionFour : postgresVersionFour),
+      (5, versionFive(blobType: blobType, sqlite: sqlite)),
+    ]
+  }
+
+  /// Version 5: a task run's transitions in its own row, the engine's steps and the log
+  /// records packed per batch (``PackedRunStoreBatch``); rows of `transitions`, `run_events`
+  /// and `logs` written before stay where they are and read the same.
+  private static func versionFive(blobType: String, sqlite: Bool) -> [String] {
+    [
+      "ALTER TABLE task_runs ADD COLUMN \(sqlite ? "" : "IF NOT EXISTS ")transitions TEXT",
+      """
+      CREATE TABLE IF NOT EXISTS run_event_packs (flow_run_id TEXT NOT NULL,
+        first_sequence BIGINT NOT NULL, last_sequence BIGINT NOT NULL,
+        payload \(blobType) NOT NULL,
+        PRIMARY KEY (flow_run_id, first_sequence, last_sequence))\(sqlite ? " WITHOUT ROWID" : "")
+      """,
+      """
+      CREATE TABLE IF NOT EXISTS log_packs (flow_run_id TEXT NOT NULL,
+        first_sequence BIGINT NOT NULL, last_sequence BIGINT NOT NULL,
+        payload \(blobType) NOT NULL,
+        PRIMARY KEY (flow_run_id, first_sequence, last_sequence))\(sqlite ? " WITHOUT ROWID" : "")
+      """,
     ]
   }
 

@@ -67,6 +67,23 @@ func recorded(tasks count: Int, repetitions: Int) async throws -> Figure {
     value: middle(times) / Double(count) * 1e6, baseline: baseline / Double(count) * 1e6)
 }
 
+/// µs per task of the same recorded run into a store that discards its records
+/// (``DiscardingRunStore``): the engine's side of recording alone, beside the run unrecorded.
+func recordedDiscardingWorkload(_ sizes: Sizes) async throws -> Figure {
+  let count = sizes.independent
+  let flow = independentFlow(count)
+  let baseline = try await median(sizes.repetitions) {
+    let result = try await flow.run(executor: .sequential)
+    precondition(result.state.isSuccessful && result.taskRuns.count == count)
+  }
+  let recorded = try await median(sizes.repetitions) {
+    let store = DiscardingRunStore()
+    let result = try await flow.run(executor: .sequential, recorder: RunRecorder(store: store))
+    precondition(result.state.isSuccessful && store.counts.taskRuns >= count)
+  }
+  return Figure(value: recorded / Double(count) * 1e6, baseline: baseline / Double(count) * 1e6)
+}
+
 /// The task-run records of `runs` flow runs of `perRun` tasks, in batches of `batchSize`.
 func taskRunBatches(runs: Int, perRun: Int, batchSize: Int) -> [RunStoreBatch] {
   var batches: [RunStoreBatch] = []
@@ -136,6 +153,9 @@ let recordingWorkloads: [Workload] =
     Workload(
       key: "recorded_us_per_task", unit: "µs", target: .atMostOverBaseline(2),
       baseline: "the same sequential run, unrecorded", measure: recordedWorkload),
+    Workload(
+      key: "recorded_discarding_us_per_task", unit: "µs", target: .atMostOverBaseline(2),
+      baseline: "the same sequential run, unrecorded", measure: recordedDiscardingWorkload),
     Workload(
       key: "recorded_1m_us_per_task", unit: "µs", target: .atMostOverBaseline(2),
       baseline: "the same 1M-task run, unrecorded", measure: recordedMillionWorkload),
