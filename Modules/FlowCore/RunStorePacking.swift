@@ -164,7 +164,7 @@ package enum TransitionPacking {
   package static func merged(_ table: [TransitionRecord], _ packed: [TransitionRecord])
     -> [TransitionRecord]
   {
-    PackRuns.merged(table, packed, sequence: \.sequence)
+    PackRuns.merged(table, packed, sequence: { $0.sequence })
   }
 }
 
@@ -182,7 +182,7 @@ package struct RunEventPack: Sendable, Equatable {
 
   /// `events` in packs: a pack ends where the run changes or a sequence is not the next.
   package static func packs(_ events: [RunEventRecord]) -> [RunEventPack] {
-    PackRuns.packs(events, run: \.flowRunID, sequence: \.sequence) { event, bytes in
+    PackRuns.packs(events, run: { $0.flowRunID }, sequence: { $0.sequence }) { event, bytes in
       bytes.varint(UInt64(truncatingIfNeeded: event.version))
       bytes.chunk(event.payload)
     } make: {
@@ -209,7 +209,7 @@ package struct RunEventPack: Sendable, Equatable {
     guard !packs.isEmpty else { return rows }
     return PackRuns.merged(
       rows, packs.flatMap { ($0.events ?? []).filter { $0.sequence > sequence } },
-      sequence: \.sequence)
+      sequence: { $0.sequence })
   }
 }
 
@@ -228,7 +228,7 @@ package struct RunLogPack: Sendable, Equatable {
 
   /// `logs` in packs: a pack ends where the run changes or a sequence is not the next.
   package static func packs(_ logs: [StoredLogRecord]) -> [RunLogPack] {
-    PackRuns.packs(logs, run: \.flowRunID, sequence: \.sequence) { log, bytes in
+    PackRuns.packs(logs, run: { $0.flowRunID }, sequence: { $0.sequence }) { log, bytes in
       let micros = RunStoreCoding.micros(log.time)
       bytes.varint(UInt64(bitPattern: (micros << 1) ^ (micros >> 63)))
       bytes.varint(UInt64(log.level.rank))
@@ -288,22 +288,22 @@ package struct RunLogPack: Sendable, Equatable {
         packed.append(log)
       }
     }
-    return Array(PackRuns.merged(rows, packed, sequence: \.sequence).prefix(max(limit, 0)))
+    return Array(PackRuns.merged(rows, packed, sequence: { $0.sequence }).prefix(max(limit, 0)))
   }
 }
 
 /// Packing records of one run with consecutive sequences into byte strings, and back.
 private enum PackRuns {
   static func packs<Record, Pack>(
-    _ records: [Record], run: KeyPath<Record, UUID>, sequence: KeyPath<Record, Int64>,
+    _ records: [Record], run: (Record) -> UUID, sequence: (Record) -> Int64,
     _ write: (Record, inout PackWriter) -> Void, make: (UUID, Int64, Int64, Data) -> Pack
   ) -> [Pack] {
     var packs: [Pack] = []
     var writer = PackWriter()
     var current: (run: UUID, first: Int64, last: Int64)?
     for record in records {
-      let id = record[keyPath: run]
-      let number = record[keyPath: sequence]
+      let id = run(record)
+      let number = sequence(record)
       if let open = current, open.run == id, open.last &+ 1 == number {
         current?.last = number
       } else {
@@ -338,19 +338,22 @@ private enum PackRuns {
     return records
   }
 
-  /// `a` and `b` in sequence order, a sequence once.
-  static func merged<Record>(_ a: [Record], _ b: [Record], sequence: KeyPath<Record, Int64>)
+  /// `a` and `b` in sequence order, a sequence once (sorted by the sequences alone: the
+  /// records are moved once, in their new order).
+  static func merged<Record>(_ a: [Record], _ b: [Record], sequence: (Record) -> Int64)
     -> [Record]
   {
     guard !b.isEmpty else { return a }
     var all = a
     all.append(contentsOf: b)
-    all.sort { $0[keyPath: sequence] < $1[keyPath: sequence] }
+    var order = all.indices.map { (sequence(all[$0]), $0) }
+    order.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
     var result: [Record] = []
     result.reserveCapacity(all.count)
-    for record in all
-    where result.last.map({ $0[keyPath: sequence] != record[keyPath: sequence] }) ?? true {
-      result.append(record)
+    var last: Int64?
+    for (number, index) in order where number != last {
+      result.append(all[index])
+      last = number
     }
     return result
   }
