@@ -182,12 +182,13 @@ package struct RunEventPack: Sendable, Equatable {
 
   /// `events` in packs: a pack ends where the run changes or a sequence is not the next.
   package static func packs(_ events: [RunEventRecord]) -> [RunEventPack] {
-    PackRuns.packs(events, run: { $0.flowRunID }, sequence: { $0.sequence }) { event, bytes in
-      bytes.varint(UInt64(truncatingIfNeeded: event.version))
-      bytes.chunk(event.payload)
-    } make: {
-      RunEventPack(flowRunID: $0, firstSequence: $1, lastSequence: $2, payload: $3)
-    }
+    PackRuns.packs(
+      events, run: { $0.flowRunID }, sequence: { $0.sequence },
+      write: { event, bytes in
+        bytes.varint(UInt64(truncatingIfNeeded: event.version))
+        bytes.chunk(event.payload)
+      },
+      make: { RunEventPack(flowRunID: $0, firstSequence: $1, lastSequence: $2, payload: $3) })
   }
 
   /// The pack's steps (nil for a payload that is not a pack of `lastSequence - firstSequence
@@ -228,24 +229,25 @@ package struct RunLogPack: Sendable, Equatable {
 
   /// `logs` in packs: a pack ends where the run changes or a sequence is not the next.
   package static func packs(_ logs: [StoredLogRecord]) -> [RunLogPack] {
-    PackRuns.packs(logs, run: { $0.flowRunID }, sequence: { $0.sequence }) { log, bytes in
-      let micros = RunStoreCoding.micros(log.time)
-      bytes.varint(UInt64(bitPattern: (micros << 1) ^ (micros >> 63)))
-      bytes.varint(UInt64(log.level.rank))
-      bytes.string(log.message)
-      let fields = log.fields
-      bytes.string(fields.others.isEmpty ? "" : fields.rest)
-      var present: UInt8 = 0
-      for index in StoredLogMetadata.keys.indices where fields[column: index] != nil {
-        present |= 1 << index
-      }
-      bytes.varint(UInt64(present))
-      for index in StoredLogMetadata.keys.indices {
-        if let value = fields[column: index] { bytes.string(value) }
-      }
-    } make: {
-      RunLogPack(flowRunID: $0, firstSequence: $1, lastSequence: $2, payload: $3)
-    }
+    PackRuns.packs(
+      logs, run: { $0.flowRunID }, sequence: { $0.sequence },
+      write: { log, bytes in
+        let micros = RunStoreCoding.micros(log.time)
+        bytes.varint(UInt64(bitPattern: (micros << 1) ^ (micros >> 63)))
+        bytes.varint(UInt64(log.level.rank))
+        bytes.string(log.message)
+        let fields = log.fields
+        bytes.string(fields.others.isEmpty ? "" : fields.rest)
+        var present: UInt8 = 0
+        for index in StoredLogMetadata.keys.indices where fields[column: index] != nil {
+          present |= 1 << index
+        }
+        bytes.varint(UInt64(present))
+        for index in StoredLogMetadata.keys.indices {
+          if let value = fields[column: index] { bytes.string(value) }
+        }
+      },
+      make: { RunLogPack(flowRunID: $0, firstSequence: $1, lastSequence: $2, payload: $3) })
   }
 
   /// The pack's records (nil for a payload that is not a pack of `lastSequence -
@@ -296,7 +298,7 @@ package struct RunLogPack: Sendable, Equatable {
 private enum PackRuns {
   static func packs<Record, Pack>(
     _ records: [Record], run: (Record) -> UUID, sequence: (Record) -> Int64,
-    _ write: (Record, inout PackWriter) -> Void, make: (UUID, Int64, Int64, Data) -> Pack
+    write: (Record, inout PackWriter) -> Void, make: (UUID, Int64, Int64, Data) -> Pack
   ) -> [Pack] {
     var packs: [Pack] = []
     var writer = PackWriter()
