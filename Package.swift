@@ -302,7 +302,8 @@ let package = Package(
       dependencies: [
         "FlowStoreSQLite", "FlowCore", "FlowExecutors", "FlowTesting",
         .product(name: "SQLiteNIO", package: "sqlite-nio"),
-      ]),
+      ],
+      resources: [.copy("Resources/schema-4-ticket-run.sqlite")]),
     .executableTarget(
       name: "RecordingProbe",
       dependencies: ["FlowCLI", "FlowCore", "FlowResults"],

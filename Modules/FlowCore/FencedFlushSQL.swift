@@ -7,10 +7,11 @@ import Foundation
 /// without BEGIN and COMMIT. Its text does not depend on the flush (how many runs, records or
 /// tables), so the database prepares it once per connection and never plans it again.
 extension DeploymentStoreSQL {
-  /// The tables whose records a flush writes, in bind order after the writes and the flows.
+  /// The tables whose records a flush writes, in bind order after the writes and the flows
+  /// (packed as ``RunStoreSQL/write(_:)`` packs them: schema version 6).
   private static let flushTables = [
     RunStoreSQL.flowRunsTable, RunStoreSQL.taskRunsTable, RunStoreSQL.transitionsTable,
-    RunStoreSQL.logsTable, RunStoreSQL.eventsTable,
+    RunStoreSQL.logPacksTable, RunStoreSQL.eventPacksTable,
   ]
 
   /// Array inserts, whose binds (one array literal per column) the flush reuses.

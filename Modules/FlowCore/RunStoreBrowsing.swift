@@ -45,7 +45,12 @@ public struct RunOutline: Sendable, Equatable {
         state: $0.state, message: nil, attempts: 0, crashedAttempts: 0, startedAt: nil,
         endedAt: nil, resultLocation: nil, position: $0.position)
     }
-    self.transitions = transitions.map {
+    self.transitions = Self.outline(transitions)
+  }
+
+  /// `transitions` with the outline's columns only (`from` empty, `message` nil).
+  package static func outline(_ transitions: [TransitionRecord]) -> [TransitionRecord] {
+    transitions.map {
       TransitionRecord(
         flowRunID: $0.flowRunID, sequence: $0.sequence, slug: $0.slug, mapIndex: $0.mapIndex,
         from: "", to: $0.to, time: $0.time, message: nil)

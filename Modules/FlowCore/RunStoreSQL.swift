@@ -106,7 +106,8 @@ package struct RunStoreSQL: Sendable {
   /// The columns stored as BIGINT (but `flows.version`); `payload` is BYTEA, the rest TEXT.
   private static let integerColumns: Set<String> = [
     "pid", "scheduled_at", "started_at", "ended_at", "heartbeat_at", "map_index", "attempts",
-    "crashed_attempts", "position", "sequence", "time", "level", "version",
+    "crashed_attempts", "position", "sequence", "time", "level", "version", "first_sequence",
+    "last_sequence",
   ]
 
   /// One INSERT of all `rows`, each column bound as a PostgreSQL array literal and read back
@@ -279,11 +280,14 @@ package struct RunStoreSQL: Sendable {
     name: "flow_runs", columns: flowRunColumns,
     suffix: "ON CONFLICT (id) DO UPDATE SET "
       + flowRunColumns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
-  /// Task runs (a later write updates the task run).
+  /// Task runs (a later write updates the task run), each with its transitions of the batch
+  /// (schema version 6), appended to those its row holds.
   package static let taskRunsTable = BatchTable(
-    name: "task_runs", columns: taskRunColumns,
+    name: "task_runs", columns: taskRunColumns + ["transitions"],
     suffix: "ON CONFLICT (flow_run_id, slug, map_index) DO UPDATE SET "
-      + taskRunColumns.dropFirst(3).map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+      + taskRunColumns.dropFirst(3).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+      + ", transitions = coalesce(task_runs.transitions || excluded.transitions, "
+      + "task_runs.transitions, excluded.transitions)")
   /// Transitions (appends are idempotent: a batch retried after an ambiguous failure writes
   /// nothing twice).
   package static let transitionsTable = BatchTable(
@@ -299,9 +303,14 @@ package struct RunStoreSQL: Sendable {
     suffix: "ON CONFLICT DO NOTHING")
   /// The columns a log read selects.
   package static let logColumns = logsTable.columns.joined(separator: ", ")
-  /// The engine's steps.
-  package static let eventsTable = BatchTable(
-    name: "run_events", columns: ["flow_run_id", "sequence", "payload", "version"],
+  /// The engine's steps, packed (schema version 6; a retried pack writes nothing twice).
+  package static let eventPacksTable = BatchTable(
+    name: "run_event_packs",
+    columns: ["flow_run_id", "first_sequence", "last_sequence", "payload"],
+    suffix: "ON CONFLICT DO NOTHING")
+  /// The log records, packed (schema version 6; a retried pack writes nothing twice).
+  package static let logPacksTable = BatchTable(
+    name: "log_packs", columns: ["flow_run_id", "first_sequence", "last_sequence", "payload"],
     suffix: "ON CONFLICT DO NOTHING")
 
   /// The text of a one-row INSERT into `table` (SQLite's writer keeps it prepared and steps it
@@ -324,6 +333,7 @@ package struct RunStoreSQL: Sendable {
 
   /// The statements that write `batch` (to run inside one transaction).
   package func write(_ batch: RunStoreBatch) -> [SQLStatement] {
+    let packed = PackedRunStoreBatch(batch)
     var statements: [SQLStatement] = []
     var runID = IDText()
     statements += insert(batch.flows, into: Self.flowsTable) {
@@ -338,7 +348,8 @@ package struct RunStoreSQL: Sendable {
         .text(run.state), Self.text(run.message), Self.time(run.heartbeatAt),
       ]
     }
-    statements += insert(batch.taskRuns, into: Self.taskRunsTable) { run, binds in
+    statements += insert(packed.taskRuns, into: Self.taskRunsTable) { row, binds in
+      let run = row.record
       binds.append(runID(run.flowRunID))
       binds.append(.text(run.slug))
       binds.append(.integer(Int64(run.mapIndex)))
@@ -351,9 +362,10 @@ package struct RunStoreSQL: Sendable {
       binds.append(Self.time(run.endedAt))
       binds.append(Self.text(run.resultLocation))
       binds.append(.integer(Int64(run.position)))
+      binds.append(Self.text(row.transitions))
     }
     // Appends are idempotent: a batch retried after an ambiguous failure writes nothing twice.
-    statements += insert(batch.transitions, into: Self.transitionsTable) { transition, binds in
+    statements += insert(packed.transitions, into: Self.transitionsTable) { transition, binds in
       binds.append(runID(transition.flowRunID))
       binds.append(.integer(transition.sequence))
       binds.append(Self.text(transition.slug))
@@ -363,23 +375,17 @@ package struct RunStoreSQL: Sendable {
       binds.append(Self.time(transition.time))
       binds.append(Self.text(transition.message))
     }
-    statements += insert(batch.logs, into: Self.logsTable) { log, binds in
-      binds.append(runID(log.flowRunID))
-      binds.append(.integer(log.sequence))
-      binds.append(Self.time(log.time))
-      binds.append(.integer(Int64(log.level.rank)))
-      binds.append(.text(log.message))
-      let metadata = log.fields
-      binds.append(.text(metadata.rest))
-      for index in StoredLogMetadata.columns.indices {
-        binds.append(Self.text(metadata[column: index]))
-      }
+    statements += insert(packed.logPacks, into: Self.logPacksTable) { pack, binds in
+      binds.append(runID(pack.flowRunID))
+      binds.append(.integer(pack.firstSequence))
+      binds.append(.integer(pack.lastSequence))
+      binds.append(.blob(pack.payload))
     }
-    statements += insert(batch.events, into: Self.eventsTable) { event, binds in
-      binds.append(runID(event.flowRunID))
-      binds.append(.integer(event.sequence))
-      binds.append(.blob(event.payload))
-      binds.append(.integer(Int64(event.version)))
+    statements += insert(packed.eventPacks, into: Self.eventPacksTable) { pack, binds in
+      binds.append(runID(pack.flowRunID))
+      binds.append(.integer(pack.firstSequence))
+      binds.append(.integer(pack.lastSequence))
+      binds.append(.blob(pack.payload))
     }
     for beat in batch.heartbeats {
       statements.append(
@@ -408,6 +414,33 @@ package struct RunStoreSQL: Sendable {
       sql: "SELECT sequence, payload, version FROM run_events WHERE flow_run_id = "
         + "\(placeholder(1)) AND sequence > \(placeholder(2)) ORDER BY sequence",
       binds: [Self.id(flowRunID), .integer(sequence)])
+  }
+
+  /// Selects a run's packs of engine steps that end after `sequence` (schema version 6).
+  package func eventPacks(flowRunID: UUID, after sequence: Int64) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT first_sequence, last_sequence, payload FROM run_event_packs WHERE "
+        + "flow_run_id = \(placeholder(1)) AND last_sequence > \(placeholder(2)) "
+        + "ORDER BY first_sequence",
+      binds: [Self.id(flowRunID), .integer(sequence)])
+  }
+
+  /// Selects a run's packs of log records that end after `sequence` (schema version 6), by
+  /// first sequence.
+  package func logPacks(flowRunID: UUID, after sequence: Int64) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT first_sequence, last_sequence, payload FROM log_packs WHERE "
+        + "flow_run_id = \(placeholder(1)) AND last_sequence > \(placeholder(2)) "
+        + "ORDER BY first_sequence",
+      binds: [Self.id(flowRunID), .integer(sequence)])
+  }
+
+  /// Selects the transitions a run's task-run rows hold (schema version 6).
+  package func taskRunTransitions(flowRunID: UUID) -> SQLStatement {
+    SQLStatement(
+      sql: "SELECT slug, map_index, transitions FROM task_runs WHERE flow_run_id = "
+        + "\(placeholder(1)) AND transitions IS NOT NULL",
+      binds: [Self.id(flowRunID)])
   }
 
   /// Selects one page of flow runs, newest first (keyset: no OFFSET).
@@ -506,7 +539,10 @@ package struct RunStoreSQL: Sendable {
     guard !ids.isEmpty else { return [] }
     let list = (1...ids.count).map(placeholder).joined(separator: ",")
     let binds = ids.map { SQLValue.text($0) }
-    return ["run_events", "logs", "transitions", "task_runs", "run_results"].map {
+    return [
+      "run_events", "run_event_packs", "logs", "log_packs", "transitions", "task_runs",
+      "run_results",
+    ].map {
       SQLStatement(sql: "DELETE FROM \($0) WHERE flow_run_id IN (\(list))", binds: binds)
     } + [SQLStatement(sql: "DELETE FROM flow_runs WHERE id IN (\(list))", binds: binds)]
       + ["run_labels", "run_leases"].map {
@@ -615,6 +651,40 @@ package struct RunStoreSQL: Sendable {
     return FlowRecord(
       name: name, version: version, graphJSON: row["graph"]?.text ?? "{}",
       parameterSchemaJSON: row["parameter_schema"]?.text ?? "{}")
+  }
+
+  /// The transitions of the task-run rows `rows` (``taskRunTransitions(flowRunID:)``), in no
+  /// particular order.
+  package static func packedTransitions(_ rows: [SQLRow], flowRunID: UUID) -> [TransitionRecord] {
+    var records: [TransitionRecord] = []
+    for row in rows {
+      // Columns by position: slug, map_index, transitions.
+      let values = row.values
+      guard let text = values[2].text else { continue }
+      records +=
+        TransitionPacking.transitions(
+          text, flowRunID: flowRunID, slug: values[0].text ?? "",
+          mapIndex: Int(values[1].integer ?? -1)) ?? []
+    }
+    return records
+  }
+
+  /// A pack of engine steps from its row (its run given).
+  package static func eventPack(_ row: SQLRow, flowRunID: UUID) -> RunEventPack? {
+    guard let first = row["first_sequence"]?.integer, let last = row["last_sequence"]?.integer,
+      case .blob(let payload)? = row["payload"]
+    else { return nil }
+    return RunEventPack(
+      flowRunID: flowRunID, firstSequence: first, lastSequence: last, payload: payload)
+  }
+
+  /// A pack of log records from its row (its run given).
+  package static func logPack(_ row: SQLRow, flowRunID: UUID) -> RunLogPack? {
+    guard let first = row["first_sequence"]?.integer, let last = row["last_sequence"]?.integer,
+      case .blob(let payload)? = row["payload"]
+    else { return nil }
+    return RunLogPack(
+      flowRunID: flowRunID, firstSequence: first, lastSequence: last, payload: payload)
   }
 
   /// An event from its row (its run given).

@@ -161,8 +161,9 @@ package enum RunStoreCoding {
     return decode(text, as: [String: String].self, or: [:])
   }
 
-  /// The `(version, statements)` migrations of the schema, shared by both databases:
-  /// `BLOB`/`BYTEA` is passed in, and version 4 differs (SQLite rebuilds the append-only
+  /// The `(version, statements)` migrations of the schema in order, shared by both databases
+  /// (version 5, the results, is ``RunResultSQL``'s): `BLOB`/`BYTEA` is passed in, and version 4
+  /// differs (SQLite rebuilds the append-only
   /// tables without a rowid, `sqlite` true; PostgreSQL adds the log metadata columns).
   package static func migrations(blobType: String, sqlite: Bool = false)
     -> [(version: Int, statements: [String])]
@@ -214,6 +215,29 @@ package enum RunStoreCoding {
       (2, DeploymentStoreSQL.migration),
       (3, DeploymentStoreSQL.agentsMigration),
       (4, sqlite ? sqliteVersionFour : postgresVersionFour),
+    ] + RunResultSQL.migrations(blobType: blobType) + [
+      (6, versionSix(blobType: blobType, sqlite: sqlite))
+    ]
+  }
+
+  /// Version 6: a task run's transitions in its own row, the engine's steps and the log
+  /// records packed per batch (``PackedRunStoreBatch``); rows of `transitions`, `run_events`
+  /// and `logs` written before stay where they are and read the same.
+  private static func versionSix(blobType: String, sqlite: Bool) -> [String] {
+    [
+      "ALTER TABLE task_runs ADD COLUMN \(sqlite ? "" : "IF NOT EXISTS ")transitions TEXT",
+      """
+      CREATE TABLE IF NOT EXISTS run_event_packs (flow_run_id TEXT NOT NULL,
+        first_sequence BIGINT NOT NULL, last_sequence BIGINT NOT NULL,
+        payload \(blobType) NOT NULL,
+        PRIMARY KEY (flow_run_id, first_sequence, last_sequence))\(sqlite ? " WITHOUT ROWID" : "")
+      """,
+      """
+      CREATE TABLE IF NOT EXISTS log_packs (flow_run_id TEXT NOT NULL,
+        first_sequence BIGINT NOT NULL, last_sequence BIGINT NOT NULL,
+        payload \(blobType) NOT NULL,
+        PRIMARY KEY (flow_run_id, first_sequence, last_sequence))\(sqlite ? " WITHOUT ROWID" : "")
+      """,
     ]
   }
 

@@ -12,8 +12,8 @@ struct SQLiteBatchWriting {
     let flowRuns: String
     let taskRuns: String
     let transitions: String
-    let logs: String
-    let events: String
+    let logPacks: String
+    let eventPacks: String
     let heartbeat: String
 
     init(sql: RunStoreSQL) {
@@ -21,8 +21,8 @@ struct SQLiteBatchWriting {
       flowRuns = sql.singleRowInsert(RunStoreSQL.flowRunsTable)
       taskRuns = sql.singleRowInsert(RunStoreSQL.taskRunsTable)
       transitions = sql.singleRowInsert(RunStoreSQL.transitionsTable)
-      logs = sql.singleRowInsert(RunStoreSQL.logsTable)
-      events = sql.singleRowInsert(RunStoreSQL.eventsTable)
+      logPacks = sql.singleRowInsert(RunStoreSQL.logPacksTable)
+      eventPacks = sql.singleRowInsert(RunStoreSQL.eventPacksTable)
       heartbeat = sql.heartbeatUpdate()
     }
   }
@@ -53,9 +53,11 @@ struct SQLiteBatchWriting {
     try connection.bind(statement, index, Int64(number))
   }
 
-  /// Writes every record of `batch`.
+  /// Writes every record of `batch`, packed as schema version 6 stores it
+  /// (``PackedRunStoreBatch``).
   mutating func write(_ batch: RunStoreBatch) throws {
     let c = connection
+    let packed = PackedRunStoreBatch(batch)
     if !batch.flows.isEmpty {
       let statement = try c.statement(texts.flows)
       for flow in batch.flows {
@@ -86,9 +88,9 @@ struct SQLiteBatchWriting {
         try c.step(statement)
       }
     }
-    if !batch.taskRuns.isEmpty {
+    if !packed.taskRuns.isEmpty {
       let statement = try c.statement(texts.taskRuns)
-      for run in batch.taskRuns {
+      for (run, transitions) in packed.taskRuns {
         try c.bind(statement, 1, text(run.flowRunID))
         try c.bind(statement, 2, run.slug)
         try bind(statement, 3, run.mapIndex)
@@ -101,12 +103,13 @@ struct SQLiteBatchWriting {
         try bind(statement, 10, run.endedAt)
         try c.bind(statement, 11, run.resultLocation)
         try bind(statement, 12, run.position)
+        try c.bind(statement, 13, transitions)
         try c.step(statement)
       }
     }
-    if !batch.transitions.isEmpty {
+    if !packed.transitions.isEmpty {
       let statement = try c.statement(texts.transitions)
-      for transition in batch.transitions {
+      for transition in packed.transitions {
         try c.bind(statement, 1, text(transition.flowRunID))
         try c.bind(statement, 2, transition.sequence)
         try c.bind(statement, 3, transition.slug)
@@ -118,30 +121,23 @@ struct SQLiteBatchWriting {
         try c.step(statement)
       }
     }
-    if !batch.logs.isEmpty {
-      let statement = try c.statement(texts.logs)
-      for log in batch.logs {
-        try c.bind(statement, 1, text(log.flowRunID))
-        try c.bind(statement, 2, log.sequence)
-        try bind(statement, 3, log.time)
-        try bind(statement, 4, log.level.rank)
-        try c.bind(statement, 5, log.message)
-        // The keys every record carries go to their own columns, without JSON.
-        let metadata = log.fields
-        try c.bind(statement, 6, metadata.rest)
-        for index in StoredLogMetadata.columns.indices {
-          try c.bind(statement, Int32(7 + index), metadata[column: index])
-        }
+    if !packed.logPacks.isEmpty {
+      let statement = try c.statement(texts.logPacks)
+      for pack in packed.logPacks {
+        try c.bind(statement, 1, text(pack.flowRunID))
+        try c.bind(statement, 2, pack.firstSequence)
+        try c.bind(statement, 3, pack.lastSequence)
+        try c.bind(statement, 4, pack.payload)
         try c.step(statement)
       }
     }
-    if !batch.events.isEmpty {
-      let statement = try c.statement(texts.events)
-      for event in batch.events {
-        try c.bind(statement, 1, text(event.flowRunID))
-        try c.bind(statement, 2, event.sequence)
-        try c.bind(statement, 3, event.payload)
-        try bind(statement, 4, event.version)
+    if !packed.eventPacks.isEmpty {
+      let statement = try c.statement(texts.eventPacks)
+      for pack in packed.eventPacks {
+        try c.bind(statement, 1, text(pack.flowRunID))
+        try c.bind(statement, 2, pack.firstSequence)
+        try c.bind(statement, 3, pack.lastSequence)
+        try c.bind(statement, 4, pack.payload)
         try c.step(statement)
       }
     }

@@ -272,7 +272,6 @@ public final class SQLiteRunStore: RunStore {
       throw RunStoreError.newerSchema(location: description, found: version)
     }
     for migration in RunStoreCoding.migrations(blobType: "BLOB", sqlite: true)
-      + RunResultSQL.migrations(blobType: "BLOB")
     where migration.version > version {
       var statements = migration.statements.map { SQLStatement(sql: $0, binds: []) }
       if version == 0 {
@@ -335,9 +334,12 @@ public final class SQLiteRunStore: RunStore {
   public func events(flowRunID: UUID, after sequence: Int64) async throws(RunStoreError)
     -> [RunEventRecord]
   {
-    try await query(sql.events(flowRunID: flowRunID, after: sequence)).compactMap {
+    let rows = try await query(sql.events(flowRunID: flowRunID, after: sequence)).compactMap {
       RunStoreSQL.event($0, flowRunID: flowRunID)
     }
+    let packs = try await query(sql.eventPacks(flowRunID: flowRunID, after: sequence))
+      .compactMap { RunStoreSQL.eventPack($0, flowRunID: flowRunID) }
+    return RunEventPack.merged(rows, packs, after: sequence)
   }
 
   /// One page of flow runs, newest first.
@@ -364,15 +366,35 @@ public final class SQLiteRunStore: RunStore {
 
   /// The run's transitions in order.
   public func transitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
-    try await query(sql.transitions(flowRunID: flowRunID)).compactMap(RunStoreSQL.transition)
+    TransitionPacking.merged(
+      try await query(sql.transitions(flowRunID: flowRunID)).compactMap(RunStoreSQL.transition),
+      try await packedTransitions(flowRunID: flowRunID))
+  }
+
+  /// The transitions the run's task-run rows hold (schema version 6).
+  func packedTransitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
+    RunStoreSQL.packedTransitions(
+      try await query(sql.taskRunTransitions(flowRunID: flowRunID)), flowRunID: flowRunID)
   }
 
   /// The run's log records after a sequence, at a level or above.
   public func logs(flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel)
     async throws(RunStoreError) -> [StoredLogRecord]
   {
-    try await query(sql.logs(flowRunID: flowRunID, after: sequence, level: minimumLevel))
-      .compactMap(RunStoreSQL.log)
+    RunLogPack.merged(
+      try await query(sql.logs(flowRunID: flowRunID, after: sequence, level: minimumLevel))
+        .compactMap(RunStoreSQL.log),
+      try await logPacks(flowRunID: flowRunID, after: sequence), after: sequence,
+      level: minimumLevel, limit: .max)
+  }
+
+  /// The run's packs of log records that end after `sequence` (schema version 6).
+  func logPacks(flowRunID: UUID, after sequence: Int64) async throws(RunStoreError)
+    -> [RunLogPack]
+  {
+    try await query(sql.logPacks(flowRunID: flowRunID, after: sequence)).compactMap {
+      RunStoreSQL.logPack($0, flowRunID: flowRunID)
+    }
   }
 
   /// Deletes up to `limit` runs that ended before `cutoff`, in transactions of
@@ -420,20 +442,27 @@ extension SQLiteRunStore: RunStoreBrowsing {
   public func transitions(flowRunID: UUID, after sequence: Int64, limit: Int)
     async throws(RunStoreError) -> [TransitionRecord]
   {
-    try await query(
+    let rows = try await query(
       sql.transitions(flowRunID: flowRunID, after: sequence, limit: limit, Self.placeholder)
     ).compactMap(RunStoreSQL.transition)
+    let packed = try await packedTransitions(flowRunID: flowRunID).filter {
+      $0.sequence > sequence
+    }
+    return Array(TransitionPacking.merged(rows, packed).prefix(max(limit, 0)))
   }
 
   /// A page of the run's logs after a sequence, at a level or above.
   public func logs(
     flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel, limit: Int
   ) async throws(RunStoreError) -> [StoredLogRecord] {
-    try await query(
-      sql.logs(
-        flowRunID: flowRunID, after: sequence, level: minimumLevel, limit: limit,
-        Self.placeholder)
-    ).compactMap(RunStoreSQL.log)
+    RunLogPack.merged(
+      try await query(
+        sql.logs(
+          flowRunID: flowRunID, after: sequence, level: minimumLevel, limit: limit,
+          Self.placeholder)
+      ).compactMap(RunStoreSQL.log),
+      try await logPacks(flowRunID: flowRunID, after: sequence), after: sequence,
+      level: minimumLevel, limit: limit)
   }
 
   /// The run's outline: two narrow reads.
@@ -443,7 +472,10 @@ extension SQLiteRunStore: RunStoreBrowsing {
       sql.outlineTransitions(flowRunID: flowRunID, Self.placeholder))
     return RunOutline(
       taskRuns: tasks.map { RunStoreSQL.outlineTaskRun($0, flowRunID: flowRunID) },
-      transitions: transitions.map { RunStoreSQL.outlineTransition($0, flowRunID: flowRunID) })
+      transitions: RunOutline.outline(
+        TransitionPacking.merged(
+          transitions.map { RunStoreSQL.outlineTransition($0, flowRunID: flowRunID) },
+          try await packedTransitions(flowRunID: flowRunID))))
   }
 
   /// A page of the run's task runs in flow order.

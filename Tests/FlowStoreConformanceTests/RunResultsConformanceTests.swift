@@ -215,19 +215,20 @@ struct RunResultsConformanceTests {
     }
   }
 
-  @Test("a version-4 PostgreSQL database migrates to the results' version")
+  @Test("a version-4 PostgreSQL database migrates to the current version, results included")
   func postgresMigration() async throws {
     guard StoreKind.postgresURL != nil else { return }
     try await withTemporaryPostgresDatabase { url in
       try await PostgresRunStore.withStore(url: url) { _ in }
       try await AgentRegistryConformanceTests.rawPostgres(
-        url, "DROP TABLE run_results", "UPDATE flow_schema SET version = 4")
+        url, "DROP TABLE run_results", "DROP TABLE run_event_packs", "DROP TABLE log_packs",
+        "ALTER TABLE task_runs DROP COLUMN transitions", "UPDATE flow_schema SET version = 4")
       let error = await #expect(throws: RunStoreError.self) {
         try await PostgresRunStore.withStore(url: url, migrating: false) { _ in }
       }
       #expect(error?.code == .needsMigration)
       try await PostgresRunStore.withStore(url: url) { store in
-        #expect(try await store.schemaStatus().databaseVersion == RunResultSQL.version)
+        #expect(try await store.schemaStatus().databaseVersion == RunStoreSchema.current)
         let record = RunResultRecord(
           flowRunID: uuid(7), location: "etl/7/load", result: Self.value("7"))
         try await store.writeResults([record])

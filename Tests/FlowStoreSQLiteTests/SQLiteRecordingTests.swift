@@ -298,13 +298,14 @@ struct SQLiteRecordingTests {
     #expect(try await store.events(flowRunID: run, after: 0).map(\.payload) == [Data([1, 2])])
     await store.close()
 
-    // The rebuilt tables have no rowid, and a run recorded after the migration reads back.
+    // The rebuilt tables (and version 6's packs) have no rowid, and a run recorded after the
+    // migration reads back.
     let check = try await SQLiteConnection.open(storage: .file(path: path))
     let tables = try await check.query(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID'", [])
     #expect(
       Set(tables.compactMap { $0.column("name")?.string })
-        == ["task_runs", "transitions", "logs", "run_events"])
+        == ["task_runs", "transitions", "logs", "run_events", "run_event_packs", "log_packs"])
     try await check.close()
     let reopened = try await SQLiteRunStore.open(path: path)
     let result = try await Self.pipeline().run(

@@ -15,9 +15,14 @@ struct SQLiteResultsMigrationTests {
     let path = directory.appendingPathComponent("flow.sqlite").path
     let store = try await SQLiteRunStore.open(path: path)
     await store.close()
-    // What a version-4 binary leaves.
+    // What a version-4 binary leaves (no results, no packed records).
     let raw = try await SQLiteConnection.open(storage: .file(path: path))
-    _ = try await raw.query("DROP TABLE run_results", [])
+    for statement in [
+      "DROP TABLE run_results", "DROP TABLE run_event_packs", "DROP TABLE log_packs",
+      "ALTER TABLE task_runs DROP COLUMN transitions",
+    ] {
+      _ = try await raw.query(statement, [])
+    }
     _ = try await raw.query("UPDATE flow_schema SET version = 4", [])
     try await raw.close()
     let error = await #expect(throws: RunStoreError.self) {
@@ -25,7 +30,7 @@ struct SQLiteResultsMigrationTests {
     }
     #expect(error?.code == .needsMigration)
     let migrated = try await SQLiteRunStore.open(path: path)
-    #expect(try await migrated.schemaStatus().databaseVersion == RunResultSQL.version)
+    #expect(try await migrated.schemaStatus().databaseVersion == RunStoreSchema.current)
     let record = RunResultRecord(
       flowRunID: UUID(), location: "etl/run/load",
       result: StoredResult(serializer: "json", typeName: "Int", payload: Data("4".utf8)))
