@@ -18,7 +18,7 @@ private struct PostgresExecutor: SQLExecutor {
 }
 
 /// The PostgreSQL store as the shared deployment SQL sees it.
-private struct PostgresDatabase: SQLDatabase {
+struct PostgresDatabase: SQLDatabase {
   let store: PostgresRunStore
 
   var description: String { store.description }
@@ -132,7 +132,7 @@ extension PostgresRunStore: DeploymentStore {
   static let serverNowSQL = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT"
   private static let databaseClockSQL = deploymentSQL(databaseNow: serverNowSQL)
   private static let callerClockSQL = deploymentSQL(databaseNow: nil)
-  private var database: PostgresDatabase { PostgresDatabase(store: self) }
+  var database: PostgresDatabase { PostgresDatabase(store: self) }
   private var deploymentSQL: DeploymentStoreSQL {
     leaseClock == .caller ? Self.callerClockSQL : Self.databaseClockSQL
   }

@@ -14,7 +14,7 @@ private struct SQLiteExecutor: SQLExecutor {
 }
 
 /// The SQLite store as the shared deployment SQL sees it.
-private struct SQLiteDatabase: SQLDatabase {
+struct SQLiteDatabase: SQLDatabase {
   let store: SQLiteRunStore
 
   var description: String { store.description }
@@ -50,7 +50,7 @@ private struct SQLiteDatabase: SQLDatabase {
 extension SQLiteRunStore: DeploymentStore {
   private static let deploymentSQL = DeploymentStoreSQL(
     placeholder: { "?\($0)" }, skipLocked: "", forUpdate: "")
-  private var database: SQLiteDatabase { SQLiteDatabase(store: self) }
+  var database: SQLiteDatabase { SQLiteDatabase(store: self) }
   private var deploymentSQL: DeploymentStoreSQL { Self.deploymentSQL }
 
   /// Creates the project, or returns the existing one.

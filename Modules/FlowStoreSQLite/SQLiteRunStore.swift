@@ -366,35 +366,15 @@ public final class SQLiteRunStore: RunStore {
 
   /// The run's transitions in order.
   public func transitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
-    TransitionPacking.merged(
-      try await query(sql.transitions(flowRunID: flowRunID)).compactMap(RunStoreSQL.transition),
-      try await packedTransitions(flowRunID: flowRunID))
-  }
-
-  /// The transitions the run's task-run rows hold (schema version 6).
-  func packedTransitions(flowRunID: UUID) async throws(RunStoreError) -> [TransitionRecord] {
-    RunStoreSQL.packedTransitions(
-      try await query(sql.taskRunTransitions(flowRunID: flowRunID)), flowRunID: flowRunID)
+    try await sql.transitions(flowRunID: flowRunID, on: database)
   }
 
   /// The run's log records after a sequence, at a level or above.
   public func logs(flowRunID: UUID, after sequence: Int64, minimumLevel: StoredLogLevel)
     async throws(RunStoreError) -> [StoredLogRecord]
   {
-    RunLogPack.merged(
-      try await query(sql.logs(flowRunID: flowRunID, after: sequence, level: minimumLevel))
-        .compactMap(RunStoreSQL.log),
-      try await logPacks(flowRunID: flowRunID, after: sequence), after: sequence,
-      level: minimumLevel, limit: .max)
-  }
-
-  /// The run's packs of log records that end after `sequence` (schema version 6).
-  func logPacks(flowRunID: UUID, after sequence: Int64) async throws(RunStoreError)
-    -> [RunLogPack]
-  {
-    try await query(sql.logPacks(flowRunID: flowRunID, after: sequence)).compactMap {
-      RunStoreSQL.logPack($0, flowRunID: flowRunID)
-    }
+    try await sql.logs(
+      flowRunID: flowRunID, after: sequence, minimumLevel: minimumLevel, on: database)
   }
 
   /// Deletes up to `limit` runs that ended before `cutoff`, in transactions of
@@ -445,7 +425,7 @@ extension SQLiteRunStore: RunStoreBrowsing {
     let rows = try await query(
       sql.transitions(flowRunID: flowRunID, after: sequence, limit: limit, Self.placeholder)
     ).compactMap(RunStoreSQL.transition)
-    let packed = try await packedTransitions(flowRunID: flowRunID).filter {
+    let packed = try await sql.packedTransitions(flowRunID: flowRunID, on: database).filter {
       $0.sequence > sequence
     }
     return Array(TransitionPacking.merged(rows, packed).prefix(max(limit, 0)))
@@ -461,7 +441,7 @@ extension SQLiteRunStore: RunStoreBrowsing {
           flowRunID: flowRunID, after: sequence, level: minimumLevel, limit: limit,
           Self.placeholder)
       ).compactMap(RunStoreSQL.log),
-      try await logPacks(flowRunID: flowRunID, after: sequence), after: sequence,
+      try await sql.logPacks(flowRunID: flowRunID, after: sequence, on: database), after: sequence,
       level: minimumLevel, limit: limit)
   }
 
@@ -475,7 +455,7 @@ extension SQLiteRunStore: RunStoreBrowsing {
       transitions: RunOutline.outline(
         TransitionPacking.merged(
           transitions.map { RunStoreSQL.outlineTransition($0, flowRunID: flowRunID) },
-          try await packedTransitions(flowRunID: flowRunID))))
+          try await sql.packedTransitions(flowRunID: flowRunID, on: database))))
   }
 
   /// A page of the run's task runs in flow order.
