@@ -49,7 +49,13 @@ extension SampleSuites {
       }
       // Each agent runs 4 runs at once (16 for a large run, so that it ends in minutes).
       let limit = Self.runCount > 24 ? 16 : 4
-      let agents = try (0..<3).map { try scene.startAgent("a\($0)", limit: limit) }
+      // A 15 s lease: the database is read right after each kill, before the lease runs out
+      // and another agent takes the runs over; on a loaded machine (the whole suite on 2
+      // cores) that read once took 9 s.
+      let lease = 15
+      let agents = try (0..<3).map {
+        try scene.startAgent("a\($0)", limit: limit, lease: lease)
+      }
       // Kill the first agent at a random moment once it holds runs in `slow` (a 2 s body),
       // a second one at random a little later. A body whose process dies between its end and
       // its checkpoint's commit runs again on takeover (at least once is all any engine can
@@ -59,12 +65,12 @@ extension SampleSuites {
           && scene.sideEffects().contains { $0.hasSuffix(" slow") }
       }
       try await Task.sleep(for: .milliseconds(Int64.random(in: 0...1_000)))
-      let first = try await scene.killAgent(agents[0], named: "a0", among: ids)
+      let first = try await scene.killAgent(agents[0], named: "a0", among: ids, lease: lease)
       #expect(!first.held.isEmpty, "a0 held no run when it was killed")
       try await Task.sleep(for: .milliseconds(Int64.random(in: 200...900)))
-      let second = try await scene.killAgent(agents[1], named: "a1", among: ids)
+      let second = try await scene.killAgent(agents[1], named: "a1", among: ids, lease: lease)
       let uncommitted = first.uncommitted.union(second.uncommitted)
-      _ = try scene.startAgent("a3", limit: limit)
+      _ = try scene.startAgent("a3", limit: limit, lease: lease)
       let (runs, histories) = try await scene.finishedRuns(
         ids, timeout: 150 + Double(Self.runCount) / 8)
       #expect(runs.allSatisfy { $0.state == "Success" }, "\(runs.map(\.state))")
@@ -252,7 +258,8 @@ final class AgentScene: @unchecked Sendable {
   /// the bodies it ran ("N TASK", as the probe notes them) in those runs whose task the
   /// database does not have Success: their checkpoints were not committed, so they may run
   /// again. Read at once, well within the lease, before another agent can take the runs over.
-  func killAgent(_ process: Process, named agent: String, among ids: [UUID]) async throws
+  func killAgent(_ process: Process, named agent: String, among ids: [UUID], lease: Int)
+    async throws
     -> (held: Set<UUID>, uncommitted: Set<String>)
   {
     kill(process.processIdentifier, SIGKILL)
@@ -272,7 +279,8 @@ final class AgentScene: @unchecked Sendable {
       }
     }
     #expect(
-      Date().timeIntervalSince(killed) < 4, "reading the killed agent's runs outlasted its lease")
+      Date().timeIntervalSince(killed) < Double(lease - 1),
+      "reading the killed agent's runs outlasted its lease")
     return (Set(runs.map(\.id)), uncommitted)
   }
 
@@ -335,13 +343,13 @@ final class AgentScene: @unchecked Sendable {
     lock.withLock { processes.append(process) }
   }
 
-  /// Starts an agent named `name` running up to `limit` runs at once, with a 5 s lease (long
-  /// enough for a loaded CI machine).
-  func startAgent(_ name: String, limit: Int = 4) throws -> Process {
+  /// Starts an agent named `name` running up to `limit` runs at once, with a lease of `lease`
+  /// seconds (5 s is long enough for a loaded CI machine).
+  func startAgent(_ name: String, limit: Int = 4, lease: Int = 5) throws -> Process {
     try start(
       [
         "agent", "--agent-name", name, "--agent-labels", label, "--limit", "\(limit)", "--lease",
-        "5",
+        "\(lease)",
         "--poll", "0.2", "--log-level", "critical",
       ], log: name)
   }
