@@ -315,6 +315,9 @@ final class SchedulerCore {
   /// Outcomes for mailboxes, delivered once the event that ended them is handled.
   private var deliveries: [(outcomes: RemoteOutcomes, list: [RemoteOutcome])] = []
   private var submissions: [ClusterTaskSubmission] = []
+  /// True when an attempt was cancelled since the last flush: buffered submissions are then
+  /// checked against `waiting` before they reach the machine.
+  private var cancelledSinceFlush = false
   private var outbox: [ConnectionID: [ClusterMessage]] = [:]
   private var flushScheduled = false
   private var waiters: [(count: Int, continuation: CheckedContinuation<Void, any Error>)] = []
@@ -418,6 +421,7 @@ final class SchedulerCore {
 
   func cancel(_ id: ClusterTaskID) {
     guard let (reply, _) = waiting.removeValue(forKey: id) else { return }
+    cancelledSinceFlush = true
     if case .one(let continuation) = reply { continuation.resume(throwing: CancellationError()) }
     handle(.cancel(id))
   }
@@ -431,6 +435,7 @@ final class SchedulerCore {
       ids.append(id)
       cancelled.append(RemoteOutcome(call: waiter.call, result: .failure(CancellationError())))
     }
+    cancelledSinceFlush = cancelledSinceFlush || !ids.isEmpty
     for id in ids.sorted() {
       waiting[id] = nil
       handle(.cancel(id))
@@ -470,8 +475,10 @@ final class SchedulerCore {
   func flushAll() {
     flushScheduled = false
     if !submissions.isEmpty {
-      let batch = submissions.filter { waiting[$0.taskID] != nil }
+      let batch =
+        cancelledSinceFlush ? submissions.filter { waiting[$0.taskID] != nil } : submissions
       submissions.removeAll(keepingCapacity: true)
+      cancelledSinceFlush = false
       if !batch.isEmpty { handle(.submit(batch)) }
     }
     for (id, messages) in outbox where !messages.isEmpty {

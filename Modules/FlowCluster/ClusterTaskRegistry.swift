@@ -82,11 +82,21 @@ public struct ClusterTaskRegistry: Sendable {
     _ assignment: ClusterAssignment, worker: String, environment: RunEnvironment,
     run: ClusterRunContext? = nil, parameters: [String: any Sendable] = [:]
   ) async -> ClusterTaskResult {
+    await execute(
+      assignment, registered(flow: assignment.flow, task: assignment.task), worker: worker,
+      environment: environment, run: run, parameters: parameters)
+  }
+
+  /// Runs one assignment whose task was looked up already (nil: not registered).
+  func execute(
+    _ assignment: ClusterAssignment, _ registered: Registered?, worker: String,
+    environment: RunEnvironment, run: ClusterRunContext?, parameters: [String: any Sendable]
+  ) async -> ClusterTaskResult {
     func failure(_ code: RemoteTaskError.Code, _ message: String) -> ClusterTaskResult {
       ClusterTaskResult(
         taskID: assignment.taskID, outcome: .failure(code: code.name, message: message))
     }
-    guard let registered = registered(flow: assignment.flow, task: assignment.task) else {
+    guard let registered else {
       let known = flowNames.isEmpty ? "none" : flowNames.map { "'\($0)'" }.joined(separator: ", ")
       return failure(
         .unknownTask,

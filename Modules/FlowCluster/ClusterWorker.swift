@@ -193,18 +193,19 @@ public enum ClusterWorker {
   /// Runs `assignment`; with `stop`, the body is cancelled when `stop` yields (its attempt's
   /// deadline passed), and this returns only once the body does.
   static func execute(
-    _ assignment: ClusterAssignment, registry: ClusterTaskRegistry, worker: String,
-    environment: RunEnvironment, run: ClusterRunContext?, parameters: [String: any Sendable],
-    stop: AsyncStream<Void>?
+    _ assignment: ClusterAssignment, registry: ClusterTaskRegistry,
+    registered: ClusterTaskRegistry.Registered?, worker: String, environment: RunEnvironment,
+    run: ClusterRunContext?, parameters: [String: any Sendable], stop: AsyncStream<Void>?
   ) async -> ClusterTaskResult {
     guard let stop else {
       return await registry.execute(
-        assignment, worker: worker, environment: environment, run: run, parameters: parameters)
+        assignment, registered, worker: worker, environment: environment, run: run,
+        parameters: parameters)
     }
     return await withTaskGroup(of: ClusterTaskResult?.self) { group in
       group.addTask {
         await registry.execute(
-          assignment, worker: worker, environment: environment, run: run,
+          assignment, registered, worker: worker, environment: environment, run: run,
           parameters: parameters)
       }
       group.addTask {
@@ -274,13 +275,14 @@ public enum ClusterWorker {
                 // An attempt of a task with a timeout can be stopped on its own: its body
                 // races a cancel signal in a group of its own (other attempts pay nothing).
                 let stop =
-                  registry.timeout(flow: assignment.flow, task: assignment.task) != nil
+                  entry.registered?.config.options.timeout != nil
                   ? stops.started(assignment.taskID) : nil
                 let started = environment.clock.now()
                 var result = Self.fitting(
                   await Self.execute(
-                    assignment, registry: registry, worker: workerName, environment: environment,
-                    run: entry.run, parameters: entry.parameters, stop: stop), assignment,
+                    assignment, registry: registry, registered: entry.registered,
+                    worker: workerName, environment: environment, run: entry.run,
+                    parameters: entry.parameters, stop: stop), assignment,
                   maxOutputSize: maxOutputSize)
                 if stop != nil { stops.ended(assignment.taskID) }
                 let ended = environment.clock.now()
@@ -382,6 +384,8 @@ final class WorkerCore {
   let registry: ClusterTaskRegistry
   /// Each run's parameters, decoded once (the latest runs only).
   private var decoded: [(run: UInt64, values: [String: any Sendable])] = []
+  /// The task looked up last (see ``registered(_:)``).
+  private var lastLookup: (flow: String, task: String, registered: ClusterTaskRegistry.Registered?)?
   /// The host's load average, read from /proc at most once a second (reading it for every
   /// attempt cost the cluster's short tasks a file read each).
   private var load: Double?
@@ -563,6 +567,17 @@ final class WorkerCore {
   }
 
   /// The host's load average, read at most once a second.
+  /// The registered task of `assignment`: attempts of one task come in runs, so the last one
+  /// looked up is kept (short names compare without hashing).
+  private func registered(_ assignment: ClusterAssignment) -> ClusterTaskRegistry.Registered? {
+    if let last = lastLookup, last.flow == assignment.flow, last.task == assignment.task {
+      return last.registered
+    }
+    let found = registry.registered(flow: assignment.flow, task: assignment.task)
+    lastLookup = (assignment.flow, assignment.task, found)
+    return found
+  }
+
   private func hostLoad() -> Double? {
     let now = clock.now()
     if now.timeIntervalSince(loadReadAt) < 1 { return load }
@@ -582,11 +597,11 @@ final class WorkerCore {
         // upstream's output: it runs now (the queue keeps one with `after` for its upstream).
         if !machine.configuration.chainsInTransport { assignment.after = nil }
         let run = machine.runContext(assignment.run)
+        let registered = registered(assignment)
         starting.append(
           WorkerAttemptQueue.Entry(
             assignment: assignment, run: run, parameters: parameters(assignment, run),
-            load: hostLoad(),
-            taskName: registry.name(flow: assignment.flow, task: assignment.task)))
+            load: hostLoad(), taskName: registered?.name, registered: registered))
       case .cancel(let ids):
         // The machine drops their results. Bodies of tasks with a timeout are cancelled; one
         // that ignores it past the grace period has its process replaced (a hard timeout).

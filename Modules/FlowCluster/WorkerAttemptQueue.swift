@@ -23,6 +23,8 @@ final class WorkerAttemptQueue: Sendable {
     let load: Double?
     /// The task's name (nil: unknown): attempts of one name run alike, whatever their slugs.
     var taskName: String? = nil
+    /// The registered task (nil: unknown), looked up once when the assignment arrived.
+    var registered: ClusterTaskRegistry.Registered? = nil
 
     /// What tells attempts that are expected to run alike: the task's name, else its slug.
     var kind: String { taskName ?? assignment.task }

@@ -560,31 +560,49 @@ public struct ClusterSchedulerStateMachine: Sendable {
       }
       outputParts[taskID, default: []].append(contentsOf: part)
     case .results(let results):
+      let worker = peers[id]!.name
+      actions.reserveCapacity(actions.count + results.count)
+      // Run times are added up per task while results of one task come in a row (most do),
+      // and kept once per run of them: no hashing of the task's key per result.
+      var timed: (key: TaskKey, mean: RunTimeMean)?
       for var result in results {
-        if let parts = outputParts.removeValue(forKey: result.taskID),
+        if !outputParts.isEmpty, let parts = outputParts.removeValue(forKey: result.taskID),
           case .success(let last) = result.outcome
         {
           result.outcome = .success(parts + last)
         }
-        guard let job = jobs[result.taskID], job.worker == id else {
-          actions.append(
-            .notice(
-              "ignored a result for attempt \(result.taskID) from '\(peers[id]!.name)': it is not "
-                + "running there (cancelled or reassigned)"))
+        guard let job = jobs.removeValue(forKey: result.taskID) else {
+          actions.append(.notice(Self.ignored(result.taskID, from: worker)))
           continue
         }
-        jobs[result.taskID] = nil
-        conditionals[result.taskID] = nil  // its dependent runs (or not) on that worker
-        if let after = job.submission.assignment.after, conditionals[after] == result.taskID {
-          conditionals[after] = nil
+        guard job.worker == id else {
+          jobs[result.taskID] = job
+          actions.append(.notice(Self.ignored(result.taskID, from: worker)))
+          continue
+        }
+        if !conditionals.isEmpty {
+          conditionals[result.taskID] = nil  // its dependent runs (or not) on that worker
+          if let after = job.submission.assignment.after, conditionals[after] == result.taskID {
+            conditionals[after] = nil
+          }
         }
         release(result.taskID, job, from: id)
         if result.runNanoseconds > 0 {
-          let key = TaskKey(flow: job.submission.assignment.flow, task: job.submission.taskName)
-          runTimes[key, default: RunTimeMean()].add(result.runNanoseconds)
+          if let current = timed, current.key.flow == job.submission.assignment.flow,
+            current.key.task == job.submission.taskName
+          {
+            timed!.mean.add(result.runNanoseconds)
+          } else {
+            if let current = timed { runTimes[current.key] = current.mean }
+            let key = TaskKey(flow: job.submission.assignment.flow, task: job.submission.taskName)
+            var mean = runTimes[key] ?? RunTimeMean()
+            mean.add(result.runNanoseconds)
+            timed = (key, mean)
+          }
         }
-        actions.append(.taskFinished(result, worker: peers[id]!.name))
+        actions.append(.taskFinished(result, worker: worker))
       }
+      if let current = timed { runTimes[current.key] = current.mean }
     case .heartbeat:
       actions.append(.send(id, [.heartbeat(running: peers[id]!.running.count)]))
     case .draining:
@@ -734,12 +752,18 @@ public struct ClusterSchedulerStateMachine: Sendable {
   }
 
   private mutating func release(_ taskID: ClusterTaskID, _ job: Job, from id: ConnectionID) {
-    outputParts[taskID] = nil
-    guard peers[id] != nil else { return }
-    peers[id]!.running.remove(taskID)
+    if !outputParts.isEmpty { outputParts[taskID] = nil }
+    guard let index = peers.index(forKey: id) else { return }
+    peers.values[index].running.remove(taskID)
     for (name, amount) in job.submission.resources {
-      peers[id]!.inUse[name, default: 0] -= amount
+      peers.values[index].inUse[name, default: 0] -= amount
     }
+  }
+
+  /// The notice about a result for an attempt that does not run on the worker that sent it.
+  private static func ignored(_ taskID: ClusterTaskID, from worker: String) -> String {
+    "ignored a result for attempt \(taskID) from '\(worker)': it is not running there "
+      + "(cancelled or reassigned)"
   }
 
   // MARK: Placement
@@ -752,29 +776,37 @@ public struct ClusterSchedulerStateMachine: Sendable {
     guard !queue.isEmpty, !stopped else { return }
     let deepest = deepestWindow
     guard peers.values.contains(where: { $0.free(window: deepest) > 0 }) else { return }
-    let order = peers.keys.sorted()
-    var batches: [ConnectionID: [ClusterAssignment]] = [:]
-    var contexts: [ConnectionID: [ClusterMessage]] = [:]
+    // The workers in a fixed order, with what placement reads and adds, kept here while it
+    // runs (no lookup of a worker per attempt); their running sets get the attempts at the end.
+    var slots = peers.keys.sorted().map { id in
+      let peer = peers[id]!
+      return PlacementSlot(
+        id: id, capacity: peer.capacity, active: peer.phase == .active, name: peer.name,
+        running: peer.running.count)
+    }
     var waiting: [Queued] = []
     var last: (key: TaskKey, window: Int)?
     while let next = queue.popMax() {
-      guard let job = jobs[next.id], job.worker == nil else { continue }
+      guard let index = jobs.index(forKey: next.id), jobs.values[index].worker == nil else {
+        continue
+      }
+      let job = jobs.values[index]
       let assignment = job.submission.assignment
-      let key = TaskKey(flow: assignment.flow, task: job.submission.taskName)
       let window: Int
-      if let last, last.key == key {
+      if let last, last.key.flow == assignment.flow, last.key.task == job.submission.taskName {
         window = last.window
       } else {
+        let key = TaskKey(flow: assignment.flow, task: job.submission.taskName)
         window = self.window(key: key)
         last = (key, window)
       }
-      let choice = bestWorker(for: job, window: window, order, refilling: batches)
-      guard let id = choice.worker else {
+      let choice = bestWorker(for: job, window: window, slots)
+      guard let chosen = choice.slot else {
         waiting.append(next)
         if choice.full { break }  // no room for it: it goes first once a worker has room
         if !job.warned, !peers.values.contains(where: { $0.couldEverFit(job.submission.resources) })
         {
-          jobs[next.id]!.warned = true
+          jobs.values[index].warned = true
           let need = job.submission.resources.sorted { $0.key < $1.key }
             .map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
           actions.append(
@@ -785,37 +817,67 @@ public struct ClusterSchedulerStateMachine: Sendable {
         if waiting.count >= 4096 { break }
         continue
       }
-      jobs[next.id]!.worker = id
-      peers[id]!.running.insert(next.id)
-      for (name, amount) in job.submission.resources {
-        peers[id]!.inUse[name, default: 0] += amount
+      let id = slots[chosen].id
+      jobs.values[index].worker = id
+      slots[chosen].take(next.id, assignment)
+      if !job.submission.resources.isEmpty {
+        for (name, amount) in job.submission.resources {
+          peers[id]!.inUse[name, default: 0] += amount
+        }
       }
-      if let context = job.submission.context, peers[id]!.runs.insert(context.run).inserted {
-        contexts[id, default: []].append(.runContext(context))
+      if let context = job.submission.context, slots[chosen].lastRun != context.run {
+        slots[chosen].lastRun = context.run
+        if peers[id]!.runs.insert(context.run).inserted {
+          slots[chosen].contexts.append(.runContext(context))
+        }
       }
-      batches[id, default: []].append(assignment)
       // The conditional starts after it go with it, in order, right behind it.
       var upstream = next.id
-      while let dependent = conditionals[upstream], let follower = jobs[dependent] {
+      while !conditionals.isEmpty, let dependent = conditionals[upstream],
+        let follower = jobs[dependent]
+      {
         jobs[dependent]!.worker = id
-        peers[id]!.running.insert(dependent)
+        slots[chosen].take(dependent, follower.submission.assignment)
         for (name, amount) in follower.submission.resources {
           peers[id]!.inUse[name, default: 0] += amount
         }
-        batches[id]!.append(follower.submission.assignment)
         upstream = dependent
       }
     }
     for item in waiting { queue.insert(item) }
-    for id in order {
-      guard let batch = batches[id] else { continue }
-      if let messages = contexts[id] { actions.append(.send(id, messages)) }
+    for slot in slots where !slot.assigned.isEmpty {
+      peers[slot.id]!.running.formUnion(slot.taken)
+      if !slot.contexts.isEmpty { actions.append(.send(slot.id, slot.contexts)) }
       var start = 0
-      while start < batch.count {
-        let end = min(batch.count, start + configuration.maxBatch)
-        actions.append(.send(id, [.assign(Array(batch[start..<end]))]))
+      while start < slot.assigned.count {
+        let end = min(slot.assigned.count, start + configuration.maxBatch)
+        actions.append(.send(slot.id, [.assign(Array(slot.assigned[start..<end]))]))
         start = end
       }
+    }
+  }
+
+  /// A worker while placement runs: what it had, and what it gets in this frame.
+  private struct PlacementSlot {
+    let id: ConnectionID
+    let capacity: Int
+    let active: Bool
+    let name: String
+    /// Attempts it holds, those given now included.
+    var running: Int
+    /// Attempts given now, and their IDs.
+    var assigned: [ClusterAssignment] = []
+    var taken: [ClusterTaskID] = []
+    /// Run contexts it gets now, and the run whose context it has for sure.
+    var contexts: [ClusterMessage] = []
+    var lastRun: UInt64?
+
+    func free(window: Int) -> Int { active ? capacity * window - running : 0 }
+
+    mutating func take(_ id: ClusterTaskID, _ assignment: ClusterAssignment) {
+      running += 1
+      assigned.append(assignment)
+      taken.append(id)
     }
   }
 
@@ -824,25 +886,27 @@ public struct ClusterSchedulerStateMachine: Sendable {
   /// window is refilled in batches: a worker gets more once it holds at most half of it (or
   /// when it already gets some in this frame), so frames carry many assignments, not one per
   /// result.
-  private func bestWorker(
-    for job: Job, window: Int, _ order: [ConnectionID],
-    refilling batches: [ConnectionID: [ClusterAssignment]]
-  ) -> (worker: ConnectionID?, full: Bool) {
+  private func bestWorker(for job: Job, window: Int, _ slots: [PlacementSlot]) -> (
+    slot: Int?, full: Bool
+  ) {
     let deep = window > 1 + configuration.prefetchPerThread
-    var best: ConnectionID?
+    let needs = !job.submission.resources.isEmpty
+    var best: Int?
     var bestScore = (0, 0)
     var room = false
-    for id in order {
-      let peer = peers[id]!
-      let free = peer.free(window: window)
+    for index in slots.indices {
+      let free = slots[index].free(window: window)
       guard free > 0 else { continue }
-      guard !deep || batches[id] != nil || free * 2 >= peer.capacity * window else { continue }
+      guard
+        !deep || !slots[index].assigned.isEmpty || free * 2 >= slots[index].capacity * window
+      else { continue }
       room = true
-      guard peer.fits(job.submission.resources) else { continue }
+      if needs, !peers[slots[index].id]!.fits(job.submission.resources) { continue }
       // Least loaded first; a worker this attempt already crashed ranks last.
-      let score = (job.crashedOn.contains(peer.name) ? 0 : 1, free)
+      let crashed = !job.crashedOn.isEmpty && job.crashedOn.contains(slots[index].name)
+      let score = (crashed ? 0 : 1, free)
       if best == nil || score > bestScore {
-        best = id
+        best = index
         bestScore = score
       }
     }

@@ -94,15 +94,19 @@ public final class RemoteTaskCall: Sendable {
   private let clock: any WallClock
   private let onCrash: @Sendable (_ message: String, _ rescheduled: Bool) -> Void
   private let crashes = Mutex(0)
+  /// Where the run that made this call keeps it while it waits for the outcome (-1: nowhere):
+  /// found by position, not by hashing the call, on the path of every remote attempt.
+  let slot: Int
 
   init(
     flowName: String, node: GraphNode, mapIndex: Int?, attempt: Int, inputs: [any Sendable],
     taskRunID: UUID, run: RemoteRunContext, log: RunLog, subject: RunLog.Subject,
     clock: any WallClock, loopCount: Int = 1, loopPayload: (any Sendable)? = nil,
-    runsAfter: RemoteTaskCall? = nil,
+    runsAfter: RemoteTaskCall? = nil, slot: Int = -1,
     onCrash: @escaping @Sendable (_ message: String, _ rescheduled: Bool) -> Void = { _, _ in }
   ) {
     self.runsAfter = runsAfter
+    self.slot = slot
     self.flowName = flowName
     self.taskSlug = node.slug
     self.taskName = node.name

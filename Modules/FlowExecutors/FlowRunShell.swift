@@ -708,7 +708,7 @@ extension FlowRunShell {
   mutating func runBatched(_ session: any FlowExecutorBatchSession) async {
     let mailbox = RemoteOutcomes()
     let crashes = CrashLog()
-    var pending: [ObjectIdentifier: AttemptStart] = [:]
+    var pending = PendingRemoteCalls()
     // The "task run" spans of attempts on the session, when a tracer is there.
     var spans: [ObjectIdentifier: any Span] = [:]
     // Task runs started ahead (see `RemoteStartsAhead`), by task run, until the machine
@@ -742,7 +742,7 @@ extension FlowRunShell {
             let outcome = early.removeValue(forKey: id)
             if taskRunID == start.taskRunID, start.attempt == 1, start.loop == nil {
               // The machine started the task run that already runs (or ran) ahead: bind.
-              pending[id] = start
+              pending.bind(call, start)
               if settings.isTraced { spans[id] = RunTracing.startAttempt(start, settings) }
               if let outcome { ready.append(outcome) }
               continue
@@ -752,9 +752,10 @@ extension FlowRunShell {
                 "An attempt started ahead of task '\(settings.graph.nodes[start.key.node].slug)' "
                   + "does not match the task run the engine started; its outcome is discarded "
                   + "and the task runs again."), level: .warning, at: clock.now())
+            pending.release(call)
           }
-          let call = remoteCall(start, crashes)
-          pending[ObjectIdentifier(call)] = start
+          let call = remoteCall(start, crashes, slot: pending.reserve())
+          pending.bind(call, start)
           if settings.isTraced {
             spans[ObjectIdentifier(call)] = RunTracing.startAttempt(start, settings)
           }
@@ -767,7 +768,7 @@ extension FlowRunShell {
             let chain = followers.chain(after: start.key.node)
             var previous = call
             for (node, taskRunID) in zip(chain, machine.upcomingTaskRunIDs(chain.count)) {
-              let next = aheadCall(node, taskRunID, after: previous)
+              let next = aheadCall(node, taskRunID, after: previous, slot: pending.reserve())
               let key = TaskRunKey(node: node, mapIndex: nil)
               ahead[key] = (next, taskRunID)
               aheadCalls[ObjectIdentifier(next)] = key
@@ -821,20 +822,21 @@ extension FlowRunShell {
             notRun = true
             if error.code == .lostWithWorker { lost = error.description }
           }
-          if let key = aheadCalls[id] {
+          if !aheadCalls.isEmpty, let key = aheadCalls[id] {
             // Not started by the machine yet: kept for the binding, or forgotten.
             if notRun {
               aheadCalls[id] = nil
               ahead[key] = nil
+              pending.release(outcome.call)
             } else {
               early[id] = outcome
             }
             continue
           }
-          guard let start = pending[id] else { continue }
+          guard let start = pending.start(of: outcome.call) else { continue }
           if notRun, outcome.call.runsAfter != nil {
             // Bound, then lost or handed back with its worker: it runs the ordinary way.
-            pending[id] = nil
+            _ = pending.remove(outcome.call)
             if let span = spans.removeValue(forKey: id) {
               RunTracing.endAttempt(span, AttemptReport(event: nil), at: clock.now())
             }
@@ -876,13 +878,13 @@ extension FlowRunShell {
 
   /// Feeds the machine the outcomes in `ready` (emptied) of the attempts still pending.
   private mutating func feedReady(
-    _ ready: inout [RemoteOutcome], _ pending: inout [ObjectIdentifier: AttemptStart],
+    _ ready: inout [RemoteOutcome], _ pending: inout PendingRemoteCalls,
     _ spans: inout [ObjectIdentifier: any Span]
   ) {
     let outcomes = ready
     ready.removeAll()
     for outcome in outcomes {
-      guard let start = pending.removeValue(forKey: ObjectIdentifier(outcome.call)) else {
+      guard let start = pending.remove(outcome.call) else {
         continue
       }
       feedOutcome(outcome, start, &spans)
@@ -904,7 +906,7 @@ extension FlowRunShell {
         start.key, attempt: start.attempt,
         Self.outcome(of: error, start, config, settings), at: clock.now())
     }
-    if let span = spans.removeValue(forKey: ObjectIdentifier(outcome.call)) {
+    if !spans.isEmpty, let span = spans.removeValue(forKey: ObjectIdentifier(outcome.call)) {
       RunTracing.endAttempt(span, AttemptReport(event: finished), at: clock.now())
     }
     feed(finished)
@@ -912,20 +914,22 @@ extension FlowRunShell {
 
   /// The call that starts task `node`'s first attempt ahead, after `upstream`, with the task
   /// run ID its machine will give it.
-  private func aheadCall(_ node: Int, _ taskRunID: UUID, after upstream: RemoteTaskCall)
-    -> RemoteTaskCall
-  {
+  private func aheadCall(
+    _ node: Int, _ taskRunID: UUID, after upstream: RemoteTaskCall, slot: Int
+  ) -> RemoteTaskCall {
     let graphNode = settings.graph.nodes[node]
     return RemoteTaskCall(
       flowName: settings.flow.name, node: graphNode, mapIndex: nil, attempt: 1, inputs: [],
       taskRunID: taskRunID, run: settings.remoteRun!, log: settings.log,
       subject: RunLog.Subject(
         task: graphNode.slug, taskRunID: taskRunID, mapIndex: nil, attempt: 1),
-      clock: clock, runsAfter: upstream)
+      clock: clock, runsAfter: upstream, slot: slot)
   }
 
   /// The call that runs `start` on a session; its crashes go to `crashes`.
-  private func remoteCall(_ start: AttemptStart, _ crashes: CrashLog) -> RemoteTaskCall {
+  private func remoteCall(_ start: AttemptStart, _ crashes: CrashLog, slot: Int)
+    -> RemoteTaskCall
+  {
     let key = start.key
     let node = settings.graph.nodes[key.node]
     let clock = clock
@@ -936,11 +940,57 @@ extension FlowRunShell {
       subject: RunLog.Subject(
         task: node.slug, taskRunID: start.taskRunID, mapIndex: key.mapIndex,
         attempt: start.attempt), clock: clock,
-      loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value,
+      loopCount: start.loop?.count ?? 1, loopPayload: start.loop?.payload.value, slot: slot,
       onCrash: { message, rescheduled in
         let event = FlowRunEvent.attemptCrashed(
           key, message: message, rescheduled: rescheduled, at: clock.now())
         crashes.events.withLock { $0.append(event) }
       })
+  }
+}
+
+/// The remote attempts of a run that wait for their outcomes, each in its call's slot
+/// (``RemoteTaskCall/slot``): found by position, where a dictionary would hash every call.
+struct PendingRemoteCalls {
+  private var entries: [(call: RemoteTaskCall, start: AttemptStart)?] = []
+  private var free: [Int] = []
+  /// Attempts bound to their call, waiting.
+  private(set) var count = 0
+
+  var isEmpty: Bool { count == 0 }
+
+  /// A slot for a new call (bound with ``bind(_:_:)``, or given back with ``release(_:)``).
+  mutating func reserve() -> Int {
+    if let slot = free.popLast() { return slot }
+    entries.append(nil)
+    return entries.count - 1
+  }
+
+  /// Records that `call`, in its slot, runs `start`.
+  mutating func bind(_ call: RemoteTaskCall, _ start: AttemptStart) {
+    entries[call.slot] = (call, start)
+    count += 1
+  }
+
+  /// The attempt `call` runs, while it waits.
+  func start(of call: RemoteTaskCall) -> AttemptStart? {
+    guard entries.indices.contains(call.slot), let entry = entries[call.slot], entry.call === call
+    else { return nil }
+    return entry.start
+  }
+
+  /// Removes `call` (its outcome came) and returns the attempt it ran.
+  mutating func remove(_ call: RemoteTaskCall) -> AttemptStart? {
+    guard let start = start(of: call) else { return nil }
+    entries[call.slot] = nil
+    free.append(call.slot)
+    count -= 1
+    return start
+  }
+
+  /// Gives back the slot of `call`, which was never bound (a start ahead that was dropped).
+  mutating func release(_ call: RemoteTaskCall) {
+    guard entries.indices.contains(call.slot), entries[call.slot] == nil else { return }
+    free.append(call.slot)
   }
 }

@@ -92,6 +92,7 @@ func startCluster(_ sizes: ClusterSizes) async throws -> LocalCluster {
 func clusterThroughput(_ flow: Flow, count: Int, _ sizes: Sizes) async throws -> Figure {
   let cluster = try await startCluster(sizes.cluster)
   let time: Double
+  let cpuBefore = (own: cpuSeconds(children: false), workers: cpuSeconds(children: true))
   do {
     time = try await median(sizes.repetitions) {
       let result = try await flow.run(executor: .cluster(cluster))
@@ -103,6 +104,15 @@ func clusterThroughput(_ flow: Flow, count: Int, _ sizes: Sizes) async throws ->
     throw error
   }
   await cluster.stop()
+  // Where the CPU went (the runs above and the warm-up; the workers' whole lives): the
+  // scheduler's process against its workers', per task.
+  let tasks = Double(count * (sizes.repetitions + 1))
+  let own = (cpuSeconds(children: false) - cpuBefore.own) / tasks * 1e6
+  let workers = (cpuSeconds(children: true) - cpuBefore.workers) / tasks * 1e6
+  FileHandle.standardError.write(
+    Data(
+      ("\(flow.name): CPU per task \(format(own)) µs in the scheduler's process, "
+        + "\(format(workers)) µs in its workers\n").utf8))
   return Figure(value: Double(count) / time, baseline: try await PingPongCache.shared.rate(sizes))
 }
 
@@ -211,4 +221,16 @@ func clusterStartWorkload(_ sizes: Sizes) async throws -> Figure {
 func clusterStopWorkload(_ sizes: Sizes) async throws -> Figure {
   let figures = try await StartStopCache.shared.figures(sizes)
   return Figure(value: figures.value.stop * 1e3, baseline: figures.baseline.stop * 1e3)
+}
+
+/// User and system CPU seconds of this process, or of its children that were reaped.
+func cpuSeconds(children: Bool) -> Double {
+  var usage = rusage()
+  #if os(Linux)
+    getrusage((children ? RUSAGE_CHILDREN : RUSAGE_SELF).rawValue, &usage)
+  #else
+    getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &usage)
+  #endif
+  func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
