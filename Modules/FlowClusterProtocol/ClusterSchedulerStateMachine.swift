@@ -790,45 +790,49 @@ public struct ClusterSchedulerStateMachine: Sendable {
       guard let index = jobs.index(forKey: next.id), jobs.values[index].worker == nil else {
         continue
       }
-      let job = jobs.values[index]
-      let assignment = job.submission.assignment
+      // The job's fields are read in place: a copy of it would retain every one of them.
       let window: Int
-      if let last, last.key.flow == assignment.flow, last.key.task == job.submission.taskName {
+      if let last, last.key.flow == jobs.values[index].submission.assignment.flow,
+        last.key.task == jobs.values[index].submission.taskName
+      {
         window = last.window
       } else {
-        let key = TaskKey(flow: assignment.flow, task: job.submission.taskName)
+        let key = TaskKey(
+          flow: jobs.values[index].submission.assignment.flow,
+          task: jobs.values[index].submission.taskName)
         window = self.window(key: key)
         last = (key, window)
       }
-      let choice = bestWorker(for: job, window: window, slots)
+      let resources = jobs.values[index].submission.resources
+      let choice = bestWorker(
+        needing: resources, crashedOn: jobs.values[index].crashedOn, window: window, slots)
       guard let chosen = choice.slot else {
         waiting.append(next)
         if choice.full { break }  // no room for it: it goes first once a worker has room
-        if !job.warned, !peers.values.contains(where: { $0.couldEverFit(job.submission.resources) })
+        if !jobs.values[index].warned,
+          !peers.values.contains(where: { $0.couldEverFit(resources) })
         {
           jobs.values[index].warned = true
-          let need = job.submission.resources.sorted { $0.key < $1.key }
+          let need = resources.sorted { $0.key < $1.key }
             .map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
           actions.append(
             .notice(
-              "task '\(job.submission.assignment.task)' needs \(need), which no connected worker "
-                + "offers; it waits for a worker started with `--resources`"))
+              "task '\(jobs.values[index].submission.assignment.task)' needs \(need), which no "
+                + "connected worker offers; it waits for a worker started with `--resources`"))
         }
         if waiting.count >= 4096 { break }
         continue
       }
       let id = slots[chosen].id
       jobs.values[index].worker = id
-      slots[chosen].take(next.id, assignment)
-      if !job.submission.resources.isEmpty {
-        for (name, amount) in job.submission.resources {
-          peers[id]!.inUse[name, default: 0] += amount
-        }
+      slots[chosen].take(next.id, jobs.values[index].submission.assignment)
+      for (name, amount) in resources {
+        peers[id]!.inUse[name, default: 0] += amount
       }
-      if let context = job.submission.context, slots[chosen].lastRun != context.run {
-        slots[chosen].lastRun = context.run
-        if peers[id]!.runs.insert(context.run).inserted {
-          slots[chosen].contexts.append(.runContext(context))
+      if let run = jobs.values[index].submission.context?.run, slots[chosen].lastRun != run {
+        slots[chosen].lastRun = run
+        if peers[id]!.runs.insert(run).inserted {
+          slots[chosen].contexts.append(.runContext(jobs.values[index].submission.context!))
         }
       }
       // The conditional starts after it go with it, in order, right behind it.
@@ -848,6 +852,10 @@ public struct ClusterSchedulerStateMachine: Sendable {
     for slot in slots where !slot.assigned.isEmpty {
       peers[slot.id]!.running.formUnion(slot.taken)
       if !slot.contexts.isEmpty { actions.append(.send(slot.id, slot.contexts)) }
+      guard slot.assigned.count > configuration.maxBatch else {
+        actions.append(.send(slot.id, [.assign(slot.assigned)]))
+        continue
+      }
       var start = 0
       while start < slot.assigned.count {
         let end = min(slot.assigned.count, start + configuration.maxBatch)
@@ -886,11 +894,12 @@ public struct ClusterSchedulerStateMachine: Sendable {
   /// window is refilled in batches: a worker gets more once it holds at most half of it (or
   /// when it already gets some in this frame), so frames carry many assignments, not one per
   /// result.
-  private func bestWorker(for job: Job, window: Int, _ slots: [PlacementSlot]) -> (
-    slot: Int?, full: Bool
-  ) {
+  private func bestWorker(
+    needing resources: [String: Double], crashedOn: [String], window: Int,
+    _ slots: [PlacementSlot]
+  ) -> (slot: Int?, full: Bool) {
     let deep = window > 1 + configuration.prefetchPerThread
-    let needs = !job.submission.resources.isEmpty
+    let needs = !resources.isEmpty
     var best: Int?
     var bestScore = (0, 0)
     var room = false
@@ -901,9 +910,9 @@ public struct ClusterSchedulerStateMachine: Sendable {
         !deep || !slots[index].assigned.isEmpty || free * 2 >= slots[index].capacity * window
       else { continue }
       room = true
-      if needs, !peers[slots[index].id]!.fits(job.submission.resources) { continue }
+      if needs, !peers[slots[index].id]!.fits(resources) { continue }
       // Least loaded first; a worker this attempt already crashed ranks last.
-      let crashed = !job.crashedOn.isEmpty && job.crashedOn.contains(slots[index].name)
+      let crashed = !crashedOn.isEmpty && crashedOn.contains(slots[index].name)
       let score = (crashed ? 0 : 1, free)
       if best == nil || score > bestScore {
         best = index
