@@ -59,21 +59,12 @@ public struct ClusterTaskRegistry: Sendable {
   /// The task `task` (a slug) of flow `flow`, if registered.
   func registered(flow: String, task: String) -> Registered? { tasks[flow]?[task] }
 
+  /// The tasks of flow `flow` by slug, if it is registered.
+  func tasks(inFlow flow: String) -> [String: Registered]? { tasks[flow] }
+
   /// True when the registry has `task` in `flow`.
   public func contains(flow: String, task: String) -> Bool {
     registered(flow: flow, task: task) != nil
-  }
-
-  /// The name of task `task` (a slug) in `flow`, if registered: attempts of one name are
-  /// expected to run alike.
-  public func name(flow: String, task: String) -> String? {
-    registered(flow: flow, task: task)?.name
-  }
-
-  /// The timeout of `task` in `flow`, when it has one (its attempts can be cancelled at their
-  /// deadline, so the worker keeps a way to stop each of them).
-  public func timeout(flow: String, task: String) -> Duration? {
-    registered(flow: flow, task: task)?.config.options.timeout
   }
 
   /// Runs one assignment: decodes its inputs, calls the body with a task context whose log

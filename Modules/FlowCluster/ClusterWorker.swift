@@ -384,8 +384,8 @@ final class WorkerCore {
   let registry: ClusterTaskRegistry
   /// Each run's parameters, decoded once (the latest runs only).
   private var decoded: [(run: UInt64, values: [String: any Sendable])] = []
-  /// The task looked up last (see ``registered(_:)``).
-  private var lastLookup: (flow: String, task: String, registered: ClusterTaskRegistry.Registered?)?
+  /// The flow whose task was looked up last, and its tasks (see ``registered(_:)``).
+  private var lastFlow: (name: String, tasks: [String: ClusterTaskRegistry.Registered])?
   /// The host's load average, read from /proc at most once a second (reading it for every
   /// attempt cost the cluster's short tasks a file read each).
   private var load: Double?
@@ -566,18 +566,17 @@ final class WorkerCore {
     return values
   }
 
-  /// The host's load average, read at most once a second.
-  /// The registered task of `assignment`: attempts of one task come in runs, so the last one
-  /// looked up is kept (short names compare without hashing).
+  /// The registered task of `assignment`. Assignments of one flow come in runs: its tasks are
+  /// kept from the last lookup (a short name compares without hashing), so that only the slug
+  /// is looked up.
   private func registered(_ assignment: ClusterAssignment) -> ClusterTaskRegistry.Registered? {
-    if let last = lastLookup, last.flow == assignment.flow, last.task == assignment.task {
-      return last.registered
-    }
-    let found = registry.registered(flow: assignment.flow, task: assignment.task)
-    lastLookup = (assignment.flow, assignment.task, found)
-    return found
+    if let last = lastFlow, last.name == assignment.flow { return last.tasks[assignment.task] }
+    guard let tasks = registry.tasks(inFlow: assignment.flow) else { return nil }
+    lastFlow = (assignment.flow, tasks)
+    return tasks[assignment.task]
   }
 
+  /// The host's load average, read at most once a second.
   private func hostLoad() -> Double? {
     let now = clock.now()
     if now.timeIntervalSince(loadReadAt) < 1 { return load }

@@ -57,12 +57,14 @@ package final class ResultPlan: Sendable {
     for index in flow.graph.nodes.indices {
       // Most tasks persist nothing: decide that without copying their options, or the node
       // (fields are read in place: a copy of a node retains each of them).
-      guard let config = flow.graph.nodes[index].task,
-        config.options.checkpoint != nil || config.options.cache != nil || flow.resultStore != nil
+      guard flow.graph.nodes[index].task != nil,
+        flow.resultStore != nil || flow.graph.nodes[index].task!.options.checkpoint != nil
+          || flow.graph.nodes[index].task!.options.cache != nil
       else {
         plans.append(nil)
         continue
       }
+      let config = flow.graph.nodes[index].task!
       let node = flow.graph.nodes[index]
       let options = config.options
       let body = config.body
