@@ -99,10 +99,7 @@ final class WorkerAttemptQueue: Sendable {
       guard head < waiting.count else { return nil }
       let entry = waiting[head]
       head += 1
-      if head == waiting.count {
-        waiting.removeAll(keepingCapacity: true)
-        head = 0
-      }
+      ClusterQueueCompaction.dropTaken(&waiting, head: &head)
       return entry
     }
   }

@@ -440,10 +440,7 @@ public struct ClusterWorkerStateMachine: Sendable {
       started += 1
       actions.append(.run(next))
     }
-    if waitingHead == waiting.count {
-      waiting.removeAll(keepingCapacity: true)
-      waitingHead = 0
-    }
+    ClusterQueueCompaction.dropTaken(&waiting, head: &waitingHead)
   }
 
   /// Gives up the attempts that have not started (a drain runs only what it started): the

@@ -308,29 +308,53 @@ func runMemoryChild(_ arguments: [String]) {
   }
 }
 
-/// In a fresh process (`flow-bench --run-memory-child sequential|concurrent COUNT`): builds and
-/// runs a flow of COUNT no-op tasks and prints the peak RSS growth per task over building and
-/// running it, and the process's peak RSS in MB (the issue asks a 1M-task run's peak).
+/// In a fresh process (`flow-bench --run-memory-child sequential|concurrent|cluster COUNT`):
+/// builds and runs a flow of COUNT no-op tasks and prints the peak RSS growth per task over
+/// building and running it, and the process's peak RSS in MB (the issue asks a 1M-task run's
+/// peak). `cluster` runs it on a local cluster of 2 worker processes: the figures are the
+/// scheduler's process's, and the larger worker's peak RSS follows.
 func runRunMemoryChild(_ arguments: [String]) async throws {
-  guard arguments.count == 2, let count = Int(arguments[1]),
-    let executor: FlowExecutor = arguments[0] == "sequential"
-      ? .sequential : arguments[0] == "concurrent" ? .concurrent(width: width) : nil
+  guard arguments.count == 2, let count = Int(arguments[1]), count >= 2,
+    ["sequential", "concurrent", "cluster"].contains(arguments[0])
   else {
     FileHandle.standardError.write(
-      Data("usage: flow-bench --run-memory-child sequential|concurrent COUNT\n".utf8))
+      Data("usage: flow-bench --run-memory-child sequential|concurrent|cluster COUNT\n".utf8))
     exit(2)
   }
-  _ = try await independentFlow(100).run(executor: executor)  // warm up
+  var cluster: LocalCluster?
+  let executor: FlowExecutor
+  switch arguments[0] {
+  case "sequential": executor = .sequential
+  case "concurrent": executor = .concurrent(width: width)
+  default:
+    let started = try await startCluster(ClusterSizes(independent: count, chain: 2))
+    cluster = started
+    executor = .cluster(started)
+  }
+  _ = try await independentFlow(100).run(executor: cluster == nil ? executor : .sequential)
   let before = peakResidentBytes()
-  let flow = independentFlow(count)
+  // The cluster's workers know the flows of `clusterFlows`: its flow is theirs.
+  let flow = cluster == nil ? independentFlow(count) : clusterIndependentFlow(count)
   let result = try await flow.run(executor: executor)
-  precondition(result.state.isSuccessful && result.taskRuns.count == count)
+  await cluster?.stop()
+  precondition(result.state.isSuccessful && result.taskRuns.count == count, "\(result.summary)")
   withExtendedLifetime((flow, result)) {
     let peak = peakResidentBytes()
-    print(
-      String(
-        format: "%.1f B per task, peak RSS %.1f MB", Double(peak - before) / Double(count),
-        Double(peak) / 1e6))
+    var line = String(
+      format: "%.1f B per task, peak RSS %.1f MB", Double(peak - before) / Double(count),
+      Double(peak) / 1e6)
+    if cluster != nil {
+      var usage = rusage()
+      #if os(Linux)
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        let workerPeak = Double(usage.ru_maxrss) * 1024  // KiB on Linux
+      #else
+        getrusage(RUSAGE_CHILDREN, &usage)
+        let workerPeak = Double(usage.ru_maxrss)  // bytes on Darwin
+      #endif
+      line += String(format: "; the larger worker's peak RSS %.1f MB", workerPeak / 1e6)
+    }
+    print(line)
   }
 }
 
