@@ -62,6 +62,17 @@ public struct ClusterTaskRegistry: Sendable {
   /// The tasks of flow `flow` by slug, if it is registered.
   func tasks(inFlow flow: String) -> [String: Registered]? { tasks[flow] }
 
+  /// The name of task `task` (a slug) in `flow`, if registered: attempts of one name are
+  /// expected to run alike.
+  public func name(flow: String, task: String) -> String? {
+    registered(flow: flow, task: task)?.name
+  }
+
+  /// The timeout of `task` in `flow`, when it has one.
+  public func timeout(flow: String, task: String) -> Duration? {
+    registered(flow: flow, task: task)?.config.options.timeout
+  }
+
   /// True when the registry has `task` in `flow`.
   public func contains(flow: String, task: String) -> Bool {
     registered(flow: flow, task: task) != nil

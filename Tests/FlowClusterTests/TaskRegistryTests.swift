@@ -48,6 +48,16 @@ func compact(_ value: Int) -> [UInt8] {
     #expect(result.logs.first?.level == "info")
   }
 
+  @Test func tasksAreLookedUpByFlowAndSlug() {
+    #expect(registry.contains(flow: "registry", task: "double"))
+    #expect(registry.name(flow: "registry", task: "double") == "double")
+    #expect(registry.timeout(flow: "registry", task: "double") == nil)
+    #expect(registry.name(flow: "registry", task: "missing") == nil)
+    #expect(registry.name(flow: "other", task: "double") == nil)
+    #expect(registry.tasks(inFlow: "registry")?.count == 3)
+    #expect(registry.tasks(inFlow: "other") == nil)
+  }
+
   @Test func anUnknownTaskIsAnErrorNeverCode() async {
     let result = await run("rm -rf", [], flow: "registry")
     guard case .failure(let code, let message) = result.outcome else {
