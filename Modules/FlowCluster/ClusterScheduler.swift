@@ -477,7 +477,8 @@ final class SchedulerCore {
     if !submissions.isEmpty {
       let batch =
         cancelledSinceFlush ? submissions.filter { waiting[$0.taskID] != nil } : submissions
-      submissions.removeAll(keepingCapacity: true)
+      // The room of a wide front's burst is not kept for the scheduler's lifetime.
+      submissions.removeAll(keepingCapacity: submissions.count <= 4096)
       cancelledSinceFlush = false
       if !batch.isEmpty { handle(.submit(batch)) }
     }

@@ -340,8 +340,14 @@ struct FlowRunShell: Sendable {
       }
     }
     swap(&actions, &buffer)
+    // A step that started a whole wide front (tens of thousands of attempts at once) does not
+    // keep room for as many actions for the rest of the run.
+    if buffer.count > Self.keptCapacity { buffer = [] }
     if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
+
+  /// The most actions (or attempts to start) whose room a shell keeps after a burst.
+  static let keptCapacity = 4096
 
   // MARK: Actions
 
@@ -726,6 +732,7 @@ extension FlowRunShell {
       var ready: [RemoteOutcome] = []
       while true {
         reportCancellation()
+        let wideFront = launches.count > Self.keptCapacity
         while let (start, started) = launches.popFirst() {
           guard start.deadline == nil else {
             group.addTask { [settings] in
@@ -777,6 +784,8 @@ extension FlowRunShell {
             }
           }
         }
+        // After a wide front was started, the emptied queue lets go of its room.
+        if wideFront { launches = [] }
         if !ready.isEmpty {
           feedReady(&ready, &pending, &spans)
           continue  // what they started may be bound to more outcomes that arrived
