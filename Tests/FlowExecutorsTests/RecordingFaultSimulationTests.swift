@@ -149,8 +149,12 @@ struct RecordingFaultSimulationTests {
           store: store, heartbeatInterval: .milliseconds(20), flushInterval: .milliseconds(2),
           batchSize: 8, unavailableTimeout: .milliseconds(250), bufferLimit: 32))
       let context = "seed \(seed), width \(width), down at task \(downAt)"
+      // Stopped by the store's error: its outage, or (on a loaded machine, where the writer
+      // can wait longer than the timeout between attempts) the seeded failed commits before it.
+      let storeError = ["the store is unavailable", "the commit failed (simulated fault)"]
       guard result.state.kind == .crashed,
-        result.state.message?.contains("the store is unavailable") == true
+        result.state.message?.hasPrefix("The run store failed: ") == true,
+        storeError.contains(where: { result.state.message?.contains($0) == true })
       else {
         throw Violation(description: "\(context): the run ended \(result.state)")
       }
