@@ -331,6 +331,8 @@ public struct ClusterSchedulerStateMachine: Sendable {
       peers[id] = Peer(phase: .handshaking)
       actions.append(.startTimer(.handshake(id), after: configuration.handshakeTimeout))
     case .messagesReceived(let id, let messages):
+      // Most messages are results, each an action: room for them at once, not by growth.
+      actions.reserveCapacity(messages.count + 1)
       for message in messages {
         guard peers[id] != nil else { break }
         received(message, from: id, &actions)

@@ -99,27 +99,86 @@ public struct FlowRunMachine: Sendable {
   }
 
   /// One task run between its gate and its final state (what a task runner did before).
+  ///
+  /// Kept small (a cluster run starts tens of thousands at once, and each is moved into the
+  /// table and out again): what only retries, loops, lookups and persisted outputs need is in
+  /// ``Rare``, out of line, allocated for the task runs that use it.
   private struct Runner {
     let runID: UUID
     let inputs: [any Sendable]
     let mayResume: Bool
     var state = RunState.pending
     var startedAt: Date?
-    var retryStarts: [Date] = []
     var attempts = 0
     var crashed = 0
-    var notes: [String] = []
     var begun = false
     var holdsSlot = false
     var waitingTimer = false
     var inAttempt = false
-    var output: FlowValue?
-    /// The loop iteration the body runs (from 1), and the payload the previous one passed.
+    /// The loop iteration the body runs (from 1).
     var iteration = 1
-    var loopPayload: FlowValue?
+    private var rare: RareBox?
+
+    init(runID: UUID, inputs: [any Sendable], mayResume: Bool, unlessTargetExists: RunState?) {
+      self.runID = runID
+      self.inputs = inputs
+      self.mayResume = mayResume
+      if let unlessTargetExists { self.unlessTargetExists = unlessTargetExists }
+    }
+
+    /// When the second and later attempts started.
+    var retryStarts: [Date] {
+      get { rare?.value.retryStarts ?? [] }
+      set { changeRare { $0.retryStarts = newValue } }
+    }
+    /// What a cache or target lookup noted.
+    var notes: [String] {
+      get { rare?.value.notes ?? [] }
+      set { changeRare { $0.notes = newValue } }
+    }
+    /// The output being persisted.
+    var output: FlowValue? {
+      get { rare?.value.output }
+      set { changeRare { $0.output = newValue } }
+    }
+    /// The payload the previous loop iteration passed.
+    var loopPayload: FlowValue? {
+      get { rare?.value.loopPayload }
+      set { changeRare { $0.loopPayload = newValue } }
+    }
     /// The state the trigger (or a missing input) decided, held while the task's target is
     /// checked first (Prefect checks a target before the trigger): used unless it exists.
+    var unlessTargetExists: RunState? {
+      get { rare?.value.unlessTargetExists }
+      set { changeRare { $0.unlessTargetExists = newValue } }
+    }
+
+    /// Changes the out-of-line fields, copying them first when another runner shares them
+    /// (a copy of the machine): runners stay values.
+    private mutating func changeRare(_ change: (inout Rare) -> Void) {
+      if rare == nil {
+        rare = RareBox(Rare())
+      } else if !isKnownUniquelyReferenced(&rare!) {
+        rare = RareBox(rare!.value)
+      }
+      change(&rare!.value)
+    }
+  }
+
+  /// A runner's fields that few task runs use.
+  private struct Rare {
+    var retryStarts: [Date] = []
+    var notes: [String] = []
+    var output: FlowValue?
+    var loopPayload: FlowValue?
     var unlessTargetExists: RunState?
+  }
+
+  /// Copied before a change unless uniquely referenced (see `changeRare`), so a box is never
+  /// changed while another runner, on another thread, can read it.
+  private final class RareBox: @unchecked Sendable {
+    var value: Rare
+    init(_ value: Rare) { self.value = value }
   }
 
   /// Stands for an input whose upstream left no value while a target is checked before the
@@ -207,6 +266,9 @@ public struct FlowRunMachine: Sendable {
       now = start.at
       idState = start.idSeed
       width = max(1, start.width)
+      // Room for as many task runs as may hold a slot at once (a cluster's whole ready front),
+      // rather than growing, and copying, the table while they are gated.
+      runners.reserveCapacity(min(width, graph.nodes.count))
       phase = .starting
       ask(.flow, from: .pending, to: RunState(.running, message: "Running flow."), .flowStart)
     case .transitioned(let subject, let recorded):
@@ -296,6 +358,13 @@ public struct FlowRunMachine: Sendable {
   /// task is gated when the executor can take it, as the executors always did).
   private mutating func pump() {
     guard phase == .running else { return }
+    // A wide front (a cluster starts thousands of task runs in one step) gets room for its
+    // actions at once (two per task run: its log record and its attempt), not by repeated
+    // growth, each copying every action so far into fresh memory.
+    let starting = min(width - slotsInUse, queued.count + ready.count)
+    if starting > Self.wideFront {
+      actions.reserveCapacity(actions.count + 2 * starting)
+    }
     while slotsInUse < width {
       if let key = queued.popFirst() {
         slotsInUse += 1
@@ -312,6 +381,9 @@ public struct FlowRunMachine: Sendable {
       finalize()
     }
   }
+
+  /// How many task runs starting at once make a front wide enough to reserve room for.
+  private static let wideFront = 64
 
   private mutating func ask(
     _ subject: FlowRunSubject, from old: RunState, to new: RunState, _ next: Continuation

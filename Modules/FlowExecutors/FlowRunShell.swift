@@ -331,6 +331,11 @@ struct FlowRunShell: Sendable {
     // to pop them from the end copied each); each slot is left holding a trivial action.
     var actions: [FlowRunAction] = []
     swap(&actions, &buffer)
+    // A wide front's attempts are queued at once (about half its actions start one), not
+    // by repeated growth of the queue.
+    if actions.count > Self.wideStep {
+      launches.reserveCapacity(launches.count + actions.count / 2)
+    }
     actions.withUnsafeMutableBufferPointer { slots in
       guard let base = slots.baseAddress else { return }
       for index in slots.indices {
@@ -345,6 +350,9 @@ struct FlowRunShell: Sendable {
     if buffer.count > Self.keptCapacity { buffer = [] }
     if usesChildren, let held = startedLog.take() { Self.log(held.entry, settings) }
   }
+
+  /// How many actions make a step wide enough to reserve room for its attempts.
+  static let wideStep = 128
 
   /// The most actions (or attempts to start) whose room a shell keeps after a burst.
   static let keptCapacity = 4096

@@ -15,6 +15,9 @@ struct TaskRunTable<Value: Sendable>: Sendable {
 
   var isEmpty: Bool { count == 0 }
 
+  /// Makes room for `capacity` values at once.
+  mutating func reserveCapacity(_ capacity: Int) { values.reserveCapacity(capacity + 1) }
+
   private func slot(_ key: TaskRunKey) -> Int? {
     if key.mapIndex == nil {
       let index = plain[key.node]

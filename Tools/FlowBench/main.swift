@@ -175,6 +175,13 @@ func sequentialWorkload(_ sizes: Sizes) async throws -> Figure {
     precondition(result.state.isSuccessful && result.taskRuns.count == count)
   }
   let baseline = try await baselineCalls(count, sizes.repetitions)
+  // What the engine adds to the work every run of these tasks must do (diagnostic, stderr).
+  let floor = try await engineFloor(count, sizes.repetitions)
+  FileHandle.standardError.write(
+    Data(
+      ("sequential: the same observable work without the engine (two log records, the task's "
+        + "context, its body, two clock reads, its record) takes \(format(floor / Double(count) * 1e6)) µs per "
+        + "task, \(format(floor / baseline))x the baseline\n").utf8))
   return Figure(value: time / Double(count) * 1e6, baseline: baseline / Double(count) * 1e6)
 }
 
