@@ -107,14 +107,15 @@ public struct FlowRunMachine: Sendable {
     let runID: UUID
     let inputs: [any Sendable]
     let mayResume: Bool
-    var state = RunState.pending
-    var startedAt: Date?
-    var attempts = 0
-    var crashed = 0
+    // The flags next to the other byte (stored in this order, they pack into one word).
     var begun = false
     var holdsSlot = false
     var waitingTimer = false
     var inAttempt = false
+    var state = RunState.pending
+    var startedAt: Date?
+    var attempts = 0
+    var crashed = 0
     /// The loop iteration the body runs (from 1).
     var iteration = 1
     private var rare: RareBox?
