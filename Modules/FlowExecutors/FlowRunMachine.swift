@@ -132,6 +132,8 @@ public struct FlowRunMachine: Sendable {
       get { rare?.value.retryStarts ?? [] }
       set { changeRare { $0.retryStarts = newValue } }
     }
+    /// True when a cache or target lookup noted something.
+    var hasNotes: Bool { rare.map { !$0.value.notes.isEmpty } ?? false }
     /// What a cache or target lookup noted.
     var notes: [String] {
       get { rare?.value.notes ?? [] }
@@ -634,11 +636,51 @@ public struct FlowRunMachine: Sendable {
       inputs.append(value)
     }
     let mayResume = !resuming || !graph.upstream[node].contains { ranFresh[$0] }
+    if gated == nil, startsAtOnce(key) {
+      return startFirstAttempt(key, inputs: inputs, mayResume: mayResume)
+    }
     // Built in the call, so that the runner is moved into the table, not copied.
     runners.insert(
       Runner(runID: newID(), inputs: inputs, mayResume: mayResume, unlessTargetExists: gated),
       for: key)
     queued.append(key)
+  }
+
+  /// True when a task run just gated would be granted a slot and moved to Running at once,
+  /// with nothing to decide on the way: a slot is free and nobody waits for one, no decided
+  /// transition waits before its own, no state handler, stored output or cancellation is
+  /// involved (the common start, taken by ``startFirstAttempt(_:inputs:mayResume:)``).
+  private func startsAtOnce(_ key: TaskRunKey) -> Bool {
+    slotsInUse < width && queued.isEmpty && decided.isEmpty && !cancelRequested
+      && phase == .running && !storesResults[key.node] && !awaitsTransition(of: .task(key))
+  }
+
+  /// Starts the first attempt of a task run just gated, as granting it a slot
+  /// (``slotGranted(_:)``) and the decided move from Pending to Running (``running(_:_:_:)``)
+  /// would, in one step: the same runner, the same actions in the same order, without the
+  /// queue, the lookups and the transition's round trip.
+  private mutating func startFirstAttempt(
+    _ key: TaskRunKey, inputs: [any Sendable], mayResume: Bool
+  ) {
+    slotsInUse += 1
+    let now = self.now
+    var runner = Runner(
+      runID: newID(), inputs: inputs, mayResume: mayResume, unlessTargetExists: nil)
+    runner.holdsSlot = true
+    runner.begun = true
+    runner.state = RunState(.running, message: "Starting task run (attempt 1).")
+    runner.attempts = 1
+    runner.startedAt = now
+    runner.inAttempt = true
+    let runID = runner.runID
+    runners.insert(runner, for: key)
+    actions.append(.log(.taskStarted(key, taskRunID: runID, attempt: 1, at: now)))
+    let timeout = graph.nodes[key.node].task!.options.timeout
+    actions.append(
+      .startAttempt(
+        AttemptStart(
+          key: key, taskRunID: runID, attempt: 1, inputs: FlowValues(inputs),
+          deadline: timeout.map { now.adding($0) }, loop: nil)))
   }
 
   private mutating func prepareMapped(_ node: Int, _ config: TaskConfig) {
@@ -879,7 +921,7 @@ public struct FlowRunMachine: Sendable {
     // One access to the runner: whether it has notes, and whether it ends here (below).
     guard
       let (plain, endsHere) = runners.update(
-        key, { ($0.notes.isEmpty, $0.state.kind == .running && !$0.inAttempt) })
+        key, { (!$0.hasNotes, $0.state.kind == .running && !$0.inAttempt) })
     else { return }
     let message =
       plain
