@@ -675,12 +675,19 @@ public struct FlowRunMachine: Sendable {
     let runID = runner.runID
     runners.insert(runner, for: key)
     actions.append(.log(.taskStarted(key, taskRunID: runID, attempt: 1, at: now)))
+    askToRun(key, runID, attempt: 1, inputs: inputs, loop: nil)
+  }
+
+  /// Asks the shell to run an attempt of the task run `key`, due to end by the task's timeout.
+  private mutating func askToRun(
+    _ key: TaskRunKey, _ runID: UUID, attempt: Int, inputs: [any Sendable], loop: LoopIteration?
+  ) {
     let timeout = graph.nodes[key.node].task!.options.timeout
     actions.append(
       .startAttempt(
         AttemptStart(
-          key: key, taskRunID: runID, attempt: 1, inputs: FlowValues(inputs),
-          deadline: timeout.map { now.adding($0) }, loop: nil)))
+          key: key, taskRunID: runID, attempt: attempt, inputs: FlowValues(inputs),
+          deadline: timeout.map { now.adding($0) }, loop: loop)))
   }
 
   private mutating func prepareMapped(_ node: Int, _ config: TaskConfig) {
@@ -834,13 +841,7 @@ public struct FlowRunMachine: Sendable {
     }
     guard let started else { return finishRunner(key) }
     actions.append(.log(.taskStarted(key, taskRunID: started.runID, attempt: attempt, at: now)))
-    let timeout = graph.nodes[key.node].task!.options.timeout
-    actions.append(
-      .startAttempt(
-        AttemptStart(
-          key: key, taskRunID: started.runID, attempt: attempt,
-          inputs: FlowValues(started.inputs), deadline: timeout.map { now.adding($0) },
-          loop: started.loop)))
+    askToRun(key, started.runID, attempt: attempt, inputs: started.inputs, loop: started.loop)
   }
 
   /// The body asked for another iteration: it starts now, as attempt 1 of that iteration
@@ -864,13 +865,9 @@ public struct FlowRunMachine: Sendable {
     runners[key] = runner
     actions.append(
       .log(.taskLooped(key, taskRunID: runner.runID, iteration: runner.iteration, at: now)))
-    let timeout = options.timeout
-    actions.append(
-      .startAttempt(
-        AttemptStart(
-          key: key, taskRunID: runner.runID, attempt: 1, inputs: FlowValues(runner.inputs),
-          deadline: timeout.map { now.adding($0) },
-          loop: LoopIteration(count: runner.iteration, payload: payload))))
+    askToRun(
+      key, runner.runID, attempt: 1, inputs: runner.inputs,
+      loop: LoopIteration(count: runner.iteration, payload: payload))
   }
 
   private mutating func attemptFinished(
