@@ -122,7 +122,7 @@ struct PackedRecordsConformanceTests {
       let error = await #expect(throws: RunStoreError.self) {
         try await PostgresRunStore.withStore(url: url, migrating: false) { _ in }
       }
-      #expect(error?.code == .needsMigration)
+      #expect(error?.code == .needsMigration, "\(String(describing: error))")
       try await PostgresRunStore.withStore(url: url) { store in
         #expect(try await store.schemaStatus().databaseVersion == 6)
         // The run goes on after the migration (a resumed run): new records in the new form.
