@@ -385,6 +385,9 @@ public struct FlowRunMachine: Sendable {
     }
   }
 
+  /// The Running state's message of a first attempt (a literal: it allocates nothing).
+  private static let firstAttemptMessage = "Starting task run (attempt 1)."
+
   /// How many task runs starting at once make a front wide enough to reserve room for.
   private static let wideFront = 64
 
@@ -668,7 +671,7 @@ public struct FlowRunMachine: Sendable {
       runID: newID(), inputs: inputs, mayResume: mayResume, unlessTargetExists: nil)
     runner.holdsSlot = true
     runner.begun = true
-    runner.state = RunState(.running, message: "Starting task run (attempt 1).")
+    runner.state = RunState(.running, message: Self.firstAttemptMessage)
     runner.attempts = 1
     runner.startedAt = now
     runner.inAttempt = true
@@ -810,7 +813,7 @@ public struct FlowRunMachine: Sendable {
     let attempt = attempts + 1
     // A literal for the first attempt: most runs have only that one, and it allocates nothing.
     let message =
-      attempt == 1 ? "Starting task run (attempt 1)." : "Starting task run (attempt \(attempt))."
+      attempt == 1 ? Self.firstAttemptMessage : "Starting task run (attempt \(attempt))."
     ask(
       .task(key), from: old, to: RunState(.running, message: message),
       .runnerRunning(attempt: attempt))
