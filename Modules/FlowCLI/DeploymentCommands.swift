@@ -235,9 +235,7 @@ struct DeployCommand: AsyncParsableCommand {
         flows, in: store, clock: SystemWallClock(), ids: SystemIDGenerator()
       ) { invocation.output.write("Note: \($0)\n", .standardError) }
     }
-    for deployment in deployments {
-      invocation.output.write(DeploymentText.line(deployment) + "\n", .standardOutput)
-    }
+    DeploymentText.report(deployments, to: invocation.output)
   }
 }
 
@@ -246,8 +244,21 @@ enum DeploymentText {
   static func line(_ deployment: DeploymentRecord) -> String {
     "Deployment \(deployment.qualifiedName) version \(deployment.version) (flow "
       + "\(deployment.flowName)@\(deployment.flowVersion)), schedule: "
-      + "\(deployment.schedule?.description ?? "none")"
+      + deployment.scheduleSummary
       + (deployment.labels.isEmpty ? "" : ", labels: \(deployment.labels.joined(separator: ","))")
+  }
+
+  /// What `deploy` and `serve` registered: a line per deployment on standard output, and a
+  /// note on standard error for each paused schedule (registering keeps it paused).
+  static func report(_ deployments: [DeploymentRecord], to output: FlowCommandOutput) {
+    for deployment in deployments {
+      output.write(line(deployment) + "\n", .standardOutput)
+      if deployment.schedulePaused, deployment.schedule != nil {
+        output.write(
+          "Note: the schedule of \(deployment.qualifiedName) stays paused; resume it with "
+            + "`flow deployments resume \(deployment.qualifiedName)`\n", .standardError)
+      }
+    }
   }
 
   /// What `serve` does with `deployments`, and how to start a run of one without a schedule.
@@ -303,8 +314,11 @@ enum DeploymentText {
 public struct DeploymentsCommand: AsyncParsableCommand {
   /// The command's name, help and subcommands.
   public static let configuration = CommandConfiguration(
-    commandName: "deployments", abstract: "List registered deployments.",
-    subcommands: [DeploymentsListCommand.self], defaultSubcommand: DeploymentsListCommand.self)
+    commandName: "deployments",
+    abstract: "List registered deployments; pause and resume schedules.",
+    subcommands: [
+      DeploymentsListCommand.self, DeploymentsPauseCommand.self, DeploymentsResumeCommand.self,
+    ], defaultSubcommand: DeploymentsListCommand.self)
 
   /// The command.
   public init() {}
@@ -322,6 +336,59 @@ struct DeploymentsListCommand: AsyncParsableCommand {
     }
     let text = deployments.map(DeploymentText.line).joined(separator: "\n")
     CommandContext.output.write(text.isEmpty ? "No deployments\n" : text + "\n", .standardOutput)
+  }
+}
+
+/// `deployments pause NAME`: the scheduler creates no more runs, and its unstarted ones go.
+struct DeploymentsPauseCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "pause",
+    abstract: "Pause a deployment's schedule: no more scheduled runs; unstarted ones are removed.",
+    discussion: """
+      Runs an agent already started go on; runs created by hand (run-deployment, Quick Run) are \
+      kept and still run. `deploy` keeps a paused schedule paused.
+      """)
+  @OptionGroup var target: ScheduleToggleOptions
+
+  func run() async throws { try await target.set(paused: true) }
+}
+
+/// `deployments resume NAME`: the schedule runs again from now on.
+struct DeploymentsResumeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resume",
+    abstract: "Resume a deployment's paused schedule from now on (missed fire times are not run).")
+  @OptionGroup var target: ScheduleToggleOptions
+
+  func run() async throws { try await target.set(paused: false) }
+}
+
+/// The deployment whose schedule `pause` and `resume` change, and the change itself.
+struct ScheduleToggleOptions: ParsableArguments {
+  @Argument(help: "The deployment: PROJECT/NAME, or NAME when one project has it.")
+  var deployment: String
+  @OptionGroup var database: DatabaseOptions
+
+  func validate() throws { _ = try DeploymentText.qualified(deployment) }
+
+  func set(paused: Bool) async throws {
+    let change = try await database.withDeploymentStore { store in
+      let record = try await DeploymentText.resolve(deployment, in: store)
+      do {
+        return try await store.setSchedulePaused(
+          paused, deploymentID: record.id, now: SystemWallClock().now())
+      } catch {
+        throw CommandFailure("\(error)")
+      }
+    }
+    let name = change.deployment.qualifiedName
+    var text = "Schedule of \(name) (\(change.deployment.schedule?.description ?? "none")) "
+    text += paused ? "paused" : "resumed"
+    if paused, !change.removedRuns.isEmpty {
+      let count = change.removedRuns.count
+      text += "; \(count) scheduled run\(count == 1 ? "" : "s") not yet started removed"
+    }
+    CommandContext.output.write(text + "\n", .standardOutput)
   }
 }
 
@@ -581,9 +648,7 @@ struct ServeCommand: AsyncParsableCommand {
       let deployments = try await deploy.register(
         flows, in: store, clock: clock, ids: SystemIDGenerator()
       ) { invocation.output.write("Note: \($0)\n", .standardError) }
-      for deployment in deployments {
-        invocation.output.write(DeploymentText.line(deployment) + "\n", .standardOutput)
-      }
+      DeploymentText.report(deployments, to: invocation.output)
       invocation.output.write(
         DeploymentText.serving(deployments, store: store.description), .standardError)
       let wake = AgentWakeSignal()

@@ -129,13 +129,18 @@ public struct DeploymentRecord: Sendable, Equatable, Codable {
   public var createdAt: Date
   /// When it was last registered.
   public var updatedAt: Date
+  /// True while its schedule is paused: the scheduler creates no runs for it (runs created by
+  /// hand still run). Registering it again keeps it paused.
+  public var schedulePaused: Bool
+  /// When its schedule was last resumed: fire times before it are not run (nil: never resumed).
+  public var scheduleResumedAt: Date?
 
   /// Creates a record.
   public init(
     id: UUID, project: String, name: String, flowName: String, flowVersion: String, version: Int,
     parameterSchemaJSON: String, schedule: DeploymentScheduleSpec?,
     defaultParameters: [String: String], labels: [String], crashRetries: Int, createdAt: Date,
-    updatedAt: Date
+    updatedAt: Date, schedulePaused: Bool = false, scheduleResumedAt: Date? = nil
   ) {
     self.id = id
     self.project = project
@@ -150,10 +155,21 @@ public struct DeploymentRecord: Sendable, Equatable, Codable {
     self.crashRetries = crashRetries
     self.createdAt = createdAt
     self.updatedAt = updatedAt
+    self.schedulePaused = schedulePaused
+    self.scheduleResumedAt = scheduleResumedAt
   }
 
   /// `PROJECT/NAME`.
   public var qualifiedName: String { "\(project)/\(name)" }
+
+  /// The schedule as people read it: `cron */5 * * * *`, `every 1h (paused)`, or `none`.
+  public var scheduleSummary: String {
+    guard let schedule else { return "none" }
+    return schedulePaused ? "\(schedule) (paused)" : schedule.description
+  }
+
+  /// The schedule the scheduler runs: nil without one, or while it is paused.
+  public var activeSchedule: DeploymentScheduleSpec? { schedulePaused ? nil : schedule }
 }
 
 /// One version of a deployment (kept when a changed graph is registered).

@@ -49,6 +49,14 @@ public protocol DeploymentStore: RunStore, RunResultStorage {
     -> [DeploymentRunRecord]
   /// The latest fire time the scheduler already created a run for, or nil.
   func latestScheduledFireTime(deploymentID: UUID) async throws(RunStoreError) -> Date?
+  /// Pauses or resumes the deployment's schedule. Pausing removes the runs its schedule
+  /// created that no agent has started (Scheduled or Late), with their records, and the
+  /// scheduler creates no more (``RunStoreError/Code/schedulePaused``); resuming runs the
+  /// schedule from `now` on, without catching up the fire times it missed while paused. Runs
+  /// created by hand are not touched. Throws ``RunStoreError/Code/unknownDeployment``, or
+  /// ``RunStoreError/Code/noSchedule`` for a deployment without a schedule.
+  func setSchedulePaused(_ paused: Bool, deploymentID: UUID, now: Date)
+    async throws(RunStoreError) -> DeploymentScheduleChange
   /// Requests cancellation: a run nobody holds ends Cancelled at once; a held run is flagged
   /// and its agent cancels it at its next renewal; a finished run is left as it is.
   func requestCancellation(runID: UUID, now: Date) async throws(RunStoreError)
@@ -129,6 +137,24 @@ extension RunStoreError.Code {
   public static let unknownDeployment = Self(name: "unknownDeployment")
   /// Parameter values do not match the deployment's parameter schema.
   public static let invalidParameters = Self(name: "invalidParameters")
+  /// The scheduler asked for a run of a deployment whose schedule is paused.
+  public static let schedulePaused = Self(name: "schedulePaused")
+  /// The deployment has no schedule to pause or resume.
+  public static let noSchedule = Self(name: "noSchedule")
+}
+
+/// What pausing or resuming a deployment's schedule did.
+public struct DeploymentScheduleChange: Sendable, Equatable {
+  /// The deployment as it is now.
+  public var deployment: DeploymentRecord
+  /// The unstarted runs its schedule had created, removed by pausing it.
+  public var removedRuns: [UUID]
+
+  /// Creates a change.
+  public init(deployment: DeploymentRecord, removedRuns: [UUID]) {
+    self.deployment = deployment
+    self.removedRuns = removedRuns
+  }
 }
 
 extension RunStoreError {
@@ -150,6 +176,24 @@ extension RunStoreError {
       message:
         "there is no project named '\(name)'; create it with `flow projects create \(name)` "
         + "or name an existing one (`flow projects list`)")
+  }
+
+  /// The scheduler asked for a run of `deployment`, whose schedule is paused.
+  public static func schedulePaused(location: String, deployment: String) -> RunStoreError {
+    RunStoreError(
+      .schedulePaused, location: location,
+      message:
+        "the schedule of \(deployment) is paused; resume it with `flow deployments resume "
+        + "\(deployment)`")
+  }
+
+  /// `deployment` has no schedule to pause or resume.
+  public static func noSchedule(location: String, deployment: String) -> RunStoreError {
+    RunStoreError(
+      .noSchedule, location: location,
+      message:
+        "\(deployment) has no schedule to pause or resume; give it one with `<executable> deploy "
+        + "--cron EXPR` or `--interval 5m`")
   }
 
   /// No deployment is named or identified by `name`.

@@ -136,6 +136,14 @@ package struct DeploymentStoreSQL: Sendable {
     """,
   ]
 
+  /// The schema's version-7 statements: a deployment's schedule can be paused.
+  package static func schedulePauseMigration(sqlite: Bool) -> [String] {
+    let add = "ALTER TABLE deployments ADD COLUMN \(sqlite ? "" : "IF NOT EXISTS ")"
+    return [
+      add + "schedule_paused BIGINT NOT NULL DEFAULT 0", add + "schedule_resumed_at BIGINT",
+    ]
+  }
+
   /// The schema's version-3 statements: the agents' registry.
   package static let agentsMigration: [String] = [
     """
@@ -181,7 +189,8 @@ package struct DeploymentStoreSQL: Sendable {
 
   private static let deploymentColumns =
     "id, project, name, flow_name, flow_version, version, parameter_schema, schedule, "
-    + "default_parameters, labels, crash_retries, created_at, updated_at"
+    + "default_parameters, labels, crash_retries, created_at, updated_at, schedule_paused, "
+    + "schedule_resumed_at"
   static let runColumns =
     "id, deployment_id, deployment_version, flow_name, flow_version, idempotency_key, origin, "
     + "parameters, scheduled_at, created_at, state, message, labels, lease_agent, lease_epoch, "
@@ -216,7 +225,9 @@ package struct DeploymentStoreSQL: Sendable {
       labels: RunStoreCoding.decode(row["labels"]?.text ?? "[]", as: [String].self, or: []),
       crashRetries: Int(row["crash_retries"]?.integer ?? 0),
       createdAt: date(row["created_at"]) ?? .distantPast,
-      updatedAt: date(row["updated_at"]) ?? .distantPast)
+      updatedAt: date(row["updated_at"]) ?? .distantPast,
+      schedulePaused: (row["schedule_paused"]?.integer ?? 0) != 0,
+      scheduleResumedAt: date(row["schedule_resumed_at"]))
   }
 
   static func run(_ row: SQLRow) -> DeploymentRunRecord? {
@@ -390,7 +401,7 @@ package struct DeploymentStoreSQL: Sendable {
             + "\(i(.integer(1))), \(i(.text(record.parameterSchemaJSON))), \(i(schedule)), "
             + "\(i(Self.json(record.defaultParameters))), \(i(Self.json(record.labels))), "
             + "\(i(.integer(Int64(record.crashRetries)))), \(i(Self.time(now))), "
-            + "\(i(Self.time(now))))")
+            + "\(i(Self.time(now))), \(i(.integer(0))), \(i(.null)))")
         _ = try await executor.run(insert)
       }
       let v = binder()
@@ -566,6 +577,52 @@ package struct DeploymentStoreSQL: Sendable {
           + "\(b(Self.id(deploymentID))) AND origin = \(b(.text(DeploymentRunOrigin.schedule.name)))"
       )
     ).first.flatMap { Self.date($0["latest"]) }
+  }
+
+  package func setSchedulePaused(
+    _ paused: Bool, deploymentID: UUID, now: Date, on db: some SQLDatabase
+  ) async throws(RunStoreError) -> DeploymentScheduleChange {
+    let location = db.description
+    return try await db.transaction { executor in
+      let s = binder()
+      guard
+        var deployment = try await executor.run(
+          s.statement(
+            "SELECT \(Self.deploymentColumns) FROM deployments WHERE id = "
+              + "\(s(Self.id(deploymentID)))" + forUpdate)
+        ).first.flatMap(Self.deployment)
+      else {
+        throw RunStoreError.unknownDeployment(
+          location: location, name: deploymentID.uuidString.lowercased())
+      }
+      guard deployment.schedule != nil else {
+        throw RunStoreError.noSchedule(location: location, deployment: deployment.qualifiedName)
+      }
+      guard deployment.schedulePaused != paused else {
+        return DeploymentScheduleChange(deployment: deployment, removedRuns: [])
+      }
+      deployment.schedulePaused = paused
+      let u = binder()
+      var update = "schedule_paused = \(u(.integer(paused ? 1 : 0)))"
+      if !paused {
+        deployment.scheduleResumedAt = now
+        update += ", schedule_resumed_at = \(u(Self.time(now)))"
+      }
+      _ = try await executor.run(
+        u.statement(
+          "UPDATE deployments SET \(update) WHERE id = \(u(Self.id(deploymentID)))"))
+      guard paused else { return DeploymentScheduleChange(deployment: deployment, removedRuns: []) }
+      let r = binder()
+      let removed = try await executor.run(
+        r.statement(
+          "SELECT id FROM deployment_runs WHERE deployment_id = \(r(Self.id(deploymentID))) AND "
+            + "origin = \(r(.text(DeploymentRunOrigin.schedule.name))) AND state IN "
+            + "('Scheduled', 'Late') ORDER BY scheduled_at, id")
+      ).compactMap { $0["id"]?.text }
+      for statement in runs.delete(runs: removed) { _ = try await executor.run(statement) }
+      return DeploymentScheduleChange(
+        deployment: deployment, removedRuns: removed.compactMap(UUID.init))
+    }
   }
 
   private func setFlowRunState(
@@ -1191,6 +1248,9 @@ package enum DeploymentRunLogic {
   package static func newRun(
     _ request: DeploymentRunRequest, deployment: DeploymentRecord, location: String
   ) throws(RunStoreError) -> DeploymentRunRecord {
+    if request.origin == .schedule, deployment.schedulePaused {
+      throw RunStoreError.schedulePaused(location: location, deployment: deployment.qualifiedName)
+    }
     var parameters = deployment.defaultParameters
     for (name, value) in request.parameters { parameters[name] = value }
     if let schema = try? ParameterSchema(json: deployment.parameterSchemaJSON) {

@@ -50,7 +50,7 @@ public protocol RunStore: Sendable {
 /// The schema versions.
 public enum RunStoreSchema {
   /// The version this binary writes and reads.
-  public static let current = 6
+  public static let current = 7
 }
 
 /// What `flow db status` prints.

@@ -216,7 +216,8 @@ package enum RunStoreCoding {
       (3, DeploymentStoreSQL.agentsMigration),
       (4, sqlite ? sqliteVersionFour : postgresVersionFour),
     ] + RunResultSQL.migrations(blobType: blobType) + [
-      (6, versionSix(blobType: blobType, sqlite: sqlite))
+      (6, versionSix(blobType: blobType, sqlite: sqlite)),
+      (7, DeploymentStoreSQL.schedulePauseMigration(sqlite: sqlite)),
     ]
   }
 

@@ -33,17 +33,19 @@ public struct DeploymentSchedulerService: Service {
     self.created = created
   }
 
-  /// The deployments with a schedule, as the machine wants them. The latest fire time with a
+  /// The deployments with a schedule that is not paused, as the machine wants them. The latest
+  /// fire time with a
   /// run is read only for deployments not in `known` (the machine keeps it for those): a
   /// thousand deployments cost one query per tick, not a thousand and one. `known` becomes
-  /// the deployments returned (one whose schedule was removed is read afresh if it returns).
+  /// the deployments returned (one whose schedule was removed or paused is read afresh if it
+  /// returns; a resumed one runs from its resumption on, without catching up).
   /// `names` becomes each deployment's `PROJECT/NAME`, for the log.
   private func schedules(known: inout Set<UUID>, names: inout [UUID: String]) async throws
     -> [DeploymentSchedule]
   {
     var result: [DeploymentSchedule] = []
     for deployment in try await store.deployments(project: nil) {
-      guard let spec = deployment.schedule else { continue }
+      guard let spec = deployment.activeSchedule else { continue }
       names[deployment.id] = deployment.qualifiedName
       do {
         let schedule = try spec.makeSchedule()
@@ -53,9 +55,10 @@ public struct DeploymentSchedulerService: Service {
         } else {
           // A new deployment's runs start after its registration, not a catch-up window
           // before it.
-          lastScheduled =
+          lastScheduled = max(
             try await store.latestScheduledFireTime(deploymentID: deployment.id)
-            ?? deployment.createdAt
+              ?? deployment.createdAt,
+            deployment.scheduleResumedAt ?? .distantPast)
         }
         result.append(
           DeploymentSchedule(
@@ -95,6 +98,10 @@ public struct DeploymentSchedulerService: Service {
               .created(
                 deploymentID: deploymentID, through: fireTimes.map(\.date).max() ?? clock.now(),
                 now: clock.now()))
+          } catch  where error.code == .schedulePaused {
+            // Paused since the last reload: the next reload drops it.
+            logger.debug("\(error.message)")
+            failed.append(deploymentID)
           } catch {
             // Proposed again after the next sleep, never in a tight loop against a failing store.
             logger.warning("creating scheduled runs failed: \(error)")

@@ -48,6 +48,9 @@ struct APIError: Error, Sendable {
       if error.code == .unknownRun {
         return APIError(status: .notFound, code: "notFound", message: error.message)
       }
+      if error.code == .noSchedule {
+        return APIError(status: .conflict, code: "noSchedule", message: error.message)
+      }
       return APIError(
         status: .serviceUnavailable, code: "storeUnavailable",
         message: "the run store failed: \(error.message)")

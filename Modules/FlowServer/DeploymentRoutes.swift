@@ -4,9 +4,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Deployments: the API (list, show, create a run with validated parameters, cancel a run) and
-/// the pages (the list with Quick Run, a deployment with "Run with custom parameters"). A run
-/// created here is only queued (Scheduled): an agent picks it up.
+/// Deployments: the API (list, show, create a run with validated parameters, cancel a run,
+/// pause and resume a schedule) and the pages (the list with Quick Run, a deployment with "Run
+/// with custom parameters" and its schedule's Pause/Resume). A run created here is only queued
+/// (Scheduled): an agent picks it up.
 struct DeploymentRoutes: Sendable {
   let server: FlowServer
 
@@ -26,6 +27,26 @@ struct DeploymentRoutes: Sendable {
     }
     router.post("/api/deployments/:id/runs") { request, context in
       try await createRunFromAPI(request, context)
+    }
+    for (action, paused) in [("pause", true), ("resume", false)] {
+      router.post("/api/deployments/:id/\(action)") { _, context in
+        struct Body: Encodable {
+          var deployment: DeploymentJSON
+          var removedRuns: [String]
+        }
+        let change = try await setSchedulePaused(paused, context)
+        return ServerJSON.response(
+          Body(
+            deployment: DeploymentJSON(change.deployment),
+            removedRuns: change.removedRuns.map { $0.uuidString.lowercased() }))
+      }
+      router.post("/deployments/:id/\(action)") { request, context in
+        try checkCSRF(request, try await formBody(request))
+        let change = try await setSchedulePaused(paused, context)
+        return Response(
+          status: .seeOther,
+          headers: [.location: "/deployments/\(change.deployment.id.uuidString.lowercased())"])
+      }
     }
     router.post("/api/flow-runs/:id/cancel") { _, context in
       let run = try await APIRoutes(server: server).flowRun(context)
@@ -72,6 +93,15 @@ struct DeploymentRoutes: Sendable {
         "no deployment has the ID \(text.lowercased()); list them at /api/deployments")
     }
     return deployment
+  }
+
+  /// Pauses or resumes the schedule of the deployment the path names.
+  func setSchedulePaused(_ paused: Bool, _ context: BasicRequestContext) async throws
+    -> DeploymentScheduleChange
+  {
+    let deployment = try await deployment(context)
+    return try await store().setSchedulePaused(
+      paused, deploymentID: deployment.id, now: server.clock.now())
   }
 
   // MARK: Creating runs
@@ -245,8 +275,8 @@ struct DeploymentRoutes: Sendable {
         """
         <tr data-deployment="\(id)"><td><a href="/deployments/\(id)">\(deployment.qualifiedName)</a></td>
         <td>\(deployment.flowName)</td><td>v\(deployment.version)</td>
-        <td>\(deployment.schedule?.description ?? "none")</td>
-        <td class="next-runs">\(Self.nextFireTimes(deployment.schedule, after: now))</td>
+        <td>\(deployment.scheduleSummary)</td>
+        <td class="next-runs">\(Self.nextRuns(deployment, after: now))</td>
         <td>\(deployment.labels.joined(separator: ", "))</td>
         <td>\(Self.quickRunForm(id: id, csrf: token, key: server.ids.next()))</td></tr>
         """)
@@ -314,8 +344,8 @@ struct DeploymentRoutes: Sendable {
         <h1>\(deployment.qualifiedName)</h1>
         <dl class="facts"><dt>Flow</dt><dd>\(deployment.flowName) <code>\(deployment.flowVersion)</code></dd>
         <dt>Version</dt><dd>v\(deployment.version)</dd>
-        <dt>Schedule</dt><dd>\(deployment.schedule?.description ?? "none")</dd>
-        <dt>Next runs</dt><dd class="next-runs">\(Self.nextFireTimes(deployment.schedule, after: server.clock.now(), count: 5))</dd>
+        <dt>Schedule</dt><dd id="schedule">\(deployment.scheduleSummary)\(Self.scheduleToggleForm(deployment, csrf: csrf))</dd>
+        <dt>Next runs</dt><dd class="next-runs">\(Self.nextRuns(deployment, after: server.clock.now(), count: 5))</dd>
         <dt>Labels</dt><dd>\(deployment.labels.joined(separator: ", "))</dd>
         <dt>Crash retries</dt><dd>\(deployment.crashRetries)</dd></dl>
         \(Self.quickRunForm(id: id, csrf: csrf, key: server.ids.next()))
@@ -330,6 +360,24 @@ struct DeploymentRoutes: Sendable {
         <thead><tr><th>State</th><th>Flow</th><th>Run</th><th>Started</th><th>Duration</th><th>Host</th></tr></thead>
         <tbody>\(runRows)</tbody></table>
         """)
+  }
+
+  /// A deployment's Pause (or Resume) button for its schedule; nothing without a schedule.
+  static func scheduleToggleForm(_ deployment: DeploymentRecord, csrf: String) -> HTML {
+    guard deployment.schedule != nil else { return "" }
+    let id = deployment.id.uuidString.lowercased()
+    let action = deployment.schedulePaused ? "resume" : "pause"
+    return """
+      <form class="schedule-toggle" method="post" action="/deployments/\(id)/\(action)">
+      <input type="hidden" name="csrf" value="\(csrf)">
+      <button type="submit" id="schedule-\(action)">\(deployment.schedulePaused ? "Resume schedule" : "Pause schedule")</button></form>
+      """
+  }
+
+  /// The deployment's next `count` runs by its schedule: `paused` while it is paused.
+  static func nextRuns(_ deployment: DeploymentRecord, after now: Date, count: Int = 3) -> HTML {
+    deployment.schedulePaused && deployment.schedule != nil
+      ? "paused" : nextFireTimes(deployment.schedule, after: now, count: count)
   }
 
   /// The schedule's next `count` fire times after `now`, one per line; `none` without a
@@ -371,6 +419,7 @@ struct DeploymentJSON: Encodable {
   var version: Int
   var parameterSchema: JSONValue
   var schedule: DeploymentScheduleSpec?
+  var schedulePaused: Bool
   var defaultParameters: [String: JSONValue]
   var labels: [String]
   var crashRetries: Int
@@ -384,6 +433,7 @@ struct DeploymentJSON: Encodable {
     version = deployment.version
     parameterSchema = JSONValue.parse(deployment.parameterSchemaJSON)
     schedule = deployment.schedule
+    schedulePaused = deployment.schedulePaused
     defaultParameters = deployment.defaultParameters.mapValues(JSONValue.parse)
     labels = deployment.labels
     crashRetries = deployment.crashRetries

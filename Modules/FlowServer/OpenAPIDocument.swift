@@ -125,6 +125,20 @@ enum OpenAPIDocument {
             }
           }
         },
+        "/api/deployments/{id}/pause": {
+          "post": {
+            "summary": "Pauses the deployment's schedule: the scheduler creates no more runs and the unstarted runs it created (Scheduled or Late) are removed; runs created by hand are kept. Pausing a paused schedule changes nothing.",
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "responses": {"200": {"$ref": "#/components/responses/ScheduleChange"}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}
+          }
+        },
+        "/api/deployments/{id}/resume": {
+          "post": {
+            "summary": "Resumes the deployment's paused schedule from now on: fire times missed while it was paused are not run.",
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "responses": {"200": {"$ref": "#/components/responses/ScheduleChange"}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}
+          }
+        },
         "/api/flow-runs/{id}/cancel": {
           "post": {
             "summary": "Requests cancellation of a deployment's run: a queued run ends Cancelled at once, a running one at its agent's next heartbeat.",
@@ -174,12 +188,13 @@ enum OpenAPIDocument {
           "after": {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Continue after this sequence number."}
         },
         "responses": {
-          "Error": {"description": "The request was refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+          "Error": {"description": "The request was refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+          "ScheduleChange": {"description": "The deployment as it is now, and the IDs of the unstarted scheduled runs pausing removed", "content": {"application/json": {"schema": {"type": "object", "required": ["deployment", "removedRuns"], "properties": {"deployment": {"$ref": "#/components/schemas/Deployment"}, "removedRuns": {"type": "array", "items": {"type": "string", "format": "uuid"}}}}}}}
         },
         "schemas": {
           "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["status", "code", "message"], "properties": {"status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
           "Agent": {"type": "object", "required": ["agentID", "health", "held", "leases", "lost", "lastSeenAt", "lastSeenSecondsAgo"], "properties": {"agentID": {"type": "string"}, "health": {"type": "string", "enum": ["Active", "Idle", "Unresponsive", "Stopped"]}, "host": {"type": "string"}, "processID": {"type": "integer"}, "labels": {"type": "array", "items": {"type": "string"}}, "limit": {"type": "integer"}, "flows": {"type": "array", "items": {"type": "string"}}, "startedAt": {"type": "string", "format": "date-time"}, "lastHeartbeatAt": {"type": "string", "format": "date-time"}, "lastHeartbeatSecondsAgo": {"type": "number"}, "heartbeatIntervalSeconds": {"type": "number"}, "stoppedAt": {"type": "string", "format": "date-time"}, "held": {"type": "integer"}, "heldUntil": {"type": "string", "format": "date-time"}, "leases": {"type": "integer"}, "lost": {"type": "integer"}, "firstClaimAt": {"type": "string", "format": "date-time"}, "lastClaimAt": {"type": "string", "format": "date-time"}, "lastReleaseAt": {"type": "string", "format": "date-time"}, "lastSeenAt": {"type": "string", "format": "date-time"}, "lastSeenSecondsAgo": {"type": "number"}}},
-          "Deployment": {"type": "object", "required": ["id", "project", "name", "flowName", "flowVersion", "version", "parameterSchema", "defaultParameters", "labels", "crashRetries"], "properties": {"id": {"type": "string", "format": "uuid"}, "project": {"type": "string"}, "name": {"type": "string"}, "flowName": {"type": "string"}, "flowVersion": {"type": "string"}, "version": {"type": "integer"}, "parameterSchema": {"type": "object"}, "schedule": {"type": "object"}, "defaultParameters": {"type": "object"}, "labels": {"type": "array", "items": {"type": "string"}}, "crashRetries": {"type": "integer"}}},
+          "Deployment": {"type": "object", "required": ["id", "project", "name", "flowName", "flowVersion", "version", "parameterSchema", "schedulePaused", "defaultParameters", "labels", "crashRetries"], "properties": {"id": {"type": "string", "format": "uuid"}, "project": {"type": "string"}, "name": {"type": "string"}, "flowName": {"type": "string"}, "flowVersion": {"type": "string"}, "version": {"type": "integer"}, "parameterSchema": {"type": "object"}, "schedule": {"type": "object"}, "schedulePaused": {"type": "boolean"}, "defaultParameters": {"type": "object"}, "labels": {"type": "array", "items": {"type": "string"}}, "crashRetries": {"type": "integer"}}},
           "DeploymentRun": {"type": "object", "required": ["id", "deploymentID", "state", "parameters", "scheduledAt", "origin", "cancelRequested"], "properties": {"id": {"type": "string", "format": "uuid"}, "deploymentID": {"type": "string", "format": "uuid"}, "state": {"type": "string"}, "message": {"type": "string"}, "parameters": {"type": "object"}, "scheduledAt": {"type": "string", "format": "date-time"}, "origin": {"type": "string"}, "cancelRequested": {"type": "boolean"}}},
           "Flow": {"type": "object", "required": ["name", "version", "parameterSchema"], "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "parameterSchema": {"type": "object"}}},
           "FlowRun": {"type": "object", "required": ["id", "flowName", "flowVersion", "parameters", "executor", "host", "processID", "scheduledAt", "startedAt", "state", "heartbeatAt"], "properties": {"id": {"type": "string", "format": "uuid"}, "flowName": {"type": "string"}, "flowVersion": {"type": "string"}, "parameters": {"type": "object"}, "executor": {"type": "string"}, "host": {"type": "string"}, "processID": {"type": "integer"}, "scheduledAt": {"type": "string", "format": "date-time"}, "startedAt": {"type": "string", "format": "date-time"}, "endedAt": {"type": "string", "format": "date-time"}, "durationSeconds": {"type": "number"}, "state": {"type": "string"}, "message": {"type": "string"}, "heartbeatAt": {"type": "string", "format": "date-time"}}},

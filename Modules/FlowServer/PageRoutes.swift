@@ -298,8 +298,8 @@ struct PageRoutes: Sendable {
         let id = deployment.id.uuidString.lowercased()
         schedules.append(
           """
-          <div class="flow-deployment"><a href="/deployments/\(id)">\(deployment.qualifiedName)</a>: \(deployment.schedule?.description ?? "no schedule")
-          <div class="next-runs">\(DeploymentRoutes.nextFireTimes(deployment.schedule, after: now, count: 1))</div></div>
+          <div class="flow-deployment"><a href="/deployments/\(id)">\(deployment.qualifiedName)</a>: \(deployment.schedule == nil ? "no schedule" : deployment.scheduleSummary)
+          <div class="next-runs">\(DeploymentRoutes.nextRuns(deployment, after: now, count: 1))</div></div>
           """)
       }
       rows.append(

@@ -202,6 +202,14 @@ extension PostgresRunStore: DeploymentStore {
     try await deploymentSQL.latestScheduledFireTime(deploymentID: deploymentID, on: database)
   }
 
+  /// Pauses or resumes the deployment's schedule (pausing removes its unstarted runs).
+  public func setSchedulePaused(_ paused: Bool, deploymentID: UUID, now: Date)
+    async throws(RunStoreError) -> DeploymentScheduleChange
+  {
+    try await deploymentSQL.setSchedulePaused(
+      paused, deploymentID: deploymentID, now: now, on: database)
+  }
+
   /// Requests cancellation of a run.
   public func requestCancellation(runID: UUID, now: Date) async throws(RunStoreError)
     -> DeploymentRunRecord

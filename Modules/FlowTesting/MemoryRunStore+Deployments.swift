@@ -200,6 +200,35 @@ extension MemoryRunStore: DeploymentStore {
     }
   }
 
+  /// Pauses or resumes the deployment's schedule (pausing removes its unstarted runs).
+  public func setSchedulePaused(_ paused: Bool, deploymentID: UUID, now: Date)
+    async throws(RunStoreError) -> DeploymentScheduleChange
+  {
+    let location = description
+    return try withTables { (tables) throws(RunStoreError) in
+      guard var deployment = tables.deployments.deployments[deploymentID] else {
+        throw RunStoreError.unknownDeployment(
+          location: location, name: deploymentID.uuidString.lowercased())
+      }
+      guard deployment.schedule != nil else {
+        throw RunStoreError.noSchedule(location: location, deployment: deployment.qualifiedName)
+      }
+      guard deployment.schedulePaused != paused else {
+        return DeploymentScheduleChange(deployment: deployment, removedRuns: [])
+      }
+      deployment.schedulePaused = paused
+      if !paused { deployment.scheduleResumedAt = now }
+      tables.deployments.deployments[deploymentID] = deployment
+      guard paused else { return DeploymentScheduleChange(deployment: deployment, removedRuns: []) }
+      let removed = tables.deployments.runs.values.filter {
+        $0.deploymentID == deploymentID && $0.origin == .schedule
+          && ($0.state == "Scheduled" || $0.state == "Late")
+      }.sorted { ($0.scheduledAt, $0.id.uuidString) < ($1.scheduledAt, $1.id.uuidString) }.map(\.id)
+      Self.remove(runs: Set(removed), from: &tables)
+      return DeploymentScheduleChange(deployment: deployment, removedRuns: removed)
+    }
+  }
+
   /// Requests cancellation of a run.
   public func requestCancellation(runID: UUID, now: Date) async throws(RunStoreError)
     -> DeploymentRunRecord

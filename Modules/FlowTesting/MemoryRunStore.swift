@@ -336,17 +336,22 @@ public final class MemoryRunStore: RunStore {
       let doomed = tables.flowRuns.values.filter { run in
         run.endedAt.map { $0 < cutoff } ?? false
       }.sorted { $0.endedAt! < $1.endedAt! }.prefix(limit).map(\.id)
-      for id in doomed {
-        tables.flowRuns[id] = nil
-        tables.transitions[id] = nil
-        tables.logs[id] = nil
-        tables.events[id] = nil
-      }
-      let gone = Set(doomed)
-      tables.taskRuns = tables.taskRuns.filter { !gone.contains($0.key.flowRunID) }
-      tables.deployments.prune(gone)
+      Self.remove(runs: Set(doomed), from: &tables)
       return doomed.count
     }
+  }
+
+  /// Deletes the runs `ids` and everything recorded about them (a deployment's run too).
+  static func remove(runs ids: Set<UUID>, from tables: inout Tables) {
+    guard !ids.isEmpty else { return }
+    for id in ids {
+      tables.flowRuns[id] = nil
+      tables.transitions[id] = nil
+      tables.logs[id] = nil
+      tables.events[id] = nil
+    }
+    tables.taskRuns = tables.taskRuns.filter { !ids.contains($0.key.flowRunID) }
+    tables.deployments.prune(ids)
   }
 
   /// Closes the connections.

@@ -114,6 +114,43 @@ struct RunHistoryCommandTests {
     #expect(conflict.err.contains("--no-schedule registers no schedule"))
   }
 
+  @Test("deployments pause and resume a schedule; deploy keeps it paused; bad targets are errors")
+  func pauseAndResume() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (deployed, deploy) = await execute(database, "deploy", "ticking", "main")
+    #expect(deployed == 0, "\(deploy.err)")
+    let (paused, pause) = await execute(database, "deployments", "pause", "ticking")
+    #expect(paused == 0, "\(pause.err)")
+    #expect(pause.out == "Schedule of default/ticking (every 0.2s) paused\n", "\(pause.out)")
+    let (_, list) = await execute(database, "deployments", "list")
+    #expect(list.out.contains("default/ticking version 1"), "\(list.out)")
+    #expect(list.out.contains("schedule: every 0.2s (paused)"), "\(list.out)")
+    let (again, redeploy) = await execute(database, "deploy", "ticking")
+    #expect(again == 0, "\(redeploy.err)")
+    #expect(redeploy.out.contains("schedule: every 0.2s (paused)"), "\(redeploy.out)")
+    #expect(
+      redeploy.err.contains(
+        "the schedule of default/ticking stays paused; resume it with `flow deployments resume "
+          + "default/ticking`"), "\(redeploy.err)")
+    let (resumed, resume) = await execute(database, "deployments", "resume", "default/ticking")
+    #expect(resumed == 0, "\(resume.err)")
+    #expect(resume.out == "Schedule of default/ticking (every 0.2s) resumed\n", "\(resume.out)")
+    let store = try await SQLiteRunStore.open(path: database.path)
+    let record = try await store.deployment(project: "default", name: "ticking")
+    await store.close()
+    #expect(record?.schedulePaused == false && record?.scheduleResumedAt != nil)
+    let (unscheduled, none) = await execute(database, "deployments", "pause", "main")
+    #expect(unscheduled == 1)
+    #expect(none.err.contains("default/main has no schedule to pause or resume"), "\(none.err)")
+    let (unknown, missing) = await execute(database, "deployments", "resume", "nope")
+    #expect(unknown == 1)
+    #expect(missing.err.contains("there is no deployment nope"), "\(missing.err)")
+    let (usage, bad) = await execute(database, "deployments", "pause", "a/")
+    #expect(usage == 64)
+    #expect(bad.err.contains("'a/' is not PROJECT/NAME or NAME"), "\(bad.err)")
+  }
+
   @Test("run-deployment --wait with no agent running says what the run waits for, and gives up")
   func runDeploymentWaitsForAnAgent() async throws {
     let database = Database()

@@ -173,4 +173,32 @@ struct AgentServiceTests {
       #expect(runs.allSatisfy { $0.origin == .schedule })
     }
   }
+
+  @Test("a paused schedule gets no runs; resumed, it runs from then on without catching up")
+  func pausedSchedule() async throws {
+    try await withAgent(schedule: .interval(seconds: 0.5)) { store, deployment in
+      func runs() async throws -> [DeploymentRunRecord] {
+        try await store.deploymentRuns(DeploymentRunQuery(deploymentID: deployment.id, limit: 500))
+      }
+      try await waitUntil { try await runs().contains { $0.state == "Success" } }
+      let pausedAt = Date()
+      let paused = try await store.setSchedulePaused(
+        true, deploymentID: deployment.id, now: pausedAt)
+      // The runs due within the 2 s horizon that had not started are gone.
+      #expect(!paused.removedRuns.isEmpty)
+      let kept = Set(try await runs().map(\.id))
+      #expect(kept.isDisjoint(with: paused.removedRuns))
+      // Several ticks and fire times later, the scheduler has created nothing.
+      try await SystemWallClock().sleep(for: .milliseconds(1200))
+      #expect(Set(try await runs().map(\.id)) == kept)
+      let resumedAt = Date()
+      _ = try await store.setSchedulePaused(false, deploymentID: deployment.id, now: resumedAt)
+      try await waitUntil {
+        try await runs().contains { !kept.contains($0.id) && $0.state == "Success" }
+      }
+      // The fire times of the pause were not caught up: every new run is due after the resume.
+      let new = try await runs().filter { !kept.contains($0.id) }
+      #expect(new.allSatisfy { $0.origin == .schedule && $0.scheduledAt >= resumedAt })
+    }
+  }
 }

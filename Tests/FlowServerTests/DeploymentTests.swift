@@ -120,6 +120,70 @@ struct DeploymentTests {
   }
 
   @Test(
+    "a schedule is paused and resumed by the API and by the deployment page's button",
+    arguments: ServerStoreKind.available)
+  func pauseAndResume(kind: ServerStoreKind) async throws {
+    try await ServerFixture.with(kind) { fixture in
+      let unscheduled = try await Self.deploy(fixture)
+      let now = Date(timeIntervalSince1970: 1_800_000_000)
+      let deployment = try await fixture.store.registerDeployment(
+        DeploymentRegistration(
+          project: "tickets", name: "hourly", flow: ServerFixture.pipeline().record,
+          schedule: .interval(seconds: 3600), defaultParameters: ["label": "\"default\""],
+          id: UUID()), now: now)
+      let id = deployment.id.uuidString.lowercased()
+      let queued = try await fixture.store.createDeploymentRun(
+        .scheduled(
+          runID: UUID(), deploymentID: deployment.id, fireTime: now.addingTimeInterval(3600),
+          now: now)
+      ).run.id
+      try await fixture.test { client in
+        let paused = try await client.execute(uri: "/api/deployments/\(id)/pause", method: .post)
+        #expect(paused.status == .ok, "\(paused.text)")
+        let body = try paused.json()
+        #expect((body["deployment"] as? [String: Any])?["schedulePaused"] as? Bool == true)
+        #expect(body["removedRuns"] as? [String] == [queued.uuidString.lowercased()])
+        #expect(try await fixture.store.deploymentRun(id: queued) == nil)
+        let read = try await client.execute(uri: "/api/deployments/\(id)", method: .get).json()
+        #expect(read["schedulePaused"] as? Bool == true)
+
+        let list = try await client.execute(uri: "/deployments", method: .get)
+        #expect(list.text.contains("every 1h (paused)"), "\(list.text)")
+        let page = try await client.execute(uri: "/deployments/\(id)", method: .get)
+        #expect(page.text.contains("id=\"schedule-resume\">Resume schedule</button>"))
+        #expect(page.text.contains("<dd class=\"next-runs\">paused</dd>"), "\(page.text)")
+        let cookie = try #require(page.headers[.setCookie])
+        let token = String(
+          try #require(cookie.firstMatch(of: #/flow_csrf=([0-9a-f]{32})/#)).output.1)
+        let forged = try await client.execute(
+          uri: "/deployments/\(id)/resume", method: .post,
+          headers: [.contentType: "application/x-www-form-urlencoded"],
+          body: ByteBuffer(string: "csrf=\(token)"))
+        #expect(forged.status == .forbidden)
+        #expect(try await fixture.store.deployment(id: deployment.id)?.schedulePaused == true)
+        let resumed = try await client.execute(
+          uri: "/deployments/\(id)/resume", method: .post,
+          headers: [
+            .cookie: "flow_csrf=\(token)", .contentType: "application/x-www-form-urlencoded",
+          ], body: ByteBuffer(string: "csrf=\(token)"))
+        #expect(resumed.status == .seeOther)
+        #expect(resumed.headers[.location] == "/deployments/\(id)")
+        #expect(try await fixture.store.deployment(id: deployment.id)?.schedulePaused == false)
+        let after = try await client.execute(uri: "/deployments/\(id)", method: .get)
+        #expect(after.text.contains("id=\"schedule-pause\">Pause schedule</button>"))
+
+        let none = try await client.execute(
+          uri: "/api/deployments/\(unscheduled.id.uuidString.lowercased())/pause", method: .post)
+        #expect(none.status == .conflict, "\(none.text)")
+        #expect((try none.json()["error"] as? [String: Any])?["code"] as? String == "noSchedule")
+        let unknown = try await client.execute(
+          uri: "/api/deployments/3f2a8c1e-0b7d-4e55-9a41-7c2d9e6f1a20/resume", method: .post)
+        #expect(unknown.status == .notFound)
+      }
+    }
+  }
+
+  @Test(
     "a queued run's page says when it is due and which agent can take it, or why none can",
     arguments: ServerStoreKind.available)
   func queuedRunPage(kind: ServerStoreKind) async throws {

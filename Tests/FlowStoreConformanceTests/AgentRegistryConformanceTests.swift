@@ -148,7 +148,10 @@ struct AgentRegistryConformanceTests {
         try await store.registerAgent(Self.agent("a", at: 0))
       }
       // Back to what a version-2 binary left: no agents' table.
-      try await Self.rawPostgres(url, "DROP TABLE agents", "UPDATE flow_schema SET version = 2")
+      try await Self.rawPostgres(
+        url, "DROP TABLE agents",
+        "ALTER TABLE deployments DROP COLUMN schedule_paused, DROP COLUMN schedule_resumed_at",
+        "UPDATE flow_schema SET version = 2")
       let error = await #expect(throws: RunStoreError.self) {
         try await PostgresRunStore.withStore(url: url, migrating: false) { _ in }
       }

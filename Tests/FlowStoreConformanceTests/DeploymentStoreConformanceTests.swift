@@ -418,6 +418,68 @@ struct DeploymentStoreConformanceTests {
   }
 
   @Test(
+    "pausing a schedule removes its unstarted runs and refuses new ones; resuming records when",
+    arguments: StoreKind.available)
+  func pauseAndResume(kind: StoreKind) async throws {
+    try await withDeployment(kind) { store, deployment in
+      func scheduled(_ n: Int, at seconds: Double) async throws -> DeploymentRunCreation {
+        try await store.createDeploymentRun(
+          .scheduled(
+            runID: uuid(n), deploymentID: deployment.id, fireTime: instant(seconds),
+            now: instant(0)))
+      }
+      for (n, seconds) in [(1, 60.0), (2, 120), (3, 180)] {
+        _ = try await scheduled(n, at: seconds)
+      }
+      _ = try await run(store, deployment, 4, at: 100)
+      // Run 1 is started by an agent; runs 2 (Late by then) and 3 have not started.
+      #expect(try await claim(store, at: 65, limit: 1).map(\.runID) == [uuid(1)])
+      _ = try await store.markLate(scheduledBefore: instant(130), now: instant(190))
+      let paused = try await store.setSchedulePaused(
+        true, deploymentID: deployment.id, now: instant(190))
+      #expect(paused.removedRuns == [uuid(2), uuid(3)])
+      #expect(
+        paused.deployment.schedulePaused && paused.deployment.scheduleSummary.hasSuffix("(paused)"))
+      #expect(try await store.deploymentRun(id: uuid(2)) == nil)
+      #expect(try await store.flowRun(id: uuid(3)) == nil)
+      // The started run and the run created by hand stay.
+      #expect(try await store.deploymentRun(id: uuid(1))?.state == "Running")
+      #expect(try await store.deploymentRun(id: uuid(4))?.state == "Late")
+      #expect(
+        same(try await store.latestScheduledFireTime(deploymentID: deployment.id), instant(60)))
+      // The scheduler gets no more runs; people still do.
+      await #expect {
+        _ = try await scheduled(5, at: 240)
+      } throws: { ($0 as? RunStoreError)?.code == .schedulePaused }
+      #expect(try await run(store, deployment, 6, at: 240).created)
+      // Pausing again changes nothing; the listing and a re-registration keep it paused.
+      let again = try await store.setSchedulePaused(
+        true, deploymentID: deployment.id, now: instant(200))
+      #expect(again.removedRuns.isEmpty && again.deployment.schedulePaused)
+      #expect(try await store.deployments(project: "data").map(\.schedulePaused) == [true])
+      let reregistered = try await store.registerDeployment(
+        Self.registration("v2"), now: instant(210))
+      #expect(reregistered.schedulePaused && reregistered.version == 2)
+      #expect(try await store.deployment(id: deployment.id)?.schedulePaused == true)
+      let resumed = try await store.setSchedulePaused(
+        false, deploymentID: deployment.id, now: instant(300))
+      #expect(!resumed.deployment.schedulePaused && resumed.removedRuns.isEmpty)
+      let read = try #require(try await store.deployment(project: "data", name: "nightly"))
+      #expect(!read.schedulePaused && same(read.scheduleResumedAt, instant(300)))
+      #expect(try await scheduled(7, at: 360).created)
+      await #expect {
+        _ = try await store.setSchedulePaused(true, deploymentID: uuid(404), now: instant(400))
+      } throws: { ($0 as? RunStoreError)?.code == .unknownDeployment }
+      var unscheduled = Self.registration(name: "adhoc", id: uuid(101))
+      unscheduled.schedule = nil
+      let adhoc = try await store.registerDeployment(unscheduled, now: instant(400))
+      await #expect {
+        _ = try await store.setSchedulePaused(true, deploymentID: adhoc.id, now: instant(400))
+      } throws: { ($0 as? RunStoreError)?.code == .noSchedule }
+    }
+  }
+
+  @Test(
     "overdue runs are Late and still claimable; a returned run is claimed again",
     arguments: StoreKind.available)
   func lateAndReturned(kind: StoreKind) async throws {

@@ -222,7 +222,9 @@ struct RunResultsConformanceTests {
       try await PostgresRunStore.withStore(url: url) { _ in }
       try await AgentRegistryConformanceTests.rawPostgres(
         url, "DROP TABLE run_results", "DROP TABLE run_event_packs", "DROP TABLE log_packs",
-        "ALTER TABLE task_runs DROP COLUMN transitions", "UPDATE flow_schema SET version = 4")
+        "ALTER TABLE task_runs DROP COLUMN transitions",
+        "ALTER TABLE deployments DROP COLUMN schedule_paused, DROP COLUMN schedule_resumed_at",
+        "UPDATE flow_schema SET version = 4")
       let error = await #expect(throws: RunStoreError.self) {
         try await PostgresRunStore.withStore(url: url, migrating: false) { _ in }
       }

@@ -24,6 +24,7 @@ struct SchemaVersionFourTests {
         url,
         "ALTER TABLE logs "
           + StoredLogMetadata.columns.map { "DROP COLUMN \($0)" }.joined(separator: ", "),
+        "ALTER TABLE deployments DROP COLUMN schedule_paused, DROP COLUMN schedule_resumed_at",
         "UPDATE flow_schema SET version = 3",
         "INSERT INTO logs (flow_run_id, sequence, time, level, message, metadata) VALUES "
           + "('\(text)', 1, 0, 2, 'old', '{\"flow\":\"etl\",\"task\":\"load\",\"user\":\"ada\"}')"

@@ -226,8 +226,13 @@ struct SQLiteRecordingTests {
     let store = try await SQLiteRunStore.open(path: path)
     await store.close()
     let raw = try await SQLiteConnection.open(storage: .file(path: path))
-    _ = try await raw.query("DROP TABLE agents", [])
-    _ = try await raw.query("UPDATE flow_schema SET version = 2", [])
+    for statement in [
+      "DROP TABLE agents", "ALTER TABLE deployments DROP COLUMN schedule_paused",
+      "ALTER TABLE deployments DROP COLUMN schedule_resumed_at",
+      "UPDATE flow_schema SET version = 2",
+    ] {
+      _ = try await raw.query(statement, [])
+    }
     try await raw.close()
     let error = await #expect(throws: RunStoreError.self) {
       _ = try await SQLiteRunStore.open(path: path, migrating: false)

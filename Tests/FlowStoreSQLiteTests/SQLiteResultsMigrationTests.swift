@@ -20,6 +20,8 @@ struct SQLiteResultsMigrationTests {
     for statement in [
       "DROP TABLE run_results", "DROP TABLE run_event_packs", "DROP TABLE log_packs",
       "ALTER TABLE task_runs DROP COLUMN transitions",
+      "ALTER TABLE deployments DROP COLUMN schedule_paused",
+      "ALTER TABLE deployments DROP COLUMN schedule_resumed_at",
     ] {
       _ = try await raw.query(statement, [])
     }
