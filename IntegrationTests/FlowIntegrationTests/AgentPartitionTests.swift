@@ -102,7 +102,7 @@ final class PartitionNetwork: @unchecked Sendable {
   let prefix: String
   let subnet: Int
   let namespaces: Int
-  let port: Int
+  private(set) var port: Int
   let directory: URL
   private let bin: String
   private var created: [String] = []
@@ -180,17 +180,34 @@ final class PartitionNetwork: @unchecked Sendable {
     self.namespaces = namespaces
     prefix = "sf" + UUID().uuidString.prefix(6).lowercased()
     subnet = Int.random(in: 100...250)
-    port = Int.random(in: 40_000...50_000)
+    port = Self.serverPort()
     bin = Self.postgresBin ?? ""
     directory = URL(fileURLWithPath: "/tmp/flow-partition-\(prefix)")
     do {
       for n in 0..<namespaces { try addNamespace(n) }
       try startServer()
+    } catch where serverStarted {
+      // Its port was taken on one of its addresses (PostgreSQL then starts without it): once
+      // more on another port.
+      stopServer()
+      try? FileManager.default.removeItem(at: directory)
+      port = Self.serverPort()
+      do {
+        try startServer()
+      } catch {
+        tearDown()
+        throw error
+      }
     } catch {
       tearDown()
       throw error
     }
   }
+
+  /// A port for the server below the kernel's ephemeral range (32768 and up here): a port in
+  /// that range can be the local port of any connection the tests make, and PostgreSQL starts
+  /// without a listen address whose port is taken.
+  private static func serverPort() -> Int { Int.random(in: 20_000...32_000) }
 
   private func namespace(_ n: Int) -> String { "\(prefix)-n\(n)" }
   private func hostLink(_ n: Int) -> String { "\(prefix)h\(n)" }
@@ -244,6 +261,17 @@ final class PartitionNetwork: @unchecked Sendable {
       ])
   }
 
+  private func stopServer() {
+    guard serverStarted else { return }
+    _ = try? Self.shell(
+      "/usr/sbin/runuser",
+      [
+        "-u", "postgres", "--", "\(bin)/pg_ctl", "-D", directory.path + "/data", "-m",
+        "immediate", "-w", "stop",
+      ])
+    serverStarted = false
+  }
+
   /// The server's URL as seen from namespace `n` (nil: from this process, on loopback).
   func url(from n: Int?) -> String {
     "postgres://flow@\(n.map(hostAddress) ?? "127.0.0.1"):\(port)/flow"
@@ -268,15 +296,7 @@ final class PartitionNetwork: @unchecked Sendable {
 
   /// Stops the server and removes the namespaces (their links go with them) and files.
   func tearDown() {
-    if serverStarted {
-      _ = try? Self.shell(
-        "/usr/sbin/runuser",
-        [
-          "-u", "postgres", "--", "\(bin)/pg_ctl", "-D", directory.path + "/data", "-m",
-          "immediate", "-w", "stop",
-        ])
-      serverStarted = false
-    }
+    stopServer()
     for n in 0..<namespaces { _ = try? Self.shell(Self.ip, ["link", "del", hostLink(n)]) }
     for ns in created { _ = try? Self.shell(Self.ip, ["netns", "del", ns]) }
     created = []
