@@ -185,18 +185,16 @@ final class PartitionNetwork: @unchecked Sendable {
     directory = URL(fileURLWithPath: "/tmp/flow-partition-\(prefix)")
     do {
       for n in 0..<namespaces { try addNamespace(n) }
-      try startServer()
-    } catch where serverStarted {
-      // Its port was taken on one of its addresses (PostgreSQL then starts without it): once
-      // more on another port.
-      stopServer()
-      try? FileManager.default.removeItem(at: directory)
-      port = Self.serverPort()
       do {
         try startServer()
       } catch {
-        tearDown()
-        throw error
+        guard serverStarted else { throw error }
+        // Its port was taken on one of its addresses (PostgreSQL then starts without it): once
+        // more on another port.
+        stopServer()
+        try? FileManager.default.removeItem(at: directory)
+        port = Self.serverPort()
+        try startServer()
       }
     } catch {
       tearDown()
