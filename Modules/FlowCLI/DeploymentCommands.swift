@@ -261,6 +261,11 @@ enum DeploymentText {
     }
   }
 
+  /// `1 run`, `3 runs` (of `noun`).
+  static func runs(_ count: Int, _ noun: String = "run") -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+  }
+
   /// What `serve` does with `deployments`, and how to start a run of one without a schedule.
   static func serving(_ deployments: [DeploymentRecord], store: String) -> String {
     let unscheduled = deployments.filter { $0.schedule == nil }.map(\.qualifiedName)
@@ -315,9 +320,10 @@ public struct DeploymentsCommand: AsyncParsableCommand {
   /// The command's name, help and subcommands.
   public static let configuration = CommandConfiguration(
     commandName: "deployments",
-    abstract: "List registered deployments; pause and resume schedules.",
+    abstract: "List registered deployments; pause and resume schedules; delete deployments.",
     subcommands: [
       DeploymentsListCommand.self, DeploymentsPauseCommand.self, DeploymentsResumeCommand.self,
+      DeploymentsDeleteCommand.self,
     ], defaultSubcommand: DeploymentsListCommand.self)
 
   /// The command.
@@ -363,30 +369,71 @@ struct DeploymentsResumeCommand: AsyncParsableCommand {
   func run() async throws { try await target.set(paused: false) }
 }
 
-/// The deployment whose schedule `pause` and `resume` change, and the change itself.
-struct ScheduleToggleOptions: ParsableArguments {
+/// `deployments delete NAME`: the deployment goes; its runs' history stays.
+struct DeploymentsDeleteCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "delete",
+    abstract: "Delete a deployment: its unstarted runs are removed, its running ones cancelled.",
+    discussion: """
+      Finished runs keep their history (`runs list`). Deploying the flow again under the name \
+      makes a new deployment, from version 1.
+      """)
+  @OptionGroup var target: DeploymentTarget
+
+  func run() async throws {
+    let deletion = try await target.change { store, record throws(RunStoreError) in
+      try await store.deleteDeployment(id: record.id, now: SystemWallClock().now())
+    }
+    var text = "Deployment \(deletion.deployment.qualifiedName) deleted"
+    if !deletion.removedRuns.isEmpty {
+      text += "; \(DeploymentText.runs(deletion.removedRuns.count)) not yet started removed"
+    }
+    if !deletion.cancelledRuns.isEmpty {
+      text += "; \(DeploymentText.runs(deletion.cancelledRuns.count)) cancelled"
+    }
+    CommandContext.output.write(text + "\n", .standardOutput)
+  }
+}
+
+/// The deployment a `deployments` subcommand changes.
+struct DeploymentTarget: ParsableArguments {
   @Argument(help: "The deployment: PROJECT/NAME, or NAME when one project has it.")
   var deployment: String
   @OptionGroup var database: DatabaseOptions
 
   func validate() throws { _ = try DeploymentText.qualified(deployment) }
 
-  func set(paused: Bool) async throws {
-    let change = try await database.withDeploymentStore { store in
+  /// Finds the deployment and applies `body` to it; a store error is the command's failure.
+  func change<T: Sendable>(
+    _ body: (any DeploymentStore, DeploymentRecord) async throws(RunStoreError) -> T
+  ) async throws -> T {
+    try await database.withDeploymentStore { store in
       let record = try await DeploymentText.resolve(deployment, in: store)
       do {
-        return try await store.setSchedulePaused(
-          paused, deploymentID: record.id, now: SystemWallClock().now())
+        return try await body(store, record)
       } catch {
         throw CommandFailure("\(error)")
       }
+    }
+  }
+}
+
+/// The deployment whose schedule `pause` and `resume` change, and the change itself.
+struct ScheduleToggleOptions: ParsableArguments {
+  @OptionGroup var target: DeploymentTarget
+
+  func set(paused: Bool) async throws {
+    let change = try await target.change { store, record throws(RunStoreError) in
+      try await store.setSchedulePaused(
+        paused, deploymentID: record.id, now: SystemWallClock().now())
     }
     let name = change.deployment.qualifiedName
     var text = "Schedule of \(name) (\(change.deployment.schedule?.description ?? "none")) "
     text += paused ? "paused" : "resumed"
     if paused, !change.removedRuns.isEmpty {
-      let count = change.removedRuns.count
-      text += "; \(count) scheduled run\(count == 1 ? "" : "s") not yet started removed"
+      text +=
+        "; \(DeploymentText.runs(change.removedRuns.count, "scheduled run")) not yet started "
+        + "removed"
     }
     CommandContext.output.write(text + "\n", .standardOutput)
   }

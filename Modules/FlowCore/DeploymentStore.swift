@@ -57,6 +57,11 @@ public protocol DeploymentStore: RunStore, RunResultStorage {
   /// ``RunStoreError/Code/noSchedule`` for a deployment without a schedule.
   func setSchedulePaused(_ paused: Bool, deploymentID: UUID, now: Date)
     async throws(RunStoreError) -> DeploymentScheduleChange
+  /// Deletes the deployment with its versions. Its runs no agent has started (Scheduled or
+  /// Late) are removed with their records; its other unfinished runs are cancelled (a held one
+  /// at its agent's next renewal, one waiting to be taken over at once); finished runs keep
+  /// their history. Throws ``RunStoreError/Code/unknownDeployment``.
+  func deleteDeployment(id: UUID, now: Date) async throws(RunStoreError) -> DeploymentDeletion
   /// Requests cancellation: a run nobody holds ends Cancelled at once; a held run is flagged
   /// and its agent cancels it at its next renewal; a finished run is left as it is.
   func requestCancellation(runID: UUID, now: Date) async throws(RunStoreError)
@@ -141,6 +146,23 @@ extension RunStoreError.Code {
   public static let schedulePaused = Self(name: "schedulePaused")
   /// The deployment has no schedule to pause or resume.
   public static let noSchedule = Self(name: "noSchedule")
+}
+
+/// What deleting a deployment did.
+public struct DeploymentDeletion: Sendable, Equatable {
+  /// The deployment as it was.
+  public var deployment: DeploymentRecord
+  /// Its runs no agent had started, removed with their records.
+  public var removedRuns: [UUID]
+  /// Its started, unfinished runs, cancelled (or asked to cancel, when an agent holds them).
+  public var cancelledRuns: [UUID]
+
+  /// Creates a deletion.
+  public init(deployment: DeploymentRecord, removedRuns: [UUID], cancelledRuns: [UUID]) {
+    self.deployment = deployment
+    self.removedRuns = removedRuns
+    self.cancelledRuns = cancelledRuns
+  }
 }
 
 /// What pausing or resuming a deployment's schedule did.

@@ -584,17 +584,7 @@ package struct DeploymentStoreSQL: Sendable {
   ) async throws(RunStoreError) -> DeploymentScheduleChange {
     let location = db.description
     return try await db.transaction { executor in
-      let s = binder()
-      guard
-        var deployment = try await executor.run(
-          s.statement(
-            "SELECT \(Self.deploymentColumns) FROM deployments WHERE id = "
-              + "\(s(Self.id(deploymentID)))" + forUpdate)
-        ).first.flatMap(Self.deployment)
-      else {
-        throw RunStoreError.unknownDeployment(
-          location: location, name: deploymentID.uuidString.lowercased())
-      }
+      var deployment = try await lockedDeployment(deploymentID, location: location, on: executor)
       guard deployment.schedule != nil else {
         throw RunStoreError.noSchedule(location: location, deployment: deployment.qualifiedName)
       }
@@ -612,17 +602,70 @@ package struct DeploymentStoreSQL: Sendable {
         u.statement(
           "UPDATE deployments SET \(update) WHERE id = \(u(Self.id(deploymentID)))"))
       guard paused else { return DeploymentScheduleChange(deployment: deployment, removedRuns: []) }
-      let r = binder()
-      let removed = try await executor.run(
-        r.statement(
-          "SELECT id FROM deployment_runs WHERE deployment_id = \(r(Self.id(deploymentID))) AND "
-            + "origin = \(r(.text(DeploymentRunOrigin.schedule.name))) AND state IN "
-            + "('Scheduled', 'Late') ORDER BY scheduled_at, id")
-      ).compactMap { $0["id"]?.text }
-      for statement in runs.delete(runs: removed) { _ = try await executor.run(statement) }
-      return DeploymentScheduleChange(
-        deployment: deployment, removedRuns: removed.compactMap(UUID.init))
+      let removed = try await removeUnstarted(deploymentID, origin: .schedule, on: executor)
+      return DeploymentScheduleChange(deployment: deployment, removedRuns: removed)
     }
+  }
+
+  package func deleteDeployment(id: UUID, now: Date, on db: some SQLDatabase)
+    async throws(RunStoreError) -> DeploymentDeletion
+  {
+    let location = db.description
+    return try await db.transaction { executor in
+      let deployment = try await lockedDeployment(id, location: location, on: executor)
+      let removed = try await removeUnstarted(id, origin: nil, on: executor)
+      let s = binder()
+      let unfinished = try await executor.run(
+        s.statement(
+          "SELECT \(Self.runColumns) FROM deployment_runs WHERE deployment_id = \(s(Self.id(id))) "
+            + "AND ended_at IS NULL ORDER BY scheduled_at, id" + forUpdate)
+      ).compactMap(Self.run)
+      for run in unfinished {
+        _ = try await cancel(
+          run, message: DeploymentRunLogic.deletedMessage, now: now, on: executor)
+      }
+      for table in ["deployment_versions", "deployments"] {
+        let d = binder()
+        let column = table == "deployments" ? "id" : "deployment_id"
+        _ = try await executor.run(
+          d.statement("DELETE FROM \(table) WHERE \(column) = \(d(Self.id(id)))"))
+      }
+      return DeploymentDeletion(
+        deployment: deployment, removedRuns: removed, cancelledRuns: unfinished.map(\.id))
+    }
+  }
+
+  /// The deployment `id`, locked for the transaction; unknownDeployment when there is none.
+  private func lockedDeployment(_ id: UUID, location: String, on executor: any SQLExecutor)
+    async throws -> DeploymentRecord
+  {
+    let s = binder()
+    guard
+      let deployment = try await executor.run(
+        s.statement(
+          "SELECT \(Self.deploymentColumns) FROM deployments WHERE id = \(s(Self.id(id)))"
+            + forUpdate)
+      ).first.flatMap(Self.deployment)
+    else {
+      throw RunStoreError.unknownDeployment(location: location, name: id.uuidString.lowercased())
+    }
+    return deployment
+  }
+
+  /// Deletes, with their records, the runs of the deployment no agent has started (Scheduled
+  /// or Late; of `origin` only, when given); returns their IDs by scheduled time.
+  private func removeUnstarted(
+    _ deploymentID: UUID, origin: DeploymentRunOrigin?, on executor: any SQLExecutor
+  ) async throws -> [UUID] {
+    let r = binder()
+    let originFilter = origin.map { " AND origin = \(r(.text($0.name)))" } ?? ""
+    let removed = try await executor.run(
+      r.statement(
+        "SELECT id FROM deployment_runs WHERE deployment_id = \(r(Self.id(deploymentID)))"
+          + "\(originFilter) AND state IN ('Scheduled', 'Late') ORDER BY scheduled_at, id")
+    ).compactMap { $0["id"]?.text }
+    for statement in runs.delete(runs: removed) { _ = try await executor.run(statement) }
+    return removed.compactMap(UUID.init)
   }
 
   private func setFlowRunState(
@@ -644,7 +687,7 @@ package struct DeploymentStoreSQL: Sendable {
     return try await db.transaction { executor in
       let s = binder()
       guard
-        var run = try await executor.run(
+        let run = try await executor.run(
           s.statement(
             "SELECT \(Self.runColumns) FROM deployment_runs WHERE id = \(s(Self.id(runID)))"
               + forUpdate)
@@ -653,31 +696,34 @@ package struct DeploymentStoreSQL: Sendable {
         throw RunStoreError.unknownRun(location: location, id: runID.uuidString.lowercased())
       }
       guard !run.isFinished else { return run }
-      let held = run.state == "Running" && (run.leaseExpiresAt.map { $0 > now } ?? false)
-      let u = binder()
-      if held {
-        run.cancelRequested = true
-        _ = try await executor.run(
-          u.statement(
-            "UPDATE deployment_runs SET cancel_requested = 1 WHERE id = \(u(Self.id(runID)))"))
-      } else {
-        run.cancelRequested = true
-        run.state = "Cancelled"
-        run.message = "Cancelled before an agent started it"
-        run.endedAt = now
-        run.leaseAgent = nil
-        run.leaseExpiresAt = nil
-        _ = try await executor.run(
-          u.statement(
-            "UPDATE deployment_runs SET cancel_requested = 1, state = 'Cancelled', message = "
-              + "\(u(Self.text(run.message))), ended_at = \(u(Self.time(now))), lease_agent = "
-              + "NULL, lease_expires_at = NULL WHERE id = \(u(Self.id(runID)))"))
-        try await setFlowRunState(
-          [runID.uuidString.lowercased()], state: "Cancelled", message: run.message, endedAt: now,
-          on: executor)
-      }
+      return try await cancel(
+        run, message: DeploymentRunLogic.cancelledUnstartedMessage, now: now, on: executor)
+    }
+  }
+
+  /// Cancels the unfinished `run`: flagged for its agent when one holds it (it cancels at its
+  /// next renewal), otherwise Cancelled at once with `message`. Returns the run as it is now.
+  private func cancel(
+    _ run: DeploymentRunRecord, message: String, now: Date, on executor: any SQLExecutor
+  ) async throws -> DeploymentRunRecord {
+    var run = run
+    let runID = run.id
+    let u = binder()
+    guard DeploymentRunLogic.cancelAtOnce(&run, message: message, now: now) else {
+      _ = try await executor.run(
+        u.statement(
+          "UPDATE deployment_runs SET cancel_requested = 1 WHERE id = \(u(Self.id(runID)))"))
       return run
     }
+    _ = try await executor.run(
+      u.statement(
+        "UPDATE deployment_runs SET cancel_requested = 1, state = 'Cancelled', message = "
+          + "\(u(Self.text(run.message))), ended_at = \(u(Self.time(now))), lease_agent = "
+          + "NULL, lease_expires_at = NULL WHERE id = \(u(Self.id(runID)))"))
+    try await setFlowRunState(
+      [runID.uuidString.lowercased()], state: "Cancelled", message: run.message, endedAt: now,
+      on: executor)
+    return run
   }
 
   package func markLate(scheduledBefore cutoff: Date, now: Date, on db: some SQLDatabase)
@@ -1240,6 +1286,29 @@ package enum DeploymentRunLogic {
   package static let crashedFinalMessage =
     "Its agent stopped renewing the lease and the deployment's crash-retry limit is reached; "
     + "resume it by hand with `flow runs resume`"
+  /// The message of a run cancelled before an agent held it.
+  package static let cancelledUnstartedMessage = "Cancelled before an agent started it"
+  /// The message of a run cancelled because its deployment was deleted.
+  package static let deletedMessage = "Cancelled: its deployment was deleted"
+
+  /// Cancels the unfinished `run` (it is flagged either way): true when it ends Cancelled at
+  /// once with `message` (no agent holds it), false when its agent cancels it at its next
+  /// renewal.
+  package static func cancelAtOnce(_ run: inout DeploymentRunRecord, message: String, now: Date)
+    -> Bool
+  {
+    run.cancelRequested = true
+    guard !(run.state == "Running" && (run.leaseExpiresAt.map { $0 > now } ?? false)) else {
+      return false
+    }
+    run.state = "Cancelled"
+    run.message = message
+    run.endedAt = now
+    run.leaseAgent = nil
+    run.leaseExpiresAt = nil
+    return true
+  }
+
   /// The message of a run an agent claimed and gave back without running it.
   package static let returnedMessage =
     "Given back unstarted by the agent that claimed it; another agent runs it"

@@ -98,13 +98,15 @@ public struct DeploymentSchedulerService: Service {
               .created(
                 deploymentID: deploymentID, through: fireTimes.map(\.date).max() ?? clock.now(),
                 now: clock.now()))
-          } catch  where error.code == .schedulePaused {
-            // Paused since the last reload: the next reload drops it.
-            logger.debug("\(error.message)")
-            failed.append(deploymentID)
           } catch {
-            // Proposed again after the next sleep, never in a tight loop against a failing store.
-            logger.warning("creating scheduled runs failed: \(error)")
+            if error.code == .schedulePaused || error.code == .unknownDeployment {
+              // Paused or deleted since the last reload: the next reload drops it.
+              logger.debug("\(error.message)")
+            } else {
+              // Proposed again after the next sleep, never in a tight loop against a failing
+              // store.
+              logger.warning("creating scheduled runs failed: \(error)")
+            }
             failed.append(deploymentID)
           }
         case .missed(let deploymentID, let count, let first):

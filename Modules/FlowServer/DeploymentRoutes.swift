@@ -5,9 +5,9 @@ import HTTPTypes
 import Hummingbird
 
 /// Deployments: the API (list, show, create a run with validated parameters, cancel a run,
-/// pause and resume a schedule) and the pages (the list with Quick Run, a deployment with "Run
-/// with custom parameters" and its schedule's Pause/Resume). A run created here is only queued
-/// (Scheduled): an agent picks it up.
+/// pause and resume a schedule, delete a deployment) and the pages (the list with Quick Run, a
+/// deployment with "Run with custom parameters", its schedule's Pause/Resume and Delete). A
+/// run created here is only queued (Scheduled): an agent picks it up.
 struct DeploymentRoutes: Sendable {
   let server: FlowServer
 
@@ -24,6 +24,33 @@ struct DeploymentRoutes: Sendable {
     }
     router.get("/api/deployments/:id") { _, context in
       ServerJSON.response(DeploymentJSON(try await deployment(context)))
+    }
+    router.delete("/api/deployments/:id") { _, context in
+      struct Body: Encodable {
+        var deployment: DeploymentJSON
+        var removedRuns: [String]
+        var cancelledRuns: [String]
+      }
+      let deletion = try await store().deleteDeployment(
+        id: try await deployment(context).id, now: server.clock.now())
+      return ServerJSON.response(
+        Body(
+          deployment: DeploymentJSON(deletion.deployment),
+          removedRuns: deletion.removedRuns.map { $0.uuidString.lowercased() },
+          cancelledRuns: deletion.cancelledRuns.map { $0.uuidString.lowercased() }))
+    }
+    router.post("/deployments/:id/delete") { request, context in
+      let form = try await formBody(request)
+      try checkCSRF(request, form)
+      let deployment = try await deployment(context)
+      guard form["confirm"] == deployment.qualifiedName else {
+        throw APIError(
+          status: .unprocessableContent, code: "confirmation",
+          message: "to delete the deployment, type its name \(deployment.qualifiedName) into the "
+            + "confirmation field; nothing was deleted")
+      }
+      _ = try await store().deleteDeployment(id: deployment.id, now: server.clock.now())
+      return Response(status: .seeOther, headers: [.location: "/deployments"])
     }
     router.post("/api/deployments/:id/runs") { request, context in
       try await createRunFromAPI(request, context)
@@ -359,6 +386,13 @@ struct DeploymentRoutes: Sendable {
         <table class="runs" id="runs" data-stream="/api/flow-runs/stream?flow=\(PageRoutes.queryEscaped(deployment.flowName))&limit=20">
         <thead><tr><th>State</th><th>Flow</th><th>Run</th><th>Started</th><th>Duration</th><th>Host</th></tr></thead>
         <tbody>\(runRows)</tbody></table>
+        <h2>Delete this deployment</h2>
+        <form class="delete-deployment" method="post" action="/deployments/\(id)/delete">
+        <input type="hidden" name="csrf" value="\(csrf)">
+        <p>Its runs no agent has started are removed and its running ones cancelled; finished runs keep their history.</p>
+        <label for="confirm-delete">Type <code>\(deployment.qualifiedName)</code> to confirm</label>
+        <input id="confirm-delete" name="confirm" type="text" required autocomplete="off">
+        <button type="submit" id="delete-deployment">Delete deployment</button></form>
         """)
   }
 

@@ -111,6 +111,11 @@ enum OpenAPIDocument {
             "summary": "One deployment with its parameter schema and defaults.",
             "parameters": [{"$ref": "#/components/parameters/id"}],
             "responses": {"200": {"description": "The deployment", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Deployment"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+          },
+          "delete": {
+            "summary": "Deletes the deployment with its versions: its runs no agent has started (Scheduled or Late) are removed with their records, its other unfinished runs cancelled (a running one at its agent's next heartbeat); finished runs keep their history.",
+            "parameters": [{"$ref": "#/components/parameters/id"}],
+            "responses": {"200": {"description": "The deleted deployment, and the runs removed and cancelled", "content": {"application/json": {"schema": {"type": "object", "required": ["deployment", "removedRuns", "cancelledRuns"], "properties": {"deployment": {"$ref": "#/components/schemas/Deployment"}, "removedRuns": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "cancelledRuns": {"type": "array", "items": {"type": "string", "format": "uuid"}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
           }
         },
         "/api/deployments/{id}/runs": {

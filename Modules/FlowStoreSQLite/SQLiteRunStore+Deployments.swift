@@ -126,6 +126,13 @@ extension SQLiteRunStore: DeploymentStore {
       paused, deploymentID: deploymentID, now: now, on: database)
   }
 
+  /// Deletes the deployment (its unstarted runs removed, its started ones cancelled).
+  public func deleteDeployment(id: UUID, now: Date) async throws(RunStoreError)
+    -> DeploymentDeletion
+  {
+    try await deploymentSQL.deleteDeployment(id: id, now: now, on: database)
+  }
+
   /// Requests cancellation of a run.
   public func requestCancellation(runID: UUID, now: Date) async throws(RunStoreError)
     -> DeploymentRunRecord

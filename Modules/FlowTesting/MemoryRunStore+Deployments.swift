@@ -220,13 +220,58 @@ extension MemoryRunStore: DeploymentStore {
       if !paused { deployment.scheduleResumedAt = now }
       tables.deployments.deployments[deploymentID] = deployment
       guard paused else { return DeploymentScheduleChange(deployment: deployment, removedRuns: []) }
-      let removed = tables.deployments.runs.values.filter {
-        $0.deploymentID == deploymentID && $0.origin == .schedule
-          && ($0.state == "Scheduled" || $0.state == "Late")
-      }.sorted { ($0.scheduledAt, $0.id.uuidString) < ($1.scheduledAt, $1.id.uuidString) }.map(\.id)
-      Self.remove(runs: Set(removed), from: &tables)
-      return DeploymentScheduleChange(deployment: deployment, removedRuns: removed)
+      return DeploymentScheduleChange(
+        deployment: deployment,
+        removedRuns: Self.removeUnstarted(deploymentID, origin: .schedule, from: &tables))
     }
+  }
+
+  /// Deletes the deployment (its unstarted runs removed, its started ones cancelled).
+  public func deleteDeployment(id: UUID, now: Date) async throws(RunStoreError)
+    -> DeploymentDeletion
+  {
+    let location = description
+    return try withTables { (tables) throws(RunStoreError) in
+      guard let deployment = tables.deployments.deployments.removeValue(forKey: id) else {
+        throw RunStoreError.unknownDeployment(location: location, name: id.uuidString.lowercased())
+      }
+      tables.deployments.versions[id] = nil
+      let removed = Self.removeUnstarted(id, origin: nil, from: &tables)
+      let unfinished = tables.deployments.runs.values.filter {
+        $0.deploymentID == id && !$0.isFinished
+      }.sorted { ($0.scheduledAt, $0.id.uuidString) < ($1.scheduledAt, $1.id.uuidString) }
+      for run in unfinished {
+        Self.cancel(run, message: DeploymentRunLogic.deletedMessage, now: now, in: &tables)
+      }
+      return DeploymentDeletion(
+        deployment: deployment, removedRuns: removed, cancelledRuns: unfinished.map(\.id))
+    }
+  }
+
+  /// Deletes, with their records, the deployment's runs no agent has started (Scheduled or
+  /// Late; of `origin` only, when given); returns their IDs by scheduled time.
+  private static func removeUnstarted(
+    _ deploymentID: UUID, origin: DeploymentRunOrigin?, from tables: inout Tables
+  ) -> [UUID] {
+    let removed = tables.deployments.runs.values.filter { run in
+      run.deploymentID == deploymentID && (origin == nil || run.origin == origin)
+        && (run.state == "Scheduled" || run.state == "Late")
+    }.sorted { ($0.scheduledAt, $0.id.uuidString) < ($1.scheduledAt, $1.id.uuidString) }.map(\.id)
+    remove(runs: Set(removed), from: &tables)
+    return removed
+  }
+
+  /// Cancels the unfinished `run` (at once, or at its agent's next renewal); returns it.
+  @discardableResult
+  private static func cancel(
+    _ run: DeploymentRunRecord, message: String, now: Date, in tables: inout Tables
+  ) -> DeploymentRunRecord {
+    var run = run
+    if DeploymentRunLogic.cancelAtOnce(&run, message: message, now: now) {
+      setFlowRun(run.id, state: "Cancelled", message: run.message, endedAt: now, in: &tables)
+    }
+    tables.deployments.runs[run.id] = run
+    return run
   }
 
   /// Requests cancellation of a run.
@@ -235,22 +280,12 @@ extension MemoryRunStore: DeploymentStore {
   {
     let location = description
     return try withTables { (tables) throws(RunStoreError) in
-      guard var run = tables.deployments.runs[runID] else {
+      guard let run = tables.deployments.runs[runID] else {
         throw RunStoreError.unknownRun(location: location, id: runID.uuidString.lowercased())
       }
       guard !run.isFinished else { return run }
-      run.cancelRequested = true
-      let held = run.state == "Running" && (run.leaseExpiresAt.map { $0 > now } ?? false)
-      if !held {
-        run.state = "Cancelled"
-        run.message = "Cancelled before an agent started it"
-        run.endedAt = now
-        run.leaseAgent = nil
-        run.leaseExpiresAt = nil
-        Self.setFlowRun(runID, state: "Cancelled", message: run.message, endedAt: now, in: &tables)
-      }
-      tables.deployments.runs[runID] = run
-      return run
+      return Self.cancel(
+        run, message: DeploymentRunLogic.cancelledUnstartedMessage, now: now, in: &tables)
     }
   }
 

@@ -151,6 +151,26 @@ struct RunHistoryCommandTests {
     #expect(bad.err.contains("'a/' is not PROJECT/NAME or NAME"), "\(bad.err)")
   }
 
+  @Test("deployments delete: its queued run goes, the listing is empty, a second delete fails")
+  func deleteDeployment() async throws {
+    let database = Database()
+    defer { database.remove() }
+    let (deployed, deploy) = await execute(database, "deploy", "main")
+    #expect(deployed == 0, "\(deploy.err)")
+    let (queued, run) = await execute(database, "run-deployment", "main")
+    #expect(queued == 0, "\(run.err)")
+    let (deleted, delete) = await execute(database, "deployments", "delete", "default/main")
+    #expect(deleted == 0, "\(delete.err)")
+    #expect(
+      delete.out == "Deployment default/main deleted; 1 run not yet started removed\n",
+      "\(delete.out)")
+    let (_, list) = await execute(database, "deployments", "list")
+    #expect(list.out == "No deployments\n", "\(list.out)")
+    let (again, missing) = await execute(database, "deployments", "delete", "main")
+    #expect(again == 1)
+    #expect(missing.err.contains("there is no deployment main"), "\(missing.err)")
+  }
+
   @Test("run-deployment --wait with no agent running says what the run waits for, and gives up")
   func runDeploymentWaitsForAnAgent() async throws {
     let database = Database()

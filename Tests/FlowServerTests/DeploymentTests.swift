@@ -184,6 +184,55 @@ struct DeploymentTests {
   }
 
   @Test(
+    "a deployment is deleted by the API and by its page's form, once its name is typed",
+    arguments: ServerStoreKind.available)
+  func deletion(kind: ServerStoreKind) async throws {
+    try await ServerFixture.with(kind) { fixture in
+      let first = try await Self.deploy(fixture)
+      let now = Date(timeIntervalSince1970: 1_800_000_000)
+      let second = try await fixture.store.registerDeployment(
+        DeploymentRegistration(
+          project: "tickets", name: "weekly", flow: ServerFixture.pipeline().record,
+          defaultParameters: ["label": "\"default\""], id: UUID()), now: now)
+      try await fixture.test { client in
+        let id = first.id.uuidString.lowercased()
+        let queued = try await client.execute(uri: "/api/deployments/\(id)/runs", method: .post)
+        let runID = try #require(try queued.json()["id"] as? String)
+        let deleted = try await client.execute(uri: "/api/deployments/\(id)", method: .delete)
+        #expect(deleted.status == .ok, "\(deleted.text)")
+        #expect(try deleted.json()["removedRuns"] as? [String] == [runID])
+        #expect(try deleted.json()["cancelledRuns"] as? [String] == [])
+        let gone = try await client.execute(uri: "/api/deployments/\(id)", method: .get)
+        #expect(gone.status == .notFound)
+        let again = try await client.execute(uri: "/api/deployments/\(id)", method: .delete)
+        #expect(again.status == .notFound)
+
+        let other = second.id.uuidString.lowercased()
+        let page = try await client.execute(uri: "/deployments/\(other)", method: .get)
+        #expect(page.text.contains("id=\"delete-deployment\">Delete deployment</button>"))
+        let cookie = try #require(page.headers[.setCookie])
+        let token = String(
+          try #require(cookie.firstMatch(of: #/flow_csrf=([0-9a-f]{32})/#)).output.1)
+        let headers: HTTPFields = [
+          .cookie: "flow_csrf=\(token)", .contentType: "application/x-www-form-urlencoded",
+        ]
+        let unconfirmed = try await client.execute(
+          uri: "/deployments/\(other)/delete", method: .post, headers: headers,
+          body: ByteBuffer(string: "csrf=\(token)&confirm=weekly"))
+        #expect(unconfirmed.status == .unprocessableContent)
+        #expect(unconfirmed.text.contains("type its name tickets/weekly"), "\(unconfirmed.text)")
+        #expect(try await fixture.store.deployment(id: second.id) != nil)
+        let confirmed = try await client.execute(
+          uri: "/deployments/\(other)/delete", method: .post, headers: headers,
+          body: ByteBuffer(string: "csrf=\(token)&confirm=tickets%2Fweekly"))
+        #expect(confirmed.status == .seeOther)
+        #expect(confirmed.headers[.location] == "/deployments")
+        #expect(try await fixture.store.deployment(id: second.id) == nil)
+      }
+    }
+  }
+
+  @Test(
     "a queued run's page says when it is due and which agent can take it, or why none can",
     arguments: ServerStoreKind.available)
   func queuedRunPage(kind: ServerStoreKind) async throws {

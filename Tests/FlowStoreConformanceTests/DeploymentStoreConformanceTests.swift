@@ -480,6 +480,48 @@ struct DeploymentStoreConformanceTests {
   }
 
   @Test(
+    "deleting a deployment removes its unstarted runs, cancels its running one, keeps history",
+    arguments: StoreKind.available)
+  func deletion(kind: StoreKind) async throws {
+    try await withDeployment(kind) { store, deployment in
+      for n in 1...3 { _ = try await run(store, deployment, n, at: 0) }
+      _ = try await store.createDeploymentRun(
+        .scheduled(
+          runID: uuid(4), deploymentID: deployment.id, fireTime: instant(500), now: instant(0)))
+      let finished = try #require(try await claim(store, at: 1, limit: 1).first)
+      try await store.releaseLease(
+        finished, outcome: .finished(state: "Success", message: nil), now: instant(2))
+      let held = try #require(try await claim(store, at: 3, limit: 1).first)
+      #expect(finished.runID == uuid(1) && held.runID == uuid(2))
+      let deletion = try await store.deleteDeployment(id: deployment.id, now: instant(10))
+      #expect(deletion.deployment.qualifiedName == "data/nightly")
+      #expect(deletion.removedRuns == [uuid(3), uuid(4)] && deletion.cancelledRuns == [uuid(2)])
+      #expect(try await store.deployment(id: deployment.id) == nil)
+      #expect(try await store.deployment(project: "data", name: "nightly") == nil)
+      #expect(try await store.deployments(project: nil).isEmpty)
+      #expect(try await store.deploymentVersions(deploymentID: deployment.id).isEmpty)
+      // The finished run keeps its history; the unstarted ones are gone with their records.
+      #expect(try await store.deploymentRun(id: uuid(1))?.state == "Success")
+      #expect(try await store.flowRun(id: uuid(1)) != nil)
+      #expect(try await store.deploymentRun(id: uuid(3)) == nil)
+      #expect(try await store.flowRun(id: uuid(4)) == nil)
+      // The held run is cancelled by its agent at its next renewal.
+      let running = try #require(try await store.deploymentRun(id: uuid(2)))
+      #expect(running.state == "Running" && running.cancelRequested)
+      let renewal = try await store.renewLeases(
+        [held], leaseDuration: .seconds(30), now: instant(11))
+      #expect(renewal.cancelRequested == [uuid(2)])
+      // The name can be deployed again: a new deployment, from version 1.
+      let again = try await store.registerDeployment(
+        Self.registration("v2", id: uuid(102)), now: instant(20))
+      #expect(again.id == uuid(102) && again.version == 1 && !again.schedulePaused)
+      await #expect {
+        _ = try await store.deleteDeployment(id: deployment.id, now: instant(30))
+      } throws: { ($0 as? RunStoreError)?.code == .unknownDeployment }
+    }
+  }
+
+  @Test(
     "overdue runs are Late and still claimable; a returned run is claimed again",
     arguments: StoreKind.available)
   func lateAndReturned(kind: StoreKind) async throws {
