@@ -487,12 +487,14 @@ package struct DeploymentStoreSQL: Sendable {
       {
         return DeploymentRunCreation(run: existing, created: false)
       }
+      // Shared, so that a pause or a deletion (which lock it for update) is either seen here or
+      // waits for this run: neither misses a run created beside it.
       let d = binder()
       guard
         let deployment = try await executor.run(
           d.statement(
             "SELECT \(Self.deploymentColumns) FROM deployments WHERE id = "
-              + d(Self.id(request.deploymentID)))
+              + d(Self.id(request.deploymentID)) + (forUpdate.isEmpty ? "" : " FOR SHARE"))
         ).first.flatMap(Self.deployment)
       else {
         throw RunStoreError.unknownDeployment(
