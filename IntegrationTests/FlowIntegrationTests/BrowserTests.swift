@@ -492,4 +492,47 @@ struct BrowserTests {
           + "document.getElementById('cancel-run') === null")
     }
   }
+
+  @Test("a deployment's schedule is paused and resumed by its buttons; typing its name deletes it")
+  func pauseResumeAndDelete() async throws {
+    try await Self.withBrowser { _, database, server, browser in
+      let store = try await SQLiteRunStore.open(path: database)
+      let now = Date()
+      _ = try await store.createProject(ProjectRecord(name: "default", createdAt: now))
+      let deployment = try await store.registerDeployment(
+        DeploymentRegistration(
+          project: "default", name: "hourly",
+          flow: FlowRecord(
+            name: "hourly", version: "v1",
+            graphJSON: #"{"name":"hourly","parameters":[],"referenceTasks":[],"tasks":[]}"#,
+            parameterSchemaJSON: #"{"properties":{},"type":"object"}"#),
+          schedule: .interval(seconds: 3600), id: UUID()), now: now)
+      let id = deployment.id.uuidString.lowercased()
+      try await browser.open("\(server)/deployments/\(id)")
+      try await browser.click("#schedule-pause")
+      try await browser.waitUntil(
+        "return document.getElementById('schedule').textContent.includes('every 1h (paused)') && "
+          + "document.querySelector('.next-runs').textContent === 'paused'")
+      #expect(try await store.deployment(id: deployment.id)?.schedulePaused == true)
+      try await Self.screenshot(browser, "deployment-paused")
+      try await browser.click("#schedule-resume")
+      try await browser.waitUntil("return document.getElementById('schedule-pause') !== null")
+      #expect(try await store.deployment(id: deployment.id)?.schedulePaused == false)
+      // A wrong name deletes nothing; the right one deletes it and lands on the list.
+      try await browser.execute("document.getElementById('confirm-delete').value = 'hourly'")
+      try await browser.click("#delete-deployment")
+      try await browser.waitUntil(
+        "return document.body.textContent.includes('type its name default/hourly')")
+      #expect(try await store.deployment(id: deployment.id) != nil)
+      try await browser.open("\(server)/deployments/\(id)")
+      try await browser.execute(
+        "document.getElementById('confirm-delete').value = 'default/hourly'")
+      try await browser.click("#delete-deployment")
+      try await browser.waitUntil(
+        "return location.pathname === '/deployments' && "
+          + "document.body.textContent.includes('No deployment yet')")
+      #expect(try await store.deployment(id: deployment.id) == nil)
+      await store.close()
+    }
+  }
 }
