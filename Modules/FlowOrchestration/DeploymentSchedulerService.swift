@@ -34,12 +34,11 @@ public struct DeploymentSchedulerService: Service {
   }
 
   /// The deployments with a schedule that is not paused, as the machine wants them. The latest
-  /// fire time with a
-  /// run is read only for deployments not in `known` (the machine keeps it for those): a
-  /// thousand deployments cost one query per tick, not a thousand and one. `known` becomes
-  /// the deployments returned (one whose schedule was removed or paused is read afresh if it
-  /// returns; a resumed one runs from its resumption on, without catching up).
-  /// `names` becomes each deployment's `PROJECT/NAME`, for the log.
+  /// fire time with a run is read only for deployments not in `known` (the machine keeps it for
+  /// those): a thousand deployments cost one query per tick, not a thousand and one. `known`
+  /// becomes the deployments returned (one whose schedule was removed or paused is read afresh
+  /// if it returns; a resumed one runs from its resumption on, without catching up). `names`
+  /// becomes each deployment's `PROJECT/NAME`, for the log.
   private func schedules(known: inout Set<UUID>, names: inout [UUID: String]) async throws
     -> [DeploymentSchedule]
   {
